@@ -1,0 +1,15 @@
+/** Every CLI command, in the order `stepfit --help` lists them. Adding a command: one file in cli/, one line here. */
+import type { Command } from '@commander-js/extra-typings';
+import type { CliIO } from './io.js';
+import { featuresCommand } from './features.js';
+import { sampleCommand } from './sample.js';
+import { demoCommand } from './demo.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type CommandFactory = (io: CliIO) => Command<any, any, any>;
+
+export const COMMANDS: CommandFactory[] = [
+  demoCommand,
+  featuresCommand,
+  sampleCommand,
+];

@@ -1,0 +1,42 @@
+import { Command, Option } from '@commander-js/extra-typings';
+import type { CliIO } from './io.js';
+import { intOption } from './io.js';
+import { loadArchitecture } from '../model/load.js';
+import { checkParallelism } from '../model/arch.js';
+import { loadGpu } from '../hardware/gpu.js';
+import { getBasis, BASES } from '../basis/registry.js';
+import { readSteps } from '../steps/io.js';
+import { withAtomicWriter } from '../io/atomic.js';
+import { featureCsvHeader, featureCsvRow } from '../basis/features.js';
+
+export function featuresCommand(io: CliIO) {
+  return new Command('features')
+    .description('compute basis features (µs per term) for each step and write them as CSV')
+    .requiredOption('--steps <path>', 'canonical step records (JSONL, .jsonl.gz, or a directory of them)')
+    .requiredOption('--model <id|path>', 'model: a configs/models id or a HuggingFace config.json path')
+    .requiredOption('--gpu <id|path>', 'GPU: a configs/hardware id or a datasheet JSON path')
+    .option('--tp <n>', 'tensor-parallel degree', intOption('--tp'), 1)
+    .addOption(new Option('--basis <name>', 'basis whose features to compute').choices(Object.keys(BASES)).default('seed'))
+    .requiredOption('--out <file>', 'output CSV (written atomically)')
+    .action(async (o) => {
+      const arch = loadArchitecture(o.model);
+      checkParallelism(arch, o.tp);
+      const gpu = loadGpu(o.gpu);
+      const basis = getBasis(o.basis);
+      const compiled = basis.compile({ arch, gpu, tp: o.tp });
+      const buf = new Float64Array(basis.featureColumns.length);
+      const n = await withAtomicWriter(o.out, async (w) => {
+        await w.write(featureCsvHeader(basis) + '\n');
+        let count = 0;
+        let chunk = '';
+        for await (const s of readSteps(o.steps)) {
+          compiled.features(s, buf);
+          chunk += featureCsvRow(basis, s, buf) + '\n';
+          if (++count % 4096 === 0) { await w.write(chunk); chunk = ''; }
+        }
+        if (chunk) await w.write(chunk);
+        return count;
+      });
+      io.err(`features: ${n} steps → ${o.out} (basis ${basis.name} v${basis.version}, ${arch.name}, ${gpu.id}, TP ${o.tp})`);
+    });
+}

@@ -1,0 +1,33 @@
+import { Command } from '@commander-js/extra-typings';
+import type { CliIO } from './io.js';
+import { intOption, floatOption } from './io.js';
+import { loadArchitecture } from '../model/load.js';
+import { checkParallelism } from '../model/arch.js';
+import { loadGpu } from '../hardware/gpu.js';
+import { syntheticSteps } from '../steps/synthetic.js';
+import { writeSteps } from '../steps/io.js';
+
+export function sampleCommand(io: CliIO) {
+  return new Command('sample')
+    .description('generate synthetic step records from a known ground-truth formula plus noise (for demos and tests)')
+    .option('--model <id|path>', 'model config id or path', 'llama-3.1-8b')
+    .option('--gpu <id|path>', 'GPU datasheet id or path', 'h100-sxm')
+    .option('--tp <n>', 'tensor-parallel degree', intOption('--tp'), 1)
+    .option('--steps <n>', 'number of steps to generate', intOption('--steps'), 2000)
+    .option('--budget <tokens>', 'max_num_batched_tokens (tokens per step)', intOption('--budget'), 2048)
+    .option('--max-seqs <n>', 'max_num_seqs (requests per step)', intOption('--max-seqs'), 64)
+    .option('--noise <sigma>', 'log-normal noise σ on durations (0.03 ≈ 3%)', floatOption('--noise', 0), 0.03)
+    .option('--seed <n>', 'random seed', intOption('--seed', 0), 1)
+    .option('--experiment <name>', 'experiment name written on each record (default <model>-<gpu>-tp<N>)')
+    .requiredOption('--out <file>', 'output step records (JSONL, written atomically)')
+    .action(async (o) => {
+      const arch = loadArchitecture(o.model);
+      checkParallelism(arch, o.tp);
+      const gpu = loadGpu(o.gpu);
+      const experiment = o.experiment ?? `${arch.name}-${gpu.id}-tp${o.tp}`;
+      const n = await writeSteps(o.out, syntheticSteps({ arch, gpu, tp: o.tp }, {
+        steps: o.steps, seed: o.seed, experiment, budget: o.budget, maxSeqs: o.maxSeqs, noise: o.noise,
+      }));
+      io.err(`sample: ${n} steps → ${o.out}`);
+    });
+}

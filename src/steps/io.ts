@@ -1,0 +1,71 @@
+/** Streaming reader/writer for canonical step files (JSON Lines, optionally gzipped; or a directory of them). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../io/errors.js';
+import { readLines } from '../io/lines.js';
+import { withAtomicWriter } from '../io/atomic.js';
+import { validateStep, stepToJson, type Step } from './step.js';
+
+export interface ReadStepsOptions {
+  /** Default experiment name for records without one. */
+  experiment?: string;
+  /** Skip bad lines instead of failing; each is reported through onBad. */
+  skipBad?: boolean;
+  onBad?: (message: string) => void;
+}
+
+/** The files a `--steps` value names: a file, or every *.jsonl / *.jsonl.gz in a directory (sorted). */
+export function stepFiles(p: string): string[] {
+  if (!fs.existsSync(p)) throw new InputError(`${p}: steps file or directory not found`);
+  if (fs.statSync(p).isDirectory()) {
+    const files = fs.readdirSync(p).filter((f) => /\.jsonl(\.gz)?$/.test(f)).sort().map((f) => path.join(p, f));
+    if (files.length === 0) throw new InputError(`${p}: directory holds no *.jsonl or *.jsonl.gz step files`);
+    return files;
+  }
+  return [p];
+}
+
+/** Stream validated steps from a file or directory. Throws InputError with file:line on the first bad record. */
+export async function* readSteps(p: string, opts: ReadStepsOptions = {}): AsyncGenerator<Step> {
+  for (const file of stepFiles(p)) {
+    for await (const { text, lineNo } of readLines(file)) {
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch (e) {
+        const msg = `${file}:${lineNo}: not valid JSON (${(e as Error).message})`;
+        if (opts.skipBad) { opts.onBad?.(msg); continue; }
+        throw new InputError(msg);
+      }
+      try {
+        const s = validateStep(v, `${file}:${lineNo}`);
+        yield s.experiment === '' && opts.experiment ? { ...s, experiment: opts.experiment } : s;
+      } catch (e) {
+        if (opts.skipBad && e instanceof InputError) { opts.onBad?.(e.message); continue; }
+        throw e;
+      }
+    }
+  }
+}
+
+/** Read all steps into memory (for small files: tests, sweeps, validation suites). */
+export async function readAllSteps(p: string, opts: ReadStepsOptions = {}): Promise<Step[]> {
+  const out: Step[] = [];
+  for await (const s of readSteps(p, opts)) out.push(s);
+  return out;
+}
+
+/** Write steps atomically as JSON Lines. */
+export async function writeSteps(target: string, steps: AsyncIterable<Step> | Iterable<Step>): Promise<number> {
+  return withAtomicWriter(target, async (w) => {
+    let n = 0;
+    let buf = '';
+    for await (const s of steps as AsyncIterable<Step>) {
+      buf += stepToJson(s) + '\n';
+      n++;
+      if (buf.length > 1 << 16) { await w.write(buf); buf = ''; }
+    }
+    if (buf) await w.write(buf);
+    return n;
+  });
+}
