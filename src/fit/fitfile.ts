@@ -1,0 +1,121 @@
+/**
+ * The coefficient file (fits/*.json): versioned and self-describing (design.md).
+ * Anything that reads it (predict, report, export, simulate) goes through `readFitFile`, which
+ * refuses unknown schema versions and unknown bases with a clear message.
+ */
+import fs from 'node:fs';
+import { z } from 'zod';
+import { InputError } from '../io/errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+
+export const FIT_SCHEMA_VERSION = 1;
+
+export const TermFit = z.object({
+  name: z.string(),
+  coef: z.number(),
+  /** Standard error (null when not estimable, e.g. a term fixed at a bound). */
+  se: z.number().nullable(),
+  ci95: z.tuple([z.number().nullable(), z.number().nullable()]),
+  /** 'fitted' | 'dropped' (not identifiable, coef fixed at 0 or prior) | 'merged:<other>' | 'at-bound' */
+  status: z.string().default('fitted'),
+});
+export type TermFit = z.infer<typeof TermFit>;
+
+/** Accuracy metrics over a set of rows (APE in %, times in µs). */
+export const Metrics = z.object({
+  n: z.number().int(),
+  mape: z.number(),
+  medianApe: z.number(),
+  p90Ape: z.number(),
+  p99Ape: z.number(),
+  rmseUs: z.number(),
+  r2: z.number().nullable(),
+  /** Mean signed percentage error (predicted − measured)/measured, %. */
+  biasPct: z.number(),
+});
+export type Metrics = z.infer<typeof Metrics>;
+
+export const ExperimentRef = z.object({
+  id: z.string(),
+  model: z.string(),
+  gpu: z.string(),
+  tp: z.number().int().positive(),
+  groups: z.record(z.string(), z.string()).default({}),
+  /** Number of training rows from this experiment. */
+  rows: z.number().int().nonnegative(),
+  /** Ranges of the training data, for extrapolation warnings. */
+  ranges: z.object({
+    prefillTokens: z.tuple([z.number(), z.number()]),
+    decodeRequests: z.tuple([z.number(), z.number()]),
+    maxContext: z.number(),
+  }).optional(),
+});
+export type ExperimentRef = z.infer<typeof ExperimentRef>;
+
+export const FitFile = z.object({
+  stepfitFit: z.literal(FIT_SCHEMA_VERSION),
+  basis: z.string(),
+  basisVersion: z.number().int(),
+  terms: z.array(TermFit),
+  method: z.object({
+    name: z.enum(['ols', 'nnls', 'bounded', 'ridge', 'huber']),
+    weight: z.enum(['none', 'relative']),
+    options: z.record(z.string(), z.unknown()).default({}),
+  }),
+  /** Residual standard deviation on the fitting scale (relative when weight = relative), for prediction intervals. */
+  residual: z.object({ sigma: z.number(), scale: z.enum(['absolute', 'relative']), dof: z.number() }),
+  /** (XᵀWX)⁻¹·σ² in term order, row-major, for prediction intervals (null when not available). */
+  covariance: z.array(z.number()).nullable().default(null),
+  experiments: z.array(ExperimentRef),
+  metrics: z.object({
+    train: z.object({ overall: Metrics, byGroup: z.record(z.string(), z.record(z.string(), Metrics)).default({}) }),
+    cv: z.object({
+      scheme: z.string(),
+      seed: z.number().int().optional(),
+      overall: Metrics,
+      folds: z.array(z.object({ fold: z.string(), metrics: Metrics })),
+      byGroup: z.record(z.string(), z.record(z.string(), Metrics)).default({}),
+    }).nullable().default(null),
+  }),
+  diagnostics: z.object({
+    rank: z.number().int(),
+    conditionNumber: z.number().nullable(),
+    /** Human-readable notes: dropped/merged terms and why. */
+    notes: z.array(z.string()).default([]),
+    dropped: z.array(z.string()).default([]),
+    merged: z.array(z.object({ term: z.string(), into: z.string() })).default([]),
+  }),
+  provenance: z.object({
+    stepfitVersion: z.string(),
+    createdAt: z.string(),
+    commandLine: z.string(),
+    inputs: z.array(z.object({ path: z.string(), sha256: z.string() })),
+    gpus: z.record(z.string(), z.unknown()).default({}),
+  }),
+});
+export type FitFile = z.infer<typeof FitFile>;
+
+/** Read and validate a fit file; refuse unknown versions/bases (checked by the caller's basis registry). */
+export function readFitFile(path: string): FitFile {
+  if (!fs.existsSync(path)) throw new InputError(`fit file '${path}' not found`);
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new InputError(`${path}: corrupted fit file, not valid JSON (${(e as Error).message})`);
+  }
+  if (json && typeof json === 'object' && 'stepfitFit' in json && (json as { stepfitFit: unknown }).stepfitFit !== FIT_SCHEMA_VERSION) {
+    throw new InputError(`${path}: fit file schema version ${String((json as { stepfitFit: unknown }).stepfitFit)} is not supported (this stepfit reads version ${FIT_SCHEMA_VERSION})`);
+  }
+  const r = FitFile.safeParse(json);
+  if (!r.success) {
+    const iss = r.error.issues[0]!;
+    throw new InputError(`${path}: not a stepfit fit file: field '${iss.path.join('.')}': ${iss.message}`);
+  }
+  return r.data;
+}
+
+/** Write a fit file atomically with stable key order (reproducible bytes apart from createdAt). */
+export function writeFitFile(path: string, fit: FitFile): void {
+  writeFileAtomic(path, JSON.stringify(fit, null, 2) + '\n');
+}

@@ -1,0 +1,40 @@
+/**
+ * A step-time model: anything that maps a step to predicted µs for one (model, GPU, TP) context.
+ * Implemented by fitted coefficients (fit file + basis) and by the analytical engine; used by
+ * predict, report, export and the simulator.
+ */
+import type { Step } from '../steps/step.js';
+import type { BasisContext } from '../basis/types.js';
+import type { FitFile } from '../fit/fitfile.js';
+import { getBasis } from '../basis/registry.js';
+import { InputError } from '../io/errors.js';
+
+export interface StepTimeModel {
+  readonly name: string;
+  /** Predicted wall time of the step in µs. */
+  predictUs(step: Step): number;
+}
+
+/** Fitted coefficients applied to a basis compiled for `ctx`. */
+export function fittedModel(fit: FitFile, ctx: BasisContext): StepTimeModel & { row(step: Step, out: Float64Array): void; readonly coefs: Float64Array } {
+  const basis = getBasis(fit.basis, fit.basisVersion);
+  const names = basis.terms.map((t) => t.name);
+  const fileNames = fit.terms.map((t) => t.name);
+  if (names.join(',') !== fileNames.join(',')) {
+    throw new InputError(`fit file terms [${fileNames.join(', ')}] do not match basis '${basis.name}' v${basis.version} terms [${names.join(', ')}]`);
+  }
+  const coefs = Float64Array.from(fit.terms.map((t) => t.coef));
+  const compiled = basis.compile(ctx);
+  const row = new Float64Array(coefs.length);
+  return {
+    name: `${basis.name} v${basis.version} fit`,
+    coefs,
+    row: (s, out) => compiled.row(s, out),
+    predictUs(step: Step): number {
+      compiled.row(step, row);
+      let t = 0;
+      for (let i = 0; i < coefs.length; i++) t += coefs[i]! * row[i]!;
+      return t;
+    },
+  };
+}
