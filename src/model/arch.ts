@@ -115,12 +115,12 @@ function dtypeOf(s: string | null | undefined): Dtype | undefined {
 function weightDtype(raw: z.infer<typeof RawConfig>): Dtype {
   const q = raw.quantization_config as Record<string, unknown> | null | undefined;
   if (q) {
-    const method = String(q['quant_method'] ?? q['quant_algo'] ?? '').toLowerCase();
+    const method = `${String(q['quant_method'] ?? '')} ${String(q['quant_algo'] ?? '')}`.toLowerCase();
     const bits = Number(q['bits'] ?? q['w_bit'] ?? q['weight_bits'] ?? NaN);
     const fmt = String(q['fmt'] ?? q['format'] ?? q['weight_dtype'] ?? '').toLowerCase();
     if (method.includes('fp4') || fmt.includes('fp4') || method.includes('mxfp4')) return 'fp4';
     if (method.includes('fp8') || fmt.includes('e4m3') || fmt.includes('fp8') || fmt.includes('float8')) return 'fp8';
-    if (bits === 4 || method === 'awq' || method === 'gptq') return 'int4';
+    if (bits === 4 || /\b(awq|gptq)\b/.test(method)) return 'int4';
     if (bits === 8) return 'int8';
   }
   return dtypeOf(raw.torch_dtype) ?? dtypeOf(raw.dtype) ?? 'bf16';
@@ -139,7 +139,11 @@ export function parseArchitecture(json: unknown, source: string, name?: string):
   }
   let raw = outer.data;
   if (raw.text_config && (raw.num_hidden_layers === undefined && raw.hidden_size === undefined)) {
-    const inner = RawConfig.safeParse({ torch_dtype: raw.torch_dtype, quantization_config: raw.quantization_config, ...raw.text_config });
+    const inner = RawConfig.safeParse({
+      ...raw.text_config,
+      torch_dtype: raw.torch_dtype ?? (raw.text_config as Record<string, unknown>)['torch_dtype'],
+      quantization_config: raw.quantization_config ?? (raw.text_config as Record<string, unknown>)['quantization_config'],
+    });
     if (!inner.success) {
       const iss = inner.error.issues[0]!;
       throw new InputError(`${source}: field 'text_config.${iss.path.join('.')}': ${iss.message}`);
