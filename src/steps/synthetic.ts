@@ -10,7 +10,7 @@
  */
 import type { Step, PrefillChunk } from './step.js';
 import type { BasisContext } from '../basis/types.js';
-import { rooflineConsts, rfGemm, rfWeight, rfPrefillAttn, rfDecodeAttn, rfTpComm, rfTpCalls } from '../basis/roofline.js';
+import { rooflineConsts, type RooflineConsts, rfGemm, rfWeight, rfPrefillAttn, rfDecodeAttn, rfTpComm, rfTpCalls } from '../basis/roofline.js';
 import { makeRng } from '../util/rng.js';
 
 export interface SyntheticOptions {
@@ -29,8 +29,8 @@ export interface SyntheticOptions {
 }
 
 /** The ground-truth step time used by the generator (exported for tests). */
-export function syntheticTruthUs(ctx: BasisContext, s: Step): number {
-  const c = rooflineConsts(ctx);
+export function syntheticTruthUs(ctx: BasisContext | RooflineConsts, s: Step): number {
+  const c = 'arch' in ctx ? rooflineConsts(ctx) : ctx;
   return 1.25 * Math.max(rfGemm(c, s), rfWeight(c, s)) + 1.6 * rfPrefillAttn(c, s) + 1.35 * rfDecodeAttn(c, s)
     + 1.2 * rfTpComm(c, s) + 6 * rfTpCalls(c) + 12 * c.L + 4 * (s.prefill.length + s.decode.length) + 150;
 }
@@ -40,6 +40,7 @@ interface Req { prompt: number; output: number; computed: number; generated: num
 /** Generate `steps` steps from a closed-loop stream of requests under chunked prefill. */
 export function* syntheticSteps(ctx: BasisContext, o: SyntheticOptions): Generator<Step> {
   const rng = makeRng(o.seed);
+  const consts = rooflineConsts(ctx);
   const budget = o.budget ?? 2048;
   const maxSeqs = o.maxSeqs ?? 64;
   const noise = o.noise ?? 0.03;
@@ -53,8 +54,8 @@ export function* syntheticSteps(ctx: BasisContext, o: SyntheticOptions): Generat
     computed: 0, generated: 0,
   });
   for (let i = 0; i < o.steps; i++) {
-    // arrivals: a few per step, bursty
-    const arrivals = rng.next() < 0.3 ? rng.int(1, 4) : 0;
+    // arrivals: a few per step, bursty; the queue is capped so the load stays near saturation (closed-loop-like)
+    const arrivals = waiting.length < 16 && rng.next() < 0.3 ? rng.int(1, 4) : 0;
     for (let a = 0; a < arrivals; a++) waiting.push(newReq());
     let left = budget;
     const decode: number[] = [];
@@ -81,7 +82,7 @@ export function* syntheticSteps(ctx: BasisContext, o: SyntheticOptions): Generat
       continue;
     }
     const step: Step = { experiment: o.experiment, step: i, prefill, decode };
-    const dur = syntheticTruthUs(ctx, step) * Math.exp(noise * rng.normal());
+    const dur = syntheticTruthUs(consts, step) * Math.exp(noise * rng.normal());
     yield { ...step, durationUs: Math.round(dur * 10) / 10 };
     // advance state
     let pi = 0;
