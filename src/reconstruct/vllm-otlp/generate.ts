@@ -1,0 +1,267 @@
+/**
+ * A small chunked-prefill scheduler that produces schedule logs (schedule.ts) with a known step
+ * sequence, for round-trip tests and benchmarks of the vLLM OTLP reader.
+ *
+ * Scheduling rule per step (the one `vllm-otlp-trace.md` states, with vLLM v1's preemption):
+ * 1. every running request whose (re)compute is done decodes one token, in running order;
+ * 2. then running requests still prefilling get chunks min(remaining, budget left), in running order
+ *    (= order of their latest admission);
+ * 3. then waiting requests (preempted ones first, then arrivals in order) are admitted while budget
+ *    is left, the running set is below maxNumSeqs and the KV blocks for their first chunk are free.
+ * When a running request needs a KV block and none is free, the most recently admitted running
+ * request is preempted (recompute: its KV is freed; on RESUME it prefills prompt + generated tokens).
+ *
+ * `ruleViolationRate` shortens a prefill chunk at random (an unmodelled engine limit), so that the
+ * reconstructor's mismatch reporting can be tested; 0 (default) follows the rule exactly.
+ */
+import { makeRng } from '../../util/rng.js';
+import type { JourneyEvent, ScheduleConfig, ScheduleLog, ScheduleRequest, ScheduleStep, StepEntry } from './schedule.js';
+
+export interface GenerateOptions {
+  seed: number;
+  /** Number of requests to generate (the log ends when all have finished). */
+  requests: number;
+  maxNumBatchedTokens?: number;
+  maxNumSeqs?: number;
+  blockSize?: number;
+  /** KV blocks on the GPU; small values force preemptions. */
+  numGpuBlocks?: number;
+  /** Mean inter-arrival time, ms. */
+  meanInterArrivalMs?: number;
+  /** Prompt lengths: uniform in [minPrompt, maxPrompt]. */
+  minPrompt?: number;
+  maxPrompt?: number;
+  /** Output lengths: uniform in [1, maxOutput]; max_tokens = maxOutput. */
+  maxOutput?: number;
+  /** Fraction of prefill chunks shortened at random (default 0). */
+  ruleViolationRate?: number;
+  /** Fraction of requests with a prefix-cache hit at admission (prefill.done_tokens > 0), default 0. */
+  prefixHitRate?: number;
+}
+
+interface GReq {
+  r: ScheduleRequest;
+  outputLen: number;
+  computed: number;
+  outputs: number;
+  prefilling: boolean;
+  blocks: number;
+  preemptions: number;
+  admittedOnce: boolean;
+  cachedTokens: number;
+}
+
+export type GeneratedItem = { kind: 'request'; request: ScheduleRequest } | { kind: 'step'; step: ScheduleStep };
+
+const blocksFor0 = (tokens: number, bs: number): number => Math.ceil(tokens / bs);
+
+const hexOf = (rng: ReturnType<typeof makeRng>, n: number): string => {
+  let s = '';
+  for (let i = 0; i < n; i++) s += ((rng.next() * 16) | 0).toString(16);
+  return s;
+};
+
+/** The engine limits a generator run uses (for exp-config.yaml). */
+export function generatorConfig(o: GenerateOptions): ScheduleConfig {
+  return {
+    model: 'synthetic',
+    tensorParallelism: 1,
+    maxNumBatchedTokens: o.maxNumBatchedTokens ?? 512,
+    maxNumSeqs: o.maxNumSeqs ?? 32,
+    blockSize: o.blockSize ?? 16,
+    numGpuBlocks: o.numGpuBlocks ?? 4096,
+    maxModelLen: (o.maxPrompt ?? 2000) + (o.maxOutput ?? 200),
+  };
+}
+
+/**
+ * Stream a schedule: each request is yielded before the first step that mentions it, then steps
+ * in order. Memory: the in-flight requests only.
+ */
+export function* generateSchedule(o: GenerateOptions): Generator<GeneratedItem> {
+  const cfg = generatorConfig(o);
+  const B = cfg.maxNumBatchedTokens;
+  const S = cfg.maxNumSeqs!;
+  const bs = cfg.blockSize!;
+  const K = cfg.numGpuBlocks!;
+  const meanIa = (o.meanInterArrivalMs ?? 20) * 1e6;
+  const minP = o.minPrompt ?? 16;
+  const maxP = o.maxPrompt ?? 2000;
+  const maxOut = o.maxOutput ?? 200;
+  const viol = o.ruleViolationRate ?? 0;
+  const prefixRate = o.prefixHitRate ?? 0;
+  const rng = makeRng(o.seed);
+  if (S > B) throw new Error(`generateSchedule: maxNumSeqs (${S}) must not exceed maxNumBatchedTokens (${B})`);
+  if (blocksFor0(maxP + maxOut, bs) > K) throw new Error(`generateSchedule: numGpuBlocks (${K}) cannot hold one request of ${maxP + maxOut} tokens`);
+
+  let t = 1e12; // monotonic ns
+  let nextArrival = t + rng.exp(meanIa);
+  let made = 0;
+  let finished = 0;
+  let step = 0;
+  let free = K;
+  const running: GReq[] = [];
+  const waiting: GReq[] = [];
+  const blocksFor = (tokens: number): number => Math.ceil(tokens / bs);
+
+  while (finished < o.requests) {
+    // Idle: jump to the next arrival.
+    if (running.length === 0 && waiting.length === 0 && t < nextArrival) t = nextArrival;
+    const events: JourneyEvent[] = [];
+    // Arrivals up to now are queued (QUEUED carries the counter of the step about to be built).
+    while (made < o.requests && nextArrival <= t) {
+      const prompt = rng.int(minP, maxP);
+      const r: ScheduleRequest = { id: `cmpl-${hexOf(rng, 32)}-0-${hexOf(rng, 8)}`, arrivalNs: Math.round(nextArrival), promptTokens: prompt, maxTokens: maxOut };
+      const g: GReq = { r, outputLen: rng.int(1, maxOut), computed: 0, outputs: 0, prefilling: true, blocks: 0, preemptions: 0, admittedOnce: false,
+        cachedTokens: rng.next() < prefixRate ? Math.min(prompt - 1, bs * rng.int(1, 4)) : 0 };
+      made++;
+      yield { kind: 'request', request: r };
+      events.push({ request: r.id, kind: 'QUEUED', tsNs: r.arrivalNs + 50_000 });
+      waiting.push(g);
+      nextArrival += rng.exp(meanIa);
+    }
+    if (running.length === 0 && waiting.length === 0) continue;
+
+    const startNs = Math.round(t);
+    let evT = startNs + 20_000; // scheduling-time event clock
+    const tick = (): number => (evT += 1_000 + rng.int(0, 2_000));
+    let budget = B;
+    const decodes: GReq[] = [];
+    const prefills: { g: GReq; chunk: number }[] = [];
+    const inStep = new Set<GReq>();
+
+    const preempt = (victim: GReq): void => {
+      const i = running.indexOf(victim);
+      running.splice(i, 1);
+      free += victim.blocks;
+      victim.blocks = 0;
+      victim.computed = 0;
+      victim.prefilling = true;
+      victim.preemptions++;
+      waiting.unshift(victim);
+      events.push({ request: victim.r.id, kind: 'PREEMPTED', tsNs: tick(), numPreemptions: victim.preemptions });
+    };
+    /**
+     * Make room for `need` more blocks for g; false if g itself was preempted. The victim is the
+     * most recently admitted running request not yet placed in this step (else g itself).
+     */
+    const reserve = (g: GReq, need: number): boolean => {
+      while (free < need) {
+        let victim = g;
+        for (let i = running.length - 1; i >= 0; i--) {
+          const c = running[i]!;
+          if (c === g || !inStep.has(c)) { victim = c; break; }
+        }
+        preempt(victim);
+        if (victim === g) return false;
+      }
+      free -= need;
+      g.blocks += need;
+      return true;
+    };
+
+    // 1. decodes, in running order
+    for (const g of [...running]) {
+      if (g.prefilling || !running.includes(g) || budget === 0) continue;
+      const need = blocksFor(g.computed + 1) - g.blocks;
+      if (!reserve(g, Math.max(0, need))) continue;
+      decodes.push(g);
+      inStep.add(g);
+      budget -= 1;
+    }
+    // 2. running prefills, in running order
+    for (const g of [...running]) {
+      if (!g.prefilling || !running.includes(g) || budget === 0) continue;
+      const target = g.r.promptTokens + g.outputs;
+      let chunk = Math.min(target - g.computed, budget);
+      if (viol > 0 && chunk > 1 && rng.next() < viol) chunk = rng.int(1, chunk - 1);
+      const need = blocksFor(g.computed + chunk) - g.blocks;
+      if (!reserve(g, Math.max(0, need))) continue;
+      prefills.push({ g, chunk });
+      inStep.add(g);
+      budget -= chunk;
+    }
+    // 3. admissions from the waiting queue
+    while (budget > 0 && waiting.length > 0 && running.length < S) {
+      const g = waiting[0]!;
+      const resume = g.admittedOnce;
+      const done = resume ? 0 : g.cachedTokens;
+      const target = g.r.promptTokens + g.outputs;
+      let chunk = Math.min(target - done, budget);
+      if (viol > 0 && chunk > 1 && rng.next() < viol) chunk = rng.int(1, chunk - 1);
+      const need = blocksFor(done + chunk);
+      if (need > free) break;
+      waiting.shift();
+      free -= need;
+      g.blocks = need;
+      g.computed = done;
+      g.prefilling = true;
+      running.push(g);
+      events.push({
+        request: g.r.id, kind: 'SCHEDULED', tsNs: tick(), scheduleKind: resume ? 'RESUME' : 'FIRST',
+        prefillDoneTokens: done, ...(resume ? { decodeDoneTokens: g.outputs } : {}),
+      });
+      g.admittedOnce = true;
+      prefills.push({ g, chunk });
+      inStep.add(g);
+      budget -= chunk;
+    }
+    if (inStep.size === 0) throw new Error(`generateSchedule: step ${step} is empty (numGpuBlocks too small for one request?)`);
+
+    // Batch entries: decodes first, then prefill chunks (the snapshot order).
+    const entries: StepEntry[] = [];
+    for (const g of decodes) {
+      if (!running.includes(g)) continue;
+      entries.push({ request: g.r.id, phase: 'DECODE', computedBefore: g.computed, scheduled: 1, outputBefore: g.outputs, preemptions: g.preemptions, kvBlocks: g.blocks });
+    }
+    for (const { g, chunk } of prefills) {
+      if (!running.includes(g)) continue;
+      entries.push({ request: g.r.id, phase: 'PREFILL', computedBefore: g.computed, scheduled: chunk, outputBefore: g.outputs, preemptions: g.preemptions,
+        kvBlocks: g.blocks, kvCachedBlocks: !g.preemptions && g.computed > 0 && g.computed === g.cachedTokens ? blocksFor(g.cachedTokens) : 0 });
+    }
+    const pfTok = entries.reduce((a, e) => a + (e.phase === 'PREFILL' ? e.scheduled : 0), 0);
+    // Synthetic forward time: 4 ms + 25 µs per prefill token + 60 µs per decode, ±5 %.
+    const durNs = Math.round((4e6 + 25e3 * pfTok + 60e3 * decodes.length) * (1 + 0.05 * (rng.next() * 2 - 1)));
+    const endNs = startNs + durNs;
+    let lateT = endNs + 5_000;
+    const late = (): number => (lateT += 500 + rng.int(0, 1_000));
+    // Forward pass: advance state, emit FIRST_TOKEN / FINISHED.
+    for (const e of entries) {
+      const g = running.find((x) => x.r.id === e.request)!;
+      g.computed += e.scheduled;
+      if (g.prefilling && g.computed < g.r.promptTokens + g.outputs) continue;
+      g.prefilling = false;
+      g.outputs++;
+      if (g.outputs === 1) events.push({ request: g.r.id, kind: 'FIRST_TOKEN', tsNs: late() });
+      if (g.outputs >= g.outputLen) {
+        events.push({ request: g.r.id, kind: 'FINISHED', tsNs: late(), finishStatus: g.outputs >= maxOut ? 'LENGTH' : 'STOPPED' });
+        running.splice(running.indexOf(g), 1);
+        free += g.blocks;
+        g.blocks = 0;
+        finished++;
+      }
+    }
+    yield {
+      kind: 'step',
+      step: {
+        step, startNs, endNs, durationUs: Math.round((endNs - startNs - 15_000) / 100) / 10, entries,
+        events: events.map((e) => (e.kind === 'QUEUED' ? { ...e, step } : e)),
+        runningDepth: running.length, waitingDepth: waiting.length, kvBlocksTotal: K, kvBlocksFree: free,
+      },
+    };
+    step++;
+    // CPU gap before the next step: 0.1–0.4 ms.
+    t = lateT + 100_000 + rng.int(0, 300_000);
+  }
+}
+
+/** Collect a whole schedule log (small runs: tests). */
+export function generateScheduleLog(o: GenerateOptions): ScheduleLog {
+  const requests: ScheduleRequest[] = [];
+  const steps: ScheduleStep[] = [];
+  for (const it of generateSchedule(o)) {
+    if (it.kind === 'request') requests.push(it.request);
+    else steps.push(it.step);
+  }
+  return { config: generatorConfig(o), requests, steps };
+}
