@@ -73,7 +73,14 @@ export const FitFile = z.object({
       scheme: z.string(),
       seed: z.number().int().optional(),
       overall: Metrics,
-      folds: z.array(z.object({ fold: z.string(), metrics: Metrics })),
+      folds: z.array(z.object({
+        fold: z.string(),
+        metrics: Metrics,
+        /** Rows the fold's model was trained on (added in stepfit 0.1; optional for older files). */
+        trainRows: z.number().int().optional(),
+        /** Terms that fold's training data could not identify (fixed at 0 in that fold's model). */
+        dropped: z.array(z.string()).optional(),
+      })),
       byGroup: z.record(z.string(), z.record(z.string(), Metrics)).default({}),
     }).nullable().default(null),
   }),
@@ -84,6 +91,16 @@ export const FitFile = z.object({
     notes: z.array(z.string()).default([]),
     dropped: z.array(z.string()).default([]),
     merged: z.array(z.object({ term: z.string(), into: z.string() })).default([]),
+    /** Number of basis terms (rank is out of this many). Optional: added after schema v1 was first written. */
+    terms: z.number().int().optional(),
+    /** Condition number of the scaled design restricted to the fitted terms. */
+    activeConditionNumber: z.number().nullable().optional(),
+    /** Identifiability findings by name: all-zero, constant, collinear or ill-conditioned terms. */
+    problems: z.array(z.object({
+      kind: z.enum(['zero', 'constant', 'collinear', 'ill-conditioned']),
+      terms: z.array(z.string()),
+      detail: z.string(),
+    })).optional(),
   }),
   provenance: z.object({
     stepfitVersion: z.string(),

@@ -1,0 +1,123 @@
+/**
+ * Streaming accumulation of the weighted normal equations in one pass over the rows:
+ *
+ *   A = XᵀWX  (p×p, flat row-major Float64Array),   b = XᵀWy,   c = yᵀWy,
+ *
+ * plus the row count, Σw and each column's min / max over the rows (for constant / all-zero
+ * column diagnostics). Rows are summed into a small block first and the block is flushed into the
+ * totals every `BLOCK` rows (pairwise-style summation: rounding error grows with n/BLOCK, not n).
+ * Memory is O(p²) regardless of the number of rows.
+ */
+
+const BLOCK = 512;
+
+export class NormalAccumulator {
+  readonly p: number;
+  /** XᵀWX, row-major; only the upper triangle (j ≥ i) is maintained until `symmetric()` fills the lower one. */
+  readonly A: Float64Array;
+  readonly b: Float64Array;
+  c = 0;
+  /** Rows added (with multiplicity). */
+  n = 0;
+  /** Σ of row weights (with multiplicity). */
+  sumW = 0;
+  readonly colMin: Float64Array;
+  readonly colMax: Float64Array;
+  private readonly bA: Float64Array;
+  private readonly bb: Float64Array;
+  private bc = 0;
+  private bn = 0;
+  private readonly trackRange: boolean;
+
+  constructor(p: number, opts: { trackRange?: boolean } = {}) {
+    this.p = p;
+    this.A = new Float64Array(p * p);
+    this.b = new Float64Array(p);
+    this.bA = new Float64Array(p * p);
+    this.bb = new Float64Array(p);
+    this.colMin = new Float64Array(p).fill(Infinity);
+    this.colMax = new Float64Array(p).fill(-Infinity);
+    this.trackRange = opts.trackRange ?? true;
+  }
+
+  /** Add one row x (length p) with response y and weight w > 0, counted `count` times (bootstrap multiplicity). */
+  add(x: Float64Array, y: number, w: number, count = 1): void {
+    const p = this.p;
+    const A = this.bA;
+    for (let i = 0; i < p; i++) {
+      const wx = w * x[i]!;
+      if (wx !== 0) {
+        const off = i * p;
+        for (let j = i; j < p; j++) A[off + j] += wx * x[j]!;
+        this.bb[i] += wx * y;
+      }
+      if (this.trackRange) {
+        const v = x[i]!;
+        if (v < this.colMin[i]!) this.colMin[i] = v;
+        if (v > this.colMax[i]!) this.colMax[i] = v;
+      }
+    }
+    this.bc += w * y * y;
+    this.n += count;
+    this.sumW += w;
+    if (++this.bn === BLOCK) this.flush();
+  }
+
+  /** Move the block sums into the totals. */
+  flush(): void {
+    if (this.bn === 0) return;
+    const pp = this.p * this.p;
+    for (let k = 0; k < pp; k++) { this.A[k] += this.bA[k]!; this.bA[k] = 0; }
+    for (let k = 0; k < this.p; k++) { this.b[k] += this.bb[k]!; this.bb[k] = 0; }
+    this.c += this.bc;
+    this.bc = 0;
+    this.bn = 0;
+  }
+
+  /** Add another accumulator's totals into this one. */
+  addFrom(o: NormalAccumulator): void {
+    this.flush();
+    o.flush();
+    for (let k = 0; k < this.A.length; k++) this.A[k] += o.A[k]!;
+    for (let k = 0; k < this.p; k++) {
+      this.b[k] += o.b[k]!;
+      this.colMin[k] = Math.min(this.colMin[k]!, o.colMin[k]!);
+      this.colMax[k] = Math.max(this.colMax[k]!, o.colMax[k]!);
+    }
+    this.c += o.c;
+    this.n += o.n;
+    this.sumW += o.sumW;
+  }
+
+  /** The finished system: A symmetric (lower triangle filled), b, c, n. */
+  system(): NormalSystem {
+    this.flush();
+    const p = this.p;
+    const A = Float64Array.from(this.A);
+    for (let i = 0; i < p; i++) for (let j = 0; j < i; j++) A[i * p + j] = A[j * p + i]!;
+    return { p, A, b: Float64Array.from(this.b), c: this.c, n: this.n, sumW: this.sumW, colMin: Float64Array.from(this.colMin), colMax: Float64Array.from(this.colMax) };
+  }
+
+  /** Sum of several accumulators as a new one. */
+  static sum(parts: readonly NormalAccumulator[], p: number): NormalAccumulator {
+    const out = new NormalAccumulator(p);
+    for (const a of parts) out.addFrom(a);
+    return out;
+  }
+}
+
+/** Weighted normal equations of a data set. */
+export interface NormalSystem {
+  readonly p: number;
+  /** XᵀWX, symmetric, row-major. */
+  readonly A: Float64Array;
+  /** XᵀWy */
+  readonly b: Float64Array;
+  /** yᵀWy */
+  readonly c: number;
+  /** Number of rows. */
+  readonly n: number;
+  readonly sumW: number;
+  readonly colMin: Float64Array;
+  readonly colMax: Float64Array;
+}

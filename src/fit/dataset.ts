@@ -1,0 +1,416 @@
+/**
+ * Fit data sets: experiments (model, GPU, TP, labels) with their steps — in memory, as a file /
+ * directory streamed from disk, or as a re-runnable generator — and optional request-level targets.
+ *
+ * `RowSource` turns a data set into design rows for one basis, one pass at a time (the fitter
+ * makes several passes: accumulate, [robust re-weighting], predict). Rows of an experiment come
+ * in a fixed order every pass: its steps with a measured `duration_us`, then its targets
+ * (each target's row = Σ of the basis rows of its steps, response = the target's duration_us).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import YAML from 'yaml';
+import type { Architecture } from '../model/arch.js';
+import { checkParallelism } from '../model/arch.js';
+import type { GpuSpec } from '../hardware/gpu.js';
+import { loadGpu } from '../hardware/gpu.js';
+import { loadArchitecture } from '../model/load.js';
+import type { Basis, CompiledBasis } from '../basis/types.js';
+import { validateStep, stepToJson, type Step } from '../steps/step.js';
+import { stepFiles } from '../steps/io.js';
+import { loadManifest } from '../steps/manifest.js';
+import { readLines } from '../io/lines.js';
+import { InputError } from '../io/errors.js';
+import { readAllTargets as readTargetRows, type RequestTarget } from '../steps/targets.js';
+
+export type { RequestTarget };
+
+/** Where an experiment's steps come from: an array, a file / directory path (streamed), or a generator factory (called once per pass). */
+export type StepSource = readonly Step[] | string | (() => Iterable<Step> | AsyncIterable<Step>);
+
+export interface ExperimentSpec {
+  readonly id: string;
+  /** Model id or config path, as given (recorded in the fit file). */
+  readonly model: string;
+  /** GPU id or datasheet path, as given. */
+  readonly gpu: string;
+  readonly tp: number;
+  /** Labels for grouped metrics / CV (e.g. workload). */
+  readonly groups: Readonly<Record<string, string>>;
+}
+
+export interface FitExperiment {
+  readonly ref: ExperimentSpec;
+  readonly arch: Architecture;
+  readonly gpu: GpuSpec;
+  readonly steps: StepSource;
+  /** Request-level targets: rows in memory or a JSON Lines path. */
+  readonly targets?: readonly RequestTarget[] | string;
+}
+
+export interface FitDataset {
+  readonly experiments: readonly FitExperiment[];
+  /** The manifest the data set came from (for provenance), if any. */
+  readonly manifest?: string;
+}
+
+export interface SingleExperimentSpec {
+  steps: StepSource;
+  model: string;
+  gpu: string;
+  tp: number;
+  /** Experiment id; default `<model name>-<gpu id>-tp<N>` (what `stepfit sample` writes). */
+  experiment?: string;
+  groups?: Record<string, string>;
+  targets?: readonly RequestTarget[] | string;
+}
+
+/** One experiment from explicit values (loads and checks the model config and GPU datasheet). */
+export function experimentFrom(spec: SingleExperimentSpec): FitExperiment {
+  const arch = loadArchitecture(spec.model);
+  checkParallelism(arch, spec.tp);
+  const gpu = loadGpu(spec.gpu);
+  if (typeof spec.steps === 'string') stepFiles(spec.steps);
+  if (typeof spec.targets === 'string' && !fs.existsSync(spec.targets)) throw new InputError(`targets file '${spec.targets}' not found`);
+  return {
+    ref: { id: spec.experiment ?? `${arch.name}-${gpu.id}-tp${spec.tp}`, model: spec.model, gpu: spec.gpu, tp: spec.tp, groups: { ...(spec.groups ?? {}) } },
+    arch, gpu, steps: spec.steps, targets: spec.targets,
+  };
+}
+
+/**
+ * Load a manifest (src/steps/manifest.ts format) as a data set. Entries may carry an optional
+ * `targets:` path (request-level targets, relative to the manifest).
+ */
+export function datasetFromManifest(file: string): FitDataset {
+  const m = loadManifest(file);
+  const raw = YAML.parse(fs.readFileSync(file, 'utf8')) as { experiments: Array<Record<string, unknown>> };
+  const base = path.dirname(path.resolve(file));
+  const experiments = m.experiments.map((e, i) => {
+    const t = raw.experiments[i]?.['targets'];
+    if (t !== undefined && (typeof t !== 'string' || t === '')) throw new InputError(`${file}: field 'experiments.${i}.targets': expected a path to a targets JSON Lines file`);
+    const targets = typeof t === 'string' ? (path.isAbsolute(t) ? t : path.join(base, t)) : undefined;
+    try {
+      return experimentFrom({ steps: e.steps, model: e.model, gpu: e.gpu, tp: e.tp, experiment: e.id, groups: e.groups, targets });
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError(`${file}: experiment '${e.id}': ${err.message}`);
+      throw err;
+    }
+  });
+  return { experiments, manifest: file };
+}
+
+/** `loadDataset({manifest})` or `loadDataset({steps, model, gpu, tp, experiment?, groups?, targets?})`. */
+export function loadDataset(spec: { manifest: string } | SingleExperimentSpec): FitDataset {
+  if ('manifest' in spec) return datasetFromManifest(spec.manifest);
+  return { experiments: [experimentFrom(spec)] };
+}
+
+/** Read every step of a data set into memory (for small data: tests, validation suites). */
+export async function materializeDataset(ds: FitDataset): Promise<FitDataset> {
+  const experiments: FitExperiment[] = [];
+  for (const e of ds.experiments) {
+    const steps: Step[] = [];
+    for await (const { step } of iterateSteps(e)) steps.push(step);
+    const targets = typeof e.targets === 'string' ? await readTargetRows(e.targets) : e.targets;
+    experiments.push({ ...e, steps, targets });
+  }
+  return { experiments, manifest: ds.manifest };
+}
+
+/** Steps of an experiment with where each came from (file:line, or a record index). */
+async function* iterateSteps(e: FitExperiment): AsyncGenerator<{ step: Step; file: string | null; lineNo: number }> {
+  const src = e.steps;
+  if (typeof src === 'string') {
+    for (const file of stepFiles(src)) {
+      for await (const { text, lineNo } of readLines(file)) {
+        let v: unknown;
+        try {
+          v = JSON.parse(text);
+        } catch (err) {
+          throw new InputError(`${file}:${lineNo}: not valid JSON (${(err as Error).message})`);
+        }
+        yield { step: validateStep(v, `${file}:${lineNo}`), file, lineNo };
+      }
+    }
+    return;
+  }
+  const it = Array.isArray(src) ? src : (src as () => Iterable<Step> | AsyncIterable<Step>)();
+  let k = 0;
+  for await (const step of it as AsyncIterable<Step>) yield { step, file: null, lineNo: k++ };
+}
+
+export const ROW_KINDS = ['step', 'prefill', 'decode'] as const;
+export type RowKind = 0 | 1 | 2;
+
+/** Receives the design rows of one pass. `x` is reused between calls: copy it to keep it. */
+export interface RowVisitor {
+  row(x: Float64Array, y: number, experiment: number, index: number, kind: RowKind): void;
+}
+
+export interface ExperimentSummary {
+  rows: number;
+  stepRows: number;
+  targetRows: number;
+  stepsRead: number;
+  ranges: { prefillTokens: [number, number]; decodeRequests: [number, number]; maxContext: number };
+}
+
+interface ExpState {
+  readonly e: FitExperiment;
+  readonly compiled: CompiledBasis;
+  targets: readonly RequestTarget[] | null;
+  targetsWhere: string;
+  /** step number → indices of targets listing it (first pass only). */
+  stepMap: Map<number, number[]> | null;
+  targetRows: Float64Array | null;
+  targetFound: Int32Array | null;
+  /** Step numbers seen (first pass, only when there are targets). */
+  seen: Set<number> | null;
+  ranges: RangeAcc | null;
+  summary: ExperimentSummary | null;
+}
+
+/** Design rows of a data set for one basis; `pass`/`passSync` visit every row once, in the same order every time. */
+export class RowSource {
+  readonly p: number;
+  readonly termNames: readonly string[];
+  private readonly st: ExpState[];
+  private readonly x: Float64Array;
+  private passes = 0;
+
+  constructor(readonly ds: FitDataset, readonly basis: Basis) {
+    if (ds.experiments.length === 0) throw new InputError('no experiments to fit');
+    this.p = basis.terms.length;
+    this.termNames = basis.terms.map((t) => t.name);
+    this.x = new Float64Array(this.p);
+    this.st = ds.experiments.map((e) => ({
+      e,
+      compiled: basis.compile({ arch: e.arch, gpu: e.gpu, tp: e.ref.tp }),
+      targets: typeof e.targets === 'string' ? null : e.targets ?? null,
+      targetsWhere: typeof e.targets === 'string' ? e.targets : `targets of experiment '${e.ref.id}'`,
+      stepMap: null, targetRows: null, targetFound: null, seen: null, ranges: null, summary: null,
+    }));
+  }
+
+  get experiments(): readonly FitExperiment[] { return this.ds.experiments; }
+  /** Per-experiment row counts and data ranges (available after the first pass). */
+  summaries(): ExperimentSummary[] {
+    return this.st.map((s) => {
+      if (!s.summary) throw new Error('RowSource.summaries() before the first pass');
+      return s.summary;
+    });
+  }
+  /** True when every experiment can be read synchronously (arrays or sync generators, targets in memory). */
+  get canSync(): boolean {
+    return this.st.every((s) => typeof s.e.steps !== 'string' && typeof s.e.targets !== 'string');
+  }
+  get passCount(): number { return this.passes; }
+
+  /** Visit every row (async: reads files). */
+  async pass(v: RowVisitor): Promise<void> {
+    this.passes++;
+    for (let ei = 0; ei < this.st.length; ei++) {
+      const s = this.st[ei]!;
+      if (s.summary === null && typeof s.e.targets === 'string') s.targets = await this.loadTargets(s, s.e.targets);
+      this.begin(s);
+      const st = { i: 0 };
+      if (s.summary === null || s.summary.stepRows > 0) {
+        for await (const { step, file, lineNo } of iterateSteps(s.e)) this.onStep(s, ei, step, file, lineNo, v, st);
+      }
+      this.end(s, ei, v, st);
+    }
+  }
+
+  /** Visit every row synchronously (in-memory arrays and sync generators only). */
+  passSync(v: RowVisitor): void {
+    if (!this.canSync) throw new Error('RowSource.passSync: data set has file inputs; use pass()');
+    this.passes++;
+    for (let ei = 0; ei < this.st.length; ei++) {
+      const s = this.st[ei]!;
+      this.begin(s);
+      const st = { i: 0 };
+      if (s.summary === null || s.summary.stepRows > 0) {
+        const src = s.e.steps as readonly Step[] | (() => Iterable<Step>);
+        const it = Array.isArray(src) ? src : (src as () => Iterable<Step>)();
+        if (!Array.isArray(it) && typeof (it as Iterable<Step>)[Symbol.iterator] !== 'function') {
+          throw new Error(`RowSource.passSync: steps of experiment '${s.e.ref.id}' are an async iterable; use pass()`);
+        }
+        let k = 0;
+        for (const step of it as Iterable<Step>) this.onStep(s, ei, step, null, k++, v, st);
+      }
+      this.end(s, ei, v, st);
+    }
+  }
+
+  private async loadTargets(s: ExpState, file: string): Promise<RequestTarget[]> {
+    const all = await readTargetRows(file);
+    const mine = all.filter((t) => t.experiment === s.e.ref.id);
+    if (mine.length > 0) return mine;
+    const names = [...new Set(all.map((t) => t.experiment))];
+    if (names.length === 1) return all; // a file that holds one experiment's targets under another name
+    if (all.length === 0) throw new InputError(`${file}: no targets (empty file)`);
+    throw new InputError(`${file}: no targets for experiment '${s.e.ref.id}' (found experiments: ${names.slice(0, 5).join(', ')})`);
+  }
+
+  private begin(s: ExpState): void {
+    if (s.summary !== null) return;
+    const t = s.targets;
+    if (t && t.length > 0) {
+      s.stepMap = new Map();
+      for (let k = 0; k < t.length; k++) {
+        for (const n of t[k]!.steps) {
+          const l = s.stepMap.get(n);
+          if (l) l.push(k); else s.stepMap.set(n, [k]);
+        }
+      }
+      s.targetRows = new Float64Array(t.length * this.p);
+      s.targetFound = new Int32Array(t.length);
+      s.seen = new Set();
+    }
+    s.ranges = newRangeAcc();
+  }
+
+  private where(s: ExpState, file: string | null, lineNo: number): string {
+    return file !== null ? `${file}:${lineNo}` : `experiment '${s.e.ref.id}' step record ${lineNo}`;
+  }
+
+  private onStep(s: ExpState, ei: number, step: Step, file: string | null, lineNo: number, v: RowVisitor, st: { i: number }): void {
+    const x = this.x;
+    const first = s.summary === null;
+    const hasTargets = s.targets !== null && s.targets.length > 0;
+    if (step.durationUs === undefined && !first) return; // only needed for target rows, which are cached after the first pass
+    s.compiled.row(step, x);
+    if (first) {
+      for (let j = 0; j < this.p; j++) {
+        if (!Number.isFinite(x[j]!)) {
+          throw new InputError(`${this.where(s, file, lineNo)}: basis '${this.basis.name}' term '${this.termNames[j]}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`);
+        }
+      }
+      if (step.durationUs === undefined && !hasTargets) {
+        throw new InputError(`${this.where(s, file, lineNo)}: field 'duration_us' missing: fitting needs the measured step time (µs) on every step, or request-level targets for experiment '${s.e.ref.id}'`);
+      }
+      trackRanges(s.ranges!, step);
+      if (s.stepMap) {
+        s.seen!.add(step.step);
+        const ts = s.stepMap.get(step.step);
+        if (ts) {
+          for (const k of ts) {
+            const off = k * this.p;
+            for (let j = 0; j < this.p; j++) s.targetRows![off + j] += x[j]!;
+            s.targetFound![k]++;
+          }
+        }
+      }
+    }
+    if (step.durationUs !== undefined) {
+      const y = step.durationUs;
+      if (!(y > 0) || !Number.isFinite(y)) throw new InputError(`${this.where(s, file, lineNo)}: field 'duration_us': expected a positive finite number (µs), got ${y}`);
+      v.row(x, y, ei, st.i++, 0);
+    }
+  }
+
+  private end(s: ExpState, ei: number, v: RowVisitor, st: { i: number }): void {
+    const first = s.summary === null;
+    const stepRows = st.i;
+    const t = s.targets;
+    if (first) {
+      const acc = s.ranges!;
+      if (acc.steps === 0) {
+        const src = s.e.steps;
+        throw new InputError(`${typeof src === 'string' ? src : `experiment '${s.e.ref.id}'`}: no step records (empty ${typeof src === 'string' ? 'file' : 'input'})`);
+      }
+      if (t && t.length > 0) {
+        for (let k = 0; k < t.length; k++) {
+          if (s.targetFound![k] !== t[k]!.steps.length) {
+            const missing = t[k]!.steps.find((n) => !s.seen!.has(n));
+            throw new InputError(`${s.targetsWhere}: target for request '${t[k]!.request}' (${t[k]!.kind}) ${missing === undefined ? 'lists a step number that occurs more than once in the step records of experiment \'' + s.e.ref.id + '\'' : `lists step ${missing}, which is not in the steps of experiment '${s.e.ref.id}'`}`);
+          }
+        }
+      }
+      s.summary = {
+        rows: stepRows + (t?.length ?? 0), stepRows, targetRows: t?.length ?? 0, stepsRead: acc.steps,
+        ranges: { prefillTokens: [acc.pfMin, acc.pfMax], decodeRequests: [acc.dcMin, acc.dcMax], maxContext: acc.maxCtx },
+      };
+      s.stepMap = null;
+      s.targetFound = null;
+      s.seen = null;
+      s.ranges = null;
+    }
+    if (t && t.length > 0) {
+      const x = this.x;
+      for (let k = 0; k < t.length; k++) {
+        for (let j = 0; j < this.p; j++) x[j] = s.targetRows![k * this.p + j]!;
+        v.row(x, t[k]!.durationUs, ei, stepRows + k, t[k]!.kind === 'prefill' ? 1 : 2);
+      }
+    }
+  }
+}
+
+interface RangeAcc { steps: number; pfMin: number; pfMax: number; dcMin: number; dcMax: number; maxCtx: number }
+const newRangeAcc = (): RangeAcc => ({ steps: 0, pfMin: Infinity, pfMax: 0, dcMin: Infinity, dcMax: 0, maxCtx: 0 });
+function trackRanges(a: RangeAcc, s: Step): void {
+  a.steps++;
+  let pf = 0;
+  for (const c of s.prefill) {
+    pf += c.tokens;
+    if (c.prior + c.tokens > a.maxCtx) a.maxCtx = c.prior + c.tokens;
+  }
+  for (const c of s.decode) if (c > a.maxCtx) a.maxCtx = c;
+  if (pf < a.pfMin) a.pfMin = pf;
+  if (pf > a.pfMax) a.pfMax = pf;
+  const dc = s.decode.length;
+  if (dc < a.dcMin) a.dcMin = dc;
+  if (dc > a.dcMax) a.dcMax = dc;
+}
+
+/** A path as recorded in provenance: relative to the working directory when inside it. */
+export function displayPath(p: string): string {
+  const rel = path.relative(process.cwd(), path.resolve(p));
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.resolve(p);
+}
+
+async function sha256File(file: string): Promise<string> {
+  const h = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * Inputs of a data set with their SHA-256 (step files, target files, model configs, GPU datasheets,
+ * the manifest). In-memory steps / targets are hashed as their canonical JSON lines under
+ * `memory:<experiment>/steps`; generator sources are listed as `generator:<experiment>` with
+ * hash "unhashed" (not re-run just to hash).
+ */
+export async function hashDatasetInputs(ds: FitDataset): Promise<{ path: string; sha256: string }[]> {
+  const out: { path: string; sha256: string }[] = [];
+  const seen = new Set<string>();
+  const addFile = async (p: string): Promise<void> => {
+    const d = displayPath(p);
+    if (seen.has(d)) return;
+    seen.add(d);
+    out.push({ path: d, sha256: await sha256File(p) });
+  };
+  if (ds.manifest) await addFile(ds.manifest);
+  for (const e of ds.experiments) {
+    if (typeof e.steps === 'string') {
+      for (const f of stepFiles(e.steps)) await addFile(f);
+    } else if (Array.isArray(e.steps)) {
+      const h = crypto.createHash('sha256');
+      for (const s of e.steps as readonly Step[]) h.update(stepToJson(s) + '\n');
+      out.push({ path: `memory:${e.ref.id}/steps`, sha256: h.digest('hex') });
+    } else {
+      out.push({ path: `generator:${e.ref.id}`, sha256: 'unhashed' });
+    }
+    if (typeof e.targets === 'string') await addFile(e.targets);
+    else if (e.targets) {
+      const h = crypto.createHash('sha256');
+      for (const t of e.targets) h.update(JSON.stringify(t) + '\n');
+      out.push({ path: `memory:${e.ref.id}/targets`, sha256: h.digest('hex') });
+    }
+    if (fs.existsSync(e.arch.source)) await addFile(e.arch.source);
+    if (fs.existsSync(e.gpu.file)) await addFile(e.gpu.file);
+  }
+  return out;
+}

@@ -1,0 +1,631 @@
+/**
+ * The fitting engine: passes over the design rows of a data set (see dataset.ts `RowSource`),
+ * normal-equation solves for every "job" (the full fit, each cross-validation fold, each bootstrap
+ * replicate), identifiability resolution, uncertainty and metrics.
+ *
+ * Passes:
+ *   1. accumulate XᵀWX, XᵀWy, yᵀWy per CV fold (the full system and each fold's training system
+ *      are sums of these) and per Poisson-bootstrap replicate; W = row weights (1, or 1/y² for
+ *      relative-error weighting);
+ *   2…. (Huber only) IRLS: one pass per iteration re-weights every job's rows at once;
+ *   last. predictions: training metrics, held-out (CV) metrics, residual sum of squares.
+ *
+ * The plan is a generator that yields one `RowVisitor` per pass, so the same code runs
+ * synchronously over in-memory data and asynchronously over streamed files.
+ */
+import type { Basis } from '../basis/types.js';
+import { getBasis } from '../basis/registry.js';
+import { InputError } from '../io/errors.js';
+import { makeRng } from '../util/rng.js';
+import { NormalAccumulator, type NormalSystem } from './accumulate.js';
+import { scaleSystem, subMatrix, invertSpd, solveSpd } from './linalg.js';
+import { solveBox, solveRidge, quadraticRss } from './solvers.js';
+import { identify, type Identification, type IdentProblem } from './identify.js';
+import { MetricsAccumulator } from './metrics.js';
+import { hash32, hashUniform, poisson1, tQuantile, normalCdf } from './stats.js';
+import { RowSource, type FitDataset, type RowVisitor } from './dataset.js';
+import { MetricCells, GROUP_FIELDS, groupValue, sortValues } from './groups.js';
+import type { ExperimentRef, Metrics, TermFit } from './fitfile.js';
+
+export type FitMethod = 'ols' | 'nnls' | 'bounded' | 'ridge' | 'huber';
+export const FIT_METHODS: readonly FitMethod[] = ['ols', 'nnls', 'bounded', 'ridge', 'huber'];
+export type FitWeight = 'none' | 'relative';
+
+export interface FitOptions {
+  basis: string | Basis;
+  method: FitMethod;
+  /** 'relative': w = 1/y² (minimise squared relative error); 'none': w = 1. */
+  weight: FitWeight;
+  /** Per-term bounds [lo, hi] (null = unbounded), for method 'bounded'. */
+  bounds?: Readonly<Record<string, readonly [number | null, number | null]>>;
+  /** Ridge toward a prior: λ on the column-scaled problem (each diagonal of D⁻¹XᵀWXD⁻¹ is 1); prior default = basis TermInfo.prior. */
+  ridge?: { lambda: number; prior?: Readonly<Record<string, number>> | readonly number[] };
+  /** Huber IRLS: threshold k in robust-scale units (default 1.345), iteration cap, relative tolerance. */
+  huber?: { k?: number; maxIter?: number; tol?: number };
+  /** 'kfold:K' or 'group:<experiment|model|gpu|tp|label>'. */
+  cv?: string | null;
+  seed: number;
+  /** Number of Poisson-bootstrap replicates for standard errors / intervals (0 = analytic). */
+  bootstrap?: number;
+  /** Unidentifiable terms: 'resolve' (drop / merge, recorded) or 'fail'. Ridge always keeps every term. */
+  collinear?: 'resolve' | 'fail';
+}
+
+/** Options after validation and defaults, as recorded in the fit file. */
+export interface ResolvedOptions {
+  method: FitMethod;
+  weight: FitWeight;
+  seed: number;
+  cv: string | null;
+  bootstrap: number;
+  collinear: 'resolve' | 'fail';
+  bounds?: Record<string, [number | null, number | null]>;
+  ridge?: { lambda: number; prior: Record<string, number> };
+  huber?: { k: number; maxIter: number; tol: number; iterations?: number; converged?: boolean };
+}
+
+export interface CvResult {
+  scheme: string;
+  seed?: number;
+  overall: Metrics;
+  folds: { fold: string; metrics: Metrics; trainRows: number; dropped: string[] }[];
+  byGroup: Record<string, Record<string, Metrics>>;
+}
+
+export interface FitDiagnostics {
+  rank: number;
+  conditionNumber: number | null;
+  activeConditionNumber: number | null;
+  terms: number;
+  notes: string[];
+  dropped: string[];
+  merged: { term: string; into: string }[];
+  problems: IdentProblem[];
+}
+
+export interface FitResult {
+  basis: Basis;
+  options: ResolvedOptions;
+  terms: TermFit[];
+  coefficients: Float64Array;
+  /** Covariance of the coefficients (p×p row-major; zero rows/columns for terms not fitted), or null. */
+  covariance: Float64Array | null;
+  residual: { sigma: number; scale: 'absolute' | 'relative'; dof: number };
+  diagnostics: FitDiagnostics;
+  experiments: ExperimentRef[];
+  metrics: {
+    train: { overall: Metrics; byGroup: Record<string, Record<string, Metrics>> };
+    cv: CvResult | null;
+  };
+  /** Rows fitted and passes made over the data. */
+  rows: number;
+  passes: number;
+}
+
+
+/** Parse and check options against a basis. Throws InputError with the option name. */
+export function resolveOptions(opts: FitOptions, basis: Basis): ResolvedOptions {
+  const names = basis.terms.map((t) => t.name);
+  if (!FIT_METHODS.includes(opts.method)) throw new InputError(`--method: unknown method '${opts.method}' (known: ${FIT_METHODS.join(', ')})`);
+  if (opts.weight !== 'none' && opts.weight !== 'relative') throw new InputError(`--weight: expected 'none' or 'relative', got '${opts.weight}'`);
+  if (!Number.isInteger(opts.seed) || opts.seed < 0) throw new InputError(`--seed: expected a non-negative integer, got ${opts.seed}`);
+  const bootstrap = opts.bootstrap ?? 0;
+  if (!Number.isInteger(bootstrap) || bootstrap < 0 || (bootstrap > 0 && bootstrap < 10)) throw new InputError(`--bootstrap: expected 0 (off) or an integer ≥ 10 replicates, got ${bootstrap}`);
+  const r: ResolvedOptions = { method: opts.method, weight: opts.weight, seed: opts.seed, cv: opts.cv ?? null, bootstrap, collinear: opts.collinear ?? 'resolve' };
+  if (r.cv !== null) parseCv(r.cv);
+  if (opts.bounds && Object.keys(opts.bounds).length > 0) {
+    if (opts.method !== 'bounded') throw new InputError(`--bounds applies to --method bounded (got --method ${opts.method})`);
+  }
+  if (opts.method === 'bounded') {
+    if (!opts.bounds || Object.keys(opts.bounds).length === 0) throw new InputError(`--method bounded needs --bounds (e.g. --bounds ${names[0]}=0:,${names[1]}=0.5:4)`);
+    const bounds: Record<string, [number | null, number | null]> = {};
+    for (const n of names) bounds[n] = [null, null];
+    for (const [k, v] of Object.entries(opts.bounds)) {
+      if (!names.includes(k)) throw new InputError(`--bounds: unknown term '${k}' for basis '${basis.name}' (terms: ${names.join(', ')})`);
+      const [lo, hi] = v;
+      if ((lo !== null && !Number.isFinite(lo)) || (hi !== null && !Number.isFinite(hi)) || (lo !== null && hi !== null && lo > hi)) {
+        throw new InputError(`--bounds: term '${k}': expected lo ≤ hi (finite or empty), got ${lo ?? ''}:${hi ?? ''}`);
+      }
+      bounds[k] = [lo, hi];
+    }
+    r.bounds = bounds;
+  }
+  if (opts.ridge && opts.method !== 'ridge') throw new InputError(`ridge options (--lambda / --prior) apply to --method ridge (got --method ${opts.method})`);
+  if (opts.method === 'ridge') {
+    const lambda = opts.ridge?.lambda ?? 1;
+    if (!(lambda > 0) || !Number.isFinite(lambda)) throw new InputError(`--lambda: expected a positive finite number, got ${lambda}`);
+    const prior: Record<string, number> = {};
+    basis.terms.forEach((t) => { prior[t.name] = t.prior; });
+    const given = opts.ridge?.prior;
+    if (Array.isArray(given)) {
+      if (given.length !== names.length) throw new InputError(`--prior: expected ${names.length} values (${names.join(', ')}), got ${given.length}`);
+      names.forEach((n, j) => { prior[n] = (given as readonly number[])[j]!; });
+    } else if (given) {
+      for (const [k, v] of Object.entries(given as Record<string, number>)) {
+        if (!names.includes(k)) throw new InputError(`--prior: unknown term '${k}' for basis '${basis.name}' (terms: ${names.join(', ')})`);
+        prior[k] = v;
+      }
+    }
+    for (const [k, v] of Object.entries(prior)) if (!Number.isFinite(v)) throw new InputError(`--prior: term '${k}': expected a finite number, got ${v}`);
+    r.ridge = { lambda, prior };
+  }
+  if (opts.huber && opts.method !== 'huber') throw new InputError(`--huber-k applies to --method huber (got --method ${opts.method})`);
+  if (opts.method === 'huber') {
+    const k = opts.huber?.k ?? 1.345;
+    if (!(k > 0) || !Number.isFinite(k)) throw new InputError(`--huber-k: expected a positive number, got ${k}`);
+    r.huber = { k, maxIter: opts.huber?.maxIter ?? 100, tol: opts.huber?.tol ?? 1e-7 };
+  }
+  return r;
+}
+
+export type CvSpec = { kind: 'kfold'; k: number } | { kind: 'group'; field: string };
+
+export function parseCv(s: string): CvSpec {
+  const m = /^kfold:(\d+)$/.exec(s);
+  if (m) {
+    const k = Number(m[1]);
+    if (k < 2) throw new InputError(`--cv ${s}: K must be ≥ 2`);
+    return { kind: 'kfold', k };
+  }
+  const g = /^group:(.+)$/.exec(s);
+  if (g) return { kind: 'group', field: g[1]! };
+  throw new InputError(`--cv: expected 'kfold:K' or 'group:<experiment|model|gpu|tp|label>', got '${s}'`);
+}
+
+/** E[min(Z², k²)] for Z ~ N(0,1): (2Φ(k) − 1) − 2kφ(k) + 2k²(1 − Φ(k)) (Huber's proposal-2 consistency constant). */
+export function huberKappa(k: number): number {
+  const Phi = normalCdf(k);
+  const phi = Math.exp(-k * k / 2) / Math.sqrt(2 * Math.PI);
+  return (2 * Phi - 1) - 2 * k * phi + 2 * k * k * (1 - Phi);
+}
+
+interface SolveOut {
+  beta: Float64Array;
+  /** Indices of the terms that are free (fitted and not at a bound). */
+  free: number[];
+  atBound: number[];
+  /** Unscaled (XᵀWX)⁻¹-type factor for the covariance (p×p), σ² not applied. */
+  covFactor: Float64Array | null;
+  /** Effective number of parameters (|free|, or tr(H) for ridge). */
+  pEff: number;
+  svd: boolean;
+}
+
+interface MethodParams {
+  method: FitMethod;
+  lo: Float64Array;
+  hi: Float64Array;
+  lambda: number;
+  prior: Float64Array;
+}
+
+/** Solve one job's system on its active terms. */
+function solveJob(sys: NormalSystem, active: readonly number[], mp: MethodParams): SolveOut {
+  const p = sys.p;
+  const s = scaleSystem(sys);
+  const beta = new Float64Array(p);
+  const k = active.length;
+  const Aa = subMatrix(s.As, p, active);
+  const ba = Float64Array.from(active, (j) => s.bs[j]!);
+  const Da = Float64Array.from(active, (j) => s.D[j]!);
+  let z: Float64Array;
+  let freeLocal: number[] = active.map((_, a) => a);
+  let svd = false;
+  let pEff = k;
+  let covLocal: Float64Array | null = null;
+  if (mp.method === 'ridge') {
+    const z0 = Float64Array.from(active, (j, a) => mp.prior[j]! * Da[a]!);
+    z = solveRidge(Aa, ba, mp.lambda, z0);
+    // sandwich (A+λI)⁻¹ A (A+λI)⁻¹ and tr(H) = tr(A (A+λI)⁻¹)
+    const M = Float64Array.from(Aa);
+    for (let a = 0; a < k; a++) M[a * k + a] += mp.lambda;
+    const Minv = invertSpd(M, k);
+    const AMinv = mul(Aa, Minv, k);
+    covLocal = mul(Minv, AMinv, k);
+    pEff = 0;
+    for (let a = 0; a < k; a++) pEff += AMinv[a * k + a]!;
+  } else if (mp.method === 'nnls' || mp.method === 'bounded') {
+    const lo = Float64Array.from(active, (j, a) => mp.lo[j]! * Da[a]!);
+    const hi = Float64Array.from(active, (j, a) => mp.hi[j]! * Da[a]!);
+    const r = solveBox(Aa, ba, lo, hi);
+    z = r.z;
+    freeLocal = freeLocal.filter((a) => r.state[a] === 'free');
+    pEff = freeLocal.length;
+  } else {
+    const r = solveSpd(Aa, ba);
+    z = r.x;
+    svd = r.method === 'svd';
+  }
+  for (let a = 0; a < k; a++) beta[active[a]!] = z[a]! / Da[a]!;
+  if (mp.method === 'ridge') {
+    // terms outside `active` (never for ridge in practice) stay at 0
+  }
+  // covariance factor on the free set
+  const covFactor = new Float64Array(p * p);
+  if (covLocal) {
+    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) covFactor[active[a]! * p + active[b]!] = covLocal[a * k + b]! / (Da[a]! * Da[b]!);
+  } else if (freeLocal.length > 0) {
+    const Ff = freeLocal;
+    const inv = invertSpd(subMatrix(Aa, k, Ff), Ff.length);
+    for (let a = 0; a < Ff.length; a++) {
+      for (let b = 0; b < Ff.length; b++) {
+        const ja = active[Ff[a]!]!;
+        const jb = active[Ff[b]!]!;
+        covFactor[ja * p + jb] = inv[a * Ff.length + b]! / (Da[Ff[a]!]! * Da[Ff[b]!]!);
+      }
+    }
+  }
+  const free = freeLocal.map((a) => active[a]!);
+  const atBound = active.filter((j) => !free.includes(j));
+  return { beta, free: mp.method === 'ridge' ? [...active] : free, atBound: mp.method === 'ridge' ? [] : atBound, covFactor, pEff, svd };
+}
+
+function mul(A: Float64Array, B: Float64Array, k: number): Float64Array {
+  const C = new Float64Array(k * k);
+  for (let i = 0; i < k; i++) for (let l = 0; l < k; l++) {
+    const a = A[i * k + l]!;
+    if (a === 0) continue;
+    for (let j = 0; j < k; j++) C[i * k + j] += a * B[l * k + j]!;
+  }
+  return C;
+}
+
+const dot = (x: Float64Array, b: Float64Array): number => {
+  let s = 0;
+  for (let j = 0; j < x.length; j++) s += x[j]! * b[j]!;
+  return s;
+};
+
+interface Job {
+  kind: 'full' | 'fold' | 'boot';
+  index: number;
+  ident: Identification;
+  sys: NormalSystem;
+  sol: SolveOut;
+  /** Huber state. */
+  scale: number;
+  converged: boolean;
+  acc: NormalAccumulator | null;
+  psi2: number;
+  inliers: number;
+}
+
+/** The fit as a sequence of passes: yields one visitor per pass over the rows; returns the result. */
+export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Generator<RowVisitor, FitResult, void> {
+  const ds = src.ds;
+  const p = src.p;
+  const names = basis.terms.map((t) => t.name);
+  const relative = ro.weight === 'relative';
+  const wOf = (y: number): number => (relative ? 1 / (y * y) : 1);
+  const cv = ro.cv ? parseCv(ro.cv) : null;
+
+  // fold structure
+  let K = 0;
+  let foldNames: string[] = [];
+  let expFold: Int32Array | null = null;
+  if (cv?.kind === 'group') {
+    const vals = ds.experiments.map((_, e) => groupValue(ds, e, cv.field));
+    const missing = vals.findIndex((v) => v === undefined);
+    if (missing >= 0) {
+      const known = [...GROUP_FIELDS, ...new Set(ds.experiments.flatMap((x) => Object.keys(x.ref.groups)))];
+      throw new InputError(`--cv group:${cv.field}: experiment '${ds.experiments[missing]!.ref.id}' has no '${cv.field}' label (fields: ${known.join(', ')})`);
+    }
+    foldNames = sortValues(cv.field, [...new Set(vals as string[])]);
+    if (foldNames.length < 2) throw new InputError(`--cv group:${cv.field}: needs at least 2 distinct values to leave one out, the data have only '${foldNames[0]}'`);
+    K = foldNames.length;
+    expFold = Int32Array.from(vals, (v) => foldNames.indexOf(v!));
+    foldNames = foldNames.map((v) => `${cv.field}=${v}`);
+  } else if (cv?.kind === 'kfold') {
+    K = cv.k;
+    foldNames = Array.from({ length: K }, (_, k) => String(k + 1));
+  }
+  const perm = new Int32Array(Math.max(1, K));
+  let permE = -1;
+  let permB = -1;
+  /** Fold of a row: experiment's group, or a seeded balanced assignment (a random permutation of 0..K−1 per block of K rows). */
+  const foldOf = (e: number, i: number): number => {
+    if (expFold) return expFold[e]!;
+    const b = Math.floor(i / K);
+    if (b !== permB || e !== permE) {
+      const rng = makeRng(hash32(ro.seed, e, b, 0x5eed));
+      for (let a = 0; a < K; a++) perm[a] = a;
+      for (let a = K - 1; a > 0; a--) { const r = rng.int(0, a); const t = perm[a]!; perm[a] = perm[r]!; perm[r] = t; }
+      permB = b; permE = e;
+    }
+    return perm[i % K]!;
+  };
+  const B = ro.bootstrap;
+  const bootSeed = hash32(ro.seed, 0xb007, 0);
+  const mult = (e: number, i: number, b: number): number => poisson1(hashUniform(bootSeed, e, i, b));
+
+  // ---- pass 1: accumulate
+  const foldAcc = Array.from({ length: Math.max(1, K) }, () => new NormalAccumulator(p));
+  const bootAcc = Array.from({ length: B }, () => new NormalAccumulator(p, { trackRange: true }));
+  yield {
+    row(x, y, e, i) {
+      const w = wOf(y);
+      foldAcc[K ? foldOf(e, i) : 0]!.add(x, y, w);
+      for (let b = 0; b < B; b++) {
+        const m = mult(e, i, b);
+        if (m > 0) bootAcc[b]!.add(x, y, w * m, m);
+      }
+    },
+  };
+  const summaries = src.summaries();
+  const fullSys = NormalAccumulator.sum(foldAcc, p).system();
+  const n = fullSys.n;
+  if (n === 0) throw new InputError('no rows to fit (no step with duration_us and no request-level targets)');
+  if (n < p) throw new InputError(`too few rows: ${n} row${n === 1 ? '' : 's'} (steps with duration_us + targets) for the ${p} terms of basis '${basis.name}' (${names.join(', ')}); need more rows than terms`);
+  if (cv?.kind === 'kfold' && n < 2 * K) throw new InputError(`--cv kfold:${K}: needs at least ${2 * K} rows, the data have ${n}`);
+  for (let k = 0; k < K; k++) {
+    if (foldAcc[k]!.n === 0) throw new InputError(`--cv ${ro.cv}: fold ${foldNames[k]} has no rows to hold out`);
+  }
+
+  const identMode = ro.method === 'ridge' ? 'report' : ro.collinear;
+  const ident = identify(fullSys, names, identMode);
+  const nActive = ident.active.length;
+  if (nActive === 0) throw new InputError(`no identifiable term: ${ident.problems.map((x) => x.detail).join('; ')}`);
+  if (n <= nActive) throw new InputError(`too few rows: ${n} row${n === 1 ? '' : 's'} for ${nActive} identifiable terms of basis '${basis.name}'; need more rows than terms`);
+
+  const mp: MethodParams = {
+    method: ro.method,
+    lo: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? 0 : ro.bounds?.[nm]?.[0] ?? -Infinity)),
+    hi: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? Infinity : ro.bounds?.[nm]?.[1] ?? Infinity)),
+    lambda: ro.ridge?.lambda ?? 0,
+    prior: Float64Array.from(names, (nm) => ro.ridge?.prior[nm] ?? 0),
+  };
+  const innerMp: MethodParams = ro.method === 'huber' ? { ...mp, method: 'ols' } : mp;
+
+  const makeJob = (kind: Job['kind'], index: number, sys: NormalSystem): Job => {
+    const id = kind === 'full' ? ident : identify(sys, names, ro.method === 'ridge' ? 'report' : 'resolve', { initialActive: ident.active });
+    if (sys.n <= id.active.length && kind !== 'boot') {
+      throw new InputError(`CV fold ${foldNames[index]}: only ${sys.n} training rows for ${id.active.length} terms`);
+    }
+    return { kind, index, ident: id, sys, sol: solveJob(sys, id.active, innerMp), scale: 0, converged: false, acc: null, psi2: 0, inliers: 0 };
+  };
+  const full = makeJob('full', 0, fullSys);
+  const folds: Job[] = [];
+  for (let k = 0; k < K; k++) {
+    const acc = new NormalAccumulator(p);
+    for (let j = 0; j < K; j++) if (j !== k) acc.addFrom(foldAcc[j]!);
+    folds.push(makeJob('fold', k, acc.system()));
+  }
+  const boots: Job[] = bootAcc.map((a, b) => makeJob('boot', b, a.system()));
+  const jobs = [full, ...folds, ...boots];
+
+  // ---- Huber IRLS (one pass per iteration, all jobs at once)
+  let huberIters = 0;
+  let huberConverged = true;
+  if (ro.method === 'huber') {
+    const hk = ro.huber!.k;
+    const kappa = huberKappa(hk);
+    for (const j of jobs) {
+      const rss = Math.max(0, quadraticRss(j.sys.A, j.sys.b, j.sys.c, j.sol.beta));
+      j.scale = Math.sqrt(rss / Math.max(1, j.sys.n - j.ident.active.length)) || 1e-300;
+    }
+    huberConverged = false;
+    for (let it = 0; it < ro.huber!.maxIter; it++) {
+      const live = jobs.filter((j) => !j.converged);
+      if (live.length === 0) { huberConverged = true; break; }
+      for (const j of live) { j.acc = new NormalAccumulator(p, { trackRange: false }); j.psi2 = 0; j.inliers = 0; }
+      const liveFold = new Int32Array(live.length).fill(-1);
+      live.forEach((j, a) => { if (j.kind === 'fold') liveFold[a] = j.index; });
+      yield {
+        row(x, y, e, i) {
+          const w0 = wOf(y);
+          const sw = Math.sqrt(w0);
+          const f = K ? foldOf(e, i) : -1;
+          for (let a = 0; a < live.length; a++) {
+            const j = live[a]!;
+            let m = 1;
+            if (j.kind === 'fold') { if (f === j.index) continue; } else if (j.kind === 'boot') { m = mult(e, i, j.index); if (m === 0) continue; }
+            const r = (y - dot(x, j.sol.beta)) * sw / j.scale;
+            const ar = Math.abs(r);
+            const u = ar <= hk ? 1 : hk / ar;
+            j.acc!.add(x, y, w0 * u * m, m);
+            j.psi2 += m * (ar <= hk ? r * r : hk * hk);
+            if (ar <= hk) j.inliers += m;
+          }
+        },
+      };
+      huberIters = it + 1;
+      for (const j of live) {
+        const sys = j.acc!.system();
+        const sol = solveJob(sys, j.ident.active, innerMp);
+        const dof = Math.max(1, j.sys.n - j.ident.active.length);
+        const newScale = j.scale * Math.sqrt(j.psi2 / (dof * kappa));
+        const D = scaleSystem(j.sys).D;
+        let dz = 0;
+        let zmax = 0;
+        for (const c of j.ident.active) {
+          dz = Math.max(dz, Math.abs(sol.beta[c]! - j.sol.beta[c]!) * D[c]!);
+          zmax = Math.max(zmax, Math.abs(sol.beta[c]!) * D[c]!);
+        }
+        const tol = ro.huber!.tol;
+        j.converged = dz <= tol * Math.max(1, zmax) && Math.abs(newScale - j.scale) <= tol * j.scale;
+        j.sol = sol;
+        j.scale = newScale;
+        if (j.kind === 'full') j.acc = null;
+      }
+    }
+    if (!huberConverged && jobs.every((j) => j.converged)) huberConverged = true;
+    ro = { ...ro, huber: { ...ro.huber!, iterations: huberIters, converged: huberConverged } };
+  }
+
+  // ---- last pass: predictions and metrics
+  const trainCells = new MetricCells(ds);
+  const cvCells = new MetricCells(ds);
+  const foldMetrics = Array.from({ length: K }, () => new MetricsAccumulator());
+  let rss = 0;
+  let psi2 = 0;
+  let inl = 0;
+  const hk = ro.huber?.k ?? 0;
+  const betaFull = full.sol.beta;
+  yield {
+    row(x, y, e, i, kind) {
+      const pred = dot(x, betaFull);
+      trainCells.add(e, kind, pred, y);
+      const w = wOf(y);
+      const r = y - pred;
+      rss += w * r * r;
+      if (hk > 0) {
+        const sr = Math.abs(r * Math.sqrt(w) / full.scale);
+        psi2 += sr <= hk ? sr * sr : hk * hk;
+        if (sr <= hk) inl++;
+      }
+      if (K) {
+        const f = foldOf(e, i);
+        const pc = dot(x, folds[f]!.sol.beta);
+        cvCells.add(e, kind, pc, y);
+        foldMetrics[f]!.add(pc, y);
+      }
+    },
+  };
+
+  // ---- uncertainty
+  const sol = full.sol;
+  const dof = Math.max(1, n - sol.pEff);
+  let sigma: number;
+  let covariance: Float64Array | null = null;
+  if (ro.method === 'huber') {
+    // Huber (1981) H1 covariance: K²·[Σψ²/(n−p)]/m² · s²·(XᵀW₀X)⁻¹, m = fraction of inliers, K = 1 + (p/n)·m(1−m)/m²
+    sigma = full.scale;
+    const m = inl / n;
+    const pf = sol.free.length;
+    const base = solveJob(fullSys, full.ident.active, { ...mp, method: 'ols' }).covFactor!;
+    if (m > 0) {
+      const Kc = 1 + (pf / n) * (m * (1 - m)) / (m * m);
+      const f = Kc * Kc * (psi2 / Math.max(1, n - pf)) / (m * m) * sigma * sigma;
+      covariance = base.map((v) => v * f);
+    }
+  } else {
+    sigma = Math.sqrt(rss / dof);
+    covariance = sol.covFactor ? sol.covFactor.map((v) => v * sigma * sigma) : null;
+  }
+  const tq = tQuantile(0.975, dof);
+  const se = new Array<number | null>(p).fill(null);
+  const ci: [number | null, number | null][] = names.map(() => [null, null]);
+  const freeSet = new Set(sol.free);
+  if (B > 0) {
+    // Poisson-bootstrap standard errors and percentile intervals
+    const reps = boots.map((b) => b.sol.beta);
+    const cov = new Float64Array(p * p);
+    const mean = new Float64Array(p);
+    for (const r of reps) for (let j = 0; j < p; j++) mean[j] += r[j]! / B;
+    for (const r of reps) for (let a = 0; a < p; a++) for (let c = 0; c < p; c++) cov[a * p + c] += (r[a]! - mean[a]!) * (r[c]! - mean[c]!) / (B - 1);
+    for (const j of ident.active) {
+      se[j] = Math.sqrt(cov[j * p + j]!);
+      const sorted = Float64Array.from(reps, (r) => r[j]!).sort();
+      ci[j] = [quantileSorted(sorted, 0.025), quantileSorted(sorted, 0.975)];
+    }
+    for (let a = 0; a < p; a++) for (let c = 0; c < p; c++) if (!ident.active.includes(a) || !ident.active.includes(c)) cov[a * p + c] = 0;
+    covariance = cov;
+  } else if (covariance) {
+    for (const j of sol.free) {
+      const v = covariance[j * p + j]!;
+      if (v >= 0 && Number.isFinite(v)) {
+        se[j] = Math.sqrt(v);
+        ci[j] = [betaFull[j]! - tq * se[j]!, betaFull[j]! + tq * se[j]!];
+      }
+    }
+  }
+
+  const terms: TermFit[] = names.map((name, j) => {
+    let status = ident.status[j]!;
+    if (status === 'fitted' && !freeSet.has(j) && ro.method !== 'ridge') status = 'at-bound';
+    return { name, coef: betaFull[j]!, se: se[j] ?? null, ci95: ci[j]!, status };
+  });
+
+  const train = trainCells.grouped();
+  let cvRes: CvResult | null = null;
+  if (K) {
+    const g = cvCells.grouped();
+    cvRes = {
+      scheme: ro.cv!,
+      ...(cv!.kind === 'kfold' ? { seed: ro.seed } : {}),
+      overall: g.overall,
+      folds: folds.map((f, k) => ({ fold: foldNames[k]!, metrics: foldMetrics[k]!.result(), trainRows: f.sys.n, dropped: f.ident.active.length < ident.active.length ? ident.active.filter((j) => !f.ident.active.includes(j)).map((j) => names[j]!) : [] })),
+      byGroup: g.byGroup,
+    };
+  }
+
+  // ---- diagnostics
+  const notes = [...ident.notes];
+  if (sol.svd) notes.push('the normal equations were not numerically positive definite: solved by SVD (least-norm)');
+  if (ro.method === 'nnls' || ro.method === 'bounded') {
+    const ab = sol.atBound.map((j) => names[j]!);
+    if (ab.length > 0) notes.push(`${ab.map((x) => `'${x}'`).join(', ')} ${ab.length > 1 ? 'are' : 'is'} at ${ro.method === 'nnls' ? 'zero (the non-negativity bound)' : 'a bound'}: no standard error; the other terms' errors are conditional on this active set`);
+  }
+  if (ro.method === 'ridge') notes.push(`ridge λ = ${ro.ridge!.lambda} on the column-scaled normal equations; standard errors are the sandwich σ²(A+λI)⁻¹A(A+λI)⁻¹ around the biased estimate; dof uses tr(H) = ${sol.pEff.toFixed(3)}`);
+  if (ro.method === 'huber') {
+    notes.push(`Huber IRLS k = ${hk} with Huber's proposal-2 scale: ${huberIters} iterations${huberConverged ? '' : ' (NOT converged: raise --huber-max-iter)'}; ${(100 * (1 - inl / n)).toFixed(2)}% of rows down-weighted; standard errors: Huber's H1 sandwich`);
+  }
+  if (B > 0) {
+    notes.push(`standard errors and 95% intervals from ${B} Poisson-bootstrap replicates (seed ${ro.seed}; percentile intervals)`);
+    const extra = boots.filter((b) => b.ident.active.length < ident.active.length).length;
+    if (extra > 0) notes.push(`${extra} bootstrap replicate${extra > 1 ? 's' : ''} needed further terms dropped`);
+  }
+  for (const f of cvRes?.folds ?? []) {
+    if (f.dropped.length > 0) notes.push(`CV fold ${f.fold}: ${f.dropped.map((x) => `'${x}'`).join(', ')} not identifiable from the training folds (fixed at 0 in that fold's model)`);
+  }
+
+  const experiments: ExperimentRef[] = ds.experiments.map((x, e) => ({
+    id: x.ref.id, model: x.ref.model, gpu: x.ref.gpu, tp: x.ref.tp, groups: { ...x.ref.groups },
+    rows: summaries[e]!.rows,
+    ranges: summaries[e]!.ranges,
+  }));
+
+  return {
+    basis,
+    options: ro,
+    terms,
+    coefficients: betaFull,
+    covariance,
+    residual: { sigma, scale: relative ? 'relative' : 'absolute', dof },
+    diagnostics: {
+      rank: ident.rank, conditionNumber: ident.conditionNumber, activeConditionNumber: ident.activeConditionNumber, terms: p,
+      notes, dropped: ident.dropped, merged: ident.merged, problems: ident.problems,
+    },
+    experiments,
+    metrics: { train, cv: cvRes },
+    rows: n,
+    passes: src.passCount,
+  };
+}
+
+function quantileSorted(s: Float64Array, q: number): number {
+  const h = (s.length - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.min(s.length - 1, lo + 1);
+  return s[lo]! + (h - lo) * (s[hi]! - s[lo]!);
+}
+
+function prepare(ds: FitDataset, opts: FitOptions): { src: RowSource; basis: Basis; ro: ResolvedOptions } {
+  const basis = typeof opts.basis === 'string' ? getBasis(opts.basis) : opts.basis;
+  const ro = resolveOptions(opts, basis);
+  return { src: new RowSource(ds, basis), basis, ro };
+}
+
+/** Fit a data set (steps streamed from files where given as paths). */
+export async function fitDataset(ds: FitDataset, opts: FitOptions): Promise<FitResult> {
+  const { src, basis, ro } = prepare(ds, opts);
+  const plan = fitPlan(src, basis, ro);
+  let r = plan.next();
+  while (!r.done) {
+    await src.pass(r.value);
+    r = plan.next();
+  }
+  return r.value;
+}
+
+/** Fit an in-memory data set synchronously (steps as arrays or sync generators, targets in memory). */
+export function fitDatasetSync(ds: FitDataset, opts: FitOptions): FitResult {
+  const { src, basis, ro } = prepare(ds, opts);
+  const plan = fitPlan(src, basis, ro);
+  let r = plan.next();
+  while (!r.done) {
+    src.passSync(r.value);
+    r = plan.next();
+  }
+  return r.value;
+}

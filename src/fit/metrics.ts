@@ -1,0 +1,105 @@
+/**
+ * Accuracy metrics of predicted vs measured times (design.md: MAPE, median / p90 / p99 absolute
+ * percentage error, RMSE, R² and bias).
+ *
+ * - APE_i = 100·|p_i − m_i| / m_i;  MAPE = mean APE;  quantiles of APE by linear interpolation
+ *   between order statistics (type 7: h = (n−1)·q).
+ * - RMSE = √(Σ(p_i − m_i)²/n) in µs.
+ * - R² = 1 − Σ(p_i − m_i)² / Σ(m_i − m̄)²  (null when n < 2 or all m equal).
+ * - bias = 100·mean((p_i − m_i)/m_i), signed, %.
+ *
+ * `MetricsAccumulator` computes the same numbers in one streaming pass (sums in float64,
+ * Welford for Σ(m − m̄)², APE values kept as float32 for the quantiles) and merges across groups,
+ * so in-memory and streamed evaluations give identical results.
+ */
+import type { Metrics } from './fitfile.js';
+
+export type { Metrics };
+
+/** Quantile (type 7) of an ascending-sorted array. */
+export function sortedQuantile(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  const h = (n - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.min(n - 1, lo + 1);
+  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
+}
+
+export class MetricsAccumulator {
+  n = 0;
+  sumApe = 0;
+  sumPe = 0;
+  sse = 0;
+  /** Welford running mean and Σ(m − m̄)² of the measured values. */
+  meanY = 0;
+  m2Y = 0;
+  private ape: Float32Array;
+  constructor(capacity = 256) {
+    this.ape = new Float32Array(Math.max(16, capacity));
+  }
+
+  add(pred: number, meas: number): void {
+    const err = pred - meas;
+    const pe = err / meas;
+    const ape = Math.abs(pe) * 100;
+    if (this.n === this.ape.length) {
+      const grown = new Float32Array(this.ape.length * 2);
+      grown.set(this.ape);
+      this.ape = grown;
+    }
+    this.ape[this.n] = ape;
+    this.n++;
+    this.sumApe += ape;
+    this.sumPe += pe;
+    this.sse += err * err;
+    const d = meas - this.meanY;
+    this.meanY += d / this.n;
+    this.m2Y += d * (meas - this.meanY);
+  }
+
+  /** A new accumulator holding the union of several (Chan's parallel update for the variance). */
+  static merge(parts: readonly MetricsAccumulator[]): MetricsAccumulator {
+    let total = 0;
+    for (const p of parts) total += p.n;
+    const out = new MetricsAccumulator(total);
+    for (const p of parts) {
+      if (p.n === 0) continue;
+      out.ape.set(p.ape.subarray(0, p.n), out.n);
+      const n = out.n + p.n;
+      const delta = p.meanY - out.meanY;
+      out.m2Y += p.m2Y + delta * delta * out.n * p.n / n;
+      out.meanY += delta * p.n / n;
+      out.n = n;
+      out.sumApe += p.sumApe;
+      out.sumPe += p.sumPe;
+      out.sse += p.sse;
+    }
+    return out;
+  }
+
+  /** The metrics (sorts a copy of the stored APE values). */
+  result(): Metrics {
+    const n = this.n;
+    if (n === 0) return { n: 0, mape: NaN, medianApe: NaN, p90Ape: NaN, p99Ape: NaN, rmseUs: NaN, r2: null, biasPct: NaN };
+    const sorted = this.ape.slice(0, n).sort();
+    return {
+      n,
+      mape: this.sumApe / n,
+      medianApe: sortedQuantile(sorted, 0.5),
+      p90Ape: sortedQuantile(sorted, 0.9),
+      p99Ape: sortedQuantile(sorted, 0.99),
+      rmseUs: Math.sqrt(this.sse / n),
+      r2: n >= 2 && this.m2Y > 0 ? 1 - this.sse / this.m2Y : null,
+      biasPct: 100 * this.sumPe / n,
+    };
+  }
+}
+
+/** Metrics of predictions `pred` against measurements `meas` (µs, meas > 0). */
+export function computeMetrics(pred: ArrayLike<number>, meas: ArrayLike<number>): Metrics {
+  if (pred.length !== meas.length) throw new RangeError(`computeMetrics: ${pred.length} predictions but ${meas.length} measurements`);
+  const acc = new MetricsAccumulator(pred.length);
+  for (let i = 0; i < pred.length; i++) acc.add(pred[i]!, meas[i]!);
+  return acc.result();
+}

@@ -1,0 +1,132 @@
+/**
+ * Solvers on (column-scaled) normal equations. Every solver minimises the weighted squared error
+ *
+ *   S(z) = c − 2·bᵀz + zᵀAz   (A = XᵀWX, b = XᵀWy, c = yᵀWy)
+ *
+ * in the scaled coordinates z = D·β, possibly with constraints or a penalty:
+ * - `solveUnconstrained`: A·z = b (ordinary / weighted least squares);
+ * - `solveBox`: lo ≤ z ≤ hi (bounded LS; NNLS is lo = 0, hi = ∞) by a primal active-set method
+ *   (Lawson–Hanson generalised to two-sided bounds, as in Stark & Parker's BVLS), working on the
+ *   normal equations only;
+ * - `solveRidge`: (A + λI)·z = b + λ·z₀ (ridge toward a prior z₀; λ → ∞ gives z₀).
+ */
+import { solveSpd, subMatrix } from './linalg.js';
+
+export function solveUnconstrained(A: Float64Array, b: Float64Array): { z: Float64Array; method: 'cholesky' | 'svd' } {
+  const r = solveSpd(A, b);
+  return { z: r.x, method: r.method };
+}
+
+export type BoundState = 'free' | 'lower' | 'upper';
+
+export interface BoxResult {
+  z: Float64Array;
+  state: BoundState[];
+  iterations: number;
+}
+
+/**
+ * Minimise ½zᵀAz − bᵀz subject to lo ≤ z ≤ hi (A symmetric positive definite, bounds may be ±∞).
+ * KKT at the solution: g = Az − b has g_j = 0 for free j, g_j ≥ 0 at a lower bound, g_j ≤ 0 at an upper bound.
+ */
+export function solveBox(A: Float64Array, b: Float64Array, lo: Float64Array, hi: Float64Array, maxIter = 0): BoxResult {
+  const p = b.length;
+  for (let j = 0; j < p; j++) if (!(lo[j]! <= hi[j]!)) throw new RangeError(`solveBox: empty bounds for variable ${j}: [${lo[j]}, ${hi[j]}]`);
+  const limit = maxIter > 0 ? maxIter : 10 * p * p + 100;
+  const z = new Float64Array(p);
+  const state: BoundState[] = new Array<BoundState>(p);
+  for (let j = 0; j < p; j++) {
+    if (lo[j] === hi[j]) { z[j] = lo[j]!; state[j] = 'lower'; } else if (Number.isFinite(lo[j]!)) { z[j] = lo[j]!; state[j] = 'lower'; } else if (Number.isFinite(hi[j]!)) { z[j] = hi[j]!; state[j] = 'upper'; } else { z[j] = 0; state[j] = 'free'; }
+  }
+  let bscale = 1;
+  for (let j = 0; j < p; j++) bscale = Math.max(bscale, Math.abs(b[j]!));
+  const tol = 1e-11 * bscale;
+  let iterations = 0;
+  let lastReleased = -1;
+
+  /** Solve for the free variables with the others fixed: A_FF·s_F = b_F − A_FB·z_B. */
+  const subSolve = (): Float64Array => {
+    const F: number[] = [];
+    for (let j = 0; j < p; j++) if (state[j] === 'free') F.push(j);
+    const s = Float64Array.from(z);
+    if (F.length === 0) return s;
+    const r = new Float64Array(F.length);
+    for (let a = 0; a < F.length; a++) {
+      let v = b[F[a]!]!;
+      for (let j = 0; j < p; j++) if (state[j] !== 'free') v -= A[F[a]! * p + j]! * z[j]!;
+      r[a] = v;
+    }
+    const x = solveSpd(subMatrix(A, p, F), r).x;
+    for (let a = 0; a < F.length; a++) s[F[a]!] = x[a]!;
+    return s;
+  };
+
+  for (;;) {
+    // inner loop: move toward the subspace solution, fixing blocking variables at their bounds
+    for (;;) {
+      if (++iterations > limit) throw new Error(`bounded least squares did not converge in ${limit} iterations`);
+      const s = subSolve();
+      let alpha = 1;
+      let blocking = -1;
+      for (let j = 0; j < p; j++) {
+        if (state[j] !== 'free') continue;
+        if (s[j]! < lo[j]!) {
+          const a = (lo[j]! - z[j]!) / (s[j]! - z[j]!);
+          if (a < alpha) { alpha = a; blocking = j; }
+        } else if (s[j]! > hi[j]!) {
+          const a = (hi[j]! - z[j]!) / (s[j]! - z[j]!);
+          if (a < alpha) { alpha = a; blocking = j; }
+        }
+      }
+      if (blocking < 0) { z.set(s); break; }
+      alpha = Math.max(0, alpha);
+      for (let j = 0; j < p; j++) if (state[j] === 'free') z[j] = z[j]! + alpha * (s[j]! - z[j]!);
+      // fix every free variable now at (or beyond, by rounding) a bound
+      for (let j = 0; j < p; j++) {
+        if (state[j] !== 'free') continue;
+        if (j === blocking) {
+          if (s[j]! < lo[j]!) { z[j] = lo[j]!; state[j] = 'lower'; } else { z[j] = hi[j]!; state[j] = 'upper'; }
+        } else if (z[j]! <= lo[j]!) { z[j] = lo[j]!; state[j] = 'lower'; } else if (z[j]! >= hi[j]!) { z[j] = hi[j]!; state[j] = 'upper'; }
+      }
+    }
+    // outer: release the bound variable whose gradient most strongly asks to move inward
+    let best = -1;
+    let bestV = tol;
+    for (let j = 0; j < p; j++) {
+      if (state[j] === 'free' || lo[j] === hi[j]) continue;
+      let g = -b[j]!;
+      for (let k = 0; k < p; k++) g += A[j * p + k]! * z[k]!;
+      const v = state[j] === 'lower' ? -g : g;
+      if (v > bestV) { bestV = v; best = j; }
+    }
+    if (best < 0) break;
+    if (best === lastReleased && iterations > limit / 2) break; // numerical stall at a degenerate vertex
+    state[best] = 'free';
+    lastReleased = best;
+  }
+  return { z, state, iterations };
+}
+
+/** Ridge toward a prior: (A + λI)·z = b + λ·z₀. */
+export function solveRidge(A: Float64Array, b: Float64Array, lambda: number, z0: Float64Array): Float64Array {
+  const p = b.length;
+  const M = Float64Array.from(A);
+  const r = new Float64Array(p);
+  for (let j = 0; j < p; j++) {
+    M[j * p + j] += lambda;
+    r[j] = b[j]! + lambda * z0[j]!;
+  }
+  return solveSpd(M, r).x;
+}
+
+/** S(z) = c − 2bᵀz + zᵀAz: the weighted residual sum of squares from the normal equations. */
+export function quadraticRss(A: Float64Array, b: Float64Array, c: number, z: ArrayLike<number>): number {
+  const p = b.length;
+  let s = c;
+  for (let i = 0; i < p; i++) {
+    let Az = 0;
+    for (let j = 0; j < p; j++) Az += A[i * p + j]! * z[j]!;
+    s += z[i]! * (Az - 2 * b[i]!);
+  }
+  return s;
+}
