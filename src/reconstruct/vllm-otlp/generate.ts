@@ -7,7 +7,8 @@
  * 2. then running requests still prefilling get chunks min(remaining, budget left), in running order
  *    (= order of their latest admission);
  * 3. then waiting requests (preempted ones first, then arrivals in order) are admitted while budget
- *    is left, the running set is below maxNumSeqs and the KV blocks for their first chunk are free.
+ *    is left, the running set is below maxNumSeqs and the KV blocks for their first chunk are free
+ *    (none in a step that preempted, as in vLLM v1).
  * When a running request needs a KV block and none is free, the most recently admitted running
  * request is preempted (recompute: its KV is freed; on RESUME it prefills prompt + generated tokens).
  *
@@ -181,8 +182,9 @@ export function* generateSchedule(o: GenerateOptions): Generator<GeneratedItem> 
       inStep.add(g);
       budget -= chunk;
     }
-    // 3. admissions from the waiting queue
-    while (budget > 0 && waiting.length > 0 && running.length < S) {
+    // 3. admissions from the waiting queue (vLLM v1 admits none in a step that preempted)
+    const preempted = events.some((e) => e.kind === 'PREEMPTED');
+    while (!preempted && budget > 0 && waiting.length > 0 && running.length < S) {
       const g = waiting[0]!;
       const resume = g.admittedOnce;
       const done = resume ? 0 : g.cachedTokens;

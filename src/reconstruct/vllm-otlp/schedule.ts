@@ -125,3 +125,41 @@ export interface ScheduleLog {
 export function entrySamplesToken(e: StepEntry, promptTokens: number): boolean {
   return e.phase === 'DECODE' || e.computedBefore + e.scheduled >= promptTokens + e.outputBefore;
 }
+
+/**
+ * Canonical form of one request's work in a step (shared by the exact path, the inferred path
+ * and the round-trip tests, so that all three classify alike):
+ * - a decode iff it has output tokens, computes exactly one token, and that token is the newest
+ *   sampled one: outputBefore ≥ 1, scheduled = 1, computedBefore = prompt + outputBefore − 1
+ *   → decode context = computedBefore;
+ * - otherwise a prefill chunk {tokens: scheduled, prior: computedBefore, prompt: prompt + outputBefore}
+ *   (a resumed request recomputes prompt + generated tokens, so its "prompt" is that length).
+ */
+export function canonicalEntry(promptTokens: number, computedBefore: number, scheduled: number, outputBefore: number):
+  { decode: number } | { tokens: number; prior: number; prompt: number } {
+  if (outputBefore >= 1 && scheduled === 1 && computedBefore === promptTokens + outputBefore - 1) return { decode: computedBefore };
+  return { tokens: scheduled, prior: computedBefore, prompt: Math.max(promptTokens + outputBefore, computedBefore + scheduled) };
+}
+
+/**
+ * The canonical steps a schedule log describes (the ground truth of a round trip). Duration:
+ * `durationOf(step)` when given (e.g. the next step's start − this start), else none.
+ */
+export function scheduleToSteps(
+  log: ScheduleLog, experiment: string, durationOf?: (s: ScheduleStep, next: ScheduleStep | undefined) => number | undefined,
+): { experiment: string; step: number; durationUs?: number; prefill: { tokens: number; prior: number; prompt: number }[]; decode: number[] }[] {
+  const prompt = new Map(log.requests.map((r) => [r.id, r.promptTokens] as const));
+  return log.steps.map((s, i) => {
+    const prefill: { tokens: number; prior: number; prompt: number }[] = [];
+    const decode: number[] = [];
+    for (const e of s.entries) {
+      const p = prompt.get(e.request);
+      if (p === undefined) throw new Error(`scheduleToSteps: step ${s.step} refers to unknown request '${e.request}'`);
+      const c = canonicalEntry(p, e.computedBefore, e.scheduled, e.outputBefore);
+      if ('decode' in c) decode.push(c.decode);
+      else prefill.push(c);
+    }
+    const d = durationOf?.(s, log.steps[i + 1]);
+    return { experiment, step: s.step, ...(d !== undefined ? { durationUs: d } : {}), prefill, decode };
+  });
+}

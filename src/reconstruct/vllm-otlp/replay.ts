@@ -1,0 +1,521 @@
+/**
+ * Pass 2 of the vLLM OTLP reader: replay the records of each step, in step order, through a model
+ * of the chunked-prefill scheduler and emit canonical steps and per-request results.
+ * State: the in-flight requests only (a request is forgotten at its FINISHED event).
+ *
+ * Per step s (records sorted by recPhase then time):
+ * 1. QUEUED / SCHEDULED / PREEMPTED update the running set (running order = latest admission).
+ * 2. Composition inferred by the rule: every running request whose (re)compute is done decodes one
+ *    token (context = tokens in KV); the remaining `max_num_batched_tokens` go to prefilling
+ *    requests in running order, each min(remaining, budget left).
+ * 3. If REQUEST_SNAPSHOTs exist, the composition is taken from them (exact) and compared with the
+ *    inference; otherwise a BATCH_SUMMARY checks the inferred counts (and pins the prefill token
+ *    total: a differing total is redistributed over the chunks, from the last one back).
+ * 4. FIRST_TOKEN must fall on the step where the (first) prefill completes; a disagreement is a
+ *    mismatch (the chunk is corrected to complete, or the request is marked uncertain until its
+ *    FIRST_TOKEN). FINISHED removes the request after the step.
+ * Steps whose composition could not be pinned (uncertain) are dropped unless `keepUncertain`.
+ */
+import { InputError } from '../../io/errors.js';
+import type { Step, PrefillChunk } from '../../steps/step.js';
+import type { JourneyRec, SnapshotRec, StepRec, SummaryRec } from './records.js';
+import { canonicalEntry } from './schedule.js';
+import type { RequestTimes } from './labels.js';
+
+export type DurationSource = 'ts-delta' | 'ts-span' | 'duration-us';
+export const DURATION_SOURCES: readonly DurationSource[] = ['ts-delta', 'ts-span', 'duration-us'];
+/** Default: the difference of consecutive `step.ts_start_ns` (the doc's "safest" wall time). */
+export const DEFAULT_DURATION: DurationSource = 'ts-delta';
+
+export interface ReplayOptions {
+  readonly experiment: string;
+  readonly maxNumBatchedTokens: number;
+  readonly duration: DurationSource;
+  /** For messages: `${file}:${line}`. */
+  readonly file: string;
+  readonly skipBad: boolean;
+  /** Emit steps whose composition is uncertain instead of dropping them. */
+  readonly keepUncertain?: boolean;
+}
+
+/** What the replay knows about a request when it finishes (or the trace ends). */
+export interface RequestResult {
+  readonly id: string;
+  readonly prompt: number;
+  readonly outputs: number;
+  readonly preemptions: number;
+  readonly finished: boolean;
+  readonly times: RequestTimes;
+  /** Steps the request was running in (possibly with 0 tokens) up to and including its FIRST_TOKEN step. */
+  readonly prefillSteps: readonly number[];
+  /** Steps it was running in after its FIRST_TOKEN step, through FINISHED (preempted gaps excluded). */
+  readonly decodeSteps: readonly number[];
+  /** Why its request-level targets are unusable (a member step was dropped, or its timestamps are bad). */
+  readonly tainted?: string;
+}
+
+export interface ReplaySink {
+  step(s: Step): void;
+  request(r: RequestResult): void;
+  /** A skipped problem (only when skipBad). */
+  bad(msg: string): void;
+}
+
+export interface ReplayStats {
+  steps: number;
+  /** Output steps from snapshots / inferred from journey events. */
+  exact: number;
+  inferred: number;
+  /** Inferred steps whose batch.* counts matched a BATCH_SUMMARY. */
+  inferredChecked: number;
+  /** Inferred steps whose prefill token total was redistributed to match a BATCH_SUMMARY. */
+  inferredAdjusted: number;
+  /** Steps with snapshots where the inference agreed / disagreed with them. */
+  snapshotAgree: number;
+  snapshotDisagree: number;
+  withDuration: number;
+  dropped: Record<string, number>;
+  mismatches: number;
+  mismatchExamples: string[];
+  requestsSeen: number;
+  requestsFinished: number;
+  requestsUnfinished: number;
+  firstNs: number;
+  lastNs: number;
+  maxInFlight: number;
+}
+
+interface RState {
+  readonly id: string;
+  prompt: number;
+  admitted: boolean;
+  running: boolean;
+  prefilling: boolean;
+  computed: number;
+  outputs: number;
+  target: number;
+  preemptions: number;
+  seq: number;
+  lastTs: number;
+  times: { queuedNs?: number; scheduledNs?: number; firstTokenNs?: number; finishedNs?: number; prefillGapNs: number; decodeGapNs: number };
+  preemptNs?: number;
+  firstTokenStep?: number;
+  pfSteps: number[];
+  dcSteps: number[];
+  tainted?: string;
+  uncertain: boolean;
+}
+
+interface Work { st: RState; tokens: number; decode: boolean }
+
+interface Pending { step: Step; start?: number; end?: number; durUs?: number; idleAfter: boolean; exact: boolean }
+
+const MAX_EXAMPLES = 20;
+
+export class OtlpReplay {
+  private readonly reqs = new Map<string, RState>();
+  private running: RState[] = [];
+  private seq = 0;
+  private lastStep = -1;
+  private pending: Pending | undefined;
+  private lastSummary: { step: number; start: number; line: number } | undefined;
+  readonly stats: ReplayStats = {
+    steps: 0, exact: 0, inferred: 0, inferredChecked: 0, inferredAdjusted: 0, snapshotAgree: 0, snapshotDisagree: 0, withDuration: 0,
+    dropped: {}, mismatches: 0, mismatchExamples: [], requestsSeen: 0, requestsFinished: 0, requestsUnfinished: 0,
+    firstNs: Infinity, lastNs: -Infinity, maxInFlight: 0,
+  };
+
+  constructor(private readonly o: ReplayOptions, private readonly sink: ReplaySink) {}
+
+  /** A bad input record: throw (file:line) or, with skipBad, report and go on. */
+  private bad(line: number, msg: string): void {
+    const m = `${this.o.file}:${line}: ${msg}`;
+    if (!this.o.skipBad) throw new InputError(m);
+    this.sink.bad(m);
+  }
+
+  private mismatch(msg: string): void {
+    this.stats.mismatches++;
+    if (this.stats.mismatchExamples.length < MAX_EXAMPLES) this.stats.mismatchExamples.push(msg);
+  }
+
+  private drop(reason: string): void {
+    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
+  }
+
+  private seen(ts: number): void {
+    if (ts < this.stats.firstNs) this.stats.firstNs = ts;
+    if (ts > this.stats.lastNs) this.stats.lastNs = ts;
+  }
+
+  /** Process every step up to and including `s`, whose records are `recs` (sorted by compareRecs). */
+  processStep(s: number, recs: readonly StepRec[]): void {
+    if (s <= this.lastStep) throw new Error(`replay: steps must increase (${s} after ${this.lastStep})`);
+    // Untraced steps with no events: the running set carries on (pure decodes / chunk continuations).
+    if (this.running.length > 0 && s - this.lastStep > 10_000_000) {
+      throw new InputError(`${this.o.file}: step ids jump from ${this.lastStep} to ${s} while requests are running: implausible (corrupt scheduler.step?)`);
+    }
+    for (let k = this.lastStep + 1; k < s && this.running.length > 0; k++) this.oneStep(k, []);
+    this.oneStep(s, recs);
+    this.lastStep = s;
+  }
+
+  private req(id: string, line: number): RState {
+    let st = this.reqs.get(id);
+    if (!st) {
+      st = {
+        id, prompt: 0, admitted: false, running: false, prefilling: false, computed: 0, outputs: 0, target: 0, preemptions: 0, seq: 0,
+        lastTs: -Infinity, times: { prefillGapNs: 0, decodeGapNs: 0 }, pfSteps: [], dcSteps: [], uncertain: false,
+      };
+      this.reqs.set(id, st);
+      this.stats.requestsSeen++;
+      if (this.reqs.size > this.stats.maxInFlight) this.stats.maxInFlight = this.reqs.size;
+    }
+    void line;
+    return st;
+  }
+
+  /** Per-request time order check; false when the event must be skipped. */
+  private timeOk(st: RState, e: JourneyRec): boolean {
+    if (e.ts < st.lastTs) {
+      this.bad(e.line, `request ${st.id}: journey.${e.kind} at step ${e.step}: timestamps going backwards (ts.monotonic_ns ${e.ts} < ${st.lastTs} of its previous event)`);
+      st.tainted ??= 'timestamps going backwards';
+      return false;
+    }
+    st.lastTs = e.ts;
+    this.seen(e.ts);
+    return true;
+  }
+
+  private early(e: JourneyRec): void {
+    if (e.kind === 'QUEUED') {
+      const st = this.req(e.req, e.line);
+      if (!this.timeOk(st, e)) return;
+      st.times.queuedNs ??= e.ts;
+      return;
+    }
+    if (e.kind === 'SCHEDULED') {
+      const st = this.req(e.req, e.line);
+      if (!this.timeOk(st, e)) return;
+      if (st.running) {
+        this.bad(e.line, `request ${st.id}: journey.SCHEDULED at step ${e.step} while it is already running (no PREEMPTED in between)`);
+        return;
+      }
+      const resume = e.tag === 'RESUME' || st.admitted;
+      st.prompt = e.total ?? st.prompt;
+      if (resume) {
+        if (e.count !== undefined && st.admitted && e.count !== st.outputs) {
+          this.mismatch(`request ${st.id}: SCHEDULED(RESUME) at step ${e.step} says ${e.count} output tokens, replay counted ${st.outputs}`);
+        }
+        if (e.count !== undefined) st.outputs = e.count;
+        if (st.preemptNs !== undefined) {
+          const gap = Math.max(0, e.ts - st.preemptNs);
+          if (st.times.firstTokenNs === undefined) st.times.prefillGapNs += gap;
+          else st.times.decodeGapNs += gap;
+          st.preemptNs = undefined;
+        }
+      } else {
+        st.times.scheduledNs = e.ts;
+      }
+      st.admitted = true;
+      st.running = true;
+      st.prefilling = true;
+      st.computed = e.pDone ?? 0;
+      st.target = st.prompt + st.outputs;
+      st.seq = ++this.seq;
+      this.running.push(st);
+      return;
+    }
+    // PREEMPTED
+    const st = this.reqs.get(e.req);
+    if (!st || !st.running) {
+      this.bad(e.line, `request ${e.req}: journey.PREEMPTED at step ${e.step} but it is not running (no journey.SCHEDULED before it)`);
+      return;
+    }
+    if (!this.timeOk(st, e)) return;
+    st.running = false;
+    st.preemptions = e.count ?? st.preemptions + 1;
+    st.preemptNs = e.ts;
+    st.computed = 0;
+    this.running = this.running.filter((r) => r !== st);
+  }
+
+  /** The chunked-prefill rule over the current running set. */
+  private infer(): { work: Work[]; overBudget: boolean } {
+    let budget = this.o.maxNumBatchedTokens;
+    const work: Work[] = [];
+    for (const st of this.running) {
+      if (!st.prefilling) { work.push({ st, tokens: 1, decode: true }); budget--; }
+    }
+    const overBudget = budget < 0;
+    for (const st of this.running) {
+      if (!st.prefilling || budget <= 0) continue;
+      const c = Math.min(st.target - st.computed, budget);
+      if (c > 0) { work.push({ st, tokens: c, decode: false }); budget -= c; }
+    }
+    return { work, overBudget };
+  }
+
+  private oneStep(s: number, recs: readonly StepRec[]): void {
+    const early: JourneyRec[] = [];
+    const late: JourneyRec[] = [];
+    const snaps: SnapshotRec[] = [];
+    let summary: SummaryRec | undefined;
+    for (const r of recs) {
+      if (r.t === 'J') (r.kind === 'FIRST_TOKEN' || r.kind === 'FINISHED' ? late : early).push(r);
+      else if (r.t === 'R') snaps.push(r);
+      else if (summary) this.bad(r.line, `step ${s}: a second step.BATCH_SUMMARY (first at line ${summary.line})`);
+      else summary = r;
+    }
+    for (const e of early) this.early(e);
+    if (summary) summary = this.checkSummaryTime(s, summary);
+
+    let uncertain = this.running.some((st) => st.uncertain);
+    const inferred = this.infer();
+    if (inferred.overBudget) {
+      uncertain = true;
+      this.mismatch(`step ${s}: ${this.running.filter((r) => !r.prefilling).length} running decodes exceed max_num_batched_tokens ${this.o.maxNumBatchedTokens}`);
+    }
+    let work = inferred.work;
+    let exact = false;
+    if (snaps.length > 0) {
+      exact = true;
+      work = this.fromSnapshots(s, snaps, work);
+    } else if (summary) {
+      const r = this.checkSummary(s, summary, work);
+      if (r === 'conflict') uncertain = true;
+    }
+
+    // Members for request-level targets: every running request, with or without tokens this step.
+    for (const st of this.running) (st.firstTokenStep === undefined ? st.pfSteps : st.dcSteps).push(s);
+
+    // FIRST_TOKEN checks against the composition (before it is applied).
+    const finishing: { st: RState; e: JourneyRec }[] = [];
+    const firstTokenReqs = new Set<RState>();
+    for (const e of late) {
+      const st = this.reqs.get(e.req);
+      if (!st || !st.admitted) {
+        this.bad(e.line, `request ${e.req}: journey.${e.kind} at step ${e.step} before any journey.SCHEDULED`);
+        continue;
+      }
+      if (!this.timeOk(st, e)) continue;
+      if (e.kind === 'FIRST_TOKEN') {
+        if (st.times.firstTokenNs !== undefined) { this.bad(e.line, `request ${st.id}: a second journey.FIRST_TOKEN at step ${e.step}`); continue; }
+        if (!st.running) { this.bad(e.line, `request ${st.id}: journey.FIRST_TOKEN at step ${e.step} while it is preempted`); continue; }
+        firstTokenReqs.add(st);
+        const w = work.find((x) => x.st === st);
+        const completes = w !== undefined && !w.decode && st.computed + w.tokens >= st.target;
+        if (!completes && st.prefilling) {
+          const left = st.target - st.computed - (w?.tokens ?? 0);
+          this.mismatch(`step ${s}: request ${st.id} got FIRST_TOKEN but the rule leaves ${left} of its prefill tokens for later`);
+          if (w) w.tokens = st.target - st.computed;
+          else work.push({ st, tokens: st.target - st.computed, decode: false });
+          uncertain = true;
+        }
+        st.times.firstTokenNs = e.ts;
+        st.firstTokenStep = s;
+        st.uncertain = false;
+      } else {
+        if (!st.running) { this.bad(e.line, `request ${st.id}: journey.FINISHED at step ${e.step} while it is preempted`); continue; }
+        if (!work.some((x) => x.st === st)) {
+          this.mismatch(`step ${s}: request ${st.id} FINISHED but has no work in the step by the rule`);
+          uncertain = true;
+        }
+        finishing.push({ st, e });
+      }
+    }
+    // A first prefill the rule completes here without a FIRST_TOKEN: the rule is off for it.
+    for (const w of work) {
+      const st = w.st;
+      if (w.decode || st.outputs > 0 || firstTokenReqs.has(st) || st.computed + w.tokens < st.target) continue;
+      if (exact) continue; // snapshots are authoritative; FIRST_TOKEN may be missing from a partial trace
+      this.mismatch(`step ${s}: the rule completes the prefill of ${st.id} but its FIRST_TOKEN is not at this step`);
+      st.uncertain = true;
+      uncertain = true;
+    }
+
+    // Canonical step and state update.
+    const prefill: PrefillChunk[] = [];
+    const decode: number[] = [];
+    for (const w of work) {
+      const st = w.st;
+      const c = canonicalEntry(st.prompt, st.computed, w.tokens, st.outputs);
+      if ('decode' in c) decode.push(c.decode);
+      else prefill.push(c);
+      st.computed += w.tokens;
+      if (st.prefilling && st.computed >= st.target) {
+        if (st.uncertain && !firstTokenReqs.has(st)) st.computed = st.target - 1; // keep it prefilling until its FIRST_TOKEN
+        else { st.prefilling = false; st.outputs++; }
+      } else if (!st.prefilling) st.outputs++;
+    }
+    for (const { st, e } of finishing) {
+      if (e.count !== undefined && e.count !== st.outputs) this.mismatch(`request ${st.id}: FINISHED at step ${s} says ${e.count} output tokens, replay counted ${st.outputs}`);
+      st.times.finishedNs = e.ts;
+      st.running = false;
+      this.running = this.running.filter((r) => r !== st);
+      this.reqs.delete(st.id);
+      this.stats.requestsFinished++;
+      this.emitRequest(st, true);
+    }
+
+    const step: Step = { experiment: this.o.experiment, step: s, prefill, decode };
+    if (prefill.length === 0 && decode.length === 0) {
+      this.drop('no work in the step (empty composition)');
+      this.taint(work, 'a member step had no composition');
+      this.flushPending(undefined);
+      return;
+    }
+    if (uncertain && !this.o.keepUncertain) {
+      this.drop('composition uncertain (rule disagrees with journey events or batch summary)');
+      for (const st of this.running) st.tainted ??= 'a member step was dropped (uncertain composition)';
+      for (const w of work) w.st.tainted ??= 'a member step was dropped (uncertain composition)';
+      this.flushPending(undefined);
+      return;
+    }
+    const p: Pending = { step, start: summary?.start, end: summary?.end, durUs: summary?.durUs, idleAfter: this.running.length === 0 && this.reqs.size === 0, exact };
+    this.flushPending(p);
+    this.pending = p;
+  }
+
+  private taint(work: Work[], why: string): void {
+    for (const w of work) w.st.tainted ??= why;
+  }
+
+  private checkSummaryTime(s: number, sum: SummaryRec): SummaryRec | undefined {
+    if (sum.start !== undefined && sum.end !== undefined && sum.end < sum.start) {
+      this.bad(sum.line, `step ${s}: step.ts_end_ns ${sum.end} is before step.ts_start_ns ${sum.start} (timestamps going backwards)`);
+      return { ...sum, start: undefined, end: undefined };
+    }
+    if (sum.start !== undefined) {
+      this.seen(sum.start);
+      if (sum.end !== undefined) this.seen(sum.end);
+      const prev = this.lastSummary;
+      if (prev && sum.start < prev.start) {
+        this.bad(sum.line, `step ${s}: step.ts_start_ns ${sum.start} is before that of step ${prev.step} (${prev.start}, line ${prev.line}): timestamps going backwards`);
+        return { ...sum, start: undefined, end: undefined };
+      }
+      this.lastSummary = { step: s, start: sum.start, line: sum.line };
+    }
+    return sum;
+  }
+
+  /** Compare the inferred work with a BATCH_SUMMARY; redistribute the prefill total if it differs. */
+  private checkSummary(s: number, sum: SummaryRec, work: Work[]): 'ok' | 'adjusted' | 'conflict' {
+    const pf = work.filter((w) => !w.decode);
+    const nDc = work.length - pf.length;
+    const pfTok = pf.reduce((a, w) => a + w.tokens, 0);
+    if (sum.nDc !== undefined && sum.nDc !== nDc) {
+      this.mismatch(`step ${s}: batch.num_decode_reqs = ${sum.nDc}, the journey replay has ${nDc} decodes`);
+      return 'conflict';
+    }
+    if (sum.pfTok === undefined || sum.pfTok === pfTok) {
+      if (sum.nPf !== undefined && sum.nPf !== pf.length) {
+        this.mismatch(`step ${s}: batch.num_prefill_reqs = ${sum.nPf}, the replay has ${pf.length}`);
+        return 'conflict';
+      }
+      this.stats.inferredChecked++;
+      return 'ok';
+    }
+    this.mismatch(`step ${s}: batch.prefill_tokens = ${sum.pfTok}, the rule gives ${pfTok}`);
+    let diff = sum.pfTok - pfTok;
+    for (let i = pf.length - 1; i >= 0 && diff < 0; i--) {
+      const take = Math.min(pf[i]!.tokens, -diff);
+      pf[i]!.tokens -= take;
+      diff += take;
+    }
+    for (const w of pf) {
+      if (diff <= 0) break;
+      const room = w.st.target - w.st.computed - w.tokens;
+      const add = Math.min(room, diff);
+      w.tokens += add;
+      diff -= add;
+    }
+    for (let i = work.length - 1; i >= 0; i--) if (!work[i]!.decode && work[i]!.tokens === 0) work.splice(i, 1);
+    const nPf = work.filter((w) => !w.decode).length;
+    if (diff !== 0 || (sum.nPf !== undefined && sum.nPf !== nPf)) return 'conflict';
+    this.stats.inferredAdjusted++;
+    // With one prefill chunk the pinned total is that chunk: exact. Otherwise the split is a guess.
+    return nPf <= 1 ? 'adjusted' : 'conflict';
+  }
+
+  /** Exact composition from snapshots; compares with the inferred work and resyncs the state. */
+  private fromSnapshots(s: number, snaps: SnapshotRec[], inferred: Work[]): Work[] {
+    const key = (id: string, computed: number, tokens: number) => `${id}|${computed}|${tokens}`;
+    const inf = new Set(inferred.map((w) => key(w.st.id, w.st.computed, w.tokens)));
+    let agree = inf.size === snaps.length;
+    const work: Work[] = [];
+    const seenIds = new Set<string>();
+    for (const r of snaps) {
+      if (seenIds.has(r.req)) { this.bad(r.line, `step ${s}: a second step.REQUEST_SNAPSHOT for request ${r.req}`); continue; }
+      seenIds.add(r.req);
+      if (!inf.has(key(r.req, r.computed, r.scheduled))) agree = false;
+      let st = this.reqs.get(r.req);
+      if (!st || !st.running) {
+        this.mismatch(`step ${s}: snapshot of request ${r.req}, which the journey events do not show running`);
+        // Use it anyway: snapshots are authoritative for the composition.
+        st ??= this.req(r.req, r.line);
+        st.tainted ??= 'missing journey events';
+        if (!st.running) {
+          st.admitted = true;
+          st.running = true;
+          st.seq = ++this.seq;
+          this.running.push(st);
+        }
+      }
+      st.prompt = r.prompt;
+      st.computed = r.computed;
+      st.outputs = r.outputs;
+      const decodeLike = r.outputs >= 1 && r.scheduled === 1 && r.computed === r.prompt + r.outputs - 1;
+      st.prefilling = !decodeLike;
+      st.target = r.prompt + r.outputs;
+      if (r.scheduled === 0) continue;
+      work.push({ st, tokens: r.scheduled, decode: decodeLike });
+    }
+    if (agree) this.stats.snapshotAgree++;
+    else this.stats.snapshotDisagree++;
+    return work;
+  }
+
+  private flushPending(next: Pending | undefined): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    let dur: number | undefined;
+    switch (this.o.duration) {
+      case 'duration-us':
+        dur = p.durUs;
+        break;
+      case 'ts-span':
+        dur = p.start !== undefined && p.end !== undefined ? (p.end - p.start) / 1e3 : undefined;
+        break;
+      case 'ts-delta':
+        if (next && next.step.step === p.step.step + 1 && !p.idleAfter && p.start !== undefined && next.start !== undefined) dur = (next.start - p.start) / 1e3;
+        break;
+    }
+    const step = dur !== undefined && dur > 0 ? { ...p.step, durationUs: dur } : p.step;
+    if (step.durationUs !== undefined) this.stats.withDuration++;
+    this.stats.steps++;
+    if (p.exact) this.stats.exact++;
+    else this.stats.inferred++;
+    this.sink.step(step);
+  }
+
+  private emitRequest(st: RState, finished: boolean): void {
+    this.sink.request({
+      id: st.id, prompt: st.prompt, outputs: st.outputs, preemptions: st.preemptions, finished,
+      times: { ...st.times },
+      prefillSteps: st.pfSteps, decodeSteps: st.dcSteps, ...(st.tainted ? { tainted: st.tainted } : {}),
+    });
+  }
+
+  /** End of input: flush the last step and report requests still in flight. */
+  finish(): void {
+    this.flushPending(undefined);
+    for (const st of this.reqs.values()) {
+      this.stats.requestsUnfinished++;
+      this.emitRequest(st, false);
+    }
+    this.reqs.clear();
+    this.running = [];
+  }
+}
