@@ -44,9 +44,10 @@ export function subMatrix(M: Float64Array, p: number, idx: readonly number[]): F
   return out;
 }
 
+/** k×k row-major → ml-matrix, symmetrised ((M + Mᵀ)/2: the decompositions require exact symmetry). */
 const toMatrix = (M: Float64Array, k: number): Matrix => {
   const m = new Matrix(k, k);
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) m.set(i, j, M[i * k + j]!);
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) m.set(i, j, i === j ? M[i * k + j]! : (M[i * k + j]! + M[j * k + i]!) / 2);
   return m;
 };
 

@@ -1,0 +1,34 @@
+import { Command } from '@commander-js/extra-typings';
+import type { CliIO } from './io.js';
+import { intOption } from './io.js';
+import { readFitFile } from '../fit/fitfile.js';
+import { evaluateFit } from '../fit/evaluate.js';
+import { metricsLine, groupTables } from '../fit/format.js';
+import { datasetFromFlags } from './fit.js';
+
+export function evaluateCommand(io: CliIO) {
+  return new Command('evaluate')
+    .description('accuracy of a fit file on given data without refitting: MAPE, median / p90 / p99 APE, RMSE, R², bias, overall and by group')
+    .requiredOption('--fit <file>', 'fit file (fits/*.json)')
+    .option('--steps <path>', 'step records with duration_us of one experiment (JSONL, .jsonl.gz, or a directory)')
+    .option('--model <id|path>', 'model of that experiment')
+    .option('--gpu <id|path>', 'GPU of that experiment')
+    .option('--tp <n>', 'tensor-parallel degree of that experiment', intOption('--tp'), 1)
+    .option('--experiment <id>', 'experiment id (default <model>-<gpu>-tp<N>)')
+    .option('--group <labels>', "labels of that experiment, e.g. 'workload=sharegpt'")
+    .option('--targets <file>', 'request-level targets of that experiment (JSONL)')
+    .option('--manifest <file>', 'manifest of several experiments instead of --steps/--model/--gpu/--tp')
+    .option('--json', 'print {fit, rows, overall, byGroup} as JSON')
+    .action(async (o) => {
+      const fit = readFitFile(o.fit);
+      const ds = datasetFromFlags(o, 'evaluate');
+      const ev = await evaluateFit(fit, ds);
+      if (o.json) {
+        io.out(JSON.stringify({ fit: o.fit, basis: fit.basis, rows: ev.rows, overall: ev.overall, byGroup: ev.byGroup }, null, 2));
+        return;
+      }
+      io.out(`evaluate: ${o.fit} (basis ${fit.basis}, method ${fit.method.name}) on ${ev.rows} rows from ${ds.experiments.length === 1 ? ds.experiments[0]!.ref.id : `${ds.experiments.length} experiments`}`);
+      io.out(`overall: ${metricsLine(ev.overall)}`);
+      for (const l of groupTables(ev.byGroup)) io.out(l);
+    });
+}

@@ -1,0 +1,106 @@
+import { Command, Option } from '@commander-js/extra-typings';
+import type { CliIO } from './io.js';
+import { intOption, floatOption } from './io.js';
+import { UsageError } from '../io/errors.js';
+import { BASES, DEFAULT_BASIS } from '../basis/registry.js';
+import { loadDataset, type FitDataset } from '../fit/dataset.js';
+import { fitDataset, FIT_METHODS, type FitMethod, type FitOptions } from '../fit/engine.js';
+import { buildFitFile, fitProvenance } from '../fit/build.js';
+import { writeFitFile } from '../fit/fitfile.js';
+import { formatFit } from '../fit/format.js';
+
+/** `a=1,b=2` → {a: '1', b: '2'} (for --bounds / --prior / --group). */
+export function parseAssignments(flag: string, spec: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new UsageError(`${flag}: expected name=value pairs separated by commas, got '${part}'`);
+    out.push([part.slice(0, i).trim(), part.slice(i + 1).trim()]);
+  }
+  return out;
+}
+
+const parseNum = (flag: string, name: string, v: string): number => {
+  const x = Number(v);
+  if (v === '' || !Number.isFinite(x)) throw new UsageError(`${flag}: term '${name}': expected a number, got '${v}'`);
+  return x;
+};
+
+/** `--bounds prefill=0:,constant=0:1e4` → {prefill: [0, null], constant: [0, 1e4]} (empty side = unbounded). */
+export function parseBounds(spec: string): Record<string, [number | null, number | null]> {
+  const out: Record<string, [number | null, number | null]> = {};
+  for (const [name, v] of parseAssignments('--bounds', spec)) {
+    const m = /^([^:]*):([^:]*)$/.exec(v);
+    if (!m) throw new UsageError(`--bounds: term '${name}': expected lo:hi (either side may be empty), got '${v}'`);
+    out[name] = [m[1]!.trim() === '' ? null : parseNum('--bounds', name, m[1]!.trim()), m[2]!.trim() === '' ? null : parseNum('--bounds', name, m[2]!.trim())];
+  }
+  return out;
+}
+
+/** Data-set flags shared by `fit` and `evaluate`. */
+export function datasetFromFlags(o: { steps?: string; manifest?: string; model?: string; gpu?: string; tp?: number; experiment?: string; group?: string; targets?: string }, cmd: string): FitDataset {
+  if (o.manifest !== undefined) {
+    const extra = (['steps', 'model', 'gpu', 'experiment', 'group', 'targets'] as const).filter((k) => o[k] !== undefined);
+    if (extra.length > 0) throw new UsageError(`${cmd}: --manifest describes the experiments; drop ${extra.map((k) => '--' + k).join(', ')}`);
+    return loadDataset({ manifest: o.manifest });
+  }
+  if (o.steps === undefined) throw new UsageError(`${cmd}: give --steps with --model/--gpu/--tp for one experiment, or --manifest for many`);
+  if (o.model === undefined || o.gpu === undefined) throw new UsageError(`${cmd}: --steps needs --model and --gpu (and --tp, default 1)`);
+  const groups = o.group ? Object.fromEntries(parseAssignments('--group', o.group)) : {};
+  return loadDataset({ steps: o.steps, model: o.model, gpu: o.gpu, tp: o.tp ?? 1, experiment: o.experiment, groups, targets: o.targets });
+}
+
+export function commandLine(cmd: { parent: unknown }): string {
+  const raw = (cmd.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs ?? [];
+  return ['stepfit', ...raw].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+}
+
+export function fitCommand(io: CliIO) {
+  return new Command('fit')
+    .description('fit basis coefficients to measured step times (one experiment, or many via a manifest); prints the coefficient table and writes a fit file')
+    .option('--steps <path>', 'step records of one experiment (JSONL, .jsonl.gz, or a directory)')
+    .option('--model <id|path>', 'model of that experiment: a configs/models id or a config.json path')
+    .option('--gpu <id|path>', 'GPU of that experiment: a configs/hardware id or a datasheet path')
+    .option('--tp <n>', 'tensor-parallel degree of that experiment', intOption('--tp'), 1)
+    .option('--experiment <id>', 'experiment id (default <model>-<gpu>-tp<N>)')
+    .option('--group <labels>', "labels of that experiment for grouped metrics / CV, e.g. 'workload=sharegpt'")
+    .option('--targets <file>', 'request-level targets of that experiment (JSONL: experiment, request, kind, steps, duration_us)')
+    .option('--manifest <file>', 'YAML/JSON manifest: experiments: [{id, steps, model, gpu, tp, groups, targets?}] (paths relative to it)')
+    .addOption(new Option('--basis <name>', 'basis (terms) to fit').choices(Object.keys(BASES)).default(DEFAULT_BASIS))
+    .addOption(new Option('--method <m>', 'ols (with standard errors) | nnls (all terms ≥ 0, the published baseline\'s choice; default: keeps physical multipliers non-negative so predictions extrapolate sanely) | bounded (--bounds) | ridge (toward a prior) | huber (robust IRLS)').choices(FIT_METHODS as FitMethod[]).default('nnls' as FitMethod))
+    .addOption(new Option('--weight <w>', 'row weights: relative = 1/y² (minimise squared relative error, what MAPE measures) | none').choices(['none', 'relative'] as const).default('relative' as const))
+    .option('--bounds <spec>', "per-term bounds for --method bounded, e.g. 'prefill=0.5:4,constant=0:' (empty side = unbounded; unlisted terms unbounded)")
+    .option('--lambda <x>', 'ridge strength λ on the column-scaled normal equations (each diagonal = 1; λ → ∞ returns the prior)', floatOption('--lambda', 0))
+    .option('--prior <spec>', "ridge prior per term, e.g. 'prefill=1,constant=0' (default: the basis priors: multipliers 1, counts 0)")
+    .option('--huber-k <k>', 'Huber threshold in robust-scale units', floatOption('--huber-k', 0))
+    .option('--huber-max-iter <n>', 'Huber IRLS iteration cap (one pass over the data each)', intOption('--huber-max-iter'))
+    .option('--cv <scheme>', "cross-validation: 'kfold:K' (seeded) or 'group:<experiment|model|gpu|tp|label>' (leave one group out)")
+    .option('--seed <n>', 'seed for k-fold assignment and bootstrap', intOption('--seed', 0), 1)
+    .option('--bootstrap <n>', 'Poisson-bootstrap replicates for standard errors / percentile intervals (0 = analytic)', intOption('--bootstrap', 0), 0)
+    .addOption(new Option('--on-collinear <mode>', 'terms the data cannot identify: resolve (drop / merge them, recorded in the fit file) | fail').choices(['resolve', 'fail'] as const).default('resolve' as const))
+    .option('--out <file>', 'fit file to write (atomically), e.g. fits/x.json; without it nothing is written')
+    .option('--json', 'print the fit file JSON on stdout instead of the table')
+    .action(async (o, cmd) => {
+      const ds = datasetFromFlags(o, 'fit');
+      const opts: FitOptions = {
+        basis: o.basis, method: o.method, weight: o.weight, seed: o.seed, cv: o.cv ?? null, bootstrap: o.bootstrap, collinear: o.onCollinear,
+      };
+      if (o.bounds !== undefined) opts.bounds = parseBounds(o.bounds);
+      if (o.lambda !== undefined || o.prior !== undefined) {
+        if (o.method !== 'ridge') throw new UsageError(`--lambda / --prior apply to --method ridge (got --method ${o.method})`);
+        opts.ridge = { lambda: o.lambda ?? 1, prior: o.prior ? Object.fromEntries(parseAssignments('--prior', o.prior).map(([k, v]) => [k, parseNum('--prior', k, v)])) : undefined };
+      }
+      if (o.huberK !== undefined || o.huberMaxIter !== undefined) {
+        if (o.method !== 'huber') throw new UsageError(`--huber-k / --huber-max-iter apply to --method huber (got --method ${o.method})`);
+        opts.huber = { k: o.huberK, maxIter: o.huberMaxIter };
+      }
+      const t0 = process.hrtime.bigint();
+      const result = await fitDataset(ds, opts);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const fit = buildFitFile(result, await fitProvenance(ds, commandLine(cmd as unknown as { parent: unknown })));
+      if (o.out !== undefined) writeFitFile(o.out, fit);
+      if (o.json) io.out(JSON.stringify(fit, null, 2));
+      else io.out(formatFit(fit).join('\n'));
+      io.err(`fit: ${result.rows} rows, ${result.passes} pass${result.passes > 1 ? 'es' : ''} over the data, ${seconds.toFixed(2)} s${o.out !== undefined ? ` → ${o.out}` : ' (no --out: nothing written)'}`);
+    });
+}
