@@ -4,6 +4,8 @@ import type { CliIO } from './io.js';
 import { featuresCommand } from './features.js';
 import { sampleCommand } from './sample.js';
 import { demoCommand } from './demo.js';
+import { fitCommand } from './fit.js';
+import { evaluateCommand } from './evaluate.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandFactory = (io: CliIO) => Command<any, any, any>;
@@ -12,4 +14,6 @@ export const COMMANDS: CommandFactory[] = [
   demoCommand,
   featuresCommand,
   sampleCommand,
+  fitCommand,
+  evaluateCommand,
 ];
