@@ -191,8 +191,6 @@ export class ServingSimulator {
   readonly recomputed: Int32Array;
   /** Tokens scheduled for the request in the step being built (0 = not in the batch). */
   readonly schedN: Int32Array;
-  /** Prefill of the current incarnation done (the request decodes). */
-  readonly pdone: Uint8Array;
   /** Prefix-cache hit blocks of the current incarnation. */
   readonly hitBlocks: Int32Array;
   readonly blocks: (Int32Array | null)[];
@@ -229,6 +227,9 @@ export class ServingSimulator {
   busyNs = 0;
   private doneCount = 0;
   private hitScratch = new Int32Array(1024);
+  private idleGap = false;
+  /** Scheduler events of one step get distinct times start + 0, 1, 2, … ns (they are emitted one after another). */
+  private evSeq = 0;
 
   constructor(workload: Workload, o: SimOptions) {
     const lim = o.limits;
@@ -278,7 +279,6 @@ export class ServingSimulator {
     this.cachedTokens = new Int32Array(n);
     this.recomputed = new Int32Array(n);
     this.schedN = new Int32Array(n);
-    this.pdone = new Uint8Array(n);
     this.hitBlocks = new Int32Array(n);
     this.blocks = new Array(n).fill(null);
     this.nBlocks = new Int32Array(n);
@@ -425,19 +425,20 @@ export class ServingSimulator {
   private preempt(R: Rank, r: number): void {
     this.freeBlocks(R, r);
     this.computed[r] = 0;
-    this.pdone[r] = 0;
     this.hitBlocks[r] = 0;
     this.preemptions[r]!++;
     this.totalPreemptions++;
     this.status[r] = Status.Waiting;
     R.pushFront(r);
     R.nPreempted++;
-    if (this.traceOn) R.events.push({ request: this.engineId(r), kind: 'PREEMPTED', tsNs: this.baseNs + this.nowNs, step: this.stepId, numPreemptions: this.preemptions[r]! });
+    if (this.traceOn) R.events.push({ request: this.engineId(r), kind: 'PREEMPTED', tsNs: this.baseNs + this.nowNs + this.evSeq++, step: this.stepId, numPreemptions: this.preemptions[r]! });
   }
 
   private addToBatch(R: Rank, r: number, n: number): void {
     this.schedN[r] = n;
-    if (this.pdone[r]) R.dec[R.nDec++] = r;
+    // a decode iff it has output tokens and computes exactly its newest sampled token
+    // (schedule.ts `canonicalEntry`: a resumed request whose recompute has one token left decodes it)
+    if (n === 1 && this.gen[r]! >= 1 && this.computed[r] === this.numTokens(r) - 1) R.dec[R.nDec++] = r;
     else R.pf[R.nPf++] = r;
   }
 
@@ -514,7 +515,7 @@ export class ServingSimulator {
         if (Number.isNaN(this.firstSchedNs[r]!)) this.firstSchedNs[r] = this.nowNs;
         if (this.traceOn) {
           R.events.push({
-            request: this.engineId(r), kind: 'SCHEDULED', tsNs: this.baseNs + this.nowNs, step: this.stepId,
+            request: this.engineId(r), kind: 'SCHEDULED', tsNs: this.baseNs + this.nowNs + this.evSeq++, step: this.stepId,
             scheduleKind: resume ? 'RESUME' : 'FIRST', prefillDoneTokens: start, ...(resume ? { decodeDoneTokens: this.gen[r]! } : {}),
           });
         }
@@ -576,7 +577,6 @@ export class ServingSimulator {
       this.computed[r] += n;
       if (this.computed[r]! < this.numTokens(r)) return;
       // sampled a token
-      this.pdone[r] = 1;
       const g = ++this.gen[r]!;
       if (g === 1) {
         this.firstTokenNs[r] = t;
@@ -610,6 +610,8 @@ export class ServingSimulator {
     let ran = 0;
     const dpN = this.ranks.length;
     while (ran < maxSteps && !this.done) {
+      if (this.idleGap) { this.stepId++; this.idleGap = false; }
+      this.evSeq = 0;
       this.admitArrivals(this.nowNs);
       let busy = false;
       for (const R of this.ranks) {
@@ -618,8 +620,10 @@ export class ServingSimulator {
       }
       if (!busy) {
         if (this.arrPos < this.arrLen) {
-          // idle: jump to the next arrival (QUEUED events stay with the rank for the next step it builds)
+          // idle: jump to the next arrival (QUEUED events stay with the rank for the next step it builds);
+          // the step counter skips one value, so idle time never sits between two adjacent step ids
           this.nowNs = Math.max(this.nowNs, this.arrivalNs[this.arr[this.arrPos]!]!);
+          if (this.steps > 0) this.idleGap = true;
           continue;
         }
         // nothing runs and nothing will arrive: the head of some queue can never be admitted
