@@ -6,6 +6,7 @@ import { sampleCommand } from './sample.js';
 import { demoCommand } from './demo.js';
 import { fitCommand } from './fit.js';
 import { evaluateCommand } from './evaluate.js';
+import { engineCommand } from './engine.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandFactory = (io: CliIO) => Command<any, any, any>;
@@ -16,4 +17,5 @@ export const COMMANDS: CommandFactory[] = [
   sampleCommand,
   fitCommand,
   evaluateCommand,
+  engineCommand,
 ];

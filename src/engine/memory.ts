@@ -1,0 +1,123 @@
+/**
+ * Per-GPU memory for a deployment (all in bytes; capacity from the datasheet in GB = 10⁹ bytes):
+ *
+ *   usable      = capacity · gpuMemUtil                      (vLLM gpu_memory_utilization)
+ *   weights     = the heaviest pipeline stage's weights on one GPU (GEMM weights in the weight dtype;
+ *                 embeddings, LM head, norms, router in BF16; MoE: the N/EP local experts)
+ *   activations = peak transient of one forward pass over `maxBatchedTokens` tokens:
+ *                 T·(4·d + qkvWidth + 3·mlpWidth)·2 + min(T, maxSeqs)·vocab/TP·4·2
+ *   reserved    = 1.5 GB runtime (CUDA context, CUDA graphs, allocator slack) + 0.4 GB NCCL buffers when TP·PP > 1
+ *   KV cache    = usable − weights − activations − reserved
+ *   KV bytes per token per GPU = (L/PP)·kvBytesPerTokenLayer  (2·⌈kvH/TP⌉·d_h·kvB, or MLA (r + rope)·kvB)
+ *   max tokens  = ⌊KV cache / KV bytes per token / 16⌋·16    (16-token paged blocks)
+ *   max sequences of length S = ⌊max tokens / min(S, W)⌋     (W = sliding window, when any)
+ * "Does not fit" when KV cache ≤ 0 or it cannot hold one sequence of `maxModelLen`.
+ */
+import type { Engine } from './context.js';
+
+export interface MemoryOptions {
+  /** Context length per sequence (vLLM max_model_len). */
+  maxModelLen?: number;
+  /** Fraction of capacity the engine may use (default 0.9). */
+  gpuMemUtil?: number;
+  /** Tokens per step used to size activations (default 8192). */
+  maxBatchedTokens?: number;
+  /** Max sequences per step (default 256), for the logits buffer. */
+  maxSeqs?: number;
+}
+
+export interface MemoryResult {
+  readonly capacityBytes: number;
+  readonly usableBytes: number;
+  readonly weightBytes: number;
+  readonly activationBytes: number;
+  readonly reservedBytes: number;
+  readonly kvCacheBytes: number;
+  readonly kvBytesPerToken: number;
+  readonly maxKvTokens: number;
+  readonly maxSequences: number;
+  readonly fits: boolean;
+  /** Why it does not fit, with the numbers (absent when it fits). */
+  readonly reason?: string;
+}
+
+export const RUNTIME_RESERVED_BYTES = 1.5e9;
+export const NCCL_RESERVED_BYTES = 0.4e9;
+export const KV_BLOCK_TOKENS = 16;
+
+/** Weight bytes of one decoder layer on one GPU (dense or MoE layer). */
+export function layerWeightBytes(e: Engine, moe: boolean): number {
+  let b = 0;
+  for (const g of e.qkvGemms) b += g.k * g.n * e.wBytes;
+  b += e.oGemm.k * e.oGemm.n * e.wBytes;
+  if (e.mla) b += e.mla.kvLoraRank * e.headsPerGpu * (e.mla.nopeDim + e.mla.vDim) * e.wBytes; // kv_b
+  b += 2 * e.d * 2; // norms
+  if (!moe) {
+    b += (e.denseUp.k * e.denseUp.n + e.denseDown.k * e.denseDown.n) * e.wBytes;
+  } else {
+    b += e.localExperts * (e.expertUp.k * e.expertUp.n + e.expertDown.k * e.expertDown.n) * e.wBytes;
+    if (e.sharedUp && e.sharedDown) b += (e.sharedUp.k * e.sharedUp.n + e.sharedDown.k * e.sharedDown.n) * e.wBytes;
+    b += e.d * e.numExperts * 2; // router
+  }
+  return b;
+}
+
+/** Weight bytes per GPU of the heaviest pipeline stage. Layers are split evenly; dense layers come first. */
+export function weightBytesPerGpu(e: Engine): number {
+  const perStage = e.L / e.pp;
+  const dense = layerWeightBytes(e, false);
+  const moe = e.moeLayers > 0 ? layerWeightBytes(e, true) : 0;
+  const embed = e.vocabPerGpu * e.d * 2;
+  const head = e.arch.tieWordEmbeddings && e.pp === 1 ? 0 : e.vocabPerGpu * e.d * 2;
+  let worst = 0;
+  for (let s = 0; s < e.pp; s++) {
+    let b = 0;
+    for (let l = s * perStage; l < (s + 1) * perStage; l++) b += l < e.denseLayers ? dense : moe;
+    if (s === 0) b += embed;
+    if (s === e.pp - 1) b += head + e.d * 2;
+    worst = Math.max(worst, b);
+  }
+  return worst;
+}
+
+/** KV-cache bytes per token on one GPU (its L/PP layers). */
+export function kvBytesPerTokenPerGpu(e: Engine): number {
+  return (e.L / e.pp) * e.kvBytesPerTokenLayer;
+}
+
+/** Peak activation bytes of one forward pass over T tokens (see file comment). */
+export function activationBytes(e: Engine, tokens: number, maxSeqs: number): number {
+  const qkvWidth = e.qkvGemms.reduce((s, g) => s + g.n, 0);
+  const mlpWidth = Math.max(e.denseLayers > 0 ? e.denseWidth : 0, e.moeLayers > 0 ? Math.max(e.expertWidth * e.topK, e.sharedWidth) : 0);
+  return tokens * (4 * e.d + qkvWidth + 3 * mlpWidth) * 2 + Math.min(tokens, maxSeqs) * e.vocabPerGpu * 4 * 2;
+}
+
+export function engineMemory(e: Engine, opts: MemoryOptions = {}): MemoryResult {
+  const util = opts.gpuMemUtil ?? 0.9;
+  const maxModelLen = opts.maxModelLen ?? 4096;
+  const T = opts.maxBatchedTokens ?? 8192;
+  const capacity = e.gpu.memCapacityGB * 1e9;
+  const usable = capacity * util;
+  const weights = weightBytesPerGpu(e);
+  const act = activationBytes(e, T, opts.maxSeqs ?? 256);
+  const reserved = RUNTIME_RESERVED_BYTES + (e.tp * e.pp > 1 ? NCCL_RESERVED_BYTES : 0);
+  const kvCache = usable - weights - act - reserved;
+  const perTok = kvBytesPerTokenPerGpu(e);
+  const maxKvTokens = kvCache > 0 ? Math.floor(kvCache / perTok / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS : 0;
+  const seqLen = e.window > 0 ? Math.min(maxModelLen, e.window) : maxModelLen;
+  const maxSequences = Math.floor(maxKvTokens / seqLen);
+  const gb = (b: number): string => `${(b / 1e9).toFixed(2)} GB`;
+  const layout = `TP ${e.tp}${e.pp > 1 ? ` PP ${e.pp}` : ''}${e.ep > 1 ? ` EP ${e.ep}` : ''}`;
+  let reason: string | undefined;
+  if (kvCache <= 0) {
+    reason = `${e.arch.name} on ${e.gpu.id} at ${layout}: weights ${gb(weights)} + activations ${gb(act)} + reserved ${gb(reserved)} = ${gb(weights + act + reserved)} per GPU exceed the usable ${gb(usable)} (${e.gpu.memCapacityGB} GB × ${util}); `
+      + `need ≥ ${Math.ceil((weights + act + reserved) / (util * e.gpu.memCapacityGB * 1e9) * e.tp * e.pp)} GPUs' worth of memory or a smaller weight dtype`;
+  } else if (maxSequences < 1) {
+    reason = `${e.arch.name} on ${e.gpu.id} at ${layout}: the KV cache (${gb(kvCache)} per GPU = ${maxKvTokens} tokens) cannot hold one sequence of ${seqLen} tokens (max-model-len)`;
+  }
+  return {
+    capacityBytes: capacity, usableBytes: usable, weightBytes: weights, activationBytes: act, reservedBytes: reserved,
+    kvCacheBytes: Math.max(0, kvCache), kvBytesPerToken: perTok, maxKvTokens, maxSequences: Math.max(0, maxSequences),
+    fits: reason === undefined, ...(reason ? { reason } : {}),
+  };
+}
