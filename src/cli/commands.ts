@@ -4,6 +4,7 @@ import type { CliIO } from './io.js';
 import { featuresCommand } from './features.js';
 import { sampleCommand } from './sample.js';
 import { demoCommand } from './demo.js';
+import { predictCommand } from './predict.js';
 import { fitCommand } from './fit.js';
 import { evaluateCommand } from './evaluate.js';
 import { engineCommand } from './engine.js';
@@ -15,6 +16,7 @@ export const COMMANDS: CommandFactory[] = [
   demoCommand,
   featuresCommand,
   sampleCommand,
+  predictCommand,
   fitCommand,
   evaluateCommand,
   engineCommand,

@@ -1,0 +1,51 @@
+/**
+ * Load a fit file for use (predict, report, export): schema + version (readFitFile), a known basis
+ * and basis version, term names matching the basis in order, and a covariance of the right size.
+ * Every refusal is one line naming the file and what is wrong.
+ */
+import { readFitFile, type FitFile } from '../fit/fitfile.js';
+import { BASES } from '../basis/registry.js';
+import type { Basis } from '../basis/types.js';
+import { InputError } from '../io/errors.js';
+
+export interface LoadedFit {
+  readonly path: string;
+  readonly fit: FitFile;
+  readonly basis: Basis;
+}
+
+/** Check a parsed fit against the basis registry; `path` names the file in messages. */
+export function checkFit(fit: FitFile, path: string): LoadedFit {
+  const basis = BASES[fit.basis];
+  if (!basis) {
+    throw new InputError(`${path}: fit file uses basis '${fit.basis}', which this stepfit does not know (known: ${Object.keys(BASES).join(', ')})`);
+  }
+  if (fit.basisVersion !== basis.version) {
+    throw new InputError(`${path}: fit file uses basis '${fit.basis}' version ${fit.basisVersion}; this stepfit has version ${basis.version} — refit with this version`);
+  }
+  const want = basis.terms.map((t) => t.name);
+  const got = fit.terms.map((t) => t.name);
+  if (want.join(',') !== got.join(',')) {
+    throw new InputError(`${path}: field 'terms': names [${got.join(', ')}] do not match basis '${basis.name}' v${basis.version} terms [${want.join(', ')}]`);
+  }
+  fit.terms.forEach((t, i) => {
+    if (!Number.isFinite(t.coef)) throw new InputError(`${path}: field 'terms[${i}].coef' (${t.name}): expected a finite number, got ${t.coef}`);
+  });
+  const p = want.length;
+  if (fit.covariance !== null) {
+    if (fit.covariance.length !== p * p) {
+      throw new InputError(`${path}: field 'covariance': expected ${p}×${p} = ${p * p} numbers (row-major, term order), got ${fit.covariance.length}`);
+    }
+    const bad = fit.covariance.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new InputError(`${path}: field 'covariance[${bad}]': expected a finite number`);
+  }
+  if (!Number.isFinite(fit.residual.sigma) || fit.residual.sigma < 0) {
+    throw new InputError(`${path}: field 'residual.sigma': expected a finite number ≥ 0, got ${fit.residual.sigma}`);
+  }
+  return { path, fit, basis };
+}
+
+/** Read, validate and check a fit file. */
+export function loadFit(path: string): LoadedFit {
+  return checkFit(readFitFile(path), path);
+}
