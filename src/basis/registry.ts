@@ -3,10 +3,12 @@ import { InputError } from '../io/errors.js';
 import type { Basis } from './types.js';
 import { seedBasis } from './seed.js';
 import { rooflineBasis } from './roofline.js';
+import { servingBasis } from './serving.js';
 
 export const BASES: Readonly<Record<string, Basis>> = Object.freeze({
   seed: seedBasis,
   roofline: rooflineBasis,
+  serving: servingBasis,
 });
 
 /** The basis `stepfit fit` uses when none is named. */

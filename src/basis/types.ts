@@ -23,6 +23,18 @@ export interface TermInfo {
   readonly meaning: string;
   /** Prior value for ridge (efficiency multipliers: 1; counts: 0). */
   readonly prior: number;
+  /**
+   * Physical lower bound of the coefficient, when the basis knows one (e.g. 1 for a time computed at
+   * datasheet peak: no kernel beats its roofline). `physicalBounds(basis)` turns these into fit bounds.
+   */
+  readonly lower?: number;
+}
+
+/** Per-term bounds `[lower, null]` from each term's physical lower bound (0 when the basis gives none): the `bounds` option of a bounded or robust fit. */
+export function physicalBounds(b: Basis): Record<string, [number, null]> {
+  const out: Record<string, [number, null]> = {};
+  for (const t of b.terms) out[t.name] = [t.lower ?? 0, null];
+  return out;
 }
 
 /** A basis compiled for one context: constants precomputed, then cheap per-step evaluation. */

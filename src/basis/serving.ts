@@ -1,0 +1,163 @@
+/**
+ * The `serving` basis (version 1): stepfit's default. Roofline times at datasheet peak for the GPU
+ * work of a step, plus the serving engine's fixed costs, each with a physical meaning and bound.
+ * Chosen on real measurements (reports/validation.md: Splitwise batch sweeps, four held-out splits).
+ *
+ * step = Σ_k β_k · x_k, with x_k:
+ *  GPU work at peak (coefficient = 1 / achieved efficiency, physical lower bound 1):
+ *   prefill_gemm   linear-layer FLOPs of the prefill tokens (+ LM head of prompts that finish) / F
+ *   decode_gemm    linear-layer + LM-head FLOPs of the decode tokens / F
+ *   prefill_attn   causal attention FLOPs over prior context / F
+ *   kv             KV-cache traffic (decode reads + prefill writes) / BW
+ *   weight         weight bytes read once per step (dense + LM head + expected distinct MoE experts) / BW
+ *   tp_comm        ring all-reduce traffic 2(TP−1)/TP · T·d·2 B, 2 per layer / per-direction link BW
+ *  Engine effects (lower bound 0):
+ *   tp_comm_large  extra all-reduce time that grows with message size: the tp_comm time of
+ *                  √(T² + T₀²) − T₀ tokens, T₀ = 1024 (≈ T²/2T₀ for small steps, T − T₀ for large)
+ *   tp_hops        ring latency: 2L all-reduces × 2(TP−1) hops, × (450 GB/s ÷ per-direction link GB/s)
+ *   prefill_layers L per step that carries prefill (eager launches), × s
+ *   decode_layers  L per decode-only step (graph-captured), × s
+ *   requests       requests in the step (scheduling, sampling), × s
+ *   constant       1 per step, × s
+ * s = (989.5 / F_TFLOPS)^(1/3): a device-latency scale (1 on an H100 SXM), so fixed costs measured on
+ * one GPU carry to another (Hopper ≈ 1, Ampere A100 ≈ 1.47). Count coefficients are µs at s = 1.
+ */
+import type { Basis, BasisContext, CompiledBasis, TermInfo } from './types.js';
+import type { Step } from '../steps/step.js';
+import { DTYPE_BYTES } from '../model/arch.js';
+import { rooflineConsts, rfPrefillAttn, rfWeight, type RooflineConsts } from './roofline.js';
+
+/** Tokens per step at which all-reduce time starts to grow faster than its bytes (T₀ of `tp_comm_large`). */
+export const COMM_KNEE_TOKENS = 1024;
+/** Reference GPU of the latency scales: H100 SXM (989.5 dense FP16 TFLOPS, 450 GB/s NVLink per direction). */
+export const REF_TFLOPS = 989.5;
+export const REF_LINK_GBS = 450;
+
+export interface ServingConsts {
+  rf: RooflineConsts;
+  /** LM-head FLOPs per sampled token per GPU (2·d·V/TP), and its weight bytes per GPU. */
+  lmFlops: number; lmBytes: number;
+  /** s: device-latency scale of count terms. */
+  latencyScale: number;
+  /** Link-latency scale of one ring hop. */
+  hopScale: number;
+}
+
+export function servingConsts(ctx: BasisContext): ServingConsts {
+  const rf = rooflineConsts(ctx);
+  const a = ctx.arch;
+  const lmParams = a.hiddenSize * a.vocabSize / ctx.tp;
+  const link = ctx.gpu.scaleUpGBs / 2;
+  return {
+    rf,
+    lmFlops: 2 * lmParams,
+    lmBytes: lmParams * DTYPE_BYTES[a.weightDtype],
+    latencyScale: Math.cbrt(REF_TFLOPS / ctx.gpu.fp16DenseTflops),
+    hopScale: link > 0 ? REF_LINK_GBS / link : 0,
+  };
+}
+
+const prefillTokens = (s: Step): number => { let t = 0; for (const c of s.prefill) t += c.tokens; return t; };
+/** Prefill chunks that complete their prompt (sample a first token). */
+const finishingChunks = (s: Step): number => { let n = 0; for (const c of s.prefill) if (c.prior + c.tokens >= c.prompt) n++; return n; };
+
+/** Prefill GEMM (µs): [T_pf · flopsPerToken + (#finishing chunks) · 2dV/TP] / F. */
+export function svPrefillGemm(c: ServingConsts, s: Step): number {
+  return (prefillTokens(s) * c.rf.flopsPerToken + finishingChunks(s) * c.lmFlops) / c.rf.flopsPerUs;
+}
+
+/** Decode GEMM (µs): T_dc · (flopsPerToken + 2dV/TP) / F. */
+export function svDecodeGemm(c: ServingConsts, s: Step): number {
+  return s.decode.length * (c.rf.flopsPerToken + c.lmFlops) / c.rf.flopsPerUs;
+}
+
+/** KV traffic (µs): L · [Σ_j (min(c_j, W) + 1) + T_pf] · kvBytesPerToken / BW (decode reads, prefill writes). */
+export function svKv(c: ServingConsts, s: Step): number {
+  let toks = prefillTokens(s);
+  for (const x of s.decode) toks += (c.rf.window > 0 ? Math.min(x, c.rf.window) : x) + 1;
+  return c.rf.L * toks * c.rf.kvBytesPerToken / c.rf.bytesPerUs;
+}
+
+/** Weights (µs): roofline weight bytes (dense + expected distinct experts) + LM-head bytes, / BW. */
+export function svWeight(c: ServingConsts, s: Step): number {
+  return rfWeight(c.rf, s) + c.lmBytes / c.rf.bytesPerUs;
+}
+
+/** All-reduce traffic time (µs) of `tokens` tokens: L · 2 · 2(TP−1)/TP · tokens · d · 2 B / link; 0 at TP 1. */
+function commUs(c: ServingConsts, tokens: number): number {
+  if (c.rf.tp === 1 || c.rf.linkBytesPerUs <= 0) return 0;
+  return c.rf.L * 2 * (2 * (c.rf.tp - 1) / c.rf.tp) * tokens * c.rf.d * c.rf.actBytes / c.rf.linkBytesPerUs;
+}
+
+/** TP all-reduce traffic (µs) of all T = T_pf + T_dc tokens. */
+export function svTpComm(c: ServingConsts, s: Step): number {
+  return commUs(c, prefillTokens(s) + s.decode.length);
+}
+
+/** Message-size growth of all-reduce time (µs): commUs(√(T² + T₀²) − T₀), T₀ = COMM_KNEE_TOKENS. */
+export function svTpCommLarge(c: ServingConsts, s: Step): number {
+  const T = prefillTokens(s) + s.decode.length;
+  return commUs(c, Math.sqrt(T * T + COMM_KNEE_TOKENS * COMM_KNEE_TOKENS) - COMM_KNEE_TOKENS);
+}
+
+/** Ring hops per step: 2L all-reduces × 2(TP−1) hops (0 at TP 1); the design row multiplies it by the link-latency scale. */
+export function svTpHops(c: ServingConsts): number {
+  return c.rf.tp > 1 ? 2 * c.rf.L * 2 * (c.rf.tp - 1) : 0;
+}
+
+const COLUMNS = ['prefill_gemm', 'decode_gemm', 'prefill_attn', 'kv', 'weight', 'tp_comm', 'tp_comm_large',
+  'tp_hops', 'prefill_layers', 'decode_layers', 'requests', 'latency_scale'] as const;
+
+export const servingBasis: Basis = Object.freeze({
+  name: 'serving',
+  version: 1,
+  description: 'Roofline GPU work at datasheet peak (β ≥ 1) plus serving-engine costs: message-size all-reduce growth, ring-hop latency, per-phase per-layer launch overhead, per-request and per-step costs in device-latency units.',
+  terms: Object.freeze<TermInfo[]>([
+    { name: 'prefill_gemm', unit: 'us', prior: 1, lower: 1, meaning: 'prefill linear layers run at 1/β of peak tensor FLOPS' },
+    { name: 'decode_gemm', unit: 'us', prior: 1, lower: 1, meaning: 'decode linear layers run at 1/β of peak tensor FLOPS' },
+    { name: 'prefill_attn', unit: 'us', prior: 1, lower: 1, meaning: 'prefill attention runs at 1/β of peak tensor FLOPS' },
+    { name: 'kv', unit: 'us', prior: 1, lower: 1, meaning: 'KV cache is read and written at 1/β of peak memory bandwidth' },
+    { name: 'weight', unit: 'us', prior: 1, lower: 1, meaning: 'weights stream at 1/β of peak memory bandwidth' },
+    { name: 'tp_comm', unit: 'us', prior: 1, lower: 1, meaning: 'all-reduce moves data at 1/β of peak link bandwidth' },
+    { name: 'tp_comm_large', unit: 'us', prior: 0, lower: 0, meaning: 'extra all-reduce time per unit of link time beyond the message-size knee' },
+    { name: 'tp_hops', unit: 'count', prior: 0, lower: 0, meaning: 'µs per ring hop of an all-reduce (at 450 GB/s links)' },
+    { name: 'prefill_layers', unit: 'count', prior: 0, lower: 0, meaning: 'µs per layer of a step with prefill (launch overhead; at s = 1)' },
+    { name: 'decode_layers', unit: 'count', prior: 0, lower: 0, meaning: 'µs per layer of a decode-only step (at s = 1)' },
+    { name: 'requests', unit: 'count', prior: 0, lower: 0, meaning: 'µs per request in the step (at s = 1)' },
+    { name: 'constant', unit: 'count', prior: 0, lower: 0, meaning: 'µs of fixed overhead per step (at s = 1)' },
+  ]),
+  featureColumns: COLUMNS,
+  countColumns: new Set(['tp_hops', 'prefill_layers', 'decode_layers', 'requests']),
+  compile(ctx: BasisContext): CompiledBasis {
+    const c = servingConsts(ctx);
+    const L = c.rf.L;
+    const hops = svTpHops(c);
+    const features = (s: Step, out: Float64Array): void => {
+      const hasP = s.prefill.length > 0;
+      out[0] = svPrefillGemm(c, s);
+      out[1] = svDecodeGemm(c, s);
+      out[2] = rfPrefillAttn(c.rf, s);
+      out[3] = svKv(c, s);
+      out[4] = svWeight(c, s);
+      out[5] = svTpComm(c, s);
+      out[6] = svTpCommLarge(c, s);
+      out[7] = hops;
+      out[8] = hasP ? L : 0;
+      out[9] = hasP || s.decode.length === 0 ? 0 : L;
+      out[10] = s.prefill.length + s.decode.length;
+      out[11] = c.latencyScale;
+    };
+    return {
+      features,
+      row(s: Step, out: Float64Array): void {
+        features(s, out);
+        const k = c.latencyScale;
+        out[7]! *= c.hopScale;
+        out[8]! *= k;
+        out[9]! *= k;
+        out[10]! *= k;
+        out[11] = k;
+      },
+    };
+  },
+});
