@@ -1,6 +1,8 @@
 /**
- * Per-GPU memory for a deployment (all in bytes; capacity from the datasheet in GB = 10⁹ bytes):
+ * Per-GPU memory for a deployment (all in bytes):
  *
+ *   capacity    = datasheet GB · 2³⁰: GPU memory "GB" are binary (an "80 GB" H100/A100 has
+ *                 85,899,345,920 bytes, as AIConfigurator's system files record: mem_capacity 80 GiB)
  *   usable      = capacity · gpuMemUtil                      (vLLM gpu_memory_utilization)
  *   weights     = the heaviest pipeline stage's weights on one GPU (GEMM weights in the weight dtype;
  *                 embeddings, LM head, norms, router in BF16; MoE: the N/EP local experts)
@@ -44,6 +46,7 @@ export interface MemoryResult {
 export const RUNTIME_RESERVED_BYTES = 1.5e9;
 export const NCCL_RESERVED_BYTES = 0.4e9;
 export const KV_BLOCK_TOKENS = 16;
+export const GIB = 2 ** 30;
 
 /** Weight bytes of one decoder layer on one GPU (dense or MoE layer). */
 export function layerWeightBytes(e: Engine, moe: boolean): number {
@@ -96,7 +99,7 @@ export function engineMemory(e: Engine, opts: MemoryOptions = {}): MemoryResult 
   const util = opts.gpuMemUtil ?? 0.9;
   const maxModelLen = opts.maxModelLen ?? 4096;
   const T = opts.maxBatchedTokens ?? 8192;
-  const capacity = e.gpu.memCapacityGB * 1e9;
+  const capacity = e.gpu.memCapacityGB * GIB;
   const usable = capacity * util;
   const weights = weightBytesPerGpu(e);
   const act = activationBytes(e, T, opts.maxSeqs ?? 256);
@@ -110,8 +113,8 @@ export function engineMemory(e: Engine, opts: MemoryOptions = {}): MemoryResult 
   const layout = `TP ${e.tp}${e.pp > 1 ? ` PP ${e.pp}` : ''}${e.ep > 1 ? ` EP ${e.ep}` : ''}`;
   let reason: string | undefined;
   if (kvCache <= 0) {
-    reason = `${e.arch.name} on ${e.gpu.id} at ${layout}: weights ${gb(weights)} + activations ${gb(act)} + reserved ${gb(reserved)} = ${gb(weights + act + reserved)} per GPU exceed the usable ${gb(usable)} (${e.gpu.memCapacityGB} GB × ${util}); `
-      + `need ≥ ${Math.ceil((weights + act + reserved) / (util * e.gpu.memCapacityGB * 1e9) * e.tp * e.pp)} GPUs' worth of memory or a smaller weight dtype`;
+    reason = `${e.arch.name} on ${e.gpu.id} at ${layout}: weights ${gb(weights)} + activations ${gb(act)} + reserved ${gb(reserved)} = ${gb(weights + act + reserved)} per GPU exceed the usable ${gb(usable)} (${e.gpu.memCapacityGB} GiB × ${util}); `
+      + `use more GPUs (TP/PP), a higher --gpu-mem-util or a smaller --weight-dtype`;
   } else if (maxSequences < 1) {
     reason = `${e.arch.name} on ${e.gpu.id} at ${layout}: the KV cache (${gb(kvCache)} per GPU = ${maxKvTokens} tokens) cannot hold one sequence of ${seqLen} tokens (max-model-len)`;
   }

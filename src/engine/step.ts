@@ -150,7 +150,7 @@ export function engineStepBreakdown(step: Step, e: Engine): StepBreakdown {
 
   if (e.options.lmHead) elementwise(acc, e, 'embed', 2 * T * d * hB, 1);
   // --- attention block ---
-  elementwise(acc, e, 'norm', 4 * T * d * hB, L);
+  elementwise(acc, e, 'norm', 4 * T * d * hB, 2 * L);
   for (const g of e.qkvGemms) gemm(acc, e, 'qkv', T, g, L);
   elementwise(acc, e, 'rope', 2 * T * e.ropeElems * hB, L);
   elementwise(acc, e, 'kv_write', T * e.kvBytesPerTokenLayer * (1 + hB / e.kvBytes), L);
@@ -261,6 +261,20 @@ export function engineStepBreakdown(step: Step, e: Engine): StepBreakdown {
   if (overhead > 0) acc.add('overhead', overhead, 0, 0, 0, 0, 1, 'latency');
   if (e.pp === 1) stageUs = acc.total();
   return { us: acc.total(), stageUs, ops: acc.ops, prefillTokens: Tpf, decodeRequests: Tdc, sampled };
+}
+
+/** One GEMM C[m×n] = A[m×k]·W[k×n] on this engine's GPU and dtypes (µs): the roofline bound with the GEMM curves. */
+export function gemmOpUs(e: Engine, m: number, n: number, k: number): number {
+  const acc = new Acc();
+  gemm(acc, e, 'gemm', m, { n, k }, 1);
+  return acc.total();
+}
+
+/** One memory-bound elementwise kernel moving `bytes` (µs). */
+export function elementwiseOpUs(e: Engine, bytes: number): number {
+  const acc = new Acc();
+  elementwise(acc, e, 'elementwise', bytes, 1);
+  return acc.total();
 }
 
 const PER_STEP = new Set(['embed', 'final_norm', 'lm_head', 'logits_gather', 'sampler', 'pp_p2p', 'overhead']);
