@@ -1,0 +1,160 @@
+/**
+ * Run a validation suite end to end through the library functions of the public commands:
+ * suite data (reconstructed steps) → `fitDatasetSync` (stepfit fit) → fit file (`buildFitFile`) →
+ * `fittedModel` (stepfit predict) on the held-out steps → metrics (`computeMetrics`), overall and per phase.
+ */
+import { fitDatasetSync, resolveOptions, experimentFrom, type FitDataset, type FitOptions } from '../fit/api.js';
+import { buildFitFile } from '../fit/build.js';
+import { computeMetrics } from '../fit/metrics.js';
+import type { Metrics } from '../fit/fitfile.js';
+import { fittedModel } from '../predict/model.js';
+import { getBasis } from '../basis/registry.js';
+import { physicalBounds, type Basis } from '../basis/types.js';
+import { loadArchitecture } from '../model/load.js';
+import { loadGpu } from '../hardware/gpu.js';
+import type { Step } from '../steps/step.js';
+import { boundedHuberFit } from './robust.js';
+import { stepPhase, type FitConfig, type Split, type Suite, type SuiteData, type SuiteExperiment } from './suite.js';
+
+export interface SplitResult {
+  split: string;
+  config: string;
+  basis: string;
+  /** e.g. 'nnls, relative' or 'huber + physical bounds, relative'. */
+  method: string;
+  /** Which code fitted it: the fitting engine, or validate/robust.ts (bounded Huber the engine does not offer yet). */
+  fitter: 'engine' | 'validate/robust';
+  trainRows: number;
+  testRows: number;
+  overall: Metrics;
+  prefill: Metrics | null;
+  decode: Metrics | null;
+  coefficients: Record<string, number>;
+  /** Published seed MAPE for this split (seed rows only) and whether it reproduced within tolerance. */
+  reference?: { mape: number; tolerance: number; ok: boolean };
+  /** Target MAPE (default rows only) and whether it is met. */
+  target?: { mape: number; ok: boolean };
+}
+
+export interface SuiteResult {
+  suite: string;
+  description: string;
+  source: string;
+  notes: string[];
+  splits: { name: string; train: string; test: string }[];
+  results: SplitResult[];
+}
+
+/** True when the fitting engine accepts `bounds` together with `method: 'huber'`. */
+export function engineSupportsBoundedHuber(basis: Basis): boolean {
+  try {
+    resolveOptions({ basis, method: 'huber', weight: 'relative', seed: 1, bounds: physicalBounds(basis) }, basis);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const methodLabel = (c: FitConfig): string => `${c.method}${c.bounds === 'physical' ? ' + physical bounds' : ''}, ${c.weight}`;
+
+interface Part { e: SuiteExperiment; steps: Step[] }
+
+function partition(data: SuiteData, keep: (e: SuiteExperiment, s: Step) => boolean): Part[] {
+  const out: Part[] = [];
+  for (const e of data.experiments) {
+    const steps = e.steps.filter((s) => s.durationUs !== undefined && keep(e, s));
+    if (steps.length > 0) out.push({ e, steps });
+  }
+  return out;
+}
+
+/** Fit one configuration on the training parts; returns coefficients in term order and the fitter used. */
+export function fitConfig(cfg: FitConfig, train: readonly Part[]): { coefs: Float64Array; fitter: SplitResult['fitter'] } {
+  const basis = getBasis(cfg.basis);
+  const bounds = cfg.bounds === 'physical' ? physicalBounds(basis) : undefined;
+  const useRobust = cfg.method === 'huber' && bounds !== undefined && !engineSupportsBoundedHuber(basis);
+  if (useRobust) {
+    const X: Float64Array[] = [];
+    const y: number[] = [];
+    for (const { e, steps } of train) {
+      const cb = basis.compile({ arch: loadArchitecture(e.model), gpu: loadGpu(e.gpu), tp: e.tp });
+      for (const s of steps) {
+        const row = new Float64Array(basis.terms.length);
+        cb.row(s, row);
+        X.push(row);
+        y.push(s.durationUs!);
+      }
+    }
+    const names = basis.terms.map((t) => t.name);
+    const lo = Float64Array.from(names, (n) => bounds![n]![0] ?? -Infinity);
+    const hi = Float64Array.from(names, (n) => bounds![n]![1] ?? Infinity);
+    const prior = Float64Array.from(basis.terms, (t) => t.prior);
+    return { coefs: boundedHuberFit(X, y, prior, lo, hi).beta, fitter: 'validate/robust' };
+  }
+  const ds: FitDataset = { experiments: train.map(({ e, steps }) => experimentFrom({ steps, model: e.model, gpu: e.gpu, tp: e.tp, experiment: e.id })) };
+  const opts: FitOptions = { basis, method: cfg.method, weight: cfg.weight, seed: 1, cv: null, ...(bounds ? { bounds } : {}) };
+  const r = fitDatasetSync(ds, opts);
+  // through the fit file, as `stepfit fit` writes it and `stepfit predict` reads it
+  const file = buildFitFile(r, { commandLine: `stepfit validate (${cfg.label})`, inputs: [], gpus: {}, createdAt: '1970-01-01T00:00:00.000Z' });
+  return { coefs: Float64Array.from(file.terms.map((t) => t.coef)), fitter: 'engine' };
+}
+
+/** Predict held-out steps with fitted coefficients through the predict library's `fittedModel`. */
+function predictParts(cfg: FitConfig, coefs: Float64Array, test: readonly Part[]): { pred: number[]; meas: number[]; phase: string[] } {
+  const basis = getBasis(cfg.basis);
+  const fit = {
+    basis: basis.name, basisVersion: basis.version,
+    terms: basis.terms.map((t, j) => ({ name: t.name, coef: coefs[j]!, se: null, ci95: [null, null] as [null, null], status: 'fitted' })),
+  };
+  const pred: number[] = [];
+  const meas: number[] = [];
+  const phase: string[] = [];
+  for (const { e, steps } of test) {
+    // fittedModel only reads basis, basisVersion and terms of the fit file
+    const m = fittedModel(fit as unknown as Parameters<typeof fittedModel>[0], { arch: loadArchitecture(e.model), gpu: loadGpu(e.gpu), tp: e.tp });
+    for (const s of steps) {
+      pred.push(m.predictUs(s));
+      meas.push(s.durationUs!);
+      phase.push(stepPhase(s));
+    }
+  }
+  return { pred, meas, phase };
+}
+
+function subset(p: { pred: number[]; meas: number[]; phase: string[] }, ph: string): Metrics | null {
+  const idx = p.phase.map((x, i) => (x === ph ? i : -1)).filter((i) => i >= 0);
+  return idx.length ? computeMetrics(idx.map((i) => p.pred[i]!), idx.map((i) => p.meas[i]!)) : null;
+}
+
+export function runSplit(suite: Suite, data: SuiteData, split: Split, cfg: FitConfig): SplitResult {
+  const train = partition(data, split.inTrain);
+  const test = partition(data, split.inTest);
+  const { coefs, fitter } = fitConfig(cfg, train);
+  const p = predictParts(cfg, coefs, test);
+  const basis = getBasis(cfg.basis);
+  const r: SplitResult = {
+    split: split.name, config: cfg.label, basis: `${basis.name} v${basis.version}`, method: methodLabel(cfg), fitter,
+    trainRows: train.reduce((a, x) => a + x.steps.length, 0), testRows: p.meas.length,
+    overall: computeMetrics(p.pred, p.meas), prefill: subset(p, 'prefill'), decode: subset(p, 'decode'),
+    coefficients: Object.fromEntries(basis.terms.map((t, j) => [t.name, coefs[j]!])),
+  };
+  const ref = suite.reference?.seedMape[split.name];
+  if (cfg.label === 'seed' && ref !== undefined) {
+    const tol = suite.reference!.tolerance;
+    r.reference = { mape: ref, tolerance: tol, ok: Math.abs(r.overall.mape - ref) <= tol };
+  }
+  const tgt = suite.targets?.[split.name];
+  if (cfg.label === 'default' && tgt !== undefined) r.target = { mape: tgt, ok: r.overall.mape <= tgt };
+  return r;
+}
+
+/** Run every split × configuration of a suite on loaded data. */
+export function runSuite(suite: Suite, data: SuiteData, configs: readonly FitConfig[] = suite.configs): SuiteResult {
+  const results: SplitResult[] = [];
+  for (const split of suite.splits) for (const cfg of configs) results.push(runSplit(suite, data, split, cfg));
+  return {
+    suite: suite.name, description: suite.description, source: data.source, notes: [...data.notes],
+    splits: suite.splits.map((s) => ({ name: s.name, train: s.trainDesc, test: s.testDesc })),
+    results,
+  };
+}

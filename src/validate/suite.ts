@@ -1,0 +1,69 @@
+/**
+ * Validation suites: named sets of train/test splits over real measurements, and the fit
+ * configurations compared on them (the seven-term seed baseline and stepfit's default).
+ */
+import type { Step } from '../steps/step.js';
+import type { FitMethod, FitWeight } from '../fit/engine.js';
+
+/** An experiment of a suite: one (model, GPU, TP) with its measured steps. */
+export interface SuiteExperiment {
+  readonly id: string;
+  /** configs/models id (or config path). */
+  readonly model: string;
+  /** configs/hardware id (or datasheet path). */
+  readonly gpu: string;
+  readonly tp: number;
+  /** Source labels the split rules use (e.g. sweep model / hardware names). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly steps: readonly Step[];
+}
+
+export interface SuiteData {
+  readonly experiments: readonly SuiteExperiment[];
+  /** Where the data came from (for the report). */
+  readonly source: string;
+  /** Data-handling notes shown with the table (what was excluded and why). */
+  readonly notes: readonly string[];
+}
+
+export interface Split {
+  readonly name: string;
+  /** One line each: what the fit sees and what it is tested on. */
+  readonly trainDesc: string;
+  readonly testDesc: string;
+  inTrain(e: SuiteExperiment, s: Step): boolean;
+  inTest(e: SuiteExperiment, s: Step): boolean;
+}
+
+/** A fit configuration: basis + method + weighting (+ bounds from the basis' physical lower bounds). */
+export interface FitConfig {
+  /** Row label: 'seed' (published baseline) or 'default' (stepfit's default). */
+  readonly label: string;
+  readonly basis: string;
+  readonly method: FitMethod;
+  readonly weight: FitWeight;
+  /** 'physical': each term bounded below by its TermInfo.lower (0 when none). */
+  readonly bounds: 'none' | 'physical';
+}
+
+export interface Suite {
+  readonly name: string;
+  readonly description: string;
+  /** Load the suite's data from the shared data root. */
+  load(dataRoot: string): SuiteData;
+  readonly splits: readonly Split[];
+  readonly configs: readonly FitConfig[];
+  /** Published numbers the seed configuration must reproduce (MAPE %, by split name) and the tolerance. */
+  readonly reference?: { readonly seedMape: Readonly<Record<string, number>>; readonly tolerance: number };
+  /** Targets for the default configuration (MAPE %, by split name). */
+  readonly targets?: Readonly<Record<string, number>>;
+}
+
+/** Batch size of a pure step: number of prefill chunks or decode requests. */
+export const stepBatch = (s: Step): number => s.prefill.length + s.decode.length;
+export const stepPhase = (s: Step): 'prefill' | 'decode' | 'mixed' =>
+  s.prefill.length > 0 && s.decode.length > 0 ? 'mixed' : s.prefill.length > 0 ? 'prefill' : 'decode';
+
+/** The two configurations every suite compares: the published seven-term baseline and stepfit's default. */
+export const SEED_CONFIG: FitConfig = Object.freeze({ label: 'seed', basis: 'seed', method: 'nnls', weight: 'relative', bounds: 'none' });
+export const DEFAULT_CONFIG: FitConfig = Object.freeze({ label: 'default', basis: 'serving', method: 'huber', weight: 'relative', bounds: 'physical' });
