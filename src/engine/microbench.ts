@@ -71,8 +71,9 @@ export function aicContextRows(t: CsvTable): Record<KvClass, KernelRow[]> {
     const bs = num(t, i, 'batch_size'); const isl = num(t, i, 'isl');
     const H = num(t, i, 'num_heads'); const kvH = num(t, i, 'num_key_value_heads'); const dh = num(t, i, 'head_dim');
     const kvB = kv === 'fp8kv' ? 1 : 2;
-    const w = prefillAttnWork(H, dh, 2 * kvH * dh * kvB, 2, Array.from({ length: bs }, () => ({ tokens: isl, prior: 0 })), 0);
-    out[kv].push({ flops: w.flops, bytes: w.bytes, us: num(t, i, 'latency') * 1000, items: bs, key: { bs, isl, H, kvH } });
+    // bs identical sequences: the work is bs × the work of one
+    const w = prefillAttnWork(H, dh, 2 * kvH * dh * kvB, 2, [{ tokens: isl, prior: 0 }], 0);
+    out[kv].push({ flops: bs * w.flops, bytes: bs * w.bytes, us: num(t, i, 'latency') * 1000, items: bs, key: { bs, isl, H, kvH } });
   }
   return out;
 }
@@ -85,8 +86,8 @@ export function aicGenerationRows(t: CsvTable): Record<KvClass, KernelRow[]> {
     const bs = num(t, i, 'batch_size'); const ctx = num(t, i, 'step');
     const H = num(t, i, 'num_heads'); const kvH = num(t, i, 'num_key_value_heads'); const dh = num(t, i, 'head_dim');
     const kvB = kv === 'fp8kv' ? 1 : 2;
-    const w = decodeAttnWork(H, dh, 2 * kvH * dh * kvB, 2, new Array<number>(bs).fill(ctx), 0);
-    out[kv].push({ flops: w.flops, bytes: w.bytes, us: num(t, i, 'latency') * 1000, items: bs, key: { bs, ctx, H, kvH } });
+    const w = decodeAttnWork(H, dh, 2 * kvH * dh * kvB, 2, [ctx], 0);
+    out[kv].push({ flops: bs * w.flops, bytes: bs * w.bytes, us: num(t, i, 'latency') * 1000, items: bs, key: { bs, ctx, H, kvH } });
   }
   return out;
 }
