@@ -217,5 +217,18 @@ describe('Huber IRLS', () => {
     }
     const lhs = psi.reduce((a, v) => a + v * v, 0);
     expect(lhs / ((400 - 4) * huberKappa(k))).toBeCloseTo(1, 4);
+    // fixed point: a dense QR weighted solve with the final Huber weights u_i = min(1, k/|e_i|) returns the same β
+    const u = e.map((v) => Math.min(1, k / Math.abs(v)));
+    const ref = denseWls(X, y, u);
+    r.terms.forEach((t, j) => expect(relErr(t.coef, ref[j]!), t.name).toBeLessThan(1e-5));
+  });
+  it('relative weights: the fixed point uses w = u_i / y_i² (dense QR)', () => {
+    const { X, y } = gen(10, 400, [200, 15, 2, -4], (rng, mu) => mu * (1 + 0.04 * rng.normal()) * (rng.next() < 0.05 ? 1.8 : 1));
+    const r = fit(X, y, { method: 'huber', weight: 'relative' });
+    const beta = r.terms.map((t) => t.coef);
+    const e = y.map((v, i) => (v - X[i]!.reduce((a, xv, j) => a + xv * beta[j]!, 0)) / v / r.residual.sigma);
+    const w = e.map((v, i) => Math.min(1, 1.345 / Math.abs(v)) / (y[i]! * y[i]!));
+    const ref = denseWls(X, y, w);
+    r.terms.forEach((t, j) => expect(relErr(t.coef, ref[j]!), t.name).toBeLessThan(1e-5));
   });
 });

@@ -64,11 +64,11 @@ describe('fit metrics: hand-computed values', () => {
     expect(m.biasPct).toBeCloseTo(3.75, 12);
     expect(sortedQuantile([1, 2, 3, 4, 5], 0.9)).toBeCloseTo(4.6, 12);
   });
-  it('merging accumulators equals one accumulator over the union; R² null for constant data', () => {
+  it('merging accumulators equals one accumulator over the union (spanning several storage chunks); R² null for constant data', () => {
     const a = new MetricsAccumulator();
     const b = new MetricsAccumulator();
     const all = new MetricsAccumulator();
-    for (let i = 0; i < 1000; i++) {
+    for (let i = 0; i < 300000; i++) {
       const meas = 100 + (i % 37) * 3;
       const pred = meas * (1 + ((i * 7919) % 13 - 6) / 100);
       (i % 3 === 0 ? a : b).add(pred, meas);
@@ -76,6 +76,9 @@ describe('fit metrics: hand-computed values', () => {
     }
     const m = MetricsAccumulator.merge([a, b]).result();
     const r = all.result();
+    expect(r.n).toBe(300000);
+    // exact median of the APE multiset by counting (APE values are |k−6| % for k = i·7919 mod 13)
+    expect(r.medianApe).toBeCloseTo(3, 5);
     for (const k of ['n', 'mape', 'medianApe', 'p90Ape', 'p99Ape', 'rmseUs', 'biasPct'] as const) expect(m[k]).toBeCloseTo(r[k], 9);
     expect(m.r2!).toBeCloseTo(r.r2!, 9);
     expect(computeMetrics([1, 2], [5, 5]).r2).toBeNull();

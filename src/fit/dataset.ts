@@ -20,7 +20,7 @@ import type { Basis, CompiledBasis } from '../basis/types.js';
 import { validateStep, stepToJson, type Step } from '../steps/step.js';
 import { stepFiles } from '../steps/io.js';
 import { loadManifest } from '../steps/manifest.js';
-import { readLines } from '../io/lines.js';
+import { openInput } from '../io/lines.js';
 import { InputError } from '../io/errors.js';
 import { readAllTargets as readTargetRows, type RequestTarget } from '../steps/targets.js';
 
@@ -119,19 +119,61 @@ export async function materializeDataset(ds: FitDataset): Promise<FitDataset> {
   return { experiments, manifest: ds.manifest };
 }
 
+/**
+ * Lines of a (possibly gzipped) text file in batches: one await per ~1 MiB chunk instead of one
+ * per line. Blank lines are skipped but counted. Same errors as io/lines.ts `readLines`.
+ */
+export async function* readLineBatches(file: string): AsyncGenerator<{ lines: string[]; lineNos: number[] }> {
+  const input = openInput(file);
+  let rest = '';
+  let lineNo = 0;
+  const decoder = new TextDecoder('utf-8');
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer | string>) {
+      const text = rest + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+      const parts = text.split('\n');
+      rest = parts.pop()!;
+      const lines: string[] = [];
+      const lineNos: number[] = [];
+      for (const raw of parts) {
+        lineNo++;
+        const l = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+        if (l.trim() === '') continue;
+        lines.push(l);
+        lineNos.push(lineNo);
+      }
+      if (lines.length > 0) yield { lines, lineNos };
+    }
+    rest += decoder.decode();
+    if (rest.trim() !== '') yield { lines: [rest.endsWith('\r') ? rest.slice(0, -1) : rest], lineNos: [lineNo + 1] };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err instanceof InputError) throw err;
+    if (err.code === 'Z_BUF_ERROR' || err.code === 'Z_DATA_ERROR' || /unexpected end|incorrect header/i.test(err.message)) {
+      throw new InputError(`${file}:${lineNo + 1}: corrupt or truncated gzip data (${err.message})`);
+    }
+    throw new InputError(`${file}: read error: ${err.message}`);
+  }
+}
+
+/** Parse and validate one step line. */
+function parseStepLine(text: string, file: string, lineNo: number): Step {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`${file}:${lineNo}: not valid JSON (${(err as Error).message})`);
+  }
+  return validateStep(v, `${file}:${lineNo}`);
+}
+
 /** Steps of an experiment with where each came from (file:line, or a record index). */
 async function* iterateSteps(e: FitExperiment): AsyncGenerator<{ step: Step; file: string | null; lineNo: number }> {
   const src = e.steps;
   if (typeof src === 'string') {
     for (const file of stepFiles(src)) {
-      for await (const { text, lineNo } of readLines(file)) {
-        let v: unknown;
-        try {
-          v = JSON.parse(text);
-        } catch (err) {
-          throw new InputError(`${file}:${lineNo}: not valid JSON (${(err as Error).message})`);
-        }
-        yield { step: validateStep(v, `${file}:${lineNo}`), file, lineNo };
+      for await (const { lines, lineNos } of readLineBatches(file)) {
+        for (let k = 0; k < lines.length; k++) yield { step: parseStepLine(lines[k]!, file, lineNos[k]!), file, lineNo: lineNos[k]! };
       }
     }
     return;
@@ -179,8 +221,19 @@ export class RowSource {
   private readonly st: ExpState[];
   private readonly x: Float64Array;
   private passes = 0;
+  /** Row cache (stride p + 3: x, y, experiment, index, kind), filled during the first pass when under budget. */
+  private cache: Float64Array | null = null;
+  private cacheRows = 0;
+  private cacheComplete = false;
+  private readonly cacheBytes: number;
 
-  constructor(readonly ds: FitDataset, readonly basis: Basis) {
+  /**
+   * `cacheBytes` > 0: keep the design rows of the first pass in memory when they fit in that many
+   * bytes, and replay them in later passes instead of re-reading and re-computing (multi-pass
+   * methods such as Huber IRLS). Over budget, every pass streams the data again.
+   */
+  constructor(readonly ds: FitDataset, readonly basis: Basis, opts: { cacheBytes?: number } = {}) {
+    this.cacheBytes = opts.cacheBytes ?? 0;
     if (ds.experiments.length === 0) throw new InputError('no experiments to fit');
     this.p = basis.terms.length;
     this.termNames = basis.terms.map((t) => t.name);
@@ -211,22 +264,42 @@ export class RowSource {
   /** Visit every row (async: reads files). */
   async pass(v: RowVisitor): Promise<void> {
     this.passes++;
+    if (this.replay(v)) return;
+    v = this.recording(v);
     for (let ei = 0; ei < this.st.length; ei++) {
       const s = this.st[ei]!;
       if (s.summary === null && typeof s.e.targets === 'string') s.targets = await this.loadTargets(s, s.e.targets);
       this.begin(s);
       const st = { i: 0 };
       if (s.summary === null || s.summary.stepRows > 0) {
-        for await (const { step, file, lineNo } of iterateSteps(s.e)) this.onStep(s, ei, step, file, lineNo, v, st);
+        const src = s.e.steps;
+        if (typeof src === 'string') {
+          for (const file of stepFiles(src)) {
+            for await (const { lines, lineNos } of readLineBatches(file)) {
+              for (let k = 0; k < lines.length; k++) this.onStep(s, ei, parseStepLine(lines[k]!, file, lineNos[k]!), file, lineNos[k]!, v, st);
+            }
+          }
+        } else {
+          const it = Array.isArray(src) ? src : (src as () => Iterable<Step> | AsyncIterable<Step>)();
+          let k = 0;
+          if (typeof (it as Iterable<Step>)[Symbol.iterator] === 'function') {
+            for (const step of it as Iterable<Step>) this.onStep(s, ei, step, null, k++, v, st);
+          } else {
+            for await (const step of it as AsyncIterable<Step>) this.onStep(s, ei, step, null, k++, v, st);
+          }
+        }
       }
       this.end(s, ei, v, st);
     }
+    if (this.cache) this.cacheComplete = true;
   }
 
   /** Visit every row synchronously (in-memory arrays and sync generators only). */
   passSync(v: RowVisitor): void {
     if (!this.canSync) throw new Error('RowSource.passSync: data set has file inputs; use pass()');
     this.passes++;
+    if (this.replay(v)) return;
+    v = this.recording(v);
     for (let ei = 0; ei < this.st.length; ei++) {
       const s = this.st[ei]!;
       this.begin(s);
@@ -242,6 +315,51 @@ export class RowSource {
       }
       this.end(s, ei, v, st);
     }
+    if (this.cache) this.cacheComplete = true;
+  }
+
+  /** Replay the cached rows; false when there is no complete cache. */
+  private replay(v: RowVisitor): boolean {
+    if (!this.cacheComplete || !this.cache) return false;
+    const c = this.cache;
+    const p = this.p;
+    const stride = p + 3;
+    const x = this.x;
+    for (let r = 0; r < this.cacheRows; r++) {
+      const off = r * stride;
+      for (let j = 0; j < p; j++) x[j] = c[off + j]!;
+      const ik = c[off + p + 2]!;
+      v.row(x, c[off + p]!, c[off + p + 1]!, Math.floor(ik / 4), (ik % 4) as RowKind);
+    }
+    return true;
+  }
+
+  /** Wrap a first-pass visitor so that rows are also recorded (until the byte budget is exceeded). */
+  private recording(v: RowVisitor): RowVisitor {
+    if (this.passes !== 1 || this.cacheBytes <= 0) return v;
+    const stride = this.p + 3;
+    this.cache = new Float64Array(stride * 1024);
+    this.cacheRows = 0;
+    return {
+      row: (x, y, e, i, kind) => {
+        const c = this.cache;
+        if (c) {
+          if ((this.cacheRows + 1) * stride > c.length) {
+            if (c.length * 2 * 8 > this.cacheBytes) this.cache = null;
+            else { const g = new Float64Array(c.length * 2); g.set(c); this.cache = g; }
+          }
+          const cc = this.cache;
+          if (cc) {
+            const off = this.cacheRows++ * stride;
+            for (let j = 0; j < this.p; j++) cc[off + j] = x[j]!;
+            cc[off + this.p] = y;
+            cc[off + this.p + 1] = e;
+            cc[off + this.p + 2] = i * 4 + kind;
+          }
+        }
+        v.row(x, y, e, i, kind);
+      },
+    };
   }
 
   private async loadTargets(s: ExpState, file: string): Promise<RequestTarget[]> {

@@ -16,7 +16,6 @@
 import type { Basis } from '../basis/types.js';
 import { getBasis } from '../basis/registry.js';
 import { InputError } from '../io/errors.js';
-import { makeRng } from '../util/rng.js';
 import { NormalAccumulator, type NormalSystem } from './accumulate.js';
 import { scaleSystem, subMatrix, invertSpd, solveSpd } from './linalg.js';
 import { solveBox, solveRidge, quadraticRss } from './solvers.js';
@@ -49,6 +48,11 @@ export interface FitOptions {
   bootstrap?: number;
   /** Unidentifiable terms: 'resolve' (drop / merge, recorded) or 'fail'. Ridge always keeps every term. */
   collinear?: 'resolve' | 'fail';
+  /**
+   * Memory budget (bytes) for keeping design rows between passes instead of re-reading the data;
+   * default 256 MiB for Huber (many passes), 0 otherwise (two passes: stream both).
+   */
+  rowCacheBytes?: number;
 }
 
 /** Options after validation and defaults, as recorded in the fit file. */
@@ -320,6 +324,7 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     foldNames = Array.from({ length: K }, (_, k) => String(k + 1));
   }
   const perm = new Int32Array(Math.max(1, K));
+  const foldSeed = hash32(ro.seed, 0xf01d, 0);
   let permE = -1;
   let permB = -1;
   /** Fold of a row: experiment's group, or a seeded balanced assignment (a random permutation of 0..K−1 per block of K rows). */
@@ -327,9 +332,11 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     if (expFold) return expFold[e]!;
     const b = Math.floor(i / K);
     if (b !== permB || e !== permE) {
-      const rng = makeRng(hash32(ro.seed, e, b, 0x5eed));
       for (let a = 0; a < K; a++) perm[a] = a;
-      for (let a = K - 1; a > 0; a--) { const r = rng.int(0, a); const t = perm[a]!; perm[a] = perm[r]!; perm[r] = t; }
+      for (let a = K - 1; a > 0; a--) {
+        const r = Math.floor(hashUniform(foldSeed, e, b, a) * (a + 1));
+        const t = perm[a]!; perm[a] = perm[r]!; perm[r] = t;
+      }
       permB = b; permE = e;
     }
     return perm[i % K]!;
@@ -603,7 +610,8 @@ function quantileSorted(s: Float64Array, q: number): number {
 function prepare(ds: FitDataset, opts: FitOptions): { src: RowSource; basis: Basis; ro: ResolvedOptions } {
   const basis = typeof opts.basis === 'string' ? getBasis(opts.basis) : opts.basis;
   const ro = resolveOptions(opts, basis);
-  return { src: new RowSource(ds, basis), basis, ro };
+  const cacheBytes = opts.rowCacheBytes ?? (ro.method === 'huber' ? 256 * 2 ** 20 : 0);
+  return { src: new RowSource(ds, basis, { cacheBytes }), basis, ro };
 }
 
 /** Fit a data set (steps streamed from files where given as paths). */

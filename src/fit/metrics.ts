@@ -26,6 +26,9 @@ export function sortedQuantile(sorted: ArrayLike<number>, q: number): number {
   return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
+/** APE values are stored in fixed-size float32 chunks (no copying as the count grows; merges share full chunks). */
+const CHUNK = 1 << 16;
+
 export class MetricsAccumulator {
   n = 0;
   sumApe = 0;
@@ -34,21 +37,30 @@ export class MetricsAccumulator {
   /** Welford running mean and Σ(m − m̄)² of the measured values. */
   meanY = 0;
   m2Y = 0;
-  private ape: Float32Array;
+  /** Full chunks (never written again) and the chunk being filled. */
+  private full: Float32Array[] = [];
+  private cur: Float32Array;
+  private curN = 0;
   constructor(capacity = 256) {
-    this.ape = new Float32Array(Math.max(16, capacity));
+    this.cur = new Float32Array(Math.min(CHUNK, Math.max(16, capacity)));
   }
 
   add(pred: number, meas: number): void {
     const err = pred - meas;
     const pe = err / meas;
     const ape = Math.abs(pe) * 100;
-    if (this.n === this.ape.length) {
-      const grown = new Float32Array(this.ape.length * 2);
-      grown.set(this.ape);
-      this.ape = grown;
+    if (this.curN === this.cur.length) {
+      if (this.cur.length < CHUNK) {
+        const g = new Float32Array(Math.min(CHUNK, this.cur.length * 4));
+        g.set(this.cur);
+        this.cur = g;
+      } else {
+        this.full.push(this.cur);
+        this.cur = new Float32Array(CHUNK);
+        this.curN = 0;
+      }
     }
-    this.ape[this.n] = ape;
+    this.cur[this.curN++] = ape;
     this.n++;
     this.sumApe += ape;
     this.sumPe += pe;
@@ -58,14 +70,17 @@ export class MetricsAccumulator {
     this.m2Y += d * (meas - this.meanY);
   }
 
+  /** The stored APE values as chunks (the last one trimmed, copied). */
+  private chunks(): Float32Array[] {
+    return this.curN > 0 ? [...this.full, this.cur.slice(0, this.curN)] : [...this.full];
+  }
+
   /** A new accumulator holding the union of several (Chan's parallel update for the variance). */
   static merge(parts: readonly MetricsAccumulator[]): MetricsAccumulator {
-    let total = 0;
-    for (const p of parts) total += p.n;
-    const out = new MetricsAccumulator(total);
+    const out = new MetricsAccumulator(16);
     for (const p of parts) {
       if (p.n === 0) continue;
-      out.ape.set(p.ape.subarray(0, p.n), out.n);
+      out.full.push(...p.chunks());
       const n = out.n + p.n;
       const delta = p.meanY - out.meanY;
       out.m2Y += p.m2Y + delta * delta * out.n * p.n / n;
@@ -82,7 +97,11 @@ export class MetricsAccumulator {
   result(): Metrics {
     const n = this.n;
     if (n === 0) return { n: 0, mape: NaN, medianApe: NaN, p90Ape: NaN, p99Ape: NaN, rmseUs: NaN, r2: null, biasPct: NaN };
-    const sorted = this.ape.slice(0, n).sort();
+    const sorted = new Float32Array(n);
+    let off = 0;
+    for (const c of this.full) { sorted.set(c, off); off += c.length; }
+    sorted.set(this.cur.subarray(0, this.curN), off);
+    sorted.sort();
     return {
       n,
       mape: this.sumApe / n,
