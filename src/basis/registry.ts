@@ -12,7 +12,7 @@ export const BASES: Readonly<Record<string, Basis>> = Object.freeze({
 });
 
 /** The basis `stepfit fit` uses when none is named. */
-export const DEFAULT_BASIS = 'roofline';
+export const DEFAULT_BASIS = 'serving';
 
 export function getBasis(name: string, version?: number): Basis {
   const b = BASES[name];

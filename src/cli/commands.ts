@@ -8,6 +8,7 @@ import { predictCommand } from './predict.js';
 import { fitCommand } from './fit.js';
 import { evaluateCommand } from './evaluate.js';
 import { engineCommand } from './engine.js';
+import { validateCommand } from './validate.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandFactory = (io: CliIO) => Command<any, any, any>;
@@ -20,4 +21,5 @@ export const COMMANDS: CommandFactory[] = [
   fitCommand,
   evaluateCommand,
   engineCommand,
+  validateCommand,
 ];

@@ -25,6 +25,7 @@ import { InputError } from '../io/errors.js';
 export interface BoundedHuberOptions {
   /** Huber threshold in robust-scale units (default 1.345). */
   k?: number;
+  /** IRLS iteration cap (default 500). */
   maxIter?: number;
   tol?: number;
   /** Ridge λ toward `prior` on the column-scaled system (default 1e-6). */
@@ -62,7 +63,7 @@ export function boundedHuberFit(X: readonly Float64Array[], y: readonly number[]
   const p = prior.length;
   const n = y.length;
   const k = opts.k ?? 1.345;
-  const maxIter = opts.maxIter ?? 100;
+  const maxIter = opts.maxIter ?? 500;
   const tol = opts.tol ?? 1e-7;
   if (n <= p) throw new InputError(`too few rows: ${n} rows for ${p} terms`);
   const w0 = y.map((v) => 1 / (v * v));

@@ -55,7 +55,11 @@ export const splitwiseSuite: Suite = Object.freeze({
   },
   splits: SPLITWISE_SPLITS,
   configs: [SEED_CONFIG, DEFAULT_CONFIG],
-  reference: { seedMape: { interpolation: 15.5, 'new TP': 16.9, 'new GPU': 36.5, 'new model': 14.5 }, tolerance: 0.5 },
+  reference: {
+    seedMape: { interpolation: 15.5, 'new TP': 16.9, 'new GPU': 36.5 },
+    tolerance: 0.5,
+    informational: { 'new model': { mape: 14.5, why: 'layers and constant are collinear in training (one L); the number depends on how that is resolved' } },
+  },
   targets: { interpolation: 7, 'new TP': 10, 'new GPU': 15, 'new model': 8 },
 });
 

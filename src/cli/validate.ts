@@ -1,0 +1,33 @@
+import path from 'node:path';
+import fs from 'node:fs';
+import { Command } from '@commander-js/extra-typings';
+import type { CliIO } from './io.js';
+import { InputError } from '../io/errors.js';
+import { PACKAGE_ROOT } from '../io/paths.js';
+import { SUITES, getSuite } from '../validate/suites.js';
+import { runSuite } from '../validate/run.js';
+import { formatSuiteJson, formatSuiteMarkdown, formatSuiteText, suiteFailures } from '../validate/format.js';
+
+/** Shared real-data root: --data, else $STEPFIT_SHARED_DATA, else ../shared/data next to the package. */
+export function sharedDataRoot(flag: string | undefined): string {
+  return path.resolve(flag ?? process.env['STEPFIT_SHARED_DATA'] ?? path.join(PACKAGE_ROOT, '..', 'shared', 'data'));
+}
+
+export function validateCommand(io: CliIO) {
+  return new Command('validate')
+    .description('run a named suite of held-out train/test splits on real measurements (reconstruct → fit → predict) and print accuracy: the seed baseline vs the default basis/method')
+    .requiredOption('--suite <name>', `validation suite (${Object.keys(SUITES).join(', ')})`)
+    .option('--data <dir>', 'root of the shared real data (default $STEPFIT_SHARED_DATA or ../shared/data)')
+    .option('--json', 'print the full result as JSON (metrics, coefficients, checks)')
+    .option('--markdown', 'print the table as GitHub Markdown')
+    .option('--check', 'exit 1 when a seed number does not reproduce or a default misses its target')
+    .action((o) => {
+      const suite = getSuite(o.suite);
+      const root = sharedDataRoot(o.data);
+      if (!fs.existsSync(root)) throw new InputError(`--data: shared data root '${root}' not found (suite '${suite.name}' needs the real measurements; pass --data <dir>)`);
+      const res = runSuite(suite, suite.load(root));
+      io.out(o.json ? formatSuiteJson(res) : o.markdown ? formatSuiteMarkdown(res) : formatSuiteText(res));
+      const fails = suiteFailures(res);
+      if (o.check && fails.length > 0) throw new InputError(`validate --check: ${fails.join('; ')}`);
+    });
+}

@@ -1,0 +1,69 @@
+/**
+ * `stepfit validate --suite splitwise` on the real Splitwise sweeps (../shared/data):
+ * the seed baseline reproduces the published numbers of the first three splits within ±0.5 points,
+ * and the default (serving basis, bounded Huber) meets every target of issue 7.
+ */
+import { describe, it, expect, beforeAll } from 'vitest';
+import { haveShared, SHARED_DATA } from './support/shared.js';
+import { runCli } from './support/cli.js';
+import { SPLITWISE_CSV } from '../src/validate/splitwise.js';
+import type { SuiteResult, SplitResult } from '../src/validate/run.js';
+
+const have = haveShared(SPLITWISE_CSV);
+
+describe.runIf(have)('validate --suite splitwise (real data)', () => {
+  let res: SuiteResult;
+  const get = (split: string, config: string): SplitResult => res.results.find((r) => r.split === split && r.config === config)!;
+
+  beforeAll(async () => {
+    const r = await runCli(['validate', '--suite', 'splitwise', '--data', SHARED_DATA, '--json', '--check']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    res = JSON.parse(r.stdout) as SuiteResult;
+  });
+
+  it('runs all four splits for the seed baseline and the default', () => {
+    expect(res.splits.map((s) => s.name)).toEqual(['interpolation', 'new TP', 'new GPU', 'new model']);
+    expect(res.results).toHaveLength(8);
+    // test-set sizes: 10 rows × 2 steps; one experiment (105 rows × 2); three; one
+    expect(res.results.map((r) => r.testRows)).toEqual([20, 20, 210, 210, 630, 630, 210, 210]);
+  });
+
+  it.each([['interpolation', 15.5], ['new TP', 16.9], ['new GPU', 36.5]] as const)('seed reproduces the published %s MAPE %d ± 0.5', (split, mape) => {
+    const r = get(split, 'seed');
+    expect(r.basis).toBe('seed v1');
+    expect(r.method).toBe('nnls, relative');
+    expect(Math.abs(r.overall.mape - mape)).toBeLessThanOrEqual(0.5);
+    expect(r.reference?.ok).toBe(true);
+  });
+
+  it.each([['interpolation', 7], ['new TP', 10], ['new GPU', 15], ['new model', 8]] as const)('default meets the %s target (MAPE ≤ %d%%)', (split, target) => {
+    const r = get(split, 'default');
+    expect(r.basis).toBe('serving v1');
+    expect(r.overall.mape).toBeLessThanOrEqual(target);
+    expect(r.target?.ok).toBe(true);
+    // and beats the seed by a wide margin
+    expect(r.overall.mape).toBeLessThan(0.65 * get(split, 'seed').overall.mape);
+  });
+
+  it('reports per-phase MAPE, p90 and bias; default coefficients respect the physical bounds', () => {
+    for (const r of res.results) {
+      expect(r.prefill!.n + r.decode!.n).toBe(r.testRows);
+      expect(Number.isFinite(r.overall.p90Ape)).toBe(true);
+      expect(Number.isFinite(r.overall.biasPct)).toBe(true);
+    }
+    for (const r of res.results.filter((x) => x.config === 'default')) {
+      for (const t of ['prefill_gemm', 'decode_gemm', 'prefill_attn', 'kv', 'weight', 'tp_comm']) expect(r.coefficients[t]!).toBeGreaterThanOrEqual(1 - 1e-9);
+      for (const v of Object.values(r.coefficients)) expect(v).toBeGreaterThanOrEqual(-1e-9);
+    }
+  });
+
+  it('text table: one line per split × config with the check column', async () => {
+    const r = await runCli(['validate', '--suite', 'splitwise', '--data', SHARED_DATA]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines.filter((l) => /^(interpolation|new TP|new GPU|new model)\s+(seed|default)\s/.test(l))).toHaveLength(8);
+    expect(r.stdout).toMatch(/^interpolation\s+seed\s+seed v1\s+nnls, relative\s+20\s+15\.5\s/m);
+    expect(r.stdout).toMatch(/h100-80gb-pcap rows are the h100-80gb rows with prompt_time × 1\.3 exactly/);
+  });
+});
