@@ -114,13 +114,18 @@ function stepCommand(io: CliIO) {
     .option('--prefill <spec>', "prefill chunks: 'tokens[@prior]' or 'NxTOKENS[@prior]', comma-separated (e.g. 512,4x128@1024)")
     .option('--decode <spec>', "decode requests' context lengths: 'c1,c2' or 'NxCONTEXT' (e.g. 16x576)")
     .option('--steps <path>', 'step records (JSONL) to predict instead of one step; writes CSV to --out')
-    .option('--out <file>', 'with --steps: output CSV experiment,step,duration_us,engine_us (written atomically)');
+    .option('--out <file>', 'with --steps: output CSV experiment,step,duration_us,engine_us (written atomically)')
+    .option('--ignore-memory', 'predict even when the model does not fit GPU memory at this parallelism');
   modelOptions(c as unknown as AnyCmd);
   return c.action(async (raw) => {
-    const o = raw as unknown as CommonOpts & { prefill?: string; decode?: string; steps?: string; out?: string };
+    const o = raw as unknown as CommonOpts & { prefill?: string; decode?: string; steps?: string; out?: string; ignoreMemory?: boolean };
     const arch = loadArchitecture(o.model);
     const gpu = loadGpu(o.gpu);
     const model = engineModel({ arch, gpu, tp: o.tp ?? 1 }, engineOpts(o));
+    if (!o.ignoreMemory) {
+      const mem = engineMemory(model.engine, { maxModelLen: 1 });
+      if (mem.kvCacheBytes <= 0) throw new InputError(`does not fit: ${mem.reason} (pass --ignore-memory to predict anyway)`);
+    }
     if (o.steps) {
       if (!o.out) throw new UsageError(`option '--out <file>' is required with --steps`);
       let n = 0; let ape = 0; let measured = 0;
@@ -194,7 +199,11 @@ function memoryCommand(io: CliIO) {
     const model = engineModel({ arch, gpu, tp: o.tp ?? 1 }, engineOpts(o));
     const mo: MemoryOptions = { maxModelLen: o.maxModelLen, gpuMemUtil: o.gpuMemUtil, maxBatchedTokens: o.maxBatchedTokens };
     const m = engineMemory(model.engine, mo);
-    if (o.json) { io.out(JSON.stringify(m, null, 2)); return; }
+    if (o.json) {
+      io.out(JSON.stringify(m, null, 2));
+      if (!m.fits) throw new InputError(`does not fit: ${m.reason}`);
+      return;
+    }
     const gb = (b: number): string => (b / 1e9).toFixed(2);
     io.out(`${model.name}`);
     io.out(table(['per GPU', 'GB'], [
@@ -202,7 +211,7 @@ function memoryCommand(io: CliIO) {
       ['activations (peak)', gb(m.activationBytes)], ['reserved (runtime, NCCL)', gb(m.reservedBytes)], ['KV cache', gb(m.kvCacheBytes)],
     ]));
     io.out(`KV bytes per token per GPU: ${m.kvBytesPerToken.toFixed(0)}; max tokens in KV: ${m.maxKvTokens}; max sequences of ${o.maxModelLen} tokens: ${m.maxSequences}`);
-    if (!m.fits) io.out(`does not fit: ${m.reason}`);
+    if (!m.fits) throw new InputError(`does not fit: ${m.reason}`);
   });
 }
 
@@ -261,7 +270,7 @@ function printServe(r: ReturnType<typeof serveMetrics>, cost: ReturnType<typeof 
     ['TTFT ms', f1(r.ttftMs)], ['TPOT / ITL ms', f2(r.tpotMs)], ['request latency s', f2(r.e2eS)],
     ['output tokens/s', f1(r.outputTokensPerS)], ['output tokens/s per GPU', f1(r.outputTokensPerSPerGpu)], ['requests/s', f2(r.requestsPerS)],
     ...(r.kvHandoffMs !== undefined ? [['KV handoff ms', f2(r.kvHandoffMs)] as [string, string]] : []),
-    ['energy J/output token', cost.joulesPerOutputToken.toFixed(3)], ['$ per M output tokens', cost.dollarsPerMTokens.toFixed(3)], ['g CO₂ per M output tokens', f1(cost.gCo2PerMTokens)],
+    ['energy J/output token', cost.joulesPerOutputToken.toFixed(3)], ['$ per M output tokens', cost.dollarsPerMTokens === null ? '- (give --price)' : cost.dollarsPerMTokens.toFixed(3)], ['g CO₂ per M output tokens', f1(cost.gCo2PerMTokens)],
   ]));
   if (r.keepsUp === false) lines.push(`warning: the offered rate exceeds capacity (${r.capacityRequestsPerS.toFixed(2)} req/s); metrics are at saturation`);
   return lines.join('\n');

@@ -25,7 +25,8 @@ export interface CostOptions {
 export interface CostResult {
   readonly facilityPowerW: number;
   readonly joulesPerOutputToken: number;
-  readonly dollarsPerMTokens: number;
+  /** null when no price per GPU-hour was given. */
+  readonly dollarsPerMTokens: number | null;
   readonly gCo2PerMTokens: number;
   readonly kWhPerMTokens: number;
 }
@@ -43,7 +44,7 @@ export function costMetrics(r: { gpus: number; outputTokensPerS: number }, gpu: 
   return {
     facilityPowerW: P,
     joulesPerOutputToken: j,
-    dollarsPerMTokens: tps > 0 ? r.gpus * (o.pricePerGpuHour ?? 0) / (3600 * tps) * 1e6 : Infinity,
+    dollarsPerMTokens: !o.pricePerGpuHour ? null : tps > 0 ? r.gpus * o.pricePerGpuHour / (3600 * tps) * 1e6 : Infinity,
     kWhPerMTokens: kWhPerM,
     gCo2PerMTokens: kWhPerM * (o.carbonGPerKWh ?? 400),
   };

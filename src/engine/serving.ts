@@ -238,10 +238,24 @@ export function serveMetrics(ctx: { arch: Architecture; gpu: GpuSpec; tp: number
   const decodeTokPerS = disagg.decodeInstances * cd / tpot;
   const decodeReqPerS = decodeTokPerS / O;
   const capacityReq = Math.min(prefillCap, decodeReqPerS);
-  const lambda = w.ratePerS ?? capacityReq;
-  const rho = Math.min(0.99, lambda / prefillCap);
-  const ttft = tp * (1 + rho / (2 * (1 - rho)));
-  const reqPerS = Math.min(lambda, capacityReq);
+  const ttftAt = (lambda: number): number => {
+    const rho = Math.min(0.99, lambda / prefillCap);
+    return tp * (1 + rho / (2 * (1 - rho)));
+  };
+  const e2eAt = (lambda: number): number => ttftAt(lambda) + handoffS + (O - 1) * tpot;
+  let lambda: number;
+  if (w.ratePerS !== undefined) {
+    lambda = Math.min(w.ratePerS, capacityReq);
+  } else {
+    // closed loop: Little's law λ·e2e(λ) = concurrency, solved by bisection on (0, capacity]
+    const C = cd * disagg.decodeInstances;
+    let lo = 0; let hi = capacityReq;
+    if (hi * e2eAt(hi) <= C) lo = hi;
+    else for (let i = 0; i < 60; i++) { const mid = (lo + hi) / 2; if (mid * e2eAt(mid) < C) lo = mid; else hi = mid; }
+    lambda = lo;
+  }
+  const ttft = ttftAt(lambda);
+  const reqPerS = lambda;
   const gpus = disagg.prefillTp * disagg.prefillInstances + de.tp * de.pp * disagg.decodeInstances;
   const tokensPerS = reqPerS * O;
   return {
