@@ -201,6 +201,36 @@ describe('ridge toward a prior', () => {
   });
 });
 
+describe('combinations: bounds with a ridge penalty, bounds inside Huber IRLS', () => {
+  it('bounded + ridge equals the enumeration reference on the augmented data [√W·X; √λ·D]', () => {
+    const { X, y } = gen(12, 200, [200, 15, 2, -4], (rng, mu) => mu + 5 * rng.normal());
+    const prior = [100, 10, 1, 0];
+    const lambda = 0.05;
+    const r = fit(X, y, { method: 'bounded', bounds: { a: [null, 14], d: [-1, null] }, ridge: { lambda, prior } });
+    const D = [0, 1, 2, 3].map((j) => Math.sqrt(X.reduce((s, row) => s + row[j]! ** 2, 0)));
+    const Xa = [...X, ...D.map((d, j) => D.map((_, k) => (k === j ? Math.sqrt(lambda) * d : 0)))];
+    const ya = [...y, ...D.map((d, j) => Math.sqrt(lambda) * d * prior[j]!)];
+    const ref = bruteBox(Xa, ya, ya.map(() => 1), [-Infinity, -Infinity, -Infinity, -1], [Infinity, 14, Infinity, Infinity]);
+    r.terms.forEach((t, j) => expect(t.coef, t.name).toBeCloseTo(ref[j]!, 6));
+    expect(r.terms[1]!.status).toBe('at-bound');
+    expect(r.diagnostics.notes.join('\n')).toMatch(/ridge λ = 0.05/);
+  });
+  it('huber + bounds: the bounded weighted solve with the final Huber weights reproduces β (enumeration)', () => {
+    const { X, y } = gen(13, 300, [200, 15, 2, -4], (rng, mu) => mu + 5 * rng.normal() + (rng.next() < 0.05 ? 200 : 0));
+    const r = fit(X, y, { method: 'huber', bounds: { a: [null, 14.5] } });
+    const beta = r.terms.map((t) => t.coef);
+    const u = y.map((v, i) => { const e = Math.abs(v - X[i]!.reduce((a, xv, j) => a + xv * beta[j]!, 0)) / r.residual.sigma; return Math.min(1, 1.345 / e); });
+    const ref = bruteBox(X, y, u, [-Infinity, -Infinity, -Infinity, -Infinity], [Infinity, 14.5, Infinity, Infinity]);
+    r.terms.forEach((t, j) => expect(relErr(t.coef, ref[j]!) < 1e-5 || Math.abs(t.coef - ref[j]!) < 1e-6, t.name).toBe(true));
+    expect(r.terms[1]!.coef).toBeCloseTo(14.5, 9);
+  });
+  it('ols and nnls refuse bounds / ridge options with a clear message', () => {
+    const { X, y } = gen(14, 50, [200, 15, 2, -4], (rng, mu) => mu + rng.normal());
+    expect(() => fit(X, y, { method: 'nnls', bounds: { a: [0, 1] } })).toThrow(/already bounds every term at 0/);
+    expect(() => fit(X, y, { method: 'ols', ridge: { lambda: 1 } })).toThrow(/apply to --method ridge, bounded or huber/);
+  });
+});
+
 describe('Huber IRLS', () => {
   it('solves the Huber estimating equations Σψ(r_i/s)·x_i = 0 with Huber proposal-2 scale, checked densely', () => {
     const { X, y } = gen(9, 400, [200, 15, 2, -4], (rng, mu) => mu + 5 * rng.normal() + (rng.next() < 0.05 ? 300 : 0));

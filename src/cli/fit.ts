@@ -4,7 +4,7 @@ import { intOption, floatOption } from './io.js';
 import { UsageError } from '../io/errors.js';
 import { BASES, DEFAULT_BASIS } from '../basis/registry.js';
 import { loadDataset, type FitDataset } from '../fit/dataset.js';
-import { fitDataset, FIT_METHODS, type FitMethod, type FitOptions } from '../fit/engine.js';
+import { fitDataset, FIT_METHODS, DEFAULT_RIDGE_LAMBDA, type FitMethod, type FitOptions } from '../fit/engine.js';
 import { buildFitFile, fitProvenance } from '../fit/build.js';
 import { writeFitFile } from '../fit/fitfile.js';
 import { formatFit } from '../fit/format.js';
@@ -69,8 +69,8 @@ export function fitCommand(io: CliIO) {
     .addOption(new Option('--basis <name>', 'basis (terms) to fit').choices(Object.keys(BASES)).default(DEFAULT_BASIS))
     .addOption(new Option('--method <m>', 'ols (with standard errors) | nnls (all terms ≥ 0, the published baseline\'s choice; default: keeps physical multipliers non-negative so predictions extrapolate sanely) | bounded (--bounds) | ridge (toward a prior) | huber (robust IRLS)').choices(FIT_METHODS as FitMethod[]).default('nnls' as FitMethod))
     .addOption(new Option('--weight <w>', 'row weights: relative = 1/y² (minimise squared relative error, what MAPE measures) | none').choices(['none', 'relative'] as const).default('relative' as const))
-    .option('--bounds <spec>', "per-term bounds for --method bounded, e.g. 'prefill=0.5:4,constant=0:' (empty side = unbounded; unlisted terms unbounded)")
-    .option('--lambda <x>', 'ridge strength λ on the column-scaled normal equations (each diagonal = 1; λ → ∞ returns the prior)', floatOption('--lambda', 0))
+    .option('--bounds <spec>', "per-term bounds, e.g. 'prefill=0.5:4,constant=0:' (empty side = unbounded; unlisted terms unbounded); required by --method bounded, also accepted by ridge and huber")
+    .option('--lambda <x>', 'ridge strength λ on the column-scaled normal equations (each diagonal = 1; λ → ∞ returns the prior); default 1e-3; also accepted by bounded and huber', floatOption('--lambda', 0))
     .option('--prior <spec>', "ridge prior per term, e.g. 'prefill=1,constant=0' (default: the basis priors: multipliers 1, counts 0)")
     .option('--huber-k <k>', 'Huber threshold in robust-scale units', floatOption('--huber-k', 0))
     .option('--huber-max-iter <n>', 'Huber IRLS iteration cap (one pass over the data each)', intOption('--huber-max-iter'))
@@ -87,8 +87,8 @@ export function fitCommand(io: CliIO) {
       };
       if (o.bounds !== undefined) opts.bounds = parseBounds(o.bounds);
       if (o.lambda !== undefined || o.prior !== undefined) {
-        if (o.method !== 'ridge') throw new UsageError(`--lambda / --prior apply to --method ridge (got --method ${o.method})`);
-        opts.ridge = { lambda: o.lambda ?? 1, prior: o.prior ? Object.fromEntries(parseAssignments('--prior', o.prior).map(([k, v]) => [k, parseNum('--prior', k, v)])) : undefined };
+        if (o.method === 'ols' || o.method === 'nnls') throw new UsageError(`--lambda / --prior apply to --method ridge, bounded or huber (got --method ${o.method})`);
+        opts.ridge = { lambda: o.lambda ?? DEFAULT_RIDGE_LAMBDA, prior: o.prior ? Object.fromEntries(parseAssignments('--prior', o.prior).map(([k, v]) => [k, parseNum('--prior', k, v)])) : undefined };
       }
       if (o.huberK !== undefined || o.huberMaxIter !== undefined) {
         if (o.method !== 'huber') throw new UsageError(`--huber-k / --huber-max-iter apply to --method huber (got --method ${o.method})`);

@@ -18,7 +18,7 @@ import { getBasis } from '../basis/registry.js';
 import { InputError } from '../io/errors.js';
 import { NormalAccumulator, type NormalSystem } from './accumulate.js';
 import { scaleSystem, subMatrix, invertSpd, solveSpd } from './linalg.js';
-import { solveBox, solveRidge, quadraticRss } from './solvers.js';
+import { solveBox, quadraticRss } from './solvers.js';
 import { identify, type Identification, type IdentProblem } from './identify.js';
 import { MetricsAccumulator } from './metrics.js';
 import { hash32, hashUniform, poisson1, tQuantile, normalCdf } from './stats.js';
@@ -35,9 +35,12 @@ export interface FitOptions {
   method: FitMethod;
   /** 'relative': w = 1/y² (minimise squared relative error); 'none': w = 1. */
   weight: FitWeight;
-  /** Per-term bounds [lo, hi] (null = unbounded), for method 'bounded'. */
+  /** Per-term bounds [lo, hi] (null = unbounded): required for 'bounded', also accepted by 'ridge' and 'huber'. */
   bounds?: Readonly<Record<string, readonly [number | null, number | null]>>;
-  /** Ridge toward a prior: λ on the column-scaled problem (each diagonal of D⁻¹XᵀWXD⁻¹ is 1); prior default = basis TermInfo.prior. */
+  /**
+   * Ridge toward a prior: λ on the column-scaled problem (each diagonal of D⁻¹XᵀWXD⁻¹ is 1; default 1e-3);
+   * prior default = basis TermInfo.prior. Used by 'ridge'; also accepted by 'bounded' and 'huber'.
+   */
   ridge?: { lambda: number; prior?: Readonly<Record<string, number>> | readonly number[] };
   /** Huber IRLS: threshold k in robust-scale units (default 1.345), iteration cap, relative tolerance. */
   huber?: { k?: number; maxIter?: number; tol?: number };
@@ -107,7 +110,14 @@ export interface FitResult {
 }
 
 
-/** Parse and check options against a basis. Throws InputError with the option name. */
+/** Default ridge strength: a prior worth 0.1% of each (column-scaled) term's information in the data. */
+export const DEFAULT_RIDGE_LAMBDA = 1e-3;
+
+/**
+ * Parse and check options against a basis. Throws InputError with the option name.
+ * Combinations: bounds with bounded / ridge / huber; a ridge penalty with ridge / bounded / huber
+ * (Huber's IRLS then solves the bounded and/or penalised problem at each iteration).
+ */
 export function resolveOptions(opts: FitOptions, basis: Basis): ResolvedOptions {
   const names = basis.terms.map((t) => t.name);
   if (!FIT_METHODS.includes(opts.method)) throw new InputError(`--method: unknown method '${opts.method}' (known: ${FIT_METHODS.join(', ')})`);
@@ -117,11 +127,12 @@ export function resolveOptions(opts: FitOptions, basis: Basis): ResolvedOptions 
   if (!Number.isInteger(bootstrap) || bootstrap < 0 || (bootstrap > 0 && bootstrap < 10)) throw new InputError(`--bootstrap: expected 0 (off) or an integer ≥ 10 replicates, got ${bootstrap}`);
   const r: ResolvedOptions = { method: opts.method, weight: opts.weight, seed: opts.seed, cv: opts.cv ?? null, bootstrap, collinear: opts.collinear ?? 'resolve' };
   if (r.cv !== null) parseCv(r.cv);
-  if (opts.bounds && Object.keys(opts.bounds).length > 0) {
-    if (opts.method !== 'bounded') throw new InputError(`--bounds applies to --method bounded (got --method ${opts.method})`);
+  const hasBounds = opts.bounds !== undefined && Object.keys(opts.bounds).length > 0;
+  if (hasBounds && (opts.method === 'ols' || opts.method === 'nnls')) {
+    throw new InputError(`--bounds applies to --method bounded, ridge or huber (got --method ${opts.method}${opts.method === 'nnls' ? ', which already bounds every term at 0' : ''})`);
   }
-  if (opts.method === 'bounded') {
-    if (!opts.bounds || Object.keys(opts.bounds).length === 0) throw new InputError(`--method bounded needs --bounds (e.g. --bounds ${names[0]}=0:,${names[1]}=0.5:4)`);
+  if (opts.method === 'bounded' && !hasBounds) throw new InputError(`--method bounded needs --bounds (e.g. --bounds ${names[0]}=0:,${names[1]}=0.5:4)`);
+  if (hasBounds && opts.bounds) {
     const bounds: Record<string, [number | null, number | null]> = {};
     for (const n of names) bounds[n] = [null, null];
     for (const [k, v] of Object.entries(opts.bounds)) {
@@ -134,9 +145,11 @@ export function resolveOptions(opts: FitOptions, basis: Basis): ResolvedOptions 
     }
     r.bounds = bounds;
   }
-  if (opts.ridge && opts.method !== 'ridge') throw new InputError(`ridge options (--lambda / --prior) apply to --method ridge (got --method ${opts.method})`);
-  if (opts.method === 'ridge') {
-    const lambda = opts.ridge?.lambda ?? 1;
+  if (opts.ridge && (opts.method === 'ols' || opts.method === 'nnls')) {
+    throw new InputError(`ridge options (--lambda / --prior) apply to --method ridge, bounded or huber (got --method ${opts.method})`);
+  }
+  if (opts.method === 'ridge' || opts.ridge) {
+    const lambda = opts.ridge?.lambda ?? DEFAULT_RIDGE_LAMBDA;
     if (!(lambda > 0) || !Number.isFinite(lambda)) throw new InputError(`--lambda: expected a positive finite number, got ${lambda}`);
     const prior: Record<string, number> = {};
     basis.terms.forEach((t) => { prior[t.name] = t.prior; });
@@ -195,15 +208,21 @@ interface SolveOut {
   svd: boolean;
 }
 
+/** The inner problem every method reduces to: box bounds (±∞ = none) and a ridge penalty (λ = 0: none). */
 interface MethodParams {
-  method: FitMethod;
   lo: Float64Array;
   hi: Float64Array;
+  hasBounds: boolean;
   lambda: number;
   prior: Float64Array;
 }
 
-/** Solve one job's system on its active terms. */
+/**
+ * Solve one job's system on its active terms, in scaled coordinates z = D·β:
+ * minimise ½zᵀ(A + λI)z − (b + λz₀)ᵀz subject to lo ≤ z ≤ hi (each part optional).
+ * Covariance factor (σ² not applied) on the free terms F: (A_FF)⁻¹, or with a penalty the
+ * sandwich M⁻¹·A_FF·M⁻¹ with M = A_FF + λI; effective parameters |F| or tr(A_FF·M⁻¹).
+ */
 function solveJob(sys: NormalSystem, active: readonly number[], mp: MethodParams): SolveOut {
   const p = sys.p;
   const s = scaleSystem(sys);
@@ -212,56 +231,49 @@ function solveJob(sys: NormalSystem, active: readonly number[], mp: MethodParams
   const Aa = subMatrix(s.As, p, active);
   const ba = Float64Array.from(active, (j) => s.bs[j]!);
   const Da = Float64Array.from(active, (j) => s.D[j]!);
+  const M = Float64Array.from(Aa);
+  const r = Float64Array.from(ba);
+  if (mp.lambda > 0) {
+    for (let a = 0; a < k; a++) {
+      M[a * k + a] += mp.lambda;
+      r[a] += mp.lambda * mp.prior[active[a]!]! * Da[a]!;
+    }
+  }
   let z: Float64Array;
   let freeLocal: number[] = active.map((_, a) => a);
   let svd = false;
-  let pEff = k;
-  let covLocal: Float64Array | null = null;
-  if (mp.method === 'ridge') {
-    const z0 = Float64Array.from(active, (j, a) => mp.prior[j]! * Da[a]!);
-    z = solveRidge(Aa, ba, mp.lambda, z0);
-    // sandwich (A+λI)⁻¹ A (A+λI)⁻¹ and tr(H) = tr(A (A+λI)⁻¹)
-    const M = Float64Array.from(Aa);
-    for (let a = 0; a < k; a++) M[a * k + a] += mp.lambda;
-    const Minv = invertSpd(M, k);
-    const AMinv = mul(Aa, Minv, k);
-    covLocal = mul(Minv, AMinv, k);
-    pEff = 0;
-    for (let a = 0; a < k; a++) pEff += AMinv[a * k + a]!;
-  } else if (mp.method === 'nnls' || mp.method === 'bounded') {
+  if (mp.hasBounds) {
     const lo = Float64Array.from(active, (j, a) => mp.lo[j]! * Da[a]!);
     const hi = Float64Array.from(active, (j, a) => mp.hi[j]! * Da[a]!);
-    const r = solveBox(Aa, ba, lo, hi);
-    z = r.z;
-    freeLocal = freeLocal.filter((a) => r.state[a] === 'free');
-    pEff = freeLocal.length;
+    const res = solveBox(M, r, lo, hi);
+    z = res.z;
+    freeLocal = freeLocal.filter((a) => res.state[a] === 'free');
   } else {
-    const r = solveSpd(Aa, ba);
-    z = r.x;
-    svd = r.method === 'svd';
+    const res = solveSpd(M, r);
+    z = res.x;
+    svd = res.method === 'svd';
   }
   for (let a = 0; a < k; a++) beta[active[a]!] = z[a]! / Da[a]!;
-  if (mp.method === 'ridge') {
-    // terms outside `active` (never for ridge in practice) stay at 0
-  }
-  // covariance factor on the free set
   const covFactor = new Float64Array(p * p);
-  if (covLocal) {
-    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) covFactor[active[a]! * p + active[b]!] = covLocal[a * k + b]! / (Da[a]! * Da[b]!);
-  } else if (freeLocal.length > 0) {
-    const Ff = freeLocal;
-    const inv = invertSpd(subMatrix(Aa, k, Ff), Ff.length);
-    for (let a = 0; a < Ff.length; a++) {
-      for (let b = 0; b < Ff.length; b++) {
-        const ja = active[Ff[a]!]!;
-        const jb = active[Ff[b]!]!;
-        covFactor[ja * p + jb] = inv[a * Ff.length + b]! / (Da[Ff[a]!]! * Da[Ff[b]!]!);
-      }
+  const F = freeLocal;
+  const f = F.length;
+  let pEff = f;
+  if (f > 0) {
+    const Minv = invertSpd(subMatrix(M, k, F), f);
+    let C = Minv;
+    if (mp.lambda > 0) {
+      const AMinv = mul(subMatrix(Aa, k, F), Minv, f);
+      C = mul(Minv, AMinv, f);
+      pEff = 0;
+      for (let a = 0; a < f; a++) pEff += AMinv[a * f + a]!;
+    }
+    for (let a = 0; a < f; a++) {
+      for (let b = 0; b < f; b++) covFactor[active[F[a]!]! * p + active[F[b]!]!] = C[a * f + b]! / (Da[F[a]!]! * Da[F[b]!]!);
     }
   }
-  const free = freeLocal.map((a) => active[a]!);
+  const free = F.map((a) => active[a]!);
   const atBound = active.filter((j) => !free.includes(j));
-  return { beta, free: mp.method === 'ridge' ? [...active] : free, atBound: mp.method === 'ridge' ? [] : atBound, covFactor, pEff, svd };
+  return { beta, free, atBound, covFactor, pEff, svd };
 }
 
 function mul(A: Float64Array, B: Float64Array, k: number): Float64Array {
@@ -368,23 +380,24 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     if (foldAcc[k]!.n === 0) throw new InputError(`--cv ${ro.cv}: fold ${foldNames[k]} has no rows to hold out`);
   }
 
-  const identMode = ro.method === 'ridge' ? 'report' : ro.collinear;
+  const penalised = (ro.ridge?.lambda ?? 0) > 0;
+  const identMode = penalised ? 'report' : ro.collinear;
   const ident = identify(fullSys, names, identMode);
   const nActive = ident.active.length;
   if (nActive === 0) throw new InputError(`no identifiable term: ${ident.problems.map((x) => x.detail).join('; ')}`);
   if (n <= nActive) throw new InputError(`too few rows: ${n} row${n === 1 ? '' : 's'} for ${nActive} identifiable terms of basis '${basis.name}'; need more rows than terms`);
 
   const mp: MethodParams = {
-    method: ro.method,
     lo: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? 0 : ro.bounds?.[nm]?.[0] ?? -Infinity)),
     hi: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? Infinity : ro.bounds?.[nm]?.[1] ?? Infinity)),
+    hasBounds: ro.method === 'nnls' || ro.bounds !== undefined,
     lambda: ro.ridge?.lambda ?? 0,
     prior: Float64Array.from(names, (nm) => ro.ridge?.prior[nm] ?? 0),
   };
-  const innerMp: MethodParams = ro.method === 'huber' ? { ...mp, method: 'ols' } : mp;
+  const innerMp = mp;
 
   const makeJob = (kind: Job['kind'], index: number, sys: NormalSystem): Job => {
-    const id = kind === 'full' ? ident : identify(sys, names, ro.method === 'ridge' ? 'report' : 'resolve', { initialActive: ident.active });
+    const id = kind === 'full' ? ident : identify(sys, names, penalised ? 'report' : 'resolve', { initialActive: ident.active });
     if (sys.n <= id.active.length && kind !== 'boot') {
       throw new InputError(`CV fold ${foldNames[index]}: only ${sys.n} training rows for ${id.active.length} terms`);
     }
@@ -499,7 +512,7 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     sigma = full.scale;
     const m = inl / n;
     const pf = sol.free.length;
-    const base = solveJob(fullSys, full.ident.active, { ...mp, method: 'ols' }).covFactor!;
+    const base = solveJob(fullSys, full.ident.active, mp).covFactor!;
     if (m > 0) {
       const Kc = 1 + (pf / n) * (m * (1 - m)) / (m * m);
       const f = Kc * Kc * (psi2 / Math.max(1, n - pf)) / (m * m) * sigma * sigma;
@@ -539,7 +552,7 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
 
   const terms: TermFit[] = names.map((name, j) => {
     let status = ident.status[j]!;
-    if (status === 'fitted' && !freeSet.has(j) && ro.method !== 'ridge') status = 'at-bound';
+    if (status === 'fitted' && !freeSet.has(j)) status = 'at-bound';
     return { name, coef: betaFull[j]!, se: se[j] ?? null, ci95: ci[j]!, status };
   });
 
@@ -559,11 +572,11 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
   // ---- diagnostics
   const notes = [...ident.notes];
   if (sol.svd) notes.push('the normal equations were not numerically positive definite: solved by SVD (least-norm)');
-  if (ro.method === 'nnls' || ro.method === 'bounded') {
+  if (mp.hasBounds) {
     const ab = sol.atBound.map((j) => names[j]!);
     if (ab.length > 0) notes.push(`${ab.map((x) => `'${x}'`).join(', ')} ${ab.length > 1 ? 'are' : 'is'} at ${ro.method === 'nnls' ? 'zero (the non-negativity bound)' : 'a bound'}: no standard error; the other terms' errors are conditional on this active set`);
   }
-  if (ro.method === 'ridge') notes.push(`ridge λ = ${ro.ridge!.lambda} on the column-scaled normal equations; standard errors are the sandwich σ²(A+λI)⁻¹A(A+λI)⁻¹ around the biased estimate; dof uses tr(H) = ${sol.pEff.toFixed(3)}`);
+  if (penalised) notes.push(`ridge λ = ${ro.ridge!.lambda} toward the prior on the column-scaled normal equations; standard errors are the sandwich σ²(A+λI)⁻¹A(A+λI)⁻¹ around the biased estimate; dof uses tr(H) = ${sol.pEff.toFixed(3)}`);
   if (ro.method === 'huber') {
     notes.push(`Huber IRLS k = ${hk} with Huber's proposal-2 scale: ${huberIters} iterations${huberConverged ? '' : ' (NOT converged: raise --huber-max-iter)'}; ${(100 * (1 - inl / n)).toFixed(2)}% of rows down-weighted; standard errors: Huber's H1 sandwich`);
   }

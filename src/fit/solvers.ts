@@ -8,7 +8,8 @@
  * - `solveBox`: lo ≤ z ≤ hi (bounded LS; NNLS is lo = 0, hi = ∞) by a primal active-set method
  *   (Lawson–Hanson generalised to two-sided bounds, as in Stark & Parker's BVLS), working on the
  *   normal equations only;
- * - `solveRidge`: (A + λI)·z = b + λ·z₀ (ridge toward a prior z₀; λ → ∞ gives z₀).
+ *
+ * A ridge penalty toward a prior z₀ enters any of these as A → A + λI, b → b + λ·z₀ (engine.ts).
  */
 import { solveSpd, subMatrix } from './linalg.js';
 
@@ -105,18 +106,6 @@ export function solveBox(A: Float64Array, b: Float64Array, lo: Float64Array, hi:
     lastReleased = best;
   }
   return { z, state, iterations };
-}
-
-/** Ridge toward a prior: (A + λI)·z = b + λ·z₀. */
-export function solveRidge(A: Float64Array, b: Float64Array, lambda: number, z0: Float64Array): Float64Array {
-  const p = b.length;
-  const M = Float64Array.from(A);
-  const r = new Float64Array(p);
-  for (let j = 0; j < p; j++) {
-    M[j * p + j] += lambda;
-    r[j] = b[j]! + lambda * z0[j]!;
-  }
-  return solveSpd(M, r).x;
 }
 
 /** S(z) = c − 2bᵀz + zᵀAz: the weighted residual sum of squares from the normal equations. */
