@@ -5,6 +5,8 @@ import { featuresCommand } from './features.js';
 import { sampleCommand } from './sample.js';
 import { demoCommand } from './demo.js';
 import { predictCommand } from './predict.js';
+import { reportCommand } from './report.js';
+import { exportCommand } from './export.js';
 import { fitCommand } from './fit.js';
 import { evaluateCommand } from './evaluate.js';
 import { engineCommand } from './engine.js';
@@ -18,6 +20,8 @@ export const COMMANDS: CommandFactory[] = [
   featuresCommand,
   sampleCommand,
   predictCommand,
+  reportCommand,
+  exportCommand,
   fitCommand,
   evaluateCommand,
   engineCommand,

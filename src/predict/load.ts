@@ -3,7 +3,9 @@
  * and basis version, term names matching the basis in order, and a covariance of the right size.
  * Every refusal is one line naming the file and what is wrong.
  */
+import fs from 'node:fs';
 import { readFitFile, type FitFile } from '../fit/fitfile.js';
+import { ModelJson, MODEL_JSON_VERSION, fitFromModelJson } from './modeljson.js';
 import { BASES } from '../basis/registry.js';
 import type { Basis } from '../basis/types.js';
 import { InputError } from '../io/errors.js';
@@ -45,7 +47,29 @@ export function checkFit(fit: FitFile, path: string): LoadedFit {
   return { path, fit, basis };
 }
 
-/** Read, validate and check a fit file. */
+/** Read a model JSON (`stepfitModel`), refusing unknown versions and schema mismatches. */
+function readModelJson(path: string, json: Record<string, unknown>): FitFile {
+  if (json['stepfitModel'] !== MODEL_JSON_VERSION) {
+    throw new InputError(`${path}: model JSON version ${String(json['stepfitModel'])} is not supported (this stepfit reads version ${MODEL_JSON_VERSION})`);
+  }
+  const r = ModelJson.safeParse(json);
+  if (!r.success) {
+    const iss = r.error.issues[0]!;
+    throw new InputError(`${path}: not a stepfit model JSON: field '${iss.path.join('.')}': ${iss.message}`);
+  }
+  return fitFromModelJson(r.data);
+}
+
+/** Read, validate and check a fit file — or a model JSON written by `stepfit export --to json`. */
 export function loadFit(path: string): LoadedFit {
+  if (fs.existsSync(path) && fs.statSync(path).isFile()) {
+    let json: unknown = null;
+    try {
+      json = JSON.parse(fs.readFileSync(path, 'utf8'));
+    } catch {
+      // readFitFile reports corrupted JSON with its message
+    }
+    if (json && typeof json === 'object' && !Array.isArray(json) && 'stepfitModel' in json) return checkFit(readModelJson(path, json as Record<string, unknown>), path);
+  }
   return checkFit(readFitFile(path), path);
 }
