@@ -11,12 +11,14 @@ import { fitCommand } from './fit.js';
 import { evaluateCommand } from './evaluate.js';
 import { engineCommand } from './engine.js';
 import { validateCommand } from './validate.js';
+import { reconstructCommand } from './reconstruct.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandFactory = (io: CliIO) => Command<any, any, any>;
 
 export const COMMANDS: CommandFactory[] = [
   demoCommand,
+  reconstructCommand,
   featuresCommand,
   sampleCommand,
   predictCommand,

@@ -1,0 +1,128 @@
+/**
+ * `stepfit reconstruct`: engine logs → canonical step records (+ request-level targets, labels,
+ * and for sweeps one step file per experiment and a manifest). Outputs are written atomically:
+ * on any error none of them is left behind.
+ */
+import path from 'node:path';
+import { Command, Option } from '@commander-js/extra-typings';
+import type { CliIO } from './io.js';
+import { intOption } from './io.js';
+import { UsageError } from '../io/errors.js';
+import { AtomicWriter, writeFilesAtomic } from '../io/atomic.js';
+import { stepToJson, type Step } from '../steps/step.js';
+import { targetToJson, type RequestTarget } from '../steps/targets.js';
+import { writeManifest } from '../steps/manifest.js';
+import { formatSummary, type ReconstructSummary } from '../reconstruct/summary.js';
+import { reconstructOtlp } from '../reconstruct/vllm-otlp/read.js';
+import { DEFAULT_DURATION, DURATION_SOURCES, type DurationSource } from '../reconstruct/vllm-otlp/replay.js';
+import type { RequestLabel } from '../reconstruct/vllm-otlp/labels.js';
+import { reconstructRequestLog } from '../reconstruct/request-log/read.js';
+import {
+  reconstructSweep, parseColumnMapping, parseIdMap, sweepManifest, SPLITWISE_HARDWARE, SPLITWISE_MODELS, type TimeUnit,
+} from '../reconstruct/sweep/read.js';
+
+const FORMATS = ['vllm-otlp', 'request-log', 'sweep'] as const;
+
+/** Open writers for every named output; `all` commits or aborts them together. */
+class Outputs {
+  private readonly ws: AtomicWriter[] = [];
+  open(file: string): AtomicWriter {
+    const w = new AtomicWriter(file);
+    this.ws.push(w);
+    return w;
+  }
+  async commit(): Promise<void> { for (const w of this.ws) await w.commit(); }
+  async abort(): Promise<void> { for (const w of this.ws) await w.abort(); }
+}
+
+const lines = <T>(xs: readonly T[], f: (x: T) => string): string => (xs.length ? xs.map(f).join('\n') + '\n' : '');
+
+export function reconstructCommand(io: CliIO) {
+  return new Command('reconstruct')
+    .description('turn engine logs (vLLM OTLP traces, request timing logs, batch sweeps) into canonical step records')
+    .addOption(new Option('--format <format>', 'input format').choices(FORMATS).makeOptionMandatory())
+    .requiredOption('--in <path>', 'input: trace file or experiment dir (vllm-otlp); requests.jsonl or its dir (request-log); CSV (sweep)')
+    .option('--out <file>', 'output step records, JSON Lines (vllm-otlp, request-log)')
+    .option('--targets <file>', 'output request-level timing targets, JSON Lines (vllm-otlp, request-log)')
+    .option('--labels <file>', 'output per-request labels: queueing, TTFT, prefill/decode time, E2E (vllm-otlp)')
+    .option('--out-dir <dir>', 'sweep: directory for one step file per experiment')
+    .option('--manifest <file>', 'sweep: manifest to write (default <out-dir>/manifest.yaml)')
+    .option('--experiment <id>', 'experiment id for the step records (default: from the input path)')
+    .addOption(new Option('--duration <source>', `vllm-otlp: step duration source (default ${DEFAULT_DURATION}: next traced step's ts_start_ns − this one's)`).choices(DURATION_SOURCES))
+    .option('--max-num-batched-tokens <n>', 'engine token budget per step (default: exp-config.yaml / meta.json)', intOption('--max-num-batched-tokens'))
+    .option('--max-num-seqs <n>', 'request-log: max running requests (default: meta.json, else 256)', intOption('--max-num-seqs'))
+    .option('--data-parallel <n>', 'request-log: data-parallel engines (default: meta.json, else 1)', intOption('--data-parallel'))
+    .option('--output-lag-steps <n>', 'request-log: steps between a token\'s forward pass and its logged time (default: 1 with async scheduling)', intOption('--output-lag-steps', 0))
+    .option('--columns <map>', 'sweep: column mapping key=column,... (keys: model, hardware, tp, batch, prompt, tokens, prefill_time, decode_time; =value for a constant, - for absent)')
+    .addOption(new Option('--time-unit <unit>', 'sweep: unit of the time columns').choices(['ms', 'us', 's'] as const).default('ms' as const))
+    .option('--model-map <map>', 'sweep: model name → configs/models id, name=id[:group=value],...')
+    .option('--gpu-map <map>', 'sweep: hardware name → configs/hardware id, name=id[:group=value],...')
+    .option('--keep-uncertain', 'vllm-otlp: keep steps whose composition could not be pinned (default: drop them, counted in the summary)')
+    .option('--skip-bad', 'skip bad input records (reported in the summary) instead of failing')
+    .option('--json', 'print the summary as JSON')
+    .action(async (o) => {
+      const fmt = o.format;
+      const perFormat: Record<string, readonly (keyof typeof o)[]> = {
+        'vllm-otlp': ['labels', 'duration', 'keepUncertain'],
+        'request-log': ['maxNumSeqs', 'dataParallel', 'outputLagSteps'],
+        sweep: ['outDir', 'manifest', 'columns', 'modelMap', 'gpuMap'],
+      };
+      for (const [f, keys] of Object.entries(perFormat)) {
+        if (f === fmt) continue;
+        for (const k of keys) if (o[k] !== undefined) throw new UsageError(`option --${String(k).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} does not apply to --format ${fmt}`);
+      }
+      let summary: ReconstructSummary;
+      if (fmt === 'sweep') {
+        if (!o.outDir) throw new UsageError('--format sweep needs --out-dir (one step file per experiment) ');
+        if (o.out || o.targets) throw new UsageError('--format sweep writes --out-dir and --manifest, not --out/--targets');
+        const r = await reconstructSweep({
+          input: o.in, columns: parseColumnMapping(o.columns), timeUnit: o.timeUnit as TimeUnit,
+          models: parseIdMap(o.modelMap, SPLITWISE_MODELS), hardware: parseIdMap(o.gpuMap, SPLITWISE_HARDWARE), skipBad: !!o.skipBad,
+        });
+        const manifest = o.manifest ?? path.join(o.outDir, 'manifest.yaml');
+        const file = (id: string) => path.resolve(o.outDir!, `${id}.jsonl`);
+        writeFilesAtomic(r.experiments.map((e) => ({ path: file(e.id), data: lines(e.steps, stepToJson) })));
+        writeManifest(manifest, { experiments: sweepManifest(r.experiments, file) });
+        summary = r.summary;
+        summary.notes.push(`wrote ${r.experiments.length} step files to ${o.outDir} and manifest ${manifest}`);
+      } else {
+        if (!o.out) throw new UsageError(`--format ${fmt} needs --out <steps.jsonl>`);
+        if (fmt === 'request-log') {
+          const r = await reconstructRequestLog({
+            input: o.in, skipBad: !!o.skipBad,
+            ...(o.experiment ? { experiment: o.experiment } : {}),
+            ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
+            ...(o.maxNumSeqs ? { maxNumSeqs: o.maxNumSeqs } : {}),
+            ...(o.dataParallel ? { dataParallel: o.dataParallel } : {}),
+            ...(o.outputLagSteps !== undefined ? { outputLagSteps: o.outputLagSteps } : {}),
+          });
+          const files = [{ path: o.out, data: lines(r.steps, stepToJson) }];
+          if (o.targets) files.push({ path: o.targets, data: lines(r.targets, targetToJson) });
+          writeFilesAtomic(files);
+          summary = r.summary;
+        } else {
+          const outs = new Outputs();
+          const ws = outs.open(o.out);
+          const wt = o.targets ? outs.open(o.targets) : undefined;
+          const wl = o.labels ? outs.open(o.labels) : undefined;
+          try {
+            summary = await reconstructOtlp({
+              input: o.in, skipBad: !!o.skipBad, keepUncertain: !!o.keepUncertain, duration: (o.duration ?? DEFAULT_DURATION) as DurationSource,
+              ...(o.experiment ? { experiment: o.experiment } : {}),
+              ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
+            }, {
+              steps: (b: Step[]) => ws.write(lines(b, stepToJson)),
+              ...(wt ? { targets: (b: RequestTarget[]) => wt.write(lines(b, targetToJson)) } : {}),
+              ...(wl ? { labels: (b: RequestLabel[]) => wl.write(lines(b, (l) => JSON.stringify(l))) } : {}),
+            });
+            await outs.commit();
+          } catch (e) {
+            await outs.abort();
+            throw e;
+          }
+        }
+      }
+      if (o.json) io.out(JSON.stringify(summary, null, 2));
+      else io.out(formatSummary(summary).join('\n'));
+    });
+}

@@ -1,0 +1,199 @@
+/**
+ * `sweep` reader: controlled batch sweeps where each row measures a pure prefill batch and/or a
+ * pure decode iteration (default mapping: Splitwise `perf_model.csv`).
+ *
+ * Per row (every repetition kept; no averaging, no outlier removal):
+ * - prefill step: `batch` chunks of `prompt` new tokens (prior 0), duration = prefill_time;
+ * - decode step:  `batch` decodes at context round(prompt + tokens/2) (the mean context over the
+ *   generation of `tokens` tokens), duration = decode_time (the mean iteration time).
+ * Each distinct (model, hardware, TP) is one experiment; model and hardware names are mapped to
+ * configs/models and configs/hardware ids, with extra group labels (e.g. power: capped).
+ */
+import fs from 'node:fs';
+import { parse } from 'csv-parse';
+import { InputError } from '../../io/errors.js';
+import { openInput } from '../../io/lines.js';
+import type { Step } from '../../steps/step.js';
+import type { ManifestEntry } from '../../steps/manifest.js';
+import { emptySummary, type ReconstructSummary } from '../summary.js';
+
+export const SWEEP_KEYS = ['model', 'hardware', 'tp', 'batch', 'prompt', 'tokens', 'prefill_time', 'decode_time'] as const;
+export type SweepKey = (typeof SWEEP_KEYS)[number];
+
+/** Column of each field; `=value` is a constant; `-` (prefill_time/decode_time/tokens) means absent. */
+export type ColumnMapping = Record<SweepKey, string>;
+
+/** Splitwise perf_model.csv. */
+export const SPLITWISE_COLUMNS: ColumnMapping = {
+  model: 'model', hardware: 'hardware', tp: 'tensor_parallel', batch: 'batch_size', prompt: 'prompt_size', tokens: 'token_size',
+  prefill_time: 'prompt_time', decode_time: 'token_time',
+};
+
+/** Name → configs id (+ group labels). Splitwise names by default. */
+export interface IdMapEntry { readonly id: string; readonly groups?: Readonly<Record<string, string>> }
+export const SPLITWISE_MODELS: Readonly<Record<string, IdMapEntry>> = {
+  'llama2-70b': { id: 'llama-2-70b' },
+  'bloom-176b': { id: 'bloom-176b' },
+};
+export const SPLITWISE_HARDWARE: Readonly<Record<string, IdMapEntry>> = {
+  'a100-80gb': { id: 'a100-sxm-80gb', groups: { power: 'nominal' } },
+  'h100-80gb': { id: 'h100-sxm', groups: { power: 'nominal' } },
+  'h100-80gb-pcap': { id: 'h100-sxm', groups: { power: 'capped' } },
+};
+
+export type TimeUnit = 'ms' | 'us' | 's';
+const TO_US: Record<TimeUnit, number> = { ms: 1e3, us: 1, s: 1e6 };
+
+/** Parse `key=column,key=column` over the default mapping. */
+export function parseColumnMapping(spec: string | undefined, base: ColumnMapping = SPLITWISE_COLUMNS): ColumnMapping {
+  const m: ColumnMapping = { ...base };
+  if (!spec) return m;
+  for (const part of spec.split(',')) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new InputError(`--columns: expected key=column pairs, got '${part}'`);
+    const k = part.slice(0, i).trim() as SweepKey;
+    if (!SWEEP_KEYS.includes(k)) throw new InputError(`--columns: unknown key '${k}' (expected one of ${SWEEP_KEYS.join(', ')})`);
+    m[k] = part.slice(i + 1).trim();
+  }
+  return m;
+}
+
+/** Parse `name=id[:group=value...]` pairs, e.g. `h100-80gb-pcap=h100-sxm:power=capped`, over a base map. */
+export function parseIdMap(spec: string | undefined, base: Readonly<Record<string, IdMapEntry>>): Record<string, IdMapEntry> {
+  const m: Record<string, IdMapEntry> = { ...base };
+  if (!spec) return m;
+  for (const part of spec.split(',')) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new InputError(`expected name=id pairs, got '${part}'`);
+    const [id, ...gs] = part.slice(i + 1).split(':');
+    const groups: Record<string, string> = {};
+    for (const g of gs) {
+      const j = g.indexOf('=');
+      if (j <= 0) throw new InputError(`group label '${g}' in '${part}': expected key=value`);
+      groups[g.slice(0, j)] = g.slice(j + 1);
+    }
+    m[part.slice(0, i).trim()] = { id: id!.trim(), ...(gs.length ? { groups } : {}) };
+  }
+  return m;
+}
+
+export interface SweepOptions {
+  input: string;
+  columns?: ColumnMapping;
+  timeUnit?: TimeUnit;
+  models?: Readonly<Record<string, IdMapEntry>>;
+  hardware?: Readonly<Record<string, IdMapEntry>>;
+  skipBad?: boolean;
+}
+
+export interface SweepExperiment {
+  readonly id: string;
+  readonly model: string;
+  readonly gpu: string;
+  readonly tp: number;
+  readonly groups: Record<string, string>;
+  readonly steps: Step[];
+}
+
+export interface SweepOutput { summary: ReconstructSummary; experiments: SweepExperiment[] }
+
+const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-|-$/g, '');
+
+export async function reconstructSweep(o: SweepOptions): Promise<SweepOutput> {
+  const cols = o.columns ?? SPLITWISE_COLUMNS;
+  const unit = TO_US[o.timeUnit ?? 'ms'];
+  const models = o.models ?? SPLITWISE_MODELS;
+  const hw = o.hardware ?? SPLITWISE_HARDWARE;
+  if (!fs.existsSync(o.input)) throw new InputError(`${o.input}: sweep CSV not found`);
+  const sum = emptySummary('sweep', o.input);
+  const exps = new Map<string, SweepExperiment>();
+  const parser = openInput(o.input).pipe(parse({ columns: true, skip_empty_lines: true, trim: true, relax_column_count: false, info: true }));
+  const badRow = (line: number, msg: string): void => {
+    const m = `${o.input}:${line}: ${msg}`;
+    if (!o.skipBad) throw new InputError(m);
+    sum.bad.count++;
+    if (sum.bad.examples.length < 20) sum.bad.examples.push(m);
+  };
+  const drop = (why: string): void => { sum.dropped[why] = (sum.dropped[why] ?? 0) + 1; };
+  let header: string[] | undefined;
+  try {
+    for await (const item of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+      const rec = item.record;
+      const line = item.info.lines;
+      sum.records++;
+      if (!header) {
+        header = Object.keys(rec);
+        for (const k of SWEEP_KEYS) {
+          const c = cols[k];
+          if (c.startsWith('=') || c === '-') continue;
+          if (!header.includes(c)) throw new InputError(`${o.input}: column '${c}' (for ${k}) not in the header (${header.join(', ')}); map it with --columns ${k}=<column>`);
+        }
+      }
+      const get = (k: SweepKey): string | undefined => {
+        const c = cols[k];
+        if (c === '-') return undefined;
+        return c.startsWith('=') ? c.slice(1) : rec[c];
+      };
+      const num = (k: SweepKey, integer: boolean, min: number): number | undefined | string => {
+        const v = get(k);
+        if (v === undefined || v === '') return undefined;
+        const x = Number(v);
+        if (!Number.isFinite(x) || (integer && !Number.isInteger(x)) || x < min) return `field '${cols[k]}' (${k}): expected ${integer ? 'an integer' : 'a number'} ≥ ${min}, got '${v}'`;
+        return x;
+      };
+      const model = get('model');
+      const hardware = get('hardware');
+      if (!model) { badRow(line, `field '${cols.model}' (model): expected a model name`); continue; }
+      if (!hardware) { badRow(line, `field '${cols.hardware}' (hardware): expected a hardware name`); continue; }
+      const tp = num('tp', true, 1), batch = num('batch', true, 1), prompt = num('prompt', true, 1), tokens = num('tokens', true, 0);
+      const pt = num('prefill_time', false, 0), dt = num('decode_time', false, 0);
+      const err = [tp, batch, prompt, tokens, pt, dt].find((x) => typeof x === 'string') as string | undefined;
+      if (err) { badRow(line, err); continue; }
+      if (tp === undefined || batch === undefined || prompt === undefined) {
+        badRow(line, `fields ${cols.tp}, ${cols.batch} and ${cols.prompt} are required`);
+        continue;
+      }
+      const mm = models[model] ?? { id: model };
+      const hm = hw[hardware] ?? { id: hardware };
+      const id = `${slug(model)}-${slug(hardware)}-tp${tp}`;
+      let e = exps.get(id);
+      if (!e) {
+        e = { id, model: mm.id, gpu: hm.id, tp: tp as number, groups: { source_model: model, source_hardware: hardware, ...(mm.groups ?? {}), ...(hm.groups ?? {}) }, steps: [] };
+        exps.set(id, e);
+      }
+      if (typeof pt === 'number' && pt > 0) {
+        const chunk = { tokens: prompt as number, prior: 0, prompt: prompt as number };
+        e.steps.push({ experiment: id, step: e.steps.length, durationUs: pt * unit, prefill: Array.from({ length: batch as number }, () => chunk), decode: [] });
+      } else if (cols.prefill_time !== '-') drop('prefill time missing or 0');
+      if (typeof dt === 'number' && dt > 0) {
+        const ctx = Math.round((prompt as number) + ((tokens as number | undefined) ?? 0) / 2);
+        e.steps.push({ experiment: id, step: e.steps.length, durationUs: dt * unit, prefill: [], decode: new Array<number>(batch as number).fill(ctx) });
+      } else if (cols.decode_time !== '-') drop('decode time missing or 0');
+    }
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const err = e as Error & { code?: string; lines?: number };
+    throw new InputError(`${o.input}${err.lines ? `:${err.lines}` : ''}: not a valid CSV (${err.message})`);
+  }
+  const experiments = [...exps.values()].sort((a, b) => a.id.localeCompare(b.id));
+  sum.experiments = experiments.map((e) => e.id);
+  sum.steps = experiments.reduce((a, e) => a + e.steps.length, 0);
+  sum.stepsExact = sum.steps;
+  sum.stepsWithDuration = sum.steps;
+  sum.durationSource = `the sweep's own columns (${cols.prefill_time}, ${cols.decode_time}; ${o.timeUnit ?? 'ms'} → µs)`;
+  const unknownModels = [...new Set(experiments.map((e) => e.model))].filter((m) => !Object.values(models).some((x) => x.id === m));
+  const unknownHw = [...new Set(experiments.map((e) => e.gpu))].filter((m) => !Object.values(hw).some((x) => x.id === m));
+  if (unknownModels.length) sum.notes.push(`model names without a mapping (used as ids): ${unknownModels.join(', ')}`);
+  if (unknownHw.length) sum.notes.push(`hardware names without a mapping (used as ids): ${unknownHw.join(', ')}`);
+  sum.detail = {
+    'prefill steps': experiments.reduce((a, e) => a + e.steps.filter((s) => s.prefill.length > 0).length, 0),
+    'decode steps': experiments.reduce((a, e) => a + e.steps.filter((s) => s.decode.length > 0).length, 0),
+    'decode context': `round(${cols.prompt} + ${cols.tokens}/2)`,
+  };
+  return { summary: sum, experiments };
+}
+
+/** Manifest entries for the experiments, with step files `<dir>/<id>.jsonl`. */
+export function sweepManifest(experiments: readonly SweepExperiment[], stepFile: (id: string) => string): ManifestEntry[] {
+  return experiments.map((e) => ({ id: e.id, steps: stepFile(e.id), model: e.model, gpu: e.gpu, tp: e.tp, groups: e.groups }));
+}
