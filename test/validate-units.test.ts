@@ -4,8 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseSplitwiseCsv, sweepExperiments, pcapIsDerived, rowSteps, type SweepRow } from '../src/validate/splitwise.js';
-import { boundedHuberFit } from '../src/validate/robust.js';
-import { makeRng } from '../src/util/rng.js';
+import { engineOptions } from '../src/validate/run.js';
+import { DEFAULT_CONFIG, SEED_CONFIG } from '../src/validate/suite.js';
+import { getBasis } from '../src/basis/registry.js';
+import { physicalBounds } from '../src/basis/types.js';
+import { resolveOptions } from '../src/fit/api.js';
 import { runCli } from './support/cli.js';
 
 const HEAD = 'model,hardware,prompt_size,batch_size,token_size,peak_power,average_power,prompt_time,token_time,e2e_time,tensor_parallel';
@@ -52,41 +55,22 @@ describe('Splitwise sweep reader', () => {
   });
 });
 
-describe('bounded Huber fit (validate/robust.ts)', () => {
-  // y = 2·x0 + 1·x1 + 50 with 3% noise; 4% of rows are gross outliers (y / 12, like capped batches)
-  const rng = makeRng(11);
-  const X: Float64Array[] = [];
-  const y: number[] = [];
-  for (let i = 0; i < 400; i++) {
-    const x = Float64Array.from([rng.next() * 1000, rng.next() * 300, 1]);
-    const truth = 2 * x[0]! + x[1]! + 50;
-    X.push(x);
-    y.push(i % 25 === 7 ? truth / 12 : truth * (1 + 0.03 * rng.normal()));
-  }
-  const prior = Float64Array.from([1, 1, 0]);
-
-  it('stays near the truth despite gross low outliers (relative weights), where plain least squares does not', () => {
-    const inf = Float64Array.from([Infinity, Infinity, Infinity]);
-    const r = boundedHuberFit(X, y, prior, Float64Array.from([0, 0, 0]), inf);
-    expect(r.converged).toBe(true);
-    // Huber bounds the outliers' influence but not their leverage (x/y is 12× larger on them): a few % bias remains
-    expect(Math.abs(r.beta[0]! - 2)).toBeLessThan(0.15);
-    expect(Math.abs(r.beta[1]! - 1)).toBeLessThan(0.1);
-    const ls = boundedHuberFit(X, y, prior, Float64Array.from([0, 0, 0]), inf, { k: 1e9 }); // k → ∞: least squares
-    expect(Math.abs(ls.beta[0]! - 2)).toBeGreaterThan(3 * Math.abs(r.beta[0]! - 2));
+describe('validation configurations', () => {
+  it('default: serving basis, Huber with the physical bounds and ridge 1e-6 — a combination the fit engine accepts', () => {
+    const basis = getBasis(DEFAULT_CONFIG.basis);
+    const o = engineOptions(DEFAULT_CONFIG, basis);
+    expect(o).toMatchObject({ method: 'huber', weight: 'relative', ridge: { lambda: 1e-6 } });
+    expect(o.bounds).toEqual(physicalBounds(basis));
+    const r = resolveOptions(o, basis);
+    expect(r.bounds?.['weight']).toEqual([1, null]);
+    expect(r.ridge?.lambda).toBe(1e-6);
   });
 
-  it('respects bounds: a lower bound above the truth is active', () => {
-    const r = boundedHuberFit(X, y, prior, Float64Array.from([2.5, 0, 0]), Float64Array.from([Infinity, Infinity, Infinity]));
-    expect(r.beta[0]).toBeCloseTo(2.5, 12);
-    expect(r.beta[1]).toBeGreaterThanOrEqual(0);
-  });
-
-  it('an unidentified direction stays at the prior (duplicate column split by the ridge)', () => {
-    const Xd = X.map((x) => Float64Array.from([x[0]!, x[0]!, x[1]!, 1]));
-    const r = boundedHuberFit(Xd, y, Float64Array.from([1, 1, 1, 0]), new Float64Array(4), Float64Array.from([Infinity, Infinity, Infinity, Infinity]));
-    expect(Math.abs(r.beta[0]! + r.beta[1]! - 2)).toBeLessThan(0.15);
-    expect(Math.abs(r.beta[0]! - r.beta[1]!)).toBeLessThan(1e-3);
+  it('seed: the published formulation — seed basis, NNLS, relative weights, no bounds or ridge', () => {
+    const o = engineOptions(SEED_CONFIG, getBasis('seed'));
+    expect(o).toMatchObject({ method: 'nnls', weight: 'relative' });
+    expect(o.bounds).toBeUndefined();
+    expect(o.ridge).toBeUndefined();
   });
 });
 

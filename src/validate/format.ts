@@ -13,7 +13,7 @@ function check(r: SplitResult): string {
 const HEAD = ['split', 'config', 'basis', 'method', 'test rows', 'MAPE %', 'p90 APE %', 'bias %', 'prefill MAPE %', 'decode MAPE %', 'check'];
 
 function cells(r: SplitResult): string[] {
-  return [r.split, r.config, r.basis, r.method + (r.fitter === 'engine' ? '' : ' †'), String(r.testRows), pct(r.overall.mape), pct(r.overall.p90Ape), signed(r.overall.biasPct), pct(r.prefill?.mape), pct(r.decode?.mape), check(r)];
+  return [r.split, r.config, r.basis, r.method, String(r.testRows), pct(r.overall.mape), pct(r.overall.p90Ape), signed(r.overall.biasPct), pct(r.prefill?.mape), pct(r.decode?.mape), check(r)];
 }
 
 /** Aligned plain-text table with the suite's notes. */
@@ -25,7 +25,6 @@ export function formatSuiteText(s: SuiteResult): string {
   const out = [`suite ${s.suite}: ${s.description}`, `data: ${s.source}`];
   for (const sp of s.splits) out.push(`  ${sp.name}: train ${sp.train}; test ${sp.test}`);
   out.push('', line(rows[0]!), line(w.map((n) => '-'.repeat(n))), ...rows.slice(1).map(line), '');
-  if (s.results.some((r) => r.fitter !== 'engine')) out.push('† fitted by validate/robust.ts (Huber with bounds and a ridge toward the basis priors, which the fit engine does not combine yet)');
   for (const r of s.results) if (r.reference?.ok === null) out.push(`‡ ${r.split}: ${r.reference.why}`);
   for (const n of s.notes) out.push(`note: ${n}`);
   return out.join('\n');

@@ -3,7 +3,7 @@
  * suite data (reconstructed steps) → `fitDatasetSync` (stepfit fit) → fit file (`buildFitFile`) →
  * `fittedModel` (stepfit predict) on the held-out steps → metrics (`computeMetrics`), overall and per phase.
  */
-import { fitDatasetSync, resolveOptions, experimentFrom, type FitDataset, type FitOptions } from '../fit/api.js';
+import { fitDatasetSync, experimentFrom, type FitDataset, type FitOptions } from '../fit/api.js';
 import { buildFitFile } from '../fit/build.js';
 import { computeMetrics } from '../fit/metrics.js';
 import type { Metrics } from '../fit/fitfile.js';
@@ -13,7 +13,6 @@ import { physicalBounds, type Basis } from '../basis/types.js';
 import { loadArchitecture } from '../model/load.js';
 import { loadGpu } from '../hardware/gpu.js';
 import type { Step } from '../steps/step.js';
-import { boundedHuberFit } from './robust.js';
 import { stepPhase, type FitConfig, type Split, type Suite, type SuiteData, type SuiteExperiment } from './suite.js';
 
 export interface SplitResult {
@@ -22,8 +21,6 @@ export interface SplitResult {
   basis: string;
   /** e.g. 'nnls, relative' or 'huber + physical bounds, relative'. */
   method: string;
-  /** Which code fitted it: the fitting engine, or validate/robust.ts (bounded Huber the engine does not offer yet). */
-  fitter: 'engine' | 'validate/robust';
   trainRows: number;
   testRows: number;
   overall: Metrics;
@@ -54,17 +51,7 @@ export function engineOptions(cfg: FitConfig, basis: Basis): FitOptions {
   };
 }
 
-/** True when the fitting engine accepts the configuration's combination of method, bounds and ridge. */
-export function engineSupports(cfg: FitConfig, basis: Basis): boolean {
-  try {
-    resolveOptions(engineOptions(cfg, basis), basis);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const methodLabel = (c: FitConfig): string => `${c.method}${c.bounds === 'physical' ? ' + bounds' : ''}${c.ridge > 0 ? ` + ridge ${c.ridge}` : ''}, ${c.weight}`;
+const methodLabel = (c: FitConfig): string => `${c.method}${c.bounds === 'physical' ? ' + bounds' : ''}${c.ridge > 0 ? ` + ridge ${c.ridge.toExponential()}` : ''}, ${c.weight}`;
 
 interface Part { e: SuiteExperiment; steps: Step[] }
 
@@ -77,34 +64,14 @@ function partition(data: SuiteData, keep: (e: SuiteExperiment, s: Step) => boole
   return out;
 }
 
-/** Fit one configuration on the training parts; returns coefficients in term order and the fitter used. */
-export function fitConfig(cfg: FitConfig, train: readonly Part[]): { coefs: Float64Array; fitter: SplitResult['fitter'] } {
+/** Fit one configuration on the training parts with the fit engine; coefficients in term order, read back from the fit file. */
+export function fitConfig(cfg: FitConfig, train: readonly Part[]): Float64Array {
   const basis = getBasis(cfg.basis);
-  const opts = engineOptions(cfg, basis);
-  if (cfg.method === 'huber' && !engineSupports(cfg, basis)) {
-    const bounds = opts.bounds ?? {};
-    const X: Float64Array[] = [];
-    const y: number[] = [];
-    for (const { e, steps } of train) {
-      const cb = basis.compile({ arch: loadArchitecture(e.model), gpu: loadGpu(e.gpu), tp: e.tp });
-      for (const s of steps) {
-        const row = new Float64Array(basis.terms.length);
-        cb.row(s, row);
-        X.push(row);
-        y.push(s.durationUs!);
-      }
-    }
-    const names = basis.terms.map((t) => t.name);
-    const lo = Float64Array.from(names, (n) => bounds[n]?.[0] ?? -Infinity);
-    const hi = Float64Array.from(names, (n) => bounds[n]?.[1] ?? Infinity);
-    const prior = Float64Array.from(basis.terms, (t) => t.prior);
-    return { coefs: boundedHuberFit(X, y, prior, lo, hi, { lambda: cfg.ridge }).beta, fitter: 'validate/robust' };
-  }
   const ds: FitDataset = { experiments: train.map(({ e, steps }) => experimentFrom({ steps, model: e.model, gpu: e.gpu, tp: e.tp, experiment: e.id })) };
-  const r = fitDatasetSync(ds, opts);
+  const r = fitDatasetSync(ds, engineOptions(cfg, basis));
   // through the fit file, as `stepfit fit` writes it and `stepfit predict` reads it
   const file = buildFitFile(r, { commandLine: `stepfit validate (${cfg.label})`, inputs: [], gpus: {}, createdAt: '1970-01-01T00:00:00.000Z' });
-  return { coefs: Float64Array.from(file.terms.map((t) => t.coef)), fitter: 'engine' };
+  return Float64Array.from(file.terms.map((t) => t.coef));
 }
 
 /** Predict held-out steps with fitted coefficients through the predict library's `fittedModel`. */
@@ -137,11 +104,11 @@ function subset(p: { pred: number[]; meas: number[]; phase: string[] }, ph: stri
 export function runSplit(suite: Suite, data: SuiteData, split: Split, cfg: FitConfig): SplitResult {
   const train = partition(data, split.inTrain);
   const test = partition(data, split.inTest);
-  const { coefs, fitter } = fitConfig(cfg, train);
+  const coefs = fitConfig(cfg, train);
   const p = predictParts(cfg, coefs, test);
   const basis = getBasis(cfg.basis);
   const r: SplitResult = {
-    split: split.name, config: cfg.label, basis: `${basis.name} v${basis.version}`, method: methodLabel(cfg), fitter,
+    split: split.name, config: cfg.label, basis: `${basis.name} v${basis.version}`, method: methodLabel(cfg),
     trainRows: train.reduce((a, x) => a + x.steps.length, 0), testRows: p.meas.length,
     overall: computeMetrics(p.pred, p.meas), prefill: subset(p, 'prefill'), decode: subset(p, 'decode'),
     coefficients: Object.fromEntries(basis.terms.map((t, j) => [t.name, coefs[j]!])),
