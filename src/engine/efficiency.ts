@@ -161,6 +161,7 @@ export function defaultTables(gpu: GpuSpec): EfficiencyTables {
   const mk = (d: { computeEff: number; memoryEff: number; t0Us: number }, cls: OpClass): RooflineCurves => ({
     compute: saturatingCurve(d.computeEff, d.t0Us, classPeakPerUs(cls, gpu), 2 ** 10, 2 ** 50),
     memory: saturatingCurve(d.memoryEff, d.t0Us, p.mem, 2 ** 7, 2 ** 40),
+    perItemUs: 0,
   });
   return {
     origin: 'default',
@@ -254,7 +255,8 @@ export function readEfficiencyFile(file: string): EfficiencyFile {
 export function tablesFromFile(f: EfficiencyFile, gpu: GpuSpec, origin: string): EfficiencyTables {
   const def = defaultTables(gpu);
   const p = peaksPerUs(gpu);
-  const rescale = (c: Curve, ratio: number): Curve => (Math.abs(ratio - 1) < 1e-12 ? c : { x: c.x, eff: c.eff.map((e) => e * ratio) });
+  // fresh {x, eff} objects of one shape (monomorphic property access in the hot path)
+  const rescale = (c: Curve, ratio: number): Curve => ({ x: c.x.slice(), eff: c.eff.map((e) => e * ratio) });
   const ops: Record<string, RooflineCurves> = { ...def.ops };
   const calibrated: string[] = [];
   for (const [name, e] of Object.entries(f.ops)) {

@@ -25,7 +25,7 @@ export function engineModel(ctx: BasisContext & { pp?: number; ep?: number }, op
   return {
     name: `engine (${engine.gpu.id}, TP${engine.tp}${engine.pp > 1 ? ` PP${engine.pp}` : ''}${engine.ep > 1 ? ` EP${engine.ep}` : ''}, ${calibrated})`,
     engine,
-    predictUs: (step: Step): number => engineStepBreakdown(step, engine).us,
+    predictUs: (step: Step): number => engineStepBreakdown(step, engine, false).us,
     breakdown: (step: Step): StepBreakdown => engineStepBreakdown(step, engine),
   };
 }

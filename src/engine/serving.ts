@@ -82,7 +82,7 @@ interface ReplayResult { ttftS: number; tpotS: number; e2eS: number; tokensPerS:
  */
 export function replay(e: Engine, I: number, O: number, n: number, chunk: number, rate?: number): ReplayResult {
   if (n < 1) throw new InputError('concurrency must be at least 1');
-  const stepUs = (s: Step): number => engineStepBreakdown(s, e).us;
+  const stepUs = (s: Step): number => engineStepBreakdown(s, e, false).us;
   const slots: Slot[] = [];
   const open = rate !== undefined && rate > 0;
   let now = 0;

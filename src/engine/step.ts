@@ -50,11 +50,25 @@ export interface StepBreakdown {
   readonly sampled: number;
 }
 
+const PER_STEP = new Set(['embed', 'final_norm', 'lm_head', 'logits_gather', 'sampler', 'pp_p2p', 'overhead']);
+
+/** Accumulates op times; keeps per-op records only when `detail` (predictUs skips them for speed). */
 class Acc {
   readonly ops: OpTime[] = [];
   private readonly index = new Map<string, number>();
+  sum = 0;
+  /** Sums for the pipeline-stage split: layer ops, first-stage ops (embed), last-stage ops. */
+  layerSum = 0;
+  firstSum = 0;
+  lastSum = 0;
+  constructor(readonly detail = true) {}
   add(op: string, us: number, computeUs: number, memoryUs: number, flops: number, bytes: number, calls: number, bound: OpTime['bound']): void {
     if (!(us > 0)) return;
+    this.sum += us;
+    if (op === 'embed') this.firstSum += us;
+    else if (PER_STEP.has(op)) this.lastSum += us;
+    else this.layerSum += us;
+    if (!this.detail) return;
     const i = this.index.get(op);
     if (i === undefined) {
       this.index.set(op, this.ops.length);
@@ -66,9 +80,7 @@ class Acc {
     }
   }
   total(): number {
-    let t = 0;
-    for (const o of this.ops) t += o.us;
-    return t;
+    return this.sum;
   }
 }
 
@@ -128,8 +140,8 @@ export function allReduceCallUs(e: Engine, bytes: number, p: number): number {
 /**
  * Per-operator breakdown of one step on a compiled engine.
  */
-export function engineStepBreakdown(step: Step, e: Engine): StepBreakdown {
-  const acc = new Acc();
+export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepBreakdown {
+  const acc = new Acc(detail);
   let Tpf = 0;
   let sampled = step.decode.length;
   for (const c of step.prefill) {
@@ -242,11 +254,8 @@ export function engineStepBreakdown(step: Step, e: Engine): StepBreakdown {
     }
   }
   // stage time before PP sends / overheads: layer ops are split evenly; per-step ops sit on the first/last stage.
-  const layerTotal = acc.ops.filter((o) => !PER_STEP.has(o.op)).reduce((s, o) => s + o.us, 0);
-  const first = acc.ops.filter((o) => o.op === 'embed').reduce((s, o) => s + o.us, 0);
-  const last = acc.ops.filter((o) => PER_STEP.has(o.op) && o.op !== 'embed').reduce((s, o) => s + o.us, 0);
-  const perStageLayers = layerTotal / e.pp + e.options.layerOverheadUs * L / e.pp;
-  let stageUs = e.pp === 1 ? layerTotal + first + last : Math.max(perStageLayers + first, perStageLayers + last);
+  const perStageLayers = acc.layerSum / e.pp + e.options.layerOverheadUs * L / e.pp;
+  let stageUs = e.pp === 1 ? acc.sum : Math.max(perStageLayers + acc.firstSum, perStageLayers + acc.lastSum);
   if (e.pp > 1) {
     const crossNode = e.tp * e.pp > e.options.gpusPerNode;
     const link: LinkSpec = crossNode
@@ -277,7 +286,6 @@ export function elementwiseOpUs(e: Engine, bytes: number): number {
   return acc.total();
 }
 
-const PER_STEP = new Set(['embed', 'final_norm', 'lm_head', 'logits_gather', 'sampler', 'pp_p2p', 'overhead']);
 
 const cache = new WeakMap<object, Map<string, Engine>>();
 
@@ -295,7 +303,7 @@ export function engineFor(ctx: BasisContext & { pp?: number; ep?: number }, opts
 /** Step latency in µs from first principles (no fitted numbers). `ctx` may be a compiled Engine. */
 export function engineStepUs(step: Step, ctx: BasisContext | Engine, opts: EngineOptions = {}): number {
   const e = 'gemmPeak' in ctx ? ctx : engineFor(ctx, opts);
-  return engineStepBreakdown(step, e).us;
+  return engineStepBreakdown(step, e, false).us;
 }
 
 export { bubbleFraction };
