@@ -134,7 +134,8 @@ export function worstGroups(sections: AccuracySection[], total: number): Worst[]
   for (const s of sections) {
     if (s.rows.length < 2) continue;
     const w = s.rows.filter((r) => r.n >= minRows).sort((a, b) => b.mape - a.mape)[0];
-    if (w) out.push({ label: s.label, group: w.group, mape: w.mape, n: w.n });
+    // the same rows under another name (e.g. the only experiment of a model) are listed once
+    if (w && !out.some((o) => o.n === w.n && o.mape === w.mape)) out.push({ label: s.label, group: w.group, mape: w.mape, n: w.n });
   }
   return out.sort((a, b) => b.mape - a.mape);
 }

@@ -6,7 +6,7 @@
 import type { ReportModel } from './model.js';
 import type { AccuracySection } from './accuracy.js';
 import { pct, spct, us, coef, int, cond, metricCells, METRIC_HEADERS, verdict } from './format.js';
-import { headlineSentence, coverageSentence, worstLines, comparisonSentence, sampleSentence, fitIdentLines } from './text.js';
+import { headlineSentence, coverageSentence, worstLines, comparisonSentence, sampleSentence, fitIdentLines, cvSentence } from './text.js';
 
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -93,7 +93,7 @@ export function renderHtml(m: ReportModel): string {
   <div class="card">
     <div class="big"><span class="num ${v.cls}" id="headline-mape">MAPE ${pct(h.mape)}</span><span class="badge ${v.cls}">${v.word}</span><span class="badge sample">${esc(m.sample.kind)}</span></div>
     <div class="sub" id="headline-stats">median ${pct(h.medianApe)} · p90 ${pct(h.p90Ape)} · p99 ${pct(h.p99Ape)} · bias ${spct(h.biasPct)}</div>
-    <p id="headline-sentence">${esc(headlineSentence(m))}${cov ? ' ' + esc(cov) : ''}</p>
+    <p id="headline-sentence">${esc(headlineSentence(m))}${cov ? ' ' + esc(cov) : ''}${cvSentence(m) ? ` <b>${esc(cvSentence(m)!)}</b>` : ''}</p>
     <h3>Where it is worst</h3>
     ${worst.length ? `<ul id="worst">${worst.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : '<p class="muted">only one group per dimension: see the phase mix table below</p>'}
     <h3>Against baselines (same ${int(m.commonRows)} rows)</h3>

@@ -1,7 +1,7 @@
 /** report.md: the same numbers as index.html (same formatting functions), plots as PNG links. */
 import type { ReportModel } from './model.js';
 import { pct, spct, us, coef, int, cond, metricCells, METRIC_HEADERS, verdict } from './format.js';
-import { headlineSentence, coverageSentence, worstLines, comparisonSentence, sampleSentence, fitIdentLines } from './text.js';
+import { headlineSentence, coverageSentence, worstLines, comparisonSentence, sampleSentence, fitIdentLines, cvSentence } from './text.js';
 
 /** Escape a Markdown table cell. */
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -19,7 +19,7 @@ export function renderMarkdown(m: ReportModel): string {
   L.push(`# ${m.title}`, '');
   L.push(`**MAPE ${pct(h.mape)}** (${v.word}, ${m.sample.kind}) — median ${pct(h.medianApe)} · p90 ${pct(h.p90Ape)} · p99 ${pct(h.p99Ape)} · bias ${spct(h.biasPct)}`, '');
   const cov = coverageSentence(m);
-  L.push(headlineSentence(m) + (cov ? ' ' + cov : ''), '');
+  L.push(headlineSentence(m) + (cov ? ' ' + cov : '') + (cvSentence(m) ? ` **${cvSentence(m)}**` : ''), '');
   const worst = worstLines(m);
   if (worst.length) {
     L.push('**Where it is worst:**', '');

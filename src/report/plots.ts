@@ -33,7 +33,7 @@ export interface RenderedPlot extends Omit<PlotSpec, 'spec'> {
 const config = {
   font: FONT,
   axis: { labelFontSize: 11, titleFontSize: 12 },
-  legend: { labelFontSize: 11, titleFontSize: 11 },
+  legend: { labelFontSize: 11, titleFontSize: 11, labelLimit: 260 },
   title: { fontSize: 13 },
   view: { stroke: '#ddd' },
 };
@@ -89,7 +89,7 @@ function predVsMeasured(d: ReportData, rows: number[]): PlotSpec {
   };
 }
 
-function residualPlot(d: ReportData, rows: number[], id: string, field: 'requests' | 'tokens' | 'context', xTitle: string, scale: 'linear' | 'symlog'): PlotSpec {
+function residualPlot(d: ReportData, rows: number[], id: string, field: 'requests' | 'tokens' | 'context', xTitle: string, scale: 'linear' | 'log' | 'symlog'): PlotSpec {
   const col = d[field];
   const values = rows.map((i) => ({ x: col[i]!, e: r3(((d.pred.fit[i]! - d.measured[i]!) / d.measured[i]!) * 100), phase: PHASES[d.phase[i]!] }));
   const titles = { requests: 'batch size (requests)', tokens: 'tokens in the step', context: 'KV context tokens' };
@@ -216,7 +216,7 @@ export function reportPlots(d: ReportData, sections: AccuracySection[]): PlotSpe
     errorCdf(d, d.comparators),
     groupErrors(sections),
     residualPlot(d, rows, 'residuals-batch', 'requests', 'batch size (requests in the step)', 'linear'),
-    residualPlot(d, rows, 'residuals-tokens', 'tokens', 'tokens computed in the step (prefill + decode)', 'symlog'),
+    residualPlot(d, rows, 'residuals-tokens', 'tokens', 'tokens computed in the step (prefill + decode)', 'log'),
     residualPlot(d, rows, 'residuals-context', 'context', 'KV context tokens (Σ decode context + prefill prior)', 'symlog'),
     termContributions(d),
   ];

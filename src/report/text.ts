@@ -38,3 +38,10 @@ export function fitIdentLines(notes: readonly string[], problems: readonly { kin
   if (notes.length > 0) return [...notes];
   return problems.map((p) => `${p.kind}: ${p.detail}`);
 }
+
+/** The fit file's cross-validated accuracy (held-out by construction), when it has one. */
+export function cvSentence(m: ReportModel): string | null {
+  const cv = m.fileMetrics.cv;
+  if (!cv) return null;
+  return `Cross-validated in the fit file (${cv.scheme}, held-out rows): MAPE ${pct(cv.overall.mape)}, p90 ${pct(cv.overall.p90Ape)}.`;
+}
