@@ -154,6 +154,29 @@ describe('identifiability diagnostics', () => {
     expect(r.diagnostics.dropped).toEqual([]);
     expect(r.diagnostics.activeConditionNumber!).toBeGreaterThan(1e4);
   });
+  it('NNLS with a merged constant and a collinear set (phase indicators × L, constant): keeps the merge target, drops the term whose removal fits best', () => {
+    // columns: c = 1, w = 5 (constant → merged into c), pl = 32·[prefill step], dl = 32·[decode-only step], x
+    // truth: 500 + 30·dl + 5·x — dropping dl would need a negative pl under NNLS; dropping pl (or c) fits
+    const r3 = makeRng(8);
+    const Xc: number[][] = [];
+    const yc: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      const pf = r3.next() < 0.4 ? 1 : 0;
+      const x = r3.next() * 100;
+      Xc.push([1, 5, 32 * pf, 32 * (1 - pf), x]);
+      yc.push((500 + 30 * 32 * (1 - pf) + 5 * x) * (1 + 0.01 * r3.normal()));
+    }
+    const b5 = designBasis(['c', 'w', 'pl', 'dl', 'x']);
+    for (const method of ['nnls', 'ols'] as const) {
+      const r = fitDatasetSync(designData(Xc, yc), { ...base, basis: b5, method, weight: 'relative' });
+      const st = Object.fromEntries(r.terms.map((t) => [t.name, t.status]));
+      expect(st['w'], method).toBe('merged:c');
+      expect(st['c'], method).toBe('fitted');
+      expect(st['pl'], method).toBe('dropped');
+      expect(r.metrics.train.overall.mape, method).toBeLessThan(1.5);
+      for (const m of r.diagnostics.merged) expect(['fitted', 'at-bound']).toContain(st[m.into]);
+    }
+  });
   it('ridge keeps every term (the prior identifies them) and says so', () => {
     const r = fitDatasetSync(designData(X, y), { ...base, basis, method: 'ridge', ridge: { lambda: 1e-3 } });
     expect(r.terms.every((t) => t.status === 'fitted')).toBe(true);

@@ -382,11 +382,6 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
 
   const penalised = (ro.ridge?.lambda ?? 0) > 0;
   const identMode = penalised ? 'report' : ro.collinear;
-  const ident = identify(fullSys, names, identMode);
-  const nActive = ident.active.length;
-  if (nActive === 0) throw new InputError(`no identifiable term: ${ident.problems.map((x) => x.detail).join('; ')}`);
-  if (n <= nActive) throw new InputError(`too few rows: ${n} row${n === 1 ? '' : 's'} for ${nActive} identifiable terms of basis '${basis.name}'; need more rows than terms`);
-
   const mp: MethodParams = {
     lo: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? 0 : ro.bounds?.[nm]?.[0] ?? -Infinity)),
     hi: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? Infinity : ro.bounds?.[nm]?.[1] ?? Infinity)),
@@ -394,10 +389,17 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     lambda: ro.ridge?.lambda ?? 0,
     prior: Float64Array.from(names, (nm) => ro.ridge?.prior[nm] ?? 0),
   };
+  /** Under bounds, equivalent parameterisations of a collinear set are not equivalent fits: score the candidates. */
+  const scorer = (sys: NormalSystem) => (mp.hasBounds ? (act: readonly number[]): number => quadraticRss(sys.A, sys.b, sys.c, solveJob(sys, act, mp).beta) : undefined);
+  const ident = identify(fullSys, names, identMode, { score: scorer(fullSys) });
+  const nActive = ident.active.length;
+  if (nActive === 0) throw new InputError(`no identifiable term: ${ident.problems.map((x) => x.detail).join('; ')}`);
+  if (n <= nActive) throw new InputError(`too few rows: ${n} row${n === 1 ? '' : 's'} for ${nActive} identifiable terms of basis '${basis.name}'; need more rows than terms`);
+
   const innerMp = mp;
 
   const makeJob = (kind: Job['kind'], index: number, sys: NormalSystem): Job => {
-    const id = kind === 'full' ? ident : identify(sys, names, penalised ? 'report' : 'resolve', { initialActive: ident.active });
+    const id = kind === 'full' ? ident : identify(sys, names, penalised ? 'report' : 'resolve', { initialActive: ident.active, score: scorer(sys) });
     if (sys.n <= id.active.length && kind !== 'boot') {
       throw new InputError(`CV fold ${foldNames[index]}: only ${sys.n} training rows for ${id.active.length} terms`);
     }

@@ -12,7 +12,8 @@
  * Resolution (mode 'resolve'): drop zero columns (coefficient fixed at 0); merge every constant
  * column into the `constant` term (or the first constant column when the basis has none) — the
  * kept term's coefficient then absorbs the others' contribution; for other collinear sets drop the
- * term with the largest loading (ties: the later term). Every decision is recorded by name.
+ * term with the largest loading (ties: the later term), never the term that absorbed merged ones
+ * when another can go. Every decision is recorded by name.
  * Mode 'fail' throws an InputError naming the terms instead. Mode 'report' (ridge: the prior
  * identifies every term) only records the findings.
  */
@@ -68,7 +69,20 @@ export function rankAndCondition(sys: NormalSystem, idx: readonly number[]): { r
   return { rank, cond: rank === idx.length ? smax / sv[0]! : null, ratio };
 }
 
-export function identify(sys: NormalSystem, names: readonly string[], mode: IdentMode, opts: { initialActive?: readonly number[]; context?: string } = {}): Identification {
+export interface IdentifyOptions {
+  /** Start from these terms (e.g. the full fit's active set for a CV fold). */
+  initialActive?: readonly number[];
+  context?: string;
+  /**
+   * Weighted RSS of the (constrained) fit on a candidate set of terms. When given, a collinear
+   * set loses the term whose removal fits best — under bounds (NNLS) the equivalent
+   * parameterisations of an exactly collinear set are not equivalent fits. Without it (or on ties)
+   * the largest loading goes.
+   */
+  score?: (active: readonly number[]) => number;
+}
+
+export function identify(sys: NormalSystem, names: readonly string[], mode: IdentMode, opts: IdentifyOptions = {}): Identification {
   const p = sys.p;
   const status = names.map(() => 'fitted');
   const out: Identification = { active: [], status, dropped: [], merged: [], notes: [], problems: [], rank: 0, conditionNumber: null, activeConditionNumber: null };
@@ -93,6 +107,7 @@ export function identify(sys: NormalSystem, names: readonly string[], mode: Iden
   if (change) active = active.filter((j) => !zeros.includes(j));
 
   // 2. constant columns (min = max ≠ 0 over the rows)
+  const mergeTargets = new Set<number>();
   const consts = active.filter((j) => sys.A[j * p + j]! > 0 && sys.colMin[j] === sys.colMax[j]);
   if (consts.length >= 2) {
     const keep = consts.find((j) => names[j] === 'constant') ?? consts[0]!;
@@ -100,6 +115,7 @@ export function identify(sys: NormalSystem, names: readonly string[], mode: Iden
     const desc = consts.map((j) => `${names[j]} = ${fmt(sys.colMin[j]!)}`).join(', ');
     out.problems.push({ kind: 'constant', terms: consts.map((j) => names[j]!), detail: `terms ${consts.map((j) => q(names[j]!)).join(', ')} are constant in every row (${desc}) and so perfectly collinear: only their combined effect is identified` });
     if (change) {
+      mergeTargets.add(keep);
       for (const j of others) {
         status[j] = `merged:${names[keep]}`;
         out.merged.push({ term: names[j]!, into: names[keep]! });
@@ -125,11 +141,28 @@ export function identify(sys: NormalSystem, names: readonly string[], mode: Iden
       const alreadyNamed = out.problems.some((pr) => pr.kind === 'collinear' && pr.terms.join() === terms.join());
       if (!alreadyNamed) out.problems.push({ kind: 'collinear', terms, detail: `terms ${terms.map(q).join(', ')} are collinear in the data (smallest/largest singular value of the scaled design ${ratio.toExponential(2)}; direction ${loads}): not separately identifiable` });
       if (!change) break;
-      let worst = involved[0]!;
-      for (const t of involved) if (Math.abs(t.load) >= Math.abs(worst.load) * (1 - 1e-9)) worst = t;
+      // which term goes: the best constrained fit without it (when scored); ties → not a merge target, then the largest loading, then the later term
+      const rank = (t: { j: number; load: number }): number[] => [mergeTargets.has(t.j) ? 1 : 0, -Math.abs(t.load), -t.j];
+      const scored = involved.map((t) => ({ ...t, score: opts.score ? opts.score(active.filter((j) => j !== t.j)) : 0 }));
+      const bestScore = Math.min(...scored.map((t) => t.score));
+      const tol = 1e-9 * Math.max(1, Math.abs(bestScore));
+      const tied = scored.filter((t) => t.score <= bestScore + tol);
+      tied.sort((a, b) => { const ra = rank(a); const rb = rank(b); for (let k = 0; k < ra.length; k++) if (ra[k] !== rb[k]) return ra[k]! - rb[k]!; return 0; });
+      const worst = tied[0]!;
+      const why = opts.score && tied.length < scored.length ? 'the best constrained fit without it' : 'largest loading';
       status[worst.j] = 'dropped';
       out.dropped.push(names[worst.j]!);
-      out.notes.push(`${terms.map(q).join(', ')} are collinear in the training data (singular value ratio ${ratio.toExponential(2)}): dropped ${q(names[worst.j]!)} (largest loading), coefficient fixed at 0`);
+      let extra = '';
+      if (mergeTargets.has(worst.j)) {
+        const gone = out.merged.filter((x) => x.into === names[worst.j]).map((x) => x.term);
+        for (const m of gone) {
+          status[names.indexOf(m)] = 'dropped';
+          out.dropped.push(m);
+        }
+        out.merged = out.merged.filter((x) => x.into !== names[worst.j]);
+        if (gone.length > 0) extra = `; ${gone.map(q).join(', ')} (merged into it) ${gone.length > 1 ? 'go' : 'goes'} too — the remaining collinear terms carry that constant`;
+      }
+      out.notes.push(`${terms.map(q).join(', ')} are collinear in the training data (singular value ratio ${ratio.toExponential(2)}): dropped ${q(names[worst.j]!)} (${why}), coefficient fixed at 0${extra}`);
       active = active.filter((j) => j !== worst.j);
       continue;
     }
