@@ -3,7 +3,8 @@ import { describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseSplitwiseCsv, sweepExperiments, pcapIsDerived, rowSteps, type SweepRow } from '../src/validate/splitwise.js';
+import { cappedIsDerived, SPLITWISE_CSV } from '../src/validate/splitwise.js';
+import { splitwiseSuite } from '../src/validate/suites.js';
 import { engineOptions } from '../src/validate/run.js';
 import { DEFAULT_CONFIG, SEED_CONFIG } from '../src/validate/suite.js';
 import { getBasis } from '../src/basis/registry.js';
@@ -12,46 +13,60 @@ import { resolveOptions } from '../src/fit/api.js';
 import { runCli } from './support/cli.js';
 
 const HEAD = 'model,hardware,prompt_size,batch_size,token_size,peak_power,average_power,prompt_time,token_time,e2e_time,tensor_parallel';
-const line = (hw: string, p: number, b: number, pt: number, tt: number, e2e = 1000): string => `llama2-70b,${hw},${p},${b},128,0,0,${pt},${tt},${e2e},4`;
 
-describe('Splitwise sweep reader', () => {
-  it('two steps per row: a prefill batch and a decode batch at prompt + tokens/2, ms → µs', () => {
-    const rows = parseSplitwiseCsv([HEAD, line('h100-80gb', 512, 3, 100.5, 30.25)].join('\n'), 'x.csv');
-    const [pf, dc] = rowSteps(rows[0]!, 'e', 0);
-    expect(pf.durationUs).toBe(100500);
-    expect(pf.prefill).toEqual([{ tokens: 512, prior: 0, prompt: 512 }, { tokens: 512, prior: 0, prompt: 512 }, { tokens: 512, prior: 0, prompt: 512 }]);
-    expect(pf.decode).toEqual([]);
-    expect(dc.durationUs).toBe(30250);
-    expect(dc.decode).toEqual([576, 576, 576]);
-    expect([pf.step, dc.step]).toEqual([0, 1]);
+/** A small Splitwise-format sweep under <root>/Mutinifni__splitwise-sim/data/perf_model.csv. */
+function sweepRoot(lines: string[]): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-val-'));
+  fs.mkdirSync(path.join(root, path.dirname(SPLITWISE_CSV)), { recursive: true });
+  fs.writeFileSync(path.join(root, SPLITWISE_CSV), [HEAD, ...lines].join('\n') + '\n');
+  return root;
+}
+const row = (model: string, hw: string, tp: number, p: number, b: number, pt: number, tt: number): string => `${model},${hw},${p},${b},128,0,0,${pt},${tt},1000,${tp}`;
+
+describe('splitwise suite data (through reconstruct --format sweep)', () => {
+  const lines = [
+    row('llama2-70b', 'h100-80gb', 4, 512, 1, 60, 30), row('llama2-70b', 'h100-80gb', 4, 512, 32, 1700, 37),
+    row('llama2-70b', 'h100-80gb', 8, 512, 1, 53, 30), row('llama2-70b', 'a100-80gb', 4, 512, 1, 127, 45),
+    row('bloom-176b', 'h100-80gb', 8, 512, 1, 75, 36),
+    row('llama2-70b', 'h100-80gb-pcap', 4, 512, 1, 78, 30), row('llama2-70b', 'h100-80gb-pcap', 4, 512, 32, 2210, 37),
+  ];
+
+  it('experiments with source labels; two steps per row; decode at prompt + tokens/2; ms → µs', async () => {
+    const d = await splitwiseSuite.load(sweepRoot(lines));
+    const e = d.experiments.find((x) => x.id === 'llama2-70b-h100-80gb-tp4')!;
+    expect([e.model, e.gpu, e.tp, e.labels['source_model'], e.labels['source_hardware'], e.labels['power']]).toEqual(['llama-2-70b', 'h100-sxm', 4, 'llama2-70b', 'h100-80gb', 'nominal']);
+    expect(e.steps.map((s) => [s.durationUs, s.prefill.length, s.decode.length])).toEqual([[60000, 1, 0], [30000, 0, 1], [1700000, 32, 0], [37000, 0, 32]]);
+    expect(e.steps[1]!.decode).toEqual([576]);
+    expect(d.experiments).toHaveLength(5);
+    expect(d.notes.join('\n')).toMatch(/h100-80gb-pcap rows are the h100-80gb rows with prompt_time × 1\.3 exactly/);
   });
 
-  it('experiments keyed by model, hardware and TP; every repetition kept; ids map to configs', () => {
-    const rows = parseSplitwiseCsv([HEAD, line('h100-80gb', 512, 1, 60, 30), line('h100-80gb', 512, 1, 61, 30), line('a100-80gb', 128, 2, 80, 50)].join('\n'), 'x.csv');
-    const exps = sweepExperiments(rows);
-    expect(exps.map((e) => [e.id, e.model, e.gpu, e.tp, e.steps.length])).toEqual([
-      ['llama2-70b-h100-80gb-tp4', 'llama-2-70b', 'h100-sxm', 4, 4],
-      ['llama2-70b-a100-80gb-tp4', 'llama-2-70b', 'a100-sxm-80gb', 4, 2],
-    ]);
-    expect(exps[0]!.steps.map((s) => s.step)).toEqual([0, 1, 2, 3]);
+  it('split membership: H100 = h100-80gb (never pcap); interpolation by batch; new model tests BLOOM', async () => {
+    const d = await splitwiseSuite.load(sweepRoot(lines));
+    const members = (name: string, side: 'inTrain' | 'inTest'): string[] => {
+      const sp = splitwiseSuite.splits.find((x) => x.name === name)!;
+      return d.experiments.flatMap((e) => e.steps.filter((s) => sp[side](e, s)).map((s) => `${e.id}#${s.step}`));
+    };
+    expect(members('interpolation', 'inTrain')).toEqual(['llama2-70b-h100-80gb-tp4#0', 'llama2-70b-h100-80gb-tp4#1']);
+    expect(members('interpolation', 'inTest')).toEqual(['llama2-70b-h100-80gb-tp4#2', 'llama2-70b-h100-80gb-tp4#3']);
+    expect(members('new TP', 'inTest')).toEqual(['llama2-70b-h100-80gb-tp8#0', 'llama2-70b-h100-80gb-tp8#1']);
+    expect(members('new GPU', 'inTrain')).toEqual(['llama2-70b-a100-80gb-tp4#0', 'llama2-70b-a100-80gb-tp4#1']);
+    expect(members('new model', 'inTest')).toEqual(['bloom-176b-h100-80gb-tp8#0', 'bloom-176b-h100-80gb-tp8#1']);
+    for (const sp of splitwiseSuite.splits) for (const side of ['inTrain', 'inTest'] as const) expect(members(sp.name, side).some((m) => m.includes('pcap'))).toBe(false);
   });
 
-  it('bad fields: one line naming file, line and field', () => {
-    expect(() => parseSplitwiseCsv([HEAD, line('h100-80gb', 512, 1, 60, 30), 'llama2-70b,h100-80gb,512,x,128,0,0,1,1,1,4'].join('\n'), 'p.csv'))
-      .toThrow(/^p\.csv:3: field 'batch_size': expected a positive integer, got 'x'$/);
-    expect(() => parseSplitwiseCsv([HEAD, line('tpu-v5', 512, 1, 60, 30)].join('\n'), 'p.csv')).toThrow(/^p\.csv:2: field 'hardware': expected one of a100-80gb, h100-80gb, h100-80gb-pcap, got 'tpu-v5'$/);
-    expect(() => parseSplitwiseCsv([HEAD, line('h100-80gb', 512, 1, -1, 30)].join('\n'), 'p.csv')).toThrow(/p\.csv:2: field 'prompt_time': expected a positive number/);
-    expect(() => parseSplitwiseCsv('model,hardware\nllama2-70b,h100-80gb', 'p.csv')).toThrow(/^p\.csv:1: missing column 'prompt_size'/);
+  it('capped-power check: derived only when prefill × 1.3 and decode identical, step for step', async () => {
+    const d = await splitwiseSuite.load(sweepRoot(lines));
+    expect(cappedIsDerived(d.experiments)).toBe(true);
+    const measured = await splitwiseSuite.load(sweepRoot([...lines.slice(0, 6), row('llama2-70b', 'h100-80gb-pcap', 4, 512, 32, 2210, 36)]));
+    expect(cappedIsDerived(measured.experiments)).toBe(false);
+    expect(measured.notes.join('\n')).toMatch(/not an exact derivation/);
+    const none = await splitwiseSuite.load(sweepRoot(lines.slice(0, 5)));
+    expect(cappedIsDerived(none.experiments)).toBe(false);
   });
 
-  it('pcap check: derived only when prompt × 1.3 and token / e2e identical, row for row', () => {
-    const base = [line('h100-80gb', 512, 1, 60, 30, 4000), line('h100-80gb', 512, 1, 62, 31, 4100)];
-    const derived = [line('h100-80gb-pcap', 512, 1, 78, 30, 4000), line('h100-80gb-pcap', 512, 1, 80.6, 31, 4100)];
-    const ok: SweepRow[] = parseSplitwiseCsv([HEAD, ...base, ...derived].join('\n'), 'x');
-    expect(pcapIsDerived(ok)).toBe(true);
-    const measured = parseSplitwiseCsv([HEAD, ...base, line('h100-80gb-pcap', 512, 1, 78, 29, 4000), line('h100-80gb-pcap', 512, 1, 80.6, 31, 4100)].join('\n'), 'x');
-    expect(pcapIsDerived(measured)).toBe(false);
-    expect(pcapIsDerived(parseSplitwiseCsv([HEAD, ...base].join('\n'), 'x'))).toBe(false);
+  it('bad rows: one line naming the file, line and field', async () => {
+    await expect(splitwiseSuite.load(sweepRoot([lines[0]!, 'llama2-70b,h100-80gb,512,x,128,0,0,1,1,1,4']))).rejects.toThrow(/perf_model\.csv:3: field 'batch_size' \(batch\): expected an integer ≥ 1, got 'x'$/);
   });
 });
 
@@ -91,7 +106,7 @@ describe('stepfit validate: usage and input errors', () => {
     const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-val-'));
     const r = await runCli(['validate', '--suite', 'splitwise', '--data', d]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^stepfit: error: Splitwise sweep '.*Mutinifni__splitwise-sim\/data\/perf_model\.csv' not found$/);
+    expect(r.stderr).toMatch(/^stepfit: error: .*Mutinifni__splitwise-sim\/data\/perf_model\.csv: sweep CSV not found$/);
   });
 
   it('--suite is required (usage error, exit 2)', async () => {

@@ -21,11 +21,11 @@ export function validateCommand(io: CliIO) {
     .option('--json', 'print the full result as JSON (metrics, coefficients, checks)')
     .option('--markdown', 'print the table as GitHub Markdown')
     .option('--check', 'exit 1 when a seed number does not reproduce or a default misses its target')
-    .action((o) => {
+    .action(async (o) => {
       const suite = getSuite(o.suite);
       const root = sharedDataRoot(o.data);
       if (!fs.existsSync(root)) throw new InputError(`--data: shared data root '${root}' not found (suite '${suite.name}' needs the real measurements; pass --data <dir>)`);
-      const res = runSuite(suite, suite.load(root));
+      const res = runSuite(suite, await suite.load(root));
       io.out(o.json ? formatSuiteJson(res) : o.markdown ? formatSuiteMarkdown(res) : formatSuiteText(res));
       const fails = suiteFailures(res);
       if (o.check && fails.length > 0) throw new InputError(`validate --check: ${fails.join('; ')}`);

@@ -51,8 +51,8 @@ export interface FitConfig {
 export interface Suite {
   readonly name: string;
   readonly description: string;
-  /** Load the suite's data from the shared data root. */
-  load(dataRoot: string): SuiteData;
+  /** Load (reconstruct) the suite's data from the shared data root. */
+  load(dataRoot: string): Promise<SuiteData>;
   readonly splits: readonly Split[];
   readonly configs: readonly FitConfig[];
   /**

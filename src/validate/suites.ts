@@ -1,12 +1,13 @@
 /** The named validation suites (`stepfit validate --suite <name>`). */
 import path from 'node:path';
 import { InputError } from '../io/errors.js';
-import { readSplitwiseCsv, sweepExperiments, pcapIsDerived, SPLITWISE_CSV } from './splitwise.js';
+import { reconstructSweep } from '../reconstruct/sweep/read.js';
+import { cappedIsDerived, SPLITWISE_CSV } from './splitwise.js';
 import { DEFAULT_CONFIG, SEED_CONFIG, stepBatch, type Split, type Suite, type SuiteExperiment } from './suite.js';
 
-const llama = (e: SuiteExperiment): boolean => e.labels['model'] === 'llama2-70b';
-const bloom = (e: SuiteExperiment): boolean => e.labels['model'] === 'bloom-176b';
-const hw = (e: SuiteExperiment, h: string): boolean => e.labels['hardware'] === h;
+const llama = (e: SuiteExperiment): boolean => e.labels['source_model'] === 'llama2-70b';
+const bloom = (e: SuiteExperiment): boolean => e.labels['source_model'] === 'bloom-176b';
+const hw = (e: SuiteExperiment, h: string): boolean => e.labels['source_hardware'] === h;
 const H100 = 'h100-80gb';
 const A100 = 'a100-80gb';
 
@@ -37,21 +38,17 @@ export const SPLITWISE_SPLITS: readonly Split[] = Object.freeze([
 export const splitwiseSuite: Suite = Object.freeze({
   name: 'splitwise',
   description: 'Splitwise batch sweeps (real DGX-A100 / DGX-H100): pure prefill and pure decode batches of Llama-2-70B and BLOOM-176B',
-  load(dataRoot: string) {
+  async load(dataRoot: string) {
     const file = path.join(dataRoot, SPLITWISE_CSV);
-    const rows = readSplitwiseCsv(file);
-    const exps = sweepExperiments(rows);
+    const { summary, experiments } = await reconstructSweep({ input: file });
+    const exps = experiments.map((e) => ({ id: e.id, model: e.model, gpu: e.gpu, tp: e.tp, labels: e.groups, steps: e.steps }));
     const notes = [
-      `${rows.length} CSV rows → ${exps.length} experiments, 2 steps per row (prefill batch; decode batch at context prompt + tokens/2); every repetition row kept`,
-      pcapIsDerived(rows)
-        ? 'h100-80gb-pcap rows are the h100-80gb rows with prompt_time × 1.3 exactly (token and e2e times identical): derived, not measured — in no split'
+      `reconstruct --format sweep: ${summary.records} CSV rows → ${exps.length} experiments, ${summary.steps} steps (prefill batch; decode batch at context prompt + tokens/2); every repetition row kept`,
+      cappedIsDerived(exps)
+        ? 'h100-80gb-pcap rows are the h100-80gb rows with prompt_time × 1.3 exactly (token times identical): derived, not measured — in no split'
         : 'h100-80gb-pcap rows are not an exact derivation of h100-80gb here — still in no split (the published splits use h100-80gb)',
     ];
-    return {
-      source: file,
-      notes,
-      experiments: exps.map((e) => ({ id: e.id, model: e.model, gpu: e.gpu, tp: e.tp, labels: { model: e.sweepModel, hardware: e.hardware }, steps: e.steps })),
-    };
+    return { source: file, notes, experiments: exps };
   },
   splits: SPLITWISE_SPLITS,
   configs: [SEED_CONFIG, DEFAULT_CONFIG],
