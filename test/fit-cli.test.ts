@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import zlib from 'node:zlib';
 import { runCli } from './support/cli.js';
 import { readFitFile } from '../src/fit/fitfile.js';
 
@@ -72,6 +73,36 @@ describe('stepfit fit / evaluate on the bundled sample (llama-3.1-8b, h100-sxm, 
     const pf = bf.terms.find((t) => t.name === 'prefill')!;
     expect(pf.coef).toBeGreaterThanOrEqual(0.9 - 1e-12);
     expect(pf.coef).toBeLessThanOrEqual(1.1 + 1e-12);
+  });
+});
+
+describe('step inputs: gzip, directories, CRLF', () => {
+  it('a .jsonl.gz file, a directory of files, and CRLF line ends give the same fit as the plain file', async () => {
+    const text = fs.readFileSync(SAMPLE, 'utf8');
+    const gz = path.join(dir, 'steps.jsonl.gz');
+    fs.writeFileSync(gz, zlib.gzipSync(text));
+    const sub = path.join(dir, 'stepdir');
+    fs.mkdirSync(sub, { recursive: true });
+    const lines = text.trim().split('\n');
+    fs.writeFileSync(path.join(sub, 'a.jsonl'), lines.slice(0, 1000).join('\r\n') + '\r\n');
+    fs.writeFileSync(path.join(sub, 'b.jsonl'), lines.slice(1000).join('\n')); // no final newline
+    const coefs = async (steps: string): Promise<number[]> => {
+      const r = await runCli(['fit', '--steps', steps, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--basis', 'seed', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { terms: { coef: number }[] }).terms.map((t) => t.coef);
+    };
+    const plain = await coefs(SAMPLE);
+    expect(await coefs(gz)).toEqual(plain);
+    expect(await coefs(sub)).toEqual(plain);
+  });
+  it('a bad line in a gzipped file is reported with its line number', async () => {
+    const lines = fs.readFileSync(SAMPLE, 'utf8').trim().split('\n');
+    lines[41] = '{"experiment":"e","step":41,"duration_us":-3,"prefill":[],"decode":[5]}';
+    const gz = path.join(dir, 'bad.jsonl.gz');
+    fs.writeFileSync(gz, zlib.gzipSync(lines.join('\n') + '\n'));
+    const r = await runCli(['fit', '--steps', gz, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad\.jsonl\.gz:42: field 'duration_us': expected a positive finite number/);
   });
 });
 
