@@ -4,6 +4,7 @@ import type { CliIO } from './io.js';
 import { featuresCommand } from './features.js';
 import { sampleCommand } from './sample.js';
 import { demoCommand } from './demo.js';
+import { simulateCommand } from './simulate.js';
 import { predictCommand } from './predict.js';
 import { reportCommand } from './report.js';
 import { exportCommand } from './export.js';
@@ -21,6 +22,7 @@ export const COMMANDS: CommandFactory[] = [
   reconstructCommand,
   featuresCommand,
   sampleCommand,
+  simulateCommand,
   predictCommand,
   reportCommand,
   exportCommand,

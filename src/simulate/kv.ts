@@ -140,10 +140,16 @@ export function kvBytesPerToken(arch: Architecture, tp: number, kvBytes = 2): nu
   return 2 * arch.numLayers * kvh * arch.headDim * kvBytes;
 }
 
-/** Weight bytes on one GPU: (decoder params + embedding (+ LM head unless tied)) · bytes / TP. */
-export function weightBytesPerGpu(arch: Architecture, tp: number): number {
+/**
+ * Weight bytes on one GPU: (decoder params + embedding (+ LM head unless tied)) · bytes / TP, with the
+ * routed experts further split over `ep` expert-parallel ranks:
+ *   ((P − P_experts) / TP + P_experts / (TP · EP)) · bytes,  P_experts = (L − dense layers) · N · 3 · d · d_expert.
+ */
+export function weightBytesPerGpu(arch: Architecture, tp: number, ep = 1): number {
   const emb = arch.vocabSize * arch.hiddenSize * (arch.tieWordEmbeddings ? 1 : 2);
-  return (decoderParams(arch) + emb) * DTYPE_BYTES[arch.weightDtype] / tp;
+  const experts = arch.numExperts > 0 ? (arch.numLayers - arch.firstDenseLayers) * arch.numExperts * 3 * arch.hiddenSize * arch.expertIntermediateSize : 0;
+  const total = decoderParams(arch) + emb;
+  return ((total - experts) / tp + experts / (tp * ep)) * DTYPE_BYTES[arch.weightDtype];
 }
 
 /**
@@ -154,13 +160,13 @@ export function weightBytesPerGpu(arch: Architecture, tp: number): number {
  * CUDA-graph + non-torch memory (default 1.7 GB, calibrated on the one run that logged its block
  * count: Llama-3.1-8B on an RTX 4090 (24 GiB), vLLM 0.19, util 0.9 → 2588 blocks of 16 tokens).
  */
-export function gpuBlocksFromMemory(o: { arch: Architecture; gpu: GpuSpec; tp: number; blockSize: number; utilization: number; reserveGB?: number; kvBytes?: number }): number {
+export function gpuBlocksFromMemory(o: { arch: Architecture; gpu: GpuSpec; tp: number; ep?: number; blockSize: number; utilization: number; reserveGB?: number; kvBytes?: number }): number {
   const cap = o.gpu.memCapacityGB * 2 ** 30 * o.utilization;
-  const free = cap - weightBytesPerGpu(o.arch, o.tp) - (o.reserveGB ?? 1.7) * 1e9;
+  const free = cap - weightBytesPerGpu(o.arch, o.tp, o.ep) - (o.reserveGB ?? 1.7) * 1e9;
   const perBlock = o.blockSize * kvBytesPerToken(o.arch, o.tp, o.kvBytes);
   const blocks = Math.floor(free / perBlock);
   if (blocks < 2) {
-    throw new InputError(`${o.arch.name} on ${o.gpu.id} at TP ${o.tp}: no memory left for the KV cache (${(cap / 1e9).toFixed(1)} GB usable at utilization ${o.utilization}, weights ${(weightBytesPerGpu(o.arch, o.tp) / 1e9).toFixed(1)} GB per GPU); raise --tp or --gpu-memory-utilization, or pass --num-gpu-blocks`);
+    throw new InputError(`${o.arch.name} on ${o.gpu.id} at TP ${o.tp}: no memory left for the KV cache (${(cap / 1e9).toFixed(1)} GB usable at utilization ${o.utilization}, weights ${(weightBytesPerGpu(o.arch, o.tp, o.ep) / 1e9).toFixed(1)} GB per GPU); raise --tp or --gpu-memory-utilization, or pass --num-gpu-blocks`);
   }
   return blocks;
 }

@@ -26,7 +26,7 @@ export interface LimitInputs {
 }
 
 /** Engine limits, deriving the block count from memory when not given. */
-export function resolveLimits(l: LimitInputs, ctx: { arch: Architecture; gpu: GpuSpec; tp: number }): EngineLimits & { blocksFrom: string } {
+export function resolveLimits(l: LimitInputs, ctx: { arch: Architecture; gpu: GpuSpec; tp: number; ep?: number }): EngineLimits & { blocksFrom: string } {
   const numGpuBlocks = l.numGpuBlocks ?? gpuBlocksFromMemory({ ...ctx, blockSize: l.blockSize, utilization: l.gpuMemoryUtilization, reserveGB: l.kvReserveGB });
   return {
     maxNumSeqs: l.maxNumSeqs, maxNumBatchedTokens: l.maxNumBatchedTokens, blockSize: l.blockSize, numGpuBlocks,

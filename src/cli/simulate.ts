@@ -1,0 +1,127 @@
+/**
+ * `stepfit simulate`: replay a workload through the vLLM continuous-batching simulator with a step
+ * model (fitted, analytical engine, or synthetic truth) and write per-request metrics, step records,
+ * a summary and optionally a vLLM OTLP trace.
+ */
+import path from 'node:path';
+import { Command, Option } from '@commander-js/extra-typings';
+import type { CliIO } from './io.js';
+import { intOption, floatOption } from './io.js';
+import { loadArchitecture } from '../model/load.js';
+import { checkParallelism } from '../model/arch.js';
+import { loadGpu } from '../hardware/gpu.js';
+import { UsageError } from '../io/errors.js';
+import { AtomicWriter, writeFilesAtomic } from '../io/atomic.js';
+import { stepToJson } from '../steps/step.js';
+import { resolveWorkloadArg, buildWorkload } from '../simulate/workload.js';
+import { buildStepModel, type StepModelChoice } from '../simulate/models.js';
+import { ServingSimulator } from '../simulate/engine.js';
+import { LogHistogram, METRICS_CSV_HEADER, metricsCsvRow } from '../simulate/metrics.js';
+import { resolveLimits, outcome } from '../simulate/run.js';
+import { OtlpTraceEmitter, TraceFileWriter, expConfigYaml } from '../reconstruct/vllm-otlp/emit.js';
+
+export function simulateCommand(io: CliIO) {
+  return new Command('simulate')
+    .description('simulate vLLM continuous batching (chunked prefill, KV blocks, preemption) on a workload with a step model; write per-request metrics, steps and a summary')
+    .option('--fit <file>', 'step model: a fit file (fits/*.json)')
+    .option('--engine', 'step model: the analytical engine (no fitted numbers)')
+    .option('--synthetic-truth', 'step model: the known synthetic ground truth of `stepfit sample` (tests, demos)')
+    .requiredOption('--model <id|path>', 'model: a configs/models id or a HuggingFace config.json path')
+    .requiredOption('--gpu <id|path>', 'GPU: a configs/hardware id or a datasheet JSON path')
+    .option('--tp <n>', 'tensor-parallel degree', intOption('--tp'), 1)
+    .option('--dp <n>', 'data-parallel ranks stepping in lockstep (vLLM DP with expert parallelism); requests go to the least-loaded rank', intOption('--dp'), 1)
+    .requiredOption('--workload <spec>', 'workload: a YAML/JSON spec file, a requests.jsonl log to replay, or inline KIND:key=value,... (see README ## simulate)')
+    .option('--max-num-seqs <n>', 'max_num_seqs: running requests per rank', intOption('--max-num-seqs'), 256)
+    .option('--max-num-batched-tokens <n>', 'max_num_batched_tokens: tokens per step', intOption('--max-num-batched-tokens'), 2048)
+    .option('--block-size <tokens>', 'KV block size in tokens', intOption('--block-size'), 16)
+    .option('--num-gpu-blocks <n>', 'KV blocks per GPU as vLLM logs num_gpu_blocks (default: from memory)', intOption('--num-gpu-blocks', 2))
+    .option('--gpu-memory-utilization <f>', 'fraction of GPU memory vLLM may use (weights + activations + KV)', floatOption('--gpu-memory-utilization', 0), 0.9)
+    .option('--kv-reserve-gb <gb>', 'activation / CUDA-graph memory not available to the KV cache, GB', floatOption('--kv-reserve-gb', 0), 1.7)
+    .option('--max-model-len <tokens>', 'longest sequence; longer prompts are dropped, outputs capped (default: KV capacity)', intOption('--max-model-len'))
+    .option('--no-prefix-caching', 'disable automatic prefix caching')
+    .option('--no-reserve-full-isl', 'admit on the first chunk only (vLLM scheduler_reserve_full_isl=false)')
+    .option('--watermark <f>', 'fraction of KV blocks kept free when admitting waiting requests', floatOption('--watermark', 0), 0.01)
+    .option('--overhead-us <us>', 'fixed time added to every step, µs', floatOption('--overhead-us', 0), 0)
+    .option('--noise <sigma>', 'σ of log-normal noise on each step\'s model time (0.05 ≈ 5%)', floatOption('--noise', 0), 0)
+    .option('--seed <n>', 'random seed (workload sampling and step noise)', intOption('--seed', 0), 1)
+    .option('--experiment <name>', 'experiment name on step records (default sim-<model>-<gpu>-tp<N>)')
+    .addOption(new Option('--emit-trace <format>', 'also write a scheduler trace').choices(['vllm-otlp']))
+    .option('--snapshots', 'trace: add step.REQUEST_SNAPSHOT events (exact batch composition) to traced steps')
+    .option('--sample-rate <r>', 'trace: fraction of steps with a step span', floatOption('--sample-rate', 0), 1)
+    .option('--trace-out <file>', 'trace file (default <out>/trace.jsonl.gz; gzipped when it ends in .gz)')
+    .option('--no-steps', 'do not write steps.jsonl')
+    .requiredOption('--out <dir>', 'output directory: requests.csv, steps.jsonl, summary.json[, trace.jsonl.gz, exp-config.yaml]')
+    .action(async (o) => {
+      const picked = [o.fit !== undefined, o.engine === true, o.syntheticTruth === true].filter(Boolean).length;
+      if (picked !== 1) throw new UsageError('simulate: give exactly one step model: --fit FILE, --engine or --synthetic-truth');
+      if (o.sampleRate > 1) throw new UsageError(`option '--sample-rate' expects a fraction in [0, 1], got ${o.sampleRate}`);
+      if (o.gpuMemoryUtilization > 1 || o.gpuMemoryUtilization <= 0) throw new UsageError(`option '--gpu-memory-utilization' expects a fraction in (0, 1], got ${o.gpuMemoryUtilization}`);
+      if (o.emitTrace && o.dp > 1) throw new UsageError('simulate: --emit-trace needs --dp 1 (one scheduler)');
+      const arch = loadArchitecture(o.model);
+      checkParallelism(arch, o.tp);
+      const gpu = loadGpu(o.gpu);
+      const choice: StepModelChoice = o.fit !== undefined ? { kind: 'fit', file: o.fit } : o.engine ? { kind: 'engine' } : { kind: 'synthetic' };
+      const model = buildStepModel(choice, { arch, gpu, tp: o.tp });
+      const limits = resolveLimits({
+        maxNumSeqs: o.maxNumSeqs, maxNumBatchedTokens: o.maxNumBatchedTokens, blockSize: o.blockSize, numGpuBlocks: o.numGpuBlocks,
+        gpuMemoryUtilization: o.gpuMemoryUtilization, kvReserveGB: o.kvReserveGb, maxModelLen: o.maxModelLen,
+        prefixCaching: o.prefixCaching, reserveFullIsl: o.reserveFullIsl, watermark: o.watermark,
+      }, { arch, gpu, tp: o.tp });
+      const spec = resolveWorkloadArg(o.workload);
+      const workload = await buildWorkload(spec, o.seed);
+      const experiment = o.experiment ?? `sim-${arch.name}-${gpu.id}-tp${o.tp}`;
+      const out = path.resolve(o.out);
+      const traceFile = o.emitTrace ? path.resolve(o.traceOut ?? path.join(out, 'trace.jsonl.gz')) : undefined;
+
+      const itl = new LogHistogram();
+      const tw = traceFile ? new TraceFileWriter(traceFile) : undefined;
+      const emitter = tw ? new OtlpTraceEmitter({ snapshots: o.snapshots === true, stepSampleRate: o.sampleRate, seed: o.seed }, (l) => tw.line(l)) : undefined;
+      const sim: ServingSimulator = new ServingSimulator(workload, {
+        limits, model, overheadUs: o.overheadUs, noise: o.noise, seed: o.seed, experiment, dp: o.dp, itlHistogram: itl,
+        scheduleLog: emitter !== undefined,
+        ...(emitter ? { onArrival: (r: number) => emitter.addRequest(sim.scheduleRequest(r)) } : {}),
+      });
+      const sw = o.steps ? new AtomicWriter(path.join(out, 'steps.jsonl')) : undefined;
+      let buf = '';
+      try {
+        while (!sim.done) {
+          sim.advance(2048, (v) => {
+            if (sw) buf += stepToJson(v.step) + '\n';
+            if (emitter && v.schedule) emitter.addStep(v.schedule);
+          });
+          if (sw && buf.length > 0) { await sw.write(buf); buf = ''; }
+          if (tw) await tw.drain();
+        }
+        if (emitter) emitter.end();
+        if (sw) await sw.commit();
+        if (tw) await tw.close();
+      } catch (e) {
+        await sw?.abort();
+        tw?.abort();
+        throw e;
+      }
+      const res = outcome(sim, itl, {
+        model: model.name, workload: workload.description, arch: arch.name, gpu: gpu.id, tp: o.tp, dp: o.dp, seed: o.seed,
+        limits: { ...sim.limits, kv_blocks_from: limits.blocksFrom },
+        step_overhead_us: o.overheadUs, step_noise_sigma: o.noise,
+        ...(traceFile ? { trace: { file: traceFile, format: 'vllm-otlp', snapshots: o.snapshots === true, sample_rate: o.sampleRate } } : {}),
+      });
+      const files = [
+        { path: path.join(out, 'requests.csv'), data: [METRICS_CSV_HEADER, ...res.metrics.map(metricsCsvRow)].join('\n') + '\n' },
+        { path: path.join(out, 'summary.json'), data: JSON.stringify(res.summary, null, 2) + '\n' },
+      ];
+      if (traceFile) {
+        files.push({ path: path.join(path.dirname(traceFile), 'exp-config.yaml'), data: expConfigYaml({
+          model: arch.name, tensorParallelism: o.tp, maxModelLen: sim.limits.maxModelLen, maxNumBatchedTokens: sim.limits.maxNumBatchedTokens,
+          maxNumSeqs: sim.limits.maxNumSeqs, blockSize: sim.limits.blockSize, numGpuBlocks: sim.limits.numGpuBlocks,
+        }) });
+      }
+      writeFilesAtomic(files);
+      const s = res.summary as { finished: number; dropped: number; requests: number; makespan_s: number; ttft_us: { p50: number | null }; tpot_us: { p50: number | null } };
+      io.err(`simulate: ${s.requests} requests (${s.finished} finished, ${s.dropped} dropped) in ${sim.steps} steps, ${s.makespan_s.toFixed(2)} s simulated; TTFT p50 ${fmtMs(s.ttft_us.p50)}, TPOT p50 ${fmtMs(s.tpot_us.p50)} (${model.name}; KV ${sim.limits.numGpuBlocks} blocks × ${sim.limits.blockSize})`);
+      if (sim.nonPositivePredictions > 0) io.err(`simulate: warning: ${sim.nonPositivePredictions} steps had a non-positive model prediction (clamped to 1 µs)`);
+      io.out(out);
+    });
+}
+
+const fmtMs = (us: number | null): string => (us === null ? 'n/a' : `${(us / 1000).toFixed(2)} ms`);
