@@ -81,6 +81,9 @@ export function renderHtml(m: ReportModel): string {
     return p ? `<figure class="plot" id="plot-${p.id}" data-plot="${p.id}"><h3>${esc(p.title)}</h3>${scopeSvgIds(p.svg, p.id)}<figcaption>${esc(p.caption)}</figcaption></figure>` : '';
   };
   const first = m.plots[0]!;
+  // in-sample numbers flatter the fit: show the held-out (cross-validated) verdict next to them
+  const cv = m.fileMetrics.cv;
+  const cvBadge = cv && m.sample.kind !== 'held-out' ? `<span class="badge ${verdict(cv.overall.mape).cls}" id="cv-badge">held-out (CV) ${pct(cv.overall.mape)}: ${verdict(cv.overall.mape).word}</span>` : '';
   const cov = coverageSentence(m);
   const worst = worstLines(m);
   const cmpRows = m.comparison.map((r) => [
@@ -91,7 +94,7 @@ export function renderHtml(m: ReportModel): string {
   const summary = `
 <section class="summary" id="summary">
   <div class="card">
-    <div class="big"><span class="num ${v.cls}" id="headline-mape">MAPE ${pct(h.mape)}</span><span class="badge ${v.cls}">${v.word}</span><span class="badge sample">${esc(m.sample.kind)}</span></div>
+    <div class="big"><span class="num ${v.cls}" id="headline-mape">MAPE ${pct(h.mape)}</span><span class="badge ${v.cls}">${v.word}</span><span class="badge sample">${esc(m.sample.kind)}</span>${cvBadge}</div>
     <div class="sub" id="headline-stats">median ${pct(h.medianApe)} · p90 ${pct(h.p90Ape)} · p99 ${pct(h.p99Ape)} · bias ${spct(h.biasPct)}</div>
     <p id="headline-sentence">${esc(headlineSentence(m))}${cov ? ' ' + esc(cov) : ''}${cvSentence(m) ? ` <b>${esc(cvSentence(m)!)}</b>` : ''}</p>
     <h3>Where it is worst</h3>

@@ -17,7 +17,9 @@ export function renderMarkdown(m: ReportModel): string {
   const v = verdict(h.mape);
   const L: string[] = [];
   L.push(`# ${m.title}`, '');
-  L.push(`**MAPE ${pct(h.mape)}** (${v.word}, ${m.sample.kind}) — median ${pct(h.medianApe)} · p90 ${pct(h.p90Ape)} · p99 ${pct(h.p99Ape)} · bias ${spct(h.biasPct)}`, '');
+  const cv = m.fileMetrics.cv;
+  const cvNote = cv && m.sample.kind !== 'held-out' ? `; held-out (CV) ${pct(cv.overall.mape)}: ${verdict(cv.overall.mape).word}` : '';
+  L.push(`**MAPE ${pct(h.mape)}** (${v.word}, ${m.sample.kind}${cvNote}) — median ${pct(h.medianApe)} · p90 ${pct(h.p90Ape)} · p99 ${pct(h.p99Ape)} · bias ${spct(h.biasPct)}`, '');
   const cov = coverageSentence(m);
   L.push(headlineSentence(m) + (cov ? ' ' + cov : '') + (cvSentence(m) ? ` **${cvSentence(m)}**` : ''), '');
   const worst = worstLines(m);
