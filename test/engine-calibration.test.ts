@@ -69,6 +69,14 @@ describe.each(Object.keys(HELD_OUT_MAX))('calibrated curves reproduce the microb
         expect(ho.mape!, `${gpuId} allreduce ${mode} ${p}`).toBeLessThan(20);
       }
     }
+    // plain NCCL (Vidur DGX profile), H100 and A100 only: recorded held-out errors
+    if (file.allreduce['nccl']) {
+      for (const [p, c] of Object.entries(file.allreduce['nccl'])) {
+        lines.push(`${gpuId} allreduce nccl ${p}: held-out ${c.heldOut.mape}% (n ${c.heldOut.n})`);
+        expect(c.heldOut.mape!, `${gpuId} nccl ${p}`).toBeLessThan(10);
+        expect(c.heldOut.n).toBeGreaterThan(150);
+      }
+    }
     console.log(lines.join('\n'));
   });
 });

@@ -21,7 +21,7 @@ const FLAT: EfficiencyTables = {
   origin: 'test', gpu: 't', calibrated: [],
   ops: Object.fromEntries(['gemm.bf16', 'gemm.fp8', 'attn_prefill.bf16', 'attn_prefill.fp8kv', 'attn_decode.bf16', 'attn_decode.fp8kv', 'elementwise']
     .map((k) => [k, { compute: flat, memory: flat }])) as EfficiencyTables['ops'],
-  allreduce: { graph: {}, eager: {} },
+  allreduce: { graph: {}, eager: {}, nccl: {} },
 };
 const gpu = (F: number, BW: number, extra: Record<string, unknown> = {}): GpuSpec => parseGpuSpec({
   id: 'test-gpu', name: 't', fp16DenseTflops: { value: F, source: 't' }, memCapacityGB: { value: 80, source: 't' },

@@ -72,7 +72,7 @@ function modelOptions<T extends AnyCmd>(c: T, requireTp = true): T {
   c.addOption(new Option('--weight-dtype <dtype>', 'weight dtype (default: the model config\'s): fp8 = W8A8 on FP8 tensor cores, int4 = W4A16').choices(WEIGHT_DTYPES))
     .addOption(new Option('--kv-dtype <dtype>', 'KV-cache dtype').choices(KV_DTYPES).default('bf16'))
     .option('--efficiency <auto|default|file>', "efficiency curves: 'auto' = configs/efficiency/<gpu>.json when present, 'default' = documented defaults, or a calibrated file", 'auto')
-    .addOption(new Option('--allreduce <mode>', 'all-reduce implementation: CUDA-graph custom all-reduce or eager').choices(['graph', 'eager'] as const).default('graph' as const))
+    .addOption(new Option('--allreduce <mode>', "all-reduce implementation: vLLM custom all-reduce in CUDA graphs ('graph'), outside graphs ('eager'), or plain NCCL ('nccl')").choices(['graph', 'eager', 'nccl'] as const).default('graph' as const))
     .addOption(new Option('--algorithm <alg>', 'collective algorithm for formula-based (uncalibrated or inter-node) all-reduce').choices(['ring', 'tree'] as const).default('ring' as const))
     .addOption(new Option('--link <kind>', "intra-node link: the datasheet's scale-up link, or force PCIe").choices(['auto', 'pcie'] as const).default('auto' as const))
     .option('--gpus-per-node <n>', 'GPUs per node (larger TP/EP groups cross nodes)', intOption('--gpus-per-node'), 8)
@@ -84,7 +84,7 @@ function modelOptions<T extends AnyCmd>(c: T, requireTp = true): T {
 
 interface CommonOpts {
   model: string; gpu: string; tp?: number; pp?: number; ep?: number; weightDtype?: string; kvDtype: string; efficiency: string;
-  allreduce: 'graph' | 'eager'; algorithm: 'ring' | 'tree'; link: 'auto' | 'pcie'; gpusPerNode: number; interNodeGbs: number; stepOverheadUs: number; json?: boolean;
+  allreduce: 'graph' | 'eager' | 'nccl'; algorithm: 'ring' | 'tree'; link: 'auto' | 'pcie'; gpusPerNode: number; interNodeGbs: number; stepOverheadUs: number; json?: boolean;
 }
 
 function engineOpts(o: CommonOpts): EngineOptions {

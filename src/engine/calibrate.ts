@@ -3,7 +3,8 @@
  *
  * Sources, per GPU (see microbench.ts): AIConfigurator vLLM 0.14.0 GEMM (bf16, fp8), context and
  * generation attention (bf16 KV, fp8 KV) and custom all-reduce (CUDA graph and eager, 2/4/8 GPUs);
- * Vidur per-op profiles (H100, A100) for the elementwise curve (norms, rotary, activation, add).
+ * Vidur per-op profiles (H100, A100) for the elementwise curve (norms, rotary, activation) and Vidur's
+ * DGX network profile for plain NCCL all-reduce within a node (`nccl` mode).
  *
  * Held-out rule (HELD_OUT_RULE): some sizes are left out of every fit and the error on them is
  * reported; the committed curves are fitted on the remaining rows only.
@@ -16,13 +17,13 @@ import { curveEff, classPeakPerUs, defaultTables, linkGBsPerDirection, saturatin
 import { fitRooflineCurves, fitCollective, predictRow, apeStats } from './fitcurve.js';
 import {
   readCsv, aicGemmRows, aicContextRows, aicGenerationRows, aicAllReduceRows, vidurRows, vidurElementwiseBytes,
-  aicFiles, vidurFiles, datasetCommit, heldOutValues, AIC_GPU, VIDUR_GPU, AIC_DATASET, VIDUR_DATASET,
+  aicFiles, vidurFiles, vidurNetworkFile, vidurAllReduceRows, datasetCommit, heldOutValues, AIC_GPU, VIDUR_GPU, AIC_DATASET, VIDUR_DATASET,
   type KernelRow, type AllReduceRow, type CsvTable,
 } from './microbench.js';
 
 export const HELD_OUT_RULE = 'for each listed size column, its distinct values sorted ascending; values at index i with i mod 5 = 2 are held out '
   + '(a row is held out when any of its listed columns holds a held-out value): GEMM m, n; context attention isl, batch_size; '
-  + 'generation attention step (KV context), batch_size; all-reduce message_size (per backend and GPU count); Vidur elementwise num_tokens';
+  + 'generation attention step (KV context), batch_size; all-reduce message_size (per backend and GPU count); Vidur elementwise num_tokens; Vidur NCCL all-reduce size (per GPU count)';
 
 /** Split rows into train / held-out by the rule above over the given key columns. */
 export function splitHeldOut<T extends { key: Record<string, number | string> }>(rows: readonly T[], cols: readonly string[]): { train: T[]; heldOut: T[] } {
@@ -131,12 +132,31 @@ export function calibrate(gpu: GpuSpec, opts: CalibrateOptions): { file: Efficie
     }
   }
 
+  // plain NCCL all-reduce within one DGX node, from Vidur's network profile
+  const netFile = vGpu ? vidurNetworkFile(opts.dataRoot, vGpu) : null;
+  if (netFile) {
+    const t = readCsv(netFile, ['num_workers', 'devices_per_node', 'size', 'time_stats.all_reduce.median']);
+    used.push({ src: 'vidur', t });
+    const rowsAll = vidurAllReduceRows(t).filter((r) => r.p === r.perNode);
+    for (const p of [...new Set(rowsAll.map((r) => r.p))].sort((a, b) => a - b)) {
+      const rows = rowsAll.filter((r) => r.p === p).map((r) => ({ ...r, key: { messageBytes: r.messageBytes } }));
+      if (rows.length < 5) continue;
+      const { train, heldOut } = splitHeldOut(rows, ['messageBytes']);
+      const fit = fitCollective(train, link, prior);
+      const pred = (r: { trafficBytes: number; messageBytes: number }): number => fit.latencyUs + r.trafficBytes / (link * curveEff(fit.bandwidth, r.messageBytes));
+      const trainStats = apeStats(train.map(pred), train.map((r) => r.us));
+      const heldStats = apeStats(heldOut.map(pred), heldOut.map((r) => r.us));
+      (allreduce['nccl'] ??= {})[String(p)] = { latencyUs: round(fit.latencyUs), bandwidth: roundCurve(fit.bandwidth), source: `${rel(netFile)} (NCCL all_reduce, ${p} GPUs in one node, median)`, train: trainStats, heldOut: heldStats };
+      summary.push({ curve: `allreduce.nccl.${p}`, source: rel(netFile), train: trainStats, heldOut: heldStats });
+    }
+  }
+
   const device = gemmT.rows[0]?.['device'] ?? '';
   const sources: EfficiencyFile['sources'] = [];
   const aicUsed = used.filter((u) => u.src === 'aic');
   sources.push({ name: `AIConfigurator vLLM 0.14.0 microbenchmarks (${device})`, dataset: AIC_DATASET, commit: datasetCommit(opts.dataRoot, AIC_DATASET), files: aicUsed.map((u) => ({ path: rel(u.t.file), sha256: u.t.sha256, rows: u.t.rows.length })) });
   const vUsed = used.filter((u) => u.src === 'vidur');
-  if (vUsed.length) sources.push({ name: `Vidur per-op profiles (${vGpu})`, dataset: VIDUR_DATASET, commit: datasetCommit(opts.dataRoot, VIDUR_DATASET), files: vUsed.map((u) => ({ path: rel(u.t.file), sha256: u.t.sha256, rows: u.t.rows.length })) });
+  if (vUsed.length) sources.push({ name: `Vidur per-op and NCCL all-reduce profiles (${vGpu})`, dataset: VIDUR_DATASET, commit: datasetCommit(opts.dataRoot, VIDUR_DATASET), files: vUsed.map((u) => ({ path: rel(u.t.file), sha256: u.t.sha256, rows: u.t.rows.length })) });
 
   const file: EfficiencyFile = {
     stepfitEfficiency: 1,

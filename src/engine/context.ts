@@ -33,7 +33,7 @@ export interface EngineOptions {
   kvDtype?: KvDtype;
   /** Efficiency tables: 'auto' (calibrated file if present, else defaults), 'default', a file path, or tables. */
   efficiency?: 'auto' | 'default' | string | EfficiencyTables;
-  /** All-reduce implementation: CUDA-graph custom all-reduce (default) or eager. */
+  /** All-reduce implementation: vLLM custom all-reduce in CUDA graphs (default), eager, or plain NCCL. */
   allreduce?: AllReduceMode;
   /** Algorithm for formula-based collectives (inter-node stage, uncalibrated groups): ring (default) or tree. */
   algorithm?: 'ring' | 'tree';

@@ -54,8 +54,13 @@ export type OpClass = 'gemm.bf16' | 'gemm.fp8' | 'attn_prefill.bf16' | 'attn_pre
 export const OP_CLASSES: readonly OpClass[] = ['gemm.bf16', 'gemm.fp8', 'attn_prefill.bf16', 'attn_prefill.fp8kv',
   'attn_decode.bf16', 'attn_decode.fp8kv', 'elementwise'];
 
-/** All-reduce implementations with curves: CUDA-graph custom all-reduce (vLLM default) and eager (NCCL/custom outside graphs). */
-export type AllReduceMode = 'graph' | 'eager';
+/**
+ * All-reduce implementations with curves: vLLM's custom all-reduce inside CUDA graphs (`graph`, the
+ * default) and outside them (`eager`), both from AIConfigurator; plain NCCL through
+ * torch.distributed (`nccl`, from Vidur's profiles; what 2023-era vLLM used).
+ */
+export type AllReduceMode = 'graph' | 'eager' | 'nccl';
+export const ALLREDUCE_MODES: readonly AllReduceMode[] = ['graph', 'eager', 'nccl'];
 
 export interface EfficiencyTables {
   /** Where the tables came from: 'default' or the calibrated file path. */
@@ -116,7 +121,7 @@ export function saturatingCurve(effMax: number, t0Us: number, peakPerUs: number,
  * - attention (prefill and decode) compute: effMax 0.50, t₀ 6 µs; memory: effMax 0.70, t₀ 6 µs;
  * - elementwise memory: effMax 0.70, t₀ 3 µs (compute effMax 0.5, rarely binds);
  * - all-reduce (no calibrated curve for the group): per-call latency 6 µs (CUDA graph) / 20 µs
- *   (eager) + 0.7 µs per hop (ring 2(p−1) hops, tree 2⌈log₂p⌉) + traffic (ring 2(p−1)/p·S,
+ *   (eager, NCCL) + 0.7 µs per hop (ring 2(p−1) hops, tree 2⌈log₂p⌉) + traffic (ring 2(p−1)/p·S,
  *   tree 2·S) at 0.70 of the per-direction link bandwidth (engine/step.ts `allReduceCallUs`).
  * The numbers are typical of published microbenchmarks (cuBLAS ~70% of peak on large BF16 GEMMs,
  * ~80% of HBM bandwidth on streaming kernels, flash attention ~50% of peak), not fitted to any table here.
@@ -176,7 +181,7 @@ export function defaultTables(gpu: GpuSpec): EfficiencyTables {
       elementwise: mk(DEFAULTS.elementwise, 'elementwise'),
     },
     // no measured curves: all-reduce uses the formula (engine/step.ts `allReduceCallUs`)
-    allreduce: { graph: {}, eager: {} },
+    allreduce: { graph: {}, eager: {}, nccl: {} },
     calibrated: [],
   };
 }
@@ -267,10 +272,10 @@ export function tablesFromFile(f: EfficiencyFile, gpu: GpuSpec, origin: string):
     ops[name] = { compute: rescale(e.compute, filePeak / gpuPeak), memory: rescale(e.memory, f.peaks.memTBs / gpu.memBandwidthTBs), perItemUs: e.perItemUs };
     calibrated.push(name);
   }
-  const allreduce: Record<string, Record<string, CollectiveCurve>> = { graph: { ...def.allreduce.graph }, eager: { ...def.allreduce.eager } };
+  const allreduce: Record<string, Record<string, CollectiveCurve>> = { graph: { ...def.allreduce.graph }, eager: { ...def.allreduce.eager }, nccl: { ...def.allreduce.nccl } };
   const linkRatio = f.peaks.linkGBsPerDirection / linkGBsPerDirection(gpu);
   for (const [mode, groups] of Object.entries(f.allreduce)) {
-    if (mode !== 'graph' && mode !== 'eager') continue;
+    if (!(ALLREDUCE_MODES as readonly string[]).includes(mode)) continue;
     for (const [g, e] of Object.entries(groups)) {
       allreduce[mode]![g] = { latencyUs: e.latencyUs, bandwidth: rescale(e.bandwidth, linkRatio) };
       calibrated.push(`allreduce.${mode}.${g}`);

@@ -107,6 +107,23 @@ export function aicAllReduceRows(t: CsvTable): AllReduceRow[] {
   return out;
 }
 
+/** Vidur NCCL all-reduce rows (all_reduce.csv, median ms → µs) within one node (num_workers = devices_per_node). */
+export function vidurAllReduceRows(t: CsvTable): { p: number; perNode: number; messageBytes: number; trafficBytes: number; us: number }[] {
+  const out: { p: number; perNode: number; messageBytes: number; trafficBytes: number; us: number }[] = [];
+  for (let i = 0; i < t.rows.length; i++) {
+    if ((t.rows[i]!['collective'] ?? 'all_reduce') !== 'all_reduce') continue;
+    const p = num(t, i, 'num_workers'); const perNode = num(t, i, 'devices_per_node'); const S = num(t, i, 'size');
+    out.push({ p, perNode, messageBytes: S, trafficBytes: ringTrafficFactor(p) * S, us: num(t, i, 'time_stats.all_reduce.median') * 1000 });
+  }
+  return out;
+}
+
+/** Vidur network profile file for a GPU folder (the DGX node profile), or null. */
+export function vidurNetworkFile(dataRoot: string, vidurGpu: string): string | null {
+  const f = path.join(dataRoot, VIDUR_DATASET, 'data', 'profiling', 'network', `${vidurGpu}_dgx`, 'all_reduce.csv');
+  return fs.existsSync(f) ? f : null;
+}
+
 /** Vidur per-op rows from mlp.csv: op name, tokens, TP and the model dims, median µs. */
 export interface VidurRow { readonly op: string; readonly tokens: number; readonly tp: number; readonly heads: number; readonly kvHeads: number; readonly d: number; readonly dff: number; readonly gated: boolean; readonly us: number }
 

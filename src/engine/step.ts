@@ -101,9 +101,9 @@ function elementwise(acc: Acc, e: Engine, op: string, bytes: number, calls: numb
   kernel(acc, op, 0, bytes, e.attnPeak, e.memPerUs, e.tables.ops.elementwise, calls);
 }
 
-/** Per-call latency (µs) of an all-reduce without a measured curve: graph or eager launch path. */
+/** Per-call latency (µs) of an all-reduce without a measured curve: CUDA-graph path, or eager / NCCL. */
 function callLatencyUs(e: Engine): number {
-  return e.options.allreduce === 'eager' ? DEFAULTS.allreduce.eagerLatencyUs : DEFAULTS.allreduce.graphLatencyUs;
+  return e.options.allreduce === 'graph' ? DEFAULTS.allreduce.graphLatencyUs : DEFAULTS.allreduce.eagerLatencyUs;
 }
 
 function intraLink(e: Engine): LinkSpec {
