@@ -62,6 +62,15 @@ describe('stepfit engine step', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
   });
+  it('with PP: slowest stage, and the bubble (p−1)/(m+p−1) for m micro-batches', async () => {
+    const r = await runCli(['engine', 'step', '--model', 'llama-3.1-70b', '--gpu', 'h100-sxm', '--tp', '2', '--pp', '4', '--decode', '32x2000', '--micro-batches', '8', '--json']);
+    expect(r.code).toBe(0);
+    const o = JSON.parse(r.stdout) as { us: number; stageUs: number; pipeline: { stages: number; microBatches: number; bubbleFraction: number; flushUs: number } };
+    expect(o.pipeline.bubbleFraction).toBeCloseTo(3 / 11, 12);
+    expect(o.pipeline.flushUs).toBeCloseTo(11 * o.stageUs, 6);
+    expect(o.stageUs).toBeLessThan(o.us / 3);
+    expect(o.stageUs).toBeGreaterThan(o.us / 5);
+  });
   it('parses --prefill and --decode specs', () => {
     expect(parsePrefill('512,2x128@1024')).toEqual([{ tokens: 512, prior: 0, prompt: 512 }, { tokens: 128, prior: 1024, prompt: 1152 }, { tokens: 128, prior: 1024, prompt: 1152 }]);
     expect(parseDecode('3x10,7')).toEqual([10, 10, 10, 7]);

@@ -22,6 +22,7 @@ import { engineMemory, type MemoryOptions } from '../engine/memory.js';
 import { serveMetrics, type Workload } from '../engine/serving.js';
 import { searchParallelism } from '../engine/search.js';
 import { checkFit } from '../engine/check.js';
+import { bubbleFraction } from '../engine/collectives.js';
 import { readFitFile } from '../fit/fitfile.js';
 import { costMetrics, type CostOptions } from '../engine/cost.js';
 
@@ -115,10 +116,11 @@ function stepCommand(io: CliIO) {
     .option('--decode <spec>', "decode requests' context lengths: 'c1,c2' or 'NxCONTEXT' (e.g. 16x576)")
     .option('--steps <path>', 'step records (JSONL) to predict instead of one step; writes CSV to --out')
     .option('--out <file>', 'with --steps: output CSV experiment,step,duration_us,engine_us (written atomically)')
-    .option('--ignore-memory', 'predict even when the model does not fit GPU memory at this parallelism');
+    .option('--ignore-memory', 'predict even when the model does not fit GPU memory at this parallelism')
+    .option('--micro-batches <m>', 'with --pp: micro-batches of this shape per pipeline flush, for the bubble (p−1)/(m+p−1) (default PP)', intOption('--micro-batches'));
   modelOptions(c as unknown as AnyCmd);
   return c.action(async (raw) => {
-    const o = raw as unknown as CommonOpts & { prefill?: string; decode?: string; steps?: string; out?: string; ignoreMemory?: boolean };
+    const o = raw as unknown as CommonOpts & { prefill?: string; decode?: string; steps?: string; out?: string; ignoreMemory?: boolean; microBatches?: number };
     const arch = loadArchitecture(o.model);
     const gpu = loadGpu(o.gpu);
     const model = engineModel({ arch, gpu, tp: o.tp ?? 1 }, engineOpts(o));
@@ -148,15 +150,20 @@ function stepCommand(io: CliIO) {
     const step: Step = { experiment: 'cli', step: 0, prefill: parsePrefill(o.prefill), decode: parseDecode(o.decode) };
     if (step.prefill.length === 0 && step.decode.length === 0) throw new UsageError(`give --prefill and/or --decode (or --steps)`);
     const b = model.breakdown(step);
+    const p = model.engine.pp;
+    const m = o.microBatches ?? p;
+    // m micro-batches through p stages: (m + p − 1) stage slots, of which p − 1 are bubble
+    const pipeline = p > 1 ? { stages: p, stageUs: b.stageUs, microBatches: m, bubbleFraction: bubbleFraction(p, m), flushUs: (m + p - 1) * b.stageUs } : undefined;
     if (o.json) {
-      io.out(JSON.stringify({ model: model.name, efficiency: model.engine.tables.origin, step: { prefill: step.prefill, decode: step.decode }, ...b }, null, 2));
+      io.out(JSON.stringify({ model: model.name, efficiency: model.engine.tables.origin, step: { prefill: step.prefill, decode: step.decode }, ...b, ...(pipeline ? { pipeline } : {}) }, null, 2));
       return;
     }
     io.out(`${model.name}; efficiency: ${model.engine.tables.origin}`);
     io.out(`step: ${b.prefillTokens} prefill tokens in ${step.prefill.length} chunks, ${b.decodeRequests} decodes, ${b.sampled} sampled`);
     io.out(table(['op', 'µs', '%', 'compute µs', 'memory µs', 'GFLOP', 'MB', 'calls', 'bound'],
       b.ops.map((op) => [op.op, f1(op.us), f1(op.us / b.us * 100), f1(op.computeUs), f1(op.memoryUs), f2(op.flops / 1e9), f1(op.bytes / 1e6), op.calls, op.bound])));
-    io.out(`total: ${f1(b.us)} µs${model.engine.pp > 1 ? ` (slowest stage ${f1(b.stageUs)} µs)` : ''}`);
+    io.out(`total: ${f1(b.us)} µs`);
+    if (pipeline) io.out(`pipeline: ${p} stages, slowest stage ${f1(b.stageUs)} µs; ${m} micro-batches per flush take ${f1(pipeline.flushUs)} µs, bubble (p−1)/(m+p−1) = ${f1(pipeline.bubbleFraction * 100)}%`);
   });
 }
 
