@@ -98,6 +98,10 @@ describe('stepfit engine memory / serve / search', () => {
     const d = await runCli(['engine', 'serve', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--input', '512', '--output', '64', '--disagg', '--decode-instances', '2', '--json']);
     expect(d.code).toBe(0);
     expect((JSON.parse(d.stdout) as { gpus: number; kvHandoffMs: number }).gpus).toBe(3);
+    const dp = await runCli(['engine', 'serve', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--input', '512', '--output', '64', '--concurrency', '16', '--dp', '2', '--json']);
+    const dpo = JSON.parse(dp.stdout) as { gpus: number; deployment: string };
+    expect(dpo.gpus).toBe(2);
+    expect(dpo.deployment).toMatch(/DP2/);
     const t = await runCli(['engine', 'serve', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--input', '512', '--output', '64', '--concurrency', '8']);
     expect(t.stdout).toMatch(/TTFT ms/);
   });

@@ -310,6 +310,12 @@ describe('bad inputs → clear errors', () => {
     expect(() => compileEngine({ arch: loadArchitecture('llama-3.1-8b'), gpu: loadGpu('a100-sxm-80gb'), tp: 1 }, { weightDtype: 'fp8' }))
       .toThrow(/GPU 'a100-sxm-80gb' has no FP8 tensor cores/);
   });
+  it('a GPU without a calibrated file uses the documented default curves', () => {
+    const t = loadEfficiency(loadGpu('mi300x'), 'auto');
+    expect(t.origin).toBe('default');
+    expect(t.calibrated).toEqual([]);
+    expect(loadEfficiency(h, 'auto').calibrated).toContain('gemm.bf16');
+  });
   it('the default tables cover every op class', () => {
     const t = defaultTables(h);
     for (const k of Object.keys(FLAT.ops)) expect(t.ops[k as keyof typeof t.ops]).toBeDefined();

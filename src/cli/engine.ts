@@ -68,7 +68,8 @@ function modelOptions<T extends AnyCmd>(c: T, requireTp = true): T {
   if (requireTp) {
     c.option('--tp <n>', 'tensor-parallel degree', intOption('--tp'), 1)
       .option('--pp <n>', 'pipeline-parallel stages (must divide the layers)', intOption('--pp'), 1)
-      .option('--ep <n>', 'expert-parallel degree inside the TP group (must divide experts and TP)', intOption('--ep'), 1);
+      .option('--ep <n>', 'expert-parallel degree inside the TP group (must divide experts and TP)', intOption('--ep'), 1)
+      .option('--dp <n>', 'data-parallel replicas (serve: multiplies throughput and GPUs; no effect on one step)', intOption('--dp'), 1);
   }
   c.addOption(new Option('--weight-dtype <dtype>', 'weight dtype (default: the model config\'s): fp8 = W8A8 on FP8 tensor cores, int4 = W4A16').choices(WEIGHT_DTYPES))
     .addOption(new Option('--kv-dtype <dtype>', 'KV-cache dtype').choices(KV_DTYPES).default('bf16'))
@@ -84,13 +85,13 @@ function modelOptions<T extends AnyCmd>(c: T, requireTp = true): T {
 }
 
 interface CommonOpts {
-  model: string; gpu: string; tp?: number; pp?: number; ep?: number; weightDtype?: string; kvDtype: string; efficiency: string;
+  model: string; gpu: string; tp?: number; pp?: number; ep?: number; dp?: number; weightDtype?: string; kvDtype: string; efficiency: string;
   allreduce: 'graph' | 'eager' | 'nccl'; algorithm: 'ring' | 'tree'; link: 'auto' | 'pcie'; gpusPerNode: number; interNodeGbs: number; stepOverheadUs: number; json?: boolean;
 }
 
 function engineOpts(o: CommonOpts): EngineOptions {
   return {
-    pp: o.pp, ep: o.ep,
+    pp: o.pp, ep: o.ep, dp: o.dp,
     weightDtype: o.weightDtype as Dtype | undefined,
     kvDtype: o.kvDtype as KvDtype,
     efficiency: o.efficiency,
