@@ -129,7 +129,7 @@ describe('stepfit report', () => {
     expect(md).toContain(`**MAPE ${head}**`);
     expect(md).toContain(stats);
     // comparison rows: same labels and numbers
-    for (const label of ['roofline fit', 'seven-term seed', 'analytical engine', 'naive (phase median)']) {
+    for (const label of ['roofline fit', 'seven-term seed (refit here)', 'analytical engine', 'naive (phase median)']) {
       const htmlRow = new RegExp(`<td class="l">${label.replace(/[()]/g, '\\$&')}</td><td class="n">([^<]+)</td>`).exec(html);
       expect(htmlRow, label).not.toBeNull();
       expect(md).toMatch(new RegExp(`\\| ${label.replace(/[()]/g, '\\$&')} \\| ${htmlRow![1]!.replace(/[.+%]/g, '\\$&')} \\|`));
@@ -148,7 +148,7 @@ describe('stepfit report', () => {
     expect(r.code, r.stderr).toBe(0);
     const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
     expect(md).toMatch(/Training data of the fit: manifest/);
-    expect(md).toMatch(/\| seven-term seed \| – \|/);
+    expect(md).toMatch(/\| seven-term seed \(refit here\) \| – \|/);
   });
 
   it('bad inputs: unwritable --out, corrupted or unknown fit, data without durations → one line, nothing written', async () => {

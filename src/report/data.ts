@@ -266,7 +266,7 @@ export async function collectReportData(loaded: LoadedFit, ds: FitDataset, opts:
   const comparators: Comparator[] = [
     { id: 'fit', label: `${fit.basis} fit`, description: `${fitName}: basis '${fit.basis}' v${fit.basisVersion}, ${fit.method.name}${fit.method.weight === 'relative' ? ', relative weights' : ''} (${sample.kind})`, rows: n },
     {
-      id: 'seed', label: 'seven-term seed',
+      id: 'seed', label: 'seven-term seed (refit here)',
       description: `the published seven-term crossmodel formulation refit on these rows (${seedMethod}${fit.method.weight === 'relative' ? ', relative weights' : ''}, in-sample)`,
       rows: seedFit ? n : 0, ...(seedNote ? { note: seedNote } : {}),
     },

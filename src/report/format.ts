@@ -18,7 +18,8 @@ export function spct(x: number | null | undefined): string {
 export function us(x: number | null | undefined): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '–';
   const a = Math.abs(x);
-  return `${x.toFixed(a >= 100 ? 0 : a >= 1 ? 1 : 3)} µs`;
+  if (a >= 100) return `${Math.round(x).toLocaleString('en-US')} µs`;
+  return `${x.toFixed(a >= 1 ? 1 : 3)} µs`;
 }
 
 /** A coefficient (4 significant digits, exponent for very large/small). */
