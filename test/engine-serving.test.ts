@@ -48,6 +48,14 @@ describe('serving metrics (aggregated)', () => {
     expect(dp.gpus).toBe(2);
     expect(rel(dp.outputTokensPerS, 2 * b.outputTokensPerS)).toBeLessThan(1e-9);
   });
+  it('steady state is consistent: tokens/s = requests/s × O, and Little\'s law λ·e2e = concurrency', () => {
+    const ctx = { arch: llama8, gpu: h100, tp: 1 };
+    for (const [I, O, C] of [[512, 1, 4], [512, 64, 16], [3000, 200, 48]] as const) {
+      const r = serveMetrics(ctx, { efficiency: 'default' }, { inputTokens: I, outputTokens: O, concurrency: C });
+      expect(rel(r.outputTokensPerS, r.requestsPerS * O), `${I}/${O}/${C}`).toBeLessThan(0.02);
+      expect(rel(r.requestsPerS * r.e2eS, C), `${I}/${O}/${C}`).toBeLessThan(0.05);
+    }
+  });
   it('open loop: an offered rate beyond capacity is reported', () => {
     const ctx = { arch: llama8, gpu: h100, tp: 1 };
     const ok = serveMetrics(ctx, { efficiency: 'default' }, { inputTokens: 512, outputTokens: 64, ratePerS: 1 });

@@ -100,6 +100,7 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
   let completed = 0;
   let tStart = NaN;
   let tokensInWindow = 0;
+  let doneInWindow = 0;
   let steps = 0;
   let stepTime = 0;
   const ttft: number[] = []; const tpot: number[] = []; const e2e: number[] = [];
@@ -127,6 +128,9 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
       budget -= t;
     }
     if (decode.length === 0 && prefill.length === 0) break;
+    // the measurement window opens at the end of the step that completes the warm-up; only steps
+    // that start inside it count toward throughput
+    const windowOpen = Number.isFinite(tStart);
     const dt = stepUs({ experiment: 'serve', step: steps, prefill, decode }) / 1e6;
     now += dt;
     steps++;
@@ -144,23 +148,24 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
       if (decode.length && s.firstToken !== now) s.generated++;
       if (s.generated >= O) {
         completed++;
+        if (windowOpen) doneInWindow++;
         if (completed > warm && Number.isFinite(s.arrival)) {
           ttft.push(s.firstToken - s.arrival);
           if (O > 1) tpot.push((now - s.firstToken) / (O - 1));
           e2e.push(now - s.arrival);
         }
-        if (completed === warm) { tStart = now; tokensInWindow = 0; }
+        if (completed === warm) tStart = now;
         slots[i] = open ? { arrival: 0, prefilled: 0, generated: 0, firstToken: NaN, active: false } : { arrival: now, prefilled: 0, generated: 0, firstToken: NaN, active: true };
       }
     }
-    if (Number.isFinite(tStart)) tokensInWindow += emitted;
+    if (windowOpen) tokensInWindow += emitted;
   }
   const window = now - (Number.isFinite(tStart) ? tStart : 0);
   const mean = (a: number[]): number => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : NaN);
   return {
     ttftS: mean(ttft), tpotS: O > 1 ? mean(tpot) : 0, e2eS: mean(e2e),
     tokensPerS: window > 0 ? tokensInWindow / window : 0,
-    requestsPerS: window > 0 ? Math.max(0, completed - warm) / window : 0,
+    requestsPerS: window > 0 ? doneInWindow / window : 0,
     meanStepS: steps ? stepTime / steps : 0,
     queueGrows: open && queue.length > n,
   };
