@@ -30,6 +30,7 @@ export function simulateCommand(io: CliIO) {
     .requiredOption('--gpu <id|path>', 'GPU: a configs/hardware id or a datasheet JSON path')
     .option('--tp <n>', 'tensor-parallel degree', intOption('--tp'), 1)
     .option('--dp <n>', 'data-parallel ranks stepping in lockstep (vLLM DP with expert parallelism); requests go to the least-loaded rank', intOption('--dp'), 1)
+    .option('--ep <n>', 'expert-parallel degree the routed experts are split over, for the weight memory (vLLM --enable-expert-parallel: TP × DP); passed to the engine when it divides --tp', intOption('--ep'), 1)
     .requiredOption('--workload <spec>', 'workload: a YAML/JSON spec file, a requests.jsonl log to replay, or inline KIND:key=value,... (see README ## simulate)')
     .option('--max-num-seqs <n>', 'max_num_seqs: running requests per rank', intOption('--max-num-seqs'), 256)
     .option('--max-num-batched-tokens <n>', 'max_num_batched_tokens: tokens per step', intOption('--max-num-batched-tokens'), 2048)
@@ -61,12 +62,12 @@ export function simulateCommand(io: CliIO) {
       checkParallelism(arch, o.tp);
       const gpu = loadGpu(o.gpu);
       const choice: StepModelChoice = o.fit !== undefined ? { kind: 'fit', file: o.fit } : o.engine ? { kind: 'engine' } : { kind: 'synthetic' };
-      const model = buildStepModel(choice, { arch, gpu, tp: o.tp });
+      const model = buildStepModel(choice, { arch, gpu, tp: o.tp, ...(o.ep > 1 && o.tp % o.ep === 0 ? { ep: o.ep } : {}) });
       const limits = resolveLimits({
         maxNumSeqs: o.maxNumSeqs, maxNumBatchedTokens: o.maxNumBatchedTokens, blockSize: o.blockSize, numGpuBlocks: o.numGpuBlocks,
         gpuMemoryUtilization: o.gpuMemoryUtilization, kvReserveGB: o.kvReserveGb, maxModelLen: o.maxModelLen,
         prefixCaching: o.prefixCaching, reserveFullIsl: o.reserveFullIsl, watermark: o.watermark,
-      }, { arch, gpu, tp: o.tp });
+      }, { arch, gpu, tp: o.tp, ep: o.ep });
       const spec = resolveWorkloadArg(o.workload);
       const workload = await buildWorkload(spec, o.seed);
       const experiment = o.experiment ?? `sim-${arch.name}-${gpu.id}-tp${o.tp}`;
@@ -101,7 +102,7 @@ export function simulateCommand(io: CliIO) {
         throw e;
       }
       const res = outcome(sim, itl, {
-        model: model.name, workload: workload.description, arch: arch.name, gpu: gpu.id, tp: o.tp, dp: o.dp, seed: o.seed,
+        model: model.name, workload: workload.description, arch: arch.name, gpu: gpu.id, tp: o.tp, dp: o.dp, ep: o.ep, seed: o.seed,
         limits: { ...sim.limits, kv_blocks_from: limits.blocksFrom },
         step_overhead_us: o.overheadUs, step_noise_sigma: o.noise,
         ...(traceFile ? { trace: { file: traceFile, format: 'vllm-otlp', snapshots: o.snapshots === true, sample_rate: o.sampleRate } } : {}),

@@ -172,6 +172,7 @@ export class ServingSimulator {
   readonly total: number;
   // request state (structure of arrays, capacity = workload total)
   readonly ids: string[];
+  private readonly engineIds: (string | undefined)[];
   readonly arrivalNs: Float64Array;
   readonly prompt: Int32Array;
   readonly maxOut: Int32Array;
@@ -261,6 +262,7 @@ export class ServingSimulator {
     const n = workload.total;
     this.total = n;
     this.ids = new Array(n);
+    this.engineIds = new Array(n);
     this.arrivalNs = new Float64Array(n);
     this.prompt = new Int32Array(n);
     this.maxOut = new Int32Array(n);
@@ -316,7 +318,9 @@ export class ServingSimulator {
 
   /** Engine request id in the trace: `<id>-0-<8 hex>` (vLLM appends `-0-<hash>`; the API span keeps `<id>`). */
   engineId(r: number): string {
-    return `${this.ids[r]}-0-${((r * 2654435761) >>> 0).toString(16).padStart(8, '0')}`;
+    let e = this.engineIds[r];
+    if (e === undefined) this.engineIds[r] = e = `${this.ids[r]}-0-${((r * 2654435761) >>> 0).toString(16).padStart(8, '0')}`;
+    return e;
   }
 
   /** The schedule-log request record of request r (for the trace emitter). */
@@ -597,6 +601,7 @@ export class ServingSimulator {
         if (this.traceOn) {
           R.events.push({ request: this.engineId(r), kind: 'FINISHED', tsNs: this.baseNs + t, step: this.stepId, decodeDoneTokens: g, finishStatus: 'LENGTH' });
         }
+        this.engineIds[r] = undefined;
         this.onRequestDone(r, t);
       }
     }
