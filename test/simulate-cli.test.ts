@@ -67,6 +67,30 @@ describe('stepfit simulate: outputs', () => {
   });
 });
 
+describe('stepfit simulate: step models', () => {
+  it('runs on a fit file (fitted by `stepfit fit` on the bundled sample) and on the analytical engine', async () => {
+    const fit = path.join(tmp, 'fit.json');
+    const f = await runCli(['fit', '--steps', path.join('data', 'sample', 'steps.jsonl'), '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--basis', 'seed', '--out', fit]);
+    expect(f.code).toBe(0);
+    const wl = 'poisson:requests=50,rate=20,input=lognormal(600;1),output=lognormal(100;1)';
+    const medians: Record<string, number> = {};
+    for (const [name, flag] of [['fit', ['--fit', fit]], ['engine', ['--engine']], ['truth', ['--synthetic-truth']]] as const) {
+      const out = path.join(tmp, `model-${name}`);
+      const r = await runCli(['simulate', ...flag, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--workload', wl, '--out', out]);
+      expect(r.code).toBe(0);
+      const sum = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+      expect(sum.finished).toBe(50);
+      expect(sum.model).toMatch(name === 'fit' ? /seed v\d+ fit/ : name === 'engine' ? /^engine/ : /synthetic truth/);
+      medians[name] = sum.tpot_us.p50;
+    }
+    // the sample's steps come from the synthetic truth, so a fit on them predicts decode steps close to it
+    expect(Math.abs(medians['fit']! / medians['truth']! - 1)).toBeLessThan(0.1);
+    // the engine is an independent model: same order of magnitude
+    expect(medians['engine']! / medians['truth']!).toBeGreaterThan(0.3);
+    expect(medians['engine']! / medians['truth']!).toBeLessThan(3);
+  });
+});
+
 describe('stepfit simulate: bad input is one clear line', () => {
   const cases: [string, string[], number, RegExp][] = [
     ['no step model', ['simulate', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--workload', 'closed:requests=1,concurrency=1,input=1,output=1', '--out', tmp], 2, /exactly one step model/],

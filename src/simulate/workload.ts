@@ -231,7 +231,8 @@ export async function readRequestLog(file: string, clock: 'arrival' | 'queued', 
 export async function buildWorkload(spec: WorkloadSpec, seed: number): Promise<Workload> {
   if (spec.kind === 'replay') {
     const recs = await readRequestLog(spec.file, spec.clock, spec.limit);
-    const t0 = Math.min(...recs.map((r) => r.t));
+    let t0 = Infinity;
+    for (const r of recs) if (r.t < t0) t0 = r.t;
     const reqs: WorkloadRequest[] = recs.map((r) => ({
       id: r.id, arrivalUs: (r.t - t0) * 1e6 * spec.time_scale, input: r.input, output: r.output, prefixGroup: -1, prefixTokens: 0,
     }));
