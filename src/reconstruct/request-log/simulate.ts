@@ -4,21 +4,23 @@
  *
  * Pure: plain records in, plain records out.
  *
- * Model, per engine (data-parallel ranks are independent engines):
- * - A request is admitted at the first simulated step whose estimated end time is after its
- *   logged `scheduled_ts` (it is stamped while that step is being built), and never before the
- *   engine has room (max_num_seqs).
+ * Model, per engine (data-parallel ranks are independent engines; requests are assigned by least
+ * in-flight load at queue time, since the log does not say which rank served them):
  * - Each step: every running request past its prefill decodes one token; the rest of
  *   `max_num_batched_tokens` goes to prefilling requests in admission order (min(remaining, left)).
- * - A request finishes after `output_toks − 1` decode steps following the step that completed its
- *   prefill (no preemption is modelled: the log does not record any).
- * - Step clock: the end time of step k is estimated from the requests decoding in it: request r,
- *   whose first token came at step f_r, logs first_token_ts + (k − f_r)·(last_token_ts − first_token_ts)/(output_toks − 1);
- *   the estimate is their median. With no decoder, the running prefill that the rule completes
- *   first is interpolated linearly from the previous step end to its logged first_token_ts.
- * Residuals (implied − logged) check the reconstruction: the end of the step where the rule
- * completes a prefill vs its logged first_token_ts (the clock there comes from other requests),
- * and the leave-one-out clock at a request's last decode step vs its last_token_ts.
+ *   A request finishes after `output_toks − 1` decode steps following the step that completed its
+ *   prefill (no preemption is modelled: the log records none).
+ * - Clock: step k ends at end(k−1) + t(k), with t from a 4-term clock model (ClockModel); at steps
+ *   where a logged token time is observed (a first or last token, `outputLagSteps` steps after the
+ *   forward pass that produced it) the clock is reset to it (median if several).
+ * - Admission: a waiting request joins the first step built after its logged `scheduled_ts`, i.e.
+ *   when scheduled_ts ≤ end(k−1) + a/2 (half the model's per-step constant), subject to max_num_seqs.
+ * - The clock model is refitted (NNLS, relative errors) to the request-level sums — Σ over a
+ *   request's prefill steps = first_token − scheduled, Σ over its decode steps = last − first — and
+ *   the replay rerun; 4 passes, starting from a constant step time (the median logged decode step).
+ * Residuals (implied − logged) check the reconstruction: Σ of the final clock model over each
+ * request's implied steps vs its logged prefill and decode times, and the clock just before each
+ * reset vs the logged token time.
  */
 import { fcnnlsVector } from 'ml-fcnnls';
 import { canonicalEntry } from '../vllm-otlp/schedule.js';
@@ -142,7 +144,26 @@ export function clockTime(m: ClockModel, row: readonly number[]): number {
   return Math.max(1e-6, m.a * row[0]! + m.b * row[1]! + m.c * row[2]! + m.d * row[3]!);
 }
 
-interface EngineRun { steps: SimStep[]; rows: Map<number, number[]>; seqDelays: number; anchorRes: { kind: 'first' | 'last'; us: number }[] }
+interface EngineRun { steps: SimStep[]; rows: Map<number, number[]>; cum: RowSums; seqDelays: number; anchorRes: { kind: 'first' | 'last'; us: number }[] }
+
+/** Prefix sums of the clock rows by step, so that a request's (contiguous) step range sums in O(1). */
+class RowSums {
+  private readonly c: Float64Array;
+  constructor(rows: Map<number, number[]>, n: number) {
+    this.c = new Float64Array((n + 1) * 4);
+    for (let k = 0; k < n; k++) {
+      const row = rows.get(k);
+      for (let i = 0; i < 4; i++) this.c[(k + 1) * 4 + i] = this.c[k * 4 + i]! + (row ? row[i]! : 0);
+    }
+  }
+  /** Σ rows over the steps of `ks` (increasing and contiguous). */
+  sum(ks: readonly number[]): number[] {
+    if (ks.length === 0) return [0, 0, 0, 0];
+    const a = ks[0]!, b = ks[ks.length - 1]!;
+    if (b - a + 1 !== ks.length) throw new Error('RowSums: steps not contiguous (internal)');
+    return [0, 1, 2, 3].map((i) => this.c[(b + 1) * 4 + i]! - this.c[a * 4 + i]!);
+  }
+}
 
 /** Simulate one engine with a clock model. Step numbers start at 0. */
 function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockModel): EngineRun {
@@ -231,19 +252,18 @@ function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockMo
     ePrev = endK;
     k++;
   }
-  return { steps, rows, seqDelays, anchorRes };
+  return { steps, rows, cum: new RowSums(rows, k), seqDelays, anchorRes };
 }
 
 /** Fit the clock model to the request-level sums (NNLS): Σ rows over a request's prefill (decode) steps = its logged time. */
-export function fitClock(runs: { reqs: R[]; rows: Map<number, number[]> }[]): ClockModel | undefined {
+function fitClock(runs: { reqs: R[]; cum: RowSums }[]): ClockModel | undefined {
   const X: number[][] = [];
   const y: number[] = [];
-  for (const { reqs, rows } of runs) {
+  for (const { reqs, cum } of runs) {
     for (const r of reqs) {
       const add = (ks: number[], t: number) => {
         if (ks.length === 0 || !(t > 0)) return;
-        const acc = [0, 0, 0, 0];
-        for (const k of ks) { const row = rows.get(k)!; for (let i = 0; i < 4; i++) acc[i]! += row[i]!; }
+        const acc = cum.sum(ks);
         // Relative weighting: divide the row and target by the target.
         X.push(acc.map((v) => v / t));
         y.push(1);
@@ -270,12 +290,12 @@ export function simulateRequestLog(reqs: readonly LoggedRequest[], lim: EngineLi
   for (let it = 0; it < iterations; it++) {
     runs = byEngine.map((rr, e) => simulateEngine(e, rr, lim, model));
     if (it === iterations - 1) break;
-    const fit = fitClock(byEngine.map((rr, e) => ({ reqs: rr, rows: runs[e]!.rows })));
+    const fit = fitClock(byEngine.map((rr, e) => ({ reqs: rr, cum: runs[e]!.cum })));
     if (!fit) break;
     model = fit;
   }
   const steps = runs.flatMap((r) => r.steps);
-  const predOf = (e: number, ks: number[]): number => ks.reduce((acc, k) => acc + clockTime(model, runs[e]!.rows.get(k)!), 0);
+  const predOf = (e: number, ks: number[]): number => (ks.length ? clockTime(model, runs[e]!.cum.sum(ks)) : 0);
   const requests: SimRequest[] = rs.map((r) => {
     const prefillUs = (r.q.firstToken - r.q.scheduled) * 1e6;
     const decodeUs = (r.q.lastToken - r.q.firstToken) * 1e6;
