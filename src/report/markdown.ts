@@ -6,8 +6,9 @@ import { headlineSentence, coverageSentence, worstLines, comparisonSentence, sam
 /** Escape a Markdown table cell. */
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-function table(headers: string[], rows: string[][]): string {
-  const out = [`| ${headers.map(cell).join(' | ')} |`, `|${headers.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
+/** A Markdown table; `left` = indices of left-aligned (text) columns besides the first. */
+function table(headers: string[], rows: string[][], left: number[] = []): string {
+  const out = [`| ${headers.map(cell).join(' | ')} |`, `|${headers.map((_, i) => (i === 0 || left.includes(i) ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const r of rows) out.push(`| ${r.map(cell).join(' | ')} |`);
   return out.join('\n');
 }
@@ -38,7 +39,7 @@ export function renderMarkdown(m: ReportModel): string {
   L.push(table(['model', ...METRIC_HEADERS, 'how it was obtained'], m.comparison.map((r) => [
     r.comparator.label, ...(r.metrics ? metricCells(r.metrics) : METRIC_HEADERS.map(() => '–')),
     r.comparator.description + (r.comparator.note ? ` (${r.comparator.note})` : ''),
-  ])), '');
+  ]), [8]), '');
 
   L.push('## Accuracy by group', '', '_Worst group first. Dimensions with a single value in this data are left out._', '');
   for (const s of m.byGroup) {
@@ -52,7 +53,7 @@ export function renderMarkdown(m: ReportModel): string {
   L.push(`Basis '${m.basis}' v${m.basisVersion}, method ${m.method.name}${m.method.weight === 'relative' ? ' with relative-error weights' : ''}. Residual σ = ${m.residual.scale === 'relative' ? pct(m.residual.sigma * 100) + ' (relative)' : us(m.residual.sigma)}, ${coef(m.residual.dof)} residual degrees of freedom. Time terms multiply a roofline time: 1/β is the share of peak the work actually reaches.`, '');
   L.push(table(['term', 'β', 'SE', '95% CI', 'status', 'reading', 'mean contribution', 'share', 'meaning'], m.coefficients.map((c) => [
     `\`${c.name}\``, coef(c.coef), coef(c.se), c.ci95[0] === null ? '–' : `${coef(c.ci95[0])} … ${coef(c.ci95[1])}`, c.status, c.reading, us(c.meanContributionUs), pct(c.sharePct), c.meaning,
-  ])), '');
+  ]), [4, 5, 8]), '');
 
   const fd = m.fitDiagnostics;
   const dd = m.dataDiagnostics;
@@ -73,7 +74,7 @@ export function renderMarkdown(m: ReportModel): string {
   L.push(table(['', ...METRIC_HEADERS], rows), '');
 
   L.push('## Data', '', `${m.dataDescription}. ${int(m.n)} steps with a measured duration${m.skipped ? `; ${int(m.skipped)} steps without duration_us skipped` : ''}.`, '');
-  L.push(table(['experiment', 'model', 'GPU', 'TP', 'labels', 'steps'], m.experiments.map((e) => [e.id, e.archName, e.gpuId, String(e.tp), Object.entries(e.groups).map(([k, x]) => `${k}=${x}`).join(', ') || '–', int(e.rows)])), '');
+  L.push(table(['experiment', 'model', 'GPU', 'TP', 'labels', 'steps'], m.experiments.map((e) => [e.id, e.archName, e.gpuId, String(e.tp), Object.entries(e.groups).map(([k, x]) => `${k}=${x}`).join(', ') || '–', int(e.rows)]), [1, 2, 4]), '');
   L.push(`_Fit file \`${m.fitPath}\` (created ${m.fitCreatedAt}). Report by stepfit ${m.stepfitVersion}._`, '');
   return L.join('\n');
 }
