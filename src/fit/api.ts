@@ -11,7 +11,7 @@
  * synchronous `fitDatasetSync` / `evaluateFitSync`.
  */
 export {
-  fitDataset, fitDatasetSync, resolveOptions, parseCv, huberKappa, FIT_METHODS,
+  fitDataset, fitDatasetSync, resolveOptions, parseCv, huberKappa, FIT_METHODS, DEFAULT_RIDGE_LAMBDA,
   type FitOptions, type FitResult, type FitMethod, type FitWeight, type ResolvedOptions, type CvResult, type FitDiagnostics, type CvSpec,
 } from './engine.js';
 export {
