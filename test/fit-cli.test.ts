@@ -181,7 +181,7 @@ describe('bad inputs: one clear line, non-zero exit, no fit file', () => {
     await expectInputError(['fit', '--steps', SAMPLE], /--steps needs --model and --gpu/, 2);
     await expectInputError(['fit', '--manifest', 'x.yaml', '--steps', SAMPLE], /--manifest describes the experiments; drop --steps/, 2);
     await expectInputError(['fit', ...ONE, '--method', 'bounded', '--bounds', 'prefill=abc:'], /--bounds: term 'prefill': expected a number/, 2);
-    await expectInputError(['fit', ...ONE, '--lambda', '3'], /--lambda \/ --prior apply to --method ridge/, 2);
+    await expectInputError(['fit', ...ONE, '--method', 'nnls', '--lambda', '3'], /--lambda \/ --prior apply to --method ridge/, 2);
   });
   it('evaluate refuses a fit file of an unknown basis', async () => {
     const good = path.join(dir, 'g.json');

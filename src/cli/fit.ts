@@ -8,6 +8,9 @@ import { fitDataset, FIT_METHODS, DEFAULT_RIDGE_LAMBDA, type FitMethod, type Fit
 import { buildFitFile, fitProvenance } from '../fit/build.js';
 import { writeFitFile } from '../fit/fitfile.js';
 import { formatFit } from '../fit/format.js';
+import { DEFAULT_FIT } from '../fit/defaults.js';
+import { getBasis } from '../basis/registry.js';
+import { physicalBounds } from '../basis/types.js';
 
 /** `a=1,b=2` → {a: '1', b: '2'} (for --bounds / --prior / --group). */
 export function parseAssignments(flag: string, spec: string): [string, string][] {
@@ -67,10 +70,10 @@ export function fitCommand(io: CliIO) {
     .option('--targets <file>', 'request-level targets of that experiment (JSONL: experiment, request, kind, steps, duration_us)')
     .option('--manifest <file>', 'YAML/JSON manifest: experiments: [{id, steps, model, gpu, tp, groups, targets?}] (paths relative to it)')
     .addOption(new Option('--basis <name>', 'basis (terms) to fit').choices(Object.keys(BASES)).default(DEFAULT_BASIS))
-    .addOption(new Option('--method <m>', 'ols (with standard errors) | nnls (all terms ≥ 0, the published baseline\'s choice; default: keeps physical multipliers non-negative so predictions extrapolate sanely) | bounded (--bounds) | ridge (toward a prior) | huber (robust IRLS)').choices(FIT_METHODS as FitMethod[]).default('nnls' as FitMethod))
+    .addOption(new Option('--method <m>', 'ols (with standard errors) | nnls (all terms ≥ 0, the published baseline\'s choice) | bounded (--bounds) | ridge (toward a prior) | huber (robust IRLS). Default: huber with physical bounds and λ = 1e-6 (the held-out validation winner); nnls for --basis seed (as published)').choices(FIT_METHODS as FitMethod[]))
     .addOption(new Option('--weight <w>', 'row weights: relative = 1/y² (minimise squared relative error, what MAPE measures) | none').choices(['none', 'relative'] as const).default('relative' as const))
-    .option('--bounds <spec>', "per-term bounds, e.g. 'prefill=0.5:4,constant=0:' (empty side = unbounded; unlisted terms unbounded); required by --method bounded, also accepted by ridge and huber")
-    .option('--lambda <x>', 'ridge strength λ on the column-scaled normal equations (each diagonal = 1; λ → ∞ returns the prior); default 1e-3; also accepted by bounded and huber', floatOption('--lambda', 0))
+    .option('--bounds <spec>', "per-term bounds, e.g. 'prefill=0.5:4,constant=0:' (empty side = unbounded; unlisted terms unbounded), or 'physical' (each term's physical lower bound: ≥ 1 for times at datasheet peak, ≥ 0 otherwise) or 'none'; default: physical for --method huber and bounded, none otherwise")
+    .option('--lambda <x>', 'ridge strength λ on the column-scaled normal equations (each diagonal = 1; λ → ∞ returns the prior); default 1e-3 for ridge, 1e-6 for bounded and huber', floatOption('--lambda', 0))
     .option('--prior <spec>', "ridge prior per term, e.g. 'prefill=1,constant=0' (default: the basis priors: multipliers 1, counts 0)")
     .option('--huber-k <k>', 'Huber threshold in robust-scale units', floatOption('--huber-k', 0))
     .option('--huber-max-iter <n>', 'Huber IRLS iteration cap (one pass over the data each)', intOption('--huber-max-iter'))
@@ -82,16 +85,22 @@ export function fitCommand(io: CliIO) {
     .option('--json', 'print the fit file JSON on stdout instead of the table')
     .action(async (o, cmd) => {
       const ds = datasetFromFlags(o, 'fit');
+      const method: FitMethod = o.method ?? (o.basis === 'seed' ? 'nnls' : DEFAULT_FIT.method);
       const opts: FitOptions = {
-        basis: o.basis, method: o.method, weight: o.weight, seed: o.seed, cv: o.cv ?? null, bootstrap: o.bootstrap, collinear: o.onCollinear,
+        basis: o.basis, method, weight: o.weight, seed: o.seed, cv: o.cv ?? null, bootstrap: o.bootstrap, collinear: o.onCollinear,
       };
-      if (o.bounds !== undefined) opts.bounds = parseBounds(o.bounds);
+      const boundsSpec = o.bounds ?? (method === 'huber' || method === 'bounded' ? DEFAULT_FIT.bounds : 'none');
+      if (boundsSpec === 'physical') opts.bounds = physicalBounds(getBasis(o.basis));
+      else if (boundsSpec !== 'none') opts.bounds = parseBounds(boundsSpec);
       if (o.lambda !== undefined || o.prior !== undefined) {
-        if (o.method === 'ols' || o.method === 'nnls') throw new UsageError(`--lambda / --prior apply to --method ridge, bounded or huber (got --method ${o.method})`);
-        opts.ridge = { lambda: o.lambda ?? DEFAULT_RIDGE_LAMBDA, prior: o.prior ? Object.fromEntries(parseAssignments('--prior', o.prior).map(([k, v]) => [k, parseNum('--prior', k, v)])) : undefined };
+        if (method === 'ols' || method === 'nnls') throw new UsageError(`--lambda / --prior apply to --method ridge, bounded or huber (got --method ${method})`);
+        const lambda = o.lambda ?? (method === 'ridge' ? DEFAULT_RIDGE_LAMBDA : DEFAULT_FIT.boundedRidgeLambda);
+        opts.ridge = { lambda, prior: o.prior ? Object.fromEntries(parseAssignments('--prior', o.prior).map(([k, v]) => [k, parseNum('--prior', k, v)])) : undefined };
+      } else if ((method === 'huber' || method === 'bounded') && opts.bounds !== undefined) {
+        opts.ridge = { lambda: DEFAULT_FIT.boundedRidgeLambda };
       }
       if (o.huberK !== undefined || o.huberMaxIter !== undefined) {
-        if (o.method !== 'huber') throw new UsageError(`--huber-k / --huber-max-iter apply to --method huber (got --method ${o.method})`);
+        if (method !== 'huber') throw new UsageError(`--huber-k / --huber-max-iter apply to --method huber (got --method ${method})`);
         opts.huber = { k: o.huberK, maxIter: o.huberMaxIter };
       }
       const t0 = process.hrtime.bigint();

@@ -1,3 +1,4 @@
+import { DEFAULT_FIT } from '../fit/defaults.js';
 /**
  * Validation suites: named sets of train/test splits over real measurements, and the fit
  * configurations compared on them (the seven-term seed baseline and stepfit's default).
@@ -76,4 +77,6 @@ export const SEED_CONFIG: FitConfig = Object.freeze({ label: 'seed', basis: 'see
  * bounded below by its physical bound (β ≥ 1 for roofline times, ≥ 0 otherwise), and a ridge of
  * λ = 1e-6 toward the basis priors that only decides directions the data leave unidentified.
  */
-export const DEFAULT_CONFIG: FitConfig = Object.freeze({ label: 'default', basis: 'serving', method: 'huber', weight: 'relative', bounds: 'physical', ridge: 1e-6 });
+export const DEFAULT_CONFIG: FitConfig = Object.freeze({
+  label: 'default', basis: DEFAULT_FIT.basis, method: DEFAULT_FIT.method, weight: DEFAULT_FIT.weight, bounds: DEFAULT_FIT.bounds, ridge: DEFAULT_FIT.boundedRidgeLambda,
+});
