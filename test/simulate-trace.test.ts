@@ -27,7 +27,7 @@ async function simulateTrace(name: string, args: string[]): Promise<{ dir: strin
 /** `stepfit reconstruct --format vllm-otlp` on the simulated trace (exp-config.yaml next to it gives the budget). */
 async function reconstruct(dir: string, duration: DurationSource = 'ts-delta'): Promise<{ steps: Step[]; summary: ReconstructSummary }> {
   const out = path.join(dir, `back-${duration}.jsonl`);
-  const r = await runCli(['reconstruct', '--format', 'vllm-otlp', '--in', path.join(dir, 'trace.jsonl.gz'), '--experiment', 'rt', '--duration', duration, '--out', out, '--json']);
+  const r = await runCli(['reconstruct', '--format', 'vllm-otlp', '--in', path.join(dir, 'traces.jsonl.gz'), '--experiment', 'rt', '--duration', duration, '--out', out, '--json']);
   expect(r.stderr + r.stdout).not.toMatch(/error/i);
   expect(r.code).toBe(0);
   return { steps: await readAllSteps(out), summary: JSON.parse(r.stdout) as ReconstructSummary };

@@ -49,9 +49,9 @@ export function simulateCommand(io: CliIO) {
     .addOption(new Option('--emit-trace <format>', 'also write a scheduler trace').choices(['vllm-otlp']))
     .option('--snapshots', 'trace: add step.REQUEST_SNAPSHOT events (exact batch composition) to traced steps')
     .option('--sample-rate <r>', 'trace: fraction of steps with a step span', floatOption('--sample-rate', 0), 1)
-    .option('--trace-out <file>', 'trace file (default <out>/trace.jsonl.gz; gzipped when it ends in .gz)')
+    .option('--trace-out <file>', 'trace file (default <out>/traces.jsonl.gz; gzipped when it ends in .gz)')
     .option('--no-steps', 'do not write steps.jsonl')
-    .requiredOption('--out <dir>', 'output directory: requests.csv, steps.jsonl, summary.json[, trace.jsonl.gz, exp-config.yaml]')
+    .requiredOption('--out <dir>', 'output directory: requests.csv, steps.jsonl, summary.json[, traces.jsonl.gz, exp-config.yaml]')
     .action(async (o) => {
       const picked = [o.fit !== undefined, o.engine === true, o.syntheticTruth === true].filter(Boolean).length;
       if (picked !== 1) throw new UsageError('simulate: give exactly one step model: --fit FILE, --engine or --synthetic-truth');
@@ -72,7 +72,7 @@ export function simulateCommand(io: CliIO) {
       const workload = await buildWorkload(spec, o.seed);
       const experiment = o.experiment ?? `sim-${arch.name}-${gpu.id}-tp${o.tp}`;
       const out = path.resolve(o.out);
-      const traceFile = o.emitTrace ? path.resolve(o.traceOut ?? path.join(out, 'trace.jsonl.gz')) : undefined;
+      const traceFile = o.emitTrace ? path.resolve(o.traceOut ?? path.join(out, 'traces.jsonl.gz')) : undefined;
 
       const itl = new LogHistogram();
       const tw = traceFile ? new TraceFileWriter(traceFile) : undefined;
