@@ -126,8 +126,8 @@ export async function reconstructOtlp(o: OtlpOptions, sinks: ReconstructSinks): 
 
   const perBucket = o.stepsPerBucket ?? 1024;
   const steps = new SpillBuckets('otlp-steps', o.memCapBytes, o.tmpDir);
-  const api = new SpillBuckets('otlp-api', Math.max(1 << 20, (o.memCapBytes ?? 48 << 20) >> 3), o.tmpDir);
-  const labels = new SpillBuckets('otlp-labels', Math.max(1 << 20, (o.memCapBytes ?? 48 << 20) >> 3), o.tmpDir);
+  const api = new SpillBuckets('otlp-api', Math.max(1 << 20, (o.memCapBytes ?? 32 << 20) >> 3), o.tmpDir);
+  const labels = new SpillBuckets('otlp-labels', Math.max(1 << 20, (o.memCapBytes ?? 32 << 20) >> 3), o.tmpDir);
   let ignoredSpans = 0;
   let journeyRecs = 0, summaryRecs = 0, snapshotRecs = 0;
   try {

@@ -8,22 +8,37 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+/**
+ * Records are small strings built by concatenation (V8 keeps them as ropes, several times their
+ * length in memory), so each bucket's pending records are joined into one flat chunk every
+ * JOIN_EVERY records; memory then tracks the text size that the cap counts.
+ */
+const JOIN_EVERY = 256;
+
 export class SpillBuckets {
   private readonly buf = new Map<number, string[]>();
+  /** Number of trailing not-yet-joined records per bucket. */
+  private readonly loose = new Map<number, number>();
   private readonly onDisk = new Set<number>();
   private buffered = 0;
   private dir: string | undefined;
   spilledBytes = 0;
   records = 0;
 
-  constructor(private readonly tag: string, private readonly memCapBytes = 48 << 20, private readonly tmpRoot = os.tmpdir()) {}
+  constructor(private readonly tag: string, private readonly memCapBytes = 32 << 20, private readonly tmpRoot = os.tmpdir()) {}
 
   add(key: number, rec: string): void {
     let b = this.buf.get(key);
     if (!b) { b = []; this.buf.set(key, b); }
     b.push(rec);
+    const n = (this.loose.get(key) ?? 0) + 1;
+    if (n >= JOIN_EVERY) {
+      const chunk = b.splice(b.length - n, n).join('\n');
+      b.push(chunk);
+      this.loose.set(key, 0);
+    } else this.loose.set(key, n);
     this.records++;
-    this.buffered += rec.length + 24;
+    this.buffered += rec.length + 1;
     if (this.buffered > this.memCapBytes) this.spill();
   }
 
@@ -42,6 +57,7 @@ export class SpillBuckets {
       this.onDisk.add(k);
     }
     this.buf.clear();
+    this.loose.clear();
     this.buffered = 0;
   }
 
@@ -67,9 +83,12 @@ export class SpillBuckets {
     }
     const b = this.buf.get(key);
     if (b) {
-      for (const r of b) out.push(r);
-      this.buffered -= b.reduce((a, r) => a + r.length + 24, 0);
+      for (const chunk of b) {
+        this.buffered -= chunk.length + 1;
+        for (const r of chunk.split('\n')) if (r) out.push(r);
+      }
       this.buf.delete(key);
+      this.loose.delete(key);
     }
     return out;
   }
@@ -79,6 +98,7 @@ export class SpillBuckets {
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
     this.dir = undefined;
     this.buf.clear();
+    this.loose.clear();
     this.onDisk.clear();
   }
 }
