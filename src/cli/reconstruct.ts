@@ -35,6 +35,14 @@ class Outputs {
   async abort(): Promise<void> { for (const w of this.ws) await w.abort(); }
 }
 
+/** Label columns, in CSV order (JSON Lines carries the same keys; absent values are empty / omitted). */
+const LABEL_COLUMNS = ['experiment', 'request', 'prompt_tokens', 'output_tokens', 'preemptions', 'finished', 'queueing_us', 'ttft_us', 'prefill_us', 'decode_us', 'e2e_us', 'prefill_gap_us', 'decode_gap_us'] as const;
+function labelText(b: RequestLabel[], csv: boolean): string {
+  if (!csv) return lines(b, (l) => JSON.stringify(l));
+  const cell = (v: unknown): string => (v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+  return lines(b, (l) => LABEL_COLUMNS.map((c) => cell((l as unknown as Record<string, unknown>)[c])).join(','));
+}
+
 const lines = <T>(xs: readonly T[], f: (x: T) => string): string => (xs.length ? xs.map(f).join('\n') + '\n' : '');
 
 export function reconstructCommand(io: CliIO) {
@@ -44,7 +52,7 @@ export function reconstructCommand(io: CliIO) {
     .requiredOption('--in <path>', 'input: trace file or experiment dir (vllm-otlp); requests.jsonl or its dir (request-log); CSV (sweep)')
     .option('--out <file>', 'output step records, JSON Lines (vllm-otlp, request-log)')
     .option('--targets <file>', 'output request-level timing targets, JSON Lines (vllm-otlp, request-log)')
-    .option('--labels <file>', 'output per-request labels: queueing, TTFT, prefill/decode time, E2E (vllm-otlp)')
+    .option('--labels <file>', 'output per-request labels (µs): queueing, TTFT, prefill/decode time net of preemption gaps, E2E (vllm-otlp; JSON Lines, or CSV when the name ends in .csv)')
     .option('--out-dir <dir>', 'sweep: directory for one step file per experiment')
     .option('--manifest <file>', 'sweep: manifest to write (default <out-dir>/manifest.yaml)')
     .option('--experiment <id>', 'experiment id for the step records (default: from the input path)')
@@ -105,6 +113,7 @@ export function reconstructCommand(io: CliIO) {
           const ws = outs.open(o.out);
           const wt = o.targets ? outs.open(o.targets) : undefined;
           const wl = o.labels ? outs.open(o.labels) : undefined;
+          if (wl && o.labels!.endsWith('.csv')) await wl.write(LABEL_COLUMNS.join(',') + '\n');
           try {
             summary = await reconstructOtlp({
               input: o.in, skipBad: !!o.skipBad, keepUncertain: !!o.keepUncertain, duration: (o.duration ?? DEFAULT_DURATION) as DurationSource,
@@ -113,7 +122,7 @@ export function reconstructCommand(io: CliIO) {
             }, {
               steps: (b: Step[]) => ws.write(lines(b, stepToJson)),
               ...(wt ? { targets: (b: RequestTarget[]) => wt.write(lines(b, targetToJson)) } : {}),
-              ...(wl ? { labels: (b: RequestLabel[]) => wl.write(lines(b, (l) => JSON.stringify(l))) } : {}),
+              ...(wl ? { labels: (b: RequestLabel[]) => wl.write(labelText(b, o.labels!.endsWith('.csv'))) } : {}),
             });
             await outs.commit();
           } catch (e) {
