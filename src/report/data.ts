@@ -144,6 +144,10 @@ async function sampleKind(loaded: LoadedFit, ds: FitDataset): Promise<ReportData
   return { kind: 'partly in-sample', detail: `${hit} of ${hashes.length} step files were training inputs of the fit (by SHA-256)` };
 }
 
+async function* measuredSteps(src: FitDataset['experiments'][number]['steps']): AsyncGenerator<Step> {
+  for await (const s of stepsOf(src)) if (s.durationUs !== undefined) yield s;
+}
+
 /** Collect the report data (streams the step files once; the seed refit streams them again). */
 export async function collectReportData(loaded: LoadedFit, ds: FitDataset, opts: CollectOptions = {}): Promise<ReportData> {
   const { fit } = loaded;
@@ -159,7 +163,11 @@ export async function collectReportData(loaded: LoadedFit, ds: FitDataset, opts:
   if (opts.seed !== false) {
     progress('refitting the seven-term seed baseline', stage, stages);
     try {
-      seedFit = await fitDataset(ds, { basis: 'seed', method: seedMethod, weight: fit.method.weight, seed: 1, collinear: 'resolve' });
+      // on the report's rows: measured steps only (request-level targets are not report rows)
+      const measured: FitDataset = {
+        experiments: ds.experiments.map((e) => ({ ...e, targets: undefined, steps: () => measuredSteps(e.steps) })),
+      };
+      seedFit = await fitDataset(measured, { basis: 'seed', method: seedMethod, weight: fit.method.weight, seed: 1, collinear: 'resolve' });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       seedNote = `seed refit failed: ${e.message}`;
