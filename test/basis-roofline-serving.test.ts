@@ -12,11 +12,11 @@
  *   kv            = 32·(512 + 301 + 601)·(2·16·128·2 B) / 3.35e6            = 110.6482 µs
  *   weight        = (2·32·101,187,584 + 2·65,536,000) B / 3.35e6             = 1972.2619 µs
  *   tp_comm       = 32·2·(2·1/2)·514·4096·2 B / 450e3                       = 598.8534 µs
- *   tp_comm_large = tp_comm per token · (√(514² + 1024²) − 1024)             = 141.8637 µs
+ *   tp_comm_large = tp_comm per token · (√(514² + T₀²) − T₀), T₀ = 2.63 MiB / (4096·2 B) = 336.64 tok = 323.6472 µs
  *   tp_hops       = 2·32·2·(2−1) = 128 (× 450/450)
  */
 import { describe, it, expect } from 'vitest';
-import { servingBasis, servingConsts, svTpCommLarge, COMM_KNEE_TOKENS } from '../src/basis/serving.js';
+import { servingBasis, servingConsts, svTpCommLarge, commKneeTokens, COMM_KNEE_BYTES } from '../src/basis/serving.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
 import { getBasis, DEFAULT_BASIS } from '../src/basis/registry.js';
@@ -40,7 +40,7 @@ describe('serving basis: hand values', () => {
     const r = row(mixed);
     const want: Record<string, number> = {
       prefill_gemm: 3351.03166, decode_gemm: 13.354376, prefill_attn: 34.792165, kv: 110.648244,
-      weight: 1972.261903, tp_comm: 598.853404, tp_comm_large: 141.863744,
+      weight: 1972.261903, tp_comm: 598.853404, tp_comm_large: 323.647162,
     };
     for (const [k, v] of Object.entries(want)) expect(rel(r[k]!, v), k).toBeLessThan(1e-6);
   });
@@ -83,9 +83,11 @@ describe('serving basis: hand values', () => {
   it('tp_comm_large ≈ T²/(2T₀) of the per-token comm time for small steps and T − T₀ for large ones', () => {
     const c = servingConsts({ arch, gpu: h100, tp: 4 });
     const perTok = (T: number): number => svTpCommLarge(c, { experiment: 't', step: 0, prefill: [{ tokens: T, prior: 0, prompt: T }], decode: [] });
-    const unit = perTok(1e6) / (1e6 - COMM_KNEE_TOKENS); // comm µs per token
-    expect(rel(perTok(8), unit * 64 / (2 * COMM_KNEE_TOKENS))).toBeLessThan(1e-3);
-    expect(rel(perTok(200000), unit * (200000 - COMM_KNEE_TOKENS))).toBeLessThan(1e-4);
+    const T0 = commKneeTokens(c);
+    expect(T0).toBeCloseTo(COMM_KNEE_BYTES / (4096 * 2), 9); // knee in bytes: one token's message is d bf16 activations
+    const unit = perTok(1e6) / (1e6 - T0); // comm µs per token
+    expect(rel(perTok(4), unit * 16 / (2 * T0))).toBeLessThan(1e-3);
+    expect(rel(perTok(200000), unit * (200000 - T0))).toBeLessThan(1e-4);
   });
 
   it('features() carries unscaled counts and the latency scale; row() = features with counts × scale', () => {

@@ -1,5 +1,5 @@
 /**
- * The `serving` basis (version 1): stepfit's default. Roofline times at datasheet peak for the GPU
+ * The `serving` basis (version 2): stepfit's default. Roofline times at datasheet peak for the GPU
  * work of a step, plus the serving engine's fixed costs, each with a physical meaning and bound.
  * Chosen on real measurements (reports/validation.md: Splitwise batch sweeps, four held-out splits).
  *
@@ -13,7 +13,8 @@
  *   tp_comm        ring all-reduce traffic 2(TP−1)/TP · T·d·2 B, 2 per layer / per-direction link BW
  *  Engine effects (lower bound 0):
  *   tp_comm_large  extra all-reduce time that grows with message size: the tp_comm time of
- *                  √(T² + T₀²) − T₀ tokens, T₀ = 1024 (≈ T²/2T₀ for small steps, T − T₀ for large)
+ *                  √(T² + T₀²) − T₀ tokens (≈ T²/2T₀ for small steps, T − T₀ for large), with the knee
+ *                  in bytes: T₀ = COMM_KNEE_BYTES / (d · 2 B) (Llama-2-70B 168 tokens, BLOOM-176B 96)
  *   tp_hops        ring latency: 2L all-reduces × 2(TP−1) hops, × (450 GB/s ÷ per-direction link GB/s)
  *   prefill_layers L per step that carries prefill (eager launches), × s
  *   decode_layers  L per decode-only step (graph-captured), × s
@@ -27,8 +28,16 @@ import type { Step } from '../steps/step.js';
 import { DTYPE_BYTES } from '../model/arch.js';
 import { rooflineConsts, rfPrefillAttn, rfWeight, type RooflineConsts } from './roofline.js';
 
-/** Tokens per step at which all-reduce time starts to grow faster than its bytes (T₀ of `tp_comm_large`). */
-export const COMM_KNEE_TOKENS = 1024;
+/**
+ * All-reduce message size (bytes) at which all-reduce time leaves its latency floor: the knee of
+ * `tp_comm_large`, T₀ = COMM_KNEE_BYTES / (d · actBytes) tokens. Derived from microbenchmarks the
+ * validation splits never see (src/validate/comm-knee.ts, recomputed by test/basis-roofline-knee.test.ts):
+ * AIConfigurator's vLLM 0.14 custom all-reduce sweeps on H100 SXM and A100 SXM, eager mode, 2/4/8 GPUs;
+ * per curve the Hockney half-performance size n½ = floor latency (≤ 4 KiB) × asymptotic bandwidth
+ * (slope over 64–512 MiB): H100 2.84 / 1.98 / 1.85 MiB, A100 3.47 / 2.81 / 2.45 MiB; median 2.63 MiB.
+ * (Version 1 used T₀ = 1024 tokens, picked by looking at the held-out Splitwise splits: withdrawn.)
+ */
+export const COMM_KNEE_BYTES = 2.63 * 2 ** 20;
 /** Reference GPU of the latency scales: H100 SXM (989.5 dense FP16 TFLOPS, 450 GB/s NVLink per direction). */
 export const REF_TFLOPS = 989.5;
 export const REF_LINK_GBS = 450;
@@ -94,10 +103,16 @@ export function svTpComm(c: ServingConsts, s: Step): number {
   return commUs(c, prefillTokens(s) + s.decode.length);
 }
 
-/** Message-size growth of all-reduce time (µs): commUs(√(T² + T₀²) − T₀), T₀ = COMM_KNEE_TOKENS. */
+/** Knee of `tp_comm_large` in tokens: T₀ = COMM_KNEE_BYTES / (d · actBytes) (one token's all-reduce message is d activations). */
+export function commKneeTokens(c: ServingConsts): number {
+  return COMM_KNEE_BYTES / (c.rf.d * c.rf.actBytes);
+}
+
+/** Message-size growth of all-reduce time (µs): commUs(√(T² + T₀²) − T₀), T₀ = commKneeTokens. */
 export function svTpCommLarge(c: ServingConsts, s: Step): number {
   const T = prefillTokens(s) + s.decode.length;
-  return commUs(c, Math.sqrt(T * T + COMM_KNEE_TOKENS * COMM_KNEE_TOKENS) - COMM_KNEE_TOKENS);
+  const T0 = commKneeTokens(c);
+  return commUs(c, Math.sqrt(T * T + T0 * T0) - T0);
 }
 
 /** Ring hops per step: 2L all-reduces × 2(TP−1) hops (0 at TP 1); the design row multiplies it by the link-latency scale. */
@@ -110,7 +125,7 @@ const COLUMNS = ['prefill_gemm', 'decode_gemm', 'prefill_attn', 'kv', 'weight', 
 
 export const servingBasis: Basis = Object.freeze({
   name: 'serving',
-  version: 1,
+  version: 2,
   description: 'Roofline GPU work at datasheet peak (β ≥ 1) plus serving-engine costs: message-size all-reduce growth, ring-hop latency, per-phase per-layer launch overhead, per-request and per-step costs in device-latency units.',
   terms: Object.freeze<TermInfo[]>([
     { name: 'prefill_gemm', unit: 'us', prior: 1, lower: 1, meaning: 'prefill linear layers run at 1/β of peak tensor FLOPS' },
