@@ -10,7 +10,9 @@ import { runCli } from './support/cli.js';
 import { readAllSteps } from '../src/steps/io.js';
 import { buildWorkload, parseInlineSpec, readWorkloadSpecFile } from '../src/simulate/workload.js';
 import { lognormalParams, sampleGamma } from '../src/simulate/dist.js';
-import { gpuBlocksFromMemory, kvBytesPerToken, weightBytesPerGpu } from '../src/simulate/kv.js';
+import { gpuBlocksFromMemory } from '../src/simulate/kv.js';
+import { compileEngine } from '../src/engine/context.js';
+import { kvBytesPerTokenPerGpu, weightBytesPerGpu, activationBytes, RUNTIME_RESERVED_BYTES } from '../src/engine/memory.js';
 import { quantileSorted, LogHistogram } from '../src/simulate/metrics.js';
 import { makeRng } from '../src/util/rng.js';
 import { loadArchitecture } from '../src/model/load.js';
@@ -166,21 +168,29 @@ describe('workloads and formulas', () => {
     expect(Math.abs(h.quantile(0.9) / 9001 - 1)).toBeLessThan(0.01);
   });
 
-  it('KV blocks from memory: hand-computed for Llama-3.1-8B on an RTX 4090 (vLLM logged 2588)', () => {
+  it('KV blocks from memory: hand-computed for Llama-3.1-8B on an RTX 4090 (vLLM logged 2588), the engine formula', () => {
     const arch = loadArchitecture('llama-3.1-8b');
     const gpu = loadGpu('rtx-4090');
+    const e = compileEngine({ arch, gpu, tp: 1 }, { efficiency: 'default' });
     // 2 (K,V) · 32 layers · 8 KV heads · 128 · 2 bytes = 131072 B per token
-    expect(kvBytesPerToken(arch, 1)).toBe(131072);
-    // TP 8 with 8 KV heads: one head per GPU; TP 16 would replicate (still one head)
-    expect(kvBytesPerToken(arch, 8)).toBe(131072 / 8);
-    const w = weightBytesPerGpu(arch, 1);
+    expect(kvBytesPerTokenPerGpu(e)).toBe(131072);
+    // TP 8 with 8 KV heads: one head per GPU
+    expect(kvBytesPerTokenPerGpu(compileEngine({ arch, gpu, tp: 8 }, { efficiency: 'default' }))).toBe(131072 / 8);
+    const w = weightBytesPerGpu(e);
     expect(w / 1e9).toBeCloseTo(16.06, 1);
-    const blocks = gpuBlocksFromMemory({ arch, gpu, tp: 1, blockSize: 16, utilization: 0.9 });
-    expect(blocks).toBe(Math.floor((24 * 2 ** 30 * 0.9 - w - 1.7e9) / (16 * 131072)));
-    expect(Math.abs(blocks / 2588 - 1)).toBeLessThan(0.05);
-    // experts split over EP ranks
+    const blocks = gpuBlocksFromMemory({ arch, gpu, tp: 1, blockSize: 16, utilization: 0.9, maxNumBatchedTokens: 2048, maxNumSeqs: 256 });
+    expect(blocks).toBe(Math.floor((24 * 2 ** 30 * 0.9 - w - activationBytes(e, 2048, 256) - RUNTIME_RESERVED_BYTES) / (16 * 131072)));
+    expect(Math.abs(blocks / 2588 - 1)).toBeLessThan(0.01);
+    // a fixed reserve (--kv-reserve-gb) replaces activations + reserved
+    expect(gpuBlocksFromMemory({ arch, gpu, tp: 1, blockSize: 16, utilization: 0.9, reserveGB: 1.7 })).toBe(Math.floor((24 * 2 ** 30 * 0.9 - w - 1.7e9) / (16 * 131072)));
+    // experts split over EP ranks spanning DP replicas (EP 2 at TP 1): more KV blocks than EP 1
     const moe = loadArchitecture('qwen3-30b-a3b');
-    expect(weightBytesPerGpu(moe, 1, 2)).toBeLessThan(0.6 * weightBytesPerGpu(moe, 1, 1));
+    const pro = loadGpu('rtx-pro-6000-blackwell');
+    const w1 = weightBytesPerGpu(compileEngine({ arch: moe, gpu: pro, tp: 1 }, { efficiency: 'default' }));
+    const w2 = weightBytesPerGpu(compileEngine({ arch: moe, gpu: pro, tp: 1 }, { efficiency: 'default', ep: 2, dp: 2 }));
+    expect(w2).toBeLessThan(0.6 * w1);
+    expect(gpuBlocksFromMemory({ arch: moe, gpu: pro, tp: 1, ep: 2, blockSize: 16, utilization: 0.9 }))
+      .toBeGreaterThan(gpuBlocksFromMemory({ arch: moe, gpu: pro, tp: 1, blockSize: 16, utilization: 0.9 }));
   });
 
   it('spec files: YAML with distributions; relative replay paths resolve against the spec', () => {

@@ -7,6 +7,10 @@
  *   MLP/expert widths; each TP rank holds all T tokens of the step.
  * - EP lives inside the TP group (EP | TP): each GPU owns N/EP whole experts sharded over
  *   TP/EP ranks; tokens are dispatched and combined with two all-to-alls per MoE layer.
+ *   EP may also span data-parallel replicas (vLLM --enable-expert-parallel: EP = TP·DP, or any
+ *   multiple of TP dividing TP·DP): each GPU owns N/EP whole experts (expert TP 1) and serves the
+ *   tokens of the EP/TP replicas in its EP group, assumed to carry the same load as this one
+ *   (the replicas step in lockstep).
  * - PP splits the layers evenly into PP stages (PP | L); a step's latency is the sum of the
  *   stages plus PP−1 point-to-point activation sends.
  * - DP replicas are independent at inference (no communication); they multiply throughput.
@@ -103,7 +107,9 @@ export interface Engine {
   readonly denseDown: GemmShape;
   readonly denseWidth: number;
   readonly gated: boolean;
-  /** MoE: layers, N, k, local experts per GPU, expert TP, expert up/down shapes, shared expert shapes. */
+  /** MoE: layers, N, k, local experts per GPU, expert TP, expert up/down shapes, shared expert shapes;
+   *  epReplicas = max(1, EP/TP): data-parallel replicas whose tokens one EP group serves. */
+  readonly epReplicas: number;
   readonly moeLayers: number;
   readonly numExperts: number;
   readonly topK: number;
@@ -157,7 +163,9 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
   if (ep > 1) {
     if (arch.numExperts === 0) throw new InputError(`${arch.source}: EP ${ep} given but the model is dense (no experts)`);
     if (arch.numExperts % ep !== 0) throw new InputError(`${arch.source}: EP ${ep} does not divide the number of experts (${arch.numExperts})`);
-    if (tp % ep !== 0) throw new InputError(`EP ${ep} must divide TP ${tp} (expert parallelism runs inside the tensor-parallel group)`);
+    if (tp % ep !== 0 && (ep % tp !== 0 || (tp * dp) % ep !== 0)) {
+      throw new InputError(`EP ${ep} must divide TP ${tp} (expert parallelism inside the tensor-parallel group) or be a multiple of TP dividing TP·DP = ${tp * dp} (experts spread over data-parallel replicas)`);
+    }
   }
   let weightDtype: Dtype = opts.weightDtype ?? arch.weightDtype;
   if (weightDtype === 'fp32') weightDtype = 'bf16';
@@ -226,7 +234,7 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
   const moeLayers = arch.numExperts > 0 ? arch.numLayers - arch.firstDenseLayers : 0;
   const denseLayers = arch.numLayers - moeLayers;
   const denseWidth = arch.intermediateSize / tp;
-  const expertTp = tp / ep;
+  const expertTp = Math.max(1, tp / ep);
   const expertWidth = arch.expertIntermediateSize / expertTp;
   const sharedWidth = arch.sharedExpertIntermediateSize / tp;
   return Object.freeze({
@@ -236,7 +244,7 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
     L: arch.numLayers, d, headsPerGpu: Htp, kvHeadsPerGpu: kvHtp, headDim: dh, window: arch.slidingWindow, mla,
     qkvGemms, oGemm, kvBytesPerTokenLayer, ropeElems,
     denseLayers, denseUp: { n: (gated ? 2 : 1) * denseWidth, k: d }, denseDown: { n: d, k: denseWidth }, denseWidth, gated,
-    moeLayers, numExperts: arch.numExperts, topK: arch.expertsPerToken, localExperts: arch.numExperts / ep, expertTp,
+    moeLayers, numExperts: arch.numExperts, topK: arch.expertsPerToken, localExperts: arch.numExperts / ep, expertTp, epReplicas: Math.max(1, ep / tp),
     expertUp: { n: 2 * expertWidth, k: d }, expertDown: { n: d, k: expertWidth }, expertWidth,
     sharedUp: sharedWidth > 0 ? { n: 2 * sharedWidth, k: d } : null,
     sharedDown: sharedWidth > 0 ? { n: d, k: sharedWidth } : null,

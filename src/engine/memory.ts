@@ -1,19 +1,28 @@
 /**
- * Per-GPU memory for a deployment (all in bytes):
+ * Per-GPU memory for a deployment (all in bytes). This is the one KV-capacity formula of stepfit:
+ * `engine memory/serve/search` and the simulator's block count (`kvCacheBlocks`) both use it.
  *
  *   capacity    = datasheet GB · 2³⁰: GPU memory "GB" are binary (an "80 GB" H100/A100 has
  *                 85,899,345,920 bytes, as AIConfigurator's system files record: mem_capacity 80 GiB)
  *   usable      = capacity · gpuMemUtil                      (vLLM gpu_memory_utilization)
  *   weights     = the heaviest pipeline stage's weights on one GPU (GEMM weights in the weight dtype;
  *                 embeddings, LM head, norms, router in BF16; MoE: the N/EP local experts)
- *   activations = peak transient of one forward pass over `maxBatchedTokens` tokens:
+ *   activations = peak transient of one forward pass over `maxBatchedTokens` tokens (vLLM profiles a
+ *                 dummy step of max_num_batched_tokens):
  *                 T·(4·d + qkvWidth + 3·mlpWidth)·2 + min(T, maxSeqs)·vocab/TP·4·2
- *   reserved    = 1.5 GB runtime (CUDA context, CUDA graphs, allocator slack) + 0.4 GB NCCL buffers when TP·PP > 1
+ *   reserved    = 1.17 GB runtime + 0.4 GB NCCL / custom all-reduce buffers when TP·PP > 1.
+ *                 The runtime term covers what the driver keeps of the datasheet capacity (torch sees
+ *                 23.5 of an RTX 4090's 24 GiB), CUDA graphs, cuBLAS workspaces and allocator slack;
+ *                 it is calibrated on the one real vLLM run that logged its block count (vLLM 0.19,
+ *                 Llama-3.1-8B BF16 on an RTX 4090, util 0.9, 2,048 batched tokens, 256 seqs →
+ *                 num_gpu_blocks 2,588; this formula gives 2,590, see test/engine-memory.test.ts)
  *   KV cache    = usable − weights − activations − reserved
  *   KV bytes per token per GPU = (L/PP)·kvBytesPerTokenLayer  (2·⌈kvH/TP⌉·d_h·kvB, or MLA (r + rope)·kvB)
- *   max tokens  = ⌊KV cache / KV bytes per token / 16⌋·16    (16-token paged blocks)
+ *   blocks      = ⌊KV cache / (blockSize · KV bytes per token)⌋   (vLLM num_gpu_blocks)
+ *   max tokens  = blocks(16) · 16                              (16-token paged blocks)
  *   max sequences of length S = ⌊max tokens / min(S, W)⌋     (W = sliding window, when any)
  * "Does not fit" when KV cache ≤ 0 or it cannot hold one sequence of `maxModelLen`.
+ * `reservedBytes` (simulate --kv-reserve-gb) replaces activations + reserved with one fixed figure.
  */
 import type { Engine } from './context.js';
 
@@ -26,6 +35,8 @@ export interface MemoryOptions {
   maxBatchedTokens?: number;
   /** Max sequences per step (default 256), for the logits buffer. */
   maxSeqs?: number;
+  /** Fixed non-KV, non-weight bytes replacing activations + reserved (default: the formula). */
+  reservedBytes?: number;
 }
 
 export interface MemoryResult {
@@ -43,7 +54,7 @@ export interface MemoryResult {
   readonly reason?: string;
 }
 
-export const RUNTIME_RESERVED_BYTES = 1.5e9;
+export const RUNTIME_RESERVED_BYTES = 1.17e9;
 export const NCCL_RESERVED_BYTES = 0.4e9;
 export const KV_BLOCK_TOKENS = 16;
 export const GIB = 2 ** 30;
@@ -95,18 +106,31 @@ export function activationBytes(e: Engine, tokens: number, maxSeqs: number): num
   return tokens * (4 * e.d + qkvWidth + 3 * mlpWidth) * 2 + Math.min(tokens, maxSeqs) * e.vocabPerGpu * 4 * 2;
 }
 
+/** KV-cache bytes per GPU and the terms it is computed from (see file comment). */
+export function kvCacheBudget(e: Engine, opts: MemoryOptions = {}): { capacity: number; usable: number; weights: number; act: number; reserved: number; kvCache: number; perTok: number } {
+  const capacity = e.gpu.memCapacityGB * GIB;
+  const usable = capacity * (opts.gpuMemUtil ?? 0.9);
+  const weights = weightBytesPerGpu(e);
+  const fixed = opts.reservedBytes;
+  const act = fixed === undefined ? activationBytes(e, opts.maxBatchedTokens ?? 8192, opts.maxSeqs ?? 256) : 0;
+  const reserved = fixed ?? RUNTIME_RESERVED_BYTES + (e.tp * e.pp > 1 ? NCCL_RESERVED_BYTES : 0);
+  return { capacity, usable, weights, act, reserved, kvCache: usable - weights - act - reserved, perTok: kvBytesPerTokenPerGpu(e) };
+}
+
+/**
+ * KV blocks of `blockSize` tokens per GPU, as vLLM logs num_gpu_blocks:
+ *   ⌊(capacity·util − weights − activations − reserved) / (blockSize · KV bytes per token)⌋ (≤ 0 → 0).
+ */
+export function kvCacheBlocks(e: Engine, opts: MemoryOptions & { blockSize?: number } = {}): number {
+  const b = kvCacheBudget(e, opts);
+  return b.kvCache > 0 ? Math.floor(b.kvCache / ((opts.blockSize ?? KV_BLOCK_TOKENS) * b.perTok)) : 0;
+}
+
 export function engineMemory(e: Engine, opts: MemoryOptions = {}): MemoryResult {
   const util = opts.gpuMemUtil ?? 0.9;
   const maxModelLen = opts.maxModelLen ?? 4096;
-  const T = opts.maxBatchedTokens ?? 8192;
-  const capacity = e.gpu.memCapacityGB * GIB;
-  const usable = capacity * util;
-  const weights = weightBytesPerGpu(e);
-  const act = activationBytes(e, T, opts.maxSeqs ?? 256);
-  const reserved = RUNTIME_RESERVED_BYTES + (e.tp * e.pp > 1 ? NCCL_RESERVED_BYTES : 0);
-  const kvCache = usable - weights - act - reserved;
-  const perTok = kvBytesPerTokenPerGpu(e);
-  const maxKvTokens = kvCache > 0 ? Math.floor(kvCache / perTok / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS : 0;
+  const { capacity, usable, weights, act, reserved, kvCache, perTok } = kvCacheBudget(e, opts);
+  const maxKvTokens = kvCacheBlocks(e, { ...opts, blockSize: KV_BLOCK_TOKENS }) * KV_BLOCK_TOKENS;
   const seqLen = e.window > 0 ? Math.min(maxModelLen, e.window) : maxModelLen;
   const maxSequences = Math.floor(maxKvTokens / seqLen);
   const gb = (b: number): string => `${(b / 1e9).toFixed(2)} GB`;

@@ -17,10 +17,10 @@
  * - dense MLP: `mlp_up` (gate+up fused, n = 2·d_ff/TP or d_ff/TP), `act` (bytes 3·T·d_ff/TP·2 gated,
  *   2·… plain), `mlp_down` (n = d, k = d_ff/TP)
  * - MoE layers: `router` GEMM (n = N); routed experts as one fused kernel over
- *   pairs = T·k/EP token-expert pairs and E_local = (N/EP)·(1 − (1 − k/N)^T) expected distinct
+ *   pairs = r·T·k/EP token-expert pairs and E_local = (N/EP)·(1 − (1 − k/N)^(r·T)) expected distinct
  *   local experts (weights read once each): `moe_up`, `moe_act`, `moe_down`; shared experts
  *   `shared_up`, `shared_act`, `shared_down` (m = T); `ep_alltoall` 2 per layer when EP > 1
- *   (S = T·k·d·2/EP bytes per GPU)
+ *   (S = r·T·k·d·2/EP bytes per GPU); r = max(1, EP/TP) replicas when EP spans data-parallel ranks
  * Per step: `embed`, `final_norm`, `lm_head` (m = sequences sampling: decodes + final prefill
  * chunks), `logits_gather`, `sampler`; `pp_p2p` (PP−1 sends of hidden+residual 2·T·d·2 bytes);
  * `overhead` (stepOverheadUs + L·layerOverheadUs).
@@ -210,8 +210,9 @@ export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepB
     gemm(acc, e, 'router', T, e.routerGemm!, ML);
     const N = e.numExperts;
     const k = e.topK;
-    const pairs = T * k / e.ep;
-    const distinct = e.localExperts * (1 - Math.pow(1 - k / N, T));
+    const r = e.epReplicas; // EP across DP: the group serves r replicas' tokens (same load assumed)
+    const pairs = r * T * k / e.ep;
+    const distinct = e.localExperts * (1 - Math.pow(1 - k / N, r * T));
     const moeGemm = (op: string, g: GemmShape): void => {
       const flops = 2 * pairs * g.n * g.k;
       const bytes = pairs * g.k * e.actBytes + distinct * g.k * g.n * e.wBytes + pairs * g.n * hB;
@@ -229,7 +230,7 @@ export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepB
       const link: LinkSpec = e.ep <= e.options.gpusPerNode
         ? { bytesPerUs: e.linkPerUs, latencyUs: callLatencyUs(e), eff: DEFAULTS.allreduce.bandwidthEff }
         : { ...interLink(e), latencyUs: callLatencyUs(e) + e.options.interNodeLatencyUs };
-      const S = T * k * d * hB / e.ep;
+      const S = r * T * k * d * hB / e.ep;
       const t = allToAllUs(S, e.ep, link);
       acc.add('ep_alltoall', t * 2 * ML, 0, 0, 0, 2 * ML * S * (e.ep - 1) / e.ep, 2 * ML, 'network');
       if (e.expertTp > 1) {

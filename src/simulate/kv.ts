@@ -14,9 +14,10 @@
  * when the block is evicted, which makes that check exact without a map update per block.
  */
 import type { Architecture } from '../model/arch.js';
-import { DTYPE_BYTES, decoderParams } from '../model/arch.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import { InputError } from '../io/errors.js';
+import { compileEngine } from '../engine/context.js';
+import { kvCacheBlocks, kvCacheBudget } from '../engine/memory.js';
 
 /** ⌈tokens / blockSize⌉ */
 export const blocksFor = (tokens: number, blockSize: number): number => Math.ceil(tokens / blockSize);
@@ -130,43 +131,28 @@ export class BlockPool {
 }
 
 /**
- * KV bytes per token on one GPU: 2 (K and V) · L · kvH_gpu · d_h · bytes, with kvH_gpu = max(1, kvH/TP)
- * (KV heads are replicated, not split, when kvH < TP). MLA models store the latent
- * (kv_lora_rank + qk_rope_head_dim) once per layer instead.
+ * Blocks vLLM would give the KV cache (num_gpu_blocks): the engine's one KV-capacity formula
+ * (`kvCacheBlocks` in src/engine/memory.ts, whose doc comment has the formula and its calibration):
+ *   ⌊(capacity · util − weights − activations(maxNumBatchedTokens, maxNumSeqs) − reserved) / (blockSize · KV bytes per token)⌋
+ * `reserveGB` replaces activations + reserved with a fixed figure. `ep` > TP spreads the routed
+ * experts over data-parallel replicas (vLLM --enable-expert-parallel, EP = TP·DP).
  */
-export function kvBytesPerToken(arch: Architecture, tp: number, kvBytes = 2): number {
-  if (arch.kvLoraRank > 0) return arch.numLayers * (arch.kvLoraRank + arch.qkRopeHeadDim) * kvBytes;
-  const kvh = Math.max(1, Math.floor(arch.numKvHeads / tp));
-  return 2 * arch.numLayers * kvh * arch.headDim * kvBytes;
-}
-
-/**
- * Weight bytes on one GPU: (decoder params + embedding (+ LM head unless tied)) · bytes / TP, with the
- * routed experts further split over `ep` expert-parallel ranks:
- *   ((P − P_experts) / TP + P_experts / (TP · EP)) · bytes,  P_experts = (L − dense layers) · N · 3 · d · d_expert.
- */
-export function weightBytesPerGpu(arch: Architecture, tp: number, ep = 1): number {
-  const emb = arch.vocabSize * arch.hiddenSize * (arch.tieWordEmbeddings ? 1 : 2);
-  const experts = arch.numExperts > 0 ? (arch.numLayers - arch.firstDenseLayers) * arch.numExperts * 3 * arch.hiddenSize * arch.expertIntermediateSize : 0;
-  const total = decoderParams(arch) + emb;
-  return ((total - experts) / tp + experts / (tp * ep)) * DTYPE_BYTES[arch.weightDtype];
-}
-
-/**
- * Blocks vLLM would give the KV cache (its startup profile, approximated):
- *   blocks = ⌊(capacity · util − weights_gpu − reserve) / (blockSize · kvBytesPerToken)⌋
- * with capacity = the datasheet's memory figure read as GiB (GPU memory sizes are binary: an "80 GB"
- * H100 has 80 GiB), weights_gpu from `weightBytesPerGpu`, and `reserve` the peak activation +
- * CUDA-graph + non-torch memory (default 1.7 GB, calibrated on the one run that logged its block
- * count: Llama-3.1-8B on an RTX 4090 (24 GiB), vLLM 0.19, util 0.9 → 2588 blocks of 16 tokens).
- */
-export function gpuBlocksFromMemory(o: { arch: Architecture; gpu: GpuSpec; tp: number; ep?: number; blockSize: number; utilization: number; reserveGB?: number; kvBytes?: number }): number {
-  const cap = o.gpu.memCapacityGB * 2 ** 30 * o.utilization;
-  const free = cap - weightBytesPerGpu(o.arch, o.tp, o.ep) - (o.reserveGB ?? 1.7) * 1e9;
-  const perBlock = o.blockSize * kvBytesPerToken(o.arch, o.tp, o.kvBytes);
-  const blocks = Math.floor(free / perBlock);
+export function gpuBlocksFromMemory(o: {
+  arch: Architecture; gpu: GpuSpec; tp: number; ep?: number; blockSize: number; utilization: number; reserveGB?: number; kvBytes?: number;
+  maxNumBatchedTokens?: number; maxNumSeqs?: number;
+}): number {
+  const ep = o.ep ?? 1;
+  const e = compileEngine({ arch: o.arch, gpu: o.gpu, tp: o.tp }, {
+    efficiency: 'default', ep, dp: ep > o.tp ? ep / o.tp : 1, ...(o.kvBytes === 1 ? { kvDtype: 'fp8' as const } : {}),
+  });
+  const mo = {
+    blockSize: o.blockSize, gpuMemUtil: o.utilization, maxBatchedTokens: o.maxNumBatchedTokens ?? 2048, maxSeqs: o.maxNumSeqs ?? 256,
+    ...(o.reserveGB !== undefined ? { reservedBytes: o.reserveGB * 1e9 } : {}),
+  };
+  const blocks = kvCacheBlocks(e, mo);
   if (blocks < 2) {
-    throw new InputError(`${o.arch.name} on ${o.gpu.id} at TP ${o.tp}: no memory left for the KV cache (${(cap / 1e9).toFixed(1)} GB usable at utilization ${o.utilization}, weights ${(weightBytesPerGpu(o.arch, o.tp, o.ep) / 1e9).toFixed(1)} GB per GPU); raise --tp or --gpu-memory-utilization, or pass --num-gpu-blocks`);
+    const b = kvCacheBudget(e, mo);
+    throw new InputError(`${o.arch.name} on ${o.gpu.id} at TP ${o.tp}${ep > 1 ? ` EP ${ep}` : ''}: no memory left for the KV cache (${(b.usable / 1e9).toFixed(1)} GB usable at utilization ${o.utilization}, weights ${(b.weights / 1e9).toFixed(1)} GB, activations + reserved ${((b.act + b.reserved) / 1e9).toFixed(1)} GB per GPU); raise --tp or --gpu-memory-utilization, or pass --num-gpu-blocks`);
   }
   return blocks;
 }
