@@ -66,10 +66,11 @@ export default async function (log: (s: string) => void): Promise<void> {
     const m = /BENCH (\{.*\})/.exec(r.stderr ?? '');
     if (!m) { log(`reconstruct failed: ${r.stderr?.slice(-2000)}`); return; }
     const b = JSON.parse(m[1]!) as { code: number; seconds: number; maxRssKiB: number };
-    const sum = JSON.parse(r.stdout) as { records: number; steps: number; stepsWithDuration: number; requests: number; targets: number; detail: Record<string, number> };
+    const sum = JSON.parse(r.stdout) as { records: number; steps: number; stepsWithDuration: number; requests: number; targets: number; detail: Record<string, number>; dropped: Record<string, number>; mismatches: { count: number; examples: string[] } };
     log(`reconstruct (exit ${b.code}${heap.length ? `, ${heap[0]}` : ''}): ${sum.records} lines in ${b.seconds.toFixed(1)} s = ${(sum.records / b.seconds).toFixed(0)} lines/s, ${(bytes / 2 ** 20 / b.seconds).toFixed(1)} MiB/s`);
     log(`  peak RSS ${(b.maxRssKiB / 1024).toFixed(0)} MiB (trace ${(bytes / 2 ** 20).toFixed(0)} MiB); max requests in flight ${sum.detail['max requests in flight']}; spilled to disk ${sum.detail['spilled to disk (MiB)']} MiB`);
     const events = sum.detail['journey events']! + sum.detail['request snapshots']! + sum.detail['step summaries (traced steps)']!;
+    log(`  dropped: ${JSON.stringify(sum.dropped)}; mismatches: ${sum.mismatches.count}${sum.mismatches.examples[0] ? ` (e.g. ${sum.mismatches.examples[0]})` : ''}`);
     log(`  ${events} OTLP events (${(events / b.seconds / 1000).toFixed(0)}k events/s); ${sum.steps} steps (${sum.stepsWithDuration} with a duration), ${sum.requests} requests, ${sum.targets} request-level targets`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
