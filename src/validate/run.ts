@@ -13,6 +13,7 @@ import { physicalBounds, type Basis } from '../basis/types.js';
 import { loadArchitecture } from '../model/load.js';
 import { loadGpu } from '../hardware/gpu.js';
 import type { Step } from '../steps/step.js';
+import type { RequestTarget } from '../steps/targets.js';
 import { stepPhase, type FitConfig, type Split, type Suite, type SuiteData, type SuiteExperiment } from './suite.js';
 
 export interface SplitResult {
@@ -53,21 +54,30 @@ export function engineOptions(cfg: FitConfig, basis: Basis): FitOptions {
 
 const methodLabel = (c: FitConfig): string => `${c.method}${c.bounds === 'physical' ? ' + bounds' : ''}${c.ridge > 0 ? ` + ridge ${c.ridge.toExponential()}` : ''}, ${c.weight}`;
 
-interface Part { e: SuiteExperiment; steps: Step[] }
+/** Measured steps of an experiment that a split uses, and the request-level targets it uses. */
+interface Part { e: SuiteExperiment; steps: Step[]; targets: RequestTarget[] }
 
-function partition(data: SuiteData, keep: (e: SuiteExperiment, s: Step) => boolean): Part[] {
+function partition(data: SuiteData, keep: (e: SuiteExperiment, s: Step) => boolean, keepT?: (e: SuiteExperiment, t: RequestTarget) => boolean): Part[] {
   const out: Part[] = [];
   for (const e of data.experiments) {
     const steps = e.steps.filter((s) => s.durationUs !== undefined && keep(e, s));
-    if (steps.length > 0) out.push({ e, steps });
+    const targets = keepT && e.targets ? e.targets.filter((t) => keepT(e, t)) : [];
+    if (steps.length > 0 || targets.length > 0) out.push({ e, steps, targets });
   }
   return out;
 }
 
+/** Steps a fit needs: the measured ones, or (with targets) every step of the experiment, since targets sum over them. */
+const fitSteps = (p: Part): readonly Step[] => (p.targets.length > 0 ? p.e.steps : p.steps);
+
 /** Fit one configuration on the training parts with the fit engine; coefficients in term order, read back from the fit file. */
 export function fitConfig(cfg: FitConfig, train: readonly Part[]): Float64Array {
   const basis = getBasis(cfg.basis);
-  const ds: FitDataset = { experiments: train.map(({ e, steps }) => experimentFrom({ steps, model: e.model, gpu: e.gpu, tp: e.tp, experiment: e.id })) };
+  const ds: FitDataset = {
+    experiments: train.map((p) => experimentFrom({
+      steps: [...fitSteps(p)], model: p.e.model, gpu: p.e.gpu, tp: p.e.tp, experiment: p.e.id, ...(p.targets.length > 0 ? { targets: p.targets } : {}),
+    })),
+  };
   const r = fitDatasetSync(ds, engineOptions(cfg, basis));
   // through the fit file, as `stepfit fit` writes it and `stepfit predict` reads it
   const file = buildFitFile(r, { commandLine: `stepfit validate (${cfg.label})`, inputs: [], gpus: {}, createdAt: '1970-01-01T00:00:00.000Z' });
@@ -84,13 +94,24 @@ function predictParts(cfg: FitConfig, coefs: Float64Array, test: readonly Part[]
   const pred: number[] = [];
   const meas: number[] = [];
   const phase: string[] = [];
-  for (const { e, steps } of test) {
+  for (const { e, steps, targets } of test) {
     // fittedModel only reads basis, basisVersion and terms of the fit file
     const m = fittedModel(fit as unknown as Parameters<typeof fittedModel>[0], { arch: loadArchitecture(e.model), gpu: loadGpu(e.gpu), tp: e.tp });
     for (const s of steps) {
       pred.push(m.predictUs(s));
       meas.push(s.durationUs!);
       phase.push(stepPhase(s));
+    }
+    if (targets.length > 0) {
+      // a request-level target is predicted as the sum of its steps' predicted times; its phase is its kind
+      const byNo = new Map(e.steps.map((s) => [s.step, s]));
+      for (const t of targets) {
+        let sum = 0;
+        for (const k of t.steps) sum += m.predictUs(byNo.get(k)!);
+        pred.push(sum);
+        meas.push(t.durationUs);
+        phase.push(t.kind);
+      }
     }
   }
   return { pred, meas, phase };
@@ -102,14 +123,14 @@ function subset(p: { pred: number[]; meas: number[]; phase: string[] }, ph: stri
 }
 
 export function runSplit(suite: Suite, data: SuiteData, split: Split, cfg: FitConfig): SplitResult {
-  const train = partition(data, split.inTrain);
-  const test = partition(data, split.inTest);
+  const train = partition(data, split.inTrain, split.targetInTrain);
+  const test = partition(data, split.inTest, split.targetInTest);
   const coefs = fitConfig(cfg, train);
   const p = predictParts(cfg, coefs, test);
   const basis = getBasis(cfg.basis);
   const r: SplitResult = {
     split: split.name, config: cfg.label, basis: `${basis.name} v${basis.version}`, method: methodLabel(cfg),
-    trainRows: train.reduce((a, x) => a + x.steps.length, 0), testRows: p.meas.length,
+    trainRows: train.reduce((a, x) => a + x.steps.length + x.targets.length, 0), testRows: p.meas.length,
     overall: computeMetrics(p.pred, p.meas), prefill: subset(p, 'prefill'), decode: subset(p, 'decode'),
     coefficients: Object.fromEntries(basis.terms.map((t, j) => [t.name, coefs[j]!])),
   };

@@ -4,6 +4,7 @@ import { DEFAULT_FIT } from '../fit/defaults.js';
  * configurations compared on them (the seven-term seed baseline and stepfit's default).
  */
 import type { Step } from '../steps/step.js';
+import type { RequestTarget } from '../steps/targets.js';
 import type { FitMethod, FitWeight } from '../fit/engine.js';
 
 /** An experiment of a suite: one (model, GPU, TP) with its measured steps. */
@@ -17,6 +18,13 @@ export interface SuiteExperiment {
   /** Source labels the split rules use (e.g. sweep model / hardware names). */
   readonly labels: Readonly<Record<string, string>>;
   readonly steps: readonly Step[];
+  /**
+   * Request-level targets (src/steps/targets.ts) over `steps`, for data whose steps carry no measured
+   * durations (request logs): a target is a training row or a test row (predicted as Σ of its steps).
+   */
+  readonly targets?: readonly RequestTarget[];
+  /** Position of each request (by id) in arrival order, 0-based, for splits by arrival. */
+  readonly arrivalRank?: ReadonlyMap<string, number>;
 }
 
 export interface SuiteData {
@@ -34,6 +42,9 @@ export interface Split {
   readonly testDesc: string;
   inTrain(e: SuiteExperiment, s: Step): boolean;
   inTest(e: SuiteExperiment, s: Step): boolean;
+  /** For experiments with request-level targets: which targets train and which test (default: none). */
+  targetInTrain?(e: SuiteExperiment, t: RequestTarget): boolean;
+  targetInTest?(e: SuiteExperiment, t: RequestTarget): boolean;
 }
 
 /** A fit configuration: basis + method + weighting (+ bounds from the basis' physical lower bounds). */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InputError } from '../io/errors.js';
 import { reconstructSweep } from '../reconstruct/sweep/read.js';
 import { cappedIsDerived, SPLITWISE_CSV } from './splitwise.js';
+import { llmservingsimSuite } from './llmservingsim.js';
 import { DEFAULT_CONFIG, SEED_CONFIG, stepBatch, type Split, type Suite, type SuiteExperiment } from './suite.js';
 
 const llama = (e: SuiteExperiment): boolean => e.labels['source_model'] === 'llama2-70b';
@@ -60,7 +61,7 @@ export const splitwiseSuite: Suite = Object.freeze({
   targets: { interpolation: 7, 'new TP': 10, 'new GPU': 15, 'new model': 8 },
 });
 
-export const SUITES: Readonly<Record<string, Suite>> = Object.freeze({ splitwise: splitwiseSuite });
+export const SUITES: Readonly<Record<string, Suite>> = Object.freeze({ splitwise: splitwiseSuite, llmservingsim: llmservingsimSuite });
 
 export function getSuite(name: string): Suite {
   const s = SUITES[name];
