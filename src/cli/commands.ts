@@ -18,16 +18,18 @@ import { reconstructCommand } from './reconstruct.js';
 export type CommandFactory = (io: CliIO) => Command<any, any, any>;
 
 export const COMMANDS: CommandFactory[] = [
+  // the pipeline, in order
   demoCommand,
   reconstructCommand,
   featuresCommand,
-  sampleCommand,
-  simulateCommand,
+  fitCommand,
+  evaluateCommand,
   predictCommand,
   reportCommand,
   exportCommand,
-  fitCommand,
-  evaluateCommand,
-  engineCommand,
+  // checking and using
   validateCommand,
+  engineCommand,
+  simulateCommand,
+  sampleCommand,
 ];
