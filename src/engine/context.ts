@@ -20,7 +20,7 @@ import { InputError } from '../io/errors.js';
 import { DTYPE_BYTES, type Architecture, type Dtype } from '../model/arch.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import type { BasisContext } from '../basis/types.js';
-import { loadEfficiency, linkGBsPerDirection, type EfficiencyTables, type AllReduceMode, type OpClass } from './efficiency.js';
+import { loadEfficiency, linkGBsPerDirection, DEFAULTS, type EfficiencyTables, type AllReduceMode, type OpClass } from './efficiency.js';
 
 export type KvDtype = 'bf16' | 'fp16' | 'fp8';
 
@@ -50,6 +50,21 @@ export interface EngineOptions {
   interNodeLatencyUs?: number;
   /** Point-to-point latency per send in µs (default 10). */
   p2pLatencyUs?: number;
+  /**
+   * Kernel launch: 'graph' (default; vLLM ≥ 0.2.2 decodes in CUDA graphs, launches are free) or
+   * 'eager' (no CUDA graphs — `enforce_eager`, or vLLM before CUDA graphs, e.g. 2023's 0.1.x): every
+   * kernel then costs at least the host launch time `launchUs` (the GPU idles when a kernel is
+   * shorter than the CPU needs to issue the next one), and the all-reduce defaults to 'eager'.
+   */
+  execution?: 'graph' | 'eager';
+  /**
+   * Host time to issue one kernel in eager mode, µs. Default: half the gap between vLLM's eager and
+   * CUDA-graph custom all-reduce latency floors for 2 GPUs in the GPU's calibrated tables
+   * (AIConfigurator vLLM 0.14 microbenchmarks: an eager all-reduce is two launches, the copy into the
+   * IPC buffer and the kernel): H100 7.2, A100 17.4, H200 6.4, L40S 17.0 µs; uncalibrated GPUs
+   * (20 − 6)/2 = 7 µs from the default latencies.
+   */
+  launchUs?: number;
   /** Fixed host/scheduler overhead per step in µs (default 0) and per layer (default 0). */
   stepOverheadUs?: number;
   layerOverheadUs?: number;
@@ -127,6 +142,17 @@ export interface Engine {
 
 const FP8_LIKE = new Set<Dtype>(['fp8']);
 
+/**
+ * Default eager launch time (µs): (eager − graph) custom all-reduce latency floor at 2 GPUs / 2 launches,
+ * from the calibrated tables when both are there, else (DEFAULTS eager 20 − graph 6)/2 = 7 µs.
+ */
+export function defaultLaunchUs(tables: EfficiencyTables): number {
+  const eager = tables.allreduce.eager?.['2']?.latencyUs;
+  const graph = tables.allreduce.graph?.['2']?.latencyUs;
+  if (eager !== undefined && graph !== undefined && eager > graph) return (eager - graph) / 2;
+  return (DEFAULTS.allreduce.eagerLatencyUs - DEFAULTS.allreduce.graphLatencyUs) / 2;
+}
+
 /** MLA dims not kept in Architecture: read from the config file when present. */
 function mlaDims(arch: Architecture): Engine['mla'] {
   if (arch.kvLoraRank <= 0) return null;
@@ -176,8 +202,12 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
   if (!['bf16', 'fp16', 'fp8'].includes(kvDtype)) throw new InputError(`KV dtype must be bf16, fp16 or fp8, got '${kvDtype}'`);
 
   const tables = typeof opts.efficiency === 'object' ? opts.efficiency : loadEfficiency(gpu, opts.efficiency ?? 'auto');
+  if (opts.execution !== undefined && opts.execution !== 'graph' && opts.execution !== 'eager') throw new InputError(`execution must be 'graph' or 'eager', got '${String(opts.execution)}'`);
+  if (opts.launchUs !== undefined && !(opts.launchUs >= 0)) throw new InputError(`launch time must be ≥ 0 µs, got ${opts.launchUs}`);
   const options = {
-    allreduce: opts.allreduce ?? 'graph',
+    launchUs: opts.launchUs ?? defaultLaunchUs(tables),
+    allreduce: opts.allreduce ?? (opts.execution === 'eager' ? 'eager' : 'graph'),
+    execution: opts.execution ?? 'graph',
     algorithm: opts.algorithm ?? 'ring',
     link: opts.link ?? 'auto',
     gpusPerNode: opts.gpusPerNode ?? 8,

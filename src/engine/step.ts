@@ -24,7 +24,9 @@
  * Per step: `embed`, `final_norm`, `lm_head` (m = sequences sampling: decodes + final prefill
  * chunks), `logits_gather`, `sampler`; `pp_p2p` (PP−1 sends of hidden+residual 2·T·d·2 bytes);
  * `overhead` (stepOverheadUs + L·layerOverheadUs).
- * Each GEMM/elementwise/attention op: t = max(F/(P·eff_c(F)), B/(BW·eff_m(B))) (engine/roofline.ts).
+ * Each GEMM/elementwise/attention op: t = max(F/(P·eff_c(F)), B/(BW·eff_m(B))) (engine/roofline.ts);
+ * in eager execution (no CUDA graphs) each kernel lasts at least the host launch time:
+ * t = max(t_roofline, launchUs) per call (collectives use the eager all-reduce tables instead).
  */
 import type { Step } from '../steps/step.js';
 import type { BasisContext } from '../basis/types.js';
@@ -61,7 +63,8 @@ class Acc {
   layerSum = 0;
   firstSum = 0;
   lastSum = 0;
-  constructor(readonly detail = true) {}
+  /** Minimum time of one kernel launch (eager execution's host launch time; 0 in CUDA graphs). */
+  constructor(readonly detail = true, readonly floor = 0) {}
   add(op: string, us: number, computeUs: number, memoryUs: number, flops: number, bytes: number, calls: number, bound: OpTime['bound']): void {
     if (!(us > 0)) return;
     this.sum += us;
@@ -88,7 +91,7 @@ class Acc {
 function kernel(acc: Acc, op: string, flops: number, bytes: number, peak: number, memPerUs: number, curves: RooflineCurves, calls: number, items = 0): void {
   if (calls <= 0 || (flops <= 0 && bytes <= 0)) return;
   const r = rooflineUs(flops, bytes, peak, memPerUs, curves, items);
-  acc.add(op, r.us * calls, r.computeUs * calls, r.memoryUs * calls, flops * calls, bytes * calls, calls, r.computeUs >= r.memoryUs ? 'compute' : 'memory');
+  acc.add(op, Math.max(r.us, acc.floor) * calls, r.computeUs * calls, r.memoryUs * calls, flops * calls, bytes * calls, calls, r.computeUs >= r.memoryUs ? 'compute' : 'memory');
 }
 
 function gemm(acc: Acc, e: Engine, op: string, m: number, g: GemmShape, calls: number): void {
@@ -141,7 +144,7 @@ export function allReduceCallUs(e: Engine, bytes: number, p: number): number {
  * Per-operator breakdown of one step on a compiled engine.
  */
 export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepBreakdown {
-  const acc = new Acc(detail);
+  const acc = new Acc(detail, e.options.execution === 'eager' ? e.options.launchUs : 0);
   let Tpf = 0;
   let sampled = step.decode.length;
   for (const c of step.prefill) {
