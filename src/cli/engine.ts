@@ -74,7 +74,9 @@ function modelOptions<T extends AnyCmd>(c: T, requireTp = true): T {
   c.addOption(new Option('--weight-dtype <dtype>', 'weight dtype (default: the model config\'s): fp8 = W8A8 on FP8 tensor cores, int4 = W4A16').choices(WEIGHT_DTYPES))
     .addOption(new Option('--kv-dtype <dtype>', 'KV-cache dtype').choices(KV_DTYPES).default('bf16'))
     .option('--efficiency <auto|default|file>', "efficiency curves: 'auto' = configs/efficiency/<gpu>.json when present, 'default' = documented defaults, or a calibrated file", 'auto')
-    .addOption(new Option('--allreduce <mode>', "all-reduce implementation: vLLM custom all-reduce in CUDA graphs ('graph'), outside graphs ('eager'), or plain NCCL ('nccl')").choices(['graph', 'eager', 'nccl'] as const).default('graph' as const))
+    .addOption(new Option('--execution <mode>', "kernel launch: CUDA graphs ('graph', no launch floor) or eager ('eager': every kernel costs at least --launch-us; all-reduce defaults to eager)").choices(['graph', 'eager'] as const).default('graph' as const))
+    .option('--launch-us <µs>', 'eager kernel launch time, µs (default: from the GPU\'s all-reduce microbenchmarks, 7 µs uncalibrated)', floatOption('--launch-us', 0))
+    .addOption(new Option('--allreduce <mode>', "all-reduce implementation: vLLM custom all-reduce in CUDA graphs ('graph'), outside graphs ('eager'), or plain NCCL ('nccl') (default: graph, eager with --execution eager)").choices(['graph', 'eager', 'nccl'] as const))
     .addOption(new Option('--algorithm <alg>', 'collective algorithm for formula-based (uncalibrated or inter-node) all-reduce').choices(['ring', 'tree'] as const).default('ring' as const))
     .addOption(new Option('--link <kind>', "intra-node link: the datasheet's scale-up link, or force PCIe").choices(['auto', 'pcie'] as const).default('auto' as const))
     .option('--gpus-per-node <n>', 'GPUs per node (larger TP/EP groups cross nodes)', intOption('--gpus-per-node'), 8)
@@ -86,7 +88,7 @@ function modelOptions<T extends AnyCmd>(c: T, requireTp = true): T {
 
 interface CommonOpts {
   model: string; gpu: string; tp?: number; pp?: number; ep?: number; dp?: number; weightDtype?: string; kvDtype: string; efficiency: string;
-  allreduce: 'graph' | 'eager' | 'nccl'; algorithm: 'ring' | 'tree'; link: 'auto' | 'pcie'; gpusPerNode: number; interNodeGbs: number; stepOverheadUs: number; json?: boolean;
+  execution: 'graph' | 'eager'; launchUs?: number; allreduce?: 'graph' | 'eager' | 'nccl'; algorithm: 'ring' | 'tree'; link: 'auto' | 'pcie'; gpusPerNode: number; interNodeGbs: number; stepOverheadUs: number; json?: boolean;
 }
 
 function engineOpts(o: CommonOpts): EngineOptions {
@@ -95,7 +97,8 @@ function engineOpts(o: CommonOpts): EngineOptions {
     weightDtype: o.weightDtype as Dtype | undefined,
     kvDtype: o.kvDtype as KvDtype,
     efficiency: o.efficiency,
-    allreduce: o.allreduce, algorithm: o.algorithm, link: o.link,
+    execution: o.execution, ...(o.launchUs !== undefined ? { launchUs: o.launchUs } : {}),
+    ...(o.allreduce !== undefined ? { allreduce: o.allreduce } : {}), algorithm: o.algorithm, link: o.link,
     gpusPerNode: o.gpusPerNode, interNodeGBs: o.interNodeGbs, stepOverheadUs: o.stepOverheadUs,
   };
 }

@@ -37,7 +37,7 @@ export function simulateCommand(io: CliIO) {
     .option('--block-size <tokens>', 'KV block size in tokens', intOption('--block-size'), 16)
     .option('--num-gpu-blocks <n>', 'KV blocks per GPU as vLLM logs num_gpu_blocks (default: from memory)', intOption('--num-gpu-blocks', 2))
     .option('--gpu-memory-utilization <f>', 'fraction of GPU memory vLLM may use (weights + activations + KV)', floatOption('--gpu-memory-utilization', 0), 0.9)
-    .option('--kv-reserve-gb <gb>', 'activation / CUDA-graph memory not available to the KV cache, GB', floatOption('--kv-reserve-gb', 0), 1.7)
+    .option('--kv-reserve-gb <gb>', 'runtime memory not available to the KV cache besides weights and activations, GB (default: the engine memory model: 1.17 GB, +0.4 GB for NCCL at TP > 1)', floatOption('--kv-reserve-gb', 0))
     .option('--max-model-len <tokens>', 'longest sequence; longer prompts are dropped, outputs capped (default: KV capacity)', intOption('--max-model-len'))
     .option('--no-prefix-caching', 'disable automatic prefix caching')
     .option('--no-reserve-full-isl', 'admit on the first chunk only (vLLM scheduler_reserve_full_isl=false)')
@@ -61,8 +61,12 @@ export function simulateCommand(io: CliIO) {
       const arch = loadArchitecture(o.model);
       checkParallelism(arch, o.tp);
       const gpu = loadGpu(o.gpu);
-      const choice: StepModelChoice = o.fit !== undefined ? { kind: 'fit', file: o.fit } : o.engine ? { kind: 'engine' } : { kind: 'synthetic' };
-      const model = buildStepModel(choice, { arch, gpu, tp: o.tp, ...(o.ep > 1 && o.tp % o.ep === 0 ? { ep: o.ep } : {}) });
+      const epOver = o.ep > 1 && o.tp % o.ep !== 0 ? { ep: o.ep, dp: o.dp } : {};
+      // the engine spreads experts over TP (EP | TP) or over TP × DP ranks (TP | EP | TP·DP)
+      const epFits = o.ep > 1 && (o.tp % o.ep === 0 || (o.ep % o.tp === 0 && (o.tp * o.dp) % o.ep === 0));
+      if (o.ep > 1 && !epFits) throw new UsageError(`simulate: --ep ${o.ep} must divide --tp ${o.tp}, or be a multiple of it dividing TP × DP (${o.tp * o.dp})`);
+      const choice: StepModelChoice = o.fit !== undefined ? { kind: 'fit', file: o.fit } : o.engine ? { kind: 'engine', options: epOver } : { kind: 'synthetic' };
+      const model = buildStepModel(choice, { arch, gpu, tp: o.tp, ...(epFits && o.tp % o.ep === 0 ? { ep: o.ep } : {}) });
       const limits = resolveLimits({
         maxNumSeqs: o.maxNumSeqs, maxNumBatchedTokens: o.maxNumBatchedTokens, blockSize: o.blockSize, numGpuBlocks: o.numGpuBlocks,
         gpuMemoryUtilization: o.gpuMemoryUtilization, kvReserveGB: o.kvReserveGb, maxModelLen: o.maxModelLen,
