@@ -1,5 +1,5 @@
 /**
- * The `serving` basis (version 2): stepfit's default. Roofline times at datasheet peak for the GPU
+ * The `serving` basis (version 3): stepfit's default. Roofline times at datasheet peak for the GPU
  * work of a step, plus the serving engine's fixed costs, each with a physical meaning and bound.
  * Chosen on real measurements (reports/validation.md: Splitwise batch sweeps, four held-out splits).
  *
@@ -14,7 +14,10 @@
  *  Engine effects (lower bound 0):
  *   tp_comm_large  extra all-reduce time that grows with message size: the tp_comm time of
  *                  √(T² + T₀²) − T₀ tokens (≈ T²/2T₀ for small steps, T − T₀ for large), with the knee
- *                  in bytes: T₀ = COMM_KNEE_BYTES / (d · 2 B) (Llama-2-70B 168 tokens, BLOOM-176B 96)
+ *                  in bytes: T₀ = knee / (d · 2 B). The knee is the basis parameter `tp_comm_knee_mib`
+ *                  (version 3): fitted on the training rows by profile likelihood over a fixed grid
+ *                  (0.25 – 32 MiB, ×√2), falling back to the microbenchmark value COMM_KNEE_BYTES
+ *                  (2.63 MiB; Llama-2-70B 168 tokens, BLOOM-176B 96) when the data cannot identify it.
  *   tp_hops        ring latency: 2L all-reduces × 2(TP−1) hops, × (450 GB/s ÷ per-direction link GB/s)
  *   prefill_layers L per step that carries prefill (eager launches), × s
  *   decode_layers  L per decode-only step (graph-captured), × s
@@ -23,7 +26,8 @@
  * s = (989.5 / F_TFLOPS)^(1/3): a device-latency scale (1 on an H100 SXM), so fixed costs measured on
  * one GPU carry to another (Hopper ≈ 1, Ampere A100 ≈ 1.47). Count coefficients are µs at s = 1.
  */
-import type { Basis, BasisContext, CompiledBasis, TermInfo } from './types.js';
+import { logGrid, resolveBasisParams, type Basis, type BasisContext, type CompiledBasis, type TermInfo } from './types.js';
+import { InputError } from '../io/errors.js';
 import type { Step } from '../steps/step.js';
 import { DTYPE_BYTES } from '../model/arch.js';
 import { rooflineConsts, rfPrefillAttn, rfWeight, type RooflineConsts } from './roofline.js';
@@ -38,6 +42,14 @@ import { rooflineConsts, rfPrefillAttn, rfWeight, type RooflineConsts } from './
  * (Version 1 used T₀ = 1024 tokens, picked by looking at the held-out Splitwise splits: withdrawn.)
  */
 export const COMM_KNEE_BYTES = 2.63 * 2 ** 20;
+/** Default and fallback of `tp_comm_knee_mib` (MiB). */
+export const COMM_KNEE_MIB = COMM_KNEE_BYTES / 2 ** 20;
+/**
+ * The fixed profile grid of the knee, decided before any fit was run: 0.25 – 32 MiB in ×√2 steps
+ * (15 values; for Llama-2-70B 16 – 2,048 tokens), spanning the microbenchmark n½ range (1.85 – 3.47 MiB
+ * eager, 0.36 – 0.70 MiB CUDA graphs) by more than a factor 4 on each side.
+ */
+export const COMM_KNEE_GRID_MIB: readonly number[] = Object.freeze(logGrid(0.25, 32, Math.SQRT2));
 /** Reference GPU of the latency scales: H100 SXM (989.5 dense FP16 TFLOPS, 450 GB/s NVLink per direction). */
 export const REF_TFLOPS = 989.5;
 export const REF_LINK_GBS = 450;
@@ -50,9 +62,11 @@ export interface ServingConsts {
   latencyScale: number;
   /** Link-latency scale of one ring hop. */
   hopScale: number;
+  /** All-reduce message-size knee of `tp_comm_large` (bytes). */
+  kneeBytes: number;
 }
 
-export function servingConsts(ctx: BasisContext): ServingConsts {
+export function servingConsts(ctx: BasisContext, kneeBytes: number = COMM_KNEE_BYTES): ServingConsts {
   const rf = rooflineConsts(ctx);
   const a = ctx.arch;
   const lmParams = a.hiddenSize * a.vocabSize / ctx.tp;
@@ -63,6 +77,7 @@ export function servingConsts(ctx: BasisContext): ServingConsts {
     lmBytes: lmParams * DTYPE_BYTES[a.weightDtype],
     latencyScale: Math.cbrt(REF_TFLOPS / ctx.gpu.fp16DenseTflops),
     hopScale: link > 0 ? REF_LINK_GBS / link : 0,
+    kneeBytes,
   };
 }
 
@@ -103,9 +118,9 @@ export function svTpComm(c: ServingConsts, s: Step): number {
   return commUs(c, prefillTokens(s) + s.decode.length);
 }
 
-/** Knee of `tp_comm_large` in tokens: T₀ = COMM_KNEE_BYTES / (d · actBytes) (one token's all-reduce message is d activations). */
+/** Knee of `tp_comm_large` in tokens: T₀ = kneeBytes / (d · actBytes) (one token's all-reduce message is d activations). */
 export function commKneeTokens(c: ServingConsts): number {
-  return COMM_KNEE_BYTES / (c.rf.d * c.rf.actBytes);
+  return c.kneeBytes / (c.rf.d * c.rf.actBytes);
 }
 
 /** Message-size growth of all-reduce time (µs): commUs(√(T² + T₀²) − T₀), T₀ = commKneeTokens. */
@@ -125,7 +140,7 @@ const COLUMNS = ['prefill_gemm', 'decode_gemm', 'prefill_attn', 'kv', 'weight', 
 
 export const servingBasis: Basis = Object.freeze({
   name: 'serving',
-  version: 2,
+  version: 3,
   description: 'Roofline GPU work at datasheet peak (β ≥ 1) plus serving-engine costs: message-size all-reduce growth, ring-hop latency, per-phase per-layer launch overhead, per-request and per-step costs in device-latency units.',
   terms: Object.freeze<TermInfo[]>([
     { name: 'prefill_gemm', unit: 'us', prior: 1, lower: 1, meaning: 'prefill linear layers run at 1/β of peak tensor FLOPS' },
@@ -143,8 +158,17 @@ export const servingBasis: Basis = Object.freeze({
   ]),
   featureColumns: COLUMNS,
   countColumns: new Set(['tp_hops', 'prefill_layers', 'decode_layers', 'requests']),
-  compile(ctx: BasisContext): CompiledBasis {
-    const c = servingConsts(ctx);
+  params: Object.freeze([{
+    name: 'tp_comm_knee_mib',
+    default: COMM_KNEE_MIB,
+    grid: COMM_KNEE_GRID_MIB,
+    unit: 'MiB',
+    affects: ['tp_comm_large'],
+    doc: 'all-reduce message size (per GPU, MiB) where all-reduce time leaves its latency floor: the knee of tp_comm_large; fitted on the training rows by profile likelihood, default = vLLM all-reduce microbenchmark n½ (2.63 MiB)',
+  }]),
+  compile(ctx: BasisContext, params?: Readonly<Record<string, number>>): CompiledBasis {
+    const pv = resolveBasisParams(servingBasis, params, (m) => new InputError(`basis 'serving': ${m}`));
+    const c = servingConsts(ctx, pv['tp_comm_knee_mib']! * 2 ** 20);
     const L = c.rf.L;
     const hops = svTpHops(c);
     const features = (s: Step, out: Float64Array): void => {

@@ -53,5 +53,60 @@ export interface Basis {
   readonly featureColumns: readonly string[];
   /** Which feature columns are integer counts (written without decimals). */
   readonly countColumns: ReadonlySet<string>;
-  compile(ctx: BasisContext): CompiledBasis;
+  /**
+   * Nonlinear basis parameters (shape constants inside the regressors, e.g. a knee), estimated by the
+   * fitter by profile likelihood over `grid` unless given; `default` when the data cannot identify them.
+   */
+  readonly params?: readonly BasisParam[];
+  /** Compile for one context; `params` (name → value) override the parameters' defaults. */
+  compile(ctx: BasisContext, params?: Readonly<Record<string, number>>): CompiledBasis;
+}
+
+/**
+ * A nonlinear parameter of a basis. The regressors depend on it nonlinearly, so it is not a
+ * coefficient: the fitter profiles it (one linear fit per grid value, keeps the best training
+ * objective) and records the value in the fit file (`basisParams`); every consumer compiles the
+ * basis with the recorded value.
+ */
+export interface BasisParam {
+  readonly name: string;
+  /** Used when not fitted, or when the training data cannot identify it (flat profile). */
+  readonly default: number;
+  /** Fixed candidate values (ascending), decided in advance — never chosen by looking at test results. */
+  readonly grid: readonly number[];
+  readonly unit: string;
+  /** Terms whose regressors depend on it (all-zero on every training row ⇒ not identifiable). */
+  readonly affects: readonly string[];
+  readonly doc: string;
+}
+
+/** Log-spaced grid lo·r^k for k = 0… while ≤ hi·(1 + 1e-9). */
+export function logGrid(lo: number, hi: number, ratio: number): number[] {
+  const out: number[] = [];
+  for (let k = 0; ; k++) {
+    const v = lo * ratio ** k;
+    if (v > hi * (1 + 1e-9)) break;
+    out.push(Number(v.toPrecision(12)));
+  }
+  return out;
+}
+
+/**
+ * Full parameter record of a basis: defaults overridden by `given`. Throws InputError-like `Error`
+ * subclasses via `fail` (the caller names the file or flag) for unknown names and non-finite or
+ * non-positive values.
+ */
+export function resolveBasisParams(b: Basis, given: Readonly<Record<string, number>> | undefined, fail: (msg: string) => Error): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of b.params ?? []) out[p.name] = p.default;
+  for (const [k, v] of Object.entries(given ?? {})) {
+    const def = (b.params ?? []).find((p) => p.name === k);
+    if (!def) {
+      const known = (b.params ?? []).map((p) => p.name);
+      throw fail(`unknown parameter '${k}' for basis '${b.name}' (${known.length ? `parameters: ${known.join(', ')}` : 'it has no parameters'})`);
+    }
+    if (!Number.isFinite(v) || !(v > 0)) throw fail(`parameter '${k}': expected a positive number (${def.unit}), got ${v}`);
+    out[k] = v;
+  }
+  return out;
 }

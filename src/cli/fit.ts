@@ -77,6 +77,7 @@ export function fitCommand(io: CliIO) {
     .option('--prior <spec>', "ridge prior per term, e.g. 'prefill=1,constant=0' (default: the basis priors: multipliers 1, counts 0)")
     .option('--huber-k <k>', 'Huber threshold in robust-scale units', floatOption('--huber-k', 0))
     .option('--huber-max-iter <n>', 'Huber IRLS iteration cap (one pass over the data each)', intOption('--huber-max-iter'))
+    .option('--basis-param <spec>', "fix basis parameters instead of fitting them, e.g. 'tp_comm_knee_mib=2.63' (default: every parameter is fitted on the training rows by profile likelihood over its fixed grid, falling back to its default when the data cannot identify it)")
     .option('--cv <scheme>', "cross-validation: 'kfold:K' (seeded) or 'group:<experiment|model|gpu|tp|label>' (leave one group out)")
     .option('--seed <n>', 'seed for k-fold assignment and bootstrap', intOption('--seed', 0), 1)
     .option('--bootstrap <n>', 'Poisson-bootstrap replicates for standard errors / percentile intervals (0 = analytic)', intOption('--bootstrap', 0), 0)
@@ -89,6 +90,7 @@ export function fitCommand(io: CliIO) {
       const opts: FitOptions = {
         basis: o.basis, method, weight: o.weight, seed: o.seed, cv: o.cv ?? null, bootstrap: o.bootstrap, collinear: o.onCollinear,
       };
+      if (o.basisParam !== undefined) opts.basisParams = Object.fromEntries(parseAssignments('--basis-param', o.basisParam).map(([k, v]) => [k, parseNum('--basis-param', k, v)]));
       const boundsSpec = o.bounds ?? (method === 'huber' || method === 'bounded' ? DEFAULT_FIT.bounds : 'none');
       if (boundsSpec === 'physical') opts.bounds = physicalBounds(getBasis(o.basis));
       else if (boundsSpec !== 'none') opts.bounds = parseBounds(boundsSpec);

@@ -49,6 +49,7 @@ export function buildFitFile(r: FitResult, prov: FitProvenance): FitFile {
     stepfitFit: FIT_SCHEMA_VERSION,
     basis: r.basis.name,
     basisVersion: r.basis.version,
+    ...(Object.keys(r.basisParams).length > 0 ? { basisParams: r.basisParams } : {}),
     terms: r.terms.map((t) => ({ name: t.name, coef: finiteOrThrow(`coefficient for '${t.name}'`, t.coef), se: t.se, ci95: t.ci95, status: t.status })),
     method: { name: r.options.method, weight: r.options.weight, options: methodOptions(r) },
     residual: r.residual,
@@ -75,6 +76,7 @@ export function buildFitFile(r: FitResult, prov: FitProvenance): FitFile {
       terms: r.diagnostics.terms,
       activeConditionNumber: r.diagnostics.activeConditionNumber,
       problems: r.diagnostics.problems,
+      ...(r.paramChoices.length > 0 ? { basisParams: r.paramChoices } : {}),
     },
     provenance: {
       stepfitVersion: VERSION,

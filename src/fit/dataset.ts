@@ -201,7 +201,8 @@ export interface ExperimentSummary {
 
 interface ExpState {
   readonly e: FitExperiment;
-  readonly compiled: CompiledBasis;
+  /** One compiled basis per parameter variant (one unless the source profiles basis parameters). */
+  readonly compiled: readonly CompiledBasis[];
   targets: readonly RequestTarget[] | null;
   targetsWhere: string;
   /** step number → indices of targets listing it (first pass only). */
@@ -214,9 +215,17 @@ interface ExpState {
   summary: ExperimentSummary | null;
 }
 
-/** Design rows of a data set for one basis; `pass`/`passSync` visit every row once, in the same order every time. */
+/**
+ * Design rows of a data set for one basis; `pass`/`passSync` visit every row once, in the same order every time.
+ * With `variants` (G basis-parameter records) a row is "wide": the G design rows of the same step side by
+ * side (variant g in columns g·pBasis … (g+1)·pBasis − 1) — one data pass serves a whole parameter profile.
+ */
 export class RowSource {
+  /** Row width: pBasis × number of variants. */
   readonly p: number;
+  /** Number of basis terms. */
+  readonly pBasis: number;
+  readonly variants: number;
   readonly termNames: readonly string[];
   private readonly st: ExpState[];
   private readonly x: Float64Array;
@@ -232,15 +241,19 @@ export class RowSource {
    * bytes, and replay them in later passes instead of re-reading and re-computing (multi-pass
    * methods such as Huber IRLS). Over budget, every pass streams the data again.
    */
-  constructor(readonly ds: FitDataset, readonly basis: Basis, opts: { cacheBytes?: number } = {}) {
+  constructor(readonly ds: FitDataset, readonly basis: Basis, opts: { cacheBytes?: number; params?: Readonly<Record<string, number>>; variants?: readonly Readonly<Record<string, number>>[] } = {}) {
     this.cacheBytes = opts.cacheBytes ?? 0;
     if (ds.experiments.length === 0) throw new InputError('no experiments to fit');
-    this.p = basis.terms.length;
+    const variants = opts.variants ?? [opts.params ?? {}];
+    if (variants.length === 0) throw new Error('RowSource: no parameter variants');
+    this.pBasis = basis.terms.length;
+    this.variants = variants.length;
+    this.p = this.pBasis * variants.length;
     this.termNames = basis.terms.map((t) => t.name);
     this.x = new Float64Array(this.p);
     this.st = ds.experiments.map((e) => ({
       e,
-      compiled: basis.compile({ arch: e.arch, gpu: e.gpu, tp: e.ref.tp }),
+      compiled: variants.map((v) => basis.compile({ arch: e.arch, gpu: e.gpu, tp: e.ref.tp }, v)),
       targets: typeof e.targets === 'string' ? null : e.targets ?? null,
       targetsWhere: typeof e.targets === 'string' ? e.targets : `targets of experiment '${e.ref.id}'`,
       stepMap: null, targetRows: null, targetFound: null, seen: null, ranges: null, summary: null,
@@ -399,11 +412,12 @@ export class RowSource {
     const first = s.summary === null;
     const hasTargets = s.targets !== null && s.targets.length > 0;
     if (step.durationUs === undefined && !first) return; // only needed for target rows, which are cached after the first pass
-    s.compiled.row(step, x);
+    if (s.compiled.length === 1) s.compiled[0]!.row(step, x);
+    else for (let g = 0; g < s.compiled.length; g++) s.compiled[g]!.row(step, x.subarray(g * this.pBasis, (g + 1) * this.pBasis));
     if (first) {
       for (let j = 0; j < this.p; j++) {
         if (!Number.isFinite(x[j]!)) {
-          throw new InputError(`${this.where(s, file, lineNo)}: basis '${this.basis.name}' term '${this.termNames[j]}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`);
+          throw new InputError(`${this.where(s, file, lineNo)}: basis '${this.basis.name}' term '${this.termNames[j % this.pBasis]}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`);
         }
       }
       if (step.durationUs === undefined && !hasTargets) {

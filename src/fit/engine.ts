@@ -13,7 +13,8 @@
  * The plan is a generator that yields one `RowVisitor` per pass, so the same code runs
  * synchronously over in-memory data and asynchronously over streamed files.
  */
-import type { Basis } from '../basis/types.js';
+import { resolveBasisParams, type Basis, type BasisParam } from '../basis/types.js';
+import { num } from './format.js';
 import { getBasis } from '../basis/registry.js';
 import { InputError } from '../io/errors.js';
 import { NormalAccumulator, type NormalSystem } from './accumulate.js';
@@ -56,6 +57,11 @@ export interface FitOptions {
    * default 256 MiB for Huber (many passes), 0 otherwise (two passes: stream both).
    */
   rowCacheBytes?: number;
+  /**
+   * Basis parameters (`Basis.params`) fixed to these values; every other parameter with a grid is
+   * fitted on the training rows by profile likelihood (fallback: its default when not identifiable).
+   */
+  basisParams?: Readonly<Record<string, number>>;
 }
 
 /** Options after validation and defaults, as recorded in the fit file. */
@@ -107,6 +113,10 @@ export interface FitResult {
   /** Rows fitted and passes made over the data. */
   rows: number;
   passes: number;
+  /** Every basis parameter's value used by the fit (compile the basis with these to predict). */
+  basisParams: Record<string, number>;
+  /** How each basis parameter was decided (profile, default fallback, given). */
+  paramChoices: ParamChoice[];
 }
 
 
@@ -295,6 +305,8 @@ const dot = (x: Float64Array, b: Float64Array): number => {
 interface Job {
   kind: 'full' | 'fold' | 'boot';
   index: number;
+  /** Column offset of this job's design row in a wide row (parameter profiles); 0 otherwise. */
+  off: number;
   ident: Identification;
   sys: NormalSystem;
   sol: SolveOut;
@@ -304,6 +316,85 @@ interface Job {
   acc: NormalAccumulator | null;
   psi2: number;
   inliers: number;
+}
+
+/** Per-job views of a (possibly wide) row: job g reads columns off … off + p − 1; cached per row buffer. */
+function rowViews(p: number, offs: readonly number[]): (x: Float64Array) => Float64Array[] {
+  let last: Float64Array | null = null;
+  let vs: Float64Array[] = [];
+  return (x) => {
+    if (x !== last) {
+      last = x;
+      vs = offs.map((o) => (o === 0 && x.length === p ? x : x.subarray(o, o + p)));
+    }
+    return vs;
+  };
+}
+
+/**
+ * Huber IRLS with Huber's proposal-2 scale, all jobs at once (one pass per iteration): each iteration
+ * re-weights every job's rows by u = min(1, k/|r/s|), re-solves the bounded / penalised problem and
+ * updates s ← s·√(Σψ²/((n − p)κ)). Jobs start from their least-squares solutions.
+ */
+function* huberIrls(
+  jobs: Job[], ro: ResolvedOptions, p: number, wOf: (y: number) => number,
+  foldOf: (e: number, i: number) => number, mult: (e: number, i: number, b: number) => number, mp: MethodParams,
+): Generator<RowVisitor, { iterations: number; converged: boolean }, void> {
+  const hk = ro.huber!.k;
+  const kappa = huberKappa(hk);
+  for (const j of jobs) {
+    const rss = Math.max(0, quadraticRss(j.sys.A, j.sys.b, j.sys.c, j.sol.beta));
+    j.scale = Math.sqrt(rss / Math.max(1, j.sys.n - j.ident.active.length)) || 1e-300;
+  }
+  let converged = false;
+  let iterations = 0;
+  for (let it = 0; it < ro.huber!.maxIter; it++) {
+    const live = jobs.filter((j) => !j.converged);
+    if (live.length === 0) { converged = true; break; }
+    for (const j of live) { j.acc = new NormalAccumulator(p, { trackRange: false }); j.psi2 = 0; j.inliers = 0; }
+    const views = rowViews(p, live.map((j) => j.off));
+    yield {
+      row(x, y, e, i) {
+        const w0 = wOf(y);
+        const sw = Math.sqrt(w0);
+        const f = foldOf(e, i);
+        const vs = views(x);
+        for (let a = 0; a < live.length; a++) {
+          const j = live[a]!;
+          const xv = vs[a]!;
+          let m = 1;
+          if (j.kind === 'fold') { if (f === j.index) continue; } else if (j.kind === 'boot') { m = mult(e, i, j.index); if (m === 0) continue; }
+          const r = (y - dot(xv, j.sol.beta)) * sw / j.scale;
+          const ar = Math.abs(r);
+          const u = ar <= hk ? 1 : hk / ar;
+          j.acc!.add(xv, y, w0 * u * m, m);
+          j.psi2 += m * (ar <= hk ? r * r : hk * hk);
+          if (ar <= hk) j.inliers += m;
+        }
+      },
+    };
+    iterations = it + 1;
+    for (const j of live) {
+      const sys = j.acc!.system();
+      const sol = solveJob(sys, j.ident.active, mp);
+      const dof = Math.max(1, j.sys.n - j.ident.active.length);
+      const newScale = j.scale * Math.sqrt(j.psi2 / (dof * kappa));
+      const D = scaleSystem(j.sys).D;
+      let dz = 0;
+      let zmax = 0;
+      for (const c of j.ident.active) {
+        dz = Math.max(dz, Math.abs(sol.beta[c]! - j.sol.beta[c]!) * D[c]!);
+        zmax = Math.max(zmax, Math.abs(sol.beta[c]!) * D[c]!);
+      }
+      const tol = ro.huber!.tol;
+      j.converged = dz <= tol * Math.max(1, zmax) && Math.abs(newScale - j.scale) <= tol * j.scale;
+      j.sol = sol;
+      j.scale = newScale;
+      if (j.kind === 'full') j.acc = null;
+    }
+  }
+  if (!converged && jobs.every((j) => j.converged)) converged = true;
+  return { iterations, converged };
 }
 
 /** The fit as a sequence of passes: yields one visitor per pass over the rows; returns the result. */
@@ -403,7 +494,7 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     if (sys.n <= id.active.length && kind !== 'boot') {
       throw new InputError(`CV fold ${foldNames[index]}: only ${sys.n} training rows for ${id.active.length} terms`);
     }
-    return { kind, index, ident: id, sys, sol: solveJob(sys, id.active, innerMp), scale: 0, converged: false, acc: null, psi2: 0, inliers: 0 };
+    return { kind, index, off: 0, ident: id, sys, sol: solveJob(sys, id.active, innerMp), scale: 0, converged: false, acc: null, psi2: 0, inliers: 0 };
   };
   const full = makeJob('full', 0, fullSys);
   const folds: Job[] = [];
@@ -419,58 +510,9 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
   let huberIters = 0;
   let huberConverged = true;
   if (ro.method === 'huber') {
-    const hk = ro.huber!.k;
-    const kappa = huberKappa(hk);
-    for (const j of jobs) {
-      const rss = Math.max(0, quadraticRss(j.sys.A, j.sys.b, j.sys.c, j.sol.beta));
-      j.scale = Math.sqrt(rss / Math.max(1, j.sys.n - j.ident.active.length)) || 1e-300;
-    }
-    huberConverged = false;
-    for (let it = 0; it < ro.huber!.maxIter; it++) {
-      const live = jobs.filter((j) => !j.converged);
-      if (live.length === 0) { huberConverged = true; break; }
-      for (const j of live) { j.acc = new NormalAccumulator(p, { trackRange: false }); j.psi2 = 0; j.inliers = 0; }
-      const liveFold = new Int32Array(live.length).fill(-1);
-      live.forEach((j, a) => { if (j.kind === 'fold') liveFold[a] = j.index; });
-      yield {
-        row(x, y, e, i) {
-          const w0 = wOf(y);
-          const sw = Math.sqrt(w0);
-          const f = K ? foldOf(e, i) : -1;
-          for (let a = 0; a < live.length; a++) {
-            const j = live[a]!;
-            let m = 1;
-            if (j.kind === 'fold') { if (f === j.index) continue; } else if (j.kind === 'boot') { m = mult(e, i, j.index); if (m === 0) continue; }
-            const r = (y - dot(x, j.sol.beta)) * sw / j.scale;
-            const ar = Math.abs(r);
-            const u = ar <= hk ? 1 : hk / ar;
-            j.acc!.add(x, y, w0 * u * m, m);
-            j.psi2 += m * (ar <= hk ? r * r : hk * hk);
-            if (ar <= hk) j.inliers += m;
-          }
-        },
-      };
-      huberIters = it + 1;
-      for (const j of live) {
-        const sys = j.acc!.system();
-        const sol = solveJob(sys, j.ident.active, innerMp);
-        const dof = Math.max(1, j.sys.n - j.ident.active.length);
-        const newScale = j.scale * Math.sqrt(j.psi2 / (dof * kappa));
-        const D = scaleSystem(j.sys).D;
-        let dz = 0;
-        let zmax = 0;
-        for (const c of j.ident.active) {
-          dz = Math.max(dz, Math.abs(sol.beta[c]! - j.sol.beta[c]!) * D[c]!);
-          zmax = Math.max(zmax, Math.abs(sol.beta[c]!) * D[c]!);
-        }
-        const tol = ro.huber!.tol;
-        j.converged = dz <= tol * Math.max(1, zmax) && Math.abs(newScale - j.scale) <= tol * j.scale;
-        j.sol = sol;
-        j.scale = newScale;
-        if (j.kind === 'full') j.acc = null;
-      }
-    }
-    if (!huberConverged && jobs.every((j) => j.converged)) huberConverged = true;
+    const h = yield* huberIrls(jobs, ro, p, wOf, (e, i) => (K ? foldOf(e, i) : -1), mult, innerMp);
+    huberIters = h.iterations;
+    huberConverged = h.converged;
     ro = { ...ro, huber: { ...ro.huber!, iterations: huberIters, converged: huberConverged } };
   }
 
@@ -612,6 +654,8 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     metrics: { train, cv: cvRes },
     rows: n,
     passes: src.passCount,
+    basisParams: {},
+    paramChoices: [],
   };
 }
 
@@ -622,33 +666,225 @@ function quantileSorted(s: Float64Array, q: number): number {
   return s[lo]! + (h - lo) * (s[hi]! - s[lo]!);
 }
 
-function prepare(ds: FitDataset, opts: FitOptions): { src: RowSource; basis: Basis; ro: ResolvedOptions } {
+/** χ²₀.₉₅ quantile for k degrees of freedom (table for k ≤ 4, Wilson–Hilferty beyond). */
+export function chi2Crit95(k: number): number {
+  const t = [0, 3.841459, 5.991465, 7.814728, 9.487729];
+  if (k <= 4) return t[k]!;
+  const z = 1.644854;
+  return k * (1 - 2 / (9 * k) + z * Math.sqrt(2 / (9 * k))) ** 3;
+}
+
+interface ProfileOut { objective: number[]; exercised: boolean; n: number }
+
+/**
+ * Profile of the basis parameters over their grids (cartesian product = variants), one linear fit of
+ * the configured method per variant on the training rows:
+ *  - least-squares methods: objective = weighted RSS Σ w·r² (w = 1 or 1/y²); deviance n·ln(RSS_g/RSS_min);
+ *  - Huber: objective = Huber's proposal-2 criterion at its joint minimum over (β, σ),
+ *      Q = Σ σ·ρ_k(√w·r/σ) + (n − p)·κ·σ/2,   ρ_k(t) = t²/2 (|t| ≤ k), k|t| − k²/2 otherwise,
+ *    whose stationary point is exactly the engine's IRLS fixed point; deviance 2n·ln(Q_g/Q_min)
+ *    (for all-inlier residuals Q ∝ √RSS, so both deviances are the Gaussian likelihood ratio).
+ * The ridge penalty (which only decides unidentified directions) is not part of the objective.
+ * Returns null when there are not enough rows (the main fit then reports it).
+ */
+function* profilePlan(src: RowSource, basis: Basis, ro: ResolvedOptions, affects: readonly number[]): Generator<RowVisitor, ProfileOut | null, void> {
+  const p = src.pBasis;
+  const G = src.variants;
+  const names = basis.terms.map((t) => t.name);
+  const relative = ro.weight === 'relative';
+  const wOf = (y: number): number => (relative ? 1 / (y * y) : 1);
+  const offs = Array.from({ length: G }, (_, g) => g * p);
+  const accs = offs.map(() => new NormalAccumulator(p));
+  const views = rowViews(p, offs);
+  yield {
+    row(x, y) {
+      const w = wOf(y);
+      const vs = views(x);
+      for (let g = 0; g < G; g++) accs[g]!.add(vs[g]!, y, w);
+    },
+  };
+  const systems = accs.map((a) => a.system());
+  const n = systems[0]!.n;
+  if (n <= p) return null;
+  const exercised = systems.some((sys) => affects.some((j) => sys.A[j * p + j]! > 0));
+  const penalised = (ro.ridge?.lambda ?? 0) > 0;
+  const mp: MethodParams = {
+    lo: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? 0 : ro.bounds?.[nm]?.[0] ?? -Infinity)),
+    hi: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? Infinity : ro.bounds?.[nm]?.[1] ?? Infinity)),
+    hasBounds: ro.method === 'nnls' || ro.bounds !== undefined,
+    lambda: ro.ridge?.lambda ?? 0,
+    prior: Float64Array.from(names, (nm) => ro.ridge?.prior[nm] ?? 0),
+  };
+  const jobs: Job[] = systems.map((sys, g) => {
+    const score = mp.hasBounds ? (act: readonly number[]): number => quadraticRss(sys.A, sys.b, sys.c, solveJob(sys, act, mp).beta) : undefined;
+    const ident = identify(sys, names, penalised ? 'report' : 'resolve', { score });
+    return { kind: 'full', index: g, off: g * p, ident, sys, sol: solveJob(sys, ident.active, mp), scale: 0, converged: false, acc: null, psi2: 0, inliers: 0 };
+  });
+  if (ro.method !== 'huber') {
+    return { objective: jobs.map((j) => Math.max(0, quadraticRss(j.sys.A, j.sys.b, j.sys.c, j.sol.beta))), exercised, n };
+  }
+  yield* huberIrls(jobs, ro, p, wOf, () => -1, () => 1, mp);
+  const hk = ro.huber!.k;
+  const kappa = huberKappa(hk);
+  const obj = jobs.map((j) => 0.5 * Math.max(1, n - j.ident.active.length) * kappa * j.scale);
+  yield {
+    row(x, y) {
+      const sw = Math.sqrt(wOf(y));
+      const vs = views(x);
+      for (let g = 0; g < G; g++) {
+        const j = jobs[g]!;
+        const t = Math.abs((y - dot(vs[g]!, j.sol.beta)) * sw / j.scale);
+        obj[g] += j.scale * (t <= hk ? 0.5 * t * t : hk * t - 0.5 * hk * hk);
+      }
+    },
+  };
+  return { objective: obj, exercised, n };
+}
+
+/** How a basis parameter's value was decided (recorded in the fit file's diagnostics). */
+export interface ParamChoice {
+  name: string;
+  unit: string;
+  value: number;
+  /** 'profile': fitted on the training rows; 'default': not identifiable (fallback); 'given': fixed by the caller. */
+  source: 'profile' | 'default' | 'given';
+  /** Grid and training objective per grid value (profile and default-after-profile only). */
+  grid?: number[];
+  objective?: number[];
+  /** Grid values inside the 95% profile-likelihood set (deviance ≤ χ²₀.₉₅), as [min, max]. */
+  interval?: [number, number];
+  reason: string;
+}
+
+interface Prepared { basis: Basis; ro: ResolvedOptions; cacheBytes: number; ds: FitDataset; given: Record<string, number>; profiled: readonly BasisParam[] }
+
+function prepare(ds: FitDataset, opts: FitOptions): Prepared {
   const basis = typeof opts.basis === 'string' ? getBasis(opts.basis) : opts.basis;
   const ro = resolveOptions(opts, basis);
   const cacheBytes = opts.rowCacheBytes ?? (ro.method === 'huber' ? 256 * 2 ** 20 : 0);
-  return { src: new RowSource(ds, basis, { cacheBytes }), basis, ro };
+  const given = { ...(opts.basisParams ?? {}) };
+  resolveBasisParams(basis, given, (m) => new InputError(`--basis-param: ${m}`));
+  const profiled = (basis.params ?? []).filter((bp) => !(bp.name in given) && bp.grid.length > 1);
+  return { basis, ro, cacheBytes, ds, given, profiled };
 }
 
-/** Fit a data set (steps streamed from files where given as paths). */
-export async function fitDataset(ds: FitDataset, opts: FitOptions): Promise<FitResult> {
-  const { src, basis, ro } = prepare(ds, opts);
-  const plan = fitPlan(src, basis, ro);
-  let r = plan.next();
-  while (!r.done) {
-    await src.pass(r.value);
-    r = plan.next();
+/** Cartesian product of the profiled parameters' grids, each merged over the given values. */
+function variantsOf(pr: Prepared): Record<string, number>[] {
+  let out: Record<string, number>[] = [{ ...pr.given }];
+  for (const bp of pr.profiled) out = out.flatMap((v) => bp.grid.map((x) => ({ ...v, [bp.name]: x })));
+  return out;
+}
+
+/** Decide every basis parameter from the profile (or defaults / given values). */
+function chooseParams(pr: Prepared, variants: Record<string, number>[], prof: ProfileOut | null): { params: Record<string, number>; choices: ParamChoice[]; notes: string[] } {
+  const params = resolveBasisParams(pr.basis, pr.given, (m) => new InputError(`--basis-param: ${m}`));
+  const choices: ParamChoice[] = [];
+  const notes: string[] = [];
+  for (const bp of pr.basis.params ?? []) {
+    if (bp.name in pr.given) {
+      choices.push({ name: bp.name, unit: bp.unit, value: params[bp.name]!, source: 'given', reason: 'fixed by --basis-param' });
+      notes.push(`basis parameter ${bp.name} = ${num(params[bp.name]!)} ${bp.unit}: given (not fitted)`);
+    } else if (!pr.profiled.includes(bp)) {
+      choices.push({ name: bp.name, unit: bp.unit, value: bp.default, source: 'default', reason: 'no grid to profile' });
+    }
   }
-  return r.value;
+  if (pr.profiled.length === 0) return { params, choices, notes };
+  const obj = prof?.objective ?? [];
+  const best = obj.length ? obj.reduce((b, v, g) => (v < obj[b]! ? g : b), 0) : -1;
+  // deviance of each variant against the best: n·ln(RSS/RSS_min), or 2n·ln(Q/Q_min) for Huber
+  const crit = chi2Crit95(pr.profiled.length);
+  const devScale = (pr.ro.method === 'huber' ? 2 : 1) * (prof?.n ?? 0);
+  const within = obj.map((v) => (v === obj[best]! ? true : devScale * Math.log(v / obj[best]!) <= crit));
+  const flat = within.length > 0 && within.every(Boolean);
+  for (const bp of pr.profiled) {
+    const grid = [...bp.grid];
+    // per-grid-value objective of this parameter: minimum over the other profiled parameters
+    const objective = grid.map((x) => Math.min(...variants.map((v, g) => (v[bp.name] === x ? obj[g]! : Infinity))));
+    const inSet = variants.map((v, g) => (within[g] ? v[bp.name]! : NaN)).filter((x) => Number.isFinite(x));
+    const interval: [number, number] | undefined = inSet.length ? [Math.min(...inSet), Math.max(...inSet)] : undefined;
+    const affects = bp.affects.map((t) => `'${t}'`).join(', ');
+    let reason: string;
+    if (!prof) {
+      reason = 'too few training rows to profile';
+    } else if (!prof.exercised) {
+      reason = `not identifiable: ${affects} is 0 on every training row (e.g. no TP > 1 rows)`;
+    } else if (flat) {
+      reason = `not identifiable: flat profile (every grid value ${num(grid[0]!)}–${num(grid[grid.length - 1]!)} ${bp.unit} is inside the 95% profile-likelihood set)`;
+    } else {
+      params[bp.name] = variants[best]![bp.name]!;
+      const edge = params[bp.name] === grid[0] || params[bp.name] === grid[grid.length - 1] ? ' — at the edge of the grid' : '';
+      reason = `fitted on the training rows: best ${pr.ro.method === 'huber' ? 'Huber proposal-2 objective' : 'weighted residual sum of squares'} over ${grid.length} grid values ${num(grid[0]!)}–${num(grid[grid.length - 1]!)} ${bp.unit}${interval ? `; 95% profile interval ${num(interval[0])}–${num(interval[1])} ${bp.unit}` : ''}${edge}`;
+      choices.push({ name: bp.name, unit: bp.unit, value: params[bp.name]!, source: 'profile', grid, objective, ...(interval ? { interval } : {}), reason });
+      notes.push(`basis parameter ${bp.name} = ${num(params[bp.name]!)} ${bp.unit}: ${reason}`);
+      continue;
+    }
+    choices.push({ name: bp.name, unit: bp.unit, value: bp.default, source: 'default', ...(prof ? { grid, objective } : {}), ...(interval ? { interval } : {}), reason });
+    notes.push(`basis parameter ${bp.name} = ${num(bp.default)} ${bp.unit} (default): ${reason}`);
+  }
+  return { params, choices, notes };
+}
+
+/** Indices of the terms the profiled parameters shape. */
+const affectedTerms = (pr: Prepared): number[] => {
+  const names = pr.basis.terms.map((t) => t.name);
+  return [...new Set(pr.profiled.flatMap((bp) => bp.affects.map((t) => names.indexOf(t)).filter((j) => j >= 0)))];
+};
+
+/** The main fit with the chosen basis parameters, then its result annotated with them. */
+function finishResult(r: FitResult, chosen: ReturnType<typeof chooseParams>, extraPasses: number): FitResult {
+  return {
+    ...r,
+    basisParams: chosen.params,
+    paramChoices: chosen.choices,
+    diagnostics: { ...r.diagnostics, notes: [...chosen.notes, ...r.diagnostics.notes] },
+    passes: r.passes + extraPasses,
+  };
+}
+
+/**
+ * Fit a data set (steps streamed from files where given as paths). When the basis has parameters
+ * (`Basis.params`) not fixed by `opts.basisParams`, they are first profiled on the same training rows
+ * (one shared data pass per IRLS iteration for all grid values), then the fit runs with the chosen values.
+ */
+export async function fitDataset(ds: FitDataset, opts: FitOptions): Promise<FitResult> {
+  const pr = prepare(ds, opts);
+  let prof: ProfileOut | null = null;
+  let extra = 0;
+  const variants = variantsOf(pr);
+  if (pr.profiled.length > 0) {
+    const wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, variants });
+    const plan = profilePlan(wide, pr.basis, pr.ro, affectedTerms(pr));
+    let r = plan.next();
+    while (!r.done) { await wide.pass(r.value); r = plan.next(); }
+    prof = r.value;
+    extra = wide.passCount;
+  }
+  const chosen = chooseParams(pr, variants, prof);
+  const src = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, params: chosen.params });
+  const plan = fitPlan(src, pr.basis, pr.ro);
+  let r = plan.next();
+  while (!r.done) { await src.pass(r.value); r = plan.next(); }
+  return finishResult(r.value, chosen, extra);
 }
 
 /** Fit an in-memory data set synchronously (steps as arrays or sync generators, targets in memory). */
 export function fitDatasetSync(ds: FitDataset, opts: FitOptions): FitResult {
-  const { src, basis, ro } = prepare(ds, opts);
-  const plan = fitPlan(src, basis, ro);
-  let r = plan.next();
-  while (!r.done) {
-    src.passSync(r.value);
-    r = plan.next();
+  const pr = prepare(ds, opts);
+  let prof: ProfileOut | null = null;
+  let extra = 0;
+  const variants = variantsOf(pr);
+  if (pr.profiled.length > 0) {
+    const wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, variants });
+    const plan = profilePlan(wide, pr.basis, pr.ro, affectedTerms(pr));
+    let r = plan.next();
+    while (!r.done) { wide.passSync(r.value); r = plan.next(); }
+    prof = r.value;
+    extra = wide.passCount;
   }
-  return r.value;
+  const chosen = chooseParams(pr, variants, prof);
+  const src = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, params: chosen.params });
+  const plan = fitPlan(src, pr.basis, pr.ro);
+  let r = plan.next();
+  while (!r.done) { src.passSync(r.value); r = plan.next(); }
+  return finishResult(r.value, chosen, extra);
 }

@@ -56,6 +56,12 @@ export const FitFile = z.object({
   stepfitFit: z.literal(FIT_SCHEMA_VERSION),
   basis: z.string(),
   basisVersion: z.number().int(),
+  /**
+   * Values of the basis' nonlinear parameters (`Basis.params`, e.g. serving's `tp_comm_knee_mib`) the
+   * fit used: predictions must compile the basis with them. Optional (older files, bases without
+   * parameters): missing names take the basis defaults.
+   */
+  basisParams: z.record(z.string(), z.number()).optional(),
   terms: z.array(TermFit),
   method: z.object({
     name: z.enum(['ols', 'nnls', 'bounded', 'ridge', 'huber']),
@@ -100,6 +106,18 @@ export const FitFile = z.object({
       kind: z.enum(['zero', 'constant', 'collinear', 'ill-conditioned']),
       terms: z.array(z.string()),
       detail: z.string(),
+    })).optional(),
+    /** How each basis parameter was decided: profiled on the training rows, default (not identifiable), or given. */
+    basisParams: z.array(z.object({
+      name: z.string(),
+      unit: z.string(),
+      value: z.number(),
+      source: z.enum(['profile', 'default', 'given']),
+      grid: z.array(z.number()).optional(),
+      /** Training objective at each grid value (Huber proposal-2 criterion, or weighted RSS). */
+      objective: z.array(z.number()).optional(),
+      interval: z.tuple([z.number(), z.number()]).optional(),
+      reason: z.string(),
     })).optional(),
   }),
   provenance: z.object({

@@ -53,6 +53,9 @@ export function formatFit(fit: FitFile): string[] {
     trows.push([t.name, num(t.coef, 5), t.se === null ? '—' : `±${num(t.se, 3)}`, t.ci95[0] === null ? '—' : `[${num(t.ci95[0], 4)}, ${num(t.ci95[1], 4)}]`, t.status]);
   }
   out.push(...table(trows, [false, true, true, false, false]));
+  for (const c of fit.diagnostics.basisParams ?? []) {
+    out.push(`basis parameter ${c.name} = ${num(c.value)} ${c.unit} (${c.source === 'profile' ? 'fitted by profile on the training rows' : c.source === 'given' ? 'given' : 'default'})${c.interval && c.source === 'profile' ? `, 95% profile interval ${num(c.interval[0])}–${num(c.interval[1])} ${c.unit}` : ''}`);
+  }
   out.push(`residual σ = ${num(fit.residual.sigma)}${fit.residual.scale === 'relative' ? ' (relative: fraction of the step time)' : ' µs'}, dof ${num(fit.residual.dof, 6)}`);
   const d = fit.diagnostics;
   const p = d.terms ?? fit.terms.length;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { readFitFile, type FitFile } from '../fit/fitfile.js';
 import { ModelJson, MODEL_JSON_VERSION, fitFromModelJson } from './modeljson.js';
 import { BASES } from '../basis/registry.js';
-import type { Basis } from '../basis/types.js';
+import { resolveBasisParams, type Basis } from '../basis/types.js';
 import { InputError } from '../io/errors.js';
 
 export interface LoadedFit {
@@ -30,6 +30,7 @@ export function checkFit(fit: FitFile, path: string): LoadedFit {
   if (want.join(',') !== got.join(',')) {
     throw new InputError(`${path}: field 'terms': names [${got.join(', ')}] do not match basis '${basis.name}' v${basis.version} terms [${want.join(', ')}]`);
   }
+  resolveBasisParams(basis, fit.basisParams, (m) => new InputError(`${path}: field 'basisParams': ${m}`));
   fit.terms.forEach((t, i) => {
     if (!Number.isFinite(t.coef)) throw new InputError(`${path}: field 'terms[${i}].coef' (${t.name}): expected a finite number, got ${t.coef}`);
   });

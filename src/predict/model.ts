@@ -15,8 +15,8 @@ export interface StepTimeModel {
   predictUs(step: Step): number;
 }
 
-/** Fitted coefficients applied to a basis compiled for `ctx`. */
-export function fittedModel(fit: FitFile, ctx: BasisContext): StepTimeModel & { row(step: Step, out: Float64Array): void; readonly coefs: Float64Array } {
+/** Fitted coefficients applied to a basis compiled for `ctx` with the fit's basis parameters (`fit.basisParams`, defaults when absent). */
+export function fittedModel(fit: Pick<FitFile, 'basis' | 'basisVersion' | 'terms' | 'basisParams'>, ctx: BasisContext): StepTimeModel & { row(step: Step, out: Float64Array): void; readonly coefs: Float64Array } {
   const basis = getBasis(fit.basis, fit.basisVersion);
   const names = basis.terms.map((t) => t.name);
   const fileNames = fit.terms.map((t) => t.name);
@@ -24,7 +24,7 @@ export function fittedModel(fit: FitFile, ctx: BasisContext): StepTimeModel & { 
     throw new InputError(`fit file terms [${fileNames.join(', ')}] do not match basis '${basis.name}' v${basis.version} terms [${names.join(', ')}]`);
   }
   const coefs = Float64Array.from(fit.terms.map((t) => t.coef));
-  const compiled = basis.compile(ctx);
+  const compiled = basis.compile(ctx, fit.basisParams);
   const row = new Float64Array(coefs.length);
   return {
     name: `${basis.name} v${basis.version} fit`,

@@ -15,6 +15,8 @@ export const ModelJson = z.object({
   stepfitModel: z.literal(MODEL_JSON_VERSION),
   basis: z.string(),
   basisVersion: z.number().int(),
+  /** The fit's basis parameters (e.g. the fitted all-reduce knee); optional, defaults when absent. */
+  basisParams: z.record(z.string(), z.number()).optional(),
   terms: z.array(z.object({
     name: z.string(),
     coef: z.number(),
@@ -50,6 +52,7 @@ export function fitFromModelJson(m: ModelJson): FitFile {
     stepfitFit: FIT_SCHEMA_VERSION,
     basis: m.basis,
     basisVersion: m.basisVersion,
+    ...(m.basisParams ? { basisParams: m.basisParams } : {}),
     terms: m.terms.map((t) => ({ name: t.name, coef: t.coef, se: t.se, ci95: t.ci95, status: t.status })),
     method: m.method,
     residual: m.residual,

@@ -12,8 +12,14 @@ function check(r: SplitResult): string {
 
 const HEAD = ['split', 'config', 'basis', 'method', 'test rows', 'MAPE %', 'p90 APE %', 'bias %', 'prefill MAPE %', 'decode MAPE %', 'check'];
 
+/** Basis label with the basis parameters the fit used, e.g. 'serving v3, knee 2.83 MiB fitted'. */
+function basisCell(r: SplitResult): string {
+  const ps = (r.paramChoices ?? []).map((c) => `${c.name} ${Number(c.value.toPrecision(3))} ${c.source === 'profile' ? 'fitted' : c.source}`);
+  return ps.length ? `${r.basis}, ${ps.join(', ')}` : r.basis;
+}
+
 function cells(r: SplitResult): string[] {
-  return [r.split, r.config, r.basis, r.method, String(r.testRows), pct(r.overall.mape), pct(r.overall.p90Ape), signed(r.overall.biasPct), pct(r.prefill?.mape), pct(r.decode?.mape), check(r)];
+  return [r.split, r.config, basisCell(r), r.method, String(r.testRows), pct(r.overall.mape), pct(r.overall.p90Ape), signed(r.overall.biasPct), pct(r.prefill?.mape), pct(r.decode?.mape), check(r)];
 }
 
 /** Aligned plain-text table with the suite's notes. */

@@ -28,6 +28,9 @@ export interface SplitResult {
   prefill: Metrics | null;
   decode: Metrics | null;
   coefficients: Record<string, number>;
+  /** Basis parameters the fit used (e.g. the all-reduce knee fitted on the training rows) and how each was decided. */
+  basisParams?: Record<string, number>;
+  paramChoices?: { name: string; unit: string; value: number; source: 'profile' | 'default' | 'given'; interval?: [number, number]; reason: string }[];
   /** Published seed MAPE for this split (seed rows only) and whether it reproduced within tolerance (ok null: shown, not checked). */
   reference?: { mape: number; tolerance: number; ok: boolean | null; why?: string };
   /** Target MAPE (default rows only) and whether it is met. */
@@ -70,8 +73,17 @@ function partition(data: SuiteData, keep: (e: SuiteExperiment, s: Step) => boole
 /** Steps a fit needs: the measured ones, or (with targets) every step of the experiment, since targets sum over them. */
 const fitSteps = (p: Part): readonly Step[] => (p.targets.length > 0 ? p.e.steps : p.steps);
 
-/** Fit one configuration on the training parts with the fit engine; coefficients in term order, read back from the fit file. */
-export function fitConfig(cfg: FitConfig, train: readonly Part[]): Float64Array {
+export interface FittedConfig {
+  coefs: Float64Array;
+  basisParams: Record<string, number> | undefined;
+  paramChoices: NonNullable<SplitResult['paramChoices']>;
+}
+
+/**
+ * Fit one configuration on the training parts with the fit engine; coefficients in term order and the
+ * basis parameters (fitted on the training parts only), read back from the fit file.
+ */
+export function fitConfig(cfg: FitConfig, train: readonly Part[]): FittedConfig {
   const basis = getBasis(cfg.basis);
   const ds: FitDataset = {
     experiments: train.map((p) => experimentFrom({
@@ -81,22 +93,27 @@ export function fitConfig(cfg: FitConfig, train: readonly Part[]): Float64Array 
   const r = fitDatasetSync(ds, engineOptions(cfg, basis));
   // through the fit file, as `stepfit fit` writes it and `stepfit predict` reads it
   const file = buildFitFile(r, { commandLine: `stepfit validate (${cfg.label})`, inputs: [], gpus: {}, createdAt: '1970-01-01T00:00:00.000Z' });
-  return Float64Array.from(file.terms.map((t) => t.coef));
+  return {
+    coefs: Float64Array.from(file.terms.map((t) => t.coef)),
+    basisParams: file.basisParams,
+    paramChoices: (file.diagnostics.basisParams ?? []).map(({ name, unit, value, source, interval, reason }) => ({ name, unit, value, source, ...(interval ? { interval } : {}), reason })),
+  };
 }
 
 /** Predict held-out steps with fitted coefficients through the predict library's `fittedModel`. */
-function predictParts(cfg: FitConfig, coefs: Float64Array, test: readonly Part[]): { pred: number[]; meas: number[]; phase: string[] } {
+function predictParts(cfg: FitConfig, fc: FittedConfig, test: readonly Part[]): { pred: number[]; meas: number[]; phase: string[] } {
   const basis = getBasis(cfg.basis);
+  const coefs = fc.coefs;
   const fit = {
-    basis: basis.name, basisVersion: basis.version,
+    basis: basis.name, basisVersion: basis.version, basisParams: fc.basisParams,
     terms: basis.terms.map((t, j) => ({ name: t.name, coef: coefs[j]!, se: null, ci95: [null, null] as [null, null], status: 'fitted' })),
   };
   const pred: number[] = [];
   const meas: number[] = [];
   const phase: string[] = [];
   for (const { e, steps, targets } of test) {
-    // fittedModel only reads basis, basisVersion and terms of the fit file
-    const m = fittedModel(fit as unknown as Parameters<typeof fittedModel>[0], { arch: loadArchitecture(e.model), gpu: loadGpu(e.gpu), tp: e.tp });
+    // fittedModel reads basis, basisVersion, basisParams and terms of the fit file
+    const m = fittedModel(fit, { arch: loadArchitecture(e.model), gpu: loadGpu(e.gpu), tp: e.tp });
     for (const s of steps) {
       pred.push(m.predictUs(s));
       meas.push(s.durationUs!);
@@ -125,14 +142,16 @@ function subset(p: { pred: number[]; meas: number[]; phase: string[] }, ph: stri
 export function runSplit(suite: Suite, data: SuiteData, split: Split, cfg: FitConfig): SplitResult {
   const train = partition(data, split.inTrain, split.targetInTrain);
   const test = partition(data, split.inTest, split.targetInTest);
-  const coefs = fitConfig(cfg, train);
-  const p = predictParts(cfg, coefs, test);
+  const fc = fitConfig(cfg, train);
+  const coefs = fc.coefs;
+  const p = predictParts(cfg, fc, test);
   const basis = getBasis(cfg.basis);
   const r: SplitResult = {
     split: split.name, config: cfg.label, basis: `${basis.name} v${basis.version}`, method: methodLabel(cfg),
     trainRows: train.reduce((a, x) => a + x.steps.length + x.targets.length, 0), testRows: p.meas.length,
     overall: computeMetrics(p.pred, p.meas), prefill: subset(p, 'prefill'), decode: subset(p, 'decode'),
     coefficients: Object.fromEntries(basis.terms.map((t, j) => [t.name, coefs[j]!])),
+    ...(fc.basisParams ? { basisParams: fc.basisParams, paramChoices: fc.paramChoices } : {}),
   };
   const ref = suite.reference?.seedMape[split.name];
   const info = suite.reference?.informational?.[split.name];
