@@ -16,6 +16,7 @@ export function toModelJson(fit: FitFile, basis: Basis, path: string): ModelJson
     stepfitModel: MODEL_JSON_VERSION,
     basis: fit.basis,
     basisVersion: fit.basisVersion,
+    ...(fit.basisParams ? { basisParams: fit.basisParams } : {}),
     terms: fit.terms.map((t, j) => ({ name: t.name, coef: t.coef, unit: basis.terms[j]!.unit, meaning: basis.terms[j]!.meaning, status: t.status, se: t.se, ci95: t.ci95 })),
     method: fit.method,
     residual: fit.residual,

@@ -197,7 +197,7 @@ export async function collectReportData(loaded: LoadedFit, ds: FitDataset, opts:
     progress(`reading ${e.ref.id}`, stage, stages);
     const ctx = { arch: e.arch, gpu: e.gpu, tp: e.ref.tp };
     const pr = makePredictor(loaded, ctx);
-    const fitCompiled = fitBasis.compile(ctx);
+    const fitCompiled = fitBasis.compile(ctx, loaded.fit.basisParams);
     const seedCompiled = seedBasis.compile(ctx);
     let eng: ((s: Step) => number) | null = null;
     if (opts.engine !== false) {
