@@ -77,6 +77,23 @@ describe('stepfit fit / evaluate on the bundled sample (llama-3.1-8b, h100-sxm, 
 });
 
 describe('step inputs: gzip, directories, CRLF', () => {
+  it('serving basis (default): the knee is not identifiable at TP 1 → default 2.63 MiB, said in the output and the file; --basis-param fixes it', async () => {
+    const out = path.join(dir, 'serving.json');
+    const r = await runCli(['fit', ...ONE, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^basis parameter tp_comm_knee_mib = 2\.63 MiB \(default\)$/m);
+    expect(r.stdout).toMatch(/tp_comm_knee_mib = 2\.63 MiB \(default\): not identifiable: 'tp_comm_large' is 0 on every training row/);
+    const fit = readFitFile(out);
+    expect(fit.basisVersion).toBe(3);
+    expect(fit.basisParams).toEqual({ tp_comm_knee_mib: 2.63 });
+    const g = await runCli(['fit', ...ONE, '--basis-param', 'tp_comm_knee_mib=8', '--json']);
+    expect(g.code, g.stderr).toBe(0);
+    expect(JSON.parse(g.stdout).basisParams).toEqual({ tp_comm_knee_mib: 8 });
+    const bad = await runCli(['fit', ...ONE, '--basis-param', 'knee=8']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toBe("stepfit: error: --basis-param: unknown parameter 'knee' for basis 'serving' (parameters: tp_comm_knee_mib)");
+  });
+
   it('a .jsonl.gz file, a directory of files, and CRLF line ends give the same fit as the plain file', async () => {
     const text = fs.readFileSync(SAMPLE, 'utf8');
     const gz = path.join(dir, 'steps.jsonl.gz');
