@@ -3,7 +3,9 @@
  * input_toks, output_toks, arrival_time, queued_ts, scheduled_ts, first_token_ts, last_token_ts)
  * → implied steps (no durations) and request-level targets (simulate.ts).
  * Limits come from `meta.json` next to the file (engine_kwargs.max_num_batched_tokens,
- * max_num_seqs, data_parallel_size) unless given.
+ * max_num_seqs, data_parallel_size; kv_cache.num_gpu_blocks, block_size, enable_prefix_caching;
+ * resolved_config.scheduler_config.scheduler_reserve_full_isl) unless given. Without a block count
+ * the KV cache is not modelled.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,7 +14,7 @@ import { readLines } from '../../io/lines.js';
 import type { Step } from '../../steps/step.js';
 import type { RequestTarget } from '../../steps/targets.js';
 import { emptySummary, type ReconstructSummary } from '../summary.js';
-import { simulateRequestLog, type EngineLimits, type LoggedRequest, type SimResult } from './simulate.js';
+import { simulateRequestLog, type EngineLimits, type KvLimits, type LoggedRequest, type SimResult } from './simulate.js';
 
 export interface RequestLogOptions {
   /** requests.jsonl, or a directory holding it (and meta.json). */
@@ -21,6 +23,10 @@ export interface RequestLogOptions {
   maxNumBatchedTokens?: number;
   maxNumSeqs?: number;
   dataParallel?: number;
+  /** KV blocks per engine (vLLM num_gpu_blocks; default: meta.json kv_cache.num_gpu_blocks, else KV not modelled). */
+  numGpuBlocks?: number;
+  /** Tokens per KV block (default: meta.json, else 16). */
+  blockSize?: number;
   /** Steps between a token's forward pass and its logged timestamp (default: 1 with async scheduling, see readMeta). */
   outputLagSteps?: number;
   skipBad?: boolean;
@@ -33,7 +39,10 @@ export interface RequestLogOutput {
   sim: SimResult;
 }
 
-interface Meta { outputLagSteps?: number; asyncSource?: string; maxNumBatchedTokens?: number; maxNumSeqs?: number; dataParallel?: number; numGpuBlocks?: number; blockSize?: number; model?: string; tp?: number }
+interface Meta {
+  outputLagSteps?: number; asyncSource?: string; maxNumBatchedTokens?: number; maxNumSeqs?: number; dataParallel?: number;
+  numGpuBlocks?: number; blockSize?: number; prefixCaching?: boolean; reserveFullIsl?: boolean; watermark?: number; model?: string; tp?: number;
+}
 
 function readMeta(file: string): Meta {
   let m: Record<string, unknown>;
@@ -45,6 +54,7 @@ function readMeta(file: string): Meta {
   const ek = (m['engine_kwargs'] ?? {}) as Record<string, unknown>;
   const sc = ((m['resolved_config'] as Record<string, unknown> | undefined)?.['scheduler_config'] ?? {}) as Record<string, unknown>;
   const kv = (m['kv_cache'] ?? {}) as Record<string, unknown>;
+  const cc = ((m['resolved_config'] as Record<string, unknown> | undefined)?.['cache_config'] ?? {}) as Record<string, unknown>;
   const int = (...xs: unknown[]): number | undefined => {
     for (const x of xs) if (typeof x === 'number' && Number.isInteger(x) && x > 0) return x;
     return undefined;
@@ -54,8 +64,14 @@ function readMeta(file: string): Meta {
   set('maxNumBatchedTokens', int(ek['max_num_batched_tokens'], sc['max_num_batched_tokens']));
   set('maxNumSeqs', int(ek['max_num_seqs'], sc['max_num_seqs']));
   set('dataParallel', int(ek['data_parallel_size']));
-  set('numGpuBlocks', int(kv['num_gpu_blocks']));
-  set('blockSize', int(kv['block_size']));
+  set('numGpuBlocks', int(kv['num_gpu_blocks'], cc['num_gpu_blocks']));
+  set('blockSize', int(kv['block_size'], cc['block_size']));
+  const bool = (...xs: unknown[]): boolean | undefined => xs.find((x): x is boolean => typeof x === 'boolean');
+  set('prefixCaching', bool(kv['enable_prefix_caching'], cc['enable_prefix_caching']));
+  set('reserveFullIsl', bool(sc['scheduler_reserve_full_isl']));
+  // vLLM's admission watermark (a later SchedulerConfig field); a resolved config without it (0.19) has none.
+  if (typeof sc['watermark'] === 'number' && sc['watermark'] >= 0 && sc['watermark'] < 1) out.watermark = sc['watermark'];
+  else if (Object.keys(sc).length > 0) out.watermark = 0;
   set('tp', int(ek['tensor_parallel_size']));
   if (typeof m['model'] === 'string') out.model = m['model'] as string;
   // vLLM's async scheduling stamps a step's tokens while the next step runs: one step of lag.
@@ -141,7 +157,14 @@ export async function reconstructRequestLog(o: RequestLogOptions): Promise<Reque
   }
   if (reqs.length === 0) throw new InputError(`${file}: no usable requests`);
   const lag = o.outputLagSteps ?? meta.outputLagSteps ?? 1;
-  const lim: EngineLimits = { maxNumBatchedTokens: B, maxNumSeqs: S ?? 256, dataParallel: dp, outputLagSteps: lag };
+  const blocks = o.numGpuBlocks ?? meta.numGpuBlocks;
+  const kv: KvLimits | undefined = blocks !== undefined ? {
+    numGpuBlocks: blocks, blockSize: o.blockSize ?? meta.blockSize ?? 16,
+    ...(meta.prefixCaching !== undefined ? { prefixCaching: meta.prefixCaching } : {}),
+    ...(meta.reserveFullIsl !== undefined ? { reserveFullIsl: meta.reserveFullIsl } : {}),
+    ...(meta.watermark !== undefined ? { watermark: meta.watermark } : {}),
+  } : undefined;
+  const lim: EngineLimits = { maxNumBatchedTokens: B, maxNumSeqs: S ?? 256, dataParallel: dp, outputLagSteps: lag, ...(kv ? { kv } : {}) };
   const sim = simulateRequestLog(reqs, lim);
 
   const expOf = (engine: number): string => (dp > 1 ? `${experiment}-dp${engine}` : experiment);
@@ -177,17 +200,24 @@ export async function reconstructRequestLog(o: RequestLogOptions): Promise<Reque
   };
   const c = sim.clock;
   sum.detail = {
-    'limits': `max_num_batched_tokens ${B}, max_num_seqs ${lim.maxNumSeqs}, data_parallel ${dp}${meta.numGpuBlocks ? `, KV blocks ${meta.numGpuBlocks}×${meta.blockSize ?? '?'} (not modelled)` : ''}`,
+    'limits': `max_num_batched_tokens ${B}, max_num_seqs ${lim.maxNumSeqs}, data_parallel ${dp}, ${kv ? `KV ${kv.numGpuBlocks} blocks × ${kv.blockSize} tokens per engine (prefix caching ${kv.prefixCaching ?? true ? 'on' : 'off'}, full-sequence admission ${kv.reserveFullIsl ?? true ? 'on' : 'off'}, watermark ${kv.watermark ?? 0.01})` : 'KV cache not modelled (no block count)'}`,
     'clock model fitted to request times (ms)': `${(c.a * 1e3).toFixed(2)} + ${(c.b * 1e3).toFixed(2)}·kTok_prefill + ${(c.c * 1e3).toFixed(2)}·(decodes/100) + ${(c.d * 1e3).toFixed(2)}·(context/1e5)`,
     'prefill time (first_token − scheduled): implied Σ steps − logged': resid((r) => r.prefillPredUs, (r) => r.prefillUs, (r) => r.prefillUs > 0 && r.prefillSteps.length > 0),
     'decode time (last_token − first_token): implied Σ steps − logged': resid((r) => r.decodePredUs, (r) => r.decodeUs, (r) => r.decodeUs > 0 && r.decodeSteps.length > 0),
     'first-token clock residual (replay clock at the rule\'s completion step − logged)': anchor((r) => r.firstTokenResidualUs),
     'last-token clock residual': anchor((r) => r.lastTokenResidualUs),
-    'admissions delayed by max_num_seqs': sim.seqLimitDelays,
+    'admissions delayed by max_num_seqs (steps)': sim.seqLimitDelays,
+    ...(kv ? {
+      'KV: preemptions (recompute) in the replay': `${sim.preemptions} (${rq.filter((r) => r.preemptions > 0).length} requests)`,
+      'KV: admissions delayed by the KV cache (steps)': `${sim.kvDelays}; requests admitted later than logged: ${rq.filter((r) => r.admissionDelaySteps > 0).length}, delay p50 ${quantile(rq.filter((r) => r.admissionDelaySteps > 0).map((r) => r.admissionDelaySteps), 0.5) || 0} p90 ${quantile(rq.filter((r) => r.admissionDelaySteps > 0).map((r) => r.admissionDelaySteps), 0.9) || 0} steps`,
+      'KV: blocks used per step': `max ${Math.max(0, ...sim.steps.map((s) => s.kvBlocksUsed ?? 0))} of ${sim.kvBlocksUsable} usable, mean ${(sim.steps.reduce((a, s) => a + (s.kvBlocksUsed ?? 0), 0) / Math.max(1, sim.steps.length)).toFixed(0)}`,
+    } : {}),
     'admissions at a step with no budget left': rq.filter((r) => r.admittedAtBudgetZero).length,
   };
   sum.notes.push(`output lag: ${lag} step(s) between a token's forward pass and its logged timestamp (${o.outputLagSteps !== undefined ? 'from the option' : meta.asyncSource ?? 'default 1: vLLM ≥ 0.14 schedules asynchronously unless told otherwise'})`);
-  sum.notes.push('no preemption is modelled (requests.jsonl records none); prefix-cache hits are not modelled');
+  sum.notes.push(kv
+    ? 'KV cache modelled (block pool, full-sequence admission, preemption by recompute of the latest-admitted request); requests.jsonl records no preemption, so preemptions and resumes are inferred; prefix-cache hits between requests are not modelled (no token ids), only a resumed request\'s own cached blocks; targets of a preempted request include the steps it sat out (see simulate.ts)'
+    : 'KV cache not modelled (no num_gpu_blocks in meta.json): no preemption, unbounded admission; prefix-cache hits are not modelled');
   if (dp > 1) sum.notes.push(`data_parallel_size ${dp}: requests assigned to engines by least in-flight load at queue time (the log does not say which engine served a request)`);
   return { summary: sum, steps, targets, sim };
 }
