@@ -836,7 +836,14 @@ function finishResult(r: FitResult, chosen: ReturnType<typeof chooseParams>, ext
     ...r,
     basisParams: chosen.params,
     paramChoices: chosen.choices,
-    diagnostics: { ...r.diagnostics, notes: [...chosen.notes, ...r.diagnostics.notes] },
+    diagnostics: {
+      ...r.diagnostics,
+      notes: [
+        ...chosen.notes,
+        ...(r.options.cv && chosen.choices.some((c) => c.source === 'profile') ? ['CV folds reuse the basis parameters profiled on all training rows (not re-profiled per fold): CV error is slightly optimistic'] : []),
+        ...r.diagnostics.notes,
+      ],
+    },
     passes: r.passes + extraPasses,
   };
 }

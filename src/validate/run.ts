@@ -52,6 +52,7 @@ export function engineOptions(cfg: FitConfig, basis: Basis): FitOptions {
     basis, method: cfg.method, weight: cfg.weight, seed: 1, cv: null,
     ...(cfg.bounds === 'physical' ? { bounds: physicalBounds(basis) } : {}),
     ...(cfg.ridge > 0 ? { ridge: { lambda: cfg.ridge } } : {}),
+    ...(cfg.basisParams ? { basisParams: cfg.basisParams } : {}),
   };
 }
 

@@ -58,6 +58,8 @@ export interface FitConfig {
   readonly bounds: 'none' | 'physical';
   /** Ridge λ toward the basis priors (TermInfo.prior) on the column-scaled system; 0 = none. */
   readonly ridge: number;
+  /** Basis parameters fixed instead of fitted (ablations only; the default fits them on the training rows). */
+  readonly basisParams?: Readonly<Record<string, number>>;
 }
 
 export interface Suite {
