@@ -56,6 +56,14 @@ describe.runIf(have)('validate --suite splitwise (real data)', () => {
       expect(r.overall.mape).toBeLessThan(ratio * get(split, 'seed').overall.mape);
     });
 
+  it('ablation --basis-param tp_comm_knee_mib=2.63 (the microbenchmark knee, fixed) reproduces serving v2: 11.0 / 10.8 / 14.6 / 9.1', async () => {
+    const r = await runCli(['validate', '--suite', 'splitwise', '--data', SHARED_DATA, '--json', '--basis-param', 'tp_comm_knee_mib=2.63']);
+    expect(r.code, r.stderr).toBe(0);
+    const v2 = (JSON.parse(r.stdout) as SuiteResult).results.filter((x) => x.config === 'default');
+    expect(v2.map((x) => x.overall.mape.toFixed(1))).toEqual(['11.0', '10.8', '14.6', '9.1']);
+    for (const x of v2) expect(x.paramChoices![0]).toMatchObject({ source: 'given', value: 2.63 });
+  });
+
   it('--check fails (exit 1) naming the missed targets', async () => {
     const r = await runCli(['validate', '--suite', 'splitwise', '--data', SHARED_DATA, '--check']);
     expect(r.code).toBe(1);

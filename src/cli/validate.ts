@@ -2,7 +2,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { Command } from '@commander-js/extra-typings';
 import type { CliIO } from './io.js';
-import { InputError } from '../io/errors.js';
+import { InputError, UsageError } from '../io/errors.js';
+import { parseAssignments } from './fit.js';
 import { PACKAGE_ROOT } from '../io/paths.js';
 import { SUITES, getSuite } from '../validate/suites.js';
 import { runSuite } from '../validate/run.js';
@@ -21,11 +22,21 @@ export function validateCommand(io: CliIO) {
     .option('--json', 'print the full result as JSON (metrics, coefficients, checks)')
     .option('--markdown', 'print the table as GitHub Markdown')
     .option('--check', 'exit 1 when a seed number does not reproduce or a default misses its target')
+    .option('--basis-param <spec>', "ablation: fix the default configuration's basis parameters instead of fitting them on each split's training rows, e.g. 'tp_comm_knee_mib=2.63' (serving v2's knee)")
     .action(async (o) => {
       const suite = getSuite(o.suite);
       const root = sharedDataRoot(o.data);
       if (!fs.existsSync(root)) throw new InputError(`--data: shared data root '${root}' not found (suite '${suite.name}' needs the real measurements; pass --data <dir>)`);
-      const res = runSuite(suite, await suite.load(root));
+      let configs = suite.configs;
+      if (o.basisParam !== undefined) {
+        const bp = Object.fromEntries(parseAssignments('--basis-param', o.basisParam).map(([k, v]) => {
+          const x = Number(v);
+          if (v === '' || !Number.isFinite(x)) throw new UsageError(`--basis-param: parameter '${k}': expected a number, got '${v}'`);
+          return [k, x];
+        }));
+        configs = configs.map((c) => (c.label === 'default' ? { ...c, basisParams: bp } : c));
+      }
+      const res = runSuite(suite, await suite.load(root), configs);
       io.out(o.json ? formatSuiteJson(res) : o.markdown ? formatSuiteMarkdown(res) : formatSuiteText(res));
       const fails = suiteFailures(res);
       if (o.check && fails.length > 0) throw new InputError(`validate --check: ${fails.join('; ')}`);
