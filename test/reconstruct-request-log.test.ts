@@ -114,8 +114,8 @@ describe('request-log on the four real vLLM 0.19 runs', () => {
       // so the replay models the cache and the preemptions the log does not record (reconstruct-request-log-kv.test.ts).
       const kvBound = run.startsWith('RTX4090');
       expect(sim.preemptions > 0).toBe(kvBound);
-      expect(median(dc)).toBeLessThan(kvBound ? 0.05 : 0.06);
-      expect(median(pf)).toBeLessThan(kvBound ? 0.25 : 0.2);
+      expect(median(dc)).toBeLessThan(kvBound ? 0.03 : 0.06);
+      expect(median(pf)).toBeLessThan(kvBound ? 0.23 : 0.2);
     });
   }
 

@@ -208,7 +208,7 @@ export async function reconstructRequestLog(o: RequestLogOptions): Promise<Reque
     'last-token clock residual': anchor((r) => r.lastTokenResidualUs),
     'admissions delayed by max_num_seqs (steps)': sim.seqLimitDelays,
     ...(kv ? {
-      'KV: preemptions (recompute) in the replay': `${sim.preemptions} (${rq.filter((r) => r.preemptions > 0).length} requests)`,
+      'KV: preemptions (recompute) in the replay': `${sim.preemptions} (${rq.filter((r) => r.preemptions > 0).length} requests; ${rq.filter((r) => r.preemptionsBeforeFirstToken > 0).length} of them before their first token: targets placed by the clock)`,
       'KV: admissions delayed by the KV cache (steps)': `${sim.kvDelays}; requests admitted later than logged: ${rq.filter((r) => r.admissionDelaySteps > 0).length}, delay p50 ${quantile(rq.filter((r) => r.admissionDelaySteps > 0).map((r) => r.admissionDelaySteps), 0.5) || 0} p90 ${quantile(rq.filter((r) => r.admissionDelaySteps > 0).map((r) => r.admissionDelaySteps), 0.9) || 0} steps`,
       'KV: blocks used per step': `max ${Math.max(0, ...sim.steps.map((s) => s.kvBlocksUsed ?? 0))} of ${sim.kvBlocksUsable} usable, mean ${(sim.steps.reduce((a, s) => a + (s.kvBlocksUsed ?? 0), 0) / Math.max(1, sim.steps.length)).toFixed(0)}`,
     } : {}),

@@ -39,8 +39,10 @@
  *   timestamps, so a preempted interval cannot be subtracted from the logged time; but an engine's
  *   steps are serial, so the wall time of the interval is exactly the sum of all its steps, and the
  *   target stays an equation (Σ step times = logged time). Without preemption these are the steps
- *   the request ran in (as before).
- * - The clock model is refitted (NNLS, relative errors) to the request-level sums — Σ over a
+ *   the request ran in (as before). Exception: a request the replay preempted before its first token
+ *   has both targets placed by the clock (see the end of simulateEngine), since the replay's
+ *   first-token step for it is not reliably the engine's.
+ * - The clock model is refitted (NNLS, relative errors, Huber-weighted: fitClock) to the request-level sums — Σ over a
  *   request's prefill steps = first_token − scheduled, Σ over its decode steps = last − first — and
  *   the replay rerun; 4 passes, starting from a constant step time (the median logged decode step).
  * Residuals (implied − logged) check the reconstruction: Σ of the final clock model over each
@@ -124,8 +126,9 @@ export interface SimRequest {
   readonly lastTokenResidualUs?: number;
   /** Steps from admission to first token: implied (rule) vs count of logged-clock steps, when known. */
   readonly admittedAtBudgetZero: boolean;
-  /** Times the replay preempted it (recompute). */
+  /** Times the replay preempted it (recompute), and how many of those came before its first token. */
   readonly preemptions: number;
+  readonly preemptionsBeforeFirstToken: number;
   /** Steps its first admission came after the step its logged scheduled_ts falls in (KV blocks, a preempted request ahead, max_num_seqs). */
   readonly admissionDelaySteps: number;
 }
@@ -168,6 +171,8 @@ interface R {
   oldBt: number[];
   hit: number;
   preemptions: number;
+  /** Preemptions before its first token. */
+  preemptionsBeforeFirst: number;
 }
 
 const median = (xs: number[]): number => {
@@ -243,7 +248,7 @@ const blockKey = (idx: number, i: number): number => (idx + 1) * KEY_SPAN + i;
 function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockModel): EngineRun {
   for (const r of reqs) {
     r.computed = 0; r.outputs = 0; r.prefilling = true; r.firstStep = undefined; r.admit = undefined; r.due = undefined; r.pf = []; r.dc = [];
-    r.zeroBudget = false; r.ftRes = undefined; r.ltRes = undefined; r.bt = []; r.oldBt = []; r.hit = 0; r.preemptions = 0;
+    r.zeroBudget = false; r.ftRes = undefined; r.ltRes = undefined; r.bt = []; r.oldBt = []; r.hit = 0; r.preemptions = 0; r.preemptionsBeforeFirst = 0;
   }
   const kv = lim.kv;
   const bs = kv?.blockSize ?? 16;
@@ -327,6 +332,7 @@ function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockMo
       v.hit = 0;
       v.prefilling = true;
       v.preemptions++;
+      if (v.firstStep === undefined) v.preemptionsBeforeFirst++;
       preemptions++;
       preemptedNow++;
       resumeQ.unshift(v);
@@ -464,8 +470,24 @@ function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockMo
     ePrev = endK;
     k++;
   }
+  // A request preempted before its first token: the replay's first-token step is not reliably the engine's
+  // (the log does not say whether the engine preempted it too, and where it did not, the replay's span has up to
+  // several times the steps its logged prefill allows). Its targets are placed by the clock instead: prefill =
+  // the steps from the one built after its logged scheduled_ts through the first whose clock end reaches its
+  // logged first_token_ts; decode = the steps after that through its last-token step.
+  for (const r of reqs) {
+    if (r.preemptionsBeforeFirst === 0 || r.due === undefined || r.dc.length === 0) continue;
+    const last = r.dc[r.dc.length - 1]!;
+    let f = r.due;
+    while (f < last - 1 && !(steps[f]!.endEstimate! >= r.q.firstToken)) f++;
+    r.pf = range(r.due, f);
+    r.dc = range(f + 1, last);
+  }
   return { steps, rows, cum: new RowSums(rows, k), seqDelays, kvDelays, preemptions, anchorRes };
 }
+
+/** [a, a+1, …, b] */
+const range = (a: number, b: number): number[] => Array.from({ length: Math.max(0, b - a + 1) }, (_, i) => a + i);
 
 /**
  * Fit the clock model to the request-level sums: Σ rows over a request's prefill (decode) steps = its
@@ -509,7 +531,7 @@ export function simulateRequestLog(reqs: readonly LoggedRequest[], lim: EngineLi
   const counts = new Array<number>(nE).fill(0);
   const rs: R[] = reqs.map((q, i) => ({
     q, engine: engines[i]!, idx: counts[engines[i]!]!++, computed: 0, outputs: 0, prefilling: true, pf: [], dc: [], zeroBudget: false,
-    bt: [], oldBt: [], hit: 0, preemptions: 0,
+    bt: [], oldBt: [], hit: 0, preemptions: 0, preemptionsBeforeFirst: 0,
   }));
   const byEngine = Array.from({ length: nE }, (_, e) => rs.filter((r) => r.engine === e));
   // Initial clock: every step takes the median logged decode-step time.
@@ -535,6 +557,7 @@ export function simulateRequestLog(reqs: readonly LoggedRequest[], lim: EngineLi
       ...(r.ltRes !== undefined ? { lastTokenResidualUs: r.ltRes } : {}),
       admittedAtBudgetZero: r.zeroBudget,
       preemptions: r.preemptions,
+      preemptionsBeforeFirstToken: r.preemptionsBeforeFirst,
       admissionDelaySteps: (r.admit ?? 0) - (r.due ?? 0),
     };
   });
