@@ -14,13 +14,13 @@ const have = LLMSERVINGSIM_RUNS.every((r) => haveShared(path.join(LLMSERVINGSIM_
 
 // split → [measured seed MAPE, measured default MAPE] (thresholds: × 1.1 + 0.5)
 const MEASURED: Record<string, [number, number]> = {
-  'later requests: Llama-3.1-8B RTX 4090': [39.2, 34.0],
-  'later requests: Llama-3.1-8B RTX PRO 6000': [12.0, 11.0],
-  'later requests: Qwen3-32B RTX PRO 6000 TP2': [15.6, 12.4],
-  'later requests: Qwen3-30B-A3B RTX PRO 6000 DP2': [12.6, 14.0],
-  'new GPU': [71.3, 89.6],
-  'new model': [45.6, 29.9],
-  'new model (MoE)': [77.5, 13.9],
+  'later requests: Llama-3.1-8B RTX 4090': [19.4, 19.4],
+  'later requests: Llama-3.1-8B RTX PRO 6000': [12.5, 11.0],
+  'later requests: Qwen3-32B RTX PRO 6000 TP2': [15.4, 13.2],
+  'later requests: Qwen3-30B-A3B RTX PRO 6000 DP2': [13.2, 14.6],
+  'new GPU': [25.2, 26.4],
+  'new model': [50.1, 26.4],
+  'new model (MoE)': [519.2, 13.5],
 };
 
 describe.runIf(have)('validate --suite llmservingsim (real data)', () => {
