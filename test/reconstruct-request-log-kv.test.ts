@@ -93,6 +93,14 @@ describe('request-log replay with a KV cache (round trip through the serving sim
 
 const RTX4090 = 'casys-kaist__LLMServingSim/bench/examples/RTX4090/Llama-3.1-8B/vllm';
 
+describe('request-log KV bad input', () => {
+  it('a block count that cannot hold one of the requests is one clear error naming the request', async () => {
+    if (!haveShared(`${RTX4090}/requests.jsonl`)) return;
+    await expect(reconstructRequestLog({ input: sharedPath(RTX4090), numGpuBlocks: 20 }))
+      .rejects.toThrow(/request bench-\d+ \(line \d+\): \d+ \+ \d+ tokens need \d+ KV blocks of 16, but the engine has 19 usable/);
+  });
+});
+
 describe('request-log on the KV-bound RTX 4090 run', () => {
   it('models the KV cache: capacity never exceeded, preemptions inferred, residuals improved', async () => {
     if (!haveShared(`${RTX4090}/requests.jsonl`)) return;
