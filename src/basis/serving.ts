@@ -33,8 +33,9 @@ import { DTYPE_BYTES } from '../model/arch.js';
 import { rooflineConsts, rfPrefillAttn, rfWeight, type RooflineConsts } from './roofline.js';
 
 /**
- * All-reduce message size (bytes) at which all-reduce time leaves its latency floor: the knee of
- * `tp_comm_large`, T₀ = COMM_KNEE_BYTES / (d · actBytes) tokens. Derived from microbenchmarks the
+ * All-reduce message size (bytes) at which all-reduce time leaves its latency floor: the default and
+ * fallback knee of `tp_comm_large` (version 3 fits the knee, `tp_comm_knee_mib`, on the training rows and
+ * uses this value only when they cannot identify it), T₀ = COMM_KNEE_BYTES / (d · actBytes) tokens. Derived from microbenchmarks the
  * validation splits never see (src/validate/comm-knee.ts, recomputed by test/basis-roofline-knee.test.ts):
  * AIConfigurator's vLLM 0.14 custom all-reduce sweeps on H100 SXM and A100 SXM, eager mode, 2/4/8 GPUs;
  * per curve the Hockney half-performance size n½ = floor latency (≤ 4 KiB) × asymptotic bandwidth

@@ -217,12 +217,17 @@ interface ExpState {
 
 /**
  * Design rows of a data set for one basis; `pass`/`passSync` visit every row once, in the same order every time.
- * With `variants` (G basis-parameter records) a row is "wide": the G design rows of the same step side by
- * side (variant g in columns g·pBasis … (g+1)·pBasis − 1) — one data pass serves a whole parameter profile.
+ * With `variants` (G basis-parameter records) a row is "wide" — one data pass serves a whole parameter
+ * profile: variant 0's full design row (pBasis columns), then for each variant g ≥ 1 only its values of the
+ * `varying` columns (the terms the parameters shape; every other column is the same in all variants —
+ * checked on every row of the first pass). `variantRow(x, g, out)` assembles variant g's design row.
  */
 export class RowSource {
-  /** Row width: pBasis × number of variants. */
+  /** Row width: pBasis + (variants − 1) × |varying|. */
   readonly p: number;
+  /** Columns that differ between variants. */
+  readonly varying: readonly number[];
+  private readonly scratch: Float64Array;
   /** Number of basis terms. */
   readonly pBasis: number;
   readonly variants: number;
@@ -241,14 +246,16 @@ export class RowSource {
    * bytes, and replay them in later passes instead of re-reading and re-computing (multi-pass
    * methods such as Huber IRLS). Over budget, every pass streams the data again.
    */
-  constructor(readonly ds: FitDataset, readonly basis: Basis, opts: { cacheBytes?: number; params?: Readonly<Record<string, number>>; variants?: readonly Readonly<Record<string, number>>[] } = {}) {
+  constructor(readonly ds: FitDataset, readonly basis: Basis, opts: { cacheBytes?: number; params?: Readonly<Record<string, number>>; variants?: readonly Readonly<Record<string, number>>[]; varying?: readonly number[] } = {}) {
     this.cacheBytes = opts.cacheBytes ?? 0;
     if (ds.experiments.length === 0) throw new InputError('no experiments to fit');
     const variants = opts.variants ?? [opts.params ?? {}];
     if (variants.length === 0) throw new Error('RowSource: no parameter variants');
     this.pBasis = basis.terms.length;
     this.variants = variants.length;
-    this.p = this.pBasis * variants.length;
+    this.varying = variants.length > 1 ? [...(opts.varying ?? basis.terms.map((_, j) => j))] : [];
+    this.p = this.pBasis + (variants.length - 1) * this.varying.length;
+    this.scratch = new Float64Array(this.pBasis);
     this.termNames = basis.terms.map((t) => t.name);
     this.x = new Float64Array(this.p);
     this.st = ds.experiments.map((e) => ({
@@ -261,6 +268,17 @@ export class RowSource {
   }
 
   get experiments(): readonly FitExperiment[] { return this.ds.experiments; }
+  /** Variant g's design row (pBasis columns) from a wide row `x`, into `out`. */
+  variantRow(x: Float64Array, g: number, out: Float64Array): Float64Array {
+    const pb = this.pBasis;
+    for (let j = 0; j < pb; j++) out[j] = x[j]!;
+    if (g > 0) {
+      const k = this.varying.length;
+      const off = pb + (g - 1) * k;
+      for (let a = 0; a < k; a++) out[this.varying[a]!] = x[off + a]!;
+    }
+    return out;
+  }
   /** Per-experiment row counts and data ranges (available after the first pass). */
   summaries(): ExperimentSummary[] {
     return this.st.map((s) => {
@@ -412,12 +430,27 @@ export class RowSource {
     const first = s.summary === null;
     const hasTargets = s.targets !== null && s.targets.length > 0;
     if (step.durationUs === undefined && !first) return; // only needed for target rows, which are cached after the first pass
-    if (s.compiled.length === 1) s.compiled[0]!.row(step, x);
-    else for (let g = 0; g < s.compiled.length; g++) s.compiled[g]!.row(step, x.subarray(g * this.pBasis, (g + 1) * this.pBasis));
+    s.compiled[0]!.row(step, x);
+    if (s.compiled.length > 1) {
+      const pb = this.pBasis;
+      const vc = this.varying;
+      const k = vc.length;
+      const sc = this.scratch;
+      for (let g = 1; g < s.compiled.length; g++) {
+        s.compiled[g]!.row(step, sc);
+        if (first) {
+          for (let j = 0; j < pb; j++) {
+            if (sc[j] !== x[j] && !vc.includes(j)) throw new Error(`internal: basis '${this.basis.name}' parameter variants differ in term '${this.termNames[j]}', which no parameter declares in 'affects'`);
+          }
+        }
+        const off = pb + (g - 1) * k;
+        for (let a = 0; a < k; a++) x[off + a] = sc[vc[a]!]!;
+      }
+    }
     if (first) {
       for (let j = 0; j < this.p; j++) {
         if (!Number.isFinite(x[j]!)) {
-          throw new InputError(`${this.where(s, file, lineNo)}: basis '${this.basis.name}' term '${this.termNames[j % this.pBasis]}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`);
+          throw new InputError(`${this.where(s, file, lineNo)}: basis '${this.basis.name}' term '${this.termNames[j < this.pBasis ? j : this.varying[(j - this.pBasis) % this.varying.length]!]}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`);
         }
       }
       if (step.durationUs === undefined && !hasTargets) {

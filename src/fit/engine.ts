@@ -305,8 +305,8 @@ const dot = (x: Float64Array, b: Float64Array): number => {
 interface Job {
   kind: 'full' | 'fold' | 'boot';
   index: number;
-  /** Column offset of this job's design row in a wide row (parameter profiles); 0 otherwise. */
-  off: number;
+  /** Parameter variant of this job's design row in a wide row (parameter profiles); 0 otherwise. */
+  variant: number;
   ident: Identification;
   sys: NormalSystem;
   sol: SolveOut;
@@ -318,19 +318,6 @@ interface Job {
   inliers: number;
 }
 
-/** Per-job views of a (possibly wide) row: job g reads columns off … off + p − 1; cached per row buffer. */
-function rowViews(p: number, offs: readonly number[]): (x: Float64Array) => Float64Array[] {
-  let last: Float64Array | null = null;
-  let vs: Float64Array[] = [];
-  return (x) => {
-    if (x !== last) {
-      last = x;
-      vs = offs.map((o) => (o === 0 && x.length === p ? x : x.subarray(o, o + p)));
-    }
-    return vs;
-  };
-}
-
 /**
  * Huber IRLS with Huber's proposal-2 scale, all jobs at once (one pass per iteration): each iteration
  * re-weights every job's rows by u = min(1, k/|r/s|), re-solves the bounded / penalised problem and
@@ -339,6 +326,7 @@ function rowViews(p: number, offs: readonly number[]): (x: Float64Array) => Floa
 function* huberIrls(
   jobs: Job[], ro: ResolvedOptions, p: number, wOf: (y: number) => number,
   foldOf: (e: number, i: number) => number, mult: (e: number, i: number, b: number) => number, mp: MethodParams,
+  view: (x: Float64Array, variant: number) => Float64Array = (x) => x,
 ): Generator<RowVisitor, { iterations: number; converged: boolean }, void> {
   const hk = ro.huber!.k;
   const kappa = huberKappa(hk);
@@ -352,18 +340,16 @@ function* huberIrls(
     const live = jobs.filter((j) => !j.converged);
     if (live.length === 0) { converged = true; break; }
     for (const j of live) { j.acc = new NormalAccumulator(p, { trackRange: false }); j.psi2 = 0; j.inliers = 0; }
-    const views = rowViews(p, live.map((j) => j.off));
     yield {
       row(x, y, e, i) {
         const w0 = wOf(y);
         const sw = Math.sqrt(w0);
         const f = foldOf(e, i);
-        const vs = views(x);
         for (let a = 0; a < live.length; a++) {
           const j = live[a]!;
-          const xv = vs[a]!;
           let m = 1;
           if (j.kind === 'fold') { if (f === j.index) continue; } else if (j.kind === 'boot') { m = mult(e, i, j.index); if (m === 0) continue; }
+          const xv = view(x, j.variant);
           const r = (y - dot(xv, j.sol.beta)) * sw / j.scale;
           const ar = Math.abs(r);
           const u = ar <= hk ? 1 : hk / ar;
@@ -494,7 +480,7 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     if (sys.n <= id.active.length && kind !== 'boot') {
       throw new InputError(`CV fold ${foldNames[index]}: only ${sys.n} training rows for ${id.active.length} terms`);
     }
-    return { kind, index, off: 0, ident: id, sys, sol: solveJob(sys, id.active, innerMp), scale: 0, converged: false, acc: null, psi2: 0, inliers: 0 };
+    return { kind, index, variant: 0, ident: id, sys, sol: solveJob(sys, id.active, innerMp), scale: 0, converged: false, acc: null, psi2: 0, inliers: 0 };
   };
   const full = makeJob('full', 0, fullSys);
   const folds: Job[] = [];
@@ -693,20 +679,20 @@ function* profilePlan(src: RowSource, basis: Basis, ro: ResolvedOptions, affects
   const names = basis.terms.map((t) => t.name);
   const relative = ro.weight === 'relative';
   const wOf = (y: number): number => (relative ? 1 / (y * y) : 1);
-  const offs = Array.from({ length: G }, (_, g) => g * p);
-  const accs = offs.map(() => new NormalAccumulator(p));
-  const views = rowViews(p, offs);
+  const accs = Array.from({ length: G }, () => new NormalAccumulator(p));
+  const bufs = Array.from({ length: G }, () => new Float64Array(p));
+  const view = (x: Float64Array, g: number): Float64Array => src.variantRow(x, g, bufs[g]!);
   yield {
     row(x, y) {
       const w = wOf(y);
-      const vs = views(x);
-      for (let g = 0; g < G; g++) accs[g]!.add(vs[g]!, y, w);
+      for (let g = 0; g < G; g++) accs[g]!.add(view(x, g), y, w);
     },
   };
   const systems = accs.map((a) => a.system());
   const n = systems[0]!.n;
   if (n <= p) return null;
   const exercised = systems.some((sys) => affects.some((j) => sys.A[j * p + j]! > 0));
+  if (!exercised) return { objective: systems.map(() => 0), exercised, n }; // every variant is the same fit: nothing to profile
   const penalised = (ro.ridge?.lambda ?? 0) > 0;
   const mp: MethodParams = {
     lo: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? 0 : ro.bounds?.[nm]?.[0] ?? -Infinity)),
@@ -718,22 +704,21 @@ function* profilePlan(src: RowSource, basis: Basis, ro: ResolvedOptions, affects
   const jobs: Job[] = systems.map((sys, g) => {
     const score = mp.hasBounds ? (act: readonly number[]): number => quadraticRss(sys.A, sys.b, sys.c, solveJob(sys, act, mp).beta) : undefined;
     const ident = identify(sys, names, penalised ? 'report' : 'resolve', { score });
-    return { kind: 'full', index: g, off: g * p, ident, sys, sol: solveJob(sys, ident.active, mp), scale: 0, converged: false, acc: null, psi2: 0, inliers: 0 };
+    return { kind: 'full', index: g, variant: g, ident, sys, sol: solveJob(sys, ident.active, mp), scale: 0, converged: false, acc: null, psi2: 0, inliers: 0 };
   });
   if (ro.method !== 'huber') {
     return { objective: jobs.map((j) => Math.max(0, quadraticRss(j.sys.A, j.sys.b, j.sys.c, j.sol.beta))), exercised, n };
   }
-  yield* huberIrls(jobs, ro, p, wOf, () => -1, () => 1, mp);
+  yield* huberIrls(jobs, ro, p, wOf, () => -1, () => 1, mp, view);
   const hk = ro.huber!.k;
   const kappa = huberKappa(hk);
   const obj = jobs.map((j) => 0.5 * Math.max(1, n - j.ident.active.length) * kappa * j.scale);
   yield {
     row(x, y) {
       const sw = Math.sqrt(wOf(y));
-      const vs = views(x);
       for (let g = 0; g < G; g++) {
         const j = jobs[g]!;
-        const t = Math.abs((y - dot(vs[g]!, j.sol.beta)) * sw / j.scale);
+        const t = Math.abs((y - dot(view(x, g), j.sol.beta)) * sw / j.scale);
         obj[g] += j.scale * (t <= hk ? 0.5 * t * t : hk * t - 0.5 * hk * hk);
       }
     },
@@ -859,7 +844,7 @@ export async function fitDataset(ds: FitDataset, opts: FitOptions): Promise<FitR
   let extra = 0;
   const variants = variantsOf(pr);
   if (pr.profiled.length > 0) {
-    const wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, variants });
+    const wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, variants, varying: affectedTerms(pr) });
     const plan = profilePlan(wide, pr.basis, pr.ro, affectedTerms(pr));
     let r = plan.next();
     while (!r.done) { await wide.pass(r.value); r = plan.next(); }
@@ -881,7 +866,7 @@ export function fitDatasetSync(ds: FitDataset, opts: FitOptions): FitResult {
   let extra = 0;
   const variants = variantsOf(pr);
   if (pr.profiled.length > 0) {
-    const wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, variants });
+    const wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, variants, varying: affectedTerms(pr) });
     const plan = profilePlan(wide, pr.basis, pr.ro, affectedTerms(pr));
     let r = plan.next();
     while (!r.done) { wide.passSync(r.value); r = plan.next(); }
