@@ -15,14 +15,14 @@
  * (b) the analytical engine (datasheets only, no fitted numbers).
  *
  * Thresholds (relative error of each statistic, |sim − logged| / logged):
- * - fitted: TPOT and E2E ≤ 12% (in-sample fit with ~10% MAPE on the targets; a request's TPOT
+ * - fitted: TPOT and E2E ≤ 10% (in-sample fit with 10–17% MAPE on the targets; a request's TPOT
  *   averages hundreds of steps, so what is left is bias of the implied steps and the basis, seen at
- *   +1…+8%); TTFT ≤ 35%: three runs queue for seconds to a minute (max_num_seqs or KV bound) and
+ *   −5…+7%); TTFT ≤ 30%: three runs queue for seconds to a minute (max_num_seqs or KV bound) and
  *   TTFT there is a queueing delay that amplifies a few % of throughput error; Qwen3-30B-A3B
  *   mostly does not queue (logged median 0.14 s), so its TTFT statistics are a prefill time plus
- *   the odd burst and the most sensitive of all (seen: −21% … +31%).
- * - engine: a sanity band, not an accuracy claim: TPOT and E2E within ±45%, TTFT within a factor
- *   3. The MoE run's engine uses EP = TP·DP = 2 across the DP ranks (each GPU 64 of 128 experts,
+ *   the odd burst and the most sensitive of all (seen: −21% … +25%).
+ * - engine (no fitted numbers): TPOT and E2E within ±25% (seen −22…+21%: Qwen3-32B TP2 over PCIe is
+ *   the low one), TTFT within a factor 1.6 (seen 0.73…1.52). The MoE run's engine uses EP = TP·DP = 2 across the DP ranks (each GPU 64 of 128 experts,
  *   serving both ranks' tokens): its TPOT and E2E within ±15% (seen +6…+8%; with EP 1 it was
  *   +26…+40% and TTFT up to ×2.5).
  * The whole table is printed.
@@ -128,25 +128,25 @@ describe.skipIf(!have)('simulate: replay of four real vLLM runs (LLMServingSim)'
     console.log(lines.join('\n'));
   });
 
-  it('fitted step models: TPOT and E2E within 12%, TTFT within 35% (mean, p50, p90)', () => {
+  it('fitted step models: TPOT and E2E within 10%, TTFT within 30% (mean, p50, p90)', () => {
     expect(rows.length).toBe(4);
     for (const r of rows) {
       for (const st of STATS) {
-        expect(Math.abs(rel(r.fitted.tpot[st], r.logged.tpot[st])), `${r.run} TPOT ${st}`).toBeLessThan(0.12);
-        expect(Math.abs(rel(r.fitted.e2e[st], r.logged.e2e[st])), `${r.run} E2E ${st}`).toBeLessThan(0.12);
-        expect(Math.abs(rel(r.fitted.ttft[st], r.logged.ttft[st])), `${r.run} TTFT ${st}`).toBeLessThan(0.35);
+        expect(Math.abs(rel(r.fitted.tpot[st], r.logged.tpot[st])), `${r.run} TPOT ${st}`).toBeLessThan(0.10);
+        expect(Math.abs(rel(r.fitted.e2e[st], r.logged.e2e[st])), `${r.run} E2E ${st}`).toBeLessThan(0.10);
+        expect(Math.abs(rel(r.fitted.ttft[st], r.logged.ttft[st])), `${r.run} TTFT ${st}`).toBeLessThan(0.30);
       }
     }
   });
 
-  it('analytical engine: TPOT and E2E within ±45%, TTFT within a factor 3', () => {
+  it('analytical engine: TPOT and E2E within ±25%, TTFT within a factor 1.6', () => {
     for (const r of rows) {
       for (const st of STATS) {
-        expect(Math.abs(rel(r.engine.tpot[st], r.logged.tpot[st])), `${r.run} TPOT ${st}`).toBeLessThan(0.45);
-        expect(Math.abs(rel(r.engine.e2e[st], r.logged.e2e[st])), `${r.run} E2E ${st}`).toBeLessThan(0.45);
+        expect(Math.abs(rel(r.engine.tpot[st], r.logged.tpot[st])), `${r.run} TPOT ${st}`).toBeLessThan(0.25);
+        expect(Math.abs(rel(r.engine.e2e[st], r.logged.e2e[st])), `${r.run} E2E ${st}`).toBeLessThan(0.25);
         const ratio = r.engine.ttft[st] / r.logged.ttft[st];
-        expect(ratio, `${r.run} TTFT ${st}`).toBeGreaterThan(1 / 3);
-        expect(ratio, `${r.run} TTFT ${st}`).toBeLessThan(3);
+        expect(ratio, `${r.run} TTFT ${st}`).toBeGreaterThan(1 / 1.6);
+        expect(ratio, `${r.run} TTFT ${st}`).toBeLessThan(1.6);
         if (r.run.includes('A3B')) {
           expect(Math.abs(rel(r.engine.tpot[st], r.logged.tpot[st])), `${r.run} TPOT ${st} (EP across DP)`).toBeLessThan(0.15);
           expect(Math.abs(rel(r.engine.e2e[st], r.logged.e2e[st])), `${r.run} E2E ${st} (EP across DP)`).toBeLessThan(0.15);
