@@ -246,8 +246,11 @@ export class RowSource {
    * bytes, and replay them in later passes instead of re-reading and re-computing (multi-pass
    * methods such as Huber IRLS). Over budget, every pass streams the data again.
    */
-  constructor(readonly ds: FitDataset, readonly basis: Basis, opts: { cacheBytes?: number; params?: Readonly<Record<string, number>>; variants?: readonly Readonly<Record<string, number>>[]; varying?: readonly number[] } = {}) {
+  /** Evaluation mode: steps without duration_us are not rows (and not an error) when nothing needs them. */
+  private readonly allowUnmeasured: boolean;
+  constructor(readonly ds: FitDataset, readonly basis: Basis, opts: { allowUnmeasured?: boolean; cacheBytes?: number; params?: Readonly<Record<string, number>>; variants?: readonly Readonly<Record<string, number>>[]; varying?: readonly number[] } = {}) {
     this.cacheBytes = opts.cacheBytes ?? 0;
+    this.allowUnmeasured = opts.allowUnmeasured ?? false;
     if (ds.experiments.length === 0) throw new InputError('no experiments to fit');
     const variants = opts.variants ?? [opts.params ?? {}];
     if (variants.length === 0) throw new Error('RowSource: no parameter variants');
@@ -453,7 +456,7 @@ export class RowSource {
           throw new InputError(`${this.where(s, file, lineNo)}: basis '${this.basis.name}' term '${this.termNames[j < this.pBasis ? j : this.varying[(j - this.pBasis) % this.varying.length]!]}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`);
         }
       }
-      if (step.durationUs === undefined && !hasTargets) {
+      if (step.durationUs === undefined && !hasTargets && !this.allowUnmeasured) {
         throw new InputError(`${this.where(s, file, lineNo)}: field 'duration_us' missing: fitting needs the measured step time (µs) on every step, or request-level targets for experiment '${s.e.ref.id}'`);
       }
       trackRanges(s.ranges!, step);

@@ -30,7 +30,7 @@ function setup(fit: FitFile, ds: FitDataset): { src: RowSource; visitor: RowVisi
       cells.add(e, kind, pred, y);
     },
   };
-  return { src: new RowSource(ds, basis, { params: fit.basisParams }), visitor, cells };
+  return { src: new RowSource(ds, basis, { params: fit.basisParams, allowUnmeasured: true }), visitor, cells };
 }
 
 const finish = (cells: MetricCells): Evaluation => {
