@@ -16,9 +16,9 @@
  *   tp_hops       = 2·32·2·(2−1) = 128 (× 450/450)
  */
 import { describe, it, expect } from 'vitest';
-import { servingBasis, servingConsts, svTpCommLarge, commKneeTokens, COMM_KNEE_BYTES } from '../src/basis/serving.js';
+import { servingBasis, servingConsts, svTpCommLarge, commKneeTokens, deviceLatencyScale, COMM_KNEE_BYTES } from '../src/basis/serving.js';
 import { loadArchitecture } from '../src/model/load.js';
-import { loadGpu } from '../src/hardware/gpu.js';
+import { loadGpu, parseGpuSpec } from '../src/hardware/gpu.js';
 import { getBasis, DEFAULT_BASIS } from '../src/basis/registry.js';
 import { physicalBounds } from '../src/basis/types.js';
 import type { Step } from '../src/steps/step.js';
@@ -59,14 +59,14 @@ describe('serving basis: hand values', () => {
     expect(dec['prefill_attn']).toBe(0);
   });
 
-  it('A100 TP 1: no TP terms, counts scaled by (989.5/312)^(1/3) = 1.469221, decode work at A100 peaks', () => {
+  it('A100 TP 1: no TP terms, counts scaled by the SM clock 1980/1410 = 1.404255, decode work at A100 peaks', () => {
     const r = row({ experiment: 't', step: 0, prefill: [], decode: [1000, 1000, 1000, 1000] }, a100, 1);
     expect(r['tp_comm']).toBe(0);
     expect(r['tp_comm_large']).toBe(0);
     expect(r['tp_hops']).toBe(0);
-    expect(rel(r['constant']!, 1.4692208)).toBeLessThan(1e-6);
-    expect(rel(r['decode_layers']!, 32 * 1.4692208)).toBeLessThan(1e-6);
-    expect(rel(r['requests']!, 4 * 1.4692208)).toBeLessThan(1e-6);
+    expect(rel(r['constant']!, 1.4042553)).toBeLessThan(1e-6);
+    expect(rel(r['decode_layers']!, 32 * 1.4042553)).toBeLessThan(1e-6);
+    expect(rel(r['requests']!, 4 * 1.4042553)).toBeLessThan(1e-6);
     // 4·(2·32·(2·4096·32·128·2 + 3·4096·11008) + 2·4096·32000)/312e6; 32·4·1001·(2·32·128·2)/2.039e6; weights + LM head / 2.039e6
     expect(rel(r['decode_gemm']!, 169.41224)).toBeLessThan(1e-6);
     expect(rel(r['kv']!, 1029.54838)).toBeLessThan(1e-6);
@@ -97,7 +97,7 @@ describe('serving basis: hand values', () => {
     cb.features(mixed, f);
     cb.row(mixed, r);
     const s = f[11]!;
-    expect(rel(s, 1.4692208)).toBeLessThan(1e-6);
+    expect(rel(s, 1.4042553)).toBeLessThan(1e-6);
     expect(f[7]).toBe(128);
     expect(rel(r[7]!, 128 * 450 / 300)).toBeLessThan(1e-12); // A100 NVLink 600 GB/s → 300 per direction
     expect(rel(r[8]!, 32 * s)).toBeLessThan(1e-12);
@@ -115,5 +115,39 @@ describe('serving basis: registry and physical bounds', () => {
     const b = physicalBounds(servingBasis);
     for (const t of ['prefill_gemm', 'decode_gemm', 'prefill_attn', 'kv', 'weight', 'tp_comm']) expect(b[t]).toEqual([1, null]);
     for (const t of ['tp_comm_large', 'tp_hops', 'prefill_layers', 'decode_layers', 'requests', 'constant']) expect(b[t]).toEqual([0, null]);
+  });
+});
+
+describe('serving basis v4: device-latency scale from the SM clock', () => {
+  it('s = 1980 MHz / datasheet boost clock: H100 SXM 1, A100 1.404255, H100 PCIe 1.128205, L40S / RTX 4090 0.785714, MI300X 0.942857', () => {
+    const want: Record<string, number> = {
+      'h100-sxm': 1, h200: 1, 'a100-sxm-80gb': 1980 / 1410, 'a100-pcie-80gb': 1980 / 1410, 'h100-pcie': 1.1282051,
+      'h100-nvl': 1.1092437, l40s: 0.7857143, 'rtx-4090': 0.7857143, mi300x: 0.9428571, 'rtx-pro-6000-blackwell': 0.7565915,
+    };
+    for (const [id, v] of Object.entries(want)) {
+      const s = deviceLatencyScale(loadGpu(id));
+      expect(s.from, id).toBe('clock');
+      expect(rel(s.scale, v), id).toBeLessThan(1e-6);
+      expect(servingConsts({ arch, gpu: loadGpu(id), tp: 1 }).latencyScale, id).toBe(s.scale);
+    }
+  });
+
+  it('falls back to (989.5/F)^(1/3) only when the datasheet has no clock (B200; crossmodel layout)', () => {
+    const b200 = deviceLatencyScale(loadGpu('b200'));
+    expect(b200.from).toBe('tflops');
+    expect(rel(b200.scale, Math.cbrt(989.5 / 2250))).toBeLessThan(1e-12); // 0.760354
+    const xm = parseGpuSpec({ compute: { fp16_tensor_core: 624 }, memory: { bandwidth_tb_s: 2.039 } }, 'A100.json');
+    expect(xm.boostClockMHz).toBeNull();
+    const s = deviceLatencyScale(xm);
+    expect(s.from).toBe('tflops');
+    expect(rel(s.scale, 1.4692208)).toBeLessThan(1e-6); // v3's A100 value
+    const cb = servingBasis.compile({ arch, gpu: xm, tp: 1 });
+    const out = new Float64Array(servingBasis.terms.length);
+    cb.row({ experiment: 't', step: 0, prefill: [], decode: [10] }, out);
+    expect(rel(out[11]!, 1.4692208)).toBeLessThan(1e-6);
+  });
+
+  it('is version 4', () => {
+    expect(servingBasis.version).toBe(4);
   });
 });

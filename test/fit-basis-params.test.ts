@@ -63,7 +63,7 @@ describe('the knee grid is fixed in advance', () => {
     expect(COMM_KNEE_GRID_MIB[6]).toBeCloseTo(2, 9);
     expect(logGrid(1, 8, 2)).toEqual([1, 2, 4, 8]);
     expect(COMM_KNEE_MIB).toBeCloseTo(2.63, 9);
-    expect(servingBasis.version).toBe(3);
+    expect(servingBasis.version).toBe(4);
     expect(chi2Crit95(1)).toBeCloseTo(3.841, 3);
   });
 });

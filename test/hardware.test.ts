@@ -19,9 +19,27 @@ describe('GPU datasheets', () => {
     expect(loadGpu('h100-sxm')).toMatchObject({ fp16DenseTflops: 989.5, memBandwidthTBs: 3.35, scaleUpGBs: 900 });
     expect(loadGpu('a100-sxm-80gb')).toMatchObject({ fp16DenseTflops: 312, memBandwidthTBs: 2.039, scaleUpGBs: 600, fp8DenseTflops: null });
   });
+  it('boost clock (MHz) with a source on every bundled datasheet; null only where the vendor publishes none (B200)', () => {
+    const want: Record<string, number | null> = {
+      'a100-sxm-80gb': 1410, 'a100-pcie-80gb': 1410, 'h100-sxm': 1980, 'h100-pcie': 1755, 'h100-nvl': 1785, h200: 1980,
+      b200: null, l40s: 2520, mi300x: 2100, 'rtx-4090': 2520, 'rtx-pro-6000-blackwell': 2617,
+    };
+    for (const id of knownGpuIds()) {
+      const g = loadGpu(id);
+      expect(id in want, `${id}: clock expected in this test`).toBe(true);
+      expect(g.boostClockMHz, id).toBe(want[id]);
+      expect(g.sources['boostClockMHz']!.length, `${id}.boostClockMHz source`).toBeGreaterThan(40);
+    }
+  });
+  it('boostClockMHz is optional in a datasheet (→ null) and must be positive when given', () => {
+    const base = { id: 'x', name: 'x', fp16DenseTflops: { value: 100, source: 's' }, memCapacityGB: { value: 80, source: 's' }, memBandwidthTBs: { value: 2, source: 's' } };
+    expect(parseGpuSpec(base, 'x.json').boostClockMHz).toBeNull();
+    expect(parseGpuSpec({ ...base, boostClockMHz: { value: 1500, source: 's' } }, 'x.json').boostClockMHz).toBe(1500);
+    expect(() => parseGpuSpec({ ...base, boostClockMHz: { value: 0, source: 's' } }, 'x.json')).toThrow(/x\.json: field 'boostClockMHz\.value'/);
+  });
   it('accepts the crossmodel datasheet layout (dense = half of the sparse figure)', () => {
     const g = parseGpuSpec({ compute: { fp16_tensor_core: 1979 }, memory: { bandwidth_tb_s: 3.35, capacity_gb: 80 }, interconnect: { nvlink_bandwidth_gb_s: 900 } }, 'H100.json');
-    expect(g).toMatchObject({ fp16DenseTflops: 989.5, memBandwidthTBs: 3.35, memCapacityGB: 80, scaleUpGBs: 900 });
+    expect(g).toMatchObject({ fp16DenseTflops: 989.5, memBandwidthTBs: 3.35, memCapacityGB: 80, scaleUpGBs: 900, boostClockMHz: null });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-'));
     const f = path.join(dir, 'H100.json');
     fs.writeFileSync(f, JSON.stringify({ compute: { fp16_tensor_core: 1979 }, memory: { bandwidth_tb_s: 3.35 }, interconnect: { nvlink_bandwidth_gb_s: 900 } }));

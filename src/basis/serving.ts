@@ -1,5 +1,5 @@
 /**
- * The `serving` basis (version 3): stepfit's default. Roofline times at datasheet peak for the GPU
+ * The `serving` basis (version 4): stepfit's default. Roofline times at datasheet peak for the GPU
  * work of a step, plus the serving engine's fixed costs, each with a physical meaning and bound.
  * Chosen on real measurements (reports/validation.md: Splitwise batch sweeps, four held-out splits).
  *
@@ -15,7 +15,7 @@
  *   tp_comm_large  extra all-reduce time that grows with message size: the tp_comm time of
  *                  √(T² + T₀²) − T₀ tokens (≈ T²/2T₀ for small steps, T − T₀ for large), with the knee
  *                  in bytes: T₀ = knee / (d · 2 B). The knee is the basis parameter `tp_comm_knee_mib`
- *                  (version 3): fitted on the training rows by profile likelihood over a fixed grid
+ *                  (since version 3): fitted on the training rows by profile likelihood over a fixed grid
  *                  (0.25 – 32 MiB, ×√2), falling back to the microbenchmark value COMM_KNEE_BYTES
  *                  (2.63 MiB; Llama-2-70B 168 tokens, BLOOM-176B 96) when the data cannot identify it.
  *   tp_hops        ring latency: 2L all-reduces × 2(TP−1) hops, × (450 GB/s ÷ per-direction link GB/s)
@@ -23,12 +23,18 @@
  *   decode_layers  L per decode-only step (graph-captured), × s
  *   requests       requests in the step (scheduling, sampling), × s
  *   constant       1 per step, × s
- * s = (989.5 / F_TFLOPS)^(1/3): a device-latency scale (1 on an H100 SXM), so fixed costs measured on
- * one GPU carry to another (Hopper ≈ 1, Ampere A100 ≈ 1.47). Count coefficients are µs at s = 1.
+ * s: the device-latency scale (1 on an H100 SXM), so fixed costs measured on one GPU carry to another.
+ * Version 4: s = 1980 MHz / boost clock (the datasheet's maximum SM clock, `GpuSpec.boostClockMHz`): kernel
+ * and launch latencies are counted in SM cycles, so they scale with the clock period (A100 1980/1410 = 1.404,
+ * H100 PCIe 1.128, L40S / RTX 4090 0.786, MI300X 0.943). The rule was fixed a priori on that physical ground,
+ * not chosen on the validation splits. Only when a datasheet has no clock (B200, crossmodel-layout files) does
+ * s fall back to version 3's (989.5 / F_TFLOPS)^(1/3) — an exponent that was picked by comparing held-out test
+ * splits (reports/validation.md), kept only as a last resort. Count coefficients are µs at s = 1.
  */
 import { logGrid, resolveBasisParams, type Basis, type BasisContext, type CompiledBasis, type TermInfo } from './types.js';
 import { InputError } from '../io/errors.js';
 import type { Step } from '../steps/step.js';
+import type { GpuSpec } from '../hardware/gpu.js';
 import { DTYPE_BYTES } from '../model/arch.js';
 import { rooflineConsts, rfPrefillAttn, rfWeight, type RooflineConsts } from './roofline.js';
 
@@ -51,16 +57,33 @@ export const COMM_KNEE_MIB = COMM_KNEE_BYTES / 2 ** 20;
  * eager, 0.36 – 0.70 MiB CUDA graphs) by more than a factor 4 on each side.
  */
 export const COMM_KNEE_GRID_MIB: readonly number[] = Object.freeze(logGrid(0.25, 32, Math.SQRT2));
-/** Reference GPU of the latency scales: H100 SXM (989.5 dense FP16 TFLOPS, 450 GB/s NVLink per direction). */
+/** Reference GPU of the latency scales: H100 SXM (1,980 MHz boost clock, 989.5 dense FP16 TFLOPS, 450 GB/s NVLink per direction). */
+export const REF_CLOCK_MHZ = 1980;
 export const REF_TFLOPS = 989.5;
 export const REF_LINK_GBS = 450;
+
+/** Where the device-latency scale came from: the datasheet clock, or the TFLOPS fallback. */
+export type LatencyScaleSource = 'clock' | 'tflops';
+
+/**
+ * Device-latency scale s of the count terms (1 on an H100 SXM):
+ *   s = REF_CLOCK_MHZ / boostClockMHz                 when the datasheet carries the clock (version 4);
+ *   s = (REF_TFLOPS / F_TFLOPS)^(1/3)                 otherwise (version 3's rule, fallback only).
+ */
+export function deviceLatencyScale(gpu: GpuSpec): { scale: number; from: LatencyScaleSource } {
+  const clk = gpu.boostClockMHz;
+  if (clk != null && clk > 0) return { scale: REF_CLOCK_MHZ / clk, from: 'clock' };
+  return { scale: Math.cbrt(REF_TFLOPS / gpu.fp16DenseTflops), from: 'tflops' };
+}
 
 export interface ServingConsts {
   rf: RooflineConsts;
   /** LM-head FLOPs per sampled token per GPU (2·d·V/TP), and its weight bytes per GPU. */
   lmFlops: number; lmBytes: number;
-  /** s: device-latency scale of count terms. */
+  /** s: device-latency scale of count terms (deviceLatencyScale). */
   latencyScale: number;
+  /** Whether s came from the datasheet clock or the TFLOPS fallback. */
+  latencyScaleFrom: LatencyScaleSource;
   /** Link-latency scale of one ring hop. */
   hopScale: number;
   /** All-reduce message-size knee of `tp_comm_large` (bytes). */
@@ -72,11 +95,13 @@ export function servingConsts(ctx: BasisContext, kneeBytes: number = COMM_KNEE_B
   const a = ctx.arch;
   const lmParams = a.hiddenSize * a.vocabSize / ctx.tp;
   const link = ctx.gpu.scaleUpGBs / 2;
+  const s = deviceLatencyScale(ctx.gpu);
   return {
     rf,
     lmFlops: 2 * lmParams,
     lmBytes: lmParams * DTYPE_BYTES[a.weightDtype],
-    latencyScale: Math.cbrt(REF_TFLOPS / ctx.gpu.fp16DenseTflops),
+    latencyScale: s.scale,
+    latencyScaleFrom: s.from,
     hopScale: link > 0 ? REF_LINK_GBS / link : 0,
     kneeBytes,
   };
@@ -141,8 +166,8 @@ const COLUMNS = ['prefill_gemm', 'decode_gemm', 'prefill_attn', 'kv', 'weight', 
 
 export const servingBasis: Basis = Object.freeze({
   name: 'serving',
-  version: 3,
-  description: 'Roofline GPU work at datasheet peak (β ≥ 1) plus serving-engine costs: message-size all-reduce growth, ring-hop latency, per-phase per-layer launch overhead, per-request and per-step costs in device-latency units.',
+  version: 4,
+  description: 'Roofline GPU work at datasheet peak (β ≥ 1) plus serving-engine costs: message-size all-reduce growth, ring-hop latency, per-phase per-layer launch overhead, per-request and per-step costs in device-latency units (H100 SXM clock / datasheet boost clock).',
   terms: Object.freeze<TermInfo[]>([
     { name: 'prefill_gemm', unit: 'us', prior: 1, lower: 1, meaning: 'prefill linear layers run at 1/β of peak tensor FLOPS' },
     { name: 'decode_gemm', unit: 'us', prior: 1, lower: 1, meaning: 'decode linear layers run at 1/β of peak tensor FLOPS' },

@@ -34,6 +34,12 @@ export interface GpuSpec {
   readonly pcieGBs: number;
   /** Board power in W (0 when unknown). */
   readonly tdpW: number;
+  /**
+   * Maximum SM (graphics / engine) boost clock in MHz, or null when the datasheet does not carry it
+   * (and always null for the crossmodel layout). Optional in the interface so that hand-built specs stay valid;
+   * the parsers always set it.
+   */
+  readonly boostClockMHz?: number | null;
   /** Where each number came from. */
   readonly sources: Readonly<Record<string, string>>;
   readonly file: string;
@@ -52,6 +58,7 @@ const OwnLayout = z.object({
   scaleUpKind: z.string().optional(),
   pcieGBs: Sourced.optional(),
   tdpW: Sourced.optional(),
+  boostClockMHz: Sourced.optional(),
 }).loose();
 
 const CrossmodelLayout = z.object({
@@ -86,6 +93,7 @@ export function parseGpuSpec(json: unknown, file: string): GpuSpec {
       scaleUpKind: nv > 0 ? 'nvlink' : 'pcie',
       pcieGBs: pcie,
       tdpW: 0,
+      boostClockMHz: null,
       sources: Object.freeze({ all: src }),
       file,
     });
@@ -113,6 +121,7 @@ export function parseGpuSpec(json: unknown, file: string): GpuSpec {
     scaleUpKind: g.scaleUpGBs?.value ? g.scaleUpKind ?? 'nvlink' : 'pcie',
     pcieGBs: pcie,
     tdpW: g.tdpW?.value ?? 0,
+    boostClockMHz: g.boostClockMHz?.value ?? null,
     sources: Object.freeze(sources),
     file,
   });
