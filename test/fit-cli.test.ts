@@ -84,7 +84,7 @@ describe('step inputs: gzip, directories, CRLF', () => {
     expect(r.stdout).toMatch(/^basis parameter tp_comm_knee_mib = 2\.63 MiB \(default\)$/m);
     expect(r.stdout).toMatch(/tp_comm_knee_mib = 2\.63 MiB \(default\): not identifiable: 'tp_comm_large' is 0 on every training row/);
     const fit = readFitFile(out);
-    expect(fit.basisVersion).toBe(3);
+    expect(fit.basisVersion).toBe(4);
     expect(fit.basisParams).toEqual({ tp_comm_knee_mib: 2.63 });
     const g = await runCli(['fit', ...ONE, '--basis-param', 'tp_comm_knee_mib=8', '--json']);
     expect(g.code, g.stderr).toBe(0);
