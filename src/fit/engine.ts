@@ -23,9 +23,9 @@ import { solveBox, quadraticRss } from './solvers.js';
 import { identify, type Identification, type IdentProblem } from './identify.js';
 import { MetricsAccumulator } from './metrics.js';
 import { hash32, hashUniform, poisson1, tQuantile, normalCdf } from './stats.js';
-import { RowSource, type FitDataset, type RowVisitor } from './dataset.js';
+import { RowSource, ROW_KINDS, type FitDataset, type RowVisitor, type RowKind } from './dataset.js';
 import { MetricCells, GROUP_FIELDS, groupValue, sortValues } from './groups.js';
-import type { ExperimentRef, Metrics, TermFit } from './fitfile.js';
+import type { ExperimentRef, KindResidual, Metrics, TermFit } from './fitfile.js';
 
 export type FitMethod = 'ols' | 'nnls' | 'bounded' | 'ridge' | 'huber';
 export const FIT_METHODS: readonly FitMethod[] = ['ols', 'nnls', 'bounded', 'ridge', 'huber'];
@@ -103,7 +103,7 @@ export interface FitResult {
   coefficients: Float64Array;
   /** Covariance of the coefficients (p×p row-major; zero rows/columns for terms not fitted), or null. */
   covariance: Float64Array | null;
-  residual: { sigma: number; scale: 'absolute' | 'relative'; dof: number };
+  residual: { sigma: number; scale: 'absolute' | 'relative'; dof: number; byKind?: Partial<Record<'step' | 'prefill' | 'decode', KindResidual>> };
   diagnostics: FitDiagnostics;
   experiments: ExperimentRef[];
   metrics: {
@@ -383,6 +383,63 @@ function* huberIrls(
   return { iterations, converged };
 }
 
+/** Rows of one kind kept exactly for the median; beyond this a seeded reservoir sample of this size. */
+export const KIND_RESERVOIR = 65_536;
+
+/**
+ * Residual scale of one row kind, accumulated in one streaming pass (see fitfile.ts `KindResidual`):
+ *   n_k, Σ_k w·r², Σ_k h_ii (leverages), and |√w·r| of every row while n_k ≤ KIND_RESERVOIR, then a
+ *   uniform reservoir sample of that size (Algorithm R; the slot of the m-th row is ⌊u·m⌋ with u a
+ *   hash of (seed, experiment, row), so results are reproducible and independent of pass timing).
+ *   rms: σ = √(Σw·r² / dof);  mad: σ = 1.4826·median|√w·r|·√(n/dof);  dof = n − Σh (≥ 1).
+ * The median is about zero, not about the kind's median residual, so a systematic bias of the kind widens
+ * its interval instead of being ignored. 1.4826·median|ε| = σ for ε ~ N(0, σ²).
+ */
+export class KindScaleAccumulator {
+  n = 0;
+  ssq = 0;
+  lev = 0;
+  private sample: Float64Array = new Float64Array(64);
+  private kept = 0;
+  constructor(private readonly seed: number, private readonly cap = KIND_RESERVOIR) {}
+
+  /** One row: its scaled residual √w·r, its leverage h, and its (experiment, row) for the reservoir hash. */
+  add(scaledResidual: number, leverage: number, e: number, i: number): void {
+    this.n++;
+    this.ssq += scaledResidual * scaledResidual;
+    this.lev += leverage;
+    const a = Math.abs(scaledResidual);
+    if (this.kept < this.cap) {
+      if (this.kept === this.sample.length) {
+        const g = new Float64Array(Math.min(this.cap, this.sample.length * 4));
+        g.set(this.sample);
+        this.sample = g;
+      }
+      this.sample[this.kept++] = a;
+      return;
+    }
+    const slot = Math.floor(hashUniform(this.seed, e, i, 0x5ca1e) * this.n);
+    if (slot < this.cap) this.sample[slot] = a;
+  }
+
+  /** Residual degrees of freedom of the kind: n − Σh, at least 1. */
+  dof(): number {
+    return Math.max(1, this.n - this.lev);
+  }
+
+  /** Median |√w·r| of the kept rows (exact while n ≤ cap). */
+  medianAbs(): number {
+    if (this.kept === 0) return NaN;
+    return quantileSorted(this.sample.slice(0, this.kept).sort(), 0.5);
+  }
+
+  result(estimator: 'rms' | 'mad'): KindResidual {
+    const dof = this.dof();
+    const sigma = estimator === 'rms' ? Math.sqrt(this.ssq / dof) : 1.4826 * this.medianAbs() * Math.sqrt(this.n / dof);
+    return { sigma, n: this.n, dof, estimator };
+  }
+}
+
 /** The fit as a sequence of passes: yields one visitor per pass over the rows; returns the result. */
 export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Generator<RowVisitor, FitResult, void> {
   const ds = src.ds;
@@ -511,6 +568,10 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
   let inl = 0;
   const hk = ro.huber?.k ?? 0;
   const betaFull = full.sol.beta;
+  // per-kind residual scale: leverages h = w·xᵀFx with F the free terms' (XᵀWX)⁻¹ before Huber weights
+  // (with a ridge penalty the sandwich M⁻¹AM⁻¹, M = A + λI: slightly below the ridge hat value for large λ)
+  const levF = ro.method === 'huber' ? solveJob(fullSys, full.ident.active, mp).covFactor : full.sol.covFactor;
+  const kindAcc = ROW_KINDS.map(() => new KindScaleAccumulator(hash32(ro.seed, 0x5ca1e, 0)));
   yield {
     row(x, y, e, i, kind) {
       const pred = dot(x, betaFull);
@@ -518,6 +579,7 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
       const w = wOf(y);
       const r = y - pred;
       rss += w * r * r;
+      kindAcc[kind]!.add(r * Math.sqrt(w), levF ? w * quadFormP(x, levF, p) : 0, e, i);
       if (hk > 0) {
         const sr = Math.abs(r * Math.sqrt(w) / full.scale);
         psi2 += sr <= hk ? sr * sr : hk * hk;
@@ -631,7 +693,7 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     terms,
     coefficients: betaFull,
     covariance,
-    residual: { sigma, scale: relative ? 'relative' : 'absolute', dof },
+    residual: { sigma, scale: relative ? 'relative' : 'absolute', dof, byKind: kindResiduals(kindAcc, ro.method === 'huber' ? 'mad' : 'rms') },
     diagnostics: {
       rank: ident.rank, conditionNumber: ident.conditionNumber, activeConditionNumber: ident.activeConditionNumber, terms: p,
       notes, dropped: ident.dropped, merged: ident.merged, problems: ident.problems,
@@ -643,6 +705,26 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     basisParams: {},
     paramChoices: [],
   };
+}
+
+/** xᵀ·C·x for a row-major p×p matrix C. */
+function quadFormP(x: Float64Array, C: Float64Array, p: number): number {
+  let s = 0;
+  for (let a = 0; a < p; a++) {
+    const xa = x[a]!;
+    if (xa === 0) continue;
+    let t = 0;
+    for (let b = 0; b < p; b++) t += C[a * p + b]! * x[b]!;
+    s += xa * t;
+  }
+  return s;
+}
+
+/** The per-kind residual scales of the kinds that have rows. */
+function kindResiduals(accs: readonly KindScaleAccumulator[], estimator: 'rms' | 'mad'): Partial<Record<(typeof ROW_KINDS)[number], KindResidual>> {
+  const out: Partial<Record<(typeof ROW_KINDS)[number], KindResidual>> = {};
+  accs.forEach((a, k) => { if (a.n > 0) out[ROW_KINDS[k as RowKind]] = a.result(estimator); });
+  return out;
 }
 
 function quantileSorted(s: Float64Array, q: number): number {

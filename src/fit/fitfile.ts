@@ -52,6 +52,21 @@ export const ExperimentRef = z.object({
 });
 export type ExperimentRef = z.infer<typeof ExperimentRef>;
 
+/**
+ * Residual scale of one row kind (step rows, or request-level prefill / decode target rows) on the
+ * fit's scale: least-squares methods σ_k = √(Σ_k w·r² / dof_k); Huber σ_k = 1.4826·median_k |√w·r| ·
+ * √(n_k/dof_k) (median about zero, exact up to 65,536 rows of the kind, over a seeded reservoir sample
+ * beyond). dof_k = n_k − Σ_k h_ii (leverages h_ii = w·xᵀ(XᵀWX)⁻¹x).
+ */
+export const KindResidual = z.object({
+  sigma: z.number(),
+  n: z.number().int().nonnegative(),
+  dof: z.number().optional(),
+  /** 'rms' (root mean square, least-squares fits) or 'mad' (1.4826·median |r|, Huber fits). */
+  estimator: z.enum(['rms', 'mad']).optional(),
+});
+export type KindResidual = z.infer<typeof KindResidual>;
+
 export const FitFile = z.object({
   stepfitFit: z.literal(FIT_SCHEMA_VERSION),
   basis: z.string(),
@@ -68,8 +83,18 @@ export const FitFile = z.object({
     weight: z.enum(['none', 'relative']),
     options: z.record(z.string(), z.unknown()).default({}),
   }),
-  /** Residual standard deviation on the fitting scale (relative when weight = relative), for prediction intervals. */
-  residual: z.object({ sigma: z.number(), scale: z.enum(['absolute', 'relative']), dof: z.number() }),
+  /**
+   * Residual standard deviation on the fitting scale (relative when weight = relative), pooled over every
+   * training row (steps and request-level targets). `byKind` (optional; added after schema v1 was first
+   * written) is the residual scale of each row kind on the same scale — `predict` uses `byKind.step` for
+   * step predictions and falls back to the pooled σ when it is absent.
+   */
+  residual: z.object({
+    sigma: z.number(),
+    scale: z.enum(['absolute', 'relative']),
+    dof: z.number(),
+    byKind: z.object({ step: KindResidual.optional(), prefill: KindResidual.optional(), decode: KindResidual.optional() }).optional(),
+  }),
   /** (XᵀWX)⁻¹·σ² in term order, row-major, for prediction intervals (null when not available). */
   covariance: z.array(z.number()).nullable().default(null),
   experiments: z.array(ExperimentRef),

@@ -45,6 +45,11 @@ export function checkFit(fit: FitFile, path: string): LoadedFit {
   if (!Number.isFinite(fit.residual.sigma) || fit.residual.sigma < 0) {
     throw new InputError(`${path}: field 'residual.sigma': expected a finite number ≥ 0, got ${fit.residual.sigma}`);
   }
+  for (const [kind, k] of Object.entries(fit.residual.byKind ?? {})) {
+    if (!k) continue;
+    if (!Number.isFinite(k.sigma) || k.sigma < 0) throw new InputError(`${path}: field 'residual.byKind.${kind}.sigma': expected a finite number ≥ 0, got ${k.sigma}`);
+    if (k.dof !== undefined && !(k.dof > 0)) throw new InputError(`${path}: field 'residual.byKind.${kind}.dof': expected a number > 0, got ${k.dof}`);
+  }
   return { path, fit, basis };
 }
 
