@@ -387,13 +387,22 @@ function* huberIrls(
 export const KIND_RESERVOIR = 65_536;
 
 /**
- * Residual scale of one row kind, accumulated in one streaming pass (see fitfile.ts `KindResidual`):
- *   n_k, Σ_k w·r², Σ_k h_ii (leverages), and |√w·r| of every row while n_k ≤ KIND_RESERVOIR, then a
+ * Residual scale of one row kind, accumulated in one streaming pass (see fitfile.ts `KindResidual`), from
+ * the residuals ε on the scale the prediction interval uses (absolute: ε = y − ŷ; relative, y = ŷ·(1 + ε):
+ * ε = (y − ŷ)/ŷ — not the fitting weight's (y − ŷ)/y, which for an under-prediction makes ŷ ± t·σ·ŷ
+ * narrower than the residual it came from):
+ *   n_k, Σ_k ε², Σ_k h_ii (leverages), and |ε| of every row while n_k ≤ KIND_RESERVOIR, then a
  *   uniform reservoir sample of that size (Algorithm R; the slot of the m-th row is ⌊u·m⌋ with u a
  *   hash of (seed, experiment, row), so results are reproducible and independent of pass timing).
- *   rms: σ = √(Σw·r² / dof);  mad: σ = 1.4826·median|√w·r|·√(n/dof);  dof = n − Σh (≥ 1).
- * The median is about zero, not about the kind's median residual, so a systematic bias of the kind widens
- * its interval instead of being ignored. 1.4826·median|ε| = σ for ε ~ N(0, σ²).
+ *   q95:  σ = q₀.₉₅(|ε|) / t₀.₉₇₅,dof · √(n/dof)             (what the fitter writes, every method)
+ *   rms:  σ = √(Σε² / dof)                                   (for comparison)
+ *   mad:  σ = 1.4826·median|ε| · √(n/dof)                   (for comparison)
+ *   dof = n − Σh (≥ 1).
+ * q95 is the scale whose t-interval t·σ just covers 95% of the kind's training residuals: for normal
+ * errors all three estimate the same σ, but with heavier tails than normal (the reason for a Huber fit)
+ * 1.4826·MAD is too small (held-out coverage 88% on data/sample), and with a few huge relative errors
+ * (a poor fit predicting ŷ ≪ y) the RMS is far too large, while q95 stays at 95%. Quantiles are of |ε|
+ * about zero, so a systematic bias of the kind widens its interval instead of being ignored.
  */
 export class KindScaleAccumulator {
   n = 0;
@@ -403,7 +412,7 @@ export class KindScaleAccumulator {
   private kept = 0;
   constructor(private readonly seed: number, private readonly cap = KIND_RESERVOIR) {}
 
-  /** One row: its scaled residual √w·r, its leverage h, and its (experiment, row) for the reservoir hash. */
+  /** One row: its residual ε (see above), its leverage h, and its (experiment, row) for the reservoir hash. */
   add(scaledResidual: number, leverage: number, e: number, i: number): void {
     this.n++;
     this.ssq += scaledResidual * scaledResidual;
@@ -427,15 +436,18 @@ export class KindScaleAccumulator {
     return Math.max(1, this.n - this.lev);
   }
 
-  /** Median |√w·r| of the kept rows (exact while n ≤ cap). */
-  medianAbs(): number {
+  /** Quantile q of |ε| over the kept rows (type 7; exact while n ≤ cap). */
+  quantileAbs(q: number): number {
     if (this.kept === 0) return NaN;
-    return quantileSorted(this.sample.slice(0, this.kept).sort(), 0.5);
+    return quantileSorted(this.sample.slice(0, this.kept).sort(), q);
   }
 
-  result(estimator: 'rms' | 'mad'): KindResidual {
+  result(estimator: 'rms' | 'q95' | 'mad'): KindResidual {
     const dof = this.dof();
-    const sigma = estimator === 'rms' ? Math.sqrt(this.ssq / dof) : 1.4826 * this.medianAbs() * Math.sqrt(this.n / dof);
+    const infl = Math.sqrt(this.n / dof);
+    const sigma = estimator === 'rms' ? Math.sqrt(this.ssq / dof)
+      : estimator === 'q95' ? this.quantileAbs(0.95) / tQuantile(0.975, dof) * infl
+        : 1.4826 * this.quantileAbs(0.5) * infl;
     return { sigma, n: this.n, dof, estimator };
   }
 }
@@ -579,7 +591,8 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
       const w = wOf(y);
       const r = y - pred;
       rss += w * r * r;
-      kindAcc[kind]!.add(r * Math.sqrt(w), levF ? w * quadFormP(x, levF, p) : 0, e, i);
+      // on the scale predict applies σ to: relative y = ŷ·(1 + ε) → ε = r/ŷ (r/y when ŷ ≤ 0); absolute ε = r
+      kindAcc[kind]!.add(relative ? r / (pred > 0 ? pred : y) : r, levF ? w * quadFormP(x, levF, p) : 0, e, i);
       if (hk > 0) {
         const sr = Math.abs(r * Math.sqrt(w) / full.scale);
         psi2 += sr <= hk ? sr * sr : hk * hk;
@@ -693,7 +706,7 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     terms,
     coefficients: betaFull,
     covariance,
-    residual: { sigma, scale: relative ? 'relative' : 'absolute', dof, byKind: kindResiduals(kindAcc, ro.method === 'huber' ? 'mad' : 'rms') },
+    residual: { sigma, scale: relative ? 'relative' : 'absolute', dof, byKind: kindResiduals(kindAcc, 'q95') },
     diagnostics: {
       rank: ident.rank, conditionNumber: ident.conditionNumber, activeConditionNumber: ident.activeConditionNumber, terms: p,
       notes, dropped: ident.dropped, merged: ident.merged, problems: ident.problems,
@@ -721,7 +734,7 @@ function quadFormP(x: Float64Array, C: Float64Array, p: number): number {
 }
 
 /** The per-kind residual scales of the kinds that have rows. */
-function kindResiduals(accs: readonly KindScaleAccumulator[], estimator: 'rms' | 'mad'): Partial<Record<(typeof ROW_KINDS)[number], KindResidual>> {
+function kindResiduals(accs: readonly KindScaleAccumulator[], estimator: 'rms' | 'q95' | 'mad'): Partial<Record<(typeof ROW_KINDS)[number], KindResidual>> {
   const out: Partial<Record<(typeof ROW_KINDS)[number], KindResidual>> = {};
   accs.forEach((a, k) => { if (a.n > 0) out[ROW_KINDS[k as RowKind]] = a.result(estimator); });
   return out;

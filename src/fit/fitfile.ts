@@ -54,16 +54,18 @@ export type ExperimentRef = z.infer<typeof ExperimentRef>;
 
 /**
  * Residual scale of one row kind (step rows, or request-level prefill / decode target rows) on the
- * fit's scale: least-squares methods σ_k = √(Σ_k w·r² / dof_k); Huber σ_k = 1.4826·median_k |√w·r| ·
- * √(n_k/dof_k) (median about zero, exact up to 65,536 rows of the kind, over a seeded reservoir sample
- * beyond). dof_k = n_k − Σ_k h_ii (leverages h_ii = w·xᵀ(XᵀWX)⁻¹x).
+ * scale the prediction interval applies it to: absolute ε = y − ŷ; relative (y = ŷ·(1 + ε)) ε = (y − ŷ)/ŷ.
+ * The fitter writes σ_k = q₀.₉₅(|ε|) / t₀.₉₇₅,dof_k · √(n_k/dof_k) for every method ('q95': the t-interval
+ * covers 95% of the kind's training residuals; equals σ for normal errors; quantile about zero, exact up to
+ * 65,536 rows of the kind, over a seeded reservoir sample beyond), dof_k = n_k − Σ_k h_ii (leverages
+ * h_ii = w·xᵀ(XᵀWX)⁻¹x). Other estimators a file may name: 'rms' √(Σ_k ε²/dof_k), 'mad' 1.4826·median|ε|·√(n_k/dof_k).
  */
 export const KindResidual = z.object({
   sigma: z.number(),
   n: z.number().int().nonnegative(),
   dof: z.number().optional(),
-  /** 'rms' (root mean square, least-squares fits) or 'mad' (1.4826·median |r|, Huber fits). */
-  estimator: z.enum(['rms', 'mad']).optional(),
+  /** How σ was estimated: 'q95' (what the fitter writes), 'rms' or 'mad' (see above). */
+  estimator: z.enum(['rms', 'q95', 'mad']).optional(),
 });
 export type KindResidual = z.infer<typeof KindResidual>;
 
