@@ -40,26 +40,46 @@ export class AtomicWriter {
   private readonly tmp: string;
   private readonly stream: fs.WriteStream;
   private done = false;
+  /** First stream error (e.g. disk full); reported by write/commit, never left unhandled. */
+  private error: Error | null = null;
   constructor(readonly target: string) {
     checkDir(target);
     this.tmp = tempName(target);
     this.stream = fs.createWriteStream(this.tmp);
+    this.stream.on('error', (e) => { this.error ??= e; });
+  }
+  private check(): void {
+    if (this.error) throw new InputError(`cannot write output '${this.target}': ${this.error.message}`);
   }
   /** Write a chunk; resolves after the stream drains when its buffer is full (back-pressure). */
   async write(chunk: string): Promise<void> {
-    if (!this.stream.write(chunk)) await once(this.stream, 'drain');
+    this.check();
+    if (!this.stream.write(chunk)) await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close')]);
+    this.check();
   }
   async commit(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    this.stream.end();
-    await once(this.stream, 'finish');
+    this.check();
+    if (!this.stream.closed) {
+      const closed = new Promise<void>((resolve) => this.stream.once('close', () => resolve()));
+      this.stream.end();
+      await closed;
+    }
+    if (this.error) {
+      fs.rmSync(this.tmp, { force: true });
+      this.check();
+    }
     fs.renameSync(this.tmp, this.target);
   }
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    this.stream.destroy();
+    if (!this.stream.closed) {
+      const closed = new Promise<void>((resolve) => this.stream.once('close', () => resolve()));
+      this.stream.destroy();
+      await closed;
+    }
     fs.rmSync(this.tmp, { force: true });
   }
 }
