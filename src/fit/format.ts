@@ -57,6 +57,11 @@ export function formatFit(fit: FitFile): string[] {
     out.push(`basis parameter ${c.name} = ${num(c.value)} ${c.unit} (${c.source === 'profile' ? 'fitted by profile on the training rows' : c.source === 'given' ? 'given' : 'default'})${c.interval && c.source === 'profile' ? `, 95% profile interval ${num(c.interval[0])}–${num(c.interval[1])} ${c.unit}` : ''}`);
   }
   out.push(`residual σ = ${num(fit.residual.sigma)}${fit.residual.scale === 'relative' ? ' (relative: fraction of the step time)' : ' µs'}, dof ${num(fit.residual.dof, 6)}`);
+  const kinds = fit.residual.byKind;
+  if (kinds) {
+    const parts = Object.entries(kinds).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${num(v!.sigma)} (n ${v!.n})`);
+    if (parts.length > 0) out.push(`  per row kind (used for prediction intervals): ${parts.join(', ')}`);
+  }
   const d = fit.diagnostics;
   const p = d.terms ?? fit.terms.length;
   const fitted = fit.terms.filter((t) => t.status === 'fitted' || t.status === 'at-bound').length;
