@@ -2,9 +2,8 @@
  * Evaluate a fit file on data without refitting: predictions = Σ coef_j · row_j per row (steps
  * with duration_us, and request-level targets), metrics overall and by group.
  */
-import { getBasis } from '../basis/registry.js';
 import { InputError } from '../io/errors.js';
-import type { FitFile, Metrics } from './fitfile.js';
+import { fitBasisAndCoefs, type FitFile, type Metrics } from './fitfile.js';
 import { RowSource, type FitDataset, type RowVisitor } from './dataset.js';
 import { MetricCells } from './groups.js';
 
@@ -15,13 +14,7 @@ export interface Evaluation {
 }
 
 function setup(fit: FitFile, ds: FitDataset): { src: RowSource; visitor: RowVisitor; cells: MetricCells } {
-  const basis = getBasis(fit.basis, fit.basisVersion);
-  const names = basis.terms.map((t) => t.name);
-  const fileNames = fit.terms.map((t) => t.name);
-  if (names.join(',') !== fileNames.join(',')) {
-    throw new InputError(`fit file terms [${fileNames.join(', ')}] do not match basis '${basis.name}' v${basis.version} terms [${names.join(', ')}]`);
-  }
-  const coefs = Float64Array.from(fit.terms.map((t) => t.coef));
+  const { basis, coefs } = fitBasisAndCoefs(fit);
   const cells = new MetricCells(ds);
   const visitor: RowVisitor = {
     row(x, y, e, _i, kind) {

@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../io/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { getBasis } from '../basis/registry.js';
+import type { Basis } from '../basis/types.js';
 
 export const FIT_SCHEMA_VERSION = 1;
 
@@ -180,4 +182,15 @@ export function readFitFile(path: string): FitFile {
 /** Write a fit file atomically with stable key order (reproducible bytes apart from createdAt). */
 export function writeFitFile(path: string, fit: FitFile): void {
   writeFileAtomic(path, JSON.stringify(fit, null, 2) + '\n');
+}
+
+/** The fit file's basis (refusing unknown names/versions) and its coefficients in term order; terms must match the basis. */
+export function fitBasisAndCoefs(fit: Pick<FitFile, 'basis' | 'basisVersion' | 'terms'>): { basis: Basis; coefs: Float64Array } {
+  const basis = getBasis(fit.basis, fit.basisVersion);
+  const names = basis.terms.map((t) => t.name);
+  const fileNames = fit.terms.map((t) => t.name);
+  if (names.join(',') !== fileNames.join(',')) {
+    throw new InputError(`fit file terms [${fileNames.join(', ')}] do not match basis '${basis.name}' v${basis.version} terms [${names.join(', ')}]`);
+  }
+  return { basis, coefs: Float64Array.from(fit.terms.map((t) => t.coef)) };
 }

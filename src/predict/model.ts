@@ -5,9 +5,7 @@
  */
 import type { Step } from '../steps/step.js';
 import type { BasisContext } from '../basis/types.js';
-import type { FitFile } from '../fit/fitfile.js';
-import { getBasis } from '../basis/registry.js';
-import { InputError } from '../io/errors.js';
+import { fitBasisAndCoefs, type FitFile } from '../fit/fitfile.js';
 
 export interface StepTimeModel {
   readonly name: string;
@@ -17,13 +15,7 @@ export interface StepTimeModel {
 
 /** Fitted coefficients applied to a basis compiled for `ctx` with the fit's basis parameters (`fit.basisParams`, defaults when absent). */
 export function fittedModel(fit: Pick<FitFile, 'basis' | 'basisVersion' | 'terms' | 'basisParams'>, ctx: BasisContext): StepTimeModel & { row(step: Step, out: Float64Array): void; readonly coefs: Float64Array } {
-  const basis = getBasis(fit.basis, fit.basisVersion);
-  const names = basis.terms.map((t) => t.name);
-  const fileNames = fit.terms.map((t) => t.name);
-  if (names.join(',') !== fileNames.join(',')) {
-    throw new InputError(`fit file terms [${fileNames.join(', ')}] do not match basis '${basis.name}' v${basis.version} terms [${names.join(', ')}]`);
-  }
-  const coefs = Float64Array.from(fit.terms.map((t) => t.coef));
+  const { basis, coefs } = fitBasisAndCoefs(fit);
   const compiled = basis.compile(ctx, fit.basisParams);
   const row = new Float64Array(coefs.length);
   return {
