@@ -15,18 +15,8 @@ import { buildFitFile } from '../src/fit/build.js';
 import { InputError } from '../src/io/errors.js';
 import { syntheticSteps } from '../src/steps/synthetic.js';
 import { makeRng, type Rng } from '../src/util/rng.js';
+import { designBasis } from './support/design-basis.js';
 
-function designBasis(names: string[]): Basis {
-  return {
-    name: 'design', version: 1, description: 'test design matrix',
-    terms: names.map((n) => ({ name: n, unit: 'count' as const, prior: 0, meaning: n })),
-    featureColumns: names, countColumns: new Set(),
-    compile: () => ({
-      features(s: Step, out: Float64Array) { for (let j = 0; j < names.length; j++) out[j] = s.decode[j]!; },
-      row(s: Step, out: Float64Array) { for (let j = 0; j < names.length; j++) out[j] = s.decode[j]!; },
-    }),
-  };
-}
 const arch8b = loadArchitecture('llama-3.1-8b');
 const h100 = loadGpu('h100-sxm');
 const designExp = (id: string, X: number[][], y: (number | undefined)[], targets?: RequestTarget[]): FitExperiment => ({

@@ -14,19 +14,8 @@ import type { FitDataset } from '../src/fit/dataset.js';
 import { solveBox } from '../src/fit/solvers.js';
 import { huberKappa } from '../src/fit/engine.js';
 import { makeRng } from '../src/util/rng.js';
+import { designBasis } from './support/design-basis.js';
 
-/** A basis whose design row is the step's `decode` array (test-only: lets us fit arbitrary X). */
-function designBasis(names: string[]): Basis {
-  return {
-    name: 'design', version: 1, description: 'test design matrix',
-    terms: names.map((n) => ({ name: n, unit: 'count' as const, prior: 0, meaning: n })),
-    featureColumns: names, countColumns: new Set(),
-    compile: () => ({
-      features(s: Step, out: Float64Array) { for (let j = 0; j < names.length; j++) out[j] = s.decode[j]!; },
-      row(s: Step, out: Float64Array) { for (let j = 0; j < names.length; j++) out[j] = s.decode[j]!; },
-    }),
-  };
-}
 const arch = loadArchitecture('llama-3.1-8b');
 const gpu = loadGpu('h100-sxm');
 function designData(X: number[][], y: number[]): FitDataset {
