@@ -4,8 +4,6 @@
  * request-level targets, streaming = in-memory.
  */
 import { describe, it, expect } from 'vitest';
-import type { Basis } from '../src/basis/types.js';
-import type { Step } from '../src/steps/step.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
 import { fitDataset, fitDatasetSync, type FitOptions } from '../src/fit/engine.js';

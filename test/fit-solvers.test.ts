@@ -5,7 +5,6 @@
 import { describe, it, expect } from 'vitest';
 import { Matrix, QrDecomposition, inverse } from 'ml-matrix';
 import { fcnnlsVector } from 'ml-fcnnls';
-import type { Basis } from '../src/basis/types.js';
 import type { Step } from '../src/steps/step.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
@@ -14,6 +13,7 @@ import type { FitDataset } from '../src/fit/dataset.js';
 import { solveBox } from '../src/fit/solvers.js';
 import { huberKappa } from '../src/fit/engine.js';
 import { makeRng } from '../src/util/rng.js';
+import type { Basis } from '../src/basis/types.js';
 import { designBasis } from './support/design-basis.js';
 
 const arch = loadArchitecture('llama-3.1-8b');
