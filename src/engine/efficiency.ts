@@ -259,7 +259,6 @@ export function readEfficiencyFile(file: string): EfficiencyFile {
  */
 export function tablesFromFile(f: EfficiencyFile, gpu: GpuSpec, origin: string): EfficiencyTables {
   const def = defaultTables(gpu);
-  const p = peaksPerUs(gpu);
   // fresh {x, eff} objects of one shape (monomorphic property access in the hot path)
   const rescale = (c: Curve, ratio: number): Curve => ({ x: c.x.slice(), eff: c.eff.map((e) => e * ratio) });
   const ops: Record<string, RooflineCurves> = { ...def.ops };
