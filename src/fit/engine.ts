@@ -928,50 +928,50 @@ function finishResult(r: FitResult, chosen: ReturnType<typeof chooseParams>, ext
   };
 }
 
+/** One data pass a fit asks for: stream `src`'s rows into `visitor`. */
+interface PassRequest { readonly src: RowSource; readonly visitor: RowVisitor }
+
+/** Run a pass plan over one row source, handing each pass to the driver. */
+function* passesOf<T>(src: RowSource, plan: Generator<RowVisitor, T, void>): Generator<PassRequest, T, void> {
+  let r = plan.next();
+  while (!r.done) { yield { src, visitor: r.value }; r = plan.next(); }
+  return r.value;
+}
+
 /**
- * Fit a data set (steps streamed from files where given as paths). When the basis has parameters
- * (`Basis.params`) not fixed by `opts.basisParams`, they are first profiled on the same training rows
- * (one shared data pass per IRLS iteration for all grid values), then the fit runs with the chosen values.
+ * The whole fit as a sequence of data passes (driven synchronously or asynchronously below). When the
+ * basis has parameters (`Basis.params`) not fixed by `opts.basisParams`, they are first profiled on the
+ * same training rows (one shared data pass per IRLS iteration for all grid values), then the fit runs
+ * with the chosen values.
  */
-export async function fitDataset(ds: FitDataset, opts: FitOptions): Promise<FitResult> {
+function* fitProgram(ds: FitDataset, opts: FitOptions): Generator<PassRequest, FitResult, void> {
   const pr = prepare(ds, opts);
   let prof: ProfileOut | null = null;
   let extra = 0;
   const variants = variantsOf(pr);
   if (pr.profiled.length > 0) {
     const wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, variants, varying: affectedTerms(pr) });
-    const plan = profilePlan(wide, pr.basis, pr.ro, affectedTerms(pr));
-    let r = plan.next();
-    while (!r.done) { await wide.pass(r.value); r = plan.next(); }
-    prof = r.value;
+    prof = yield* passesOf(wide, profilePlan(wide, pr.basis, pr.ro, affectedTerms(pr)));
     extra = wide.passCount;
   }
   const chosen = chooseParams(pr, variants, prof);
   const src = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, params: chosen.params });
-  const plan = fitPlan(src, pr.basis, pr.ro);
-  let r = plan.next();
-  while (!r.done) { await src.pass(r.value); r = plan.next(); }
-  return finishResult(r.value, chosen, extra);
+  const result = yield* passesOf(src, fitPlan(src, pr.basis, pr.ro));
+  return finishResult(result, chosen, extra);
+}
+
+/** Fit a data set (steps streamed from files where given as paths). */
+export async function fitDataset(ds: FitDataset, opts: FitOptions): Promise<FitResult> {
+  const program = fitProgram(ds, opts);
+  let r = program.next();
+  while (!r.done) { await r.value.src.pass(r.value.visitor); r = program.next(); }
+  return r.value;
 }
 
 /** Fit an in-memory data set synchronously (steps as arrays or sync generators, targets in memory). */
 export function fitDatasetSync(ds: FitDataset, opts: FitOptions): FitResult {
-  const pr = prepare(ds, opts);
-  let prof: ProfileOut | null = null;
-  let extra = 0;
-  const variants = variantsOf(pr);
-  if (pr.profiled.length > 0) {
-    const wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, variants, varying: affectedTerms(pr) });
-    const plan = profilePlan(wide, pr.basis, pr.ro, affectedTerms(pr));
-    let r = plan.next();
-    while (!r.done) { wide.passSync(r.value); r = plan.next(); }
-    prof = r.value;
-    extra = wide.passCount;
-  }
-  const chosen = chooseParams(pr, variants, prof);
-  const src = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, params: chosen.params });
-  const plan = fitPlan(src, pr.basis, pr.ro);
-  let r = plan.next();
-  while (!r.done) { src.passSync(r.value); r = plan.next(); }
-  return finishResult(r.value, chosen, extra);
+  const program = fitProgram(ds, opts);
+  let r = program.next();
+  while (!r.done) { r.value.src.passSync(r.value.visitor); r = program.next(); }
+  return r.value;
 }
