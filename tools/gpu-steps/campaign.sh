@@ -23,8 +23,8 @@ run() { # name minutes extra-args...
   echo "== $name: exit $st after $((SECONDS - t0)) s"; grep -v '^\[[0-9]*/' "$logs/$name.log" | tail -n 6
   [ "$st" -eq 0 ] || [ "$st" -eq 3 ] || rc=1
 }
-run llama-3.1-8b-cudagraph 1.8 --config "$here/../../configs/models/llama-3.1-8b.json" --cuda-graphs
-run qwen3-8b-cudagraph     1.8 --config "$here/../../configs/models/qwen3-8b.json" --cuda-graphs
+run llama-3.1-8b-cudagraph 2.6 --config "$here/../../configs/models/llama-3.1-8b.json" --cuda-graphs
+run qwen3-8b-cudagraph     2.6 --config "$here/../../configs/models/qwen3-8b.json" --cuda-graphs
 run llama-3.1-8b           1.5 --config "$here/../../configs/models/llama-3.1-8b.json"
 run qwen3-8b               1.5 --config "$here/../../configs/models/qwen3-8b.json"
 ls -la "$out"

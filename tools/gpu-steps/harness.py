@@ -1013,13 +1013,16 @@ def time_step(model: DecoderStack, st: StepTensors, x, reps: int, warmup: int, c
             for _ in range(2):
                 run_head(run_layers())
         torch.cuda.current_stream().wait_stream(side)
+        # Each step gets its own memory pool (the head shares the layers' pool). A pool handle
+        # shared across steps whose graphs are freed trips an allocator assertion in
+        # PyTorch 2.11 (seen on an H200: CUDACachingAllocator use_count > 0 at capture_begin).
         g_layers = torch.cuda.CUDAGraph()
         with torch.cuda.graph(g_layers, pool=graph_pool):
             y_static = run_layers()
         g_head = None
         if lm_head:
             g_head = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(g_head, pool=graph_pool):
+            with torch.cuda.graph(g_head, pool=g_layers.pool()):
                 run_head(y_static)
 
         def run_layers():  # noqa: F811 - replay instead of eager
@@ -1166,7 +1169,7 @@ def run_timing(args: argparse.Namespace, spec: ModelSpec) -> int:
         print(f"[harness] {experiment}: {len(comps)} steps, {layers}/{spec.layers} layers, attention={attn_backend}, "
               f"moe={moe_impl}, kv cap={limits.max_kv_tokens}, pool={pool_rows} rows", file=sys.stderr)
 
-        graph_pool = torch.cuda.graph_pool_handle() if args.cuda_graphs else None
+        graph_pool = None  # per-step pools: see time_step
         scale = spec.layers / layers
         order = execution_order(len(comps), args.seed, args.order)
         writer = R.RecordWriter(steps_path, require_duration=True)
