@@ -26,7 +26,7 @@ export function validateCommand(io: CliIO) {
     .action(async (o) => {
       const suite = getSuite(o.suite);
       const root = sharedDataRoot(o.data);
-      if (!fs.existsSync(root)) throw new InputError(`--data: shared data root '${root}' not found (suite '${suite.name}' needs the real measurements; pass --data <dir>)`);
+      if (!suite.bundled && !fs.existsSync(root)) throw new InputError(`--data: shared data root '${root}' not found (suite '${suite.name}' needs the real measurements; pass --data <dir>)`);
       let configs = suite.configs;
       if (o.basisParam !== undefined) {
         const bp = Object.fromEntries(parseAssignments('--basis-param', o.basisParam).map(([k, v]) => {

@@ -65,8 +65,10 @@ export interface FitConfig {
 export interface Suite {
   readonly name: string;
   readonly description: string;
-  /** Load (reconstruct) the suite's data from the shared data root. */
+  /** Load (reconstruct) the suite's data from the shared data root (bundled suites ignore it). */
   load(dataRoot: string): Promise<SuiteData>;
+  /** True when the suite reads data shipped in the package (data/…), not the shared data root. */
+  readonly bundled?: boolean;
   readonly splits: readonly Split[];
   readonly configs: readonly FitConfig[];
   /**

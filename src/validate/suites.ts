@@ -4,6 +4,7 @@ import { InputError } from '../io/errors.js';
 import { reconstructSweep } from '../reconstruct/sweep/read.js';
 import { cappedIsDerived, SPLITWISE_CSV } from './splitwise.js';
 import { llmservingsimSuite } from './llmservingsim.js';
+import { measuredSuite } from './measured.js';
 import { DEFAULT_CONFIG, SEED_CONFIG, stepBatch, type Split, type Suite, type SuiteExperiment } from './suite.js';
 
 const llama = (e: SuiteExperiment): boolean => e.labels['source_model'] === 'llama2-70b';
@@ -61,7 +62,7 @@ export const splitwiseSuite: Suite = Object.freeze({
   targets: { interpolation: 7, 'new TP': 10, 'new GPU': 15, 'new model': 8 },
 });
 
-export const SUITES: Readonly<Record<string, Suite>> = Object.freeze({ splitwise: splitwiseSuite, llmservingsim: llmservingsimSuite });
+export const SUITES: Readonly<Record<string, Suite>> = Object.freeze({ splitwise: splitwiseSuite, llmservingsim: llmservingsimSuite, measured: measuredSuite });
 
 export function getSuite(name: string): Suite {
   const s = SUITES[name];
