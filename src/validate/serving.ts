@@ -149,6 +149,23 @@ export function runServingSuite(dataRoot: string): ServingSuiteResult {
   };
 }
 
+/**
+ * Regression thresholds at the measured values (rounded up by ≤ 1 point): `--check` fails when the
+ * leave-one-model-out MAPE gets worse than these. They are NOT the issue's targets (LOMO TPOT ≤ 12 %,
+ * TTFT ≤ 25 %), which this model does not reach yet (docs/serving.md, "What still limits accuracy").
+ */
+export const SERVING_THRESHOLDS = Object.freeze({ lomoTpotMape: 33, lomoTtftMape: 43, inSampleTpotMape: 33, inSampleTtftMape: 41.5 });
+
+export function servingFailures(r: ServingSuiteResult): string[] {
+  const f: string[] = [];
+  const t = SERVING_THRESHOLDS;
+  if (!(r.leaveOneModelOut.overall.tpot.mape <= t.lomoTpotMape)) f.push(`leave-one-model-out TPOT MAPE ${f1(r.leaveOneModelOut.overall.tpot.mape)}% > ${t.lomoTpotMape}%`);
+  if (!(r.leaveOneModelOut.overall.ttft.mape <= t.lomoTtftMape)) f.push(`leave-one-model-out TTFT MAPE ${f1(r.leaveOneModelOut.overall.ttft.mape)}% > ${t.lomoTtftMape}%`);
+  if (!(r.inSample.overall.tpot.mape <= t.inSampleTpotMape)) f.push(`in-sample TPOT MAPE ${f1(r.inSample.overall.tpot.mape)}% > ${t.inSampleTpotMape}%`);
+  if (!(r.inSample.overall.ttft.mape <= t.inSampleTtftMape)) f.push(`in-sample TTFT MAPE ${f1(r.inSample.overall.ttft.mape)}% > ${t.inSampleTtftMape}%`);
+  return f;
+}
+
 const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
 const sg = (x: number): string => (Number.isFinite(x) ? (x >= 0 ? '+' : '') + x.toFixed(1) : '–');
 const hostCell = (h: ServingEvaluation['host']): string => (h === 'per fold' ? 'per fold' : `α₀ ${(h.apiOverheadUs / 1e3).toFixed(1)} ms, step host ${h.stepHostUs} µs`);
