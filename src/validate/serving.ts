@@ -154,7 +154,7 @@ export function runServingSuite(dataRoot: string): ServingSuiteResult {
  * leave-one-model-out MAPE gets worse than these. They are NOT the issue's targets (LOMO TPOT ≤ 12 %,
  * TTFT ≤ 25 %), which this model does not reach yet (docs/serving.md, "What still limits accuracy").
  */
-export const SERVING_THRESHOLDS = Object.freeze({ lomoTpotMape: 33, lomoTtftMape: 43, inSampleTpotMape: 33, inSampleTtftMape: 41.5 });
+export const SERVING_THRESHOLDS = Object.freeze({ lomoTpotMape: 36, lomoTtftMape: 42, inSampleTpotMape: 36, inSampleTtftMape: 40.5 });
 
 export function servingFailures(r: ServingSuiteResult): string[] {
   const f: string[] = [];
