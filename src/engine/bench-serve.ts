@@ -55,6 +55,11 @@ export interface BenchInput {
    * TTFT is the burst's, the rest see the steady state. Infinity = steady state only.
    */
   readonly numPrompts: number;
+  /**
+   * Prefill queueing (default true): a new request waits for the prefills ahead of it (M/D/1 with
+   * the arriving client's view of the other c − 1 clients); false = it only waits half a step (fluid).
+   */
+  readonly prefillQueue?: boolean;
 }
 
 export interface BenchResult {
@@ -136,8 +141,21 @@ export function benchServe(e: Engine, w: BenchInput, host: HostCosts): BenchResu
     nd = D + F > 0 ? nRun * D / (D + F) : 0;
     const avail = Math.max(1, B - nd);
     const k = Math.ceil(I / avail);
-    const mine = Math.min(k * avail, I + P) / k;
-    const Fnew = T / 2 + k * step(mine, nd);
+    let Fnew: number;
+    if (w.prefillQueue === false) {
+      const mine = Math.min(k * avail, I + P) / k;
+      Fnew = T / 2 + k * step(mine, nd);
+    } else {
+      // prefill as a queue: service S1 = this request's k chunk steps (decodes ride along), up to
+      // b = ⌊a/I⌋ prefills share a step; utilization seen by an arriving client ρ = λ·S1/b·(c−1)/c;
+      // wait Wq = ρ·S1/(2(1−ρ)) (M/D/1, includes the residual of a prefill in progress); otherwise the
+      // residual of a decode step.
+      const S1 = k * step(I / k, nd);
+      const b = Math.max(1, Math.floor(avail / I));
+      const rho = Math.min(0.95, lambda * S1 / b * (c - 1) / c);
+      const Td = step(0, nd);
+      Fnew = (1 - rho) * Td / 2 + rho * S1 / (2 * (1 - rho)) + S1;
+    }
     const cycle = a0 + Fnew + D + post;
     const byClients = c / cycle;
     const bySlots = nRun / (Fnew + D);
@@ -151,7 +169,7 @@ export function benchServe(e: Engine, w: BenchInput, host: HostCosts): BenchResu
     T = T + damp * (Tnew - T);
     F = F + damp * (Fnew - F);
     P = P + damp * (Pnew - P);
-    lambda = lam;
+    lambda = lambda === 0 ? lam : lambda + damp * (lam - lambda);
     wait = Math.max(0, c / lam - cycle);
   }
   const D = Math.max(0, O - 1) * T;
@@ -193,6 +211,8 @@ export const BENCH_DEFAULT_NUM_PROMPTS = 1000;
 export interface BenchProtocol {
   /** Prompts sent in all (default 1000, `vllm bench serve`'s default); Infinity = steady state only. */
   readonly numPrompts?: number;
+  /** Prefill queueing (default true; false = fluid, for the ablation). */
+  readonly prefillQueue?: boolean;
 }
 
 /**
@@ -215,7 +235,7 @@ export function benchServeDeployment(ctx: { arch: Architecture; gpu: GpuSpec; tp
   const dp = e.dp;
   const clients = w.concurrency / dp;
   const numPrompts = (protocol.numPrompts ?? BENCH_DEFAULT_NUM_PROMPTS) / dp;
-  const r = benchServe(e, { isl: I, osl: O, clients, budget, maxSeqs, kvTokens: mem.maxKvTokens, numPrompts }, host);
+  const r = benchServe(e, { isl: I, osl: O, clients, budget, maxSeqs, kvTokens: mem.maxKvTokens, numPrompts, prefillQueue: protocol.prefillQueue ?? true }, host);
   const gpus = e.tp * dp;
   const given = w.maxNumBatchedTokens !== undefined || w.maxNumSeqs !== undefined;
   return {
