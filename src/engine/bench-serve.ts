@@ -15,14 +15,17 @@
  * the mean context I + O/2, plus the per-step host time h):
  *   n_run = min(c, cap),  cap = min(maxNumSeqs, ⌊KV tokens / (I + O/2)⌋)
  *   n_d   = n_run · D / (D + F)                 decoding share of the running requests, D = (O−1)·T
- *   a     = max(1, B − n_d)                     prefill tokens one step can take
- *   F     = T/2 + k · step(min(k·a, I + P)/k, n_d),  k = ⌈I / a⌉   (wait for the step in flight, then
- *                                               the k steps that carry this request's prefill)
+ *   a     = max(1, B − n_d),  k = ⌈I / a⌉,  b = max(1, ⌊a / I⌋)   (budget left, chunk steps, prefills per step)
+ *   F     = (1 − ρ)·step(0, n_d)/2 + ρ·S₁/(2(1 − ρ)) + S₁,  S₁ = k·step(I/k, n_d),  ρ = λ·S₁/b·(c−1)/c
+ *                                               (prefill queue, M/D/1 seen by an arriving client)
  *   cycle = α₀ + F + D + α₁ + α₂·O  (one client's request); λ = min(c / cycle, n_run / (F + D), a/(I·T))
- *   P     = λ · I · T                           mean prefill tokens per step
- *   T     = step(P, n_d)                        mean step = TPOT before α₁
+ *   T     = lumpy mean step (`lumpyMeanStep`): prefill steps (m = min(b, 1 + λ·S₁) prefills each) at
+ *           λ·k/m per second, decode-only steps in the remaining time — prefills are lumps, not spread
+ *           over every step (that would load every MoE expert in every step)
  *   wait  = c/λ − cycle (≥ 0): time queued when c exceeds the capacity (slots, KV or token budget)
- *   TTFT  = α₀ + wait + F;  TPOT = T + (α₁ + α₂·O)/(O − 1);  output tokens/s = λ·O
+ *   TTFT  = α₀ + wait + F, averaged with the first wave (`burstTtftS`) over the benchmark's prompts;
+ *   TPOT  = T + (α₁ + α₂·O)/(O − 1);  output tokens/s = λ·O
+ * `prefillQueue: false` gives the fluid variant (F = T/2 + k·step, T = step(λ·I·T, n_d)) for the ablation.
  * Solved by damped iteration (≤ 60 rounds, a handful of step evaluations each): microseconds per
  * scenario, so a sweep of thousands of scenarios takes seconds.
  */
@@ -121,6 +124,25 @@ export function mixedStepUs(e: Engine, P: number, I: number, n: number, ctx: num
   return engineStepBreakdown({ experiment: 'bench', step: 0, prefill, decode }, e, false).us;
 }
 
+/**
+ * Mean step with prefills as lumps (not spread over every step: for an MoE model a few prefill
+ * tokens in every step would load every expert every step). Prefills arrive at λ/s, each needs k
+ * chunk steps; m = min(b, 1 + λ·S) of them share a prefill step of length S = step(m·I/k, n_d).
+ * Prefill steps per second r = λ·k/m take the time fraction φ = r·S; decode-only steps fill the
+ * rest: mean step = 1 / (r + (1 − φ)/T_d), or S when prefills fill every step.
+ */
+export function lumpyMeanStep(lambda: number, I: number, k: number, b: number, nd: number, step: (P: number, n: number) => number): number {
+  const Td = step(0, nd);
+  if (!(lambda > 0)) return Td > 0 ? Td : step(I / k, 0);
+  const S1 = step(I / k, nd);
+  const m = Math.min(b, 1 + lambda * S1);
+  const S = m > 1 ? step(m * I / k, nd) : S1;
+  const r = lambda * k / m;
+  const phi = r * S;
+  if (phi >= 1 || !(Td > 0)) return S;
+  return 1 / (r + (1 - phi) / Td);
+}
+
 /** The closed-loop fixed point of one engine (see file comment). */
 export function benchServe(e: Engine, w: BenchInput, host: HostCosts): BenchResult {
   const I = w.isl; const O = w.osl; const c = w.clients; const B = w.budget;
@@ -164,7 +186,7 @@ export function benchServe(e: Engine, w: BenchInput, host: HostCosts): BenchResu
     bound = lam === byClients ? 'clients' : lam === bySlots ? (c > capacity ? (w.maxSeqs <= kvCap ? 'max-num-seqs' : 'KV-cache memory') : 'clients') : 'token budget';
     if (!(lam > 0)) lam = byClients;
     const Pnew = Math.min(avail, lam * I * T);
-    const Tnew = step(Pnew, nd);
+    const Tnew = w.prefillQueue === false ? step(Pnew, nd) : lumpyMeanStep(lam, I, k, Math.max(1, Math.floor(avail / I)), nd, step);
     const damp = it < 5 ? 1 : 0.5;
     T = T + damp * (Tnew - T);
     F = F + damp * (Fnew - F);

@@ -134,7 +134,7 @@ export function runServingSuite(dataRoot: string): ServingSuiteResult {
   const steadyOnly: BenchProtocol = { numPrompts: Infinity };
   const ablation = [
     evaluate('GPU kernels only, fluid steady state (no host terms, no prefill queueing, no first wave)', NO_HOST_COSTS, rows, at(NO_HOST_COSTS, { ...steadyOnly, prefillQueue: false })),
-    evaluate('+ prefill queueing (M/D/1 over the other clients\' prefills)', NO_HOST_COSTS, rows, at(NO_HOST_COSTS, steadyOnly)),
+    evaluate('+ prefills as lumps (M/D/1 queueing; mean step mixes prefill and decode-only steps)', NO_HOST_COSTS, rows, at(NO_HOST_COSTS, steadyOnly)),
     evaluate('+ first wave (1000 prompts, all clients start at t = 0)', NO_HOST_COSTS, rows, at(NO_HOST_COSTS)),
     evaluate('+ α₀ API overhead (in-sample value)', { ...NO_HOST_COSTS, apiOverheadUs: allHost.apiOverheadUs }, rows, at({ ...NO_HOST_COSTS, apiOverheadUs: allHost.apiOverheadUs })),
     evaluate('+ per-step host time (in-sample value) = in-sample', allHost, rows, at(allHost)),
@@ -155,7 +155,7 @@ export function runServingSuite(dataRoot: string): ServingSuiteResult {
  * leave-one-model-out MAPE gets worse than these. They are NOT the issue's targets (LOMO TPOT ≤ 12 %,
  * TTFT ≤ 25 %), which this model does not reach yet (docs/serving.md, "What still limits accuracy").
  */
-export const SERVING_THRESHOLDS = Object.freeze({ lomoTpotMape: 36, lomoTtftMape: 43, inSampleTpotMape: 36, inSampleTtftMape: 41.5 });
+export const SERVING_THRESHOLDS = Object.freeze({ lomoTpotMape: 35, lomoTtftMape: 43, inSampleTpotMape: 32, inSampleTtftMape: 41.5 });
 
 export function servingFailures(r: ServingSuiteResult): string[] {
   const f: string[] = [];
