@@ -288,7 +288,7 @@ function serveCommand(io: CliIO) {
     .option('--prefill-instances <n>', 'disaggregated: number of prefill instances', intOption('--prefill-instances'), 1)
     .option('--decode-instances <n>', 'disaggregated: number of decode instances', intOption('--decode-instances'), 1)
     .option('--kv-link-gbs <GB/s>', 'disaggregated: KV handoff bandwidth per GPU, GB/s (default: inter-node)', floatOption('--kv-link-gbs', 0.001))
-    .addOption(new Option('--protocol <kind>', "closed loop: 'bench' = vllm bench serve (clients, first wave, host costs, vLLM queueing; docs/serving.md) or 'replay' = the step-by-step replay without host costs").choices(['bench', 'replay'] as const).default('bench' as const))
+    .addOption(new Option('--protocol <kind>', "closed loop: 'bench' = vllm bench serve (clients, first wave, host costs, vLLM queueing; docs/serving.md; PP 1 — with --pp, --rate or --disagg the replay is used) or 'replay' = the step-by-step replay without host costs").choices(['bench', 'replay'] as const).default('bench' as const))
     .option('--num-prompts <n>', 'bench: prompts the benchmark sends in all (vllm bench serve --num-prompts)', intOption('--num-prompts'), BENCH_DEFAULT_NUM_PROMPTS)
     .option('--api-overhead-us <µs>', `bench: α₀, per-request API/tokenization/first-token cost, µs (default ${DEFAULT_HOST_COSTS.apiOverheadUs}, fitted on real H100 deployments)`, floatOption('--api-overhead-us', 0))
     .option('--step-host-us <µs>', `bench: host time per engine step not hidden by async scheduling, µs (default ${DEFAULT_HOST_COSTS.stepHostUs})`, floatOption('--step-host-us', 0))
@@ -320,7 +320,7 @@ function serveCommand(io: CliIO) {
     const gpu = loadGpu(o.gpu);
     const ctx = { arch, gpu, tp: o.tp ?? 1 };
     const co = o as unknown as CommonOpts;
-    if (o.protocol === 'bench' && !o.disagg && o.rate === undefined && o.concurrency !== undefined) {
+    if (o.protocol === 'bench' && !o.disagg && o.rate === undefined && o.concurrency !== undefined && (o.pp ?? 1) === 1) {
       const { input, output } = lengthsOf(o);
       const b = benchServeDeployment(ctx, engineOpts(co), { isl: input, osl: output, concurrency: o.concurrency, maxNumBatchedTokens: o.chunk, maxNumSeqs: o.maxSeqs, gpuMemUtil: o.gpuMemUtil }, host, { numPrompts: o.numPrompts });
       const r = benchAsServe(b, ctx, co);
