@@ -25,6 +25,13 @@ import { checkFit } from '../engine/check.js';
 import { bubbleFraction } from '../engine/collectives.js';
 import { readFitFile } from '../fit/fitfile.js';
 import { costMetrics, type CostOptions } from '../engine/cost.js';
+import { vllmDefaultLimits } from '../engine/vllm-defaults.js';
+import { benchServeDeployment, BENCH_DEFAULT_NUM_PROMPTS, type BenchDeploymentResult } from '../engine/bench-serve.js';
+import { DEFAULT_HOST_COSTS, type HostCosts } from '../engine/host-costs.js';
+import { readScenarios, predictScenarios } from '../engine/scenarios.js';
+import { compileEngine } from '../engine/context.js';
+import type { Architecture } from '../model/arch.js';
+import type { GpuSpec } from '../hardware/gpu.js';
 
 const WEIGHT_DTYPES = ['bf16', 'fp16', 'fp8', 'int8', 'int4', 'fp4'] as const;
 const KV_DTYPES = ['bf16', 'fp16', 'fp8'] as const;
@@ -65,6 +72,11 @@ type AnyCmd = Command<unknown[], Record<string, unknown>>;
 function modelOptions<T extends AnyCmd>(c: T, requireTp = true): T {
   c.requiredOption('--model <id|path>', 'model: a configs/models id or a HuggingFace config.json path')
     .requiredOption('--gpu <id|path>', 'GPU: a configs/hardware id or a datasheet JSON path');
+  return modelOptionsNoIds(c, requireTp);
+}
+
+/** The model options without --model/--gpu (engine serve makes those optional with --scenarios). */
+function modelOptionsNoIds<T extends AnyCmd>(c: T, requireTp = true): T {
   if (requireTp) {
     c.option('--tp <n>', 'tensor-parallel degree', intOption('--tp'), 1)
       .option('--pp <n>', 'pipeline-parallel stages (must divide the layers)', intOption('--pp'), 1)
@@ -228,12 +240,12 @@ function memoryCommand(io: CliIO) {
 
 // ---- serve ----
 function workloadOptions<T extends AnyCmd>(c: T): T {
-  c.requiredOption('--input <tokens>', 'prompt length per request, tokens', intOption('--input'))
-    .requiredOption('--output <tokens>', 'output length per request, tokens', intOption('--output'))
+  c.option('--input <tokens>', 'prompt length per request, tokens (required)', intOption('--input'))
+    .option('--output <tokens>', 'output length per request, tokens (required)', intOption('--output'))
     .option('--concurrency <n>', 'requests in flight (closed loop); default: as many as memory and --max-seqs allow', intOption('--concurrency'))
     .option('--rate <req/s>', 'request arrival rate (open loop); the engine reports whether it keeps up', floatOption('--rate', 0))
-    .option('--chunk <tokens>', 'chunked-prefill token budget per step (max_num_batched_tokens)', intOption('--chunk'), 2048)
-    .option('--max-seqs <n>', 'max sequences per step (max_num_seqs)', intOption('--max-seqs'), 256)
+    .option('--chunk <tokens>', "chunked-prefill token budget per step (max_num_batched_tokens; default: vLLM's for the GPU, 8192 on ≥ 70 GiB non-A100 GPUs, else 2048)", intOption('--chunk'))
+    .option('--max-seqs <n>', "max sequences per step (max_num_seqs; default: vLLM's for the GPU, 1024 on ≥ 70 GiB non-A100 GPUs, else 256)", intOption('--max-seqs'))
     .option('--gpu-mem-util <fraction>', 'fraction of GPU memory the engine may use', floatOption('--gpu-mem-util', 0.01), 0.9)
     .option('--price <$/GPU-h>', 'price per GPU-hour, $', floatOption('--price', 0), 0)
     .option('--pue <x>', 'data-centre power usage effectiveness', floatOption('--pue', 1), 1.2)
@@ -242,10 +254,27 @@ function workloadOptions<T extends AnyCmd>(c: T): T {
   return c;
 }
 
-interface WorkloadOpts { input: number; output: number; concurrency?: number; rate?: number; chunk: number; maxSeqs: number; gpuMemUtil: number; price: number; pue: number; carbon: number; powerFraction: number }
+interface WorkloadOpts { input?: number; output?: number; concurrency?: number; rate?: number; chunk?: number; maxSeqs?: number; gpuMemUtil: number; price: number; pue: number; carbon: number; powerFraction: number }
 
-function workloadOf(o: WorkloadOpts): Workload {
-  return { inputTokens: o.input, outputTokens: o.output, concurrency: o.concurrency, ratePerS: o.rate, chunkTokens: o.chunk, maxSeqs: o.maxSeqs, gpuMemUtil: o.gpuMemUtil };
+function lengthsOf(o: WorkloadOpts): { input: number; output: number } {
+  if (o.input === undefined) throw new UsageError(`required option '--input <tokens>' not specified`);
+  if (o.output === undefined) throw new UsageError(`required option '--output <tokens>' not specified`);
+  return { input: o.input, output: o.output };
+}
+
+/** The workload, with vLLM's default limits for the GPU where the user gave none (engine/vllm-defaults.ts). */
+function workloadOf(o: WorkloadOpts, gpu: GpuSpec): Workload {
+  const { input, output } = lengthsOf(o);
+  const d = vllmDefaultLimits(gpu);
+  return { inputTokens: input, outputTokens: output, concurrency: o.concurrency, ratePerS: o.rate, chunkTokens: o.chunk ?? d.maxNumBatchedTokens, maxSeqs: o.maxSeqs ?? d.maxNumSeqs, gpuMemUtil: o.gpuMemUtil };
+}
+
+interface HostOpts { apiOverheadUs?: number; stepHostUs?: number; postDecodeUs?: number; postTokenUs?: number }
+function hostOf(o: HostOpts): HostCosts {
+  return {
+    apiOverheadUs: o.apiOverheadUs ?? DEFAULT_HOST_COSTS.apiOverheadUs, stepHostUs: o.stepHostUs ?? DEFAULT_HOST_COSTS.stepHostUs,
+    postDecodeFixedUs: o.postDecodeUs ?? DEFAULT_HOST_COSTS.postDecodeFixedUs, postDecodePerTokenUs: o.postTokenUs ?? DEFAULT_HOST_COSTS.postDecodePerTokenUs,
+  };
 }
 function costOf(o: WorkloadOpts): CostOptions {
   return { pricePerGpuHour: o.price, pue: o.pue, carbonGPerKWh: o.carbon, powerFraction: o.powerFraction };
@@ -253,26 +282,73 @@ function costOf(o: WorkloadOpts): CostOptions {
 
 function serveCommand(io: CliIO) {
   const c = new Command('serve')
-    .description('serving metrics for a steady workload: TTFT, TPOT/ITL, throughput, energy and cost (aggregated or prefill/decode-disaggregated)')
+    .description('serving metrics for a steady workload: TTFT, TPOT/ITL, throughput, energy and cost (aggregated or prefill/decode-disaggregated); closed loop = the vllm bench serve protocol with host costs (docs/serving.md)')
     .option('--disagg', 'prefill/decode disaggregation: separate prefill and decode GPU pools with KV handoff')
     .option('--prefill-tp <n>', 'disaggregated: TP of each prefill instance (default --tp)', intOption('--prefill-tp'))
     .option('--prefill-instances <n>', 'disaggregated: number of prefill instances', intOption('--prefill-instances'), 1)
     .option('--decode-instances <n>', 'disaggregated: number of decode instances', intOption('--decode-instances'), 1)
-    .option('--kv-link-gbs <GB/s>', 'disaggregated: KV handoff bandwidth per GPU, GB/s (default: inter-node)', floatOption('--kv-link-gbs', 0.001));
-  modelOptions(c as unknown as AnyCmd);
+    .option('--kv-link-gbs <GB/s>', 'disaggregated: KV handoff bandwidth per GPU, GB/s (default: inter-node)', floatOption('--kv-link-gbs', 0.001))
+    .addOption(new Option('--protocol <kind>', "closed loop: 'bench' = vllm bench serve (clients, first wave, host costs, vLLM queueing; docs/serving.md; PP 1 — with --pp, --rate or --disagg the replay is used) or 'replay' = the step-by-step replay without host costs").choices(['bench', 'replay'] as const).default('bench' as const))
+    .option('--num-prompts <n>', 'bench: prompts the benchmark sends in all (vllm bench serve --num-prompts)', intOption('--num-prompts'), BENCH_DEFAULT_NUM_PROMPTS)
+    .option('--api-overhead-us <µs>', `bench: α₀, per-request API/tokenization/first-token cost, µs (default ${DEFAULT_HOST_COSTS.apiOverheadUs}, fitted on real H100 deployments)`, floatOption('--api-overhead-us', 0))
+    .option('--step-host-us <µs>', `bench: host time per engine step not hidden by async scheduling, µs (default ${DEFAULT_HOST_COSTS.stepHostUs})`, floatOption('--step-host-us', 0))
+    .option('--post-decode-us <µs>', `bench: α₁, per-request cost after the last token, µs (default ${DEFAULT_HOST_COSTS.postDecodeFixedUs})`, floatOption('--post-decode-us', 0))
+    .option('--post-token-us <µs>', `bench: α₂, per-output-token cost after decode, µs (default ${DEFAULT_HOST_COSTS.postDecodePerTokenUs})`, floatOption('--post-token-us', 0))
+    .option('--scenarios <csv>', 'predict every row of this CSV (model, gpu, dtype, tp, ep, dp, isl, osl, concurrency[, max_num_batched_tokens, max_num_seqs]) with the bench protocol; needs --out')
+    .option('--out <csv>', 'with --scenarios: predictions CSV (written atomically)');
+  c.option('--model <id|path>', 'model: a configs/models id or a HuggingFace config.json path (required without --scenarios)')
+    .option('--gpu <id|path>', 'GPU: a configs/hardware id or a datasheet JSON path (required without --scenarios)');
+  modelOptionsNoIds(c as unknown as AnyCmd);
   workloadOptions(c as unknown as AnyCmd);
   return c.action(async (raw) => {
-    const o = raw as unknown as CommonOpts & WorkloadOpts & { disagg?: boolean; prefillTp?: number; prefillInstances: number; decodeInstances: number; kvLinkGbs?: number };
+    const o = raw as unknown as Omit<CommonOpts, 'model' | 'gpu'> & { model?: string; gpu?: string } & WorkloadOpts & HostOpts & { disagg?: boolean; prefillTp?: number; prefillInstances: number; decodeInstances: number; kvLinkGbs?: number; protocol: 'bench' | 'replay'; numPrompts: number; scenarios?: string; out?: string };
+    const host = hostOf(o);
+    if (o.scenarios) {
+      if (!o.out) throw new UsageError(`option '--out <csv>' is required with --scenarios`);
+      const t0 = performance.now();
+      const { rows, columns } = readScenarios(o.scenarios);
+      const res = predictScenarios(rows, columns, engineOpts({ ...o, model: '', gpu: '' }), host, { numPrompts: o.numPrompts }, o.scenarios);
+      writeFileAtomic(o.out, res.csv);
+      const secs = (performance.now() - t0) / 1e3;
+      if (o.json) io.out(JSON.stringify({ scenarios: res.rows, predicted: res.predicted, out: o.out, seconds: secs }, null, 2));
+      else io.out(`engine serve: ${res.rows} scenarios, ${res.predicted} predicted (${res.rows - res.predicted} with a note) in ${secs.toFixed(2)} s → ${o.out}`);
+      return;
+    }
+    if (!o.model) throw new UsageError(`required option '--model <id|path>' not specified`);
+    if (!o.gpu) throw new UsageError(`required option '--gpu <id|path>' not specified`);
     const arch = loadArchitecture(o.model);
     const gpu = loadGpu(o.gpu);
     const ctx = { arch, gpu, tp: o.tp ?? 1 };
-    const r = serveMetrics(ctx, engineOpts(o), workloadOf(o), o.disagg ? {
+    const co = o as unknown as CommonOpts;
+    if (o.protocol === 'bench' && !o.disagg && o.rate === undefined && o.concurrency !== undefined && (o.pp ?? 1) === 1) {
+      const { input, output } = lengthsOf(o);
+      const b = benchServeDeployment(ctx, engineOpts(co), { isl: input, osl: output, concurrency: o.concurrency, maxNumBatchedTokens: o.chunk, maxNumSeqs: o.maxSeqs, gpuMemUtil: o.gpuMemUtil }, host, { numPrompts: o.numPrompts });
+      const r = benchAsServe(b, ctx, co);
+      const cost = costMetrics(r, gpu, costOf(o));
+      if (o.json) { io.out(JSON.stringify({ ...r, protocol: 'bench', bench: b, hostCosts: host, cost }, null, 2)); return; }
+      io.out(printServe(r, cost));
+      io.out(`protocol: vllm bench serve, ${o.numPrompts} prompts; vLLM limits max_num_batched_tokens ${b.maxNumBatchedTokens}, max_num_seqs ${b.maxNumSeqs} (${b.limitsSource}); running ${b.running * (o.dp ?? 1)} of ${o.concurrency}, queue wait ${f1(b.queueS * 1e3)} ms; host: α₀ ${f1(host.apiOverheadUs / 1e3)} ms, step host ${host.stepHostUs} µs`);
+      return;
+    }
+    const r = serveMetrics(ctx, engineOpts(co), workloadOf(o, gpu), o.disagg ? {
       prefillTp: o.prefillTp ?? o.tp ?? 1, prefillInstances: o.prefillInstances, decodeInstances: o.decodeInstances, kvLinkGBs: o.kvLinkGbs,
     } : undefined);
     const cost = costMetrics(r, gpu, costOf(o));
     if (o.json) { io.out(JSON.stringify({ ...r, cost }, null, 2)); return; }
     io.out(printServe(r, cost));
   });
+}
+
+/** The bench result in the shape `printServe`/`costMetrics` read. */
+function benchAsServe(b: BenchDeploymentResult, ctx: { arch: Architecture; gpu: GpuSpec; tp: number }, o: CommonOpts): ReturnType<typeof serveMetrics> {
+  const e = compileEngine(ctx, engineOpts(o));
+  const mem = engineMemory(e, { maxModelLen: 1, maxBatchedTokens: b.maxNumBatchedTokens, maxSeqs: b.maxNumSeqs });
+  return {
+    deployment: `aggregated TP${ctx.tp}${(o.ep ?? 1) > 1 ? ` EP${o.ep}` : ''}${(o.dp ?? 1) > 1 ? ` DP${o.dp}` : ''}`, gpus: b.gpus, concurrency: b.concurrency,
+    ...(b.limitedBy !== 'clients' ? { limitedBy: b.limitedBy } : {}),
+    ttftMs: b.ttftS * 1e3, tpotMs: b.tpotS * 1e3, e2eS: b.e2eS, outputTokensPerS: b.outputTokensPerS, outputTokensPerSPerGpu: b.outputTokensPerSPerGpu,
+    requestsPerS: b.requestsPerS, capacityRequestsPerS: b.requestsPerS, meanStepMs: b.meanStepS * 1e3, memory: mem,
+  };
 }
 
 function printServe(r: ReturnType<typeof serveMetrics>, cost: ReturnType<typeof costMetrics>): string {
@@ -301,7 +377,7 @@ function searchCommand(io: CliIO) {
     const o = raw as unknown as CommonOpts & WorkloadOpts & { gpus: number; ttftMs?: number; tpotMs?: number; top: number };
     const arch = loadArchitecture(o.model);
     const gpu = loadGpu(o.gpu);
-    const res = searchParallelism(arch, gpu, o.gpus, engineOpts(o), workloadOf(o), { ttftMs: o.ttftMs, tpotMs: o.tpotMs });
+    const res = searchParallelism(arch, gpu, o.gpus, engineOpts(o), workloadOf(o, gpu), { ttftMs: o.ttftMs, tpotMs: o.tpotMs });
     if (o.json) { io.out(JSON.stringify(res, null, 2)); return; }
     io.out(`${res.candidates.length} layouts of ${o.gpus} × ${gpu.id} for ${arch.name}; ${res.candidates.filter((x) => x.meets).length} meet the targets${res.best ? `; best: ${res.best.layout}` : ''}`);
     io.out(table(['layout', 'meets', 'TTFT ms', 'TPOT ms', 'tok/s', 'tok/s/GPU', 'concurrency', 'note'],

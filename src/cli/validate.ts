@@ -8,6 +8,7 @@ import { PACKAGE_ROOT } from '../io/paths.js';
 import { SUITES, getSuite } from '../validate/suites.js';
 import { runSuite } from '../validate/run.js';
 import { formatSuiteJson, formatSuiteMarkdown, formatSuiteText, suiteFailures } from '../validate/format.js';
+import { runServingSuite, formatServingMarkdown, servingFailures } from '../validate/serving.js';
 
 /** Shared real-data root: --data, else $STEPFIT_SHARED_DATA, else ../shared/data next to the package. */
 export function sharedDataRoot(flag: string | undefined): string {
@@ -17,13 +18,22 @@ export function sharedDataRoot(flag: string | undefined): string {
 export function validateCommand(io: CliIO) {
   return new Command('validate')
     .description('run a named suite of held-out train/test splits on real measurements (reconstruct → fit → predict) and print accuracy: the seed baseline vs the default basis/method')
-    .requiredOption('--suite <name>', `validation suite (${Object.keys(SUITES).join(', ')})`)
+    .requiredOption('--suite <name>', `validation suite (${[...Object.keys(SUITES), 'serving'].join(', ')}; serving = engine serve against real vLLM deployments on H100, leave-one-model-out + in-sample)`)
     .option('--data <dir>', 'root of the shared real data (default $STEPFIT_SHARED_DATA or ../shared/data)')
     .option('--json', 'print the full result as JSON (metrics, coefficients, checks)')
     .option('--markdown', 'print the table as GitHub Markdown')
     .option('--check', 'exit 1 when a seed number does not reproduce or a default misses its target')
     .option('--basis-param <spec>', "ablation: fix the default configuration's basis parameters instead of fitting them on each split's training rows, e.g. 'tp_comm_knee_mib=2.63' (serving v2's knee)")
     .action(async (o) => {
+      if (o.suite === 'serving') {
+        const root = sharedDataRoot(o.data);
+        if (!fs.existsSync(root)) throw new InputError(`--data: shared data root '${root}' not found (suite 'serving' needs the real measurements; pass --data <dir>)`);
+        const res = runServingSuite(root);
+        io.out(o.json ? JSON.stringify(res, null, 2) : formatServingMarkdown(res));
+        const fails = servingFailures(res);
+        if (o.check && fails.length > 0) throw new InputError(`validate --check: ${fails.join('; ')}`);
+        return;
+      }
       const suite = getSuite(o.suite);
       const root = sharedDataRoot(o.data);
       if (!suite.bundled && !fs.existsSync(root)) throw new InputError(`--data: shared data root '${root}' not found (suite '${suite.name}' needs the real measurements; pass --data <dir>)`);

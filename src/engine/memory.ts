@@ -131,7 +131,9 @@ export function engineMemory(e: Engine, opts: MemoryOptions = {}): MemoryResult 
   const maxModelLen = opts.maxModelLen ?? 4096;
   const { capacity, usable, weights, act, reserved, kvCache, perTok } = kvCacheBudget(e, opts);
   const maxKvTokens = kvCacheBlocks(e, { ...opts, blockSize: KV_BLOCK_TOKENS }) * KV_BLOCK_TOKENS;
-  const seqLen = e.window > 0 ? Math.min(maxModelLen, e.window) : maxModelLen;
+  // mixed sliding/full layers (layer_types): the full-attention layers keep the whole context
+  const mixed = e.window > 0 && (e.arch.slidingLayers ?? e.arch.numLayers) < e.arch.numLayers;
+  const seqLen = e.window > 0 && !mixed ? Math.min(maxModelLen, e.window) : maxModelLen;
   const maxSequences = Math.floor(maxKvTokens / seqLen);
   const gb = (b: number): string => `${(b / 1e9).toFixed(2)} GB`;
   const layout = `TP ${e.tp}${e.pp > 1 ? ` PP ${e.pp}` : ''}${e.ep > 1 ? ` EP ${e.ep}` : ''}`;

@@ -143,6 +143,21 @@ export function allReduceCallUs(e: Engine, bytes: number, p: number): number {
 /**
  * Per-operator breakdown of one step on a compiled engine.
  */
+/**
+ * Attention layer groups [layers, window] of this engine: all L layers with the window W (0 = full)
+ * unless the model mixes sliding-window and full-attention layers (`layer_types`), then
+ * [sliding layers · L/numLayers, W] and [the rest, 0].
+ */
+function windowGroups(e: Engine): [number, number][] {
+  const W = e.window;
+  const total = e.arch.numLayers;
+  const sliding = e.arch.slidingLayers ?? (W > 0 ? total : 0);
+  if (W <= 0 || sliding >= total) return [[e.L, W]];
+  if (sliding <= 0) return [[e.L, 0]];
+  const ls = e.L * sliding / total;
+  return [[ls, W], [e.L - ls, 0]];
+}
+
 export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepBreakdown {
   const acc = new Acc(detail, e.options.execution === 'eager' ? e.options.launchUs : 0);
   let Tpf = 0;
@@ -171,28 +186,32 @@ export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepB
   elementwise(acc, e, 'kv_write', T * e.kvBytesPerTokenLayer * (1 + hB / e.kvBytes), L);
   if (Tpf > 0) {
     const H = e.headsPerGpu;
-    const w = prefillAttnWork(H, e.headDim, e.kvBytesPerTokenLayer, hB, step.prefill, W);
-    let { flops, bytes } = w;
-    if (e.mla) {
-      const m = e.mla;
-      flops = 2 * H * w.pairs * (m.nopeDim + m.ropeDim) + 2 * H * w.pairs * m.vDim;
-      bytes = (Tpf + w.kvTokens) * H * (m.nopeDim + m.ropeDim + m.vDim) * hB;
-      gemm(acc, e, 'mla_kv_up', w.kvTokens, { n: H * (m.nopeDim + m.vDim), k: m.kvLoraRank }, L);
+    for (const [layers, win] of windowGroups(e)) {
+      const w = prefillAttnWork(H, e.headDim, e.kvBytesPerTokenLayer, hB, step.prefill, win);
+      let { flops, bytes } = w;
+      if (e.mla) {
+        const m = e.mla;
+        flops = 2 * H * w.pairs * (m.nopeDim + m.ropeDim) + 2 * H * w.pairs * m.vDim;
+        bytes = (Tpf + w.kvTokens) * H * (m.nopeDim + m.ropeDim + m.vDim) * hB;
+        gemm(acc, e, 'mla_kv_up', w.kvTokens, { n: H * (m.nopeDim + m.vDim), k: m.kvLoraRank }, layers);
+      }
+      kernel(acc, 'attn_prefill', flops, bytes, attnPeak, mem, attnPf, layers, step.prefill.length);
     }
-    kernel(acc, 'attn_prefill', flops, bytes, attnPeak, mem, attnPf, L, step.prefill.length);
   }
   if (Tdc > 0) {
     const H = e.headsPerGpu;
-    const w = decodeAttnWork(H, e.headDim, e.kvBytesPerTokenLayer, hB, step.decode, W);
-    let { flops, bytes } = w;
-    if (e.mla) {
-      const m = e.mla;
-      flops = 2 * H * w.ctx * (m.kvLoraRank + m.ropeDim) + 2 * H * w.ctx * m.kvLoraRank;
-      bytes = w.ctx * e.kvBytesPerTokenLayer + Tdc * H * (m.kvLoraRank + m.ropeDim + m.kvLoraRank) * hB;
-      gemm(acc, e, 'mla_absorb', Tdc, { n: H * m.kvLoraRank, k: m.nopeDim }, L);
-      gemm(acc, e, 'mla_absorb', Tdc, { n: H * m.vDim, k: m.kvLoraRank }, L);
+    for (const [layers, win] of windowGroups(e)) {
+      const w = decodeAttnWork(H, e.headDim, e.kvBytesPerTokenLayer, hB, step.decode, win);
+      let { flops, bytes } = w;
+      if (e.mla) {
+        const m = e.mla;
+        flops = 2 * H * w.ctx * (m.kvLoraRank + m.ropeDim) + 2 * H * w.ctx * m.kvLoraRank;
+        bytes = w.ctx * e.kvBytesPerTokenLayer + Tdc * H * (m.kvLoraRank + m.ropeDim + m.kvLoraRank) * hB;
+        gemm(acc, e, 'mla_absorb', Tdc, { n: H * m.kvLoraRank, k: m.nopeDim }, layers);
+        gemm(acc, e, 'mla_absorb', Tdc, { n: H * m.vDim, k: m.kvLoraRank }, layers);
+      }
+      kernel(acc, 'attn_decode', flops, bytes, attnPeak, mem, attnDc, layers, Tdc);
     }
-    kernel(acc, 'attn_decode', flops, bytes, attnPeak, mem, attnDc, L, Tdc);
   }
   gemm(acc, e, 'o_proj', T, e.oGemm, L);
   const arBytes = T * d * hB;

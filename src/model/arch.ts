@@ -54,6 +54,12 @@ export interface Architecture {
   readonly vocabSize: number;
   /** Sliding-window attention span in tokens, or 0 when full attention. */
   readonly slidingWindow: number;
+  /**
+   * Layers that use the sliding window (`layer_types` entries 'sliding_attention', e.g. gpt-oss
+   * alternates sliding and full attention); all layers when the config has a window and no
+   * `layer_types`; 0 without a window.
+   */
+  readonly slidingLayers: number;
   /** MLA (DeepSeek-V2/V3) latent KV rank, 0 when not MLA. */
   readonly kvLoraRank: number;
   /** MLA rope head dim (qk_rope_head_dim), 0 when not MLA. */
@@ -92,6 +98,7 @@ const RawConfig = z.looseObject({
   quantization_config: z.looseObject({}).optional().nullable(),
   tie_word_embeddings: z.boolean().optional(),
   text_config: z.looseObject({}).optional(),
+  layer_types: z.array(z.string()).optional().nullable(),
 });
 
 const PLAIN_MLP_TYPES = new Set(['bloom', 'gpt2', 'gpt_neox', 'gptj', 'gpt_bigcode', 'opt', 'falcon', 'mpt', 'phi', 'starcoder2', 'bert']);
@@ -115,6 +122,16 @@ function dtypeOf(s: string | null | undefined): Dtype | undefined {
 function weightDtype(raw: z.infer<typeof RawConfig>): Dtype {
   const q = raw.quantization_config as Record<string, unknown> | null | undefined;
   if (q) {
+    // compressed-tensors: the bit width sits under config_groups.<group>.weights {num_bits, type}
+    const groups = q['config_groups'] as Record<string, { weights?: { num_bits?: unknown; type?: unknown } }> | undefined;
+    if (groups && typeof groups === 'object') {
+      for (const g of Object.values(groups)) {
+        const bitsW = Number(g?.weights?.num_bits ?? NaN);
+        const type = String(g?.weights?.type ?? 'int').toLowerCase();
+        if (bitsW === 4) return type === 'float' ? 'fp4' : 'int4';
+        if (bitsW === 8) return type === 'float' ? 'fp8' : 'int8';
+      }
+    }
     const method = `${String(q['quant_method'] ?? '')} ${String(q['quant_algo'] ?? '')}`.toLowerCase();
     const bits = Number(q['bits'] ?? q['w_bit'] ?? q['weight_bits'] ?? NaN);
     const fmt = String(q['fmt'] ?? q['format'] ?? q['weight_dtype'] ?? '').toLowerCase();
@@ -200,6 +217,7 @@ export function parseArchitecture(json: unknown, source: string, name?: string):
     firstDenseLayers: numExperts > 0 ? raw.first_k_dense_replace ?? 0 : 0,
     vocabSize: first(raw.vocab_size, raw.padded_vocab_size) ?? 32000,
     slidingWindow: slidingOn ? raw.sliding_window ?? 0 : 0,
+    slidingLayers: !slidingOn ? 0 : raw.layer_types ? Math.min(numLayers, raw.layer_types.filter((t) => t === 'sliding_attention').length) : numLayers,
     kvLoraRank: raw.kv_lora_rank ?? 0,
     qkRopeHeadDim: raw.qk_rope_head_dim ?? 0,
     weightDtype: weightDtype(raw),

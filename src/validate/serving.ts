@@ -1,0 +1,192 @@
+/**
+ * `stepfit validate --suite serving`: the closed-loop serving model (engine/bench-serve.ts) against
+ * the real vLLM deployments on H100 (validate/silicon.ts). Reports TTFT and TPOT MAPE / median APE /
+ * bias overall and per model, dtype, TP and concurrency band, for:
+ *   - leave-one-model-out: the host-cost terms (α₀ = apiOverheadUs, stepHostUs) are fitted on the rows
+ *     of three models and the fourth is predicted with them (one configuration for every split: the
+ *     same grid, objective and protocol; nothing keyed by model or GPU);
+ *   - in-sample: the same fit on all rows (these are the shipped DEFAULT_HOST_COSTS);
+ *   - the ablation: GPU kernels only (no host terms, steady state only), + first-wave burst,
+ *     + α₀, + per-step host time.
+ * The fit: grid over stepHostUs; for each, α₀ ≥ 0 minimizing TTFT MAPE (α₀ enters TTFT additively
+ * apart from its small effect on the clients' cycle, which the final evaluation includes) by a
+ * scan; objective = TTFT MAPE + TPOT MAPE on the training rows.
+ */
+import { loadArchitecture } from '../model/load.js';
+import { loadGpu } from '../hardware/gpu.js';
+import { compileEngine, type Engine } from '../engine/context.js';
+import { benchServeDeployment, type BenchProtocol } from '../engine/bench-serve.js';
+import { NO_HOST_COSTS, type HostCosts } from '../engine/host-costs.js';
+import { loadSiliconScenarios, type ServingScenario } from './silicon.js';
+
+export interface ServingPrediction { readonly ttftMs: number; readonly tpotMs: number; readonly limitedBy: string }
+
+export interface ErrStats { readonly n: number; readonly mape: number; readonly medianApe: number; readonly biasPct: number }
+export interface GroupStats { readonly group: string; readonly ttft: ErrStats; readonly tpot: ErrStats }
+
+export interface ServingEvaluation {
+  readonly label: string;
+  readonly host: HostCosts | 'per fold';
+  readonly overall: GroupStats;
+  readonly groups: GroupStats[];
+}
+
+export interface ServingSuiteResult {
+  readonly source: string;
+  readonly rows: number;
+  readonly skipped: { disagg: number; notFitting: number };
+  readonly fitted: { readonly allRows: HostCosts; readonly folds: { readonly heldOut: string; readonly host: HostCosts }[] };
+  readonly leaveOneModelOut: ServingEvaluation;
+  readonly inSample: ServingEvaluation;
+  readonly ablation: ServingEvaluation[];
+  readonly notes: string[];
+}
+
+/** Predictor with an engine cache (scenarios that share model, GPU and parallelism share one compiled engine). */
+export function scenarioPredictor(): (s: ServingScenario, host: HostCosts, protocol?: BenchProtocol) => ServingPrediction {
+  const engines = new Map<string, Engine>();
+  return (s, host, protocol = {}) => {
+    const key = `${s.model}|${s.gpu}|${s.tp}|${s.ep}|${s.dp}|${s.dtype ?? ''}`;
+    let e = engines.get(key);
+    const arch = loadArchitecture(s.model); const gpu = loadGpu(s.gpu);
+    if (!e) { e = compileEngine({ arch, gpu, tp: s.tp }, { ep: s.ep, dp: s.dp, weightDtype: s.dtype, efficiency: 'auto' }); engines.set(key, e); }
+    const r = benchServeDeployment({ arch, gpu, tp: s.tp }, {}, { isl: s.isl, osl: s.osl, concurrency: s.concurrency, maxNumBatchedTokens: s.maxNumBatchedTokens, maxNumSeqs: s.maxNumSeqs }, host, protocol, e);
+    return { ttftMs: r.ttftS * 1e3, tpotMs: r.tpotS * 1e3, limitedBy: r.limitedBy };
+  };
+}
+
+function stats(pred: number[], meas: number[]): ErrStats {
+  const e = pred.map((p, i) => (p - meas[i]!) / meas[i]!);
+  const a = e.map(Math.abs).sort((x, y) => x - y);
+  const n = e.length;
+  const med = n ? (n % 2 ? a[(n - 1) / 2]! : (a[n / 2 - 1]! + a[n / 2]!) / 2) : NaN;
+  return { n, mape: n ? 100 * a.reduce((x, y) => x + y, 0) / n : NaN, medianApe: 100 * med, biasPct: n ? 100 * e.reduce((x, y) => x + y, 0) / n : NaN };
+}
+
+export function concurrencyBand(c: number): string {
+  return c <= 8 ? 'c ≤ 8' : c <= 32 ? 'c 9–32' : c <= 128 ? 'c 33–128' : 'c > 128';
+}
+
+function evaluate(label: string, host: ServingEvaluation['host'], rows: ServingScenario[], preds: ServingPrediction[]): ServingEvaluation {
+  const g = (name: string, idx: number[]): GroupStats => ({
+    group: name,
+    ttft: stats(idx.map((i) => preds[i]!.ttftMs), idx.map((i) => rows[i]!.measuredTtftMs!)),
+    tpot: stats(idx.map((i) => preds[i]!.tpotMs), idx.map((i) => rows[i]!.measuredTpotMs!)),
+  });
+  const keys: [string, (s: ServingScenario) => string][] = [
+    ['model', (s) => s.labels['model']!], ['dtype', (s) => s.labels['dtype']!], ['TP', (s) => `TP${s.tp}${s.dp > 1 ? ` DP${s.dp}` : ''}`], ['concurrency', (s) => concurrencyBand(s.concurrency)],
+  ];
+  const groups: GroupStats[] = [g('rows with c ≤ 128', rows.map((s, i) => (s.concurrency <= 128 ? i : -1)).filter((i) => i >= 0))];
+  for (const [kind, f] of keys) {
+    const by = new Map<string, number[]>();
+    rows.forEach((s, i) => { const k = f(s); if (!by.has(k)) by.set(k, []); by.get(k)!.push(i); });
+    for (const [k, idx] of [...by].sort()) groups.push(g(`${kind}: ${k}`, idx));
+  }
+  return { label, host, overall: g('all rows', rows.map((_, i) => i)), groups };
+}
+
+/** The stepHostUs grid and the α₀ scan (µs) of the fit. */
+export const STEP_HOST_GRID_US = Object.freeze([0, 250, 500, 750, 1000, 1500, 2000, 3000]);
+const ALPHA0_MAX_US = 200_000;
+const ALPHA0_STEP_US = 1000;
+
+interface Cached { readonly h: number; readonly preds: ServingPrediction[] }
+
+/** Fit (α₀, stepHostUs) on the rows in `train` (indices) from predictions cached at α₀ = 0 per h. */
+function fitHost(rows: ServingScenario[], cached: Cached[], train: number[]): HostCosts {
+  let best = { obj: Infinity, h: 0, a0: 0 };
+  for (const c of cached) {
+    const tpot = stats(train.map((i) => c.preds[i]!.tpotMs), train.map((i) => rows[i]!.measuredTpotMs!)).mape;
+    for (let a0 = 0; a0 <= ALPHA0_MAX_US; a0 += ALPHA0_STEP_US) {
+      let s = 0;
+      for (const i of train) { const m = rows[i]!.measuredTtftMs!; s += Math.abs(c.preds[i]!.ttftMs + a0 / 1e3 - m) / m; }
+      const obj = 100 * s / train.length + tpot;
+      if (obj < best.obj) best = { obj, h: c.h, a0 };
+    }
+  }
+  return { ...NO_HOST_COSTS, apiOverheadUs: best.a0, stepHostUs: best.h };
+}
+
+/** Run the serving suite on the shared data root. */
+export function runServingSuite(dataRoot: string): ServingSuiteResult {
+  const load = loadSiliconScenarios(dataRoot);
+  const predict = scenarioPredictor();
+  // rows whose deployment does not fit at all (the engine refuses) are reported, not hidden
+  const rows: ServingScenario[] = [];
+  let notFitting = 0;
+  for (const s of load.scenarios) {
+    try { predict(s, NO_HOST_COSTS); rows.push(s); } catch { notFitting++; }
+  }
+  const at = (host: HostCosts, protocol: BenchProtocol = {}): ServingPrediction[] => rows.map((s) => predict(s, host, protocol));
+  const cached: Cached[] = STEP_HOST_GRID_US.map((h) => ({ h, preds: at({ ...NO_HOST_COSTS, stepHostUs: h }) }));
+  const all = rows.map((_, i) => i);
+  const allHost = fitHost(rows, cached, all);
+  const models = [...new Set(rows.map((s) => s.labels['model']!))].sort();
+  const lomoPreds: ServingPrediction[] = new Array(rows.length);
+  const folds = models.map((m) => {
+    const train = all.filter((i) => rows[i]!.labels['model'] !== m);
+    const host = fitHost(rows, cached, train);
+    for (const i of all) if (rows[i]!.labels['model'] === m) lomoPreds[i] = predict(rows[i]!, host);
+    return { heldOut: m, host };
+  });
+  const inSample = evaluate('in-sample (host terms fitted on all rows)', allHost, rows, at(allHost));
+  const lomo = evaluate('leave-one-model-out (host terms fitted on the other three models)', 'per fold', rows, lomoPreds);
+  const steadyOnly: BenchProtocol = { numPrompts: Infinity };
+  const ablation = [
+    evaluate('GPU kernels only, fluid steady state (no host terms, no prefill queueing, no first wave)', NO_HOST_COSTS, rows, at(NO_HOST_COSTS, { ...steadyOnly, prefillQueue: false })),
+    evaluate('+ prefills as lumps (M/D/1 queueing; mean step mixes prefill and decode-only steps)', NO_HOST_COSTS, rows, at(NO_HOST_COSTS, steadyOnly)),
+    evaluate('+ first wave (1000 prompts, all clients start at t = 0)', NO_HOST_COSTS, rows, at(NO_HOST_COSTS)),
+    evaluate('+ α₀ API overhead (in-sample value)', { ...NO_HOST_COSTS, apiOverheadUs: allHost.apiOverheadUs }, rows, at({ ...NO_HOST_COSTS, apiOverheadUs: allHost.apiOverheadUs })),
+    evaluate('+ per-step host time (in-sample value) = in-sample', allHost, rows, at(allHost)),
+  ];
+  return {
+    source: load.source, rows: rows.length, skipped: { disagg: load.skipped.disagg, notFitting },
+    fitted: { allRows: allHost, folds }, leaveOneModelOut: lomo, inSample, ablation,
+    notes: [
+      `${load.skipped.disagg} disaggregated rows are not scenarios of this model; ${notFitting} rows do not fit in memory per the engine`,
+      'vLLM limits: the GPU\'s vLLM defaults (engine/vllm-defaults.ts) for every row (the rows do not record their limits)',
+      'protocol: vllm bench serve, 1000 prompts, all clients start at t = 0, fixed ISL/OSL (docs/serving.md)',
+    ],
+  };
+}
+
+/**
+ * Regression thresholds at the measured values (rounded up by ≤ 1 point): `--check` fails when the
+ * leave-one-model-out MAPE gets worse than these. They are NOT the issue's targets (LOMO TPOT ≤ 12 %,
+ * TTFT ≤ 25 %), which this model does not reach yet (docs/serving.md, "What still limits accuracy").
+ */
+export const SERVING_THRESHOLDS = Object.freeze({ lomoTpotMape: 35, lomoTtftMape: 43, inSampleTpotMape: 32, inSampleTtftMape: 41.5 });
+
+export function servingFailures(r: ServingSuiteResult): string[] {
+  const f: string[] = [];
+  const t = SERVING_THRESHOLDS;
+  if (!(r.leaveOneModelOut.overall.tpot.mape <= t.lomoTpotMape)) f.push(`leave-one-model-out TPOT MAPE ${f1(r.leaveOneModelOut.overall.tpot.mape)}% > ${t.lomoTpotMape}%`);
+  if (!(r.leaveOneModelOut.overall.ttft.mape <= t.lomoTtftMape)) f.push(`leave-one-model-out TTFT MAPE ${f1(r.leaveOneModelOut.overall.ttft.mape)}% > ${t.lomoTtftMape}%`);
+  if (!(r.inSample.overall.tpot.mape <= t.inSampleTpotMape)) f.push(`in-sample TPOT MAPE ${f1(r.inSample.overall.tpot.mape)}% > ${t.inSampleTpotMape}%`);
+  if (!(r.inSample.overall.ttft.mape <= t.inSampleTtftMape)) f.push(`in-sample TTFT MAPE ${f1(r.inSample.overall.ttft.mape)}% > ${t.inSampleTtftMape}%`);
+  return f;
+}
+
+const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const sg = (x: number): string => (Number.isFinite(x) ? (x >= 0 ? '+' : '') + x.toFixed(1) : '–');
+const hostCell = (h: ServingEvaluation['host']): string => (h === 'per fold' ? 'per fold' : `α₀ ${(h.apiOverheadUs / 1e3).toFixed(1)} ms, step host ${h.stepHostUs} µs`);
+
+/** Markdown tables: the headline rows, per-group LOMO and in-sample, the ablation and the fitted terms. */
+export function formatServingMarkdown(r: ServingSuiteResult): string {
+  const head = '| rows | n | TPOT MAPE / median / bias % | TTFT MAPE / median / bias % |\n|---|---|---|---|';
+  const line = (g: GroupStats): string => `| ${g.group} | ${g.tpot.n} | ${f1(g.tpot.mape)} / ${f1(g.tpot.medianApe)} / ${sg(g.tpot.biasPct)} | ${f1(g.ttft.mape)} / ${f1(g.ttft.medianApe)} / ${sg(g.ttft.biasPct)} |`;
+  const out = [`suite serving: ${r.rows} real vLLM deployments on H100 SXM (${r.source})`, ''];
+  for (const ev of [r.leaveOneModelOut, r.inSample]) {
+    out.push(`### ${ev.label}`, '', head, line(ev.overall), ...ev.groups.map(line), '');
+  }
+  out.push('### ablation (all rows)', '', '| configuration | host terms | TPOT MAPE / bias % | TTFT MAPE / bias % |', '|---|---|---|---|');
+  for (const ev of r.ablation) out.push(`| ${ev.label} | ${hostCell(ev.host)} | ${f1(ev.overall.tpot.mape)} / ${sg(ev.overall.tpot.biasPct)} | ${f1(ev.overall.ttft.mape)} / ${sg(ev.overall.ttft.biasPct)} |`);
+  out.push('', '### fitted host terms', '', `- all rows: ${hostCell(r.fitted.allRows)}`);
+  for (const f of r.fitted.folds) out.push(`- without ${f.heldOut}: ${hostCell(f.host)}`);
+  out.push('', ...r.notes.map((n) => `note: ${n}`));
+  return out.join('\n');
+}
+
+export function formatServingText(r: ServingSuiteResult): string {
+  return formatServingMarkdown(r);
+}
