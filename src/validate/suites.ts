@@ -66,6 +66,6 @@ export const SUITES: Readonly<Record<string, Suite>> = Object.freeze({ splitwise
 
 export function getSuite(name: string): Suite {
   const s = SUITES[name];
-  if (!s) throw new InputError(`--suite: unknown suite '${name}' (known: ${Object.keys(SUITES).join(', ')})`);
+  if (!s) throw new InputError(`--suite: unknown suite '${name}' (known: ${[...Object.keys(SUITES), 'serving'].join(', ')})`);
   return s;
 }
