@@ -13,6 +13,7 @@
  * The plan is a generator that yields one `RowVisitor` per pass, so the same code runs
  * synchronously over in-memory data and asynchronously over streamed files.
  */
+import { withFitDefaults, type FitInput } from './defaults.js';
 import { resolveBasisParams, type Basis, type BasisParam } from '../basis/types.js';
 import { num } from './format.js';
 import { getBasis } from '../basis/registry.js';
@@ -961,16 +962,16 @@ function* fitProgram(ds: FitDataset, opts: FitOptions): Generator<PassRequest, F
 }
 
 /** Fit a data set (steps streamed from files where given as paths). */
-export async function fitDataset(ds: FitDataset, opts: FitOptions): Promise<FitResult> {
-  const program = fitProgram(ds, opts);
+export async function fitDataset(ds: FitDataset, input: FitInput): Promise<FitResult> {
+  const program = fitProgram(ds, withFitDefaults(input));
   let r = program.next();
   while (!r.done) { await r.value.src.pass(r.value.visitor); r = program.next(); }
   return r.value;
 }
 
 /** Fit an in-memory data set synchronously (steps as arrays or sync generators, targets in memory). */
-export function fitDatasetSync(ds: FitDataset, opts: FitOptions): FitResult {
-  const program = fitProgram(ds, opts);
+export function fitDatasetSync(ds: FitDataset, input: FitInput): FitResult {
+  const program = fitProgram(ds, withFitDefaults(input));
   let r = program.next();
   while (!r.done) { r.value.src.passSync(r.value.visitor); r = program.next(); }
   return r.value;
