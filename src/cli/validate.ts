@@ -10,16 +10,19 @@ import { runSuite } from '../validate/run.js';
 import { formatSuiteJson, formatSuiteMarkdown, formatSuiteText, suiteFailures } from '../validate/format.js';
 import { runServingSuite, formatServingMarkdown, servingFailures } from '../validate/serving.js';
 
-/** Shared real-data root: --data, else $STEPFIT_SHARED_DATA, else ../shared/data next to the package. */
+/** Bundled real-data subsets (data/vendor: the files the validation suites read, with their licenses). */
+export const VENDORED_DATA = path.join(PACKAGE_ROOT, 'data', 'vendor');
+
+/** Real-data root: --data, else $STEPFIT_SHARED_DATA, else the bundled subsets in data/vendor. */
 export function sharedDataRoot(flag: string | undefined): string {
-  return path.resolve(flag ?? process.env['STEPFIT_SHARED_DATA'] ?? path.join(PACKAGE_ROOT, '..', 'shared', 'data'));
+  return path.resolve(flag ?? process.env['STEPFIT_SHARED_DATA'] ?? VENDORED_DATA);
 }
 
 export function validateCommand(io: CliIO) {
   return new Command('validate')
     .description('run a named suite of held-out train/test splits on real measurements (reconstruct → fit → predict) and print accuracy: the seed baseline vs the default basis/method')
     .requiredOption('--suite <name>', `validation suite (${[...Object.keys(SUITES), 'serving'].join(', ')}; serving = engine serve against real vLLM deployments on H100, leave-one-model-out + in-sample)`)
-    .option('--data <dir>', 'root of the shared real data (default $STEPFIT_SHARED_DATA or ../shared/data)')
+    .option('--data <dir>', 'root of the real data (default $STEPFIT_SHARED_DATA, else the bundled subsets in data/vendor)')
     .option('--json', 'print the full result as JSON (metrics, coefficients, checks)')
     .option('--markdown', 'print the table as GitHub Markdown')
     .option('--check', 'exit 1 when a seed number does not reproduce or a default misses its target')

@@ -1,5 +1,5 @@
 /**
- * Access to the real measurements in ../shared/data (never copied into the project).
+ * Access to the real measurements: the bundled subsets in data/vendor, else ../shared/data.
  * When they are missing: under CI the test fails loudly; elsewhere it is skipped with a printed reason.
  */
 import fs from 'node:fs';
@@ -9,8 +9,13 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SHARED_DATA = path.resolve(REPO_ROOT, '..', 'shared', 'data');
 
+/** The subsets of the shared data that ship with stepfit (data/vendor, same relative layout). */
+export const VENDORED_DATA = path.join(REPO_ROOT, 'data', 'vendor');
+
+/** A shared-data file: the bundled copy when data/vendor has it, else ../shared/data. */
 export function sharedPath(rel: string): string {
-  return path.join(SHARED_DATA, rel);
+  const v = path.join(VENDORED_DATA, rel);
+  return fs.existsSync(v) ? v : path.join(SHARED_DATA, rel);
 }
 
 /** True when the shared file exists. Throws under CI when it is missing; prints a skip reason otherwise. */
