@@ -41,3 +41,17 @@ describe('README examples', () => {
     expect(fs.existsSync(path.join(tmp, 'report', 'index.html'))).toBe(true);
   }, 180_000);
 });
+
+describe('docs', () => {
+  it('README ≤ 12 KB; every CLI command has a docs/commands page linked from the README', async () => {
+    const md = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    expect(Buffer.byteLength(md)).toBeLessThanOrEqual(12 * 1024);
+    const help = await runCli(['--help']);
+    const names = [...help.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]!).filter((n) => n !== 'help');
+    expect(names.length).toBeGreaterThanOrEqual(12);
+    for (const n of names) {
+      expect(fs.existsSync(path.join(REPO_ROOT, 'docs', 'commands', `${n}.md`)), `docs/commands/${n}.md`).toBe(true);
+      expect(md, `README links ${n}`).toContain(`docs/commands/${n}.md`);
+    }
+  });
+});
