@@ -9,10 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const testDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(testDir, '..');
-const llamaConfig = path.resolve(
-  testDir,
-  '../../shared/data/inference-sim__inference-sim/model_configs/llama-3.1-8b-instruct/config.json',
-);
+// the bundled HF config (the one data/measured was timed with)
+const llamaConfig = path.resolve(testDir, '../configs/models/llama-3.1-8b.json');
 // no __pycache__ folders left in the working tree
 const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
 
@@ -88,7 +86,7 @@ test.skipIf(skipDryRun)(
       const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
       expect(summary.by_kind.mixed).toBe(60);
 
-      const experiment = 'h100-llama-3.1-8b-instruct';
+      const experiment = 'h100-llama-3.1-8b';
       const plan = path.join(out, `${experiment}.plan.jsonl`);
       const recs: StepRecord[] = readFileSync(plan, 'utf8')
         .trim()

@@ -13,7 +13,7 @@ import { readScenarios, predictScenarios } from '../src/engine/scenarios.js';
 import { runServingSuite, SERVING_THRESHOLDS, servingFailures } from '../src/validate/serving.js';
 
 const h100 = loadGpu('h100-sxm');
-const SHARED = path.resolve(__dirname, '..', '..', 'shared', 'data');
+const SHARED = path.resolve(__dirname, '..', 'data', 'vendor'); // the bundled real-data subsets (data/vendor/README.md)
 
 describe('vLLM default limits (vllm/engine/arg_utils.py get_batch_defaults)', () => {
   it('≥ 70 GiB non-A100 GPUs get 8192 tokens / 1024 seqs for vllm serve, others 2048 / 256', () => {

@@ -5,7 +5,7 @@
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import path from 'node:path';
-import { haveShared, SHARED_DATA } from './support/shared.js';
+import { haveShared, VENDORED_DATA as SHARED_DATA } from './support/shared.js';
 import { runCli } from './support/cli.js';
 import { LLMSERVINGSIM_BASE, LLMSERVINGSIM_RUNS } from '../src/validate/llmservingsim.js';
 import type { SuiteResult } from '../src/validate/run.js';

@@ -10,7 +10,7 @@
  * check column says FAIL there, so `--check` exits 1: see reports/validation.md).
  */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { haveShared, SHARED_DATA } from './support/shared.js';
+import { haveShared, VENDORED_DATA as SHARED_DATA } from './support/shared.js';
 import { runCli } from './support/cli.js';
 import { SPLITWISE_CSV } from '../src/validate/splitwise.js';
 import type { SuiteResult, SplitResult } from '../src/validate/run.js';
