@@ -12,6 +12,19 @@ export const processIO: CliIO = {
   interactive: Boolean(process.stderr.isTTY) && !process.env['CI'],
 };
 
+/**
+ * A closed stdout/stderr (`stepfit … | head -1`) ends the process quietly with exit 0, as users of
+ * pipes expect; temp files are removed by the exit handler of io/atomic.ts.
+ */
+export function installPipeGuards(): void {
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') process.exit(0);
+      throw e;
+    });
+  }
+}
+
 /** Collecting IO for tests. */
 export function memoryIO(): CliIO & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];

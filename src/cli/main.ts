@@ -4,7 +4,10 @@
  */
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { InputError } from '../io/errors.js';
-import { processIO, type CliIO } from './io.js';
+import { installPipeGuards, processIO, type CliIO } from './io.js';
+import { installTempCleanup } from '../io/atomic.js';
+import { checkOutputsAgainstInputs } from '../io/guard.js';
+import { pathRoles } from './io-roles.js';
 import { COMMANDS } from './commands.js';
 import { VERSION } from '../version.js';
 
@@ -25,10 +28,17 @@ export function buildProgram(io: CliIO): Command {
     for (const sub of c.commands) configure(sub as Command);
   };
   configure(program);
+  // before any command reads: no output may be one of its inputs (io/guard.ts, cli/io-roles.ts)
+  program.hook('preAction', (_root, action) => {
+    const parent = action.parent && action.parent !== program ? `${action.parent.name()} ` : '';
+    const roles = pathRoles(`${parent}${action.name()}`, action.opts() as Record<string, unknown>);
+    if (roles) checkOutputsAgainstInputs(roles.inputs, roles.outputs);
+  });
   return program;
 }
 
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  if (io === processIO) { installPipeGuards(); installTempCleanup(); }
   const program = buildProgram(io);
   if (argv.length === 0) {
     program.outputHelp();

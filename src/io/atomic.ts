@@ -4,14 +4,54 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { once } from 'node:events';
 import { InputError } from './errors.js';
 
+/** Temp files of this process not yet renamed or removed (removed on SIGINT/SIGTERM and on exit). */
+const liveTemps = new Set<string>();
+
+const TEMP_RE = /^\..+\.tmp-(\d+)-[a-z0-9]+$/;
+
 function tempName(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  const t = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  liveTemps.add(t);
+  return t;
+}
+
+function removeTemp(t: string): void {
+  fs.rmSync(t, { force: true });
+  liveTemps.delete(t);
+}
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** Remove stepfit temp files of `target` left by processes that no longer run (a kill -9, a power cut). */
+function cleanStaleTemps(target: string): void {
+  const dir = path.dirname(target);
+  const prefix = `.${path.basename(target)}.tmp-`;
+  let names: string[];
+  try { names = fs.readdirSync(dir); } catch { return; }
+  for (const n of names) {
+    const m = TEMP_RE.exec(n);
+    if (!m || !n.startsWith(prefix)) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(dir, n), { force: true });
+  }
+}
+
+/** Reject output paths that cannot be a file: empty, or an existing directory. */
+export function checkOutputPath(target: string, what = 'output'): void {
+  if (target.trim() === '') throw new InputError(`${what}: empty path (expected a file name)`);
+  let st: fs.Stats | undefined;
+  try { st = fs.statSync(target); } catch { /* absent: fine */ }
+  if (st?.isDirectory()) throw new InputError(`${what} '${target}': is a directory (expected a file path)`);
 }
 
 function checkDir(target: string): void {
+  checkOutputPath(target, 'cannot write output');
   const dir = path.dirname(path.resolve(target));
   try {
     fs.mkdirSync(dir, { recursive: true });
@@ -19,6 +59,20 @@ function checkDir(target: string): void {
   } catch (e) {
     throw new InputError(`cannot write output '${target}': directory '${dir}' is not writable (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
+  cleanStaleTemps(path.resolve(target));
+}
+
+const isGz = (target: string): boolean => target.toLowerCase().endsWith('.gz');
+
+/**
+ * On SIGINT / SIGTERM remove this process's temp files and exit 130 / 143 (the CLI installs this;
+ * library callers keep their own signal handling).
+ */
+export function installTempCleanup(): void {
+  const clean = (): void => { for (const t of liveTemps) { try { fs.rmSync(t, { force: true }); } catch { /* best effort */ } } liveTemps.clear(); };
+  process.once('SIGINT', () => { clean(); process.exit(130); });
+  process.once('SIGTERM', () => { clean(); process.exit(143); });
+  process.once('exit', clean);
 }
 
 /** Write a whole file atomically. */
@@ -26,10 +80,11 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
   checkDir(target);
   const tmp = tempName(target);
   try {
-    fs.writeFileSync(tmp, data);
+    fs.writeFileSync(tmp, isGz(target) ? zlib.gzipSync(data) : data);
     fs.renameSync(tmp, target);
+    liveTemps.delete(tmp);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    removeTemp(tmp);
     if (e instanceof InputError) throw e;
     throw new InputError(`cannot write output '${target}': ${(e as Error).message}`);
   }
@@ -39,6 +94,8 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
 export class AtomicWriter {
   private readonly tmp: string;
   private readonly stream: fs.WriteStream;
+  /** Gzip stage in front of the file when the target ends in .gz (what `write` writes to). */
+  private readonly sink: NodeJS.WritableStream & { destroy(): void; end(): void };
   private done = false;
   /** First stream error (e.g. disk full); reported by write/commit, never left unhandled. */
   private error: Error | null = null;
@@ -47,6 +104,14 @@ export class AtomicWriter {
     this.tmp = tempName(target);
     this.stream = fs.createWriteStream(this.tmp);
     this.stream.on('error', (e) => { this.error ??= e; });
+    if (isGz(target)) {
+      const gz = zlib.createGzip();
+      gz.on('error', (e) => { this.error ??= e; });
+      gz.pipe(this.stream);
+      this.sink = gz;
+    } else {
+      this.sink = this.stream;
+    }
   }
   private check(): void {
     if (this.error) throw new InputError(`cannot write output '${this.target}': ${this.error.message}`);
@@ -54,7 +119,7 @@ export class AtomicWriter {
   /** Write a chunk; resolves after the stream drains when its buffer is full (back-pressure). */
   async write(chunk: string): Promise<void> {
     this.check();
-    if (!this.stream.write(chunk)) await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close')]);
+    if (!this.sink.write(chunk)) await Promise.race([once(this.sink, 'drain'), once(this.stream, 'close')]);
     this.check();
   }
   async commit(): Promise<void> {
@@ -63,24 +128,31 @@ export class AtomicWriter {
     this.check();
     if (!this.stream.closed) {
       const closed = new Promise<void>((resolve) => this.stream.once('close', () => resolve()));
-      this.stream.end();
+      this.sink.end();
       await closed;
     }
     if (this.error) {
-      fs.rmSync(this.tmp, { force: true });
+      removeTemp(this.tmp);
       this.check();
     }
-    fs.renameSync(this.tmp, this.target);
+    try {
+      fs.renameSync(this.tmp, this.target);
+      liveTemps.delete(this.tmp);
+    } catch (e) {
+      removeTemp(this.tmp);
+      throw new InputError(`cannot write output '${this.target}': ${(e as Error).message}`);
+    }
   }
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
     if (!this.stream.closed) {
       const closed = new Promise<void>((resolve) => this.stream.once('close', () => resolve()));
+      if (this.sink !== this.stream) this.sink.destroy();
       this.stream.destroy();
       await closed;
     }
-    fs.rmSync(this.tmp, { force: true });
+    removeTemp(this.tmp);
   }
 }
 
@@ -104,12 +176,12 @@ export function writeFilesAtomic(files: { path: string; data: string | Uint8Arra
     for (const f of files) {
       checkDir(f.path);
       const tmp = tempName(f.path);
-      fs.writeFileSync(tmp, f.data);
       tmps.push({ tmp, target: f.path });
+      fs.writeFileSync(tmp, isGz(f.path) ? zlib.gzipSync(f.data) : f.data);
     }
-    for (const t of tmps) fs.renameSync(t.tmp, t.target);
+    for (const t of tmps) { fs.renameSync(t.tmp, t.target); liveTemps.delete(t.tmp); }
   } catch (e) {
-    for (const t of tmps) fs.rmSync(t.tmp, { force: true });
+    for (const t of tmps) removeTemp(t.tmp);
     if (e instanceof InputError) throw e;
     throw new InputError(`cannot write outputs: ${(e as Error).message}`);
   }

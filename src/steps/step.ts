@@ -38,7 +38,13 @@ export const totalDecodeContext = (s: Step): number => {
 };
 export const numRequests = (s: Step): number => s.prefill.length + s.decode.length;
 
-const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+/** Token counts and contexts above this are not real steps (no model has a 2³⁰-token context). */
+export const MAX_TOKENS = 2 ** 30;
+/** Plausible step durations: 1 ns … 10⁹ µs (≈ 17 min); outside is a unit mix-up or corrupt data. */
+export const MIN_DURATION_US = 1e-3;
+export const MAX_DURATION_US = 1e9;
+
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= MAX_TOKENS;
 
 /**
  * Validate a parsed JSON value as a step record. `where` prefixes messages (file:line).
@@ -55,6 +61,7 @@ export function validateStep(v: unknown, where: string): Step {
   let durationUs: number | undefined;
   if (d !== undefined && d !== null) {
     if (typeof d !== 'number' || !Number.isFinite(d) || d <= 0) throw new InputError(`${where}: field 'duration_us': expected a positive finite number (µs), got ${JSON.stringify(d)}`);
+    if (d < MIN_DURATION_US || d > MAX_DURATION_US) throw new InputError(`${where}: field 'duration_us': ${d} µs is outside the plausible range ${MIN_DURATION_US}…${MAX_DURATION_US} µs (1 ns … ≈ 17 min): wrong unit or corrupt value?`);
     durationUs = d;
   }
   const pf = o['prefill'] ?? [];
@@ -66,7 +73,7 @@ export function validateStep(v: unknown, where: string): Step {
     const tokens = c['tokens'];
     if (!isCount(tokens) || tokens === 0) throw new InputError(`${where}: field 'prefill[${i}].tokens': expected a positive integer, got ${JSON.stringify(tokens)}`);
     const prior = c['prior'] ?? 0;
-    if (!isCount(prior)) throw new InputError(`${where}: field 'prefill[${i}].prior': expected a non-negative integer, got ${JSON.stringify(prior)}`);
+    if (!isCount(prior)) throw new InputError(`${where}: field 'prefill[${i}].prior': expected a non-negative integer ≤ 2^30, got ${JSON.stringify(prior)}`);
     const prompt = c['prompt'] ?? prior + tokens;
     if (!isCount(prompt) || prompt < prior + tokens) throw new InputError(`${where}: field 'prefill[${i}].prompt': expected an integer ≥ prior + tokens (${prior + tokens}), got ${JSON.stringify(prompt)}`);
     prefill[i] = { tokens, prior, prompt };

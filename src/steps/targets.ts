@@ -9,8 +9,12 @@
  * the listed steps.
  */
 import { InputError } from '../io/errors.js';
+import { MIN_DURATION_US } from './step.js';
 import { readLines } from '../io/lines.js';
 import { withAtomicWriter } from '../io/atomic.js';
+
+/** A request's prefill or decode time: at most 10¹¹ µs (≈ 28 h). */
+const MAX_TARGET_US = 1e11;
 
 export type TargetKind = 'prefill' | 'decode';
 
@@ -43,6 +47,7 @@ export function validateTarget(v: unknown, where: string): RequestTarget {
   }
   const d = o['duration_us'];
   if (typeof d !== 'number' || !Number.isFinite(d) || d <= 0) throw new InputError(`${where}: field 'duration_us': expected a positive finite number (µs), got ${JSON.stringify(d)}`);
+  if (d < MIN_DURATION_US || d > MAX_TARGET_US) throw new InputError(`${where}: field 'duration_us': ${d} µs is outside the plausible range ${MIN_DURATION_US}…${MAX_TARGET_US} µs: wrong unit or corrupt value?`);
   return { experiment, request, kind, steps: steps as number[], durationUs: d };
 }
 

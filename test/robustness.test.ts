@@ -1,0 +1,121 @@
+/**
+ * Issue 14's failure table, one regression test per row fixed here: outputs never replace inputs,
+ * .gz outputs are gzip, closed pipes end quietly, bad output paths are one line (exit 1), temp files
+ * are removed on SIGTERM and stale ones of dead processes are cleaned, huge durations are rejected
+ * at the boundary. No case exits 70.
+ */
+import { describe, it, expect, beforeEach } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { spawn, spawnSync } from 'node:child_process';
+import { runCli } from './support/cli.js';
+import { REPO_ROOT } from './support/shared.js';
+
+const BIN = path.join(REPO_ROOT, 'bin', 'stepfit.js');
+const SAMPLE = path.join(REPO_ROOT, 'data', 'sample', 'steps.jsonl');
+const M = ['--model', 'llama-3.1-8b', '--gpu', 'h100-sxm'];
+let dir: string;
+const temps = (d: string): string[] => fs.readdirSync(d).filter((n) => n.includes('.tmp-'));
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-robust-'));
+  fs.copyFileSync(SAMPLE, path.join(dir, 's.jsonl'));
+});
+
+describe('row 1: --out is one of the inputs', () => {
+  it.each([
+    ['fit', (s: string) => ['fit', '--steps', s, ...M, '--out', s]],
+    ['features', (s: string) => ['features', '--steps', s, ...M, '--out', s]],
+    ['predict', (s: string) => ['predict', '--fit', s, '--steps', s, ...M, '--out', s]],
+    ['export', (s: string) => ['export', '--fit', s, '--to', 'json', '--out', s]],
+  ])('%s refuses and leaves the input byte-identical', async (_n, args) => {
+    const s = path.join(dir, 's.jsonl');
+    const before = fs.readFileSync(s);
+    const r = await runCli(args(s));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is also the input --(steps|fit): refusing to overwrite an input/);
+    expect(fs.readFileSync(s).equals(before)).toBe(true);
+  });
+
+  it('through a symbolic link (same inode), and two outputs naming one file', async () => {
+    const s = path.join(dir, 's.jsonl');
+    fs.symlinkSync(s, path.join(dir, 'link.jsonl'));
+    const r = await runCli(['features', '--steps', s, ...M, '--out', path.join(dir, 'link.jsonl')]);
+    expect(r.code).toBe(1);
+    const x = path.join(dir, 'X');
+    const r2 = await runCli(['reconstruct', '--format', 'vllm-otlp', '--in', path.join(REPO_ROOT, 'data/sample/traces.jsonl.gz'), '--out', x, '--targets', x]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/--out and --targets are the same file/);
+    expect(fs.existsSync(x)).toBe(false);
+  });
+});
+
+describe('row 2: .gz outputs are gzip and stepfit reads them back', () => {
+  it('sample --out x.jsonl.gz → gzip; features reads it', async () => {
+    const out = path.join(dir, 'x.jsonl.gz');
+    expect((await runCli(['sample', '--steps', '20', '--out', out])).code).toBe(0);
+    const buf = fs.readFileSync(out);
+    expect(buf[0]).toBe(0x1f);
+    expect(buf[1]).toBe(0x8b);
+    expect(zlib.gunzipSync(buf).toString().split('\n').filter(Boolean)).toHaveLength(20);
+    const r = await runCli(['features', '--steps', out, ...M, '--basis', 'seed', '--out', path.join(dir, 'f.csv')]);
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('row 6: --out is an existing directory or empty', () => {
+  it.each([['a directory', 'DIR'], ['empty', '']])('%s → one line, exit 1, no temp file', async (_n, o) => {
+    fs.mkdirSync(path.join(dir, 'DIR'));
+    const out = o === 'DIR' ? path.join(dir, 'DIR') : '';
+    const r = await runCli(['sample', '--steps', '10', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/is a directory|empty path/);
+    expect(temps(dir)).toEqual([]);
+  });
+});
+
+describe('row 5: a closed stdout ends quietly', () => {
+  it('engine step | (reader closes after one line) → exit 0, no stack trace', () => {
+    const r = spawnSync('bash', ['-c', `node ${BIN} engine step --model llama-3.1-8b --gpu h100-sxm --decode 16x512 | head -c 10 >/dev/null; echo "rc=\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    expect(r.stdout).toMatch(/rc=0/);
+    expect(r.stderr).not.toMatch(/EPIPE|at .*\.js:\d+/);
+  });
+});
+
+describe('row 8: temp files are removed on SIGTERM; stale ones of dead processes are cleaned', () => {
+  it('SIGTERM during a large sample leaves no temp file', async () => {
+    const out = path.join(dir, 'big.jsonl');
+    const p = spawn('node', [BIN, 'sample', '--steps', '3000000', '--out', out], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && temps(dir).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(temps(dir).length).toBe(1);
+    p.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+    expect(code).toBe(143);
+    expect(temps(dir)).toEqual([]);
+    expect(fs.existsSync(out)).toBe(false);
+  }, 20_000);
+
+  it('a temp file of a process that no longer runs is removed by the next write to the same target', async () => {
+    const dead = spawnSync('true').pid!; // exited already
+    const stale = path.join(dir, `.x.jsonl.tmp-${dead}-abc123`);
+    fs.writeFileSync(stale, 'half');
+    expect((await runCli(['sample', '--steps', '5', '--out', path.join(dir, 'x.jsonl')])).code).toBe(0);
+    expect(fs.existsSync(stale)).toBe(false);
+  });
+});
+
+describe('row 3: absurd magnitudes are rejected at the boundary', () => {
+  it.each(['1e300', '1e-300'])('duration_us %s → one line naming the field, exit 1', async (v) => {
+    const f = path.join(dir, 'bad.jsonl');
+    const lines = fs.readFileSync(SAMPLE, 'utf8').split('\n').filter(Boolean).slice(0, 50);
+    lines[7] = lines[7]!.replace(/"duration_us":[0-9.e+-]+/, `"duration_us":${v}`);
+    fs.writeFileSync(f, lines.join('\n') + '\n');
+    const r = await runCli(['fit', '--steps', f, ...M, '--basis', 'seed', '--out', path.join(dir, 'fit.json')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad\.jsonl:8: .*duration_us/);
+    expect(fs.existsSync(path.join(dir, 'fit.json'))).toBe(false);
+  });
+});
