@@ -119,3 +119,41 @@ describe('row 3: absurd magnitudes are rejected at the boundary', () => {
     expect(fs.existsSync(path.join(dir, 'fit.json'))).toBe(false);
   });
 });
+
+describe('row 10: manifest paths may not leave the manifest folder; errors never echo file content', () => {
+  it.each(['../../../../etc/passwd', '/etc/passwd'])('steps: %s → refused naming the manifest and field', async (p) => {
+    const m = path.join(dir, 'm.yaml');
+    fs.writeFileSync(m, `experiments:\n  - id: a\n    steps: ${p}\n    model: llama-3.1-8b\n    gpu: h100-sxm\n    tp: 1\n`);
+    const r = await runCli(['fit', '--manifest', m, '--out', path.join(dir, 'f.json')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/m\.yaml: field 'experiments\.0\.steps': path .* leaves the manifest's folder/);
+    const r2 = await runCli(['fit', '--manifest', m, '--allow-outside', '--out', path.join(dir, 'f.json')]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).not.toMatch(/root:/);
+  });
+});
+
+describe('row 11: absurd coefficients in a fit file are refused, not predicted as Infinity', () => {
+  it('predict and report refuse a 1e308 coefficient naming the field', async () => {
+    const s = path.join(dir, 's.jsonl');
+    const f = path.join(dir, 'fit.json');
+    expect((await runCli(['fit', '--steps', s, ...M, '--basis', 'seed', '--out', f])).code).toBe(0);
+    const fit = JSON.parse(fs.readFileSync(f, 'utf8'));
+    fit.terms[0].coef = 1e308;
+    fs.writeFileSync(f, JSON.stringify(fit));
+    for (const args of [['predict', '--fit', f, '--steps', s, ...M, '--out', path.join(dir, 'p.csv')], ['report', '--fit', f, '--data', s, ...M, '--out', path.join(dir, 'rep')]]) {
+      const r = await runCli(args);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/field 'terms\[0\]\.coef' .*beyond/);
+    }
+    expect(fs.existsSync(path.join(dir, 'p.csv'))).toBe(false);
+  });
+});
+
+describe('row 16: no MaxListenersExceededWarning on large outputs', () => {
+  it('reconstruct of the sample trace prints no warning', () => {
+    const r = spawnSync('node', [BIN, 'reconstruct', '--format', 'vllm-otlp', '--in', path.join(REPO_ROOT, 'data/sample/traces.jsonl.gz'), '--out', path.join(dir, 't.jsonl')], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).not.toMatch(/Warning/);
+  });
+});

@@ -18,6 +18,7 @@ export function evaluateCommand(io: CliIO) {
     .option('--group <labels>', "labels of that experiment, e.g. 'workload=sharegpt'")
     .option('--targets <file>', 'request-level targets of that experiment (JSONL)')
     .option('--manifest <file>', 'manifest of several experiments instead of --steps/--model/--gpu/--tp')
+    .option('--allow-outside', "let manifest paths leave the manifest's folder (refused by default)")
     .option('--json', 'print {fit, rows, overall, byGroup} as JSON')
     .action(async (o) => {
       const fit = readFitFile(o.fit);

@@ -41,11 +41,11 @@ export function parseBounds(spec: string): Record<string, [number | null, number
 }
 
 /** Data-set flags shared by `fit` and `evaluate`. */
-export function datasetFromFlags(o: { steps?: string; manifest?: string; model?: string; gpu?: string; tp?: number; experiment?: string; group?: string; targets?: string }, cmd: string): FitDataset {
+export function datasetFromFlags(o: { steps?: string; manifest?: string; model?: string; gpu?: string; tp?: number; experiment?: string; group?: string; targets?: string; allowOutside?: boolean }, cmd: string): FitDataset {
   if (o.manifest !== undefined) {
     const extra = (['steps', 'model', 'gpu', 'experiment', 'group', 'targets'] as const).filter((k) => o[k] !== undefined);
     if (extra.length > 0) throw new UsageError(`${cmd}: --manifest describes the experiments; drop ${extra.map((k) => '--' + k).join(', ')}`);
-    return loadDataset({ manifest: o.manifest });
+    return loadDataset({ manifest: o.manifest, allowOutside: o.allowOutside === true });
   }
   if (o.steps === undefined) throw new UsageError(`${cmd}: give --steps with --model/--gpu/--tp for one experiment, or --manifest for many`);
   if (o.model === undefined || o.gpu === undefined) throw new UsageError(`${cmd}: --steps needs --model and --gpu (and --tp, default 1)`);
@@ -69,6 +69,7 @@ export function fitCommand(io: CliIO) {
     .option('--group <labels>', "labels of that experiment for grouped metrics / CV, e.g. 'workload=sharegpt'")
     .option('--targets <file>', 'request-level targets of that experiment (JSONL: experiment, request, kind, steps, duration_us)')
     .option('--manifest <file>', 'YAML/JSON manifest: experiments: [{id, steps, model, gpu, tp, groups, targets?}] (paths relative to it)')
+    .option('--allow-outside', "let manifest paths leave the manifest's folder (refused by default)")
     .addOption(new Option('--basis <name>', 'basis (terms) to fit').choices(Object.keys(BASES)).default(DEFAULT_BASIS))
     .addOption(new Option('--method <m>', 'ols (with standard errors) | nnls (all terms ≥ 0, the published baseline\'s choice) | bounded (--bounds) | ridge (toward a prior) | huber (robust IRLS). Default: huber with physical bounds and λ = 1e-6 (the held-out validation winner); nnls for --basis seed (as published)').choices(FIT_METHODS as FitMethod[]))
     .addOption(new Option('--weight <w>', 'row weights: relative = 1/y² (minimise squared relative error, what MAPE measures) | none').choices(['none', 'relative'] as const).default('relative' as const))

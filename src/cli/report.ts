@@ -72,6 +72,7 @@ export function reportCommand(io: CliIO) {
     .option('--experiment <id>', 'experiment id of --data (default <model>-<gpu>-tp<N>)')
     .option('--group <labels>', "labels of --data's experiment, e.g. 'workload=sharegpt'")
     .option('--manifest <file>', 'many experiments: YAML/JSON manifest (experiments: [{id, steps, model, gpu, tp, groups}])')
+    .option('--allow-outside', "let manifest paths leave the manifest's folder (refused by default)")
     .requiredOption('--out <dir>', 'output directory, e.g. reports/<name>/ (files replaced atomically)')
     .option('--title <text>', 'report title')
     .option('--no-seed', 'skip the seven-term seed baseline refit')
@@ -85,7 +86,7 @@ export function reportCommand(io: CliIO) {
         if (o.model !== undefined || o.gpu !== undefined) throw new UsageError('report: --model/--gpu describe --data; give --data too');
         ({ ds, description } = trainingDataset(loaded));
       } else {
-        ds = datasetFromFlags({ steps: o.data, manifest: o.manifest, model: o.model, gpu: o.gpu, tp: o.tp, experiment: o.experiment, group: o.group }, 'report');
+        ds = datasetFromFlags({ steps: o.data, manifest: o.manifest, model: o.model, gpu: o.gpu, tp: o.tp, experiment: o.experiment, group: o.group, allowOutside: o.allowOutside }, 'report');
         description = o.manifest !== undefined ? `Manifest ${o.manifest}` : `Steps ${o.data} (${o.model}, ${o.gpu}, TP ${o.tp})`;
       }
       const bar = io.interactive

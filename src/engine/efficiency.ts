@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { InputError } from '../io/errors.js';
+import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { CONFIGS_DIR } from '../io/paths.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 
@@ -242,7 +242,7 @@ export function readEfficiencyFile(file: string): EfficiencyFile {
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new InputError(`${file}: not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${file}: not valid JSON (${jsonErrorDetail(e)})`);
   }
   const r = EfficiencyFile.safeParse(json);
   if (!r.success) {

@@ -19,9 +19,9 @@ import { loadArchitecture } from '../model/load.js';
 import type { Basis, CompiledBasis } from '../basis/types.js';
 import { validateStep, stepToJson, type Step } from '../steps/step.js';
 import { stepFiles } from '../steps/io.js';
-import { loadManifest } from '../steps/manifest.js';
+import { checkInside, loadManifest, type ManifestOptions } from '../steps/manifest.js';
 import { openInput } from '../io/lines.js';
-import { InputError } from '../io/errors.js';
+import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { readAllTargets as readTargetRows, type RequestTarget } from '../steps/targets.js';
 
 export type { RequestTarget };
@@ -83,14 +83,14 @@ export function experimentFrom(spec: SingleExperimentSpec): FitExperiment {
  * Load a manifest (src/steps/manifest.ts format) as a data set. Entries may carry an optional
  * `targets:` path (request-level targets, relative to the manifest).
  */
-export function datasetFromManifest(file: string): FitDataset {
-  const m = loadManifest(file);
+export function datasetFromManifest(file: string, opts: ManifestOptions = {}): FitDataset {
+  const m = loadManifest(file, opts);
   const raw = YAML.parse(fs.readFileSync(file, 'utf8')) as { experiments: Array<Record<string, unknown>> };
   const base = path.dirname(path.resolve(file));
   const experiments = m.experiments.map((e, i) => {
     const t = raw.experiments[i]?.['targets'];
     if (t !== undefined && (typeof t !== 'string' || t === '')) throw new InputError(`${file}: field 'experiments.${i}.targets': expected a path to a targets JSON Lines file`);
-    const targets = typeof t === 'string' ? (path.isAbsolute(t) ? t : path.join(base, t)) : undefined;
+    const targets = typeof t === 'string' ? (path.isAbsolute(checkInside(file, base, `experiments.${i}.targets`, t, opts)) ? t : path.join(base, t)) : undefined;
     try {
       return experimentFrom({ steps: e.steps, model: e.model, gpu: e.gpu, tp: e.tp, experiment: e.id, groups: e.groups, targets });
     } catch (err) {
@@ -102,8 +102,8 @@ export function datasetFromManifest(file: string): FitDataset {
 }
 
 /** `loadDataset({manifest})` or `loadDataset({steps, model, gpu, tp, experiment?, groups?, targets?})`. */
-export function loadDataset(spec: { manifest: string } | SingleExperimentSpec): FitDataset {
-  if ('manifest' in spec) return datasetFromManifest(spec.manifest);
+export function loadDataset(spec: ({ manifest: string } & ManifestOptions) | SingleExperimentSpec): FitDataset {
+  if ('manifest' in spec) return datasetFromManifest(spec.manifest, spec);
   return { experiments: [experimentFrom(spec)] };
 }
 
@@ -162,7 +162,7 @@ function parseStepLine(text: string, file: string, lineNo: number): Step {
   try {
     v = JSON.parse(text);
   } catch (err) {
-    throw new InputError(`${file}:${lineNo}: not valid JSON (${(err as Error).message})`);
+    throw new InputError(`${file}:${lineNo}: not valid JSON (${jsonErrorDetail(err)})`);
   }
   return validateStep(v, `${file}:${lineNo}`);
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { z } from 'zod';
-import { InputError } from '../io/errors.js';
+import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { getBasis } from '../basis/registry.js';
 import type { Basis } from '../basis/types.js';
@@ -166,7 +166,7 @@ export function readFitFile(path: string): FitFile {
   try {
     json = JSON.parse(fs.readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new InputError(`${path}: corrupted fit file, not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${path}: corrupted fit file, not valid JSON (${jsonErrorDetail(e)})`);
   }
   if (json && typeof json === 'object' && 'stepfitFit' in json && (json as { stepfitFit: unknown }).stepfitFit !== FIT_SCHEMA_VERSION) {
     throw new InputError(`${path}: fit file schema version ${String((json as { stepfitFit: unknown }).stepfitFit)} is not supported (this stepfit reads version ${FIT_SCHEMA_VERSION})`);

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { InputError } from '../io/errors.js';
+import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { CONFIGS_DIR } from '../io/paths.js';
 
 export interface GpuSpec {
@@ -151,7 +151,7 @@ export function loadGpu(idOrPath: string): GpuSpec {
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new InputError(`${file}: not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${file}: not valid JSON (${jsonErrorDetail(e)})`);
   }
   return parseGpuSpec(json, file);
 }

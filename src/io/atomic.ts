@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { once } from 'node:events';
 import { InputError } from './errors.js';
 
 /** Temp files of this process not yet renamed or removed (removed on SIGINT/SIGTERM and on exit). */
@@ -119,7 +118,15 @@ export class AtomicWriter {
   /** Write a chunk; resolves after the stream drains when its buffer is full (back-pressure). */
   async write(chunk: string): Promise<void> {
     this.check();
-    if (!this.sink.write(chunk)) await Promise.race([once(this.sink, 'drain'), once(this.stream, 'close')]);
+    if (!this.sink.write(chunk)) {
+      // wait for 'drain' (or the file closing after an error) and remove both listeners afterwards:
+      // racing two `once` promises leaves the loser registered, one more per full buffer
+      await new Promise<void>((resolve) => {
+        const done = (): void => { this.sink.removeListener('drain', done); this.stream.removeListener('close', done); resolve(); };
+        this.sink.once('drain', done);
+        this.stream.once('close', done);
+      });
+    }
     this.check();
   }
   async commit(): Promise<void> {

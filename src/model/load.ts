@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../io/errors.js';
+import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { CONFIGS_DIR } from '../io/paths.js';
 import { parseArchitecture, type Architecture } from './arch.js';
 
@@ -28,7 +28,7 @@ export function loadArchitecture(idOrPath: string): Architecture {
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new InputError(`${file}: not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${file}: not valid JSON (${jsonErrorDetail(e)})`);
   }
   return parseArchitecture(json, file, name);
 }

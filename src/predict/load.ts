@@ -17,6 +17,12 @@ export interface LoadedFit {
 }
 
 /** Check a parsed fit against the basis registry; `path` names the file in messages. */
+/**
+ * Largest |coefficient| accepted: terms are multipliers of a µs time or µs per unit (token, layer,
+ * request), so 10⁹ already means minutes per token; beyond it predictions overflow or are garbage.
+ */
+export const MAX_ABS_COEF = 1e9;
+
 export function checkFit(fit: FitFile, path: string): LoadedFit {
   const basis = BASES[fit.basis];
   if (!basis) {
@@ -33,6 +39,7 @@ export function checkFit(fit: FitFile, path: string): LoadedFit {
   resolveBasisParams(basis, fit.basisParams, (m) => new InputError(`${path}: field 'basisParams': ${m}`));
   fit.terms.forEach((t, i) => {
     if (!Number.isFinite(t.coef)) throw new InputError(`${path}: field 'terms[${i}].coef' (${t.name}): expected a finite number, got ${t.coef}`);
+    if (Math.abs(t.coef) > MAX_ABS_COEF) throw new InputError(`${path}: field 'terms[${i}].coef' (${t.name}): ${t.coef} is beyond ±${MAX_ABS_COEF} (no step-time term is that large: corrupt or hand-edited fit file?)`);
   });
   const p = want.length;
   if (fit.covariance !== null) {

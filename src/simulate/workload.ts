@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import YAML from 'yaml';
-import { InputError } from '../io/errors.js';
+import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { readLines } from '../io/lines.js';
 import { makeRng, type Rng } from '../util/rng.js';
 import { sampleLength, interArrivalS, type LengthDist } from './dist.js';
@@ -209,7 +209,7 @@ export async function readRequestLog(file: string, clock: 'arrival' | 'queued', 
     try {
       v = JSON.parse(text);
     } catch (e) {
-      throw new InputError(`${file}:${lineNo}: not valid JSON (${(e as Error).message})`);
+      throw new InputError(`${file}:${lineNo}: not valid JSON (${jsonErrorDetail(e)})`);
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InputError(`${file}:${lineNo}: expected a JSON object (a request record)`);
     const o = v as Record<string, unknown>;

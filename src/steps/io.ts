@@ -1,7 +1,7 @@
 /** Streaming reader/writer for canonical step files (JSON Lines, optionally gzipped; or a directory of them). */
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../io/errors.js';
+import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { readLines } from '../io/lines.js';
 import { withAtomicWriter } from '../io/atomic.js';
 import { validateStep, stepToJson, type Step } from './step.js';
@@ -33,7 +33,7 @@ export async function* readSteps(p: string, opts: ReadStepsOptions = {}): AsyncG
       try {
         v = JSON.parse(text);
       } catch (e) {
-        const msg = `${file}:${lineNo}: not valid JSON (${(e as Error).message})`;
+        const msg = `${file}:${lineNo}: not valid JSON (${jsonErrorDetail(e)})`;
         if (opts.skipBad) { opts.onBad?.(msg); continue; }
         throw new InputError(msg);
       }

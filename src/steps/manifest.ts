@@ -34,8 +34,22 @@ function resolveRef(base: string, ref: string): string {
   return path.isAbsolute(ref) ? ref : path.join(base, ref);
 }
 
+export interface ManifestOptions {
+  /** Allow paths that leave the manifest's directory (`../…`, absolute paths elsewhere). Default false. */
+  readonly allowOutside?: boolean;
+}
+
+/** Refuse a path that leaves the manifest's folder (a manifest from elsewhere must not read /etc/passwd). */
+export function checkInside(file: string, base: string, field: string, p: string, o: ManifestOptions): string {
+  const rel = path.relative(base, path.resolve(base, p));
+  if (!o.allowOutside && (rel === '..' || rel.startsWith('..' + path.sep) || path.isAbsolute(rel))) {
+    throw new InputError(`${file}: field '${field}': path '${p}' leaves the manifest's folder ${base} (pass --allow-outside to permit it)`);
+  }
+  return p;
+}
+
 /** Load a manifest; `steps` paths (and model/gpu paths) come back resolved against the manifest's directory. */
-export function loadManifest(file: string): Manifest {
+export function loadManifest(file: string, opts: ManifestOptions = {}): Manifest {
   if (!fs.existsSync(file)) throw new InputError(`manifest '${file}' not found`);
   let doc: unknown;
   try {
@@ -54,6 +68,11 @@ export function loadManifest(file: string): Manifest {
     if (ids.has(e.id)) throw new InputError(`${file}: duplicate experiment id '${e.id}'`);
     ids.add(e.id);
   }
+  r.data.experiments.forEach((e, i) => {
+    checkInside(file, base, `experiments.${i}.steps`, e.steps, opts);
+    if (e.model.includes('/') || e.model.endsWith('.json')) checkInside(file, base, `experiments.${i}.model`, e.model, opts);
+    if (e.gpu.includes('/') || e.gpu.endsWith('.json')) checkInside(file, base, `experiments.${i}.gpu`, e.gpu, opts);
+  });
   return {
     experiments: r.data.experiments.map((e) => ({
       ...e,

@@ -8,7 +8,7 @@
  * = duration_us. A fitter turns each target into one extra design row = Σ of the basis rows of
  * the listed steps.
  */
-import { InputError } from '../io/errors.js';
+import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { MIN_DURATION_US } from './step.js';
 import { readLines } from '../io/lines.js';
 import { withAtomicWriter } from '../io/atomic.js';
@@ -62,7 +62,7 @@ export async function* readTargets(file: string): AsyncGenerator<RequestTarget> 
     try {
       v = JSON.parse(text);
     } catch (e) {
-      throw new InputError(`${file}:${lineNo}: not valid JSON (${(e as Error).message})`);
+      throw new InputError(`${file}:${lineNo}: not valid JSON (${jsonErrorDetail(e)})`);
     }
     yield validateTarget(v, `${file}:${lineNo}`);
   }

@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../../io/errors.js';
+import { InputError, jsonErrorDetail } from '../../io/errors.js';
 import { readLines } from '../../io/lines.js';
 import type { Step } from '../../steps/step.js';
 import type { RequestTarget } from '../../steps/targets.js';
@@ -49,7 +49,7 @@ function readMeta(file: string): Meta {
   try {
     m = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (e) {
-    throw new InputError(`${file}: not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${file}: not valid JSON (${jsonErrorDetail(e)})`);
   }
   const ek = (m['engine_kwargs'] ?? {}) as Record<string, unknown>;
   const sc = ((m['resolved_config'] as Record<string, unknown> | undefined)?.['scheduler_config'] ?? {}) as Record<string, unknown>;
@@ -99,7 +99,7 @@ export function parseLoggedRequest(text: string, line: number): LoggedRequest | 
   try {
     v = JSON.parse(text);
   } catch (e) {
-    return `not valid JSON (${(e as Error).message})`;
+    return `not valid JSON (${jsonErrorDetail(e)})`;
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'expected a JSON object (one request)';
   const o = v as Record<string, unknown>;

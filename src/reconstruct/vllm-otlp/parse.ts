@@ -3,6 +3,7 @@
  * Pure: no I/O. Problems are returned as messages (the caller decides: fail or skip).
  */
 import type { ApiRec, JourneyRec, SnapshotRec, StepRec, SummaryRec } from './records.js';
+import { jsonErrorDetail } from '../../io/errors.js';
 import type { JourneyKind } from './schedule.js';
 
 export interface ParsedLine {
@@ -173,7 +174,7 @@ export function parseOtlpLine(text: string, line: number): ParsedLine {
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new Error(`not valid JSON (${(e as Error).message})`);
+    throw new Error(`not valid JSON (${jsonErrorDetail(e)})`);
   }
   if (v === null || typeof v !== 'object' || !Array.isArray((v as Record<string, unknown>)['resourceSpans'])) {
     throw new Error(`expected an OTLP/JSON export request: an object with a 'resourceSpans' array`);
