@@ -157,3 +157,15 @@ describe('row 16: no MaxListenersExceededWarning on large outputs', () => {
     expect(r.stderr).not.toMatch(/Warning/);
   });
 });
+
+describe('row 9: requests the KV cache can never hold are reported dropped, not a stall', () => {
+  it('every request too long for the KV cache → exit 0, all dropped with a reason', async () => {
+    const out = path.join(dir, 'sim');
+    const r = await runCli(['simulate', '--engine', ...M, '--workload', 'poisson:requests=5,rate=5,input=64,output=8', '--num-gpu-blocks', '2', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/0 finished, 5 dropped/);
+    const rows = fs.readFileSync(path.join(out, 'requests.csv'), 'utf8').trim().split('\n').slice(1);
+    expect(rows).toHaveLength(5);
+    for (const row of rows) expect(row.split(',')[2]).toBe('dropped');
+  });
+});

@@ -636,7 +636,8 @@ export class ServingSimulator {
         for (const R of this.ranks) {
           if (R.wLen > 0) { const r = R.popFront(); this.drop(r, 'never admitted: the KV cache cannot hold it'); dropped = true; }
         }
-        if (!dropped) throw new Error('simulator stalled with no runnable, waiting or arriving request');
+        // every request already finished or dropped (e.g. all of them dropped on arrival): done
+        if (!dropped && !this.done) throw new Error('simulator stalled with no runnable, waiting or arriving request');
         continue;
       }
       // step duration: the slowest rank (lockstep); noise and overhead once per step
