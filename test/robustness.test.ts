@@ -169,3 +169,12 @@ describe('row 9: requests the KV cache can never hold are reported dropped, not 
     for (const row of rows) expect(row.split(',')[2]).toBe('dropped');
   });
 });
+
+describe('row 12: one exit-code rule — a malformed option value is a usage error (exit 2), one line prefixed stepfit:', () => {
+  it.each([['--lambda', '-1'], ['--bounds', ':::'], ['--bootstrap', '-1'], ['--cv', 'kfold:x'], ['--huber-k', '-3']])('fit %s %s → exit 2', async (flag, v) => {
+    const r = await runCli(['fit', '--steps', path.join(dir, 's.jsonl'), ...M, '--method', 'huber', flag, v, '--out', path.join(dir, 'f.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^stepfit: error: /);
+  });
+});

@@ -1,10 +1,10 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import type { CliIO } from './io.js';
 import { intOption, floatOption } from './io.js';
-import { UsageError } from '../io/errors.js';
+import { InputError, UsageError } from '../io/errors.js';
 import { BASES, DEFAULT_BASIS } from '../basis/registry.js';
 import { loadDataset, type FitDataset } from '../fit/dataset.js';
-import { fitDataset, FIT_METHODS, DEFAULT_RIDGE_LAMBDA, type FitMethod, type FitOptions } from '../fit/engine.js';
+import { fitDataset, parseCv, FIT_METHODS, DEFAULT_RIDGE_LAMBDA, type FitMethod, type FitOptions } from '../fit/engine.js';
 import { buildFitFile, fitProvenance } from '../fit/build.js';
 import { writeFitFile } from '../fit/fitfile.js';
 import { formatFit } from '../fit/format.js';
@@ -21,6 +21,12 @@ export function parseAssignments(flag: string, spec: string): [string, string][]
     out.push([part.slice(0, i).trim(), part.slice(i + 1).trim()]);
   }
   return out;
+}
+
+/** --cv checked at the command line (a malformed scheme is a usage error, exit 2, like every other option value). */
+function cvOption(v: string): string {
+  try { parseCv(v); } catch (e) { if (e instanceof InputError) throw new UsageError(e.message); throw e; }
+  return v;
 }
 
 const parseNum = (flag: string, name: string, v: string): number => {
@@ -89,7 +95,7 @@ export function fitCommand(io: CliIO) {
       const ds = datasetFromFlags(o, 'fit');
       const method: FitMethod = o.method ?? (o.basis === 'seed' ? 'nnls' : DEFAULT_FIT.method);
       const opts: FitOptions = {
-        basis: o.basis, method, weight: o.weight, seed: o.seed, cv: o.cv ?? null, bootstrap: o.bootstrap, collinear: o.onCollinear,
+        basis: o.basis, method, weight: o.weight, seed: o.seed, cv: o.cv === undefined ? null : cvOption(o.cv), bootstrap: o.bootstrap, collinear: o.onCollinear,
       };
       if (o.basisParam !== undefined) opts.basisParams = Object.fromEntries(parseAssignments('--basis-param', o.basisParam).map(([k, v]) => [k, parseNum('--basis-param', k, v)]));
       const boundsSpec = o.bounds ?? (method === 'huber' || method === 'bounded' ? DEFAULT_FIT.bounds : 'none');

@@ -23,7 +23,7 @@ export function buildProgram(io: CliIO): Command {
     c.configureOutput({
       writeOut: (s) => io.out(s.replace(/\n$/, '')),
       writeErr: (s) => io.err(s.replace(/\n$/, '')),
-      outputError: (s, write) => write(s.trim().split('\n')[0]!),
+      outputError: (s, write) => write(`stepfit: ${s.trim().split('\n')[0]!}`),
     });
     for (const sub of c.commands) configure(sub as Command);
   };
