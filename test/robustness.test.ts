@@ -178,3 +178,29 @@ describe('row 12: one exit-code rule — a malformed option value is a usage err
     expect(r.stderr).toMatch(/^stepfit: error: /);
   });
 });
+
+describe('row 4 and 14/15: endless lines, byte-order marks and non-UTF-8 bytes', () => {
+  it('--steps /dev/zero fails fast with a line-length error (fit and features; 64 MiB cap)', async () => {
+    for (const cmd of ['fit', 'features']) {
+      const r = spawnSync('node', [BIN, cmd, '--steps', '/dev/zero', ...M, '--out', path.join(dir, `z-${cmd}`)], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, `${cmd}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toMatch(/\/dev\/zero:1: line longer than \d+ MiB without a newline/);
+    }
+  }, 60_000);
+
+  it('a UTF-8 BOM is accepted; bytes that are not UTF-8 are an error naming the line', async () => {
+    const bom = path.join(dir, 'bom.jsonl');
+    fs.writeFileSync(bom, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), fs.readFileSync(SAMPLE).subarray(0, 20000)]));
+    const lines = fs.readFileSync(bom, 'utf8').split('\n');
+    fs.writeFileSync(bom, lines.slice(0, -1).join('\n') + '\n'); // whole lines only
+    for (const cmd of ['fit', 'features']) {
+      const r = await runCli([cmd, '--steps', bom, ...M, '--basis', 'seed', '--out', path.join(dir, `b-${cmd}`)]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const bad = path.join(dir, 'bad.jsonl');
+    fs.writeFileSync(bad, Buffer.concat([Buffer.from('{"experiment":"e","step":0,"duration_us":5,"decode":[5]}\n'), Buffer.from([0xff, 0xfe, 0x0a])]));
+    const r = await runCli(['features', '--steps', bad, ...M, '--out', path.join(dir, 'f.csv')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad\.jsonl:2: not valid UTF-8/);
+  });
+});

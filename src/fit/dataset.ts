@@ -20,7 +20,7 @@ import type { Basis, CompiledBasis } from '../basis/types.js';
 import { validateStep, stepToJson, type Step } from '../steps/step.js';
 import { stepFiles } from '../steps/io.js';
 import { checkInside, loadManifest, type ManifestOptions } from '../steps/manifest.js';
-import { openInput } from '../io/lines.js';
+import { MAX_LINE_BYTES, openInput } from '../io/lines.js';
 import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { readAllTargets as readTargetRows, type RequestTarget } from '../steps/targets.js';
 
@@ -127,10 +127,25 @@ export async function* readLineBatches(file: string): AsyncGenerator<{ lines: st
   const input = openInput(file);
   let rest = '';
   let lineNo = 0;
-  const decoder = new TextDecoder('utf-8');
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let first = true;
+  let pending: string[] = [];
+  let pendingLen = 0;
   try {
     for await (const chunk of input as AsyncIterable<Buffer | string>) {
-      const text = rest + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+      let piece: string;
+      try { piece = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }); } catch { throw new InputError(`${file}:${lineNo + 1}: not valid UTF-8 text (at or after this line)`); }
+      if (first) { first = false; if (piece.charCodeAt(0) === 0xfeff) piece = piece.slice(1); }
+      if (piece.indexOf('\n') < 0) {
+        // no line ends in this chunk: keep it aside (no quadratic re-concatenation of a long line)
+        pending.push(piece);
+        pendingLen += piece.length;
+        if (rest.length + pendingLen > MAX_LINE_BYTES) throw new InputError(`${file}:${lineNo + 1}: line longer than ${MAX_LINE_BYTES / (1024 * 1024)} MiB without a newline (not a JSON Lines file?)`);
+        continue;
+      }
+      const text = rest + (pending.length > 0 ? pending.join('') : '') + piece;
+      pending = [];
+      pendingLen = 0;
       const parts = text.split('\n');
       rest = parts.pop()!;
       const lines: string[] = [];
@@ -144,7 +159,7 @@ export async function* readLineBatches(file: string): AsyncGenerator<{ lines: st
       }
       if (lines.length > 0) yield { lines, lineNos };
     }
-    rest += decoder.decode();
+    rest += pending.join('') + decoder.decode();
     if (rest.trim() !== '') yield { lines: [rest.endsWith('\r') ? rest.slice(0, -1) : rest], lineNos: [lineNo + 1] };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
