@@ -204,3 +204,23 @@ describe('row 4 and 14/15: endless lines, byte-order marks and non-UTF-8 bytes',
     expect(r.stderr).toMatch(/bad\.jsonl:2: not valid UTF-8/);
   });
 });
+
+describe('row 13: --skip-bad on features and fit', () => {
+  it('skips the bad lines, says how many, and uses the rest', async () => {
+    const f = path.join(dir, 'mixed.jsonl');
+    const lines = fs.readFileSync(SAMPLE, 'utf8').split('\n').filter(Boolean).slice(0, 60);
+    lines[3] = 'not json';
+    lines[9] = lines[9]!.replace(/"duration_us":[0-9.e+-]+/, '"duration_us":-5');
+    fs.writeFileSync(f, lines.join('\n') + '\n');
+    for (const cmd of ['features', 'fit']) {
+      const strict = await runCli([cmd, '--steps', f, ...M, '--basis', 'seed', '--out', path.join(dir, `${cmd}-strict`)]);
+      expect(strict.code).toBe(1);
+      const r = await runCli([cmd, '--steps', f, ...M, '--basis', 'seed', '--skip-bad', '--out', path.join(dir, `${cmd}-out`)]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/--skip-bad: skipped 2 bad lines/);
+      expect(r.stderr).toMatch(/mixed\.jsonl:4: not valid JSON/);
+      expect(r.stderr).toMatch(/mixed\.jsonl:10: field 'duration_us'/);
+    }
+    expect(fs.readFileSync(path.join(dir, 'features-out'), 'utf8').trim().split('\n')).toHaveLength(1 + 58);
+  });
+});

@@ -6,6 +6,7 @@ import { checkParallelism } from '../model/arch.js';
 import { loadGpu } from '../hardware/gpu.js';
 import { getBasis, BASES } from '../basis/registry.js';
 import { readSteps } from '../steps/io.js';
+import { skippedSummary } from './fit.js';
 import { withAtomicWriter } from '../io/atomic.js';
 import { featureCsvHeader, featureCsvRow } from '../basis/features.js';
 
@@ -18,7 +19,9 @@ export function featuresCommand(io: CliIO) {
     .option('--tp <n>', 'tensor-parallel degree', intOption('--tp'), 1)
     .addOption(new Option('--basis <name>', 'basis whose features to compute').choices(Object.keys(BASES)).default('seed'))
     .requiredOption('--out <file>', 'output CSV (written atomically)')
+    .option('--skip-bad', 'skip malformed step lines (listed in a summary) instead of stopping at the first one')
     .action(async (o) => {
+      const skipped: string[] = [];
       const arch = loadArchitecture(o.model);
       checkParallelism(arch, o.tp);
       const gpu = loadGpu(o.gpu);
@@ -29,7 +32,7 @@ export function featuresCommand(io: CliIO) {
         await w.write(featureCsvHeader(basis) + '\n');
         let count = 0;
         let chunk = '';
-        for await (const s of readSteps(o.steps)) {
+        for await (const s of readSteps(o.steps, { skipBad: o.skipBad === true, onBad: (m) => skipped.push(m) })) {
           compiled.features(s, buf);
           chunk += featureCsvRow(basis, s, buf) + '\n';
           if (++count % 4096 === 0) { await w.write(chunk); chunk = ''; }
@@ -37,6 +40,7 @@ export function featuresCommand(io: CliIO) {
         if (chunk) await w.write(chunk);
         return count;
       });
+      if (skipped.length > 0) io.err(skippedSummary(skipped));
       io.err(`features: ${n} steps → ${o.out} (basis ${basis.name} v${basis.version}, ${arch.name}, ${gpu.id}, TP ${o.tp})`);
     });
 }

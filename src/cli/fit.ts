@@ -46,6 +46,13 @@ export function parseBounds(spec: string): Record<string, [number | null, number
   return out;
 }
 
+/** One summary of the lines `--skip-bad` skipped: the count and the first few messages. */
+export function skippedSummary(messages: ReadonlySet<string> | readonly string[]): string {
+  const all = [...messages];
+  const show = all.slice(0, 5).map((m) => `  - ${m}`);
+  return [`--skip-bad: skipped ${all.length} bad line${all.length === 1 ? '' : 's'}${all.length > 5 ? ' (first 5 shown)' : ''}:`, ...show].join('\n');
+}
+
 /** Data-set flags shared by `fit` and `evaluate`. */
 export function datasetFromFlags(o: { steps?: string; manifest?: string; model?: string; gpu?: string; tp?: number; experiment?: string; group?: string; targets?: string; allowOutside?: boolean }, cmd: string): FitDataset {
   if (o.manifest !== undefined) {
@@ -91,8 +98,11 @@ export function fitCommand(io: CliIO) {
     .addOption(new Option('--on-collinear <mode>', 'terms the data cannot identify: resolve (drop / merge them, recorded in the fit file) | fail').choices(['resolve', 'fail'] as const).default('resolve' as const))
     .option('--out <file>', 'fit file to write (atomically), e.g. fits/x.json; without it nothing is written')
     .option('--json', 'print the fit file JSON on stdout instead of the table')
+    .option('--skip-bad', 'skip malformed step lines (listed in a summary) instead of stopping at the first one')
     .action(async (o, cmd) => {
-      const ds = datasetFromFlags(o, 'fit');
+      const skipped = new Set<string>();
+      const ds0 = datasetFromFlags(o, 'fit');
+      const ds = o.skipBad ? { ...ds0, experiments: ds0.experiments.map((e) => ({ ...e, skipBad: { bad: (m: string) => { skipped.add(m); } } })) } : ds0;
       const method: FitMethod = o.method ?? (o.basis === 'seed' ? 'nnls' : DEFAULT_FIT.method);
       const opts: FitOptions = {
         basis: o.basis, method, weight: o.weight, seed: o.seed, cv: o.cv === undefined ? null : cvOption(o.cv), bootstrap: o.bootstrap, collinear: o.onCollinear,
@@ -119,6 +129,7 @@ export function fitCommand(io: CliIO) {
       if (o.out !== undefined) writeFitFile(o.out, fit);
       if (o.json) io.out(JSON.stringify(fit, null, 2));
       else io.out(formatFit(fit).join('\n'));
+      if (skipped.size > 0) io.err(skippedSummary(skipped));
       io.err(`fit: ${result.rows} rows, ${result.passes} pass${result.passes > 1 ? 'es' : ''} over the data, ${seconds.toFixed(2)} s${o.out !== undefined ? ` → ${o.out}` : ' (no --out: nothing written)'}`);
     });
 }

@@ -40,11 +40,19 @@ export interface ExperimentSpec {
   readonly groups: Readonly<Record<string, string>>;
 }
 
+/** Where bad step lines go when they are skipped instead of failing the run (`--skip-bad`). */
+export interface BadLineSink {
+  /** Called once per bad line per pass (a multi-pass fit sees each line several times). */
+  bad(message: string): void;
+}
+
 export interface FitExperiment {
   readonly ref: ExperimentSpec;
   readonly arch: Architecture;
   readonly gpu: GpuSpec;
   readonly steps: StepSource;
+  /** Skip malformed step lines (reported here) instead of failing on the first one. */
+  readonly skipBad?: BadLineSink;
   /** Request-level targets: rows in memory or a JSON Lines path. */
   readonly targets?: readonly RequestTarget[] | string;
 }
@@ -188,7 +196,16 @@ async function* iterateSteps(e: FitExperiment): AsyncGenerator<{ step: Step; fil
   if (typeof src === 'string') {
     for (const file of stepFiles(src)) {
       for await (const { lines, lineNos } of readLineBatches(file)) {
-        for (let k = 0; k < lines.length; k++) yield { step: parseStepLine(lines[k]!, file, lineNos[k]!), file, lineNo: lineNos[k]! };
+        for (let k = 0; k < lines.length; k++) {
+          let step: Step;
+          try {
+            step = parseStepLine(lines[k]!, file, lineNos[k]!);
+          } catch (err) {
+            if (e.skipBad && err instanceof InputError) { e.skipBad.bad(err.message); continue; }
+            throw err;
+          }
+          yield { step, file, lineNo: lineNos[k]! };
+        }
       }
     }
     return;
@@ -325,7 +342,16 @@ export class RowSource {
         if (typeof src === 'string') {
           for (const file of stepFiles(src)) {
             for await (const { lines, lineNos } of readLineBatches(file)) {
-              for (let k = 0; k < lines.length; k++) this.onStep(s, ei, parseStepLine(lines[k]!, file, lineNos[k]!), file, lineNos[k]!, v, st);
+              for (let k = 0; k < lines.length; k++) {
+                let step: Step;
+                try {
+                  step = parseStepLine(lines[k]!, file, lineNos[k]!);
+                } catch (err) {
+                  if (s.e.skipBad && err instanceof InputError) { s.e.skipBad.bad(err.message); continue; }
+                  throw err;
+                }
+                this.onStep(s, ei, step, file, lineNos[k]!, v, st);
+              }
             }
           }
         } else {
