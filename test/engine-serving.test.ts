@@ -6,7 +6,7 @@ import { engineStepBreakdown } from '../src/engine/step.js';
 import { serveMetrics, replay } from '../src/engine/serving.js';
 import { costMetrics } from '../src/engine/cost.js';
 import { searchParallelism } from '../src/engine/search.js';
-import { checkFit, checkGrid } from '../src/engine/check.js';
+import { checkFit, checkGrid } from '../src/validate/engine-check.js';
 import { FIT_SCHEMA_VERSION, type FitFile } from '../src/fit/fitfile.js';
 import { seedBasis } from '../src/basis/seed.js';
 import { engineModel } from '../src/engine/model.js';

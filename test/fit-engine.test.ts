@@ -11,7 +11,7 @@ import { loadDataset, materializeDataset, type FitDataset, type FitExperiment, t
 import { evaluateFitSync } from '../src/fit/evaluate.js';
 import { buildFitFile } from '../src/fit/build.js';
 import { InputError } from '../src/io/errors.js';
-import { syntheticSteps } from '../src/steps/synthetic.js';
+import { syntheticSteps } from '../src/basis/synthetic.js';
 import { makeRng, type Rng } from '../src/util/rng.js';
 import { designBasis } from './support/design-basis.js';
 

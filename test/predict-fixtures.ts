@@ -13,7 +13,7 @@ import type { BasisContext } from '../src/basis/types.js';
 import type { Step } from '../src/steps/step.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
-import { syntheticSteps } from '../src/steps/synthetic.js';
+import { syntheticSteps } from '../src/basis/synthetic.js';
 import { stepToJson } from '../src/steps/step.js';
 
 export function tmpDir(prefix = 'stepfit-test-'): string {

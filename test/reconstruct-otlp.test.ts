@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { generateScheduleLog, type GenerateOptions } from '../src/reconstruct/vllm-otlp/generate.js';
 import { writeTrace, writeExperimentDir, emitTraceLines, apiRequestId } from '../src/reconstruct/vllm-otlp/emit.js';
-import { scheduleToSteps, type ScheduleLog } from '../src/reconstruct/vllm-otlp/schedule.js';
+import { scheduleToSteps, type ScheduleLog } from '../src/scheduler/schedule-log.js';
 import { reconstructOtlp, type OtlpOptions } from '../src/reconstruct/vllm-otlp/read.js';
 import type { ReconstructSummary } from '../src/reconstruct/summary.js';
 import { stepToJson, type Step } from '../src/steps/step.js';

@@ -9,7 +9,7 @@ import { ServingSimulator, type StepView } from '../src/simulate/engine.js';
 import type { Workload, WorkloadRequest } from '../src/simulate/workload.js';
 import type { StepTimeModel } from '../src/predict/model.js';
 import { makeRng } from '../src/util/rng.js';
-import { blocksFor } from '../src/simulate/kv.js';
+import { blocksFor } from '../src/scheduler/kv.js';
 import { simulateRequestLog, type LoggedRequest } from '../src/reconstruct/request-log/simulate.js';
 import { reconstructRequestLog } from '../src/reconstruct/request-log/read.js';
 import { haveShared, sharedPath } from './support/shared.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { generateScheduleLog } from '../src/reconstruct/vllm-otlp/generate.js';
-import { scheduleToSteps } from '../src/reconstruct/vllm-otlp/schedule.js';
+import { scheduleToSteps } from '../src/scheduler/schedule-log.js';
 import { simulateRequestLog, type LoggedRequest } from '../src/reconstruct/request-log/simulate.js';
 import { reconstructRequestLog } from '../src/reconstruct/request-log/read.js';
 import { readAllSteps } from '../src/steps/io.js';

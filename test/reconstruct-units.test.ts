@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalEntry } from '../src/reconstruct/vllm-otlp/schedule.js';
+import { canonicalEntry } from '../src/scheduler/schedule-log.js';
 import { queueingUs, ttftUs, prefillUs, decodeUs, e2eUs, requestLabel } from '../src/reconstruct/vllm-otlp/labels.js';
 import { encodeRec, decodeRec, compareRecs, type StepRec } from '../src/reconstruct/vllm-otlp/records.js';
 import { SpillBuckets } from '../src/reconstruct/vllm-otlp/spill.js';

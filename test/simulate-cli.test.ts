@@ -10,7 +10,7 @@ import { runCli } from './support/cli.js';
 import { readAllSteps } from '../src/steps/io.js';
 import { buildWorkload, parseInlineSpec, readWorkloadSpecFile } from '../src/simulate/workload.js';
 import { lognormalParams, sampleGamma } from '../src/simulate/dist.js';
-import { gpuBlocksFromMemory } from '../src/simulate/kv.js';
+import { gpuBlocksFromMemory } from '../src/scheduler/kv.js';
 import { compileEngine } from '../src/engine/context.js';
 import { kvBytesPerTokenPerGpu, weightBytesPerGpu, activationBytes, RUNTIME_RESERVED_BYTES } from '../src/engine/memory.js';
 import { quantileSorted, LogHistogram } from '../src/simulate/metrics.js';

@@ -11,9 +11,9 @@ import { ServingSimulator, type EngineLimits, type StepView } from '../src/simul
 import type { Workload, WorkloadRequest } from '../src/simulate/workload.js';
 import { buildWorkload, parseInlineSpec } from '../src/simulate/workload.js';
 import { simulate } from '../src/simulate/run.js';
-import { syntheticTruthUs } from '../src/steps/synthetic.js';
+import { syntheticTruthUs } from '../src/basis/synthetic.js';
 import { rooflineConsts } from '../src/basis/roofline.js';
-import type { ScheduleStep } from '../src/reconstruct/vllm-otlp/schedule.js';
+import type { ScheduleStep } from '../src/scheduler/schedule-log.js';
 import type { StepTimeModel } from '../src/predict/model.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';

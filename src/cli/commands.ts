@@ -15,7 +15,10 @@ import { validateCommand } from './validate.js';
 import { reconstructCommand } from './reconstruct.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type CommandFactory = (io: CliIO) => Command<any, any, any>;
+export type CommandFactory = (io: CliIO, run: RunCli) => Command<any, any, any>;
+
+/** Runs a whole stepfit command line (cli/main.ts `main`), handed to commands that run others (demo). */
+export type RunCli = (argv: string[], io: CliIO) => Promise<number>;
 
 export const COMMANDS: CommandFactory[] = [
   // the pipeline, in order

@@ -13,12 +13,12 @@ import fs from 'node:fs';
 import { Command } from '@commander-js/extra-typings';
 import type { CliIO } from './io.js';
 import { PACKAGE_ROOT } from '../io/paths.js';
-import { main } from './main.js';
+import type { RunCli } from './commands.js';
 import { InputError } from '../io/errors.js';
 
 export const DEMO_SAMPLE_DIR = path.join(PACKAGE_ROOT, 'data', 'sample');
 
-export function demoCommand(io: CliIO) {
+export function demoCommand(io: CliIO, main: RunCli) {
   return new Command('demo')
     .description('run the whole pipeline (reconstruct → fit → report → export) on the bundled sample trace; prints the report path')
     .option('--in <dir>', 'experiment directory with traces.jsonl.gz + exp-config.yaml', DEMO_SAMPLE_DIR)

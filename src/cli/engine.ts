@@ -21,7 +21,7 @@ import { efficiencyFilePath } from '../engine/efficiency.js';
 import { engineMemory, type MemoryOptions } from '../engine/memory.js';
 import { serveMetrics, type Workload } from '../engine/serving.js';
 import { searchParallelism } from '../engine/search.js';
-import { checkFit } from '../engine/check.js';
+import { checkFit } from '../validate/engine-check.js';
 import { bubbleFraction } from '../engine/collectives.js';
 import { readFitFile } from '../fit/fitfile.js';
 import { costMetrics, type CostOptions } from '../engine/cost.js';

@@ -17,7 +17,7 @@ export function buildProgram(io: CliIO): Command {
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: false });
-  for (const make of COMMANDS) program.addCommand(make(io) as unknown as Command);
+  for (const make of COMMANDS) program.addCommand(make(io, main) as unknown as Command);
   const configure = (c: Command): void => {
     c.exitOverride();
     c.configureOutput({

@@ -4,7 +4,7 @@ import { intOption, floatOption } from './io.js';
 import { loadArchitecture } from '../model/load.js';
 import { checkParallelism } from '../model/arch.js';
 import { loadGpu } from '../hardware/gpu.js';
-import { syntheticSteps } from '../steps/synthetic.js';
+import { syntheticSteps } from '../basis/synthetic.js';
 import { writeSteps } from '../steps/io.js';
 
 export function sampleCommand(io: CliIO) {

@@ -25,8 +25,8 @@
 import type { Step, PrefillChunk } from '../steps/step.js';
 import type { StepTimeModel } from '../predict/model.js';
 import type { WorkloadRequest, Workload } from './workload.js';
-import type { JourneyEvent, ScheduleRequest, ScheduleStep, StepEntry } from '../reconstruct/vllm-otlp/schedule.js';
-import { BlockPool, blocksFor } from './kv.js';
+import type { JourneyEvent, ScheduleRequest, ScheduleStep, StepEntry } from '../scheduler/schedule-log.js';
+import { BlockPool, blocksFor } from '../scheduler/kv.js';
 import { makeRng, type Rng } from '../util/rng.js';
 import { InputError } from '../io/errors.js';
 

@@ -10,7 +10,7 @@ import { readFitFile } from '../fit/fitfile.js';
 import { engineModel } from '../engine/model.js';
 import type { EngineOptions } from '../engine/context.js';
 import { rooflineConsts } from '../basis/roofline.js';
-import { syntheticTruthUs } from '../steps/synthetic.js';
+import { syntheticTruthUs } from '../basis/synthetic.js';
 
 export type StepModelChoice =
   | { readonly kind: 'fit'; readonly file: string }

@@ -7,7 +7,7 @@ import type { GpuSpec } from '../hardware/gpu.js';
 import type { StepTimeModel } from '../predict/model.js';
 import type { Workload } from './workload.js';
 import { ServingSimulator, type EngineLimits, type SimOptions, type StepView } from './engine.js';
-import { gpuBlocksFromMemory } from './kv.js';
+import { gpuBlocksFromMemory } from '../scheduler/kv.js';
 import { LogHistogram, requestMetrics, summarize, type RequestMetrics } from './metrics.js';
 
 export interface LimitInputs {

@@ -96,3 +96,14 @@ export function stepToJson(s: Step): string {
   o['decode'] = s.decode;
   return JSON.stringify(o);
 }
+
+/**
+ * A step-time model: anything that maps a step to predicted µs for one (model, GPU, TP) context.
+ * Implemented by fitted coefficients (predict/model.ts) and by the analytical engine
+ * (engine/model.ts); used by predict, report, export and the simulator.
+ */
+export interface StepTimeModel {
+  readonly name: string;
+  /** Predicted wall time of the step in µs. */
+  predictUs(step: Step): number;
+}

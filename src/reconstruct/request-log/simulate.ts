@@ -50,8 +50,8 @@
  * reset vs the logged token time.
  */
 import { fcnnlsVector } from 'ml-fcnnls';
-import { canonicalEntry } from '../vllm-otlp/schedule.js';
-import { BlockPool, blocksFor } from '../../simulate/kv.js';
+import { canonicalEntry } from '../../scheduler/schedule-log.js';
+import { BlockPool, blocksFor } from '../../scheduler/kv.js';
 import { InputError } from '../../io/errors.js';
 
 export interface LoggedRequest {

@@ -23,8 +23,8 @@ import { once } from 'node:events';
 import YAML from 'yaml';
 import { makeRng, type Rng } from '../../util/rng.js';
 import { InputError } from '../../io/errors.js';
-import type { JourneyEvent, ScheduleConfig, ScheduleLog, ScheduleRequest, ScheduleStep, StepEntry } from './schedule.js';
-import { entrySamplesToken } from './schedule.js';
+import type { JourneyEvent, ScheduleConfig, ScheduleLog, ScheduleRequest, ScheduleStep, StepEntry } from '../../scheduler/schedule-log.js';
+import { entrySamplesToken } from '../../scheduler/schedule-log.js';
 
 export interface EmitOptions {
   /** Emit step.REQUEST_SNAPSHOT events on traced steps (default true). */

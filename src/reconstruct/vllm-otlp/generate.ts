@@ -16,7 +16,7 @@
  * reconstructor's mismatch reporting can be tested; 0 (default) follows the rule exactly.
  */
 import { makeRng } from '../../util/rng.js';
-import type { JourneyEvent, ScheduleConfig, ScheduleLog, ScheduleRequest, ScheduleStep, StepEntry } from './schedule.js';
+import type { JourneyEvent, ScheduleConfig, ScheduleLog, ScheduleRequest, ScheduleStep, StepEntry } from '../../scheduler/schedule-log.js';
 
 export interface GenerateOptions {
   seed: number;

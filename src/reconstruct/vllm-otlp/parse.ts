@@ -4,7 +4,7 @@
  */
 import type { ApiRec, JourneyRec, SnapshotRec, StepRec, SummaryRec } from './records.js';
 import { jsonErrorDetail } from '../../io/errors.js';
-import type { JourneyKind } from './schedule.js';
+import type { JourneyKind } from '../../scheduler/schedule-log.js';
 
 export interface ParsedLine {
   readonly recs: StepRec[];

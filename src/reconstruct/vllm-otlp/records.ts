@@ -2,7 +2,7 @@
  * Compact records extracted from OTLP lines (pass 1) and their one-line text form, used to spill
  * them to disk buckets keyed by step (an external sort by step: lines arrive out of order).
  */
-import type { JourneyKind, RequestPhase } from './schedule.js';
+import type { JourneyKind, RequestPhase } from '../../scheduler/schedule-log.js';
 
 /** A `journey.*` event of a request. `ts` is monotonic ns. */
 export interface JourneyRec {

@@ -19,7 +19,7 @@
 import { InputError } from '../../io/errors.js';
 import type { Step, PrefillChunk } from '../../steps/step.js';
 import type { JourneyRec, SnapshotRec, StepRec, SummaryRec } from './records.js';
-import { canonicalEntry } from './schedule.js';
+import { canonicalEntry } from '../../scheduler/schedule-log.js';
 import type { RequestTimes } from './labels.js';
 
 export type DurationSource = 'ts-delta' | 'ts-span' | 'duration-us';

@@ -8,9 +8,9 @@
  *   t = 1.25·max(gemm, weight) + 1.6·prefill_attn + 1.35·decode_attn + 1.2·tp_comm + 6·tp_calls
  *     + 12·L + 4·requests + 150,  then × exp(σ·N(0,1)).
  */
-import type { Step, PrefillChunk } from './step.js';
-import type { BasisContext } from '../basis/types.js';
-import { rooflineConsts, type RooflineConsts, rfGemm, rfWeight, rfPrefillAttn, rfDecodeAttn, rfTpComm, rfTpCalls } from '../basis/roofline.js';
+import type { Step, PrefillChunk } from '../steps/step.js';
+import type { BasisContext } from './types.js';
+import { rooflineConsts, type RooflineConsts, rfGemm, rfWeight, rfPrefillAttn, rfDecodeAttn, rfTpComm, rfTpCalls } from './roofline.js';
 import { makeRng } from '../util/rng.js';
 
 export interface SyntheticOptions {
