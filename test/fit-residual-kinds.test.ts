@@ -12,7 +12,7 @@ import { physicalBounds } from '../src/basis/types.js';
 import { getBasis } from '../src/basis/registry.js';
 import { checkFit } from '../src/predict/load.js';
 import { makePredictor, stepNoise } from '../src/predict/predict.js';
-import { tQuantile } from '../src/predict/stats.js';
+import { tQuantile } from '../src/util/stats.js';
 import type { Step } from '../src/steps/step.js';
 import type { RequestTarget } from '../src/steps/targets.js';
 import { synthDataset, tmpDir } from './predict-fixtures.js';

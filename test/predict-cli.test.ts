@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runCli } from './support/cli.js';
 import { tmpDir, handFit, lsqFit, synthDataset, writeJson, writeStepsFile, readCsv, ctxOf } from './predict-fixtures.js';
-import { tQuantile, quadForm, normalQuantile } from '../src/predict/stats.js';
+import { tQuantile, quadForm, normalQuantile } from '../src/util/stats.js';
 import { intervalHalfWidth, makePredictor } from '../src/predict/predict.js';
 import { checkFit } from '../src/predict/load.js';
 import { parseGridSpec, parseValueList, gridPoints, gridStep, countGridSteps, gridToSpec } from '../src/predict/grid.js';

@@ -23,7 +23,7 @@ import { scaleSystem, subMatrix, invertSpd, solveSpd } from './linalg.js';
 import { solveBox, quadraticRss } from './solvers.js';
 import { identify, type Identification, type IdentProblem } from './identify.js';
 import { MetricsAccumulator } from './metrics.js';
-import { hash32, hashUniform, poisson1, tQuantile, normalCdf } from './stats.js';
+import { hash32, hashUniform, poisson1, tQuantile, normalCdf } from '../util/stats.js';
 import { RowSource, ROW_KINDS, type FitDataset, type RowVisitor, type RowKind } from './dataset.js';
 import { MetricCells, GROUP_FIELDS, groupValue, sortValues } from './groups.js';
 import type { ExperimentRef, KindResidual, Metrics, TermFit } from './fitfile.js';

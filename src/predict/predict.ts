@@ -15,7 +15,7 @@ import type { Step } from '../steps/step.js';
 import type { BasisContext } from '../basis/types.js';
 import { fittedModel } from './model.js';
 import type { LoadedFit } from './load.js';
-import { tQuantile, quadForm } from './stats.js';
+import { tQuantile, quadForm } from '../util/stats.js';
 import type { FitFile } from '../fit/fitfile.js';
 
 export interface Prediction {

@@ -1,6 +1,6 @@
 /**
- * Small statistical helpers for the fitter: Student-t quantiles (for 95% intervals), the normal
- * quantile, seeded hashing (fold assignment, Poisson bootstrap multiplicities) and Poisson(1) draws.
+ * The one statistics module (fit, predict, report): Student-t and normal quantiles and CDFs for
+ * intervals, quadratic forms for parameter variance, seeded hashing (fold assignment, Poisson bootstrap) and Poisson(1) draws.
  * Everything is deterministic and platform independent.
  */
 
@@ -170,4 +170,17 @@ const POISSON1_CDF: Float64Array = (() => {
 export function poisson1(u: number): number {
   for (let k = 0; k < POISSON1_CDF.length; k++) if (u < POISSON1_CDF[k]!) return k;
   return POISSON1_CDF.length;
+}
+
+/** Quadratic form xᵀ·C·x for a row-major p×p matrix C. */
+export function quadForm(x: Float64Array, C: Float64Array | readonly number[], p: number): number {
+  let s = 0;
+  for (let i = 0; i < p; i++) {
+    const xi = x[i]!;
+    if (xi === 0) continue;
+    let r = 0;
+    for (let j = 0; j < p; j++) r += C[i * p + j]! * x[j]!;
+    s += xi * r;
+  }
+  return s;
 }
