@@ -64,7 +64,7 @@ export const REQUEST_FORMATS: readonly RequestFormat[] = [
     async run(o) {
       const r = readBenchResult(o.input, o.skipBad);
       return finish('vllm-bench', o, r.requests, r.records, r.bad, [
-        'bench times are client-side (HTTP, detokenisation, streaming included); admission is taken as the send time; each inter-token gap is one step\'s wall time when the replay runs the request without preemption',
+        'bench times are client-side (HTTP, detokenisation, streaming included); admission is estimated as the first token time of any request after the send time (the next step boundary); each inter-token gap is one step\'s wall time when the replay runs the request without preemption',
       ], { 'failed requests (skipped)': r.failed, ...(r.model ? { model: r.model } : {}) });
     },
   },

@@ -24,6 +24,8 @@ export interface UpstreamLimits {
   /** KV blocks per engine (vLLM num_gpu_blocks); absent: KV not modelled. */
   numGpuBlocks?: number;
   blockSize?: number;
+  /** Fraction of KV blocks kept free when admitting while something is scheduled (vLLM default 0.01). */
+  watermark?: number;
   outputLagSteps?: number;
 }
 
@@ -49,7 +51,7 @@ export function replayUpstream(reqs: readonly UpstreamRequest[], lim: UpstreamLi
   const lag = lim.outputLagSteps ?? 1;
   const el: EngineLimits = {
     maxNumBatchedTokens: B, maxNumSeqs: lim.maxNumSeqs ?? 256, dataParallel: 1, outputLagSteps: lag,
-    ...(lim.numGpuBlocks !== undefined ? { kv: { numGpuBlocks: lim.numGpuBlocks, blockSize: lim.blockSize ?? 16 } } : {}),
+    ...(lim.numGpuBlocks !== undefined ? { kv: { numGpuBlocks: lim.numGpuBlocks, blockSize: lim.blockSize ?? 16, ...(lim.watermark !== undefined ? { watermark: lim.watermark } : {}) } } : {}),
   };
   const sim = simulateRequestLog([...reqs], el);
   const steps: Step[] = sim.steps.map((s) => ({ experiment, step: s.step, prefill: s.prefill, decode: s.decode }));

@@ -2,8 +2,9 @@
  * `vllm-bench` reader: a `vllm bench serve --save-result --save-detailed` result file (format.ts)
  * → logged requests for the request-log replay, with each request's inter-token gaps (`itls`) kept
  * so the replay can turn them into one-step targets (upstream/replay.ts).
- * Per request i: queued = scheduled = start_times[i] (the client's send time; the bench records no
- * engine-side admission), firstToken = start + ttfts[i], lastToken = firstToken + Σ itls[i].
+ * Per request i: queued = start_times[i] (the client's send time), firstToken = start + ttfts[i],
+ * lastToken = firstToken + Σ itls[i]; the bench records no engine-side admission, so scheduled is
+ * estimated as the first token time of any request at or after the send time (see the end).
  * Failed requests (non-empty error or no output) are skipped and counted, not errors.
  * The file is one JSON object, so it is read whole (bench results are a few MB).
  */
@@ -67,13 +68,41 @@ export function readBenchResult(file: string, skipBad: boolean): BenchReadResult
       if (res.bad.examples.length < 20) res.bad.examples.push(m);
       continue;
     }
-    const first = start + ttft;
-    const last = first + itl.reduce((a, x) => a + x, 0);
+    // in whole ns (the clocks' resolution), so equal instants of different requests compare equal
+    const ns = (sec: number): number => Math.round(sec * 1e9);
+    const startNs = ns(start);
+    const firstNs = startNs + ns(ttft);
+    const itlNs = itl.map(ns);
+    const first = firstNs / 1e9;
+    const last = (firstNs + itlNs.reduce((a, x) => a + x, 0)) / 1e9;
     res.requests.push({
-      id: `bench-${i}`, line: i + 1, prompt: b.input_lens[i]!, outputs: b.output_lens[i]!, queued: start, scheduled: start, firstToken: first, lastToken: last,
+      id: `bench-${i}`, line: i + 1, prompt: b.input_lens[i]!, outputs: b.output_lens[i]!, queued: startNs / 1e9, scheduled: startNs / 1e9, firstToken: first, lastToken: last,
       ...(itl.length === b.output_lens[i]! - 1 ? { itlsS: itl } : {}), hasEngineSplit: false,
     });
   }
   res.requests.sort((a, b2) => a.queued - b2.queued);
+  // Admission estimate: a request joins the first step built after its send time, and steps are built
+  // when the previous one ends; every step that samples a token ends at a token time of some request.
+  // So scheduled ≈ the first token time (of any request) at or after the send time, capped at its own
+  // first token (the send time itself when the engine was idle).
+  const ends: number[] = [];
+  for (const r of res.requests) {
+    let t = Math.round(r.firstToken * 1e9);
+    ends.push(t / 1e9);
+    for (const x of r.itlsS ?? []) { t += Math.round(x * 1e9); ends.push(t / 1e9); }
+  }
+  ends.sort((a, b2) => a - b2);
+  // busy intervals [send, last token] of the requests, merged: a request sent while none is in
+  // flight starts a step at once (scheduled = send time)
+  const busyUntil: number[] = [];
+  let until = -Infinity;
+  for (const r of res.requests) { busyUntil.push(until); until = Math.max(until, r.lastToken); }
+  res.requests = res.requests.map((r, i) => {
+    if (busyUntil[i]! < r.queued) return r;
+    let lo = 0, hi = ends.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (ends[mid]! < r.queued) lo = mid + 1; else hi = mid; }
+    const e = lo < ends.length ? ends[lo]! : r.firstToken;
+    return { ...r, scheduled: Math.min(e, r.firstToken) };
+  });
   return res;
 }

@@ -68,7 +68,7 @@ export function parseRequestSpan(span: unknown, base: { ns?: bigint }): Upstream
   }
   const startNs = BigInt(start);
   base.ns ??= startNs;
-  const arrival = Number(startNs - base.ns) / 1e9;
+  const arrivalNs = Number(startNs - base.ns);
   const need = (k: string, int: boolean): number | string => {
     const x = numOf(m.get(k));
     if (x === undefined) return `request ${id}: attribute '${k}': expected a number${int ? ' (token count)' : ' (seconds)'}, got ${JSON.stringify(m.get(k) ?? null)}`;
@@ -83,11 +83,13 @@ export function parseRequestSpan(span: unknown, base: { ns?: bigint }): Upstream
   }
   if (vals[ATTR.promptTokens]! < 1) return `request ${id}: attribute '${ATTR.promptTokens}': expected a positive integer, got ${vals[ATTR.promptTokens]}`;
   if (vals[ATTR.completionTokens]! < 1) return `request ${id}: attribute '${ATTR.completionTokens}': expected a positive integer (a request with no output has no steps to place), got ${vals[ATTR.completionTokens]}`;
-  const firstToken = arrival + vals[ATTR.ttft]!;
-  const scheduled = firstToken - vals[ATTR.prefill]!;
-  const queued = scheduled - vals[ATTR.timeInQueue]!;
-  const lastToken = firstToken + vals[ATTR.decode]!;
-  return { id, line: 0, prompt: vals[ATTR.promptTokens]!, outputs: vals[ATTR.completionTokens]!, queued, scheduled, firstToken, lastToken, hasEngineSplit: true };
+  // in whole ns (the clocks' resolution), so equal instants of different requests compare equal
+  const ns = (sec: number): number => Math.round(sec * 1e9);
+  const firstToken = arrivalNs + ns(vals[ATTR.ttft]!);
+  const scheduled = firstToken - ns(vals[ATTR.prefill]!);
+  const queued = scheduled - ns(vals[ATTR.timeInQueue]!);
+  const lastToken = firstToken + ns(vals[ATTR.decode]!);
+  return { id, line: 0, prompt: vals[ATTR.promptTokens]!, outputs: vals[ATTR.completionTokens]!, queued: queued / 1e9, scheduled: scheduled / 1e9, firstToken: firstToken / 1e9, lastToken: lastToken / 1e9, hasEngineSplit: true };
 }
 
 export async function readRequestSpans(input: string, skipBad: boolean): Promise<SpanReadResult> {
@@ -141,5 +143,5 @@ export async function readRequestSpans(input: string, skipBad: boolean): Promise
   }
   // the replay takes requests in queue order
   res.requests.sort((a, b) => a.queued - b.queued || a.scheduled - b.scheduled);
-  return res;
+  return { ...res, requests: res.requests.map((r, i) => ({ ...r, line: i + 1 })) };
 }
