@@ -116,3 +116,29 @@ describe('export --to blis against BLIS\'s own step-time formula and argument ch
     expect(blisArgChecks(r.stdout, ['H100', 'A100-SXM', 'A100-80', 'L40S'])).toEqual([]);
   });
 });
+
+describe('α data from files', () => {
+  it('request labels with API events give α₀ = queue − arrival and α₁ + α₂·n = departure − last token; labels without API events give none', async () => {
+    const { alphaFromFile } = await import('../src/fit/alpha-data.js');
+    const dir = tmpDir('stepfit-alpha-');
+    const rng = makeRng(9);
+    const lines: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const n = rng.int(2, 400), q = rng.int(0, 5000), pf = rng.int(1000, 90000), dc = rng.int(5000, 900000);
+      const api = 2000 + 100 * (rng.next() - 0.5), post = 500 + 30 * n + 50 * (rng.next() - 0.5);
+      lines.push(JSON.stringify({ experiment: 'e', request: `r${i}`, prompt_tokens: 100, output_tokens: n, preemptions: 0, finished: true,
+        queueing_us: q, ttft_us: api + q + pf, prefill_us: pf, decode_us: dc, e2e_us: api + q + pf + dc + post, prefill_gap_us: 0, decode_gap_us: 0 }));
+    }
+    const f = path.join(dir, 'labels.jsonl');
+    fs.writeFileSync(f, lines.join('\n') + '\n');
+    const a = await alphaFromFile(f);
+    expect(a.n).toEqual({ api: 300, post: 300 });
+    expect(a.terms[0]!.coef).toBeCloseTo(2000, -1);
+    expect(a.terms[1]!.coef).toBeCloseTo(500, -1);
+    expect(a.terms[2]!.coef).toBeCloseTo(30, 0);
+    const none = path.join(dir, 'none.jsonl');
+    fs.writeFileSync(none, JSON.stringify({ experiment: 'e', request: 'r', prompt_tokens: 1, output_tokens: 3, preemptions: 0, finished: true, queueing_us: 5, ttft_us: 15, prefill_us: 10, decode_us: 20, e2e_us: 35, prefill_gap_us: 0, decode_gap_us: 0 }) + '\n');
+    const b = await alphaFromFile(none);
+    expect(b.terms.map((t) => t.status)).toEqual(['not-in-data', 'not-in-data', 'not-in-data']);
+  });
+});
