@@ -31,7 +31,8 @@ export interface RequestFormat {
   run(o: RequestFormatOptions): Promise<RequestFormatOutput>;
 }
 
-const LIMIT_OPTIONS = ['maxNumBatchedTokens', 'maxNumSeqs', 'numGpuBlocks', 'blockSize', 'outputLagSteps'] as const;
+// beyond --max-num-batched-tokens, which every replaying format takes
+const LIMIT_OPTIONS = ['maxNumSeqs', 'numGpuBlocks', 'blockSize', 'outputLagSteps'] as const;
 
 function finish(format: RequestFormat['name'], o: RequestFormatOptions, reqs: UpstreamRequest[], records: number, bad: { count: number; examples: string[] }, notes: string[], detail: Record<string, number | string>): RequestFormatOutput {
   const experiment = o.experiment ?? path.basename(o.input).replace(/\.(jsonl?|json)(\.gz)?$/, '').toLowerCase();
