@@ -60,7 +60,7 @@ export const REQUEST_FORMATS: readonly RequestFormat[] = [
   },
   {
     name: 'vllm-bench',
-    describe: 'vllm bench serve --save-result --save-detailed result JSON (per-request itls become one-step targets)',
+    describe: 'vllm bench serve --save-result --save-detailed result JSON (inter-token gaps become one target per step, their median)',
     options: LIMIT_OPTIONS,
     async run(o) {
       const r = readBenchResult(o.input, o.skipBad);

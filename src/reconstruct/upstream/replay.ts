@@ -6,11 +6,12 @@
  * Targets:
  * - `prefill` / `decode` request totals, as the request-log reader makes them, where the source
  *   carries the engine-side split (request spans: time in queue, prefill, decode).
- * - per-token targets where the source carries inter-token latencies (bench `itls`): the gap between
+ * - per-step targets where the source carries inter-token latencies (bench `itls`): the gap between
  *   output tokens j−1 and j is the wall time of the one engine step that produced token j (steps are
- *   serial), shifted by the output lag. A request's per-token targets are written only when the
- *   replay ran it without preemption and gave it exactly one decode step per gap; otherwise its
- *   decode total is written instead.
+ *   serial), shifted by the output lag. A request's gaps are used only when the replay ran it without
+ *   preemption and gave it exactly one decode step per gap (otherwise its decode total is written);
+ *   every request decoding in a step measures the same step, so each step gets one target, the
+ *   median of its gaps (request field `itl-median:<number of gaps>`).
  */
 import { InputError } from '../../io/errors.js';
 import type { Step } from '../../steps/step.js';
@@ -59,6 +60,8 @@ export function replayUpstream(reqs: readonly UpstreamRequest[], lim: UpstreamLi
   const byId = new Map(reqs.map((r) => [r.id, r]));
   const targets: RequestTarget[] = [];
   const perToken = { requests: 0, targets: 0, fallback: 0 };
+  /** Inter-token gaps (µs) that measure each step: every request decoding in a step sees the same wall time. */
+  const gaps = new Map<number, number[]>();
   for (const r of sim.requests) {
     const src = byId.get(r.id)!;
     if (src.hasEngineSplit && r.prefillSteps.length > 0 && r.prefillUs > 0) targets.push({ experiment, request: r.id, kind: 'prefill', steps: r.prefillSteps, durationUs: r.prefillUs });
@@ -70,14 +73,23 @@ export function replayUpstream(reqs: readonly UpstreamRequest[], lim: UpstreamLi
         perToken.requests++;
         for (let j = 0; j < itl.length; j++) {
           if (!(itl[j]! > 0)) continue;
-          targets.push({ experiment, request: `${r.id}#${j + 1}`, kind: 'decode', steps: [ds[j]! + lag], durationUs: itl[j]! * 1e6 });
-          perToken.targets++;
+          const k = ds[j]! + lag;
+          let g = gaps.get(k);
+          if (!g) gaps.set(k, g = []);
+          g.push(itl[j]! * 1e6);
         }
         continue;
       }
       perToken.fallback++;
     }
     if (r.decodeSteps.length > 0 && r.decodeUs > 0) targets.push({ experiment, request: r.id, kind: 'decode', steps: r.decodeSteps, durationUs: r.decodeUs });
+  }
+  // one target per step: the median of the gaps that measure it (robust to client-side jitter)
+  for (const k of [...gaps.keys()].sort((a, b) => a - b)) {
+    const g = gaps.get(k)!.sort((a, b) => a - b);
+    const med = g.length % 2 ? g[(g.length - 1) >> 1]! : (g[g.length / 2 - 1]! + g[g.length / 2]!) / 2;
+    targets.push({ experiment, request: `itl-median:${g.length}`, kind: 'decode', steps: [k], durationUs: med });
+    perToken.targets++;
   }
   return { steps, targets, sim, perToken };
 }
@@ -106,6 +118,6 @@ export function summarizeUpstream(sum: ReconstructSummary, reqs: readonly Upstre
     'replay preemptions': out.sim.preemptions,
   };
   if (out.perToken.requests + out.perToken.fallback > 0) {
-    sum.detail['per-token targets (one step per inter-token gap)'] = `${out.perToken.targets} from ${out.perToken.requests} requests; ${out.perToken.fallback} requests fell back to a decode total (replay preempted them or their gap count differs)`;
+    sum.detail['per-step targets from inter-token gaps (median per step)'] = `${out.perToken.targets} steps from ${out.perToken.requests} requests; ${out.perToken.fallback} requests fell back to a decode total (replay preempted them or their gap count differs)`;
   }
 }
