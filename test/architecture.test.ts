@@ -15,7 +15,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   basis: 2,
   engine: 3, fit: 3,
   predict: 4, scheduler: 4,
-  reconstruct: 5,
+  reconstruct: 5, collect: 5,
   simulate: 6,
   report: 7, export: 7, validate: 7,
   cli: 8,

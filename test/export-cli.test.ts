@@ -41,12 +41,13 @@ describe('export --to blis', () => {
     expect(betas.length).toBe(7);
     expect(fit.terms.map((t) => t.name)).toEqual(BLIS_BETA_ORDER.map((b) => b.term));
     expect(betas).toEqual(fit.terms.map((t) => t.coef)); // exact: shortest round-trip decimals
-    expect(doc['trained_physics_coefficients']!.alpha_coeffs).toBeUndefined();
+    // BLIS needs alpha whenever beta is given: a fit without α terms exports zeros (with a warning)
+    expect(doc['trained_physics_coefficients']!.alpha_coeffs).toEqual([0, 0, 0]);
+    expect(r.stderr).toMatch(/no α terms .*exported as 0,0,0/);
     // the command-line string on stdout carries the same numbers in the same order
-    const m = /--latency-model trained-physics --beta-coeffs (\S+)/.exec(r.stdout);
+    const m = /--latency-model trained-physics --model meta-llama\/llama-3\.1-8b --hardware H100 --tp 1 --alpha-coeffs 0,0,0 --beta-coeffs (\S+)/.exec(r.stdout);
     expect(m, r.stdout).not.toBeNull();
     expect(m![1]!.split(',').map(Number)).toEqual(betas);
-    expect(r.stdout).not.toMatch(/--alpha-coeffs/);
     // every beta is named in the header comment next to its stepfit term
     const text = fs.readFileSync(out, 'utf8');
     BLIS_BETA_ORDER.forEach((b, i) => expect(text).toContain(`${b.beta} ${b.term.padEnd(8)} ${b.blis} = ${String(betas[i])}`));
@@ -57,7 +58,7 @@ describe('export --to blis', () => {
     const b = blisExport(fit, 'x.json', 'trained-roofline');
     const doc = YAML.parse(b.yaml) as Record<string, { beta_coeffs: number[] }>;
     expect(doc['trained_roofline_defaults']!.beta_coeffs).toEqual([1.1, 1.3, 1.2, 0.7, 20, 4, 150]);
-    expect(b.flags).toBe('--latency-model trained-roofline --beta-coeffs 1.1,1.3,1.2,0.7,20,4,150');
+    expect(b.flags).toMatch(/^--latency-model trained-roofline .*--alpha-coeffs 0,0,0 --beta-coeffs 1\.1,1\.3,1\.2,0\.7,20,4,150$/);
     expect(b.warnings.join('\n')).toMatch(/trained-roofline sets T_tp = 0/);
   });
 

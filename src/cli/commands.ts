@@ -13,6 +13,7 @@ import { evaluateCommand } from './evaluate.js';
 import { engineCommand } from './engine.js';
 import { validateCommand } from './validate.js';
 import { reconstructCommand } from './reconstruct.js';
+import { collectCommand } from './collect.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandFactory = (io: CliIO, run: RunCli) => Command<any, any, any>;
@@ -23,6 +24,7 @@ export type RunCli = (argv: string[], io: CliIO) => Promise<number>;
 export const COMMANDS: CommandFactory[] = [
   // the pipeline, in order
   demoCommand,
+  collectCommand,
   reconstructCommand,
   featuresCommand,
   fitCommand,

@@ -40,7 +40,7 @@ export function exportCommand(io: CliIO) {
         const b = blisExport(loaded.fit, loaded.path, o.blisBackend);
         await emit(b.yaml);
         for (const w of b.warnings) io.err(`export: warning: ${w}`);
-        io.err(`export: BLIS ${o.blisBackend} fragment (${b.betaCoeffs.length} beta_coeffs, no alpha_coeffs: the fit has no queueing/post-processing terms)${o.out !== undefined ? ` → ${o.out}` : ''}`);
+        io.err(`export: BLIS ${o.blisBackend} fragment (${b.alphaCoeffs.length} alpha_coeffs${loaded.fit.alpha ? '' : ' (zeros: no α in the fit)'}, ${b.betaCoeffs.length} beta_coeffs)${o.out !== undefined ? ` → ${o.out}` : ''}`);
         if (o.out !== undefined) io.out(b.flags);
         return;
       }

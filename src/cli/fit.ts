@@ -1,3 +1,5 @@
+import { alphaFromFile } from '../fit/alpha-data.js';
+import { formatAlpha } from '../fit/alpha.js';
 import { Command, Option } from '@commander-js/extra-typings';
 import type { CliIO } from './io.js';
 import { intOption, floatOption } from './io.js';
@@ -96,6 +98,7 @@ export function fitCommand(io: CliIO) {
     .option('--seed <n>', 'seed for k-fold assignment and bootstrap', intOption('--seed', 0), 1)
     .option('--bootstrap <n>', 'Poisson-bootstrap replicates for standard errors / percentile intervals (0 = analytic)', intOption('--bootstrap', 0), 0)
     .addOption(new Option('--on-collinear <mode>', 'terms the data cannot identify: resolve (drop / merge them, recorded in the fit file) | fail').choices(['resolve', 'fail'] as const).default('resolve' as const))
+    .option('--alpha-from <file>', 'also fit BLIS α terms (API time before queueing, post-decode fixed + per output token) from request labels (reconstruct --format vllm-otlp --labels) or vllm request spans; stored in the fit file with CIs')
     .option('--out <file>', 'fit file to write (atomically), e.g. fits/x.json; without it nothing is written')
     .option('--json', 'print the fit file JSON on stdout instead of the table')
     .option('--skip-bad', 'skip malformed step lines (listed in a summary) instead of stopping at the first one')
@@ -126,9 +129,10 @@ export function fitCommand(io: CliIO) {
       const result = await fitDataset(ds, opts);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const fit = buildFitFile(result, await fitProvenance(ds, commandLine(cmd as unknown as { parent: unknown })));
+      if (o.alphaFrom !== undefined) fit.alpha = await alphaFromFile(o.alphaFrom);
       if (o.out !== undefined) writeFitFile(o.out, fit);
       if (o.json) io.out(JSON.stringify(fit, null, 2));
-      else io.out(formatFit(fit).join('\n'));
+      else io.out([...formatFit(fit), ...(fit.alpha ? formatAlpha(fit.alpha) : [])].join('\n'));
       if (skipped.size > 0) io.err(skippedSummary(skipped));
       io.err(`fit: ${result.rows} rows, ${result.passes} pass${result.passes > 1 ? 'es' : ''} over the data, ${seconds.toFixed(2)} s${o.out !== undefined ? ` → ${o.out}` : ' (no --out: nothing written)'}`);
     });

@@ -20,8 +20,9 @@ import { reconstructRequestLog } from '../reconstruct/request-log/read.js';
 import {
   reconstructSweep, parseColumnMapping, parseIdMap, sweepManifest, SPLITWISE_HARDWARE, SPLITWISE_MODELS, type TimeUnit,
 } from '../reconstruct/sweep/read.js';
+import { REQUEST_FORMATS, requestFormat } from '../reconstruct/formats.js';
 
-const FORMATS = ['vllm-otlp', 'request-log', 'sweep'] as const;
+const FORMATS = ['vllm-otlp', 'request-log', 'sweep', ...REQUEST_FORMATS.map((f) => f.name)] as const;
 
 /** Open writers for every named output; `all` commits or aborts them together. */
 class Outputs {
@@ -60,7 +61,9 @@ export function reconstructCommand(io: CliIO) {
     .option('--max-num-batched-tokens <n>', 'engine token budget per step (default: exp-config.yaml / meta.json)', intOption('--max-num-batched-tokens'))
     .option('--max-num-seqs <n>', 'request-log: max running requests (default: meta.json, else 256)', intOption('--max-num-seqs'))
     .option('--data-parallel <n>', 'request-log: data-parallel engines (default: meta.json, else 1)', intOption('--data-parallel'))
-    .option('--output-lag-steps <n>', 'request-log: steps between a token\'s forward pass and its logged time (default: 1 with async scheduling)', intOption('--output-lag-steps', 0))
+    .option('--num-gpu-blocks <n>', 'vllm-request-spans, vllm-bench: KV blocks per engine (vLLM logs num_gpu_blocks at start-up; default: KV not modelled)', intOption('--num-gpu-blocks', 2))
+    .option('--block-size <n>', 'vllm-request-spans, vllm-bench: tokens per KV block (default 16)', intOption('--block-size'))
+    .option('--output-lag-steps <n>', 'request-log, vllm-request-spans, vllm-bench: steps between a token\'s forward pass and its logged time (default: 1 with async scheduling)', intOption('--output-lag-steps', 0))
     .option('--columns <map>', 'sweep: column mapping key=column,... (keys: model, hardware, tp, batch, prompt, tokens, prefill_time, decode_time; =value for a constant, - for absent)')
     .addOption(new Option('--time-unit <unit>', 'sweep: unit of the time columns').choices(['ms', 'us', 's'] as const).default('ms' as const))
     .option('--model-map <map>', 'sweep: model name → configs/models id, name=id[:group=value],...')
@@ -70,17 +73,35 @@ export function reconstructCommand(io: CliIO) {
     .option('--json', 'print the summary as JSON')
     .action(async (o) => {
       const fmt = o.format;
-      const perFormat: Record<string, readonly (keyof typeof o)[]> = {
+      const perFormat: Record<string, readonly string[]> = {
         'vllm-otlp': ['labels', 'duration', 'keepUncertain'],
         'request-log': ['maxNumSeqs', 'dataParallel', 'outputLagSteps'],
         sweep: ['outDir', 'manifest', 'columns', 'modelMap', 'gpuMap'],
+        ...Object.fromEntries(REQUEST_FORMATS.map((f) => [f.name, f.options])),
       };
+      const mine = new Set(perFormat[fmt] ?? []);
       for (const [f, keys] of Object.entries(perFormat)) {
         if (f === fmt) continue;
-        for (const k of keys) if (o[k] !== undefined) throw new UsageError(`option --${String(k).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} does not apply to --format ${fmt}`);
+        for (const k of keys) if (!mine.has(k) && (o as Record<string, unknown>)[k] !== undefined) throw new UsageError(`option --${String(k).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} does not apply to --format ${fmt}`);
       }
       let summary: ReconstructSummary;
-      if (fmt === 'sweep') {
+      const reg = requestFormat(fmt);
+      if (reg) {
+        if (!o.out) throw new UsageError(`--format ${fmt} needs --out <steps.jsonl>`);
+        const r = await reg.run({
+          input: o.in, skipBad: !!o.skipBad,
+          ...(o.experiment ? { experiment: o.experiment } : {}),
+          ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
+          ...(o.maxNumSeqs ? { maxNumSeqs: o.maxNumSeqs } : {}),
+          ...(o.numGpuBlocks ? { numGpuBlocks: o.numGpuBlocks } : {}),
+          ...(o.blockSize ? { blockSize: o.blockSize } : {}),
+          ...(o.outputLagSteps !== undefined ? { outputLagSteps: o.outputLagSteps } : {}),
+        });
+        const files = [{ path: o.out, data: lines(r.steps, stepToJson) }];
+        if (o.targets) files.push({ path: o.targets, data: lines(r.targets, targetToJson) });
+        writeFilesAtomic(files);
+        summary = r.summary;
+      } else if (fmt === 'sweep') {
         if (!o.outDir) throw new UsageError('--format sweep needs --out-dir (one step file per experiment) ');
         if (o.out || o.targets) throw new UsageError('--format sweep writes --out-dir and --manifest, not --out/--targets');
         const r = await reconstructSweep({

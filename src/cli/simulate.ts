@@ -19,6 +19,9 @@ import { ServingSimulator } from '../simulate/engine.js';
 import { LogHistogram, METRICS_CSV_HEADER, metricsCsvRow } from '../simulate/metrics.js';
 import { resolveLimits, outcome } from '../simulate/run.js';
 import { OtlpTraceEmitter, TraceFileWriter, expConfigYaml } from '../reconstruct/vllm-otlp/emit.js';
+import { UpstreamRecorder } from '../simulate/upstream.js';
+import { requestSpanLines } from '../reconstruct/vllm-request-spans/emit.js';
+import { benchResult } from '../reconstruct/vllm-bench/emit.js';
 
 export function simulateCommand(io: CliIO) {
   return new Command('simulate')
@@ -50,6 +53,8 @@ export function simulateCommand(io: CliIO) {
     .option('--snapshots', 'trace: add step.REQUEST_SNAPSHOT events (exact batch composition) to traced steps')
     .option('--sample-rate <r>', 'trace: fraction of steps with a step span', floatOption('--sample-rate', 0), 1)
     .option('--trace-out <file>', 'trace file (default <out>/traces.jsonl.gz; gzipped when it ends in .gz)')
+    .option('--emit-request-spans <file>', 'also write upstream vLLM llm_request spans (OTLP JSON Lines as a collector file exporter writes them; gzipped when the name ends in .gz)')
+    .option('--emit-bench <file>', 'also write a vllm bench serve --save-result --save-detailed result JSON (per-request TTFT and inter-token gaps)')
     .option('--no-steps', 'do not write steps.jsonl')
     .requiredOption('--out <dir>', 'output directory: requests.csv, steps.jsonl, summary.json[, traces.jsonl.gz, exp-config.yaml]')
     .action(async (o) => {
@@ -57,6 +62,7 @@ export function simulateCommand(io: CliIO) {
       if (picked !== 1) throw new UsageError('simulate: give exactly one step model: --fit FILE, --engine or --synthetic-truth');
       if (o.sampleRate > 1) throw new UsageError(`option '--sample-rate' expects a fraction in [0, 1], got ${o.sampleRate}`);
       if (o.gpuMemoryUtilization > 1 || o.gpuMemoryUtilization <= 0) throw new UsageError(`option '--gpu-memory-utilization' expects a fraction in (0, 1], got ${o.gpuMemoryUtilization}`);
+      if ((o.emitRequestSpans || o.emitBench) && o.dp > 1) throw new UsageError('simulate: --emit-request-spans / --emit-bench need --dp 1 (one scheduler)');
       if (o.emitTrace && o.dp > 1) throw new UsageError('simulate: --emit-trace needs --dp 1 (one scheduler)');
       const arch = loadArchitecture(o.model);
       checkParallelism(arch, o.tp);
@@ -81,10 +87,15 @@ export function simulateCommand(io: CliIO) {
       const itl = new LogHistogram();
       const tw = traceFile ? new TraceFileWriter(traceFile) : undefined;
       const emitter = tw ? new OtlpTraceEmitter({ snapshots: o.snapshots === true, stepSampleRate: o.sampleRate, seed: o.seed }, (l) => tw.line(l)) : undefined;
+      const rec = o.emitRequestSpans || o.emitBench ? new UpstreamRecorder() : undefined;
       const sim: ServingSimulator = new ServingSimulator(workload, {
         limits, model, overheadUs: o.overheadUs, noise: o.noise, seed: o.seed, experiment, dp: o.dp, itlHistogram: itl,
-        scheduleLog: emitter !== undefined,
-        ...(emitter ? { onArrival: (r: number) => emitter.addRequest(sim.scheduleRequest(r)) } : {}),
+        scheduleLog: emitter !== undefined || rec !== undefined,
+        ...(emitter || rec ? { onArrival: (r: number) => {
+          const sr = sim.scheduleRequest(r);
+          emitter?.addRequest(sr);
+          rec?.arrival(sr);
+        } } : {}),
       });
       const sw = o.steps ? new AtomicWriter(path.join(out, 'steps.jsonl')) : undefined;
       let buf = '';
@@ -93,6 +104,7 @@ export function simulateCommand(io: CliIO) {
           sim.advance(2048, (v) => {
             if (sw) buf += stepToJson(v.step) + '\n';
             if (emitter && v.schedule) emitter.addStep(v.schedule);
+            rec?.step(v);
           });
           if (sw && buf.length > 0) { await sw.write(buf); buf = ''; }
           if (tw) await tw.drain();
@@ -111,7 +123,7 @@ export function simulateCommand(io: CliIO) {
         step_overhead_us: o.overheadUs, step_noise_sigma: o.noise,
         ...(traceFile ? { trace: { file: traceFile, format: 'vllm-otlp', snapshots: o.snapshots === true, sample_rate: o.sampleRate } } : {}),
       });
-      const files = [
+      const files: { path: string; data: string | Uint8Array }[] = [
         { path: path.join(out, 'requests.csv'), data: [METRICS_CSV_HEADER, ...res.metrics.map(metricsCsvRow)].join('\n') + '\n' },
         { path: path.join(out, 'summary.json'), data: JSON.stringify(res.summary, null, 2) + '\n' },
       ];
@@ -120,6 +132,14 @@ export function simulateCommand(io: CliIO) {
           model: arch.name, tensorParallelism: o.tp, maxModelLen: sim.limits.maxModelLen, maxNumBatchedTokens: sim.limits.maxNumBatchedTokens,
           maxNumSeqs: sim.limits.maxNumSeqs, blockSize: sim.limits.blockSize, numGpuBlocks: sim.limits.numGpuBlocks,
         }) });
+      }
+      if (rec && o.emitRequestSpans) {
+        const text = requestSpanLines(rec.spans(sim.results()), { model: arch.name });
+        files.push({ path: path.resolve(o.emitRequestSpans), data: text } /* writeFilesAtomic gzips a .gz name */);
+      }
+      if (rec && o.emitBench) {
+        const sm = res.summary as { makespan_s: number };
+        files.push({ path: path.resolve(o.emitBench), data: JSON.stringify(benchResult(rec.bench(sim.results()), { model: arch.name, durationS: sm.makespan_s })) + '\n' });
       }
       writeFilesAtomic(files);
       const s = res.summary as { finished: number; dropped: number; requests: number; makespan_s: number; ttft_us: { p50: number | null }; tpot_us: { p50: number | null } };

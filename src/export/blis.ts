@@ -17,9 +17,30 @@
  *   (trained-physics: ring all-reduce bytes over HBM bandwidth; trained-roofline: T_tp = 0), MoE weight
  *   traffic as experts per GPU rather than min(N, B·k), and weight bytes from the checkpoint dtype.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import YAML from 'yaml';
 import type { FitFile } from '../fit/fitfile.js';
 import { InputError } from '../io/errors.js';
+import { CONFIGS_DIR } from '../io/paths.js';
+
+/**
+ * BLIS's hardware list: the keys of hardware_config.json in inference-sim/inference-sim (checked at
+ * commit f90a1e3a: H100, A100-SXM, A100-80, L40S), and the configs/hardware id each one is.
+ */
+export const BLIS_HARDWARE: Readonly<Record<string, string>> = { 'h100-sxm': 'H100', 'a100-sxm-80gb': 'A100-80', 'l40s': 'L40S' };
+
+/** BLIS's model name: the lowercased HuggingFace repo id (its defaults.yaml keys and --model), from configs/models/<id>.json `_source`. */
+export function blisModelName(model: string): string | undefined {
+  const f = path.join(CONFIGS_DIR, 'models', `${model}.json`);
+  if (!fs.existsSync(f)) return undefined;
+  try {
+    const src = (JSON.parse(fs.readFileSync(f, 'utf8')) as { _source?: unknown })._source;
+    return typeof src === 'string' ? src.replace(/\/config\.json$/, '').toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export type BlisBackend = 'trained-physics' | 'trained-roofline';
 export const BLIS_BACKENDS: readonly BlisBackend[] = ['trained-physics', 'trained-roofline'];
@@ -45,8 +66,8 @@ export interface BlisExport {
   /** The defaults.yaml fragment (with explanatory comments). */
   yaml: string;
   betaCoeffs: number[];
-  /** null: the fit has no queueing / post-processing terms (BLIS keeps its own alpha_coeffs). */
-  alphaCoeffs: number[] | null;
+  /** α₀, α₁, α₂ (zeros, with a warning, when the fit has no α terms). */
+  alphaCoeffs: number[];
   /** `--latency-model … --beta-coeffs …[ --alpha-coeffs …]`. */
   flags: string;
   warnings: string[];
@@ -73,8 +94,19 @@ export function blisBetas(fit: FitFile, path: string): number[] {
 /** Build the BLIS export of a seed fit (refusing other bases with the reason). */
 export function blisExport(fit: FitFile, path: string, backend: BlisBackend = 'trained-physics'): BlisExport {
   const beta = blisBetas(fit, path);
-  const alpha: number[] | null = null; // no stepfit basis has queueing / post-processing terms
   const warnings: string[] = [];
+  // BLIS needs ≥ 3 alpha values whenever beta is given (cmd/root.go: both or neither; NewTrainedPhysicsModel: ≥ 3)
+  const alphaTerms = ['alpha0_api', 'alpha1_post', 'alpha2_per_token'];
+  let alpha: number[];
+  if (fit.alpha) {
+    alpha = alphaTerms.map((n) => fit.alpha!.terms.find((t) => t.name === n)?.coef ?? 0);
+    const missing = fit.alpha.terms.filter((t) => t.status === 'not-in-data').map((t) => t.name);
+    if (missing.length) warnings.push(`α terms not in the fit's data, exported as 0: ${missing.join(', ')} (BLIS then under-estimates TTFT / E2E by those overheads)`);
+  } else {
+    alpha = [0, 0, 0];
+    warnings.push('the fit has no α terms (fit --alpha-from): alpha_coeffs exported as 0,0,0 — BLIS runs, but its TTFT / E2E lack API and post-decode overheads');
+  }
+  if (alpha.some((a) => !Number.isFinite(a) || a < 0)) throw new InputError(`${path}: BLIS rejects negative or non-finite alpha coefficients, and this fit has alpha = [${alpha.join(', ')}]`);
   const tpBeta = beta[3]!;
   const multiTp = fit.experiments.some((e) => e.tp > 1);
   if (backend === 'trained-roofline' && tpBeta !== 0) warnings.push(`BLIS trained-roofline sets T_tp = 0, so β₄ (tp = ${num(tpBeta)}) has no effect there; TP communication time is lost at TP > 1`);
@@ -86,7 +118,16 @@ export function blisExport(fit: FitFile, path: string, backend: BlisBackend = 't
   if (!fit.experiments.length) warnings.push('the fit records no training experiments: cannot say which models/GPUs/TPs these betas were fitted on');
 
   const section = BLIS_SECTION[backend];
-  const flags = `--latency-model ${backend} --beta-coeffs ${beta.map(num).join(',')}${alpha ? ` --alpha-coeffs ${(alpha as number[]).map(num).join(',')}` : ''}`;
+  // model / hardware / TP of the fit's (first) experiment, in BLIS's names
+  const e0 = fit.experiments[0];
+  const bModel = e0 ? blisModelName(e0.model) : undefined;
+  const bHw = e0 ? BLIS_HARDWARE[e0.gpu] : undefined;
+  if (e0 && !bModel) warnings.push(`model '${e0.model}' has no HuggingFace repo id in configs/models: give BLIS --model <hf repo id, lowercase> yourself`);
+  if (e0 && !bHw) warnings.push(`GPU '${e0.gpu}' is not in BLIS's hardware list (hardware_config.json: H100, A100-SXM, A100-80, L40S): add its TFlopsPeak / BwPeakTBs there and pass --hardware <that key>`);
+  if (new Set(fit.experiments.map((e) => `${e.model}|${e.gpu}|${e.tp}`)).size > 1) warnings.push(`the fit spans ${fit.experiments.length} experiments; the command line names the first (${e0!.model}, ${e0!.gpu}, TP ${e0!.tp}); BLIS's coefficient block is global to all models`);
+  warnings.push('BLIS recomputes its regressors from its own hardware table (TFlopsPeak, BwPeakTBs) and the model\'s config.json; where those differ from stepfit\'s datasheet (configs/hardware), the same β give different step times');
+  const target = `${bModel ? ` --model ${bModel}` : ''}${bHw ? ` --hardware ${bHw}` : ''}${e0 ? ` --tp ${e0.tp}` : ''}`;
+  const flags = `--latency-model ${backend}${target} --alpha-coeffs ${alpha.map(num).join(',')} --beta-coeffs ${beta.map(num).join(',')}`;
   const trained = fit.experiments.map((e) => `${e.model} on ${e.gpu} TP${e.tp}`).join('; ');
   const header = [
     `stepfit export --to blis: ${path} (basis seed v${fit.basisVersion}, ${fit.method.name}${fit.method.weight === 'relative' ? ', relative weights' : ''})`,
@@ -94,15 +135,14 @@ export function blisExport(fit: FitFile, path: string, backend: BlisBackend = 't
     `train MAPE ${fit.metrics.train.overall.mape.toFixed(2)}%${fit.metrics.cv ? `, CV (${fit.metrics.cv.scheme}) MAPE ${fit.metrics.cv.overall.mape.toFixed(2)}%` : ''}`,
     `BLIS ${backend} beta order (= stepfit seed terms):`,
     ...BLIS_BETA_ORDER.map((b, i) => `  ${b.beta} ${b.term.padEnd(8)} ${b.blis} = ${num(beta[i]!)}`),
-    'alpha_coeffs: not written — the fit has no queueing / post-processing terms; BLIS needs 3 alpha',
-    '  values (α₀ queueing µs, α₁ post-decode µs, α₂ µs per output token): keep your own when merging',
-    `  this fragment into defaults.yaml (${backend} requires them), or pass --alpha-coeffs.`,
+    `alpha_coeffs (α₀ API before queueing µs, α₁ post-decode µs, α₂ µs per output token) = ${alpha.map(num).join(', ')}${fit.alpha ? ` (fitted from ${fit.alpha.source})` : ' (not fitted: zeros)'}`,
+    'not carried over: BLIS\'s TP term divides all-reduce bytes by HBM bandwidth (not NVLink); the coefficient',
+    '  block is global to every model in defaults.yaml; BLIS knows only the GPUs in its hardware_config.json',
     `command line: ${flags}`,
     ...warnings.map((w) => `warning: ${w}`),
   ];
-  const doc = new YAML.Document({ [section]: { beta_coeffs: beta } });
-  const seq = (doc.get(section) as YAML.YAMLMap).get('beta_coeffs') as YAML.YAMLSeq;
-  seq.flow = true;
+  const doc = new YAML.Document({ [section]: { alpha_coeffs: alpha, beta_coeffs: beta } });
+  for (const k of ['alpha_coeffs', 'beta_coeffs']) ((doc.get(section) as YAML.YAMLMap).get(k) as YAML.YAMLSeq).flow = true;
   doc.commentBefore = header.map((l) => ` ${l}`).join('\n');
   return { yaml: doc.toString({ lineWidth: 0 }), betaCoeffs: beta, alphaCoeffs: alpha, flags, warnings };
 }

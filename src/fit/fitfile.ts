@@ -119,6 +119,17 @@ export const FitFile = z.object({
       byGroup: z.record(z.string(), z.record(z.string(), Metrics)).default({}),
     }).nullable().default(null),
   }),
+  /**
+   * BLIS-style α terms (request overheads outside the steps), fitted beside β by `fit --alpha-from`
+   * (src/fit/alpha.ts): alpha0 API time before queueing (µs), alpha1 post-decode fixed (µs), alpha2
+   * per output token (µs). Optional: absent when the data carried no API timestamps.
+   */
+  alpha: z.object({
+    source: z.string(),
+    terms: z.array(TermFit),
+    n: z.object({ api: z.number().int().nonnegative(), post: z.number().int().nonnegative() }),
+    notes: z.array(z.string()).default([]),
+  }).optional(),
   diagnostics: z.object({
     rank: z.number().int(),
     conditionNumber: z.number().nullable(),

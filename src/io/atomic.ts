@@ -69,8 +69,14 @@ const isGz = (target: string): boolean => target.toLowerCase().endsWith('.gz');
  */
 export function installTempCleanup(): void {
   const clean = (): void => { for (const t of liveTemps) { try { fs.rmSync(t, { force: true }); } catch { /* best effort */ } } liveTemps.clear(); };
-  process.once('SIGINT', () => { clean(); process.exit(130); });
-  process.once('SIGTERM', () => { clean(); process.exit(143); });
+  // a command that handles the signal itself (collect drains and flushes) owns the shutdown
+  const on = (sig: 'SIGINT' | 'SIGTERM', code: number) => (): void => {
+    if (process.listenerCount(sig) > 1) return;
+    clean();
+    process.exit(code);
+  };
+  process.on('SIGINT', on('SIGINT', 130));
+  process.on('SIGTERM', on('SIGTERM', 143));
   process.once('exit', clean);
 }
 
