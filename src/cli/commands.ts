@@ -13,6 +13,7 @@ import { evaluateCommand } from './evaluate.js';
 import { engineCommand } from './engine.js';
 import { validateCommand } from './validate.js';
 import { reconstructCommand } from './reconstruct.js';
+import { plannerCommand } from './planner.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandFactory = (io: CliIO) => Command<any, any, any>;
@@ -30,6 +31,7 @@ export const COMMANDS: CommandFactory[] = [
   // checking and using
   validateCommand,
   engineCommand,
+  plannerCommand,
   simulateCommand,
   sampleCommand,
 ];
