@@ -57,9 +57,10 @@ const FIELDS = GROUPS.flatMap((g) => g.fields);
 
 function fieldHtml(f: Field): string {
   const id = `f-${f.key}`;
-  if (f.kind === 'sel') return `<label for="${id}">${esc(f.label)}<select id="${id}" name="${f.key}">${f.options!.map(([v, t]) => `<option value="${esc(v)}">${esc(t)}</option>`).join('')}</select></label>`;
-  if (f.kind === 'text') return `<label for="${id}" id="l-${f.key}">${esc(f.label)}<textarea id="${id}" name="${f.key}" spellcheck="false" aria-describedby="h-${f.key}"></textarea></label><div id="h-${f.key}" class="src">${esc(f.help ?? '')}</div>`;
-  return `<label for="${id}">${esc(f.label)}<input id="${id}" name="${f.key}" type="number" inputmode="decimal" min="${f.min ?? 0}" step="${f.step ?? '1'}"></label>`;
+  const label = `<label for="${id}">${esc(f.label)}</label>`;
+  if (f.kind === 'sel') return `<div class="row">${label}<select id="${id}" name="${f.key}">${f.options!.map(([v, t]) => `<option value="${esc(v)}">${esc(t)}</option>`).join('')}</select></div>`;
+  if (f.kind === 'text') return `<div class="row" id="l-${f.key}">${label}<textarea id="${id}" name="${f.key}" spellcheck="false" aria-describedby="h-${f.key}"></textarea></div><div id="h-${f.key}" class="src">${esc(f.help ?? '')}</div>`;
+  return `<div class="row">${label}<input id="${id}" name="${f.key}" type="number" inputmode="decimal" min="${f.min ?? 0}" step="${f.step ?? '1'}"></div>`;
 }
 
 document.getElementById('app')!.outerHTML = `

@@ -5,7 +5,7 @@ export const PAGE_CSS = `
 header{padding:10px 18px;background:#fff;border-bottom:1px solid var(--bd)}h1{font-size:18px;margin:0}header p{margin:2px 0 0;color:var(--mut)}
 main{display:grid;grid-template-columns:370px 1fr;gap:14px;padding:14px 18px;max-width:1500px}
 form fieldset{border:1px solid var(--bd);border-radius:6px;background:#fff;margin:0 0 10px;padding:8px 10px}
-legend{font-weight:600;padding:0 4px}label{display:grid;grid-template-columns:175px 1fr;align-items:center;gap:6px;margin:3px 0}
+legend{font-weight:600;padding:0 4px}.row{display:grid;grid-template-columns:175px 1fr;align-items:center;gap:6px;margin:3px 0}
 input,select,textarea,button{font:inherit}input,select{width:100%;padding:2px 4px;border:1px solid var(--bd);border-radius:4px}
 textarea{width:100%;height:90px;font:12px ui-monospace,monospace}
 button{padding:4px 10px;border:1px solid var(--acc);background:var(--acc);color:#fff;border-radius:4px;cursor:pointer}
