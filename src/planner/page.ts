@@ -15,8 +15,10 @@ import type { PlannerData } from './build.js';
 import type { FitSummary } from './fits.js';
 
 const PASTED = '/pasted/config.json';
+const scriptStartMs = performance.now();
 const data = JSON.parse(document.getElementById('planner-data')!.textContent!) as PlannerData;
 mount(data.files);
+const mountedMs = performance.now();
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -262,6 +264,8 @@ async function recompute(): Promise<void> {
   setAlert([]);
   renderMetrics(p, r); renderLimit(s, r); renderMemory(s, r);
   const headlineMs = performance.now() - t0;
+  // ms since navigation start until the first numbers are on screen (the page-load figure)
+  if (!document.body.dataset['loadMs']) Object.assign(document.body.dataset, { loadMs: performance.now().toFixed(0), scriptMs: scriptStartMs.toFixed(0), dataMs: (mountedMs - scriptStartMs).toFixed(0), firstComputeMs: headlineMs.toFixed(0) });
   document.body.dataset['ready'] = key;
   setStatus(`computed in ${headlineMs.toFixed(0)} ms; sweeping concurrency…`);
   const sweeps: Sweep[] = [];
