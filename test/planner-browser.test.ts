@@ -58,12 +58,12 @@ async function cliNumbers(args: string[]): Promise<Record<string, number | null>
   return Object.fromEntries(METRICS.map(([k, f]) => [k, (f(j) as number | null) ?? null]));
 }
 
-/** Wait until the page has computed (headline and sweep) for the state now in the URL fragment. */
-async function settled(page: Page): Promise<PlannerState> {
-  await page.waitForFunction(() => {
+/** Wait until the page shows the numbers (and, with `plots`, the finished plots) for the state now in the URL fragment. */
+async function settled(page: Page, plots = false): Promise<PlannerState> {
+  await page.waitForFunction((which) => {
     const d = (globalThis as any).document.body.dataset;
-    return d.sweep && d.sweep === `k:${(globalThis as any).location.hash.slice(1)}`;
-  }, null, { timeout: 60_000 });
+    return d[which] === `k:${(globalThis as any).location.hash.slice(1)}`;
+  }, plots ? 'sweep' : 'ready', { timeout: 60_000 });
   return decodeFragment(await page.evaluate(() => (globalThis as any).location.hash as string)).state;
 }
 
@@ -137,7 +137,7 @@ describe.runIf(haveChromium)('planner page in headless Chromium', () => {
     await page.getByLabel('TP (tensor)').focus();
     await page.keyboard.press('ArrowUp');
     await page.keyboard.press('ArrowUp');
-    s = await settled(page);
+    s = await settled(page, true);
     expect(s.tp).toBe(4);
     expectSame(await pageNumbers(page), await cliNumbers(cliArgsOf(s)));
     // plots drew their data; the batch limit and memory are stated
@@ -150,7 +150,7 @@ describe.runIf(haveChromium)('planner page in headless Chromium', () => {
     // the URL fragment restores the state in a fresh page
     const url = page.url();
     const again = await open(url.slice(url.indexOf('#')));
-    expect(await settled(again.page)).toEqual(s);
+    expect(await settled(again.page, true)).toEqual(s);
     expect(await pageNumbers(again.page)).toEqual(await pageNumbers(page));
     expect([...errors, ...again.errors]).toEqual([]);
     expect([...requests, ...again.requests]).toEqual([]);
