@@ -42,15 +42,10 @@ function shimPlugin(): Plugin {
     setup(b) {
       b.onResolve({ filter: /^node:fs$/ }, () => ({ path: path.join(shims, 'fs.ts') }));
       b.onResolve({ filter: /^node:url$/ }, () => ({ path: path.join(shims, 'url.ts') }));
-      b.onResolve({ filter: /^node:path$/ }, () => ({ path: fileURLToPathe() }));
+      // pathe: a browser-safe POSIX path module, found by esbuild's own resolver from this package
+      b.onResolve({ filter: /^node:path$/ }, () => b.resolve('pathe', { kind: 'import-statement', resolveDir: PACKAGE_ROOT }));
     },
   };
-}
-
-function fileURLToPathe(): string {
-  // pathe's browser-safe ESM entry, resolved from this package's node_modules
-  const pkg = path.join(PACKAGE_ROOT, 'node_modules', 'pathe', 'dist', 'index.mjs');
-  return pkg;
 }
 
 /** The page's script, bundled and minified (one ES module, no imports left). */
@@ -65,6 +60,7 @@ export async function bundlePage(): Promise<string> {
   return r.outputFiles[0]!.text;
 }
 
+/** Inline JS may not contain `</script` or `<!--` (the HTML parser would end or change the script). */
 const escapeScript = (s: string): string => s.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 
 /** The complete HTML page. */
@@ -83,7 +79,7 @@ export async function plannerHtml(o: { fitFiles?: string[]; version: string }): 
 <style>${PAGE_CSS}</style>
 </head><body>
 <div id="app"><p>Loading the planner…</p></div>
-<script type="application/json" id="planner-data">${escapeScript(JSON.stringify(data))}</script>
+<script type="application/json" id="planner-data">${JSON.stringify(data).replace(/</g, '\\u003c')}</script>
 <script type="module">${escapeScript(js)}</script>
 </body></html>
 `;
