@@ -14,6 +14,7 @@ import { engineCommand } from './engine.js';
 import { validateCommand } from './validate.js';
 import { reconstructCommand } from './reconstruct.js';
 import { collectCommand } from './collect.js';
+import { plannerCommand } from './planner.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandFactory = (io: CliIO, run: RunCli) => Command<any, any, any>;
@@ -35,6 +36,7 @@ export const COMMANDS: CommandFactory[] = [
   // checking and using
   validateCommand,
   engineCommand,
+  plannerCommand,
   simulateCommand,
   sampleCommand,
 ];
