@@ -13,6 +13,7 @@ import { evaluateCommand } from './evaluate.js';
 import { engineCommand } from './engine.js';
 import { validateCommand } from './validate.js';
 import { reconstructCommand } from './reconstruct.js';
+import { fitsCommand } from './fits.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandFactory = (io: CliIO) => Command<any, any, any>;
@@ -32,4 +33,5 @@ export const COMMANDS: CommandFactory[] = [
   engineCommand,
   simulateCommand,
   sampleCommand,
+  fitsCommand,
 ];
