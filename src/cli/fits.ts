@@ -3,18 +3,10 @@ import path from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import type { CliIO } from './io.js';
 import { InputError } from '../io/errors.js';
+import { readCards } from '../fits/nearest.js';
 import { FITS_DIR } from '../fits/resolve.js';
-import { rebuildFits, type FitCard } from '../fits/build.js';
+import { rebuildFits } from '../fits/build.js';
 import { FIT_SOURCES } from '../fits/sources.js';
-
-/** Every published fit's card (fits/<id>.card.json), sorted by id. */
-export function readCards(dir: string = FITS_DIR): FitCard[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.card.json')).sort().map((f) => {
-    const file = path.join(dir, f);
-    try { return JSON.parse(fs.readFileSync(file, 'utf8')) as FitCard; } catch { throw new InputError(`${file}: not valid JSON (regenerate with stepfit fits rebuild)`); }
-  });
-}
 
 const num = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '—');
 

@@ -238,7 +238,8 @@ export function fitsReadme(cards: readonly FitCard[], transfers: readonly Transf
     '| id | model | GPU | TP | mode | rows | in-sample MAPE | held-out MAPE | α terms | source |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const c of cards) L.push(`| ${c.id} | ${c.model} | ${c.gpu} | ${c.tp} | ${c.mode ?? '—'} | ${c.rows} ${c.rowKind} | ${fmt(c.inSample.mape)} | ${fmt(c.heldOut.mape)} | ${c.alphaTerms ? Object.keys(c.alphaTerms).length : 'none'} | ${c.origin} (${c.license}) |`);
+  const byId = [...cards].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const c of byId) L.push(`| ${c.id} | ${c.model} | ${c.gpu} | ${c.tp} | ${c.mode ?? '—'} | ${c.rows} ${c.rowKind} | ${fmt(c.inSample.mape)} | ${fmt(c.heldOut.mape)} | ${c.alphaTerms ? Object.keys(c.alphaTerms).length : 'none'} | ${c.origin} (${c.license}) |`);
   L.push('', '## Transfer (a fit predicting another published fit\'s data: same GPU or same model family, same source)', '', '| fit | predicts | relation | MAPE | rows |', '|---|---|---|---|---|');
   for (const t of transfers) L.push(`| ${t.from} | ${t.to} | ${t.relation} | ${fmt(t.mape)} | ${t.rows} |`);
   if (skipped.length > 0) {
