@@ -217,16 +217,29 @@ export async function rebuildFits(o: RebuildOptions): Promise<RebuildResult> {
     }
   }
   if (!o.only && !o.sources) {
-    writeFileAtomic(path.join(o.dir, 'transfer.json'), JSON.stringify(transfers, null, 2) + '\n');
-    writeFileAtomic(path.join(o.dir, 'README.md'), fitsReadme(cards, transfers, skipped));
+    // a skipped source keeps its committed files: the table and transfers keep their rows too
+    let allCards = cards;
+    let allTransfers = transfers;
+    if (skipped.length > 0) {
+      const rebuilt = new Set(written);
+      allCards = [...cards, ...readCardsIn(o.dir).filter((c) => !rebuilt.has(c.id))];
+      const old = fs.existsSync(path.join(o.dir, 'transfer.json')) ? (JSON.parse(fs.readFileSync(path.join(o.dir, 'transfer.json'), 'utf8')) as TransferRow[]) : [];
+      allTransfers = [...old.filter((t) => !(rebuilt.has(t.from) && rebuilt.has(t.to))), ...transfers];
+    }
+    writeFileAtomic(path.join(o.dir, 'transfer.json'), JSON.stringify(allTransfers, null, 2) + '\n');
+    writeFileAtomic(path.join(o.dir, 'README.md'), fitsReadme(allCards, allTransfers));
   }
   return { written, skipped, cards, transfers };
+}
+
+function readCardsIn(dir: string): FitCard[] {
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.card.json')).sort().map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as FitCard);
 }
 
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '—');
 
 /** fits/README.md: generated from the cards (do not edit by hand). */
-export function fitsReadme(cards: readonly FitCard[], transfers: readonly TransferRow[], skipped: RebuildResult['skipped']): string {
+export function fitsReadme(cards: readonly FitCard[], transfers: readonly TransferRow[]): string {
   const L: string[] = [
     '# Published fits',
     '',
@@ -238,14 +251,10 @@ export function fitsReadme(cards: readonly FitCard[], transfers: readonly Transf
     '| id | model | GPU | TP | mode | rows | in-sample MAPE | held-out MAPE | α terms | source |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
-  const byId = [...cards].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const byId = [...new Map(cards.map((c) => [c.id, c])).values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const c of byId) L.push(`| ${c.id} | ${c.model} | ${c.gpu} | ${c.tp} | ${c.mode ?? '—'} | ${c.rows} ${c.rowKind} | ${fmt(c.inSample.mape)} | ${fmt(c.heldOut.mape)} | ${c.alphaTerms ? Object.keys(c.alphaTerms).length : 'none'} | ${c.origin} (${c.license}) |`);
   L.push('', '## Transfer (a fit predicting another published fit\'s data: same GPU or same model family, same source)', '', '| fit | predicts | relation | MAPE | rows |', '|---|---|---|---|---|');
   for (const t of transfers) L.push(`| ${t.from} | ${t.to} | ${t.relation} | ${fmt(t.mape)} | ${t.rows} |`);
-  if (skipped.length > 0) {
-    L.push('', '## Skipped at the last rebuild', '');
-    for (const s of skipped) L.push(`- ${s.source}: ${s.why}`);
-  }
   L.push('', 'Not yet published: the H100 serving rows of ../shared/data §2b (not attempted yet) and the upstream-vLLM formats (readers not on this branch).', '');
   return L.join('\n');
 }
