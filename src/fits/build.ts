@@ -226,6 +226,8 @@ export async function rebuildFits(o: RebuildOptions): Promise<RebuildResult> {
       const old = fs.existsSync(path.join(o.dir, 'transfer.json')) ? (JSON.parse(fs.readFileSync(path.join(o.dir, 'transfer.json'), 'utf8')) as TransferRow[]) : [];
       allTransfers = [...old.filter((t) => !(rebuilt.has(t.from) && rebuilt.has(t.to))), ...transfers];
     }
+    const key = (t: TransferRow): string => `${t.from}\u0000${t.to}`;
+    allTransfers = [...allTransfers].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     writeFileAtomic(path.join(o.dir, 'transfer.json'), JSON.stringify(allTransfers, null, 2) + '\n');
     writeFileAtomic(path.join(o.dir, 'README.md'), fitsReadme(allCards, allTransfers));
   }
