@@ -93,7 +93,7 @@ describe('stepfit validate: usage and input errors', () => {
   it('unknown suite → one line, exit 1', async () => {
     const r = await runCli(['validate', '--suite', 'nope']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^stepfit: error: --suite: unknown suite 'nope' \(known: splitwise, llmservingsim\)$/);
+    expect(r.stderr).toMatch(/^stepfit: error: --suite: unknown suite 'nope' \(known: splitwise, llmservingsim, measured\)$/);
   });
 
   it('missing data root → one line naming it, exit 1', async () => {
