@@ -17,7 +17,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   predict: 4, scheduler: 4,
   reconstruct: 5, collect: 5,
   simulate: 6,
-  report: 7, export: 7, validate: 7, planner: 7,
+  report: 7, export: 7, validate: 7, planner: 7, fits: 7,
   cli: 8,
   index: 9,
 };

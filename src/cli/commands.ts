@@ -15,6 +15,7 @@ import { validateCommand } from './validate.js';
 import { reconstructCommand } from './reconstruct.js';
 import { collectCommand } from './collect.js';
 import { plannerCommand } from './planner.js';
+import { fitsCommand } from './fits.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandFactory = (io: CliIO, run: RunCli) => Command<any, any, any>;
@@ -39,4 +40,5 @@ export const COMMANDS: CommandFactory[] = [
   plannerCommand,
   simulateCommand,
   sampleCommand,
+  fitsCommand,
 ];

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import type { CliIO } from './io.js';
 import { intOption } from './io.js';
@@ -10,11 +11,13 @@ import { makePredictor } from '../predict/predict.js';
 import { ExtrapolationCheck } from '../predict/extrapolation.js';
 import { parseGridSpec } from '../predict/grid.js';
 import { predictStepsCsv, predictGridCsv, newStats } from '../predict/stream.js';
+import { FITS_DIR } from '../io/fit-ref.js';
+import { nearestFits, nearestLine, readCards, readTransfers } from '../fits/nearest.js';
 
 export function predictCommand(io: CliIO) {
   return new Command('predict')
     .description('predict step times (µs) with 95% prediction intervals from a fit file, for step records or a grid of batch shapes')
-    .requiredOption('--fit <file>', 'fit file (fits/*.json)')
+    .requiredOption('--fit <file>', 'fit file (fits/*.json) or a published fit id (stepfit fits list)')
     .option('--steps <path>', 'step records to predict (JSONL, .jsonl.gz, or a directory); with duration_us the error is reported too')
     .option('--grid <spec>', "grid of batch shapes instead of --steps, e.g. 'batch=1,8,64;context=512,4096;prefill=0,512,2048' (keys batch, context, prefill, prior; ranges a..b, a..b+step, a..b*factor)")
     .requiredOption('--model <id|path>', 'model: a configs/models id or a HuggingFace config.json path')
@@ -36,6 +39,9 @@ export function predictCommand(io: CliIO) {
       });
       const warn = check.summary();
       if (warn) io.err(`predict: warning: ${warn}`);
+      // with a published fit (an id from stepfit fits list): say when the asked model/GPU has none of its own
+      const near = path.resolve(path.dirname(loaded.path)) === FITS_DIR ? nearestFits(o.model, o.gpu, readCards(), readTransfers()) : null;
+      if (near) io.err(`predict: note: ${nearestLine(o.model, o.gpu, near)}`);
       let line = `predict: ${stats.rows} ${grid ? 'grid points' : 'steps'} → ${o.out} (${pr.name}, ${ctx.arch.name}, ${ctx.gpu.id}, TP ${o.tp})`;
       if (stats.measured > 0) {
         line += `; MAPE ${(stats.sumApe / stats.measured).toFixed(2)}% over ${stats.measured} measured steps`;

@@ -3,6 +3,7 @@
  * and basis version, term names matching the basis in order, and a covariance of the right size.
  * Every refusal is one line naming the file and what is wrong.
  */
+import { resolveFitRef } from '../io/fit-ref.js';
 import fs from 'node:fs';
 import { readFitFile, type FitFile } from '../fit/fitfile.js';
 import { ModelJson, MODEL_JSON_VERSION, fitFromModelJson } from './modeljson.js';
@@ -74,7 +75,8 @@ function readModelJson(path: string, json: Record<string, unknown>): FitFile {
 }
 
 /** Read, validate and check a fit file — or a model JSON written by `stepfit export --to json`. */
-export function loadFit(path: string): LoadedFit {
+export function loadFit(ref: string): LoadedFit {
+  const path = resolveFitRef(ref); // a published fit id (fits/<id>.json) or a file path
   if (fs.existsSync(path) && fs.statSync(path).isFile()) {
     let json: unknown = null;
     try {

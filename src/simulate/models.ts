@@ -7,6 +7,7 @@ import type { BasisContext } from '../basis/types.js';
 import type { StepTimeModel } from '../predict/model.js';
 import { fittedModel } from '../predict/model.js';
 import { readFitFile } from '../fit/fitfile.js';
+import { resolveFitRef } from '../io/fit-ref.js';
 import { engineModel } from '../engine/model.js';
 import type { EngineOptions } from '../engine/context.js';
 import { rooflineConsts } from '../basis/roofline.js';
@@ -27,7 +28,7 @@ export function syntheticTruthModel(ctx: BasisContext): StepTimeModel {
 export function buildStepModel(choice: StepModelChoice, ctx: BasisContext & { ep?: number }): StepTimeModel {
   switch (choice.kind) {
     case 'fit': {
-      const fit = readFitFile(choice.file);
+      const fit = readFitFile(resolveFitRef(choice.file)); // a published fit id or a file path
       const m = fittedModel(fit, ctx);
       return { name: `${m.name} (${choice.file})`, predictUs: (s) => m.predictUs(s) };
     }
