@@ -19,6 +19,7 @@ import { loadArchitecture } from '../model/load.js';
 import type { Basis, CompiledBasis } from '../basis/types.js';
 import { validateStep, stepToJson, type Step } from '../steps/step.js';
 import { stepFiles } from '../steps/io.js';
+import { isParquetPath, readStepsParquetRows } from '../steps/parquet.js';
 import { loadManifest } from '../steps/manifest.js';
 import { openInput } from '../io/lines.js';
 import { InputError } from '../io/errors.js';
@@ -172,6 +173,10 @@ async function* iterateSteps(e: FitExperiment): AsyncGenerator<{ step: Step; fil
   const src = e.steps;
   if (typeof src === 'string') {
     for (const file of stepFiles(src)) {
+      if (isParquetPath(file)) {
+        for await (const { step, row } of readStepsParquetRows(file)) yield { step, file, lineNo: row };
+        continue;
+      }
       for await (const { lines, lineNos } of readLineBatches(file)) {
         for (let k = 0; k < lines.length; k++) yield { step: parseStepLine(lines[k]!, file, lineNos[k]!), file, lineNo: lineNos[k]! };
       }
@@ -309,6 +314,10 @@ export class RowSource {
         const src = s.e.steps;
         if (typeof src === 'string') {
           for (const file of stepFiles(src)) {
+            if (isParquetPath(file)) {
+              for await (const { step, row } of readStepsParquetRows(file)) this.onStep(s, ei, step, file, row, v, st);
+              continue;
+            }
             for await (const { lines, lineNos } of readLineBatches(file)) {
               for (let k = 0; k < lines.length; k++) this.onStep(s, ei, parseStepLine(lines[k]!, file, lineNos[k]!), file, lineNos[k]!, v, st);
             }
