@@ -6,8 +6,9 @@
  *   experiment   STRING (UTF8)        required
  *   step         INT64                required
  *   duration_us  DOUBLE (µs)          optional (null: not measured)
- *   prefill_tokens, prefill_prior, prefill_prompt   LIST<INT64>  one entry per prefill chunk, same length
- *   decode       LIST<INT64>          context length of each decoding request
+ *   prefill_tokens, prefill_prior, prefill_prompt   LIST<INT32>  one entry per prefill chunk, same length
+ *   decode       LIST<INT32>          context length of each decoding request
+ * (token counts above 2^31 − 1 are refused with a clear error on write)
  *
  * Every row read back goes through the same `validateStep` as a JSON line, so a Parquet file is held to
  * the same rules and a JSONL → Parquet → JSONL round trip is byte-identical.
@@ -32,7 +33,7 @@ export const isParquetPath = (p: string): boolean => /\.parquet$/i.test(p);
 const listOf = (name: string): SchemaElement[] => [
   { name, repetition_type: 'REQUIRED', converted_type: 'LIST', num_children: 1 },
   { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-  { name: 'element', type: 'INT64', repetition_type: 'REQUIRED' },
+  { name: 'element', type: 'INT32', repetition_type: 'REQUIRED' },
 ];
 
 const STEP_SCHEMA: SchemaElement[] = [
@@ -78,6 +79,11 @@ async function withParquetFile<T>(target: string, schema: SchemaElement[], kv: R
   }
 }
 
+const I32 = 2 ** 31 - 1;
+const i32 = (x: number, where: string): number => {
+  if (!Number.isInteger(x) || x < 0 || x > I32) throw new InputError(`${where}: token count ${x} does not fit Parquet INT32 (max ${I32})`);
+  return x;
+};
 const big = (x: number, where: string): bigint => {
   if (!Number.isSafeInteger(x)) throw new InputError(`${where}: expected a safe integer, got ${x}`);
   return BigInt(x);
@@ -88,20 +94,20 @@ function stepColumns(batch: readonly Step[], target: string) {
   const experiment = new Array<string>(m);
   const step = new Array<bigint>(m);
   const dur = new Array<number | null>(m);
-  const pt = new Array<bigint[]>(m);
-  const pp = new Array<bigint[]>(m);
-  const pr = new Array<bigint[]>(m);
-  const dc = new Array<bigint[]>(m);
+  const pt = new Array<number[]>(m);
+  const pp = new Array<number[]>(m);
+  const pr = new Array<number[]>(m);
+  const dc = new Array<number[]>(m);
   for (let i = 0; i < m; i++) {
     const s = batch[i]!;
     const where = `${target}: step ${s.step} of '${s.experiment}'`;
     experiment[i] = s.experiment;
     step[i] = big(s.step, where);
     dur[i] = s.durationUs ?? null;
-    pt[i] = s.prefill.map((c) => big(c.tokens, where));
-    pp[i] = s.prefill.map((c) => big(c.prior, where));
-    pr[i] = s.prefill.map((c) => big(c.prompt, where));
-    dc[i] = s.decode.map((d) => big(d, where));
+    pt[i] = s.prefill.map((c) => i32(c.tokens, where));
+    pp[i] = s.prefill.map((c) => i32(c.prior, where));
+    pr[i] = s.prefill.map((c) => i32(c.prompt, where));
+    dc[i] = s.decode.map((d) => i32(d, where));
   }
   return [
     { name: 'experiment', data: experiment },
@@ -124,7 +130,8 @@ export class StepParquetWriter {
   private batch: Step[] = [];
   private done = false;
   count = 0;
-  constructor(readonly target: string) {
+  /** `rowGroup`: steps per row group (default ROW_GROUP). */
+  constructor(readonly target: string, private readonly rowGroup = ROW_GROUP) {
     checkDir(target);
     this.tmp = tempName(target);
     try {
@@ -148,7 +155,7 @@ export class StepParquetWriter {
     for (const s of steps) {
       this.batch.push(s);
       this.count++;
-      if (this.batch.length >= ROW_GROUP) this.flush();
+      if (this.batch.length >= this.rowGroup) this.flush();
     }
   }
   commit(): void {
