@@ -26,7 +26,7 @@ import { InputError } from '../io/errors.js';
 import { validateStep, type Step } from './step.js';
 
 /** Steps per row group (and per read batch). */
-export const ROW_GROUP = 65536;
+export const ROW_GROUP = 16384;
 
 export const isParquetPath = (p: string): boolean => /\.parquet$/i.test(p);
 
