@@ -12,6 +12,7 @@ import { AtomicWriter, writeFilesAtomic } from '../io/atomic.js';
 import { stepToJson, type Step } from '../steps/step.js';
 import { targetToJson, type RequestTarget } from '../steps/targets.js';
 import { writeManifest } from '../steps/manifest.js';
+import { isParquetPath, StepParquetWriter } from '../steps/parquet.js';
 import { formatSummary, type ReconstructSummary } from '../reconstruct/summary.js';
 import { reconstructOtlp } from '../reconstruct/vllm-otlp/read.js';
 import { DEFAULT_DURATION, DURATION_SOURCES, type DurationSource } from '../reconstruct/vllm-otlp/replay.js';
@@ -51,7 +52,7 @@ export function reconstructCommand(io: CliIO) {
     .description('turn engine logs (vLLM OTLP traces, request timing logs, batch sweeps) into canonical step records')
     .addOption(new Option('--format <format>', 'input format').choices(FORMATS).makeOptionMandatory())
     .requiredOption('--in <path>', 'input: trace file or experiment dir (vllm-otlp); requests.jsonl or its dir (request-log); CSV (sweep)')
-    .option('--out <file>', 'output step records, JSON Lines (vllm-otlp, request-log)')
+    .option('--out <file>', 'output step records (vllm-otlp, request-log): JSON Lines, or Parquet when the name ends in .parquet')
     .option('--targets <file>', 'output request-level timing targets, JSON Lines (vllm-otlp, request-log)')
     .option('--labels <file>', 'output per-request labels (µs): queueing, TTFT, prefill/decode time net of preemption gaps, E2E (vllm-otlp; JSON Lines, or CSV when the name ends in .csv)')
     .option('--out-dir <dir>', 'sweep: directory for one step file per experiment')
@@ -125,13 +126,26 @@ export function reconstructCommand(io: CliIO) {
             ...(o.dataParallel ? { dataParallel: o.dataParallel } : {}),
             ...(o.outputLagSteps !== undefined ? { outputLagSteps: o.outputLagSteps } : {}),
           });
-          const files = [{ path: o.out, data: lines(r.steps, stepToJson) }];
-          if (o.targets) files.push({ path: o.targets, data: lines(r.targets, targetToJson) });
-          writeFilesAtomic(files);
+          if (isParquetPath(o.out)) {
+            const pq = new StepParquetWriter(o.out);
+            try {
+              pq.add(r.steps);
+              if (o.targets) writeFilesAtomic([{ path: o.targets, data: lines(r.targets, targetToJson) }]);
+              pq.commit();
+            } catch (e) {
+              pq.abort();
+              throw e;
+            }
+          } else {
+            const files = [{ path: o.out, data: lines(r.steps, stepToJson) }];
+            if (o.targets) files.push({ path: o.targets, data: lines(r.targets, targetToJson) });
+            writeFilesAtomic(files);
+          }
           summary = r.summary;
         } else {
           const outs = new Outputs();
-          const ws = outs.open(o.out);
+          const pq = isParquetPath(o.out) ? new StepParquetWriter(o.out) : undefined;
+          const ws = pq ? undefined : outs.open(o.out);
           const wt = o.targets ? outs.open(o.targets) : undefined;
           const wl = o.labels ? outs.open(o.labels) : undefined;
           if (wl && o.labels!.endsWith('.csv')) await wl.write(LABEL_COLUMNS.join(',') + '\n');
@@ -141,12 +155,14 @@ export function reconstructCommand(io: CliIO) {
               ...(o.experiment ? { experiment: o.experiment } : {}),
               ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
             }, {
-              steps: (b: Step[]) => ws.write(lines(b, stepToJson)),
+              steps: (b: Step[]) => (pq ? Promise.resolve(pq.add(b)) : ws!.write(lines(b, stepToJson))),
               ...(wt ? { targets: (b: RequestTarget[]) => wt.write(lines(b, targetToJson)) } : {}),
               ...(wl ? { labels: (b: RequestLabel[]) => wl.write(labelText(b, o.labels!.endsWith('.csv'))) } : {}),
             });
             await outs.commit();
+            pq?.commit();
           } catch (e) {
+            pq?.abort();
             await outs.abort();
             throw e;
           }

@@ -19,7 +19,7 @@ export function sampleCommand(io: CliIO) {
     .option('--noise <sigma>', 'log-normal noise σ on durations (0.03 ≈ 3%)', floatOption('--noise', 0), 0.03)
     .option('--seed <n>', 'random seed', intOption('--seed', 0), 1)
     .option('--experiment <name>', 'experiment name written on each record (default <model>-<gpu>-tp<N>)')
-    .requiredOption('--out <file>', 'output step records (JSONL, written atomically)')
+    .requiredOption('--out <file>', 'output step records (JSONL, or Parquet when the name ends in .parquet; written atomically)')
     .action(async (o) => {
       const arch = loadArchitecture(o.model);
       checkParallelism(arch, o.tp);

@@ -22,6 +22,7 @@ import { stepFiles } from '../steps/io.js';
 import { checkInside, loadManifest, type ManifestOptions } from '../steps/manifest.js';
 import { MAX_LINE_BYTES, openInput } from '../io/lines.js';
 import { InputError, jsonErrorDetail } from '../io/errors.js';
+import { isParquetPath, readStepsParquetRows } from '../steps/parquet.js';
 import { readAllTargets as readTargetRows, type RequestTarget } from '../steps/targets.js';
 
 export type { RequestTarget };
@@ -195,6 +196,10 @@ async function* iterateSteps(e: FitExperiment): AsyncGenerator<{ step: Step; fil
   const src = e.steps;
   if (typeof src === 'string') {
     for (const file of stepFiles(src)) {
+      if (isParquetPath(file)) {
+        for await (const { step, row } of readStepsParquetRows(file)) yield { step, file, lineNo: row };
+        continue;
+      }
       for await (const { lines, lineNos } of readLineBatches(file)) {
         for (let k = 0; k < lines.length; k++) {
           let step: Step;
@@ -341,6 +346,10 @@ export class RowSource {
         const src = s.e.steps;
         if (typeof src === 'string') {
           for (const file of stepFiles(src)) {
+            if (isParquetPath(file)) {
+              for await (const { step, row } of readStepsParquetRows(file)) this.onStep(s, ei, step, file, row, v, st);
+              continue;
+            }
             for await (const { lines, lineNos } of readLineBatches(file)) {
               for (let k = 0; k < lines.length; k++) {
                 let step: Step;

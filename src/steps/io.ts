@@ -5,6 +5,7 @@ import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { readLines } from '../io/lines.js';
 import { withAtomicWriter } from '../io/atomic.js';
 import { validateStep, stepToJson, type Step } from './step.js';
+import { isParquetPath, readStepsParquetRows, writeStepsParquet } from './parquet.js';
 
 export interface ReadStepsOptions {
   /** Default experiment name for records without one. */
@@ -14,12 +15,12 @@ export interface ReadStepsOptions {
   onBad?: (message: string) => void;
 }
 
-/** The files a `--steps` value names: a file, or every *.jsonl / *.jsonl.gz in a directory (sorted). */
+/** The files a `--steps` value names: a file, or every *.jsonl / *.jsonl.gz / *.parquet in a directory (sorted). */
 export function stepFiles(p: string): string[] {
   if (!fs.existsSync(p)) throw new InputError(`${p}: steps file or directory not found`);
   if (fs.statSync(p).isDirectory()) {
-    const files = fs.readdirSync(p).filter((f) => /\.jsonl(\.gz)?$/.test(f)).sort().map((f) => path.join(p, f));
-    if (files.length === 0) throw new InputError(`${p}: directory holds no *.jsonl or *.jsonl.gz step files`);
+    const files = fs.readdirSync(p).filter((f) => /\.jsonl(\.gz)?$/.test(f) || isParquetPath(f)).sort().map((f) => path.join(p, f));
+    if (files.length === 0) throw new InputError(`${p}: directory holds no *.jsonl, *.jsonl.gz or *.parquet step files`);
     return files;
   }
   return [p];
@@ -28,6 +29,13 @@ export function stepFiles(p: string): string[] {
 /** Stream validated steps from a file or directory. Throws InputError with file:line on the first bad record. */
 export async function* readSteps(p: string, opts: ReadStepsOptions = {}): AsyncGenerator<Step> {
   for (const file of stepFiles(p)) {
+    if (isParquetPath(file)) {
+      const onBad = opts.skipBad ? (m: string) => opts.onBad?.(m) : undefined;
+      for await (const { step: s } of readStepsParquetRows(file, onBad)) {
+        yield s.experiment === '' && opts.experiment ? { ...s, experiment: opts.experiment } : s;
+      }
+      continue;
+    }
     for await (const { text, lineNo } of readLines(file)) {
       let v: unknown;
       try {
@@ -55,8 +63,9 @@ export async function readAllSteps(p: string, opts: ReadStepsOptions = {}): Prom
   return out;
 }
 
-/** Write steps atomically as JSON Lines. */
+/** Write steps atomically as JSON Lines, or as Parquet when `target` ends in .parquet (see parquet.ts). */
 export async function writeSteps(target: string, steps: AsyncIterable<Step> | Iterable<Step>): Promise<number> {
+  if (isParquetPath(target)) return writeStepsParquet(target, steps);
   return withAtomicWriter(target, async (w) => {
     let n = 0;
     let buf = '';

@@ -56,7 +56,7 @@ export function validateStep(v: unknown, where: string): Step {
   const experiment = o['experiment'] ?? '';
   if (typeof experiment !== 'string') throw new InputError(`${where}: field 'experiment': expected a string`);
   const step = o['step'];
-  if (!isCount(step)) throw new InputError(`${where}: field 'step': expected a non-negative integer, got ${JSON.stringify(step)}`);
+  if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) throw new InputError(`${where}: field 'step': expected a non-negative integer, got ${JSON.stringify(step)}`);
   const d = o['duration_us'];
   let durationUs: number | undefined;
   if (d !== undefined && d !== null) {
