@@ -16,6 +16,7 @@
  * reconstructor's mismatch reporting can be tested; 0 (default) follows the rule exactly.
  */
 import { makeRng } from '../../util/rng.js';
+import { SchedulerCore, newSchedRequest, type SchedRequest } from '../../scheduler/core.js';
 import type { JourneyEvent, ScheduleConfig, ScheduleLog, ScheduleRequest, ScheduleStep, StepEntry } from './schedule.js';
 
 export interface GenerateOptions {
@@ -40,16 +41,9 @@ export interface GenerateOptions {
   prefixHitRate?: number;
 }
 
-interface GReq {
+interface GReq extends SchedRequest {
   r: ScheduleRequest;
   outputLen: number;
-  computed: number;
-  outputs: number;
-  prefilling: boolean;
-  blocks: number;
-  preemptions: number;
-  admittedOnce: boolean;
-  cachedTokens: number;
 }
 
 export type GeneratedItem = { kind: 'request'; request: ScheduleRequest } | { kind: 'step'; step: ScheduleStep };
@@ -100,115 +94,45 @@ export function* generateSchedule(o: GenerateOptions): Generator<GeneratedItem> 
   let made = 0;
   let finished = 0;
   let step = 0;
-  let free = K;
-  const running: GReq[] = [];
-  const waiting: GReq[] = [];
+  const core = new SchedulerCore<GReq>({ maxNumBatchedTokens: B, maxNumSeqs: S, blockSize: bs, numGpuBlocks: K });
+  const running = core.running;
+  const waiting = core.waiting;
   const blocksFor = (tokens: number): number => Math.ceil(tokens / bs);
 
   while (finished < o.requests) {
     // Idle: jump to the next arrival.
-    if (running.length === 0 && waiting.length === 0 && t < nextArrival) t = nextArrival;
+    if (core.idle && t < nextArrival) t = nextArrival;
     const events: JourneyEvent[] = [];
     // Arrivals up to now are queued (QUEUED carries the counter of the step about to be built).
     while (made < o.requests && nextArrival <= t) {
       const prompt = rng.int(minP, maxP);
       const r: ScheduleRequest = { id: `cmpl-${hexOf(rng, 32)}-0-${hexOf(rng, 8)}`, arrivalNs: Math.round(nextArrival), promptTokens: prompt, maxTokens: maxOut };
-      const g: GReq = { r, outputLen: rng.int(1, maxOut), computed: 0, outputs: 0, prefilling: true, blocks: 0, preemptions: 0, admittedOnce: false,
-        cachedTokens: rng.next() < prefixRate ? Math.min(prompt - 1, bs * rng.int(1, 4)) : 0 };
+      const outputLen = rng.int(1, maxOut);
+      const g: GReq = { ...newSchedRequest(prompt, rng.next() < prefixRate ? Math.min(prompt - 1, bs * rng.int(1, 4)) : 0), r, outputLen };
       made++;
       yield { kind: 'request', request: r };
       events.push({ request: r.id, kind: 'QUEUED', tsNs: r.arrivalNs + 50_000 });
-      waiting.push(g);
+      core.enqueue(g);
       nextArrival += rng.exp(meanIa);
     }
-    if (running.length === 0 && waiting.length === 0) continue;
+    if (core.idle) continue;
 
     const startNs = Math.round(t);
     let evT = startNs + 20_000; // scheduling-time event clock
     const tick = (): number => (evT += 1_000 + rng.int(0, 2_000));
-    let budget = B;
-    const decodes: GReq[] = [];
-    const prefills: { g: GReq; chunk: number }[] = [];
-    const inStep = new Set<GReq>();
-
-    const preempt = (victim: GReq): void => {
-      const i = running.indexOf(victim);
-      running.splice(i, 1);
-      free += victim.blocks;
-      victim.blocks = 0;
-      victim.computed = 0;
-      victim.prefilling = true;
-      victim.preemptions++;
-      waiting.unshift(victim);
-      events.push({ request: victim.r.id, kind: 'PREEMPTED', tsNs: tick(), numPreemptions: victim.preemptions });
-    };
-    /**
-     * Make room for `need` more blocks for g; false if g itself was preempted. The victim is the
-     * most recently admitted running request not yet placed in this step (else g itself).
-     */
-    const reserve = (g: GReq, need: number): boolean => {
-      while (free < need) {
-        let victim = g;
-        for (let i = running.length - 1; i >= 0; i--) {
-          const c = running[i]!;
-          if (c === g || !inStep.has(c)) { victim = c; break; }
-        }
-        preempt(victim);
-        if (victim === g) return false;
-      }
-      free -= need;
-      g.blocks += need;
-      return true;
-    };
-
-    // 1. decodes, in running order
-    for (const g of [...running]) {
-      if (g.prefilling || !running.includes(g) || budget === 0) continue;
-      const need = blocksFor(g.computed + 1) - g.blocks;
-      if (!reserve(g, Math.max(0, need))) continue;
-      decodes.push(g);
-      inStep.add(g);
-      budget -= 1;
-    }
-    // 2. running prefills, in running order
-    for (const g of [...running]) {
-      if (!g.prefilling || !running.includes(g) || budget === 0) continue;
-      const target = g.r.promptTokens + g.outputs;
-      let chunk = Math.min(target - g.computed, budget);
-      if (viol > 0 && chunk > 1 && rng.next() < viol) chunk = rng.int(1, chunk - 1);
-      const need = blocksFor(g.computed + chunk) - g.blocks;
-      if (!reserve(g, Math.max(0, need))) continue;
-      prefills.push({ g, chunk });
-      inStep.add(g);
-      budget -= chunk;
-    }
-    // 3. admissions from the waiting queue (vLLM v1 admits none in a step that preempted)
-    const preempted = events.some((e) => e.kind === 'PREEMPTED');
-    while (!preempted && budget > 0 && waiting.length > 0 && running.length < S) {
-      const g = waiting[0]!;
-      const resume = g.admittedOnce;
-      const done = resume ? 0 : g.cachedTokens;
-      const target = g.r.promptTokens + g.outputs;
-      let chunk = Math.min(target - done, budget);
-      if (viol > 0 && chunk > 1 && rng.next() < viol) chunk = rng.int(1, chunk - 1);
-      const need = blocksFor(done + chunk);
-      if (need > free) break;
-      waiting.shift();
-      free -= need;
-      g.blocks = need;
-      g.computed = done;
-      g.prefilling = true;
-      running.push(g);
-      events.push({
-        request: g.r.id, kind: 'SCHEDULED', tsNs: tick(), scheduleKind: resume ? 'RESUME' : 'FIRST',
-        prefillDoneTokens: done, ...(resume ? { decodeDoneTokens: g.outputs } : {}),
-      });
-      g.admittedOnce = true;
-      prefills.push({ g, chunk });
-      inStep.add(g);
-      budget -= chunk;
-    }
-    if (inStep.size === 0) throw new Error(`generateSchedule: step ${step} is empty (numGpuBlocks too small for one request?)`);
+    const plan = core.schedule({
+      chunk: (_g, chunk) => (viol > 0 && chunk > 1 && rng.next() < viol ? rng.int(1, chunk - 1) : chunk),
+      onPreempt: (victim) => { events.push({ request: victim.r.id, kind: 'PREEMPTED', tsNs: tick(), numPreemptions: victim.preemptions }); },
+      onAdmit: (g, resume, done) => {
+        events.push({
+          request: g.r.id, kind: 'SCHEDULED', tsNs: tick(), scheduleKind: resume ? 'RESUME' : 'FIRST',
+          prefillDoneTokens: done, ...(resume ? { decodeDoneTokens: g.outputs } : {}),
+        });
+      },
+    });
+    const decodes = plan.decodes;
+    const prefills = plan.prefills.map(({ req, chunk }) => ({ g: req, chunk }));
+    if (decodes.length + prefills.length === 0) throw new Error(`generateSchedule: step ${step} is empty (numGpuBlocks too small for one request?)`);
 
     // Batch entries: decodes first, then prefill chunks (the snapshot order).
     const entries: StepEntry[] = [];
@@ -230,16 +154,11 @@ export function* generateSchedule(o: GenerateOptions): Generator<GeneratedItem> 
     // Forward pass: advance state, emit FIRST_TOKEN / FINISHED.
     for (const e of entries) {
       const g = running.find((x) => x.r.id === e.request)!;
-      g.computed += e.scheduled;
-      if (g.prefilling && g.computed < g.r.promptTokens + g.outputs) continue;
-      g.prefilling = false;
-      g.outputs++;
+      if (!core.advance(g, e.scheduled)) continue;
       if (g.outputs === 1) events.push({ request: g.r.id, kind: 'FIRST_TOKEN', tsNs: late() });
       if (g.outputs >= g.outputLen) {
         events.push({ request: g.r.id, kind: 'FINISHED', tsNs: late(), finishStatus: g.outputs >= maxOut ? 'LENGTH' : 'STOPPED' });
-        running.splice(running.indexOf(g), 1);
-        free += g.blocks;
-        g.blocks = 0;
+        core.finish(g);
         finished++;
       }
     }
@@ -248,7 +167,7 @@ export function* generateSchedule(o: GenerateOptions): Generator<GeneratedItem> 
       step: {
         step, startNs, endNs, durationUs: Math.round((endNs - startNs - 15_000) / 100) / 10, entries,
         events: events.map((e) => (e.kind === 'QUEUED' ? { ...e, step } : e)),
-        runningDepth: running.length, waitingDepth: waiting.length, kvBlocksTotal: K, kvBlocksFree: free,
+        runningDepth: running.length, waitingDepth: waiting.length, kvBlocksTotal: K, kvBlocksFree: core.free,
       },
     };
     step++;
