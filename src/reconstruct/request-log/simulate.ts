@@ -11,7 +11,7 @@
  *   admission order (min(remaining, left)); then the waiting queue is served (below).
  *   A request finishes after its `output_toks`-th token.
  * - KV cache (when `numGpuBlocks` is known, e.g. meta.json `kv_cache.num_gpu_blocks`): a paged block
- *   pool (`BlockPool` of src/simulate/kv.ts, the simulator's; block 0 is the null block) of
+ *   pool (`BlockPool` of src/scheduler/kv-pool.ts, the simulator's; block 0 is the null block) of
  *   `blockSize`-token blocks. A scheduled request's blocks grow to ⌈(computed + n)/blockSize⌉; when the
  *   pool is short, the *latest-admitted* running request is preempted by recompute (blocks freed,
  *   computed = 0, pushed to the front of the waiting queue; if it was already scheduled in this step it
@@ -51,7 +51,7 @@
  */
 import { fcnnlsVector } from 'ml-fcnnls';
 import { canonicalEntry } from '../vllm-otlp/schedule.js';
-import { BlockPool, blocksFor } from '../../simulate/kv.js';
+import { BlockPool, blocksFor } from '../../scheduler/kv-pool.js';
 import { InputError } from '../../io/errors.js';
 
 export interface LoggedRequest {
