@@ -4,7 +4,7 @@
  */
 import type { Step } from '../steps/step.js';
 import type { BasisContext } from '../basis/types.js';
-import type { StepTimeModel } from '../predict/model.js';
+import type { StepTimeModel } from '../steps/time-model.js';
 import { compileEngine, type Engine, type EngineOptions } from './context.js';
 import { engineStepBreakdown, type StepBreakdown } from './step.js';
 

@@ -7,11 +7,8 @@ import type { Step } from '../steps/step.js';
 import type { BasisContext } from '../basis/types.js';
 import { fitBasisAndCoefs, type FitFile } from '../fit/fitfile.js';
 
-export interface StepTimeModel {
-  readonly name: string;
-  /** Predicted wall time of the step in µs. */
-  predictUs(step: Step): number;
-}
+import type { StepTimeModel } from '../steps/time-model.js';
+export type { StepTimeModel } from '../steps/time-model.js';
 
 /** Fitted coefficients applied to a basis compiled for `ctx` with the fit's basis parameters (`fit.basisParams`, defaults when absent). */
 export function fittedModel(fit: Pick<FitFile, 'basis' | 'basisVersion' | 'terms' | 'basisParams'>, ctx: BasisContext): StepTimeModel & { row(step: Step, out: Float64Array): void; readonly coefs: Float64Array } {
