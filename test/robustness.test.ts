@@ -224,3 +224,13 @@ describe('row 13: --skip-bad on features and fit', () => {
     expect(fs.readFileSync(path.join(dir, 'features-out'), 'utf8').trim().split('\n')).toHaveLength(1 + 58);
   });
 });
+
+describe('row 7: an unwritable trace output is one line, no stack trace, no temp file', () => {
+  it('simulate --emit-trace into a path under a regular file → exit 1', async () => {
+    fs.writeFileSync(path.join(dir, 'afile'), 'x');
+    const r = await runCli(['simulate', '--engine', ...M, '--workload', 'poisson:requests=5,rate=5,input=64,output=8', '--emit-trace', 'vllm-otlp', '--trace-out', path.join(dir, 'afile', 't.jsonl.gz'), '--out', path.join(dir, 'sim')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^stepfit: error: cannot write trace/);
+    expect(temps(dir)).toEqual([]);
+  });
+});

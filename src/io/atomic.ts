@@ -199,3 +199,8 @@ export function writeFilesAtomic(files: { path: string; data: string | Uint8Arra
     throw new InputError(`cannot write outputs: ${(e as Error).message}`);
   }
 }
+
+/** Track a temp file written outside AtomicWriter (removed on SIGINT/SIGTERM/exit until released). */
+export function trackTemp(t: string): void { liveTemps.add(t); }
+/** Stop tracking a temp file (renamed into place or removed). */
+export function releaseTemp(t: string): void { liveTemps.delete(t); }
