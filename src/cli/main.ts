@@ -7,6 +7,30 @@ import { InputError } from '../io/errors.js';
 import { processIO, type CliIO } from './io.js';
 import { COMMANDS } from './commands.js';
 import { VERSION } from '../version.js';
+import { guardOutputs, type OutputArg } from '../io/outputs.js';
+
+/** Output flags per command (option keys); every other path-valued option that exists on disk is an input. */
+const OUTPUT_FLAGS: Record<string, Record<string, readonly string[] | null>> = {
+  reconstruct: { out: null, targets: null, labels: null, outDir: ['manifest.yaml'], manifest: null },
+  simulate: { out: ['requests.csv', 'steps.jsonl', 'summary.json', 'traces.jsonl.gz', 'exp-config.yaml'], traceOut: null },
+  report: { out: [] },
+};
+const DEFAULT_OUTPUTS: Record<string, readonly string[] | null> = { out: null };
+const INPUT_FLAGS = ['steps', 'fit', 'in', 'manifest', 'data', 'workload', 'targets', 'model', 'gpu', 'efficiency'];
+const flagOf = (key: string): string => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+
+/** Refuse, before anything is read, an output that would overwrite an input or another output (io/outputs.ts). */
+function guardCommandPaths(cmd: Command): void {
+  const o = cmd.opts() as Record<string, unknown>;
+  const outSpec = OUTPUT_FLAGS[cmd.name()] ?? DEFAULT_OUTPUTS;
+  const outputs: OutputArg[] = [];
+  for (const [k, writes] of Object.entries(outSpec)) {
+    const v = o[k];
+    if (typeof v === 'string') outputs.push(writes ? { flag: flagOf(k), path: v, writes } : { flag: flagOf(k), path: v });
+  }
+  const inputs = INPUT_FLAGS.filter((k) => !(k in outSpec) && typeof o[k] === 'string').map((k) => ({ flag: flagOf(k), path: o[k] as string }));
+  if (outputs.length > 0) guardOutputs(outputs, inputs);
+}
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('stepfit')
@@ -25,6 +49,7 @@ export function buildProgram(io: CliIO): Command {
     for (const sub of c.commands) configure(sub as Command);
   };
   configure(program);
+  program.hook('preAction', (_root, action) => guardCommandPaths(action as unknown as Command));
   return program;
 }
 

@@ -129,8 +129,13 @@ export async function* readLineBatches(file: string): AsyncGenerator<{ lines: st
   let lineNo = 0;
   const decoder = new TextDecoder('utf-8');
   try {
+    // pieces of a line still open across chunks (joined once its end arrives: no quadratic re-concatenation of a long line)
+    const open: string[] = [];
     for await (const chunk of input as AsyncIterable<Buffer | string>) {
-      const text = rest + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+      const piece = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+      if (!piece.includes('\n')) { open.push(piece); continue; }
+      const text = rest + open.join('') + piece;
+      open.length = 0;
       const parts = text.split('\n');
       rest = parts.pop()!;
       const lines: string[] = [];
@@ -144,7 +149,7 @@ export async function* readLineBatches(file: string): AsyncGenerator<{ lines: st
       }
       if (lines.length > 0) yield { lines, lineNos };
     }
-    rest += decoder.decode();
+    rest += open.join('') + decoder.decode();
     if (rest.trim() !== '') yield { lines: [rest.endsWith('\r') ? rest.slice(0, -1) : rest], lineNos: [lineNo + 1] };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;

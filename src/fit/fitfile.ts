@@ -3,6 +3,7 @@
  * Anything that reads it (predict, report, export, simulate) goes through `readFitFile`, which
  * refuses unknown schema versions and unknown bases with a clear message.
  */
+import { COEF_ABS_MAX } from '../io/limits.js';
 import fs from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../io/errors.js';
@@ -14,7 +15,7 @@ export const FIT_SCHEMA_VERSION = 1;
 
 export const TermFit = z.object({
   name: z.string(),
-  coef: z.number(),
+  coef: z.number().finite().refine((x) => Math.abs(x) <= COEF_ABS_MAX, { message: `expected a finite coefficient with |coef| ≤ ${COEF_ABS_MAX}` }),
   /** Standard error (null when not estimable, e.g. a term fixed at a bound). */
   se: z.number().nullable(),
   ci95: z.tuple([z.number().nullable(), z.number().nullable()]),

@@ -4,14 +4,31 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { once } from 'node:events';
 import { InputError } from './errors.js';
+import { registerTemp, releaseTemp, cleanStaleTemps } from './cleanup.js';
 
+/** A registered temp file next to `target` (removed on error/SIGINT/SIGTERM); stale temps of dead processes there are cleaned. */
 function tempName(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  const dir = path.dirname(target);
+  cleanStaleTemps(dir);
+  const tmp = path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  registerTemp(tmp);
+  return tmp;
 }
 
+function dropTemp(tmp: string): void {
+  fs.rmSync(tmp, { force: true });
+  releaseTemp(tmp);
+}
+
+/** Outputs named `*.gz` are gzip (so stepfit reads its own output back). */
+const gz = (target: string, data: string | Uint8Array): string | Uint8Array => (target.endsWith('.gz') ? zlib.gzipSync(data) : data);
+
 function checkDir(target: string): void {
+  if (target.trim() === '') throw new InputError(`cannot write output '': empty file name`);
+  if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw new InputError(`cannot write output '${target}': it is an existing directory, expected a file name`);
   const dir = path.dirname(path.resolve(target));
   try {
     fs.mkdirSync(dir, { recursive: true });
@@ -26,27 +43,39 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
   checkDir(target);
   const tmp = tempName(target);
   try {
-    fs.writeFileSync(tmp, data);
+    fs.writeFileSync(tmp, gz(target, data));
     fs.renameSync(tmp, target);
+    releaseTemp(tmp);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    dropTemp(tmp);
     if (e instanceof InputError) throw e;
     throw new InputError(`cannot write output '${target}': ${(e as Error).message}`);
   }
 }
 
-/** A streaming atomic writer: `write` lines, then `commit()` renames into place; `abort()` removes the temp file. */
+/** A streaming atomic writer: `write` lines, then `commit()` renames into place; `abort()` removes the temp file. `*.gz` targets are gzipped. */
 export class AtomicWriter {
   private readonly tmp: string;
-  private readonly stream: fs.WriteStream;
+  /** The temp file. */
+  private readonly file: fs.WriteStream;
+  /** What chunks are written to: the file, or a gzip stream piped into it. */
+  private readonly head: NodeJS.WritableStream & { destroy(e?: Error): unknown };
   private done = false;
   /** First stream error (e.g. disk full); reported by write/commit, never left unhandled. */
   private error: Error | null = null;
   constructor(readonly target: string) {
     checkDir(target);
     this.tmp = tempName(target);
-    this.stream = fs.createWriteStream(this.tmp);
-    this.stream.on('error', (e) => { this.error ??= e; });
+    this.file = fs.createWriteStream(this.tmp);
+    this.file.on('error', (e) => { this.error ??= e; });
+    if (target.endsWith('.gz')) {
+      const z = zlib.createGzip();
+      z.on('error', (e) => { this.error ??= e; });
+      z.pipe(this.file);
+      this.head = z;
+    } else {
+      this.head = this.file;
+    }
   }
   private check(): void {
     if (this.error) throw new InputError(`cannot write output '${this.target}': ${this.error.message}`);
@@ -54,33 +83,37 @@ export class AtomicWriter {
   /** Write a chunk; resolves after the stream drains when its buffer is full (back-pressure). */
   async write(chunk: string): Promise<void> {
     this.check();
-    if (!this.stream.write(chunk)) await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close')]);
+    if (!this.head.write(chunk)) await Promise.race([once(this.head, 'drain'), once(this.file, 'close')]);
     this.check();
+  }
+  private async closeFile(how: 'end' | 'destroy'): Promise<void> {
+    if (this.file.closed) return;
+    const closed = new Promise<void>((resolve) => this.file.once('close', () => resolve()));
+    if (how === 'end') this.head.end();
+    else { this.head.destroy(); if (this.head !== this.file) this.file.destroy(); }
+    await closed;
   }
   async commit(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    this.check();
-    if (!this.stream.closed) {
-      const closed = new Promise<void>((resolve) => this.stream.once('close', () => resolve()));
-      this.stream.end();
-      await closed;
-    }
-    if (this.error) {
-      fs.rmSync(this.tmp, { force: true });
+    try {
       this.check();
+      await this.closeFile('end');
+      this.check();
+      fs.renameSync(this.tmp, this.target);
+      releaseTemp(this.tmp);
+    } catch (e) {
+      await this.closeFile('destroy');
+      dropTemp(this.tmp);
+      if (e instanceof InputError) throw e;
+      throw new InputError(`cannot write output '${this.target}': ${(e as Error).message}`);
     }
-    fs.renameSync(this.tmp, this.target);
   }
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    if (!this.stream.closed) {
-      const closed = new Promise<void>((resolve) => this.stream.once('close', () => resolve()));
-      this.stream.destroy();
-      await closed;
-    }
-    fs.rmSync(this.tmp, { force: true });
+    await this.closeFile('destroy');
+    dropTemp(this.tmp);
   }
 }
 
@@ -104,12 +137,12 @@ export function writeFilesAtomic(files: { path: string; data: string | Uint8Arra
     for (const f of files) {
       checkDir(f.path);
       const tmp = tempName(f.path);
-      fs.writeFileSync(tmp, f.data);
       tmps.push({ tmp, target: f.path });
+      fs.writeFileSync(tmp, gz(f.path, f.data));
     }
-    for (const t of tmps) fs.renameSync(t.tmp, t.target);
+    for (const t of tmps) { fs.renameSync(t.tmp, t.target); releaseTemp(t.tmp); }
   } catch (e) {
-    for (const t of tmps) fs.rmSync(t.tmp, { force: true });
+    for (const t of tmps) dropTemp(t.tmp);
     if (e instanceof InputError) throw e;
     throw new InputError(`cannot write outputs: ${(e as Error).message}`);
   }

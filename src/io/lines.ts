@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import readline from 'node:readline';
 import { InputError } from './errors.js';
+import { lineCap } from './limits.js';
 
 function isGzip(file: string): boolean {
   if (file.endsWith('.gz')) return true;
@@ -21,15 +22,23 @@ function isGzip(file: string): boolean {
 
 export interface Line { readonly text: string; readonly lineNo: number }
 
-/** Open a readable stream, gunzipping when needed, with clear errors for missing/corrupt files. */
+/**
+ * Open a readable stream, gunzipping when needed, with clear errors for missing/corrupt files.
+ * A UTF-8 BOM is dropped; a line longer than the cap (io/limits.ts) fails the stream with an InputError.
+ */
 export function openInput(file: string): NodeJS.ReadableStream {
   if (!fs.existsSync(file)) throw new InputError(`${file}: file not found`);
   if (fs.statSync(file).isDirectory()) throw new InputError(`${file}: is a directory, expected a file`);
   const raw = fs.createReadStream(file, { highWaterMark: 1 << 20 });
-  if (!isGzip(file)) return raw;
+  const cap = lineCap(file);
+  if (!isGzip(file)) {
+    raw.on('error', (e) => cap.destroy(e));
+    return raw.pipe(cap);
+  }
   const gunzip = zlib.createGunzip();
   raw.on('error', (e) => gunzip.destroy(e));
-  return raw.pipe(gunzip);
+  gunzip.on('error', (e) => cap.destroy(e));
+  return raw.pipe(gunzip).pipe(cap);
 }
 
 /** Iterate the lines of a (possibly gzipped) text file. Blank lines are skipped but counted. */
@@ -45,6 +54,7 @@ export async function* readLines(file: string): AsyncGenerator<Line> {
     }
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
+    if (err instanceof InputError) throw err;
     if (err.code === 'Z_BUF_ERROR' || err.code === 'Z_DATA_ERROR' || /unexpected end|incorrect header/i.test(err.message)) {
       throw new InputError(`${file}:${lineNo + 1}: corrupt or truncated gzip data (${err.message})`);
     }

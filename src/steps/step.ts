@@ -5,6 +5,7 @@
  * JSON Lines form: {"experiment": "...", "step": 17, "duration_us": 29600.5,
  *                   "prefill": [{"tokens": 512, "prior": 0, "prompt": 512}], "decode": [612, 700]}
  */
+import { checkMagnitude, DURATION_US_RANGE, TOKENS_MAX } from '../io/limits.js';
 import { InputError } from '../io/errors.js';
 
 export interface PrefillChunk {
@@ -38,7 +39,8 @@ export const totalDecodeContext = (s: Step): number => {
 };
 export const numRequests = (s: Step): number => s.prefill.length + s.decode.length;
 
-const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+/** A non-negative integer no larger than TOKENS_MAX (io/limits.ts): absurd counts are rejected at the boundary. */
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= TOKENS_MAX;
 
 /**
  * Validate a parsed JSON value as a step record. `where` prefixes messages (file:line).
@@ -55,7 +57,7 @@ export function validateStep(v: unknown, where: string): Step {
   let durationUs: number | undefined;
   if (d !== undefined && d !== null) {
     if (typeof d !== 'number' || !Number.isFinite(d) || d <= 0) throw new InputError(`${where}: field 'duration_us': expected a positive finite number (µs), got ${JSON.stringify(d)}`);
-    durationUs = d;
+    durationUs = checkMagnitude(d, where, 'duration_us', DURATION_US_RANGE.min, DURATION_US_RANGE.max, 'µs');
   }
   const pf = o['prefill'] ?? [];
   if (!Array.isArray(pf)) throw new InputError(`${where}: field 'prefill': expected an array of {tokens, prior}`);

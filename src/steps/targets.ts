@@ -8,6 +8,7 @@
  * = duration_us. A fitter turns each target into one extra design row = Σ of the basis rows of
  * the listed steps.
  */
+import { checkMagnitude, DURATION_US_RANGE } from '../io/limits.js';
 import { InputError } from '../io/errors.js';
 import { readLines } from '../io/lines.js';
 import { withAtomicWriter } from '../io/atomic.js';
@@ -43,6 +44,7 @@ export function validateTarget(v: unknown, where: string): RequestTarget {
   }
   const d = o['duration_us'];
   if (typeof d !== 'number' || !Number.isFinite(d) || d <= 0) throw new InputError(`${where}: field 'duration_us': expected a positive finite number (µs), got ${JSON.stringify(d)}`);
+  checkMagnitude(d, where, 'duration_us', DURATION_US_RANGE.min, DURATION_US_RANGE.max, 'µs');
   return { experiment, request, kind, steps: steps as number[], durationUs: d };
 }
 
