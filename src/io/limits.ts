@@ -17,6 +17,7 @@ export function lineCap(file: string, cap = maxLineBytes()): Transform {
   let run = 0;
   let lineNo = 1;
   let first = true;
+  const tooLong = (): InputError => new InputError(`${file}:${lineNo}: line longer than ${cap} bytes (not a line-oriented text file, or a file that never ends; raise STEPFIT_MAX_LINE_BYTES if it is real)`);
   return new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       if (first && chunk.length > 0) {
@@ -29,12 +30,13 @@ export function lineCap(file: string, cap = maxLineBytes()): Transform {
       for (;;) {
         const nl = chunk.indexOf(0x0a, start);
         if (nl < 0) break;
+        if (run + nl - start > cap) return cb(tooLong());
         lineNo++;
         run = 0;
         start = nl + 1;
       }
       run += chunk.length - start;
-      if (run > cap) return cb(new InputError(`${file}:${lineNo}: line longer than ${cap} bytes (not a line-oriented text file, or a file that never ends; raise STEPFIT_MAX_LINE_BYTES if it is real)`));
+      if (run > cap) return cb(tooLong());
       cb(null, chunk);
     },
   });
