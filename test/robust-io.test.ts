@@ -138,6 +138,17 @@ describe('issue 14 row 6: --out that is a directory or empty', () => {
   });
 });
 
+describe('issue 14 row 7: an unwritable trace destination is bad input, not a stack trace', () => {
+  it('simulate --emit-trace with --trace-out under a regular file: exit 1, no temp file', async () => {
+    const d = tmp();
+    fs.writeFileSync(path.join(d, 'file'), 'x');
+    const r = await runCli(['simulate', '--synthetic-truth', ...MG, '--workload', 'synthetic:requests=5', '--emit-trace', 'vllm-otlp', '--trace-out', path.join(d, 'file', 't.jsonl.gz'), '--out', path.join(d, 'sim')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot write trace/);
+    expect(temps(d)).toEqual([]);
+  });
+});
+
 describe('issue 14 row 8: temp files do not outlive the run', () => {
   it('SIGTERM during sample removes its temp file', async () => {
     const d = tmp();

@@ -16,6 +16,7 @@
  * Derived attributes (decode.done_tokens, num_preemptions, finish.status) come from that tracking
  * when the event does not give them.
  */
+import { registerTemp, releaseTemp } from '../../io/cleanup.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -350,12 +351,20 @@ export class TraceFileWriter {
   private buf: string[] = [];
   private bufLen = 0;
   private closed = false;
+  private error: Error | null = null;
   bytesIn = 0;
 
   constructor(readonly target: string, gzip = target.endsWith('.gz')) {
-    fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
+    try {
+      fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
+    } catch (e) {
+      throw new InputError(`cannot write trace '${target}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
     this.tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}`);
+    registerTemp(this.tmp);
     this.file = fs.createWriteStream(this.tmp);
+    // an unwritable directory (EACCES/EPERM) or a full disk surfaces from close() as one line, not an unhandled stream error
+    this.file.on('error', (e) => { this.error ??= e; });
     if (gzip) {
       const gz = zlib.createGzip({ level: 1 });
       gz.pipe(this.file);
@@ -393,8 +402,14 @@ export class TraceFileWriter {
     this.flushBuf();
     this.closed = true;
     this.head.end();
-    await once(this.file, 'finish');
+    if (!this.error) await Promise.race([once(this.file, 'finish'), once(this.file, 'close')]);
+    if (this.error) {
+      fs.rmSync(this.tmp, { force: true });
+      releaseTemp(this.tmp);
+      throw new InputError(`cannot write trace '${this.target}': ${this.error.message}`);
+    }
     fs.renameSync(this.tmp, this.target);
+    releaseTemp(this.tmp);
   }
 
   abort(): void {
@@ -402,6 +417,7 @@ export class TraceFileWriter {
     this.closed = true;
     this.file.destroy();
     fs.rmSync(this.tmp, { force: true });
+    releaseTemp(this.tmp);
   }
 }
 
