@@ -52,7 +52,7 @@ describe('issue 14 row 1: --out that is an input is refused before reading', () 
     const before = fs.readFileSync(fit, 'utf8');
     expect((await runCli(['export', '--fit', fit, '--to', 'json', '--out', fit])).code).toBe(2);
     expect(fs.readFileSync(fit, 'utf8')).toBe(before);
-    const r = await runCli(['simulate', '--synthetic-truth', ...MG, '--workload', 'synthetic:requests=5', '--emit-trace', 'vllm-otlp', '--trace-out', path.join(d, 'sim', 'steps.jsonl'), '--out', path.join(d, 'sim')]);
+    const r = await runCli(['simulate', '--synthetic-truth', ...MG, '--workload', 'poisson:requests=5,rate=5,input=64,output=8', '--emit-trace', 'vllm-otlp', '--trace-out', path.join(d, 'sim', 'steps.jsonl'), '--out', path.join(d, 'sim')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/same file/);
   });
@@ -142,7 +142,7 @@ describe('issue 14 row 7: an unwritable trace destination is bad input, not a st
   it('simulate --emit-trace with --trace-out under a regular file: exit 1, no temp file', async () => {
     const d = tmp();
     fs.writeFileSync(path.join(d, 'file'), 'x');
-    const r = await runCli(['simulate', '--synthetic-truth', ...MG, '--workload', 'synthetic:requests=5', '--emit-trace', 'vllm-otlp', '--trace-out', path.join(d, 'file', 't.jsonl.gz'), '--out', path.join(d, 'sim')]);
+    const r = await runCli(['simulate', '--synthetic-truth', ...MG, '--workload', 'poisson:requests=5,rate=5,input=64,output=8', '--emit-trace', 'vllm-otlp', '--trace-out', path.join(d, 'file', 't.jsonl.gz'), '--out', path.join(d, 'sim')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/cannot write trace/);
     expect(temps(d)).toEqual([]);
