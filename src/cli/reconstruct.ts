@@ -16,12 +16,18 @@ import { formatSummary, type ReconstructSummary } from '../reconstruct/summary.j
 import { reconstructOtlp } from '../reconstruct/vllm-otlp/read.js';
 import { DEFAULT_DURATION, DURATION_SOURCES, type DurationSource } from '../reconstruct/vllm-otlp/replay.js';
 import type { RequestLabel } from '../reconstruct/vllm-otlp/labels.js';
-import { reconstructRequestLog } from '../reconstruct/request-log/read.js';
+import { reconstructRequestLog, type RequestLogOptions, type RequestLogOutput } from '../reconstruct/request-log/read.js';
+import { reconstructRequestSpans } from '../reconstruct/vllm-request-spans/read.js';
 import {
   reconstructSweep, parseColumnMapping, parseIdMap, sweepManifest, SPLITWISE_HARDWARE, SPLITWISE_MODELS, type TimeUnit,
 } from '../reconstruct/sweep/read.js';
 
-const FORMATS = ['vllm-otlp', 'request-log', 'sweep'] as const;
+/** Request-level readers: each feeds the request-log path (scheduler replay → implied steps + targets). */
+const REQUEST_READERS: Record<string, (o: RequestLogOptions) => Promise<RequestLogOutput>> = {
+  'request-log': reconstructRequestLog,
+  'vllm-request-spans': reconstructRequestSpans,
+};
+const FORMATS = ['vllm-otlp', 'request-log', 'sweep', 'vllm-request-spans'] as const;
 
 /** Open writers for every named output; `all` commits or aborts them together. */
 class Outputs {
@@ -49,7 +55,7 @@ export function reconstructCommand(io: CliIO) {
   return new Command('reconstruct')
     .description('turn engine logs (vLLM OTLP traces, request timing logs, batch sweeps) into canonical step records')
     .addOption(new Option('--format <format>', 'input format').choices(FORMATS).makeOptionMandatory())
-    .requiredOption('--in <path>', 'input: trace file or experiment dir (vllm-otlp); requests.jsonl or its dir (request-log); CSV (sweep)')
+    .requiredOption('--in <path>', 'input: trace file or experiment dir (vllm-otlp); requests.jsonl or its dir (request-log); CSV (sweep); OTLP JSON Lines of llm_request spans, optionally .gz (vllm-request-spans)')
     .option('--out <file>', 'output step records, JSON Lines (vllm-otlp, request-log)')
     .option('--targets <file>', 'output request-level timing targets, JSON Lines (vllm-otlp, request-log)')
     .option('--labels <file>', 'output per-request labels (µs): queueing, TTFT, prefill/decode time net of preemption gaps, E2E (vllm-otlp; JSON Lines, or CSV when the name ends in .csv)')
@@ -72,11 +78,11 @@ export function reconstructCommand(io: CliIO) {
       const fmt = o.format;
       const perFormat: Record<string, readonly (keyof typeof o)[]> = {
         'vllm-otlp': ['labels', 'duration', 'keepUncertain'],
-        'request-log': ['maxNumSeqs', 'dataParallel', 'outputLagSteps'],
+        ...Object.fromEntries(Object.keys(REQUEST_READERS).map((f) => [f, ['maxNumSeqs', 'dataParallel', 'outputLagSteps'] as const])),
         sweep: ['outDir', 'manifest', 'columns', 'modelMap', 'gpuMap'],
       };
       for (const [f, keys] of Object.entries(perFormat)) {
-        if (f === fmt) continue;
+        if (f === fmt || (f in REQUEST_READERS && fmt in REQUEST_READERS)) continue;
         for (const k of keys) if (o[k] !== undefined) throw new UsageError(`option --${String(k).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} does not apply to --format ${fmt}`);
       }
       let summary: ReconstructSummary;
@@ -95,8 +101,9 @@ export function reconstructCommand(io: CliIO) {
         summary.notes.push(`wrote ${r.experiments.length} step files to ${o.outDir} and manifest ${manifest}`);
       } else {
         if (!o.out) throw new UsageError(`--format ${fmt} needs --out <steps.jsonl>`);
-        if (fmt === 'request-log') {
-          const r = await reconstructRequestLog({
+        const reader = REQUEST_READERS[fmt];
+        if (reader) {
+          const r = await reader({
             input: o.in, skipBad: !!o.skipBad,
             ...(o.experiment ? { experiment: o.experiment } : {}),
             ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),

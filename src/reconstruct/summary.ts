@@ -1,6 +1,6 @@
 /** What a reconstruction recovered, shared by every input format (printed by the CLI, or as JSON). */
 export interface ReconstructSummary {
-  format: 'vllm-otlp' | 'request-log' | 'sweep';
+  format: 'vllm-otlp' | 'request-log' | 'sweep' | 'vllm-request-spans';
   input: string;
   experiments: string[];
   /** Input lines / rows read. */

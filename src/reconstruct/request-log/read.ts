@@ -39,12 +39,12 @@ export interface RequestLogOutput {
   sim: SimResult;
 }
 
-interface Meta {
+export interface Meta {
   outputLagSteps?: number; asyncSource?: string; maxNumBatchedTokens?: number; maxNumSeqs?: number; dataParallel?: number;
   numGpuBlocks?: number; blockSize?: number; prefixCaching?: boolean; reserveFullIsl?: boolean; watermark?: number; model?: string; tp?: number;
 }
 
-function readMeta(file: string): Meta {
+export function readMeta(file: string): Meta {
   let m: Record<string, unknown>;
   try {
     m = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -133,8 +133,6 @@ export async function reconstructRequestLog(o: RequestLogOptions): Promise<Reque
   const metaFile = path.join(path.dirname(file), 'meta.json');
   const meta = fs.existsSync(metaFile) ? readMeta(metaFile) : {};
   const B = o.maxNumBatchedTokens ?? meta.maxNumBatchedTokens;
-  const S = o.maxNumSeqs ?? meta.maxNumSeqs;
-  const dp = o.dataParallel ?? meta.dataParallel ?? 1;
   if (B === undefined) throw new InputError(`${file}: max_num_batched_tokens unknown: give --max-num-batched-tokens or a meta.json with engine_kwargs.max_num_batched_tokens`);
   const experiment = o.experiment ?? defaultExperiment(file);
   const sum = emptySummary('request-log', o.input);
@@ -155,6 +153,31 @@ export async function reconstructRequestLog(o: RequestLogOptions): Promise<Reque
     ids.add(r.id);
     reqs.push(r);
   }
+  return replayLoggedRequests(reqs, o, { file, experiment, meta, summary: sum });
+}
+
+/** Where the requests came from (for messages, defaults and the summary). */
+export interface RequestSource {
+  /** Input file named in messages. */
+  file: string;
+  experiment: string;
+  /** Engine limits read next to the input (meta.json), if any. */
+  meta: Meta;
+  /** Summary with records/bad already counted by the reader. */
+  summary: ReconstructSummary;
+}
+
+/**
+ * Replay already-parsed requests through the scheduler (simulate.ts) → implied steps and
+ * request-level targets. Shared by every request-level reader (requests.jsonl, vLLM request
+ * spans, vllm bench results).
+ */
+export function replayLoggedRequests(reqs: LoggedRequest[], o: Omit<RequestLogOptions, 'input' | 'experiment' | 'skipBad'>, src: RequestSource): RequestLogOutput {
+  const { file, experiment, meta, summary: sum } = src;
+  const B = o.maxNumBatchedTokens ?? meta.maxNumBatchedTokens;
+  const S = o.maxNumSeqs ?? meta.maxNumSeqs;
+  const dp = o.dataParallel ?? meta.dataParallel ?? 1;
+  if (B === undefined) throw new InputError(`${file}: max_num_batched_tokens unknown: give --max-num-batched-tokens or a meta.json with engine_kwargs.max_num_batched_tokens`);
   if (reqs.length === 0) throw new InputError(`${file}: no usable requests`);
   const lag = o.outputLagSteps ?? meta.outputLagSteps ?? 1;
   const blocks = o.numGpuBlocks ?? meta.numGpuBlocks;
