@@ -10,7 +10,7 @@ export default async function (log: (s: string) => void): Promise<void> {
   const n = Number(process.env['BENCH_STEPS'] ?? 1_000_000);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-bench-'));
   const steps = path.join(dir, 'steps.jsonl');
-  const gen = await measure(() => main(['sample', '--steps', String(n), '--out', steps, '--model', 'llama-3.1-70b', '--gpu', 'h100-sxm', '--tp', '4'], memoryIO()));
+  const gen = await measure(() => main(['sample', '--num-steps', String(n), '--out', steps, '--model', 'llama-3.1-70b', '--gpu', 'h100-sxm', '--tp', '4'], memoryIO()));
   log(`sample: ${n} steps written in ${gen.seconds.toFixed(1)} s (${(fs.statSync(steps).size / 2 ** 20).toFixed(0)} MiB)`);
   for (const basis of ['seed', 'roofline']) {
     const out = path.join(dir, `f-${basis}.csv`);

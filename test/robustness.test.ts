@@ -55,7 +55,7 @@ describe('row 1: --out is one of the inputs', () => {
 describe('row 2: .gz outputs are gzip and stepfit reads them back', () => {
   it('sample --out x.jsonl.gz → gzip; features reads it', async () => {
     const out = path.join(dir, 'x.jsonl.gz');
-    expect((await runCli(['sample', '--steps', '20', '--out', out])).code).toBe(0);
+    expect((await runCli(['sample', '--num-steps', '20', '--out', out])).code).toBe(0);
     const buf = fs.readFileSync(out);
     expect(buf[0]).toBe(0x1f);
     expect(buf[1]).toBe(0x8b);
@@ -69,7 +69,7 @@ describe('row 6: --out is an existing directory or empty', () => {
   it.each([['a directory', 'DIR'], ['empty', '']])('%s → one line, exit 1, no temp file', async (_n, o) => {
     fs.mkdirSync(path.join(dir, 'DIR'));
     const out = o === 'DIR' ? path.join(dir, 'DIR') : '';
-    const r = await runCli(['sample', '--steps', '10', '--out', out]);
+    const r = await runCli(['sample', '--num-steps', '10', '--out', out]);
     expect(r.code).toBe(1);
     expect(r.stderr.split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/is a directory|empty path/);
@@ -88,7 +88,7 @@ describe('row 5: a closed stdout ends quietly', () => {
 describe('row 8: temp files are removed on SIGTERM; stale ones of dead processes are cleaned', () => {
   it('SIGTERM during a large sample leaves no temp file', async () => {
     const out = path.join(dir, 'big.jsonl');
-    const p = spawn('node', [BIN, 'sample', '--steps', '3000000', '--out', out], { stdio: 'ignore' });
+    const p = spawn('node', [BIN, 'sample', '--num-steps', '3000000', '--out', out], { stdio: 'ignore' });
     for (let i = 0; i < 100 && temps(dir).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(temps(dir).length).toBe(1);
     p.kill('SIGTERM');
@@ -102,7 +102,7 @@ describe('row 8: temp files are removed on SIGTERM; stale ones of dead processes
     const dead = spawnSync('true').pid!; // exited already
     const stale = path.join(dir, `.x.jsonl.tmp-${dead}-abc123`);
     fs.writeFileSync(stale, 'half');
-    expect((await runCli(['sample', '--steps', '5', '--out', path.join(dir, 'x.jsonl')])).code).toBe(0);
+    expect((await runCli(['sample', '--num-steps', '5', '--out', path.join(dir, 'x.jsonl')])).code).toBe(0);
     expect(fs.existsSync(stale)).toBe(false);
   });
 });
@@ -141,7 +141,7 @@ describe('row 11: absurd coefficients in a fit file are refused, not predicted a
     const fit = JSON.parse(fs.readFileSync(f, 'utf8'));
     fit.terms[0].coef = 1e308;
     fs.writeFileSync(f, JSON.stringify(fit));
-    for (const args of [['predict', '--fit', f, '--steps', s, ...M, '--out', path.join(dir, 'p.csv')], ['report', '--fit', f, '--data', s, ...M, '--out', path.join(dir, 'rep')]]) {
+    for (const args of [['predict', '--fit', f, '--steps', s, ...M, '--out', path.join(dir, 'p.csv')], ['report', '--fit', f, '--steps', s, ...M, '--out', path.join(dir, 'rep')]]) {
       const r = await runCli(args);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/field 'terms\[0\]\.coef' .*beyond/);

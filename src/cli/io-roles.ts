@@ -14,7 +14,7 @@ export const IO_ROLES: Readonly<Record<string, Roles>> = Object.freeze({
   fit: { in: ['steps', 'targets', 'manifest'], out: ['out'] },
   evaluate: { in: ['fit', 'steps', 'targets', 'manifest'], out: [] },
   predict: { in: ['fit', 'steps'], out: ['out'] },
-  report: { in: ['fit', 'data', 'manifest'], out: [], dirOut: { out: ['index.html', 'report.md'] } },
+  report: { in: ['fit', 'steps', 'manifest'], out: [], dirOut: { out: ['index.html', 'report.md'] } },
   export: { in: ['fit'], out: ['out'] },
   sample: { in: [], out: ['out'] },
   simulate: { in: ['fit', 'workload'], out: ['traceOut'], dirOut: { out: ['steps.jsonl', 'requests.csv', 'summary.json', 'traces.jsonl.gz'] } },

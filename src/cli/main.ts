@@ -8,6 +8,7 @@ import { installPipeGuards, processIO, type CliIO } from './io.js';
 import { installTempCleanup } from '../io/atomic.js';
 import { checkOutputsAgainstInputs } from '../io/guard.js';
 import { pathRoles } from './io-roles.js';
+import { renameDeprecatedFlags } from './flags.js';
 import { COMMANDS } from './commands.js';
 import { VERSION } from '../version.js';
 
@@ -45,7 +46,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     return 2;
   }
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(renameDeprecatedFlags(program as never, argv, (line) => io.err(line)), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
