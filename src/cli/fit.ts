@@ -8,9 +8,7 @@ import { fitDataset, FIT_METHODS, DEFAULT_RIDGE_LAMBDA, type FitMethod, type Fit
 import { buildFitFile, fitProvenance } from '../fit/build.js';
 import { writeFitFile } from '../fit/fitfile.js';
 import { formatFit } from '../fit/format.js';
-import { DEFAULT_FIT } from '../fit/defaults.js';
-import { getBasis } from '../basis/registry.js';
-import { physicalBounds } from '../basis/types.js';
+import { DEFAULT_FIT, defaultFitOptions } from '../fit/defaults.js';
 
 /** `a=1,b=2` → {a: '1', b: '2'} (for --bounds / --prior / --group). */
 export function parseAssignments(flag: string, spec: string): [string, string][] {
@@ -86,21 +84,23 @@ export function fitCommand(io: CliIO) {
     .option('--json', 'print the fit file JSON on stdout instead of the table')
     .action(async (o, cmd) => {
       const ds = datasetFromFlags(o, 'fit');
-      const method: FitMethod = o.method ?? (o.basis === 'seed' ? 'nnls' : DEFAULT_FIT.method);
-      const opts: FitOptions = {
-        basis: o.basis, method, weight: o.weight, seed: o.seed, cv: o.cv ?? null, bootstrap: o.bootstrap, collinear: o.onCollinear,
-      };
-      if (o.basisParam !== undefined) opts.basisParams = Object.fromEntries(parseAssignments('--basis-param', o.basisParam).map(([k, v]) => [k, parseNum('--basis-param', k, v)]));
-      const boundsSpec = o.bounds ?? (method === 'huber' || method === 'bounded' ? DEFAULT_FIT.bounds : 'none');
-      if (boundsSpec === 'physical') opts.bounds = physicalBounds(getBasis(o.basis));
-      else if (boundsSpec !== 'none') opts.bounds = parseBounds(boundsSpec);
-      if (o.lambda !== undefined || o.prior !== undefined) {
-        if (method === 'ols' || method === 'nnls') throw new UsageError(`--lambda / --prior apply to --method ridge, bounded or huber (got --method ${method})`);
-        const lambda = o.lambda ?? (method === 'ridge' ? DEFAULT_RIDGE_LAMBDA : DEFAULT_FIT.boundedRidgeLambda);
-        opts.ridge = { lambda, prior: o.prior ? Object.fromEntries(parseAssignments('--prior', o.prior).map(([k, v]) => [k, parseNum('--prior', k, v)])) : undefined };
-      } else if ((method === 'huber' || method === 'bounded') && opts.bounds !== undefined) {
-        opts.ridge = { lambda: DEFAULT_FIT.boundedRidgeLambda };
+      const method: FitMethod = o.method ?? defaultFitOptions({ basis: o.basis }).method;
+      if ((o.lambda !== undefined || o.prior !== undefined) && (method === 'ols' || method === 'nnls')) {
+        throw new UsageError(`--lambda / --prior apply to --method ridge, bounded or huber (got --method ${method})`);
       }
+      const ridge = o.lambda !== undefined || o.prior !== undefined
+        ? {
+          lambda: o.lambda ?? (method === 'ridge' ? DEFAULT_RIDGE_LAMBDA : DEFAULT_FIT.boundedRidgeLambda),
+          prior: o.prior ? Object.fromEntries(parseAssignments('--prior', o.prior).map(([k, v]) => [k, parseNum('--prior', k, v)])) : undefined,
+        }
+        : undefined;
+      // the default policy (bounds, ridge) lives in fit/defaults.ts and is shared with validate, report and the library
+      const opts: FitOptions = defaultFitOptions({
+        basis: o.basis, method, weight: o.weight, seed: o.seed, cv: o.cv ?? null, bootstrap: o.bootstrap, collinear: o.onCollinear,
+        ...(o.bounds === undefined || o.bounds === 'physical' || o.bounds === 'none' ? { bounds: o.bounds } : { bounds: parseBounds(o.bounds) }),
+        ...(ridge ? { ridge } : {}),
+      });
+      if (o.basisParam !== undefined) opts.basisParams = Object.fromEntries(parseAssignments('--basis-param', o.basisParam).map(([k, v]) => [k, parseNum('--basis-param', k, v)]));
       if (o.huberK !== undefined || o.huberMaxIter !== undefined) {
         if (method !== 'huber') throw new UsageError(`--huber-k / --huber-max-iter apply to --method huber (got --method ${method})`);
         opts.huber = { k: o.huberK, maxIter: o.huberMaxIter };

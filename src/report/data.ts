@@ -13,6 +13,7 @@ import { InputError } from '../io/errors.js';
 import { getBasis } from '../basis/registry.js';
 import type { LoadedFit } from '../predict/load.js';
 import { makePredictor } from '../predict/predict.js';
+import { defaultFitOptions } from '../fit/defaults.js';
 import { fitDataset, NormalAccumulator, type FitDataset, type FitResult, type FitMethod } from '../fit/api.js';
 import { engineModel } from '../engine/model.js';
 import { F64Col, U32Col } from './columns.js';
@@ -167,7 +168,7 @@ export async function collectReportData(loaded: LoadedFit, ds: FitDataset, opts:
       const measured: FitDataset = {
         experiments: ds.experiments.map((e) => ({ ...e, targets: undefined, steps: () => measuredSteps(e.steps) })),
       };
-      seedFit = await fitDataset(measured, { basis: 'seed', method: seedMethod, weight: fit.method.weight, seed: 1, collinear: 'resolve' });
+      seedFit = await fitDataset(measured, defaultFitOptions({ basis: 'seed', method: seedMethod, weight: fit.method.weight, seed: 1, collinear: 'resolve', bounds: 'none' }));
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       seedNote = `seed refit failed: ${e.message}`;

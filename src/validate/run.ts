@@ -9,7 +9,8 @@ import { computeMetrics } from '../fit/metrics.js';
 import type { Metrics } from '../fit/fitfile.js';
 import { fittedModel } from '../predict/model.js';
 import { getBasis } from '../basis/registry.js';
-import { physicalBounds, type Basis } from '../basis/types.js';
+import type { Basis } from '../basis/types.js';
+import { defaultFitOptions } from '../fit/defaults.js';
 import { loadArchitecture } from '../model/load.js';
 import { loadGpu } from '../hardware/gpu.js';
 import type { Step } from '../steps/step.js';
@@ -48,12 +49,14 @@ export interface SuiteResult {
 
 /** Fit-engine options of a configuration (what `stepfit fit` would be given). */
 export function engineOptions(cfg: FitConfig, basis: Basis): FitOptions {
-  return {
-    basis, method: cfg.method, weight: cfg.weight, seed: 1, cv: null,
-    ...(cfg.bounds === 'physical' ? { bounds: physicalBounds(basis) } : {}),
-    ...(cfg.ridge > 0 ? { ridge: { lambda: cfg.ridge } } : {}),
+  // explicit config values through the one default fit policy (fit/defaults.ts), as `stepfit fit` uses it
+  const opts = defaultFitOptions({
+    basis, method: cfg.method, weight: cfg.weight, seed: 1, cv: null, bounds: cfg.bounds === 'physical' ? 'physical' : 'none',
     ...(cfg.basisParams ? { basisParams: cfg.basisParams } : {}),
-  };
+  });
+  if (cfg.ridge > 0) opts.ridge = { lambda: cfg.ridge };
+  else delete opts.ridge;
+  return opts;
 }
 
 const methodLabel = (c: FitConfig): string => `${c.method}${c.bounds === 'physical' ? ' + bounds' : ''}${c.ridge > 0 ? ` + ridge ${c.ridge.toExponential()}` : ''}, ${c.weight}`;
