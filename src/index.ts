@@ -4,7 +4,7 @@
  *   import { experimentFrom, fit, buildFitFile, fitProvenance, fittedModel, loadArchitecture, loadGpu, readAllSteps } from 'stepfit';
  *
  *   // model/GPU: a shipped configs/ id or a config.json / datasheet path; steps: JSONL (.gz) file, directory, or Step[]
- *   const ds = { experiments: [experimentFrom({ id: 'x', steps: 'data/sample/steps.jsonl', model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1 })] };
+ *   const ds = { experiments: [experimentFrom({ experiment: 'x', steps: 'data/sample/steps.jsonl', model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1 })] };
  *   const result = await fit(ds);                            // the CLI's default fit policy (fit/defaults.ts)
  *   const file = buildFitFile(result, await fitProvenance(ds, 'my-program'));
  *   const model = fittedModel(file, { arch: loadArchitecture('llama-3.1-8b'), gpu: loadGpu('h100-sxm'), tp: 1 });

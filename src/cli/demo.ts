@@ -6,7 +6,7 @@
  *   reconstruct → fit (default basis, 5-fold CV) → report → export (table) ,
  *   plus the seven-term seed fit exported for BLIS.
  *
- * It ends by printing the path of the report.
+ * It ends by printing the path of the report (stdout) and three next commands to try (stderr).
  */
 import path from 'node:path';
 import fs from 'node:fs';
@@ -39,10 +39,18 @@ export function demoCommand(io: CliIO) {
       await run(['reconstruct', '--format', 'vllm-otlp', '--in', o.in, '--experiment', 'sample', '--duration', 'duration-us', '--out', f('steps.jsonl'), '--targets', f('targets.jsonl'), '--labels', f('requests.csv')]);
       await run(['fit', '--steps', f('steps.jsonl'), ...exp, '--experiment', 'sample', '--targets', f('targets.jsonl'), '--cv', 'kfold:5', '--out', f('fit.json')]);
       await run(['fit', '--steps', f('steps.jsonl'), ...exp, '--experiment', 'sample', '--targets', f('targets.jsonl'), '--basis', 'seed', '--out', f('fit-seed.json')]);
-      await run(['report', '--fit', f('fit.json'), '--data', f('steps.jsonl'), ...exp, '--experiment', 'sample', '--title', 'stepfit demo: simulated vLLM trace, Llama-3.1-8B on H100 SXM', '--out', f('report')]);
+      await run(['report', '--fit', f('fit.json'), '--steps', f('steps.jsonl'), ...exp, '--experiment', 'sample', '--title', 'stepfit demo: simulated vLLM trace, Llama-3.1-8B on H100 SXM', '--out', f('report')]);
       await run(['export', '--fit', f('fit.json'), '--to', 'table', ...exp, '--batch', '1,8,32,128', '--context', '512,2048,8192', '--prefill', '0,512,2048', '--out', f('table.csv')]);
       await run(['export', '--fit', f('fit-seed.json'), '--to', 'blis', '--out', f('blis-defaults.yaml')]);
       io.err(`\ndemo finished in ${((Date.now() - t0) / 1000).toFixed(1)} s; outputs in ${out}`);
+      const rel = (name: string): string => path.relative(process.cwd(), f(name));
+      io.err([
+        '',
+        'next, try:',
+        `  stepfit predict --fit ${rel('fit.json')} --steps ${rel('steps.jsonl')} ${exp.join(' ')} --out ${rel('predicted.csv')}`,
+        `  stepfit simulate --fit ${rel('fit.json')} ${exp.join(' ')} --workload poisson:rate=5,requests=200 --out ${rel('sim')}`,
+        `  stepfit export --fit ${rel('fit.json')} --to blis --out ${rel('blis.yaml')}`,
+      ].join('\n'));
       io.out(path.join(out, 'report', 'index.html'));
     });
 }

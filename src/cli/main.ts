@@ -7,6 +7,7 @@ import { InputError } from '../io/errors.js';
 import { processIO, type CliIO } from './io.js';
 import { COMMANDS } from './commands.js';
 import { VERSION } from '../version.js';
+import { renameDeprecatedFlags } from './flags.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('stepfit')
@@ -35,7 +36,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     return 2;
   }
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(renameDeprecatedFlags(program as never, argv, (line) => io.err(line)), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {

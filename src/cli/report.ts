@@ -41,7 +41,7 @@ function sha256(file: string): string {
 }
 
 /**
- * The fit's own training data, located from its provenance (for `report` without --data/--manifest):
+ * The fit's own training data, located from its provenance (for `report` without --steps/--manifest):
  * a manifest input, or — for a one-experiment fit — its single step file, each found at the
  * recorded path (relative to the current directory) with the recorded SHA-256.
  */
@@ -58,19 +58,19 @@ export function trainingDataset(loaded: LoadedFit): { ds: FitDataset; descriptio
       description: `Training data of the fit: ${stepFiles[0]!.path} (from the fit file's provenance)`,
     };
   }
-  throw new UsageError(`report: give --data (with --model/--gpu/--tp) or --manifest: the training data of ${loaded.path} could not be located from its provenance (inputs must exist at their recorded paths with the recorded SHA-256)`);
+  throw new UsageError(`report: give --steps (with --model/--gpu/--tp) or --manifest: the training data of ${loaded.path} could not be located from its provenance (inputs must exist at their recorded paths with the recorded SHA-256)`);
 }
 
 export function reportCommand(io: CliIO) {
   return new Command('report')
     .description('accuracy report of a fit on measured steps: index.html (self-contained) + report.md + plots (SVG and PNG), against the seven-term baseline, the analytical engine and a naive baseline')
     .requiredOption('--fit <file>', 'fit file (fits/*.json)')
-    .option('--data <path>', 'step records with duration_us (JSONL, .jsonl.gz, or a directory) of one experiment; needs --model/--gpu/--tp')
-    .option('--model <id|path>', 'model of --data')
-    .option('--gpu <id|path>', 'GPU of --data')
-    .option('--tp <n>', 'tensor-parallel degree of --data', intOption('--tp'), 1)
-    .option('--experiment <id>', 'experiment id of --data (default <model>-<gpu>-tp<N>)')
-    .option('--group <labels>', "labels of --data's experiment, e.g. 'workload=sharegpt'")
+    .option('--steps <path>', 'step records with duration_us (JSONL, .jsonl.gz, or a directory) of one experiment; needs --model/--gpu/--tp (was --data)')
+    .option('--model <id|path>', 'model of --steps')
+    .option('--gpu <id|path>', 'GPU of --steps')
+    .option('--tp <n>', 'tensor-parallel degree of --steps', intOption('--tp'), 1)
+    .option('--experiment <id>', 'experiment id of --steps (default <model>-<gpu>-tp<N>)')
+    .option('--group <labels>', "labels of --steps' experiment, e.g. 'workload=sharegpt'")
     .option('--manifest <file>', 'many experiments: YAML/JSON manifest (experiments: [{id, steps, model, gpu, tp, groups}])')
     .requiredOption('--out <dir>', 'output directory, e.g. reports/<name>/ (files replaced atomically)')
     .option('--title <text>', 'report title')
@@ -81,12 +81,12 @@ export function reportCommand(io: CliIO) {
       const loaded = loadFit(o.fit);
       let ds: FitDataset;
       let description: string;
-      if (o.data === undefined && o.manifest === undefined) {
-        if (o.model !== undefined || o.gpu !== undefined) throw new UsageError('report: --model/--gpu describe --data; give --data too');
+      if (o.steps === undefined && o.manifest === undefined) {
+        if (o.model !== undefined || o.gpu !== undefined) throw new UsageError('report: --model/--gpu describe --steps; give --steps too');
         ({ ds, description } = trainingDataset(loaded));
       } else {
-        ds = datasetFromFlags({ steps: o.data, manifest: o.manifest, model: o.model, gpu: o.gpu, tp: o.tp, experiment: o.experiment, group: o.group }, 'report');
-        description = o.manifest !== undefined ? `Manifest ${o.manifest}` : `Steps ${o.data} (${o.model}, ${o.gpu}, TP ${o.tp})`;
+        ds = datasetFromFlags({ steps: o.steps, manifest: o.manifest, model: o.model, gpu: o.gpu, tp: o.tp, experiment: o.experiment, group: o.group }, 'report');
+        description = o.manifest !== undefined ? `Manifest ${o.manifest}` : `Steps ${o.steps} (${o.model}, ${o.gpu}, TP ${o.tp})`;
       }
       const bar = io.interactive
         ? new cliProgress.SingleBar({ stream: process.stderr, format: 'report [{bar}] {value}/{total} {stage}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)

@@ -13,9 +13,9 @@ export function sampleCommand(io: CliIO) {
     .option('--model <id|path>', 'model config id or path', 'llama-3.1-8b')
     .option('--gpu <id|path>', 'GPU datasheet id or path', 'h100-sxm')
     .option('--tp <n>', 'tensor-parallel degree', intOption('--tp'), 1)
-    .option('--steps <n>', 'number of steps to generate', intOption('--steps'), 2000)
-    .option('--budget <tokens>', 'max_num_batched_tokens (tokens per step)', intOption('--budget'), 2048)
-    .option('--max-seqs <n>', 'max_num_seqs (requests per step)', intOption('--max-seqs'), 64)
+    .option('--num-steps <n>', 'number of steps to generate (was --steps)', intOption('--num-steps'), 2000)
+    .option('--max-num-batched-tokens <tokens>', 'max_num_batched_tokens: tokens per step (was --budget)', intOption('--max-num-batched-tokens'), 2048)
+    .option('--max-num-seqs <n>', 'max_num_seqs: requests per step (was --max-seqs)', intOption('--max-num-seqs'), 64)
     .option('--noise <sigma>', 'log-normal noise σ on durations (0.03 ≈ 3%)', floatOption('--noise', 0), 0.03)
     .option('--seed <n>', 'random seed', intOption('--seed', 0), 1)
     .option('--experiment <name>', 'experiment name written on each record (default <model>-<gpu>-tp<N>)')
@@ -26,7 +26,7 @@ export function sampleCommand(io: CliIO) {
       const gpu = loadGpu(o.gpu);
       const experiment = o.experiment ?? `${arch.name}-${gpu.id}-tp${o.tp}`;
       const n = await writeSteps(o.out, syntheticSteps({ arch, gpu, tp: o.tp }, {
-        steps: o.steps, seed: o.seed, experiment, budget: o.budget, maxSeqs: o.maxSeqs, noise: o.noise,
+        steps: o.numSteps, seed: o.seed, experiment, budget: o.maxNumBatchedTokens, maxSeqs: o.maxNumSeqs, noise: o.noise,
       }));
       io.err(`sample: ${n} steps → ${o.out}`);
     });
