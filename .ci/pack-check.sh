@@ -8,7 +8,8 @@ root=$PWD
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 fail() { echo "pack-check: FAILED ($1)"; [ -s "$scratch/log" ] && tail -n 20 "$scratch/log"; exit 1; }
-npm run -s build >"$scratch/log" 2>&1 || fail "npm run build"
+# .ci/run passes --no-build: `npm ci` has just built dist/ through the prepare script
+if [ "${1:-}" != "--no-build" ]; then npm run -s build >"$scratch/log" 2>&1 || fail "npm run build"; fi
 tgz=$(npm pack --silent --ignore-scripts --pack-destination "$scratch" 2>>"$scratch/log" | tail -n 1)
 [ -n "$tgz" ] && [ -f "$scratch/$tgz" ] || fail "npm pack"
 mkdir -p "$scratch/app" && cd "$scratch/app" || fail "scratch project"
