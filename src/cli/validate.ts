@@ -9,16 +9,22 @@ import { SUITES, getSuite } from '../validate/suites.js';
 import { runSuite } from '../validate/run.js';
 import { formatSuiteJson, formatSuiteMarkdown, formatSuiteText, suiteFailures } from '../validate/format.js';
 
-/** Shared real-data root: --data, else $STEPFIT_SHARED_DATA, else ../shared/data next to the package. */
+/**
+ * Real-data root: --data, else $STEPFIT_SHARED_DATA, else ../shared/data next to the package when it exists,
+ * else the subsets vendored in the package's data/ (with their licenses and provenance: data/<source>/README.md).
+ */
 export function sharedDataRoot(flag: string | undefined): string {
-  return path.resolve(flag ?? process.env['STEPFIT_SHARED_DATA'] ?? path.join(PACKAGE_ROOT, '..', 'shared', 'data'));
+  const given = flag ?? process.env['STEPFIT_SHARED_DATA'];
+  if (given !== undefined) return path.resolve(given);
+  const shared = path.join(PACKAGE_ROOT, '..', 'shared', 'data');
+  return fs.existsSync(shared) ? path.resolve(shared) : path.join(PACKAGE_ROOT, 'data');
 }
 
 export function validateCommand(io: CliIO) {
   return new Command('validate')
     .description('run a named suite of held-out train/test splits on real measurements (reconstruct → fit → predict) and print accuracy: the seed baseline vs the default basis/method')
     .requiredOption('--suite <name>', `validation suite (${Object.keys(SUITES).join(', ')})`)
-    .option('--data <dir>', 'root of the shared real data (default $STEPFIT_SHARED_DATA or ../shared/data)')
+    .option('--data <dir>', 'root of the real data (default $STEPFIT_SHARED_DATA, else ../shared/data, else the vendored subsets in the package data/)')
     .option('--json', 'print the full result as JSON (metrics, coefficients, checks)')
     .option('--markdown', 'print the table as GitHub Markdown')
     .option('--check', 'deprecated no-op: validate always exits 1 when a seed number does not reproduce or a default misses its target (a printed FAIL)')
