@@ -98,7 +98,7 @@ export function reportCommand(io: CliIO) {
         bar.setTotal(total);
         bar.update(done, { stage });
       };
-      let result;
+      let result: Awaited<ReturnType<typeof buildReport>>;
       try {
         result = await buildReport(loaded, ds, o.out, { title: o.title, dataDescription: description, seed: o.seed, engine: o.engine, onProgress });
       } finally {
