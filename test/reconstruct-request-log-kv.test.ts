@@ -94,16 +94,14 @@ describe('request-log replay with a KV cache (round trip through the serving sim
 const RTX4090 = 'casys-kaist__LLMServingSim/bench/examples/RTX4090/Llama-3.1-8B/vllm';
 
 describe('request-log KV bad input', () => {
-  it('a block count that cannot hold one of the requests is one clear error naming the request', async () => {
-    if (!haveShared(`${RTX4090}/requests.jsonl`)) return;
+  it.skipIf(!haveShared(`${RTX4090}/requests.jsonl`))('a block count that cannot hold one of the requests is one clear error naming the request', async () => {
     await expect(reconstructRequestLog({ input: sharedPath(RTX4090), numGpuBlocks: 20 }))
       .rejects.toThrow(/request bench-\d+ \(line \d+\): \d+ \+ \d+ tokens need \d+ KV blocks of 16, but the engine has 19 usable/);
   });
 });
 
 describe('request-log on the KV-bound RTX 4090 run', () => {
-  it('models the KV cache: capacity never exceeded, preemptions inferred, residuals improved', async () => {
-    if (!haveShared(`${RTX4090}/requests.jsonl`)) return;
+  it.skipIf(!haveShared(`${RTX4090}/requests.jsonl`))('models the KV cache: capacity never exceeded, preemptions inferred, residuals improved', async () => {
     const meta = JSON.parse(fs.readFileSync(sharedPath(`${RTX4090}/meta.json`), 'utf8')) as { kv_cache: { num_gpu_blocks: number; block_size: number } };
     const { steps, sim, summary, targets } = await reconstructRequestLog({ input: sharedPath(RTX4090) });
     const usable = meta.kv_cache.num_gpu_blocks - 1;

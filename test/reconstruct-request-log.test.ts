@@ -85,8 +85,7 @@ const RUNS = ['RTX4090/Llama-3.1-8B', 'RTXPRO6000/Llama-3.1-8B', 'RTXPRO6000/Qwe
 describe('request-log on the four real vLLM 0.19 runs', () => {
   for (const run of RUNS) {
     const rel = `casys-kaist__LLMServingSim/bench/examples/${run}/vllm`;
-    it(`${run}: reconstructs, targets are consistent, implied times agree with the log`, async () => {
-      if (!haveShared(`${rel}/requests.jsonl`)) return;
+    it.skipIf(!haveShared(`${rel}/requests.jsonl`))(`${run}: reconstructs, targets are consistent, implied times agree with the log`, async () => {
       const out = await reconstructRequestLog({ input: sharedPath(rel) });
       const { summary, steps, targets, sim } = out;
       expect(summary.requests).toBe(300);
@@ -119,9 +118,9 @@ describe('request-log on the four real vLLM 0.19 runs', () => {
     });
   }
 
-  it('CLI writes steps and targets the fitter can read', async () => {
-    const rel = 'casys-kaist__LLMServingSim/bench/examples/RTXPRO6000/Qwen3-30B-A3B-Instruct-2507/vllm';
-    if (!haveShared(`${rel}/requests.jsonl`)) return;
+  const cliRel = 'casys-kaist__LLMServingSim/bench/examples/RTXPRO6000/Qwen3-30B-A3B-Instruct-2507/vllm';
+  it.skipIf(!haveShared(`${cliRel}/requests.jsonl`))('CLI writes steps and targets the fitter can read', async () => {
+    const rel = cliRel;
     const out = path.join(dir, 'steps.jsonl');
     const tg = path.join(dir, 'targets.jsonl');
     const r = await runCli(['reconstruct', '--format', 'request-log', '--in', sharedPath(rel), '--out', out, '--targets', tg]);

@@ -18,8 +18,7 @@ afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
 const SPLITWISE = 'Mutinifni__splitwise-sim/data/perf_model.csv';
 
 describe('sweep: Splitwise perf_model.csv', () => {
-  it('reads 12 experiments (model × hardware × TP), keeping every repetition', async () => {
-    if (!haveShared(SPLITWISE)) return;
+  it.skipIf(!haveShared(SPLITWISE))('reads 12 experiments (model × hardware × TP), keeping every repetition', async () => {
     const { experiments, summary } = await reconstructSweep({ input: sharedPath(SPLITWISE) });
     expect(experiments).toHaveLength(12);
     expect(summary.records).toBe(1260);
@@ -36,8 +35,7 @@ describe('sweep: Splitwise perf_model.csv', () => {
     for (const g of ['a100-sxm-80gb', 'h100-sxm']) expect(loadGpu(g).id).toBe(g);
   });
 
-  it('maps one row to its two steps with hand-checked values (ms → µs, context = prompt + tokens/2)', async () => {
-    if (!haveShared(SPLITWISE)) return;
+  it.skipIf(!haveShared(SPLITWISE))('maps one row to its two steps with hand-checked values (ms → µs, context = prompt + tokens/2)', async () => {
     const text = fs.readFileSync(sharedPath(SPLITWISE), 'utf8').split('\n');
     const hdr = text[0]!.split(',');
     const row = text[1]!.split(',');
@@ -53,8 +51,7 @@ describe('sweep: Splitwise perf_model.csv', () => {
     expect(dc.durationUs).toBeCloseTo(Number(v('token_time')) * 1000, 6);
   });
 
-  it('CLI writes one step file per experiment and a manifest that loads', async () => {
-    if (!haveShared(SPLITWISE)) return;
+  it.skipIf(!haveShared(SPLITWISE))('CLI writes one step file per experiment and a manifest that loads', async () => {
     const out = path.join(dir, 'splitwise');
     const r = await runCli(['reconstruct', '--format', 'sweep', '--in', sharedPath(SPLITWISE), '--out-dir', out, '--manifest', path.join(out, 'm.yaml')]);
     expect(r.code).toBe(0);
