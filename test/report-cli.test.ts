@@ -142,7 +142,7 @@ describe('stepfit report', () => {
     expect(r.stderr).toMatch(/report: 1,500 steps, MAPE [\d.]+%/);
   });
 
-  it('without --data/--manifest it reports on the fit\'s own training data (found by hash)', async () => {
+  it('without --steps/--manifest it reports on the fit\'s own training data (found by hash)', async () => {
     const out = path.join(dir, 'rep-default');
     const r = await runCli(['report', '--fit', fitPath, '--out', out, '--no-engine', '--no-seed']);
     expect(r.code, r.stderr).toBe(0);
@@ -175,13 +175,13 @@ describe('stepfit report', () => {
 
     const nodur = path.join(dir, 'nodur.jsonl');
     fs.writeFileSync(nodur, '{"step": 0, "decode": [10, 20]}\n{"step": 1, "prefill": [{"tokens": 5, "prior": 0}]}\n');
-    const r4 = await runCli(['report', '--fit', fitPath, '--data', nodur, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--out', out2, '--no-seed']);
+    const r4 = await runCli(['report', '--fit', fitPath, '--steps', nodur, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--out', out2, '--no-seed']);
     expect(r4.code).toBe(1);
     expect(r4.stderr).toMatch(/no step with duration_us/);
     expect(fs.existsSync(out2)).toBe(false);
 
     const r5 = await runCli(['report', '--fit', fitPath, '--model', 'llama-3.1-8b', '--out', out2]);
     expect(r5.code).toBe(2);
-    expect(r5.stderr).toMatch(/--model\/--gpu describe --data/);
+    expect(r5.stderr).toMatch(/--model\/--gpu describe --steps/);
   });
 });
