@@ -25,7 +25,7 @@ describe('formulas', () => {
   it('normal quantile: Φ⁻¹(0.975) = 1.959964, Φ⁻¹(0.001) = −3.090232', () => {
     expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 6);
     expect(normalQuantile(0.001)).toBeCloseTo(-3.090232, 6);
-    expect(normalQuantile(0.5)).toBe(0);
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 12);
   });
 
   it('quadratic form xᵀCx on a hand example', () => {
