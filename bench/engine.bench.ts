@@ -19,14 +19,22 @@ import { PACKAGE_ROOT } from '../src/io/paths.js';
 export default async function (log: (s: string) => void): Promise<void> {
   const rng = makeRng(5);
   const steps: Step[] = Array.from({ length: 20_000 }, (_, i) => ({
-    experiment: 'b', step: i,
+    experiment: 'b',
+    step: i,
     prefill: rng.int(0, 1) ? [{ tokens: rng.int(16, 2048), prior: rng.int(0, 4096), prompt: 8192 }] : [],
     decode: Array.from({ length: rng.int(1, 128) }, () => rng.int(100, 8000)),
   }));
-  for (const [model, tp] of [['llama-3.1-8b', 1], ['llama-3.1-70b', 4], ['qwen3-30b-a3b', 2]] as const) {
+  for (const [model, tp] of [
+    ['llama-3.1-8b', 1],
+    ['llama-3.1-70b', 4],
+    ['qwen3-30b-a3b', 2],
+  ] as const) {
     const m = engineModel({ arch: loadArchitecture(model), gpu: loadGpu('h100-sxm'), tp }, { efficiency: 'auto' });
     let sink = 0;
-    const r = await measure(() => { for (const s of steps) sink += m.predictUs(s); return sink; });
+    const r = await measure(() => {
+      for (const s of steps) sink += m.predictUs(s);
+      return sink;
+    });
     log(`predictUs ${model} TP${tp} (calibrated H100): ${steps.length} mixed steps (≤128 decodes) in ${r.seconds.toFixed(2)} s = ${(steps.length / r.seconds / 1000).toFixed(1)}k steps/s`);
   }
   const ctx = { arch: loadArchitecture('llama-3.1-70b'), gpu: loadGpu('h100-sxm'), tp: 4 };
@@ -35,7 +43,10 @@ export default async function (log: (s: string) => void): Promise<void> {
   const q = await measure(() => searchParallelism(ctx.arch, ctx.gpu, 8, {}, { inputTokens: 1024, outputTokens: 256 }, { ttftMs: 500, tpotMs: 50 }));
   log(`search (Llama-3.1-70B, 8 × H100, ${q.result.candidates.length} layouts): ${q.seconds.toFixed(2)} s; peak RSS ${q.peakRssMiB.toFixed(0)} MiB`);
   const data = path.resolve(PACKAGE_ROOT, '..', 'shared', 'data');
-  if (!fs.existsSync(data)) { log(`calibrate: skipped (no ${data})`); return; }
+  if (!fs.existsSync(data)) {
+    log(`calibrate: skipped (no ${data})`);
+    return;
+  }
   for (const g of ['h100-sxm', 'h200', 'a100-sxm-80gb', 'l40s']) {
     const c = await measure(() => calibrate(loadGpu(g), { dataRoot: data }));
     log(`calibrate ${g}: ${c.seconds.toFixed(1)} s, peak RSS ${c.peakRssMiB.toFixed(0)} MiB`);

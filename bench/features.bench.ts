@@ -15,7 +15,9 @@ export default async function (log: (s: string) => void): Promise<void> {
   for (const basis of ['seed', 'roofline']) {
     const out = path.join(dir, `f-${basis}.csv`);
     const m = await measure(() => main(['features', '--steps', steps, '--model', 'llama-3.1-70b', '--gpu', 'h100-sxm', '--tp', '4', '--basis', basis, '--out', out], memoryIO()));
-    log(`features --basis ${basis}: ${n} steps in ${m.seconds.toFixed(2)} s = ${(n / m.seconds / 1000).toFixed(0)}k steps/s; peak RSS ${m.peakRssMiB.toFixed(0)} MiB (start ${m.startRssMiB.toFixed(0)} MiB)`);
+    log(
+      `features --basis ${basis}: ${n} steps in ${m.seconds.toFixed(2)} s = ${(n / m.seconds / 1000).toFixed(0)}k steps/s; peak RSS ${m.peakRssMiB.toFixed(0)} MiB (start ${m.startRssMiB.toFixed(0)} MiB)`,
+    );
   }
   fs.rmSync(dir, { recursive: true, force: true });
 }

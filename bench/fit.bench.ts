@@ -25,7 +25,10 @@ function* benchSteps(n: number, seed: number): Generator<Step> {
     const nd = rng.int(0, 48);
     const decode = new Array<number>(nd);
     let ctx = 0;
-    for (let k = 0; k < nd; k++) { decode[k] = rng.int(10, 4000); ctx += decode[k]!; }
+    for (let k = 0; k < nd; k++) {
+      decode[k] = rng.int(10, 4000);
+      ctx += decode[k]!;
+    }
     const prefill: PrefillChunk[] = [];
     let toks = 0;
     if (nd === 0 || rng.next() < 0.3) {
@@ -34,7 +37,7 @@ function* benchSteps(n: number, seed: number): Generator<Step> {
       prefill.push({ tokens: t, prior, prompt: prior + t });
       toks += t;
     }
-    const mu = 4500 + 2.6 * toks + 0.004 * toks * toks / 100 + 0.011 * ctx + 9 * (nd + prefill.length);
+    const mu = 4500 + 2.6 * toks + (0.004 * toks * toks) / 100 + 0.011 * ctx + 9 * (nd + prefill.length);
     yield { experiment: 'bench', step: i, durationUs: mu * (1 + 0.03 * rng.normal()), prefill, decode };
   }
 }
@@ -48,14 +51,23 @@ export default async function (log: (s: string) => void): Promise<void> {
   });
   const base: FitOptions = { basis: 'seed', method: 'nnls', weight: 'relative', seed: 1 };
   for (const n of sizes) {
-    const gen = await measure(() => { let s = 0; for (const st of benchSteps(n, 42)) s += st.decode.length; return s; });
+    const gen = await measure(() => {
+      let s = 0;
+      for (const st of benchSteps(n, 42)) s += st.decode.length;
+      return s;
+    });
     log(`generator only: ${n} steps in ${gen.seconds.toFixed(2)} s (one pass; a fit makes 2 passes)`);
-    const runs: [string, FitOptions][] = [['nnls, relative weights', base], ['ols, relative weights, kfold:5 CV', { ...base, method: 'ols', cv: 'kfold:5' }]];
+    const runs: [string, FitOptions][] = [
+      ['nnls, relative weights', base],
+      ['ols, relative weights, kfold:5 CV', { ...base, method: 'ols', cv: 'kfold:5' }],
+    ];
     if (n <= 1_000_000) runs.push(['huber, relative weights (IRLS, rows cached in memory)', { ...base, method: 'huber' }]);
     for (const [label, opts] of runs) {
       const m = await measure(() => fitDataset(ds(n), opts));
       const r = m.result;
-      log(`fit ${n} steps × seed (7 terms), ${label}: ${m.seconds.toFixed(2)} s incl. generation, ${r.passes} passes; peak RSS ${m.peakRssMiB.toFixed(0)} MiB (start ${m.startRssMiB.toFixed(0)} MiB); train MAPE ${r.metrics.train.overall.mape.toFixed(2)}%`);
+      log(
+        `fit ${n} steps × seed (7 terms), ${label}: ${m.seconds.toFixed(2)} s incl. generation, ${r.passes} passes; peak RSS ${m.peakRssMiB.toFixed(0)} MiB (start ${m.startRssMiB.toFixed(0)} MiB); train MAPE ${r.metrics.train.overall.mape.toFixed(2)}%`,
+      );
     }
   }
   // from disk through the CLI: 1M steps JSONL
@@ -65,6 +77,8 @@ export default async function (log: (s: string) => void): Promise<void> {
   await writeSteps(file, benchSteps(n, 42));
   const out = path.join(dir, 'fit.json');
   const m = await measure(() => main(['fit', '--steps', file, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--tp', '1', '--basis', 'seed', '--out', out], memoryIO()));
-  log(`stepfit fit --steps <${n} steps, ${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MiB JSONL> --basis seed (nnls): ${m.seconds.toFixed(2)} s; peak RSS ${m.peakRssMiB.toFixed(0)} MiB (start ${m.startRssMiB.toFixed(0)} MiB); exit ${m.result}`);
+  log(
+    `stepfit fit --steps <${n} steps, ${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MiB JSONL> --basis seed (nnls): ${m.seconds.toFixed(2)} s; peak RSS ${m.peakRssMiB.toFixed(0)} MiB (start ${m.startRssMiB.toFixed(0)} MiB); exit ${m.result}`,
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 }

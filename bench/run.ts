@@ -9,7 +9,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
-const files = fs.readdirSync(dir).filter((f) => f.endsWith('.bench.ts')).sort()
+const files = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .sort()
   .filter((f) => wanted.length === 0 || wanted.some((w) => f.startsWith(w)));
 for (const f of files) {
   const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { default: (log: (s: string) => void) => Promise<void> };

@@ -35,26 +35,43 @@ export default async function (log: (s: string) => void): Promise<void> {
     const cpu0 = process.cpuUsage();
     const m = await measure(() => {
       const sim = new ServingSimulator(workload, {
-        limits: { maxNumSeqs: 256, maxNumBatchedTokens: 2048, blockSize: 16, numGpuBlocks: 28_000 }, model, experiment: 'bench', noise: 0.05, seed: 1,
+        limits: { maxNumSeqs: 256, maxNumBatchedTokens: 2048, blockSize: 16, numGpuBlocks: 28_000 },
+        model,
+        experiment: 'bench',
+        noise: 0.05,
+        seed: 1,
       });
-      sim.runAll((v) => { steps++; batch += v.step.prefill.length + v.step.decode.length; });
+      sim.runAll((v) => {
+        steps++;
+        batch += v.step.prefill.length + v.step.decode.length;
+      });
       return sim;
     });
     const c = process.cpuUsage(cpu0);
     const cpuS = (c.user + c.system) / 1e6;
-    log(`core, ${model.name}: ${steps} steps (mean batch ${(batch / steps).toFixed(1)} requests, ${(m.result.nowNs / 1e9).toFixed(0)} s simulated, ${m.result.totalPreemptions} preemptions) in ${m.seconds.toFixed(2)} s wall = ${(steps / m.seconds / 1000).toFixed(0)}k steps/s; CPU ${cpuS.toFixed(2)} s = ${(steps / cpuS / 1000).toFixed(0)}k steps/CPU-s; peak RSS ${m.peakRssMiB.toFixed(0)} MiB`);
+    log(
+      `core, ${model.name}: ${steps} steps (mean batch ${(batch / steps).toFixed(1)} requests, ${(m.result.nowNs / 1e9).toFixed(0)} s simulated, ${m.result.totalPreemptions} preemptions) in ${m.seconds.toFixed(2)} s wall = ${(steps / m.seconds / 1000).toFixed(0)}k steps/s; CPU ${cpuS.toFixed(2)} s = ${(steps / cpuS / 1000).toFixed(0)}k steps/CPU-s; peak RSS ${m.peakRssMiB.toFixed(0)} MiB`,
+    );
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-bench-sim-'));
   for (const extra of [[], ['--emit-trace', 'vllm-otlp', '--sample-rate', '0.1']]) {
     const out = path.join(dir, extra.length ? 'trace' : 'plain');
     const cpu0 = process.cpuUsage();
-    const m = await measure(() => main(['simulate', '--synthetic-truth', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--workload', spec,
-      '--num-gpu-blocks', '28000', '--noise', '0.05', '--out', out, ...extra], memoryIO()));
+    const m = await measure(() =>
+      main(['simulate', '--synthetic-truth', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--workload', spec, '--num-gpu-blocks', '28000', '--noise', '0.05', '--out', out, ...extra], memoryIO()),
+    );
     const c = process.cpuUsage(cpu0);
     const sum = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as { steps: number };
     const sz = (f: string): string => (fs.existsSync(f) ? `${(fs.statSync(f).size / 2 ** 20).toFixed(0)} MiB` : '-');
-    log(`CLI${extra.length ? ' + trace (10% of steps sampled)' : ''}: ${sum.steps} steps in ${m.seconds.toFixed(1)} s wall = ${(sum.steps / m.seconds / 1000).toFixed(0)}k steps/s; CPU ${((c.user + c.system) / 1e6).toFixed(1)} s; peak RSS ${m.peakRssMiB.toFixed(0)} MiB; steps.jsonl ${sz(path.join(out, 'steps.jsonl'))}${extra.length ? `, trace ${sz(path.join(out, 'trace.jsonl.gz'))}` : ''}`);
+    log(
+      `CLI${extra.length ? ' + trace (10% of steps sampled)' : ''}: ${sum.steps} steps in ${m.seconds.toFixed(1)} s wall = ${(sum.steps / m.seconds / 1000).toFixed(0)}k steps/s; CPU ${((c.user + c.system) / 1e6).toFixed(1)} s; peak RSS ${m.peakRssMiB.toFixed(0)} MiB; steps.jsonl ${sz(path.join(out, 'steps.jsonl'))}${extra.length ? `, trace ${sz(path.join(out, 'trace.jsonl.gz'))}` : ''}`,
+    );
   }
   fs.rmSync(dir, { recursive: true, force: true });
-  log(`machine: ${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}`);
+  log(
+    `machine: ${os.cpus().length} CPUs, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ')}`,
+  );
 }

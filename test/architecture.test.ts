@@ -9,24 +9,42 @@ import path from 'node:path';
 import { REPO_ROOT } from './support/shared.js';
 
 /** Layer of each src/ folder (or top-level file): a folder may import only its own or lower layers. */
-export const LAYERS: Readonly<Record<string, number>> = {
-  io: 0, util: 0, version: 0,
-  steps: 1, model: 1, hardware: 1,
+const LAYERS: Readonly<Record<string, number>> = {
+  io: 0,
+  util: 0,
+  version: 0,
+  steps: 1,
+  model: 1,
+  hardware: 1,
   basis: 2,
-  engine: 3, fit: 3,
-  predict: 4, scheduler: 4,
-  reconstruct: 5, collect: 5,
+  engine: 3,
+  fit: 3,
+  predict: 4,
+  scheduler: 4,
+  reconstruct: 5,
+  collect: 5,
   simulate: 6,
-  report: 7, export: 7, validate: 7, planner: 7, fits: 7,
+  report: 7,
+  export: 7,
+  validate: 7,
+  planner: 7,
+  fits: 7,
   cli: 8,
   index: 9,
 };
 
 const SRC = path.join(REPO_ROOT, 'src');
 const files = (fs.readdirSync(SRC, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => path.join(SRC, f));
-const folderOf = (f: string): string => { const r = path.relative(SRC, f).split(path.sep); return r.length === 1 ? r[0]!.replace(/\.ts$/, '') : r[0]!; };
+const folderOf = (f: string): string => {
+  const r = path.relative(SRC, f).split(path.sep);
+  return r.length === 1 ? r[0]!.replace(/\.ts$/, '') : r[0]!;
+};
 
-interface Edge { from: string; to: string; typeOnly: boolean }
+interface Edge {
+  from: string;
+  to: string;
+  typeOnly: boolean;
+}
 function imports(f: string): Edge[] {
   const src = fs.readFileSync(f, 'utf8');
   const out: Edge[] = [];
@@ -45,8 +63,7 @@ describe('architecture', () => {
   });
 
   it('folders import only their own or lower layers (type imports included)', () => {
-    const bad = edges.filter((e) => LAYERS[folderOf(e.to)]! > LAYERS[folderOf(e.from)]!)
-      .map((e) => `${path.relative(SRC, e.from)} → ${path.relative(SRC, e.to)}`);
+    const bad = edges.filter((e) => LAYERS[folderOf(e.to)]! > LAYERS[folderOf(e.from)]!).map((e) => `${path.relative(SRC, e.from)} → ${path.relative(SRC, e.to)}`);
     expect(bad).toEqual([]);
   });
 

@@ -20,7 +20,11 @@ describe('n½ estimator (hand values)', () => {
   it('floor is a median (one outlier ignored); eager knee is the median over eager curves only', () => {
     const big = [64 * MiB, 128 * MiB];
     const mk = (backend: string, floor: number, bw: number): AllReduceCurve => ({
-      gpu: 'x', backend, gpus: 2, bytes: [128, 256, 512, ...big], us: [floor, floor, 50 * floor, ...big.map((b) => floor + b / bw)],
+      gpu: 'x',
+      backend,
+      gpus: 2,
+      bytes: [128, 256, 512, ...big],
+      us: [floor, floor, 50 * floor, ...big.map((b) => floor + b / bw)],
     });
     expect(halfPerformanceBytes(mk('e', 20, 1e5))).toBeCloseTo(2e6, 3);
     const curves = [mk('vllm_eager', 20, 1e5), mk('vllm_eager', 30, 1e5), mk('vllm_eager', 40, 1e5), mk('vllm_graph', 1, 1e5)];
@@ -37,7 +41,12 @@ const have = haveShared(AIC_ALLREDUCE_CSV('h100_sxm')) && haveShared(AIC_ALLREDU
 describe.runIf(have)('COMM_KNEE_BYTES from the real all-reduce microbenchmarks', () => {
   it('equals the median eager-mode n½ of H100 + A100 at 2/4/8 GPUs (2.63 MiB, within 0.005 MiB)', () => {
     const curves = ['h100_sxm', 'a100_sxm'].flatMap((g) => readAllReduceCsv(sharedPath(AIC_ALLREDUCE_CSV(g)), g));
-    expect(curves.filter((c) => c.backend === 'vllm_eager').map((c) => c.gpus).sort()).toEqual([2, 2, 4, 4, 8, 8]);
+    expect(
+      curves
+        .filter((c) => c.backend === 'vllm_eager')
+        .map((c) => c.gpus)
+        .sort(),
+    ).toEqual([2, 2, 4, 4, 8, 8]);
     const each = curves.filter((c) => c.backend === 'vllm_eager').map((c) => halfPerformanceBytes(c) / MiB);
     for (const v of each) expect(v).toBeGreaterThan(1.5), expect(v).toBeLessThan(4);
     expect(Math.abs(eagerKneeBytes(curves) - COMM_KNEE_BYTES) / MiB).toBeLessThan(0.005);

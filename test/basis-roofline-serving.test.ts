@@ -39,8 +39,13 @@ describe('serving basis: hand values', () => {
   it('GPU-work terms of a mixed step at TP 2 on H100', () => {
     const r = row(mixed);
     const want: Record<string, number> = {
-      prefill_gemm: 3351.03166, decode_gemm: 13.354376, prefill_attn: 34.792165, kv: 110.648244,
-      weight: 1972.261903, tp_comm: 598.853404, tp_comm_large: 323.647162,
+      prefill_gemm: 3351.03166,
+      decode_gemm: 13.354376,
+      prefill_attn: 34.792165,
+      kv: 110.648244,
+      weight: 1972.261903,
+      tp_comm: 598.853404,
+      tp_comm_large: 323.647162,
     };
     for (const [k, v] of Object.entries(want)) expect(rel(r[k]!, v), k).toBeLessThan(1e-6);
   });
@@ -86,7 +91,7 @@ describe('serving basis: hand values', () => {
     const T0 = commKneeTokens(c);
     expect(T0).toBeCloseTo(COMM_KNEE_BYTES / (4096 * 2), 9); // knee in bytes: one token's message is d bf16 activations
     const unit = perTok(1e6) / (1e6 - T0); // comm µs per token
-    expect(rel(perTok(4), unit * 16 / (2 * T0))).toBeLessThan(1e-3);
+    expect(rel(perTok(4), (unit * 16) / (2 * T0))).toBeLessThan(1e-3);
     expect(rel(perTok(200000), unit * (200000 - T0))).toBeLessThan(1e-4);
   });
 
@@ -99,7 +104,7 @@ describe('serving basis: hand values', () => {
     const s = f[11]!;
     expect(rel(s, 1.4042553)).toBeLessThan(1e-6);
     expect(f[7]).toBe(128);
-    expect(rel(r[7]!, 128 * 450 / 300)).toBeLessThan(1e-12); // A100 NVLink 600 GB/s → 300 per direction
+    expect(rel(r[7]!, (128 * 450) / 300)).toBeLessThan(1e-12); // A100 NVLink 600 GB/s → 300 per direction
     expect(rel(r[8]!, 32 * s)).toBeLessThan(1e-12);
     for (let j = 0; j < 7; j++) expect(r[j]).toBe(f[j]);
   });
@@ -121,8 +126,16 @@ describe('serving basis: registry and physical bounds', () => {
 describe('serving basis v4: device-latency scale from the SM clock', () => {
   it('s = 1980 MHz / datasheet boost clock: H100 SXM 1, A100 1.404255, H100 PCIe 1.128205, L40S / RTX 4090 0.785714, MI300X 0.942857', () => {
     const want: Record<string, number> = {
-      'h100-sxm': 1, h200: 1, 'a100-sxm-80gb': 1980 / 1410, 'a100-pcie-80gb': 1980 / 1410, 'h100-pcie': 1.1282051,
-      'h100-nvl': 1.1092437, l40s: 0.7857143, 'rtx-4090': 0.7857143, mi300x: 0.9428571, 'rtx-pro-6000-blackwell': 0.7565915,
+      'h100-sxm': 1,
+      h200: 1,
+      'a100-sxm-80gb': 1980 / 1410,
+      'a100-pcie-80gb': 1980 / 1410,
+      'h100-pcie': 1.1282051,
+      'h100-nvl': 1.1092437,
+      l40s: 0.7857143,
+      'rtx-4090': 0.7857143,
+      mi300x: 0.9428571,
+      'rtx-pro-6000-blackwell': 0.7565915,
     };
     for (const [id, v] of Object.entries(want)) {
       const s = deviceLatencyScale(loadGpu(id));

@@ -10,7 +10,9 @@ import { withFitDefaults as defaultFitOptions, DEFAULT_FIT } from '../src/fit/de
 import { fitDataset, buildFitFile, experimentFrom, getBasis, physicalBounds } from '../src/index.js';
 
 let dir: string;
-beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-flags-')); });
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-flags-'));
+});
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const rename = (argv: string[]): { argv: string[]; notes: string[] } => {

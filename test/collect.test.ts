@@ -26,8 +26,14 @@ async function emitSpans(exporter: ProtoExporter | JsonExporter, n: number, from
     const arrival = t0 + i * 10;
     const span = tracer.startSpan('llm_request', { kind: 1, startTime: arrival });
     span.setAttributes({
-      [ATTR.requestId]: `cmpl-${i}`, [ATTR.promptTokens]: 100 + i, [ATTR.completionTokens]: 20,
-      [ATTR.timeInQueue]: 0.001, [ATTR.ttft]: 0.05, [ATTR.prefill]: 0.045, [ATTR.decode]: 0.2, [ATTR.e2e]: 0.25,
+      [ATTR.requestId]: `cmpl-${i}`,
+      [ATTR.promptTokens]: 100 + i,
+      [ATTR.completionTokens]: 20,
+      [ATTR.timeInQueue]: 0.001,
+      [ATTR.ttft]: 0.05,
+      [ATTR.prefill]: 0.045,
+      [ATTR.decode]: 0.2,
+      [ATTR.e2e]: 0.25,
     });
     span.end(arrival + 250);
   }
@@ -55,7 +61,11 @@ describe('stepfit collect', () => {
 
   it('a SIGINT during the run loses no acknowledged span', async () => {
     const out = tmp();
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('./src/cli/main.js').then(async (m) => { process.exitCode = await m.main(['collect', '--listen', '127.0.0.1:0', '--out', ${JSON.stringify(out)}]); })`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '-e', `import('./src/cli/main.js').then(async (m) => { process.exitCode = await m.main(['collect', '--listen', '127.0.0.1:0', '--out', ${JSON.stringify(out)}]); })`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let err = '';
     const port = await new Promise<number>((resolve, reject) => {
       child.stderr.on('data', (d: Buffer) => {
@@ -76,7 +86,16 @@ describe('stepfit collect', () => {
       const spans: ReadableSpan[] = [];
       for (let i = 0; i < 10; i++) {
         const s = tracer.startSpan('llm_request', { startTime: Date.now() });
-        s.setAttributes({ [ATTR.requestId]: `q-${b}-${i}`, [ATTR.promptTokens]: 10, [ATTR.completionTokens]: 2, [ATTR.timeInQueue]: 0, [ATTR.ttft]: 0.01, [ATTR.prefill]: 0.01, [ATTR.decode]: 0.01, [ATTR.e2e]: 0.02 });
+        s.setAttributes({
+          [ATTR.requestId]: `q-${b}-${i}`,
+          [ATTR.promptTokens]: 10,
+          [ATTR.completionTokens]: 2,
+          [ATTR.timeInQueue]: 0,
+          [ATTR.ttft]: 0.01,
+          [ATTR.prefill]: 0.01,
+          [ATTR.decode]: 0.01,
+          [ATTR.e2e]: 0.02,
+        });
         s.end();
         spans.push(s as unknown as ReadableSpan);
       }

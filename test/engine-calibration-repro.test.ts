@@ -29,18 +29,23 @@ describe('calibration is reproducible and cross-checked', () => {
   });
   it.skipIf(!haveShared('microsoft__vidur/data/profiling/compute/h100'))('cross-source: AIConfigurator-calibrated GEMM curves vs Vidur GEMM timings (never used for GEMM calibration)', () => {
     const lines: string[] = [];
-    for (const [g, v, max] of [['h100-sxm', 'h100', 30], ['a100-sxm-80gb', 'a100', 20]] as const) {
+    for (const [g, v, max] of [
+      ['h100-sxm', 'h100', 30],
+      ['a100-sxm-80gb', 'a100', 20],
+    ] as const) {
       const e = compileEngine({ arch: loadArchitecture('llama-2-7b'), gpu: loadGpu(g), tp: 1 }, { efficiency: 'auto' });
-      const pred: number[] = []; const meas: number[] = [];
+      const pred: number[] = [];
+      const meas: number[] = [];
       for (const f of vidurFiles(SHARED_DATA, v)) {
         for (const r of vidurRows(readCsv(f, []))) {
           const s = vidurGemmShape(r);
           if (!s) continue;
-          pred.push(gemmOpUs(e, s.m, s.n, s.k)); meas.push(r.us);
+          pred.push(gemmOpUs(e, s.m, s.n, s.k));
+          meas.push(r.us);
         }
       }
       const st = apeStats(pred, meas);
-      const bias = pred.reduce((a, p, i) => a + (p - meas[i]!) / meas[i]!, 0) / pred.length * 100;
+      const bias = (pred.reduce((a, p, i) => a + (p - meas[i]!) / meas[i]!, 0) / pred.length) * 100;
       lines.push(`${g}: Vidur QKV/O/up/down GEMMs n ${st.n}, MAPE ${st.mape}%, bias ${bias.toFixed(1)}%`);
       expect(st.n).toBeGreaterThan(10000);
       expect(st.mape!).toBeLessThan(max);

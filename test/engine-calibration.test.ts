@@ -36,9 +36,12 @@ describe.each(Object.keys(HELD_OUT_MAX))('calibrated curves reproduce the microb
     const ctx = aicContextRows(readCsv(f.context, []));
     const gen = aicGenerationRows(readCsv(f.generation, []));
     const classes: [OpClass, KernelRow[], string[]][] = [
-      ['gemm.bf16', gemm.bf16, ['m', 'n']], ['gemm.fp8', gemm.fp8, ['m', 'n']],
-      ['attn_prefill.bf16', ctx.bf16, ['isl', 'bs']], ['attn_prefill.fp8kv', ctx.fp8kv, ['isl', 'bs']],
-      ['attn_decode.bf16', gen.bf16, ['ctx', 'bs']], ['attn_decode.fp8kv', gen.fp8kv, ['ctx', 'bs']],
+      ['gemm.bf16', gemm.bf16, ['m', 'n']],
+      ['gemm.fp8', gemm.fp8, ['m', 'n']],
+      ['attn_prefill.bf16', ctx.bf16, ['isl', 'bs']],
+      ['attn_prefill.fp8kv', ctx.fp8kv, ['isl', 'bs']],
+      ['attn_decode.bf16', gen.bf16, ['ctx', 'bs']],
+      ['attn_decode.fp8kv', gen.fp8kv, ['ctx', 'bs']],
     ];
     const bw = gpu.memBandwidthTBs * 1e6;
     const lines: string[] = [];
@@ -46,8 +49,14 @@ describe.each(Object.keys(HELD_OUT_MAX))('calibrated curves reproduce the microb
       if (!rows.length || !file.ops[cls]) continue;
       const { train, heldOut } = splitHeldOut(rows, cols);
       const peak = classPeakPerUs(cls, gpu);
-      const tr = apeStats(train.map((r) => predictRow(r, peak, bw, tables.ops[cls])), train.map((r) => r.us));
-      const ho = apeStats(heldOut.map((r) => predictRow(r, peak, bw, tables.ops[cls])), heldOut.map((r) => r.us));
+      const tr = apeStats(
+        train.map((r) => predictRow(r, peak, bw, tables.ops[cls])),
+        train.map((r) => r.us),
+      );
+      const ho = apeStats(
+        heldOut.map((r) => predictRow(r, peak, bw, tables.ops[cls])),
+        heldOut.map((r) => r.us),
+      );
       lines.push(`${gpuId} ${cls}: train ${tr.mape}% (n ${tr.n}), held-out ${ho.mape}% (n ${ho.n}, median ${ho.medianApe}%)`);
       // the committed file's recorded statistics are what the curves give (rounding of stored knots only)
       expect(Math.abs(ho.mape! - file.ops[cls]!.heldOut.mape!), cls).toBeLessThan(0.2);
@@ -64,7 +73,10 @@ describe.each(Object.keys(HELD_OUT_MAX))('calibrated curves reproduce the microb
         const c = tables.allreduce[mode][String(p)]!;
         const rows = ar.filter((r) => r.mode === mode && r.p === p).map((r) => ({ ...r, key: { messageBytes: r.messageBytes } }));
         const { heldOut } = splitHeldOut(rows, ['messageBytes']);
-        const ho = apeStats(heldOut.map((r) => c.latencyUs + r.trafficBytes / (link * curveEff(c.bandwidth, r.messageBytes))), heldOut.map((r) => r.us));
+        const ho = apeStats(
+          heldOut.map((r) => c.latencyUs + r.trafficBytes / (link * curveEff(c.bandwidth, r.messageBytes))),
+          heldOut.map((r) => r.us),
+        );
         lines.push(`${gpuId} allreduce ${mode} ${p}: held-out ${ho.mape}% (n ${ho.n})`);
         expect(ho.mape!, `${gpuId} allreduce ${mode} ${p}`).toBeLessThan(20);
       }

@@ -28,10 +28,15 @@ describe('stepfit engine step', () => {
   it('predicts a step file and reports MAPE against duration_us', async () => {
     const d = tmp();
     const steps = path.join(d, 's.jsonl');
-    fs.writeFileSync(steps, [
-      { experiment: 'e', step: 0, duration_us: 20000, prefill: [{ tokens: 512, prior: 0 }], decode: [] },
-      { experiment: 'e', step: 1, decode: [600, 700] },
-    ].map((x) => JSON.stringify(x)).join('\n') + '\n');
+    fs.writeFileSync(
+      steps,
+      [
+        { experiment: 'e', step: 0, duration_us: 20000, prefill: [{ tokens: 512, prior: 0 }], decode: [] },
+        { experiment: 'e', step: 1, decode: [600, 700] },
+      ]
+        .map((x) => JSON.stringify(x))
+        .join('\n') + '\n',
+    );
     const out = path.join(d, 'p.csv');
     const r = await runCli(['engine', 'step', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--steps', steps, '--out', out, '--json']);
     expect(r.code).toBe(0);
@@ -42,7 +47,7 @@ describe('stepfit engine step', () => {
     expect(s.steps).toBe(2);
     expect(s.measured).toBe(1);
     const pred = Number(lines[1]!.split(',')[3]);
-    expect(s.mapePct).toBeCloseTo(Math.abs(pred - 20000) / 20000 * 100, 3);
+    expect(s.mapePct).toBeCloseTo((Math.abs(pred - 20000) / 20000) * 100, 3);
   });
   it('bad inputs: one line, non-zero exit', async () => {
     const cases: [string[], number, RegExp][] = [
@@ -72,7 +77,11 @@ describe('stepfit engine step', () => {
     expect(o.stageUs).toBeGreaterThan(o.us / 5);
   });
   it('parses --prefill and --decode specs', () => {
-    expect(parsePrefill('512,2x128@1024')).toEqual([{ tokens: 512, prior: 0, prompt: 512 }, { tokens: 128, prior: 1024, prompt: 1152 }, { tokens: 128, prior: 1024, prompt: 1152 }]);
+    expect(parsePrefill('512,2x128@1024')).toEqual([
+      { tokens: 512, prior: 0, prompt: 512 },
+      { tokens: 128, prior: 1024, prompt: 1152 },
+      { tokens: 128, prior: 1024, prompt: 1152 },
+    ]);
     expect(parseDecode('3x10,7')).toEqual([10, 10, 10, 7]);
   });
 });
@@ -94,7 +103,7 @@ describe('stepfit engine memory / serve / search', () => {
     const o = JSON.parse(a.stdout) as { ttftMs: number; tpotMs: number; outputTokensPerS: number; cost: { dollarsPerMTokens: number } };
     expect(o.ttftMs).toBeGreaterThan(0);
     expect(o.tpotMs).toBeGreaterThan(0);
-    expect(o.cost.dollarsPerMTokens).toBeCloseTo(2 / 3600 / o.outputTokensPerS * 1e6, 6);
+    expect(o.cost.dollarsPerMTokens).toBeCloseTo((2 / 3600 / o.outputTokensPerS) * 1e6, 6);
     const d = await runCli(['engine', 'serve', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--input', '512', '--output', '64', '--disagg', '--decode-instances', '2', '--json']);
     expect(d.code).toBe(0);
     expect((JSON.parse(d.stdout) as { gpus: number; kvHandoffMs: number }).gpus).toBe(3);
@@ -106,7 +115,26 @@ describe('stepfit engine memory / serve / search', () => {
     expect(t.stdout).toMatch(/TTFT ms/);
   });
   it('search: table with the best layout', async () => {
-    const r = await runCli(['engine', 'search', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--gpus', '2', '--input', '512', '--output', '64', '--max-seqs', '16', '--ttft-ms', '1000', '--tpot-ms', '100']);
+    const r = await runCli([
+      'engine',
+      'search',
+      '--model',
+      'llama-3.1-8b',
+      '--gpu',
+      'h100-sxm',
+      '--gpus',
+      '2',
+      '--input',
+      '512',
+      '--output',
+      '64',
+      '--max-seqs',
+      '16',
+      '--ttft-ms',
+      '1000',
+      '--tpot-ms',
+      '100',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/best: TP\d PP\d DP\d/);
   });
@@ -116,9 +144,13 @@ describe('stepfit engine check', () => {
   it('compares a fit file with the engine and writes the grid', async () => {
     const m = { n: 0, mape: 0, medianApe: 0, p90Ape: 0, p99Ape: 0, rmseUs: 0, r2: null, biasPct: 0 };
     const fit = {
-      stepfitFit: FIT_SCHEMA_VERSION, basis: 'seed', basisVersion: seedBasis.version,
+      stepfitFit: FIT_SCHEMA_VERSION,
+      basis: 'seed',
+      basisVersion: seedBasis.version,
       terms: seedBasis.terms.map((t, i) => ({ name: t.name, coef: [1, 1, 1, 1, 0, 0, 0][i]!, se: null, ci95: [null, null], status: 'fitted' })),
-      method: { name: 'ols', weight: 'none', options: {} }, residual: { sigma: 0, scale: 'absolute', dof: 1 }, covariance: null,
+      method: { name: 'ols', weight: 'none', options: {} },
+      residual: { sigma: 0, scale: 'absolute', dof: 1 },
+      covariance: null,
       experiments: [{ id: 'e', model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1, groups: {}, rows: 10, ranges: { prefillTokens: [0, 1024], decodeRequests: [0, 16], maxContext: 4096 } }],
       metrics: { train: { overall: m, byGroup: {} }, cv: null },
       diagnostics: { rank: 7, conditionNumber: null, notes: [], dropped: [], merged: [] },

@@ -18,18 +18,34 @@ const rel = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
 const flat: Curve = { x: [1], eff: [1] };
 /** Efficiency 1 everywhere: the engine reduces to the textbook roofline. */
 const FLAT: EfficiencyTables = {
-  origin: 'test', gpu: 't', calibrated: [],
-  ops: Object.fromEntries(['gemm.bf16', 'gemm.fp8', 'attn_prefill.bf16', 'attn_prefill.fp8kv', 'attn_decode.bf16', 'attn_decode.fp8kv', 'elementwise']
-    .map((k) => [k, { compute: flat, memory: flat }])) as EfficiencyTables['ops'],
+  origin: 'test',
+  gpu: 't',
+  calibrated: [],
+  ops: Object.fromEntries(
+    ['gemm.bf16', 'gemm.fp8', 'attn_prefill.bf16', 'attn_prefill.fp8kv', 'attn_decode.bf16', 'attn_decode.fp8kv', 'elementwise'].map((k) => [k, { compute: flat, memory: flat }]),
+  ) as EfficiencyTables['ops'],
   allreduce: { graph: {}, eager: {}, nccl: {} },
 };
-const gpu = (F: number, BW: number, extra: Record<string, unknown> = {}): GpuSpec => parseGpuSpec({
-  id: 'test-gpu', name: 't', fp16DenseTflops: { value: F, source: 't' }, memCapacityGB: { value: 80, source: 't' },
-  memBandwidthTBs: { value: BW, source: 't' }, scaleUpGBs: { value: 900, source: 't' }, tdpW: { value: 700, source: 't' }, ...extra,
-}, 'test-gpu.json');
+const gpu = (F: number, BW: number, extra: Record<string, unknown> = {}): GpuSpec =>
+  parseGpuSpec(
+    {
+      id: 'test-gpu',
+      name: 't',
+      fp16DenseTflops: { value: F, source: 't' },
+      memCapacityGB: { value: 80, source: 't' },
+      memBandwidthTBs: { value: BW, source: 't' },
+      scaleUpGBs: { value: 900, source: 't' },
+      tdpW: { value: 700, source: 't' },
+      ...extra,
+    },
+    'test-gpu.json',
+  );
 /** Tiny Llama-like model: d 1024, 8 heads of 128, 2 layers, d_ff 4096, vocab 1000. */
-const TINY = parseArchitecture({ model_type: 'llama', num_hidden_layers: 2, hidden_size: 1024, num_attention_heads: 8, num_key_value_heads: 8,
-  intermediate_size: 4096, vocab_size: 1000, torch_dtype: 'bfloat16' }, 'tiny.json', 'tiny');
+const TINY = parseArchitecture(
+  { model_type: 'llama', num_hidden_layers: 2, hidden_size: 1024, num_attention_heads: 8, num_key_value_heads: 8, intermediate_size: 4096, vocab_size: 1000, torch_dtype: 'bfloat16' },
+  'tiny.json',
+  'tiny',
+);
 
 describe('efficiency curves', () => {
   const c: Curve = { x: [1e3, 1e5], eff: [0.1, 0.4] };
@@ -70,7 +86,7 @@ describe('roofline bound (hand-computed)', () => {
   });
   it('a compute-bound GEMM on flat efficiency runs at peak: 4096³ at 100 TFLOPS = 1374.39 µs', () => {
     const e = compileEngine({ arch: TINY, gpu: gpu(100, 1), tp: 1 }, { efficiency: FLAT });
-    expect(gemmOpUs(e, 4096, 4096, 4096)).toBeCloseTo(2 * 4096 ** 3 / 1e8, 6);
+    expect(gemmOpUs(e, 4096, 4096, 4096)).toBeCloseTo((2 * 4096 ** 3) / 1e8, 6);
   });
 });
 
@@ -88,11 +104,11 @@ describe('collectives (hand-computed)', () => {
     const intra = { bytesPerUs: 450e3, latencyUs: 1, eff: 1 };
     const inter = { bytesPerUs: 50e3, latencyUs: 10, eff: 1 };
     // g = 8, n = 2, S = 8 MB: RS = 7·1 + 7/8·8e6/450e3; inter = 2·1·10 + 1·(1e6)/50e3; AG = RS
-    const rs = 7 + 7 / 8 * 8e6 / 450e3;
+    const rs = 7 + ((7 / 8) * 8e6) / 450e3;
     expect(hierarchicalAllReduceUs(8e6, 8, 2, intra, inter)).toBeCloseTo(rs + (20 + 1e6 / 50e3) + rs, 9);
   });
   it('all-to-all, p2p, pipeline bubble', () => {
-    expect(allToAllUs(4e6, 4, { bytesPerUs: 400e3, latencyUs: 5, eff: 0.5 })).toBeCloseTo(5 + 0.75 * 4e6 / 200e3, 9);
+    expect(allToAllUs(4e6, 4, { bytesPerUs: 400e3, latencyUs: 5, eff: 0.5 })).toBeCloseTo(5 + (0.75 * 4e6) / 200e3, 9);
     expect(p2pUs(1e6, { bytesPerUs: 50e3, latencyUs: 10, eff: 1 })).toBeCloseTo(30, 9);
     expect(bubbleFraction(4, 8)).toBeCloseTo(3 / 11, 12);
     expect(bubbleFraction(1, 8)).toBe(0);
@@ -117,8 +133,8 @@ describe('collectives (hand-computed)', () => {
 
 describe('attention work (hand-computed)', () => {
   it('causal pairs over prior context, with and without a sliding window', () => {
-    expect(causalPairs(100, 50, 0)).toBe(100 * 50 + 100 * 101 / 2);
-    expect(causalPairs(100, 50, 64)).toBe(14 * 50 + 14 * 15 / 2 + 86 * 64);
+    expect(causalPairs(100, 50, 0)).toBe(100 * 50 + (100 * 101) / 2);
+    expect(causalPairs(100, 50, 64)).toBe(14 * 50 + (14 * 15) / 2 + 86 * 64);
     expect(causalPairs(10, 500, 64)).toBe(10 * 64);
   });
   it('prefill and decode FLOPs and bytes', () => {
@@ -177,19 +193,20 @@ describe('engine step composition (hand-computed on a tiny model, flat efficienc
   it('one decode at context 99: every op memory-bound; total = Σ bytes / BW = 70.201104 µs', () => {
     const b = engineStepBreakdown({ experiment: 't', step: 0, prefill: [], decode: [99] }, e);
     const L = 2;
-    const bytes = 2 * 1024 * 2 // embed
-      + 2 * L * (4 * 1024 * 2) // two fused add+norms per layer
-      + L * (1024 * 2 + 1024 * 3072 * 2 + 3072 * 2) // qkv m=1 n=(8+16)·128 k=1024
-      + L * (2 * 16 * 128 * 2) // rope
-      + L * (4096 * 2) // kv write: read K,V + write cache
-      + L * (100 * 4096 + 2 * 8 * 128 * 2) // decode attention over 100 cached tokens
-      + L * (1024 * 2 + 1024 * 1024 * 2 + 1024 * 2) // o_proj
-      + L * (1024 * 2 + 1024 * 8192 * 2 + 8192 * 2) // gate+up
-      + L * (3 * 4096 * 2) // silu·mul
-      + L * (4096 * 2 + 4096 * 1024 * 2 + 1024 * 2) // down
-      + 2 * 1024 * 2 // final norm
-      + (1024 * 2 + 1024 * 1000 * 2 + 1000 * 2) // lm head
-      + 1000 * 4 * 2; // sampler
+    const bytes =
+      2 * 1024 * 2 + // embed
+      2 * L * (4 * 1024 * 2) + // two fused add+norms per layer
+      L * (1024 * 2 + 1024 * 3072 * 2 + 3072 * 2) + // qkv m=1 n=(8+16)·128 k=1024
+      L * (2 * 16 * 128 * 2) + // rope
+      L * (4096 * 2) + // kv write: read K,V + write cache
+      L * (100 * 4096 + 2 * 8 * 128 * 2) + // decode attention over 100 cached tokens
+      L * (1024 * 2 + 1024 * 1024 * 2 + 1024 * 2) + // o_proj
+      L * (1024 * 2 + 1024 * 8192 * 2 + 8192 * 2) + // gate+up
+      L * (3 * 4096 * 2) + // silu·mul
+      L * (4096 * 2 + 4096 * 1024 * 2 + 1024 * 2) + // down
+      2 * 1024 * 2 + // final norm
+      (1024 * 2 + 1024 * 1000 * 2 + 1000 * 2) + // lm head
+      1000 * 4 * 2; // sampler
     expect(bytes).toBe(70_201_104);
     expect(b.us).toBeCloseTo(bytes / 1e6, 9);
     expect(b.ops.every((o) => o.bound === 'memory')).toBe(true);
@@ -198,8 +215,8 @@ describe('engine step composition (hand-computed on a tiny model, flat efficienc
   it('prefill of 100 tokens after 50 prior: attention compute and memory times', () => {
     const b = engineStepBreakdown({ experiment: 't', step: 0, prefill: [{ tokens: 100, prior: 50, prompt: 150 }], decode: [] }, e);
     const attn = b.ops.find((o) => o.op === 'attn_prefill')!;
-    expect(attn.computeUs).toBeCloseTo(2 * 4 * 8 * 128 * 10050 / 1e8, 9);
-    expect(attn.memoryUs).toBeCloseTo(2 * (2 * 100 * 8 * 128 * 2 + 150 * 4096) / 1e6, 9);
+    expect(attn.computeUs).toBeCloseTo((2 * 4 * 8 * 128 * 10050) / 1e8, 9);
+    expect(attn.memoryUs).toBeCloseTo((2 * (2 * 100 * 8 * 128 * 2 + 150 * 4096)) / 1e6, 9);
     expect(b.sampled).toBe(1);
     // a middle chunk (prompt longer than prior + tokens) samples nothing → no LM head
     const mid = engineStepBreakdown({ experiment: 't', step: 0, prefill: [{ tokens: 100, prior: 0, prompt: 400 }], decode: [] }, e);
@@ -228,8 +245,13 @@ describe('invariants', () => {
     const np = rng.int(0, 3);
     const nd = np === 0 ? rng.int(1, 64) : rng.int(0, 64);
     return {
-      experiment: 'p', step: 0,
-      prefill: Array.from({ length: np }, () => { const t = rng.int(1, 4096); const prior = rng.int(0, 8192); return { tokens: t, prior, prompt: prior + t }; }),
+      experiment: 'p',
+      step: 0,
+      prefill: Array.from({ length: np }, () => {
+        const t = rng.int(1, 4096);
+        const prior = rng.int(0, 8192);
+        return { tokens: t, prior, prompt: prior + t };
+      }),
       decode: Array.from({ length: nd }, () => rng.int(0, 16000)),
     };
   };
@@ -243,7 +265,10 @@ describe('invariants', () => {
           const w = weightBytesPerGpu(compileEngine({ arch, gpu: loadGpu('h100-sxm'), tp }, { efficiency: 'default', pp }));
           expect(w, `${id} tp${tp} pp${pp}`).toBeLessThanOrEqual(prevPp);
           prevPp = w;
-          if (pp === 1) { expect(w, `${id} tp${tp}`).toBeLessThanOrEqual(prevTp); prevTp = w; }
+          if (pp === 1) {
+            expect(w, `${id} tp${tp}`).toBeLessThanOrEqual(prevTp);
+            prevTp = w;
+          }
         }
       }
     }
@@ -263,8 +288,11 @@ describe('invariants', () => {
       }
     }
     // a single decode attention op (memory-bound) gets strictly faster with bandwidth
-    const t = (bw: number): number => engineStepBreakdown({ experiment: 'x', step: 0, prefill: [], decode: new Array<number>(32).fill(8000) },
-      compileEngine({ arch, gpu: { ...loadGpu('h100-sxm'), memBandwidthTBs: bw }, tp: 1 }, { efficiency: 'default' })).ops.find((o) => o.op === 'attn_decode')!.us;
+    const t = (bw: number): number =>
+      engineStepBreakdown(
+        { experiment: 'x', step: 0, prefill: [], decode: new Array<number>(32).fill(8000) },
+        compileEngine({ arch, gpu: { ...loadGpu('h100-sxm'), memBandwidthTBs: bw }, tp: 1 }, { efficiency: 'default' }),
+      ).ops.find((o) => o.op === 'attn_decode')!.us;
     expect(t(4)).toBeLessThan(t(2));
   });
   it('more peak FLOPS never slows a step; every op time ≥ 0', () => {
@@ -307,8 +335,7 @@ describe('bad inputs → clear errors', () => {
     expect(() => compileEngine({ arch: loadArchitecture('llama-3.1-8b'), gpu: h, tp: 2 }, { ep: 2 })).toThrow(/model is dense/);
   });
   it('FP8 weights on a GPU without FP8 tensor cores', () => {
-    expect(() => compileEngine({ arch: loadArchitecture('llama-3.1-8b'), gpu: loadGpu('a100-sxm-80gb'), tp: 1 }, { weightDtype: 'fp8' }))
-      .toThrow(/GPU 'a100-sxm-80gb' has no FP8 tensor cores/);
+    expect(() => compileEngine({ arch: loadArchitecture('llama-3.1-8b'), gpu: loadGpu('a100-sxm-80gb'), tp: 1 }, { weightDtype: 'fp8' })).toThrow(/GPU 'a100-sxm-80gb' has no FP8 tensor cores/);
   });
   it('a GPU without a calibrated file uses the documented default curves', () => {
     const t = loadEfficiency(loadGpu('mi300x'), 'auto');

@@ -45,13 +45,17 @@ describe('KV-cache capacity formula', () => {
       const ep = ek.enable_expert_parallel ? tp * dp : 1;
       const e = compileEngine({ arch: loadArchitecture(run.model), gpu: loadGpu(run.gpu), tp }, { efficiency: 'default', ep, dp });
       const blocks = kvCacheBlocks(e, {
-        blockSize: meta.kv_cache?.block_size ?? 16, gpuMemUtil: meta.kv_cache?.gpu_memory_utilization ?? 0.9,
-        maxBatchedTokens: ek.max_num_batched_tokens, maxSeqs: ek.max_num_seqs,
+        blockSize: meta.kv_cache?.block_size ?? 16,
+        gpuMemUtil: meta.kv_cache?.gpu_memory_utilization ?? 0.9,
+        maxBatchedTokens: ek.max_num_batched_tokens,
+        maxSeqs: ek.max_num_seqs,
       });
       const logged: number | undefined = meta.kv_cache?.num_gpu_blocks ?? undefined;
       if (logged !== undefined) {
-        const err = (blocks - logged) / logged * 100;
-        lines.push(`${run.dir} TP${tp}${dp > 1 ? ` DP${dp} EP${ep}` : ''}: predicted ${blocks} blocks, logged ${logged} (${err >= 0 ? '+' : ''}${err.toFixed(2)}%, in-sample: the reserve was calibrated here)`);
+        const err = ((blocks - logged) / logged) * 100;
+        lines.push(
+          `${run.dir} TP${tp}${dp > 1 ? ` DP${dp} EP${ep}` : ''}: predicted ${blocks} blocks, logged ${logged} (${err >= 0 ? '+' : ''}${err.toFixed(2)}%, in-sample: the reserve was calibrated here)`,
+        );
         expect(Math.abs(err)).toBeLessThan(1);
         compared++;
       } else {

@@ -18,7 +18,8 @@ const llama8 = loadArchitecture('llama-3.1-8b');
 describe('serving metrics (aggregated)', () => {
   it('one request at a time: TTFT = its prefill step; e2e = TTFT + Σ decode steps at contexts I … I+O−2', () => {
     const e = compileEngine({ arch: llama8, gpu: h100, tp: 1 }, { efficiency: 'default' });
-    const I = 700; const O = 50;
+    const I = 700;
+    const O = 50;
     const r = replay(e, I, O, 1, 2048);
     const t = (prefill: { tokens: number; prior: number; prompt: number }[], decode: number[]): number => engineStepBreakdown({ experiment: 'x', step: 0, prefill, decode }, e).us / 1e6;
     const ttft = t([{ tokens: I, prior: 0, prompt: I }], []);
@@ -48,9 +49,13 @@ describe('serving metrics (aggregated)', () => {
     expect(dp.gpus).toBe(2);
     expect(rel(dp.outputTokensPerS, 2 * b.outputTokensPerS)).toBeLessThan(1e-9);
   });
-  it('steady state is consistent: tokens/s = requests/s × O, and Little\'s law λ·e2e = concurrency', () => {
+  it("steady state is consistent: tokens/s = requests/s × O, and Little's law λ·e2e = concurrency", () => {
     const ctx = { arch: llama8, gpu: h100, tp: 1 };
-    for (const [I, O, C] of [[512, 1, 4], [512, 64, 16], [3000, 200, 48]] as const) {
+    for (const [I, O, C] of [
+      [512, 1, 4],
+      [512, 64, 16],
+      [3000, 200, 48],
+    ] as const) {
       const r = serveMetrics(ctx, { efficiency: 'default' }, { inputTokens: I, outputTokens: O, concurrency: C });
       expect(rel(r.outputTokensPerS, r.requestsPerS * O), `${I}/${O}/${C}`).toBeLessThan(0.02);
       expect(rel(r.requestsPerS * r.e2eS, C), `${I}/${O}/${C}`).toBeLessThan(0.05);
@@ -65,20 +70,23 @@ describe('serving metrics (aggregated)', () => {
     expect(over.keepsUp).toBe(false);
   });
   it('a model that cannot fit is a clear error with the numbers', () => {
-    expect(() => serveMetrics({ arch: loadArchitecture('llama-3.1-70b'), gpu: h100, tp: 1 }, {}, { inputTokens: 100, outputTokens: 10 }))
-      .toThrow(/does not fit: .*weights 141\.\d+ GB/);
+    expect(() => serveMetrics({ arch: loadArchitecture('llama-3.1-70b'), gpu: h100, tp: 1 }, {}, { inputTokens: 100, outputTokens: 10 })).toThrow(/does not fit: .*weights 141\.\d+ GB/);
   });
 });
 
 describe('serving metrics (disaggregated)', () => {
   it('KV handoff = 10 µs + I·L·2·kvH·d_h·2 bytes / (prefill TP · link · 0.7); TPOT = one decode step of the decode pool', () => {
     const arch = loadArchitecture('llama-3.1-70b');
-    const r = serveMetrics({ arch, gpu: h100, tp: 4 }, { efficiency: 'default' },
-      { inputTokens: 2000, outputTokens: 100, concurrency: 16 }, { prefillTp: 4, prefillInstances: 1, decodeInstances: 1, kvLinkGBs: 50 });
+    const r = serveMetrics(
+      { arch, gpu: h100, tp: 4 },
+      { efficiency: 'default' },
+      { inputTokens: 2000, outputTokens: 100, concurrency: 16 },
+      { prefillTp: 4, prefillInstances: 1, decodeInstances: 1, kvLinkGBs: 50 },
+    );
     const bytes = 2000 * 80 * 2 * 8 * 128 * 2;
     expect(r.kvHandoffMs!).toBeCloseTo((10e-6 + bytes / (4 * 50e9 * 0.7)) * 1e3, 9);
     const e = compileEngine({ arch, gpu: h100, tp: 4 }, { efficiency: 'default' });
-    const ctxs = Array.from({ length: 16 }, (_, i) => Math.round(2000 + (i + 0.5) * 100 / 16));
+    const ctxs = Array.from({ length: 16 }, (_, i) => Math.round(2000 + ((i + 0.5) * 100) / 16));
     expect(r.tpotMs).toBeCloseTo(engineStepBreakdown({ experiment: 'x', step: 0, prefill: [], decode: ctxs }, e).us / 1e3, 9);
     expect(r.gpus).toBe(8);
     // Little's law in the closed loop
@@ -92,8 +100,8 @@ describe('energy and cost (hand-computed)', () => {
     expect(c.facilityPowerW).toBeCloseTo(4 * 700 * 0.7 * 1.2, 9);
     expect(c.joulesPerOutputToken).toBeCloseTo(2.352, 9);
     expect(c.kWhPerMTokens).toBeCloseTo(2.352e6 / 3.6e6, 9);
-    expect(c.gCo2PerMTokens).toBeCloseTo(2.352e6 / 3.6e6 * 400, 9);
-    expect(c.dollarsPerMTokens!).toBeCloseTo(4 * 2 / 3600 / 1000 * 1e6, 9);
+    expect(c.gCo2PerMTokens).toBeCloseTo((2.352e6 / 3.6e6) * 400, 9);
+    expect(c.dollarsPerMTokens!).toBeCloseTo(((4 * 2) / 3600 / 1000) * 1e6, 9);
     expect(costMetrics({ gpus: 1, outputTokensPerS: 1 }, h100, {}).dollarsPerMTokens).toBeNull();
   });
 });
@@ -117,9 +125,13 @@ describe('parallelism search', () => {
 function seedFit(coefs: number[], ranges?: { prefillTokens: [number, number]; decodeRequests: [number, number]; maxContext: number }): FitFile {
   const m = { n: 0, mape: 0, medianApe: 0, p90Ape: 0, p99Ape: 0, rmseUs: 0, r2: null, biasPct: 0 };
   return {
-    stepfitFit: FIT_SCHEMA_VERSION, basis: seedBasis.name, basisVersion: seedBasis.version,
+    stepfitFit: FIT_SCHEMA_VERSION,
+    basis: seedBasis.name,
+    basisVersion: seedBasis.version,
     terms: seedBasis.terms.map((t, i) => ({ name: t.name, coef: coefs[i]!, se: null, ci95: [null, null], status: 'fitted' })),
-    method: { name: 'ols', weight: 'none', options: {} }, residual: { sigma: 0, scale: 'absolute', dof: 1 }, covariance: null,
+    method: { name: 'ols', weight: 'none', options: {} },
+    residual: { sigma: 0, scale: 'absolute', dof: 1 },
+    covariance: null,
     experiments: [{ id: 'e', model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1, groups: {}, rows: 10, ...(ranges ? { ranges } : {}) }],
     metrics: { train: { overall: m, byGroup: {} }, cv: null },
     diagnostics: { rank: 7, conditionNumber: null, notes: [], dropped: [], merged: [] },
@@ -136,7 +148,7 @@ describe('fit vs engine check', () => {
     expect(r.points.length).toBe(grid.length);
     r.points.forEach((p, i) => {
       expect(p.engineUs).toBeCloseTo(eng.predictUs(grid[i]!.step), 9);
-      expect(p.diffPct).toBeCloseTo((p.fitUs - p.engineUs) / p.engineUs * 100, 9);
+      expect(p.diffPct).toBeCloseTo(((p.fitUs - p.engineUs) / p.engineUs) * 100, 9);
     });
     expect(r.flagged).toBe(0);
     const strict = checkFit(seedFit([1, 1, 1, 1, 0, 0, 0]), ctx, { efficiency: 'default' }, { thresholdPct: 0 });

@@ -23,7 +23,10 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(dir, 'm.yaml'), YAML.stringify({ experiments: [a, b, c].map((d) => ({ id: d.id, steps: `${d.id}.jsonl`, model: d.model, gpu: d.gpu, tp: d.tp })) }));
   seedFit = path.join(dir, 'seed.json');
   rooflineFit = path.join(dir, 'roofline.json');
-  for (const [basis, out] of [['seed', seedFit], ['roofline', rooflineFit]] as const) {
+  for (const [basis, out] of [
+    ['seed', seedFit],
+    ['roofline', rooflineFit],
+  ] as const) {
     const r = await runCli(['fit', '--manifest', path.join(dir, 'm.yaml'), '--basis', basis, '--method', 'nnls', '--weight', 'relative', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
   }
@@ -80,7 +83,24 @@ describe('export --to table', () => {
     const table = path.join(dir, 'table.csv');
     const pred = path.join(dir, 'pred.csv');
     const shape = ['--model', 'llama-2-7b', '--gpu', 'a100-sxm-80gb', '--tp', '2'];
-    const r1 = await runCli(['export', '--fit', rooflineFit, '--to', 'table', ...shape, '--batch', '0,1,8,64', '--context', '128,4096', '--prefill', '0,256,2048', '--prior', '0,1024', '--out', table]);
+    const r1 = await runCli([
+      'export',
+      '--fit',
+      rooflineFit,
+      '--to',
+      'table',
+      ...shape,
+      '--batch',
+      '0,1,8,64',
+      '--context',
+      '128,4096',
+      '--prefill',
+      '0,256,2048',
+      '--prior',
+      '0,1024',
+      '--out',
+      table,
+    ]);
     expect(r1.code, r1.stderr).toBe(0);
     expect(r1.stderr).toMatch(/warning: extrapolating: model 'llama-2-7b' not in the fit/);
     const r2 = await runCli(['predict', '--fit', rooflineFit, '--grid', 'batch=0,1,8,64;context=128,4096;prefill=0,256,2048;prior=0,1024', ...shape, '--out', pred]);

@@ -42,8 +42,16 @@ function experiment(tp: number, knee: number, seed: number): { id: string; steps
     steps.push({ ...s0, durationUs: y * (1 + 0.02 * (2 * rng.next() - 1)) });
   };
   for (const batch of [1, 2, 4, 8, 16]) {
-    for (const prompt of [64, 128, 256, 512, 1024]) add(Array.from({ length: batch }, () => ({ tokens: prompt, prior: 0, prompt })), []);
-    for (const ctx of [256, 1024, 2048]) add([], Array.from({ length: batch * 4 }, () => ctx));
+    for (const prompt of [64, 128, 256, 512, 1024])
+      add(
+        Array.from({ length: batch }, () => ({ tokens: prompt, prior: 0, prompt })),
+        [],
+      );
+    for (const ctx of [256, 1024, 2048])
+      add(
+        [],
+        Array.from({ length: batch * 4 }, () => ctx),
+      );
   }
   return { id, steps };
 }
@@ -70,7 +78,11 @@ describe('the knee grid is fixed in advance', () => {
 
 describe('profile likelihood of the knee on the training rows', () => {
   // 0.5 MiB = 32 tokens of Llama-2-70B, below the smallest prefill step (64 tokens): resolved to one grid step only
-  it.each([[4, 0], [16, 0], [0.5, 1]])('recovers a true knee of %d MiB from TP 2/4/8 data within %d grid steps (Huber + bounds + ridge, the default)', (knee, steps) => {
+  it.each([
+    [4, 0],
+    [16, 0],
+    [0.5, 1],
+  ])('recovers a true knee of %d MiB from TP 2/4/8 data within %d grid steps (Huber + bounds + ridge, the default)', (knee, steps) => {
     const r = fitDatasetSync(dataset([2, 4, 8], knee), { ...DEFAULT_OPTS, basis: servingBasis });
     expect(Math.abs(Math.log(r.basisParams['tp_comm_knee_mib']! / knee) / Math.log(Math.SQRT2))).toBeLessThanOrEqual(steps + 1e-9);
     const c = r.paramChoices[0]!;
@@ -112,7 +124,9 @@ describe('profile likelihood of the knee on the training rows', () => {
     const r = fitDatasetSync(dataset([2, 4, 8], 4), { ...DEFAULT_OPTS, basis: servingBasis, basisParams: { tp_comm_knee_mib: 2.63 } });
     expect(r.paramChoices[0]).toMatchObject({ source: 'given', value: 2.63 });
     expect(r.passes).toBeLessThan(fitDatasetSync(dataset([2, 4, 8], 4), { ...DEFAULT_OPTS, basis: servingBasis }).passes);
-    expect(() => fitDatasetSync(dataset([2], 4), { ...DEFAULT_OPTS, basis: servingBasis, basisParams: { knee: 1 } })).toThrow(/--basis-param: unknown parameter 'knee' for basis 'serving' \(parameters: tp_comm_knee_mib\)/);
+    expect(() => fitDatasetSync(dataset([2], 4), { ...DEFAULT_OPTS, basis: servingBasis, basisParams: { knee: 1 } })).toThrow(
+      /--basis-param: unknown parameter 'knee' for basis 'serving' \(parameters: tp_comm_knee_mib\)/,
+    );
     expect(() => fitDatasetSync(dataset([2], 4), { ...DEFAULT_OPTS, basis: servingBasis, basisParams: { tp_comm_knee_mib: -1 } })).toThrow(/expected a positive number \(MiB\)/);
   });
 });
@@ -145,10 +159,17 @@ describe('the fitted knee travels with the fit', () => {
 
   it('model JSON keeps basisParams; loading checks their names', () => {
     const mj = ModelJson.parse({
-      stepfitModel: 1, basis: fit.basis, basisVersion: fit.basisVersion, basisParams: fit.basisParams,
+      stepfitModel: 1,
+      basis: fit.basis,
+      basisVersion: fit.basisVersion,
+      basisParams: fit.basisParams,
       terms: fit.terms.map((t, j) => ({ ...t, unit: servingBasis.terms[j]!.unit, meaning: servingBasis.terms[j]!.meaning })),
-      method: fit.method, residual: fit.residual, covariance: fit.covariance, trainedOn: fit.experiments,
-      accuracy: { train: fit.metrics.train.overall, cv: null }, source: { fit: 'x.json', sha256: '', createdAt: '', stepfitVersion: '0' },
+      method: fit.method,
+      residual: fit.residual,
+      covariance: fit.covariance,
+      trainedOn: fit.experiments,
+      accuracy: { train: fit.metrics.train.overall, cv: null },
+      source: { fit: 'x.json', sha256: '', createdAt: '', stepfitVersion: '0' },
     });
     expect(fitFromModelJson(mj).basisParams).toEqual({ tp_comm_knee_mib: 16 });
     expect(() => checkFit({ ...fit, basisParams: { knee: 3 } }, 'f.json')).toThrow(/f\.json: field 'basisParams': unknown parameter 'knee'/);

@@ -10,8 +10,12 @@ import { readFitFile } from '../src/fit/fitfile.js';
 const SAMPLE = 'data/sample/steps.jsonl';
 const ONE = ['--steps', SAMPLE, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--tp', '1'];
 let dir: string;
-beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-fit-cli-')); });
-afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-fit-cli-'));
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 describe('stepfit fit / evaluate on the bundled sample (llama-3.1-8b, h100-sxm, TP 1)', () => {
   it('seed basis: coefficient table, identifiability notes, train and CV metrics; a valid fit file', async () => {
@@ -130,25 +134,45 @@ describe('stepfit fit --manifest (several experiments, labels, request-level tar
     expect((await runCli(['sample', '--model', 'llama-3.1-8b', '--tp', '2', '--steps', '600', '--seed', '2', '--out', a])).code).toBe(0);
     expect((await runCli(['sample', '--model', 'qwen3-8b', '--steps', '600', '--seed', '3', '--out', b])).code).toBe(0);
     // experiment c: the sample's steps without durations, measured only through request-level targets
-    const lines = fs.readFileSync(SAMPLE, 'utf8').trim().split('\n').slice(0, 800).map((l) => JSON.parse(l) as { step: number; duration_us: number });
-    fs.writeFileSync(path.join(dir, 'c.jsonl'), lines.map((s) => { const { duration_us: _d, ...rest } = s; return JSON.stringify(rest); }).join('\n') + '\n');
+    const lines = fs
+      .readFileSync(SAMPLE, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(0, 800)
+      .map((l) => JSON.parse(l) as { step: number; duration_us: number });
+    fs.writeFileSync(
+      path.join(dir, 'c.jsonl'),
+      lines
+        .map((s) => {
+          const { duration_us: _d, ...rest } = s;
+          return JSON.stringify(rest);
+        })
+        .join('\n') + '\n',
+    );
     const targets: string[] = [];
     for (let s = 0; s + 8 <= lines.length; s += 4) {
       const steps = [s, s + 1, s + 2, s + 3];
       targets.push(JSON.stringify({ experiment: 'c', request: `r${s}`, kind: s % 8 ? 'decode' : 'prefill', steps, duration_us: steps.reduce((x, k) => x + lines[k]!.duration_us, 0) }));
     }
     fs.writeFileSync(path.join(dir, 'c.targets.jsonl'), targets.join('\n') + '\n');
-    fs.writeFileSync(path.join(dir, 'm.yaml'), [
-      'experiments:',
-      '  - { id: a, steps: a.jsonl, model: llama-3.1-8b, gpu: h100-sxm, tp: 2, groups: { workload: chat } }',
-      '  - { id: b, steps: b.jsonl, model: qwen3-8b, gpu: h100-sxm, tp: 1, groups: { workload: code } }',
-      '  - { id: c, steps: c.jsonl, targets: c.targets.jsonl, model: llama-3.1-8b, gpu: h100-sxm, tp: 1, groups: { workload: chat } }',
-    ].join('\n') + '\n');
+    fs.writeFileSync(
+      path.join(dir, 'm.yaml'),
+      [
+        'experiments:',
+        '  - { id: a, steps: a.jsonl, model: llama-3.1-8b, gpu: h100-sxm, tp: 2, groups: { workload: chat } }',
+        '  - { id: b, steps: b.jsonl, model: qwen3-8b, gpu: h100-sxm, tp: 1, groups: { workload: code } }',
+        '  - { id: c, steps: c.jsonl, targets: c.targets.jsonl, model: llama-3.1-8b, gpu: h100-sxm, tp: 1, groups: { workload: chat } }',
+      ].join('\n') + '\n',
+    );
     const out = path.join(dir, 'multi.json');
     const r = await runCli(['fit', '--manifest', path.join(dir, 'm.yaml'), '--basis', 'seed', '--cv', 'group:model', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const fit = readFitFile(out);
-    expect(fit.experiments.map((e) => [e.id, e.rows])).toEqual([['a', 600], ['b', 600], ['c', targets.length]]);
+    expect(fit.experiments.map((e) => [e.id, e.rows])).toEqual([
+      ['a', 600],
+      ['b', 600],
+      ['c', targets.length],
+    ]);
     expect(fit.metrics.cv!.folds.map((f) => f.fold)).toEqual(['model=llama-3.1-8b', 'model=qwen3-8b']);
     expect(Object.keys(fit.metrics.train.byGroup['row']!)).toEqual(['step', 'prefill', 'decode']);
     expect(Object.keys(fit.metrics.train.byGroup['workload']!)).toEqual(['chat', 'code']);

@@ -18,8 +18,11 @@ import { designBasis } from './support/design-basis.js';
 const arch8b = loadArchitecture('llama-3.1-8b');
 const h100 = loadGpu('h100-sxm');
 const designExp = (id: string, X: number[][], y: (number | undefined)[], targets?: RequestTarget[]): FitExperiment => ({
-  ref: { id, model: 'm', gpu: 'g', tp: 1, groups: {} }, arch: arch8b, gpu: h100,
-  steps: X.map((r, i) => ({ experiment: id, step: i, durationUs: y[i], prefill: [], decode: r })), targets,
+  ref: { id, model: 'm', gpu: 'g', tp: 1, groups: {} },
+  arch: arch8b,
+  gpu: h100,
+  steps: X.map((r, i) => ({ experiment: id, step: i, durationUs: y[i], prefill: [], decode: r })),
+  targets,
 });
 const designData = (X: number[][], y: (number | undefined)[], targets?: RequestTarget[]): FitDataset => ({ experiments: [designExp('d', X, y, targets)] });
 const base: Omit<FitOptions, 'basis'> = { method: 'ols', weight: 'none', seed: 1 };
@@ -36,12 +39,14 @@ describe('OLS 95% intervals cover the true coefficients at the nominal rate', ()
       const y: number[] = [];
       for (let i = 0; i < 40; i++) {
         const a = rng.next() * 10;
-        const x = [1, a, a * a / 10 + rng.next() * 5];
+        const x = [1, a, (a * a) / 10 + rng.next() * 5];
         X.push(x);
         y.push(noise(rng, x[0]! * beta[0]! + x[1]! * beta[1]! + x[2]! * beta[2]!));
       }
       const r = fitDatasetSync(designData(X, y), { ...base, basis, weight });
-      r.terms.forEach((t, j) => { if (t.ci95[0]! <= beta[j]! && beta[j]! <= t.ci95[1]!) hits[j]++; });
+      r.terms.forEach((t, j) => {
+        if (t.ci95[0]! <= beta[j]! && beta[j]! <= t.ci95[1]!) hits[j]++;
+      });
     }
     return { overall: (hits[0]! + hits[1]! + hits[2]!) / (3 * S), perTerm: hits.map((h) => h / S) };
   };
@@ -49,7 +54,10 @@ describe('OLS 95% intervals cover the true coefficients at the nominal rate', ()
     const c = run('none', (rng, mu) => mu + 4 * rng.normal());
     expect(c.overall).toBeGreaterThan(0.93);
     expect(c.overall).toBeLessThan(0.97);
-    for (const p of c.perTerm) { expect(p).toBeGreaterThan(0.91); expect(p).toBeLessThan(0.985); }
+    for (const p of c.perTerm) {
+      expect(p).toBeGreaterThan(0.91);
+      expect(p).toBeLessThan(0.985);
+    }
   });
   it('multiplicative noise, relative weights (w = 1/y²)', () => {
     const c = run('relative', (rng, mu) => mu * (1 + 0.05 * rng.normal()));
@@ -129,7 +137,7 @@ describe('identifiability diagnostics', () => {
     expect(r.diagnostics.notes.join('\n')).toMatch(/collinear.*dropped/);
     expect(r.metrics.train.overall.mape).toBeLessThan(5);
   });
-  it("--on-collinear fail: a clear error naming the terms, no numbers", () => {
+  it('--on-collinear fail: a clear error naming the terms, no numbers', () => {
     expect(() => fitDatasetSync(designData(X, y), { ...base, basis, collinear: 'fail' })).toThrow(InputError);
     expect(() => fitDatasetSync(designData(X, y), { ...base, basis, collinear: 'fail' })).toThrow(/not identifiable: terms 'a', 'b', 'e'|not identifiable: terms '.*', '.*', '.*' are collinear/);
   });
@@ -178,13 +186,18 @@ describe('seed basis on one model / GPU / TP (bundled sample)', () => {
     const r = await fitDataset(ds, { basis: 'seed', method: 'nnls', weight: 'relative', seed: 1 });
     const pr = r.diagnostics.problems.find((p) => p.kind === 'constant')!;
     expect(pr.terms).toEqual(expect.arrayContaining(['layers', 'constant', 'weight']));
-    expect(r.diagnostics.merged).toEqual(expect.arrayContaining([{ term: 'layers', into: 'constant' }, { term: 'weight', into: 'constant' }]));
+    expect(r.diagnostics.merged).toEqual(
+      expect.arrayContaining([
+        { term: 'layers', into: 'constant' },
+        { term: 'weight', into: 'constant' },
+      ]),
+    );
     expect(r.diagnostics.dropped).toContain('tp');
     expect(r.terms.map((t) => t.status)).toEqual(['fitted', 'fitted', 'merged:constant', 'dropped', 'merged:constant', 'fitted', 'fitted']);
     expect(r.diagnostics.notes.join('\n')).toMatch(/'weight', 'layers' are constant in every training row, like 'constant'/);
     expect(r.diagnostics.rank).toBe(4);
   });
-  it("with --on-collinear fail it refuses, naming layers and constant", async () => {
+  it('with --on-collinear fail it refuses, naming layers and constant', async () => {
     await expect(fitDataset(ds, { basis: 'seed', method: 'ols', weight: 'relative', seed: 1, collinear: 'fail' })).rejects.toThrow(/'layers'.*'constant'|'constant'.*'layers'/);
   });
   it('streaming the file and fitting the same steps in memory give identical results', async () => {
@@ -291,8 +304,15 @@ describe('request-level targets', () => {
     const steps = Array.from({ length: len }, (_, k) => s + k);
     targets.push({ experiment: 'd', request: `r${s}`, kind: s % 2 ? 'decode' : 'prefill', steps, durationUs: steps.reduce((a, k) => a + yTrue[k]!, 0) });
   }
-  it('targets alone (steps without duration_us) recover the coefficients: each target row = Σ of its steps\' rows', () => {
-    const r = fitDatasetSync(designData(X, X.map(() => undefined), targets), { ...base, basis });
+  it("targets alone (steps without duration_us) recover the coefficients: each target row = Σ of its steps' rows", () => {
+    const r = fitDatasetSync(
+      designData(
+        X,
+        X.map(() => undefined),
+        targets,
+      ),
+      { ...base, basis },
+    );
     expect(r.rows).toBe(targets.length);
     r.terms.forEach((t, j) => expect(Math.abs(t.coef - beta[j]!) / beta[j]!).toBeLessThan(1e-8));
     expect(Object.keys(r.metrics.train.byGroup['row']!)).toEqual(['prefill', 'decode']);
@@ -312,13 +332,50 @@ describe('request-level targets', () => {
 describe('bad inputs to the engine', () => {
   const basis = designBasis(['c', 'a', 'b']);
   it('fewer rows than terms', () => {
-    expect(() => fitDatasetSync(designData([[1, 2, 3], [1, 3, 1]], [5, 6]), { ...base, basis })).toThrow(/too few rows: 2 rows .* for the 3 terms/);
+    expect(() =>
+      fitDatasetSync(
+        designData(
+          [
+            [1, 2, 3],
+            [1, 3, 1],
+          ],
+          [5, 6],
+        ),
+        { ...base, basis },
+      ),
+    ).toThrow(/too few rows: 2 rows .* for the 3 terms/);
   });
   it('a step without duration_us (and no targets)', () => {
-    expect(() => fitDatasetSync(designData([[1, 2, 3], [1, 3, 1], [1, 1, 1], [1, 5, 2]], [5, 6, undefined, 3]), { ...base, basis })).toThrow(/step record 2: field 'duration_us' missing/);
+    expect(() =>
+      fitDatasetSync(
+        designData(
+          [
+            [1, 2, 3],
+            [1, 3, 1],
+            [1, 1, 1],
+            [1, 5, 2],
+          ],
+          [5, 6, undefined, 3],
+        ),
+        { ...base, basis },
+      ),
+    ).toThrow(/step record 2: field 'duration_us' missing/);
   });
   it('a non-finite feature names the term', () => {
-    expect(() => fitDatasetSync(designData([[1, 2, 3], [1, Infinity, 1], [1, 1, 1], [1, 5, 2]], [5, 6, 2, 3]), { ...base, basis })).toThrow(/step record 1: basis 'design' term 'a' is Infinity/);
+    expect(() =>
+      fitDatasetSync(
+        designData(
+          [
+            [1, 2, 3],
+            [1, Infinity, 1],
+            [1, 1, 1],
+            [1, 5, 2],
+          ],
+          [5, 6, 2, 3],
+        ),
+        { ...base, basis },
+      ),
+    ).toThrow(/step record 1: basis 'design' term 'a' is Infinity/);
   });
   it('empty input', () => {
     expect(() => fitDatasetSync(designData([], []), { ...base, basis })).toThrow(/no step records/);

@@ -29,7 +29,7 @@ describe('KindScaleAccumulator (per-kind residual scale)', () => {
     // |ε| sorted 0.1 … 0.5; type-7 q95: h = 4·0.95 = 3.8 → 0.4 + 0.8·0.1 = 0.48; median 0.3
     expect(a.quantileAbs(0.95)).toBeCloseTo(0.48, 12);
     const infl = Math.sqrt(5 / 4);
-    expect(a.result('q95').sigma).toBeCloseTo(0.48 / tQuantile(0.975, 4) * infl, 12);
+    expect(a.result('q95').sigma).toBeCloseTo((0.48 / tQuantile(0.975, 4)) * infl, 12);
     expect(a.result('mad').sigma).toBeCloseTo(1.4826 * 0.3 * infl, 12);
     expect(a.result('rms').sigma).toBeCloseTo(Math.sqrt((0.01 + 0.04 + 0.09 + 0.16 + 0.25) / 4), 12);
     expect(a.result('q95')).toMatchObject({ n: 5, estimator: 'q95' });
@@ -39,15 +39,20 @@ describe('KindScaleAccumulator (per-kind residual scale)', () => {
     // deterministic N(0, 0.05²) by the inverse CDF at stratified points (Box–Muller-free, no RNG)
     const n = 20_000;
     const z: number[] = [];
-    const rng = (k: number): number => ((k * 0.6180339887498949) % 1 + 1e-9);
+    const rng = (k: number): number => ((k * 0.6180339887498949) % 1) + 1e-9;
     for (let k = 0; k < n; k++) {
-      const u1 = rng(k + 1), u2 = rng(7 * k + 3);
+      const u1 = rng(k + 1),
+        u2 = rng(7 * k + 3);
       z.push(0.05 * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2));
     }
     const big = new KindScaleAccumulator(7);
     const small = new KindScaleAccumulator(7, 2048);
     const small2 = new KindScaleAccumulator(7, 2048);
-    z.forEach((e, i) => { big.add(e, 0, 0, i); small.add(e, 0, 0, i); small2.add(e, 0, 0, i); });
+    z.forEach((e, i) => {
+      big.add(e, 0, 0, i);
+      small.add(e, 0, 0, i);
+      small2.add(e, 0, 0, i);
+    });
     for (const est of ['q95', 'rms', 'mad'] as const) expect(Math.abs(big.result(est).sigma / 0.05 - 1)).toBeLessThan(0.05);
     expect(Math.abs(small.result('q95').sigma / big.result('q95').sigma - 1)).toBeLessThan(0.08);
     expect(small.result('q95').sigma).toBe(small2.result('q95').sigma);
@@ -115,10 +120,16 @@ describe('step intervals from step rows, not pooled with request-level targets',
   const basis = getBasis('roofline');
   for (const method of ['huber', 'ols'] as const) {
     it(`${method}, relative weights: held-out coverage of fresh steps is nominal (90–99%); the pooled σ alone is too narrow`, () => {
-      const r = fitDatasetSync({ experiments: [experimentFrom({ steps, targets, model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1, experiment: train.id })] }, {
-        basis, method, weight: 'relative', seed: 1,
-        ...(method === 'huber' ? { bounds: physicalBounds(basis), ridge: { lambda: 1e-6 } } : {}),
-      });
+      const r = fitDatasetSync(
+        { experiments: [experimentFrom({ steps, targets, model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1, experiment: train.id })] },
+        {
+          basis,
+          method,
+          weight: 'relative',
+          seed: 1,
+          ...(method === 'huber' ? { bounds: physicalBounds(basis), ridge: { lambda: 1e-6 } } : {}),
+        },
+      );
       const fit = buildFitFile(r, { commandLine: 'test', inputs: [], gpus: {}, createdAt: '1970-01-01T00:00:00.000Z' });
       const bk = fit.residual.byKind!;
       expect(bk.step!.n).toBe(600);
@@ -148,7 +159,21 @@ describe('bundled sample trace (the demo): step coverage ≥ 90%', () => {
     const dir = tmpDir();
     const f = (n: string): string => path.join(dir, n);
     const exp = ['--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--tp', '1'];
-    let r = await runCli(['reconstruct', '--format', 'vllm-otlp', '--in', 'data/sample', '--experiment', 'sample', '--duration', 'duration-us', '--out', f('steps.jsonl'), '--targets', f('targets.jsonl')]);
+    let r = await runCli([
+      'reconstruct',
+      '--format',
+      'vllm-otlp',
+      '--in',
+      'data/sample',
+      '--experiment',
+      'sample',
+      '--duration',
+      'duration-us',
+      '--out',
+      f('steps.jsonl'),
+      '--targets',
+      f('targets.jsonl'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     r = await runCli(['fit', '--steps', f('steps.jsonl'), ...exp, '--experiment', 'sample', '--targets', f('targets.jsonl'), '--out', f('fit.json')]);
     expect(r.code, r.stderr).toBe(0);

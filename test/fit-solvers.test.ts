@@ -54,19 +54,34 @@ function bruteBox(X: number[][], y: number[], w: number[], lo: number[], hi: num
   for (let code = 0; code < states; code++) {
     const st: number[] = [];
     let c = code;
-    for (let j = 0; j < p; j++) { st.push(c % 3); c = Math.floor(c / 3); }
+    for (let j = 0; j < p; j++) {
+      st.push(c % 3);
+      c = Math.floor(c / 3);
+    }
     if (st.some((s, j) => (s === 1 && !Number.isFinite(lo[j]!)) || (s === 2 && !Number.isFinite(hi[j]!)))) continue;
     const fixed = st.map((s, j) => (s === 1 ? lo[j]! : s === 2 ? hi[j]! : NaN));
     const free = st.map((s, j) => (s === 0 ? j : -1)).filter((j) => j >= 0);
     const yr = y.map((v, i) => v - X[i]!.reduce((a, xv, j) => a + (st[j] !== 0 ? xv * fixed[j]! : 0), 0));
     const beta = fixed.slice();
     if (free.length > 0) {
-      const sol = denseWls(X.map((r) => free.map((j) => r[j]!)), yr, w);
-      free.forEach((j, a) => { beta[j] = sol[a]!; });
+      const sol = denseWls(
+        X.map((r) => free.map((j) => r[j]!)),
+        yr,
+        w,
+      );
+      free.forEach((j, a) => {
+        beta[j] = sol[a]!;
+      });
     }
     if (beta.some((b, j) => b < lo[j]! - 1e-9 || b > hi[j]! + 1e-9)) continue;
-    const S = y.reduce((a, v, i) => { const r = v - X[i]!.reduce((s, xv, j) => s + xv * beta[j]!, 0); return a + w[i]! * r * r; }, 0);
-    if (S < bestS) { bestS = S; best = beta; }
+    const S = y.reduce((a, v, i) => {
+      const r = v - X[i]!.reduce((s, xv, j) => s + xv * beta[j]!, 0);
+      return a + w[i]! * r * r;
+    }, 0);
+    if (S < bestS) {
+      bestS = S;
+      best = beta;
+    }
   }
   return best!;
 }
@@ -83,7 +98,9 @@ describe('OLS / weighted LS equal a dense QR solve', () => {
       const res = y.map((v, i) => v - X[i]!.reduce((s, xv, j) => s + xv * ref[j]!, 0));
       const s2 = res.reduce((a, r2, i) => a + w[i]! * r2 * r2, 0) / (y.length - 4);
       const XtWX = new Matrix(4, 4);
-      X.forEach((row, i) => { for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) XtWX.set(a, b, XtWX.get(a, b) + w[i]! * row[a]! * row[b]!); });
+      X.forEach((row, i) => {
+        for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) XtWX.set(a, b, XtWX.get(a, b) + w[i]! * row[a]! * row[b]!);
+      });
       const inv = inverse(XtWX);
       expect(relErr(r.residual.sigma, Math.sqrt(s2))).toBeLessThan(1e-8);
       r.terms.forEach((t, j) => expect(relErr(t.se!, Math.sqrt(s2 * inv.get(j, j))), `se ${t.name}`).toBeLessThan(1e-6));
@@ -96,10 +113,43 @@ describe('OLS / weighted LS equal a dense QR solve', () => {
 describe('NNLS', () => {
   it('active-set solver equals brute-force enumeration and ml-fcnnls on hand-built cases', () => {
     const cases: { X: number[][]; y: number[] }[] = [
-      { X: [[1, 0], [0, 1], [1, 1]], y: [2, -1, 1] },
-      { X: [[1, 2, 0], [0, 1, 1], [1, 0, 1], [2, 1, 1]], y: [1, -3, 2, 0.5] },
-      { X: [[1, 1, 1], [1, 2, 4], [1, 3, 9], [1, 4, 16], [1, 5, 25]], y: [5, 3, 2, 2, 3] },
-      { X: [[3, 1, 0, 2], [1, 0, 1, 1], [0, 2, 1, 3], [1, 1, 1, 1], [2, 0, 3, 1]], y: [-1, 2, -2, 0.5, 4] },
+      {
+        X: [
+          [1, 0],
+          [0, 1],
+          [1, 1],
+        ],
+        y: [2, -1, 1],
+      },
+      {
+        X: [
+          [1, 2, 0],
+          [0, 1, 1],
+          [1, 0, 1],
+          [2, 1, 1],
+        ],
+        y: [1, -3, 2, 0.5],
+      },
+      {
+        X: [
+          [1, 1, 1],
+          [1, 2, 4],
+          [1, 3, 9],
+          [1, 4, 16],
+          [1, 5, 25],
+        ],
+        y: [5, 3, 2, 2, 3],
+      },
+      {
+        X: [
+          [3, 1, 0, 2],
+          [1, 0, 1, 1],
+          [0, 2, 1, 3],
+          [1, 1, 1, 1],
+          [2, 0, 3, 1],
+        ],
+        y: [-1, 2, -2, 0.5, 4],
+      },
     ];
     for (const { X, y } of cases) {
       const p = X[0]!.length;
@@ -107,7 +157,12 @@ describe('NNLS', () => {
       const ref = bruteBox(X, y, w, new Array(p).fill(0), new Array(p).fill(Infinity));
       const A = new Float64Array(p * p);
       const b = new Float64Array(p);
-      X.forEach((r, i) => { for (let a = 0; a < p; a++) { b[a] += r[a]! * y[i]!; for (let c = 0; c < p; c++) A[a * p + c] += r[a]! * r[c]!; } });
+      X.forEach((r, i) => {
+        for (let a = 0; a < p; a++) {
+          b[a] += r[a]! * y[i]!;
+          for (let c = 0; c < p; c++) A[a * p + c] += r[a]! * r[c]!;
+        }
+      });
       const z = solveBox(A, b, new Float64Array(p), new Float64Array(p).fill(Infinity)).z;
       const fc = fcnnlsVector(X, y).K.getColumn(0);
       for (let j = 0; j < p; j++) {
@@ -128,7 +183,12 @@ describe('NNLS', () => {
       const ref = bruteBox(X, y, w, lo, hi);
       const A = new Float64Array(p * p);
       const b = new Float64Array(p);
-      X.forEach((r, i) => { for (let a = 0; a < p; a++) { b[a] += w[i]! * r[a]! * y[i]!; for (let c = 0; c < p; c++) A[a * p + c] += w[i]! * r[a]! * r[c]!; } });
+      X.forEach((r, i) => {
+        for (let a = 0; a < p; a++) {
+          b[a] += w[i]! * r[a]! * y[i]!;
+          for (let c = 0; c < p; c++) A[a * p + c] += w[i]! * r[a]! * r[c]!;
+        }
+      });
       const res = solveBox(A, b, Float64Array.from(lo), Float64Array.from(hi));
       for (let j = 0; j < p; j++) expect(res.z[j]!, `case ${t} var ${j}`).toBeCloseTo(ref[j]!, 8);
     }
@@ -138,7 +198,13 @@ describe('NNLS', () => {
     const ols = fit(X, y, { method: 'ols' });
     expect(ols.terms[3]!.coef).toBeLessThan(0);
     const r = fit(X, y, { method: 'nnls' });
-    const ref = bruteBox(X, y, y.map(() => 1), [0, 0, 0, 0], [Infinity, Infinity, Infinity, Infinity]);
+    const ref = bruteBox(
+      X,
+      y,
+      y.map(() => 1),
+      [0, 0, 0, 0],
+      [Infinity, Infinity, Infinity, Infinity],
+    );
     const fc = fcnnlsVector(X, y).K.getColumn(0);
     r.terms.forEach((t, j) => {
       expect(t.coef).toBeCloseTo(ref[j]!, 6);
@@ -169,7 +235,11 @@ describe('ridge toward a prior', () => {
     const D = [0, 1, 2, 3].map((j) => Math.sqrt(X.reduce((s, row) => s + row[j]! ** 2, 0)));
     const Xa = [...X, ...D.map((d, j) => D.map((_, k) => (k === j ? Math.sqrt(lambda) * d : 0)))];
     const ya = [...y, ...D.map((d, j) => Math.sqrt(lambda) * d * prior[j]!)];
-    const ref = denseWls(Xa, ya, ya.map(() => 1));
+    const ref = denseWls(
+      Xa,
+      ya,
+      ya.map(() => 1),
+    );
     r.terms.forEach((t, j) => expect(relErr(t.coef, ref[j]!), t.name).toBeLessThan(1e-8));
   });
   it('λ → ∞ returns the prior; λ → 0 returns OLS', () => {
@@ -182,8 +252,22 @@ describe('ridge toward a prior', () => {
     small.terms.forEach((t, j) => expect(relErr(t.coef, ols.terms[j]!.coef)).toBeLessThan(1e-6));
   });
   it('default prior is the basis TermInfo.prior (seed basis: multipliers 1, counts 0)', () => {
-    const ds = designData([[1, 2], [1, 3], [1, 5], [2, 1]], [10, 12, 15, 9]);
-    const b: Basis = { ...designBasis(['m', 'k']), terms: [{ name: 'm', unit: 'us', prior: 1, meaning: '' }, { name: 'k', unit: 'count', prior: 0, meaning: '' }] };
+    const ds = designData(
+      [
+        [1, 2],
+        [1, 3],
+        [1, 5],
+        [2, 1],
+      ],
+      [10, 12, 15, 9],
+    );
+    const b: Basis = {
+      ...designBasis(['m', 'k']),
+      terms: [
+        { name: 'm', unit: 'us', prior: 1, meaning: '' },
+        { name: 'k', unit: 'count', prior: 0, meaning: '' },
+      ],
+    };
     const r = fitDatasetSync(ds, { basis: b, method: 'ridge', weight: 'none', seed: 1, ridge: { lambda: 1e14 } });
     expect(r.terms[0]!.coef).toBeCloseTo(1, 6);
     expect(r.terms[1]!.coef).toBeCloseTo(0, 6);
@@ -199,7 +283,13 @@ describe('combinations: bounds with a ridge penalty, bounds inside Huber IRLS', 
     const D = [0, 1, 2, 3].map((j) => Math.sqrt(X.reduce((s, row) => s + row[j]! ** 2, 0)));
     const Xa = [...X, ...D.map((d, j) => D.map((_, k) => (k === j ? Math.sqrt(lambda) * d : 0)))];
     const ya = [...y, ...D.map((d, j) => Math.sqrt(lambda) * d * prior[j]!)];
-    const ref = bruteBox(Xa, ya, ya.map(() => 1), [-Infinity, -Infinity, -Infinity, -1], [Infinity, 14, Infinity, Infinity]);
+    const ref = bruteBox(
+      Xa,
+      ya,
+      ya.map(() => 1),
+      [-Infinity, -Infinity, -Infinity, -1],
+      [Infinity, 14, Infinity, Infinity],
+    );
     r.terms.forEach((t, j) => expect(t.coef, t.name).toBeCloseTo(ref[j]!, 6));
     expect(r.terms[1]!.status).toBe('at-bound');
     expect(r.diagnostics.notes.join('\n')).toMatch(/ridge λ = 0.05/);
@@ -208,7 +298,10 @@ describe('combinations: bounds with a ridge penalty, bounds inside Huber IRLS', 
     const { X, y } = gen(13, 300, [200, 15, 2, -4], (rng, mu) => mu + 5 * rng.normal() + (rng.next() < 0.05 ? 200 : 0));
     const r = fit(X, y, { method: 'huber', bounds: { a: [null, 14.5] } });
     const beta = r.terms.map((t) => t.coef);
-    const u = y.map((v, i) => { const e = Math.abs(v - X[i]!.reduce((a, xv, j) => a + xv * beta[j]!, 0)) / r.residual.sigma; return Math.min(1, 1.345 / e); });
+    const u = y.map((v, i) => {
+      const e = Math.abs(v - X[i]!.reduce((a, xv, j) => a + xv * beta[j]!, 0)) / r.residual.sigma;
+      return Math.min(1, 1.345 / e);
+    });
     const ref = bruteBox(X, y, u, [-Infinity, -Infinity, -Infinity, -Infinity], [Infinity, 14.5, Infinity, Infinity]);
     r.terms.forEach((t, j) => expect(relErr(t.coef, ref[j]!) < 1e-5 || Math.abs(t.coef - ref[j]!) < 1e-6, t.name).toBe(true));
     expect(r.terms[1]!.coef).toBeCloseTo(14.5, 9);

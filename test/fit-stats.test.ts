@@ -6,8 +6,16 @@ import { NormalAccumulator } from '../src/fit/accumulate.js';
 
 describe('fit stats: distribution functions against tabulated values', () => {
   it('Student-t 97.5% quantiles (scipy.stats.t.ppf(0.975, df))', () => {
-    const table: [number, number][] = [[1, 12.706204736174694], [2, 4.302652729749462], [5, 2.5705818356363146], [10, 2.228138851986274],
-      [30, 2.0422724563012378], [100, 1.9839715185235518], [1000, 1.9623390808264083], [1e6, 1.959966356814107]];
+    const table: [number, number][] = [
+      [1, 12.706204736174694],
+      [2, 4.302652729749462],
+      [5, 2.5705818356363146],
+      [10, 2.228138851986274],
+      [30, 2.0422724563012378],
+      [100, 1.9839715185235518],
+      [1000, 1.9623390808264083],
+      [1e6, 1.959966356814107],
+    ];
     for (const [df, q] of table) expect(Math.abs(tQuantile(0.975, df) - q), `df ${df}`).toBeLessThan(1e-9 * Math.max(1, q));
     expect(tQuantile(0.025, 7)).toBeCloseTo(-tQuantile(0.975, 7), 12);
   });
@@ -27,7 +35,7 @@ describe('fit stats: distribution functions against tabulated values', () => {
     const k = 1.345;
     let s = 0;
     const h = 1e-4;
-    for (let z = -12; z < 12; z += h) s += Math.min(z * z, k * k) * Math.exp(-z * z / 2) / Math.sqrt(2 * Math.PI) * h;
+    for (let z = -12; z < 12; z += h) s += ((Math.min(z * z, k * k) * Math.exp((-z * z) / 2)) / Math.sqrt(2 * Math.PI)) * h;
     expect(huberKappa(k)).toBeCloseTo(s, 6);
   });
   it('Poisson(1) draws have mean 1 and P(0) = e⁻¹; hash is deterministic and spreads', () => {
@@ -70,7 +78,7 @@ describe('fit metrics: hand-computed values', () => {
     const all = new MetricsAccumulator();
     for (let i = 0; i < 300000; i++) {
       const meas = 100 + (i % 37) * 3;
-      const pred = meas * (1 + ((i * 7919) % 13 - 6) / 100);
+      const pred = meas * (1 + (((i * 7919) % 13) - 6) / 100);
       (i % 3 === 0 ? a : b).add(pred, meas);
       all.add(pred, meas);
     }
@@ -94,17 +102,23 @@ describe('normal-equation accumulation', () => {
     const bb = new Float64Array(3);
     let c = 0;
     for (let i = 0; i < 2000; i++) {
-      const x = Float64Array.of(1, i % 17, (i * 31) % 101 - 50);
+      const x = Float64Array.of(1, i % 17, ((i * 31) % 101) - 50);
       const y = 3 + 0.5 * x[1]! - 0.1 * x[2]!;
       const w = 1 + (i % 5);
       acc.add(x, y, w);
       parts[i % 2]!.add(x, y, w);
-      for (let r = 0; r < 3; r++) { bb[r] += w * x[r]! * y; for (let s = 0; s < 3; s++) A[r * 3 + s] += w * x[r]! * x[s]!; }
+      for (let r = 0; r < 3; r++) {
+        bb[r] += w * x[r]! * y;
+        for (let s = 0; s < 3; s++) A[r * 3 + s] += w * x[r]! * x[s]!;
+      }
       c += w * y * y;
     }
     const sys = acc.system();
     const merged = NormalAccumulator.sum(parts, p).system();
-    for (let k = 0; k < 9; k++) { expect(sys.A[k]).toBeCloseTo(A[k]!, 6); expect(merged.A[k]).toBeCloseTo(A[k]!, 6); }
+    for (let k = 0; k < 9; k++) {
+      expect(sys.A[k]).toBeCloseTo(A[k]!, 6);
+      expect(merged.A[k]).toBeCloseTo(A[k]!, 6);
+    }
     for (let k = 0; k < 3; k++) expect(sys.b[k]).toBeCloseTo(bb[k]!, 6);
     expect(sys.c).toBeCloseTo(c, 4);
     expect(sys.n).toBe(2000);

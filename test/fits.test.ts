@@ -24,7 +24,9 @@ describe('published fits', () => {
     for (const f of fs.readdirSync(dir).sort()) {
       const committed = path.join(FITS_DIR, f);
       expect(fs.existsSync(committed), `${f} is not committed: run npm run fits and commit fits/`).toBe(true);
-      expect(noCreatedAt(fs.readFileSync(path.join(dir, f), 'utf8')), `fits/${f} differs from its regeneration: run npm run fits and commit fits/`).toBe(noCreatedAt(fs.readFileSync(committed, 'utf8')));
+      expect(noCreatedAt(fs.readFileSync(path.join(dir, f), 'utf8')), `fits/${f} differs from its regeneration: run npm run fits and commit fits/`).toBe(
+        noCreatedAt(fs.readFileSync(committed, 'utf8')),
+      );
     }
     expect(fs.readdirSync(dir).sort()).toEqual(CI_SUBSET.flatMap((id) => [`${id}.blis.yaml`, `${id}.card.json`, `${id}.json`]));
   }, 120_000);
@@ -56,8 +58,28 @@ describe('published fits', () => {
     const tr = readTransfers();
     expect(nearestFits('qwen3-8b', 'h200', cards, tr)).toBeNull();
     const near = nearestFits('qwen3-32b', 'h200', cards, tr)!;
-    expect(near.filter((n) => n.relation === 'same GPU').map((n) => n.id).sort()).toEqual(cards.filter((c) => c.gpu === 'h200').map((c) => c.id).sort());
-    expect(near.filter((n) => n.relation === 'same model family').map((n) => n.id).sort()).toEqual(cards.filter((c) => c.gpu !== 'h200' && c.family === 'qwen3').map((c) => c.id).sort());
+    expect(
+      near
+        .filter((n) => n.relation === 'same GPU')
+        .map((n) => n.id)
+        .sort(),
+    ).toEqual(
+      cards
+        .filter((c) => c.gpu === 'h200')
+        .map((c) => c.id)
+        .sort(),
+    );
+    expect(
+      near
+        .filter((n) => n.relation === 'same model family')
+        .map((n) => n.id)
+        .sort(),
+    ).toEqual(
+      cards
+        .filter((c) => c.gpu !== 'h200' && c.family === 'qwen3')
+        .map((c) => c.id)
+        .sort(),
+    );
     for (const n of near) {
       const rows = tr.filter((t) => t.from === n.id && t.relation === n.relation);
       if (rows.length === 0) expect(n.transferMape).toBeNull();

@@ -20,7 +20,13 @@ let fit: string;
 /** mulberry32: a small seeded PRNG, so every CI run sees the same cases. */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
-  return () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 const NASTY = ['1e300', '-1', '1e-300', 'NaN', '"noon"', 'null', '[]', '{}', '0', '-0', '99999999999999999999', '"\u00ff\u00fe"', 'true'];
@@ -33,20 +39,40 @@ function mutate(text: string, r: () => number): string {
   const i = pick();
   const l = lines[i] ?? '';
   switch (k) {
-    case 0: { // replace one number with a nasty value
+    case 0: {
+      // replace one number with a nasty value
       const nums = [...l.matchAll(/-?\d+(\.\d+)?(e[+-]?\d+)?/g)];
       if (nums.length === 0) break;
       const m = nums[Math.floor(r() * nums.length)]!;
       lines[i] = l.slice(0, m.index) + NASTY[Math.floor(r() * NASTY.length)] + l.slice(m.index! + m[0].length);
       break;
     }
-    case 1: lines[i] = l.slice(0, Math.floor(r() * l.length)); break; // truncate a line
-    case 2: { const p = Math.floor(r() * l.length); lines[i] = l.slice(0, p) + String.fromCharCode(Math.floor(r() * 256)) + l.slice(p + 1); break; } // flip a byte
-    case 3: lines.splice(i, 1); break; // drop a line
-    case 4: lines.splice(i, 0, l); break; // duplicate a line
-    case 5: { const keys = [...l.matchAll(/"([a-z_.]+)":/g)]; if (keys.length) { const m = keys[Math.floor(r() * keys.length)]!; lines[i] = l.replace(m[0], `"${m[1]}x":`); } break; } // rename a key
-    case 6: return '\ufeff' + lines.join('\n'); // BOM
-    default: return lines.slice(0, Math.floor(r() * lines.length)).join('\n'); // cut the file
+    case 1:
+      lines[i] = l.slice(0, Math.floor(r() * l.length));
+      break; // truncate a line
+    case 2: {
+      const p = Math.floor(r() * l.length);
+      lines[i] = l.slice(0, p) + String.fromCharCode(Math.floor(r() * 256)) + l.slice(p + 1);
+      break;
+    } // flip a byte
+    case 3:
+      lines.splice(i, 1);
+      break; // drop a line
+    case 4:
+      lines.splice(i, 0, l);
+      break; // duplicate a line
+    case 5: {
+      const keys = [...l.matchAll(/"([a-z_.]+)":/g)];
+      if (keys.length) {
+        const m = keys[Math.floor(r() * keys.length)]!;
+        lines[i] = l.replace(m[0], `"${m[1]}x":`);
+      }
+      break;
+    } // rename a key
+    case 6:
+      return '\ufeff' + lines.join('\n'); // BOM
+    default:
+      return lines.slice(0, Math.floor(r() * lines.length)).join('\n'); // cut the file
   }
   return lines.join('\n');
 }
@@ -55,7 +81,21 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-fuzz-'));
   steps = fs.readFileSync(path.join(REPO_ROOT, 'data/sample/steps.jsonl'), 'utf8').split('\n').slice(0, 120).join('\n') + '\n';
   const sim = path.join(dir, 'sim');
-  const r = await runCli(['simulate', '--engine', ...M, '--workload', 'poisson:requests=12,rate=20,input=300,output=12', '--max-num-batched-tokens', '256', '--emit-trace', 'vllm-otlp', '--trace-out', path.join(dir, 'trace.jsonl'), '--out', sim]);
+  const r = await runCli([
+    'simulate',
+    '--engine',
+    ...M,
+    '--workload',
+    'poisson:requests=12,rate=20,input=300,output=12',
+    '--max-num-batched-tokens',
+    '256',
+    '--emit-trace',
+    'vllm-otlp',
+    '--trace-out',
+    path.join(dir, 'trace.jsonl'),
+    '--out',
+    sim,
+  ]);
   expect(r.code, r.stderr).toBe(0);
   trace = fs.readFileSync(path.join(dir, 'trace.jsonl'), 'utf8');
   const sf = path.join(dir, 'steps-ok.jsonl');
@@ -86,8 +126,15 @@ describe.each([
       const why = `case ${c}: exit ${res.code}: ${res.stderr.slice(0, 300)}`;
       expect([0, 1, 2], why).toContain(res.code);
       expect(res.stderr, why).not.toMatch(/internal error|\n\s+at .*:\d+:\d+/);
-      if (res.code !== 0) expect(res.stderr.split('\n').filter((l) => l.startsWith('stepfit: error:')), why).toHaveLength(1);
-      expect(fs.readdirSync(d).filter((n) => n.includes('.tmp-')), why).toEqual([]);
+      if (res.code !== 0)
+        expect(
+          res.stderr.split('\n').filter((l) => l.startsWith('stepfit: error:')),
+          why,
+        ).toHaveLength(1);
+      expect(
+        fs.readdirSync(d).filter((n) => n.includes('.tmp-')),
+        why,
+      ).toEqual([]);
       if (res.code !== 0) expect(fs.existsSync(path.join(d, 'out')), why).toBe(false);
     }
     expect(codes.get(70) ?? 0).toBe(0);

@@ -22,11 +22,7 @@ if (!hasPython) {
 const hasConfig = existsSync(llamaConfig);
 const skipDryRun = !hasPython || (!hasConfig && !process.env.CI);
 if (hasPython && !hasConfig) {
-  console.warn(
-    process.env.CI
-      ? `gpu-steps dry-run test will fail: model config missing at ${llamaConfig}`
-      : `gpu-steps dry-run test skipped: model config missing at ${llamaConfig}`,
-  );
+  console.warn(process.env.CI ? `gpu-steps dry-run test will fail: model config missing at ${llamaConfig}` : `gpu-steps dry-run test skipped: model config missing at ${llamaConfig}`);
 }
 
 interface Chunk {
@@ -45,11 +41,7 @@ interface StepRecord {
 test.skipIf(!hasPython)(
   'python unit tests of tools/gpu-steps pass',
   () => {
-    const r = spawnSync(
-      'python3',
-      ['-m', 'unittest', 'discover', '-s', 'tools/gpu-steps', '-p', 'test_*.py'],
-      { cwd: repoRoot, encoding: 'utf8', env, timeout: 600_000 },
-    );
+    const r = spawnSync('python3', ['-m', 'unittest', 'discover', '-s', 'tools/gpu-steps', '-p', 'test_*.py'], { cwd: repoRoot, encoding: 'utf8', env, timeout: 600_000 });
     expect(r.error).toBeUndefined();
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stderr).toMatch(/^OK/m);
@@ -63,24 +55,12 @@ test.skipIf(skipDryRun)(
     expect(existsSync(llamaConfig), `model config missing: ${llamaConfig}`).toBe(true);
     const out = mkdtempSync(path.join(tmpdir(), 'gpu-steps-'));
     try {
-      const r = spawnSync(
-        'python3',
-        [
-          'tools/gpu-steps/harness.py',
-          '--dry-run',
-          '--config',
-          llamaConfig,
-          '--gpu-name',
-          'h100',
-          '--out-dir',
-          out,
-          '--seed',
-          '1',
-          '--n-mixed',
-          '60',
-        ],
-        { cwd: repoRoot, encoding: 'utf8', env, timeout: 300_000 },
-      );
+      const r = spawnSync('python3', ['tools/gpu-steps/harness.py', '--dry-run', '--config', llamaConfig, '--gpu-name', 'h100', '--out-dir', out, '--seed', '1', '--n-mixed', '60'], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        env,
+        timeout: 300_000,
+      });
       expect(r.error).toBeUndefined();
       expect(r.status, r.stderr).toBe(0);
       const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');

@@ -21,8 +21,17 @@ describe('GPU datasheets', () => {
   });
   it('boost clock (MHz) with a source on every bundled datasheet; null only where the vendor publishes none (B200)', () => {
     const want: Record<string, number | null> = {
-      'a100-sxm-80gb': 1410, 'a100-pcie-80gb': 1410, 'h100-sxm': 1980, 'h100-pcie': 1755, 'h100-nvl': 1785, h200: 1980,
-      b200: null, l40s: 2520, mi300x: 2100, 'rtx-4090': 2520, 'rtx-pro-6000-blackwell': 2617,
+      'a100-sxm-80gb': 1410,
+      'a100-pcie-80gb': 1410,
+      'h100-sxm': 1980,
+      'h100-pcie': 1755,
+      'h100-nvl': 1785,
+      h200: 1980,
+      b200: null,
+      l40s: 2520,
+      mi300x: 2100,
+      'rtx-4090': 2520,
+      'rtx-pro-6000-blackwell': 2617,
     };
     for (const id of knownGpuIds()) {
       const g = loadGpu(id);

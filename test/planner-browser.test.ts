@@ -24,9 +24,17 @@ const haveChromium = ((): boolean => {
 
 /** Page metric id → where the CLI's JSON has it. */
 const METRICS: [string, (j: Record<string, any>) => unknown][] = [
-  ['ttftMs', (j) => j.ttftMs], ['tpotMs', (j) => j.tpotMs], ['e2eS', (j) => j.e2eS], ['outputTokensPerS', (j) => j.outputTokensPerS],
-  ['outputTokensPerSPerGpu', (j) => j.outputTokensPerSPerGpu], ['requestsPerS', (j) => j.requestsPerS], ['concurrency', (j) => j.concurrency],
-  ['gpus', (j) => j.gpus], ['dollarsPerMTokens', (j) => j.cost.dollarsPerMTokens], ['joulesPerOutputToken', (j) => j.cost.joulesPerOutputToken], ['gCo2PerMTokens', (j) => j.cost.gCo2PerMTokens],
+  ['ttftMs', (j) => j.ttftMs],
+  ['tpotMs', (j) => j.tpotMs],
+  ['e2eS', (j) => j.e2eS],
+  ['outputTokensPerS', (j) => j.outputTokensPerS],
+  ['outputTokensPerSPerGpu', (j) => j.outputTokensPerSPerGpu],
+  ['requestsPerS', (j) => j.requestsPerS],
+  ['concurrency', (j) => j.concurrency],
+  ['gpus', (j) => j.gpus],
+  ['dollarsPerMTokens', (j) => j.cost.dollarsPerMTokens],
+  ['joulesPerOutputToken', (j) => j.cost.joulesPerOutputToken],
+  ['gCo2PerMTokens', (j) => j.cost.gCo2PerMTokens],
 ];
 
 async function pageNumbers(page: Page): Promise<Record<string, number | null>> {
@@ -45,8 +53,12 @@ async function pageNumbers(page: Page): Promise<Record<string, number | null>> {
 function expectSame(page: Record<string, number | null>, cli: Record<string, number | null>): void {
   expect(Object.keys(page).sort()).toEqual(Object.keys(cli).sort());
   for (const k of Object.keys(cli)) {
-    const a = page[k]; const b = cli[k];
-    if (a === null || b === null || !Number.isFinite(b!) || Number.isInteger(b)) { expect(a, k).toBe(b); continue; }
+    const a = page[k];
+    const b = cli[k];
+    if (a === null || b === null || !Number.isFinite(b!) || Number.isInteger(b)) {
+      expect(a, k).toBe(b);
+      continue;
+    }
     expect(Math.abs(a - b!) / Math.abs(b!), `${k}: page ${a} vs CLI ${b}`).toBeLessThan(1e-12);
   }
 }
@@ -60,10 +72,14 @@ async function cliNumbers(args: string[]): Promise<Record<string, number | null>
 
 /** Wait until the page shows the numbers (and, with `plots`, the finished plots) for the state now in the URL fragment. */
 async function settled(page: Page, plots = false): Promise<PlannerState> {
-  await page.waitForFunction((which) => {
-    const d = (globalThis as any).document.body.dataset;
-    return d[which] === `k:${(globalThis as any).location.hash.slice(1)}`;
-  }, plots ? 'sweep' : 'ready', { timeout: 60_000 });
+  await page.waitForFunction(
+    (which) => {
+      const d = (globalThis as any).document.body.dataset;
+      return d[which] === `k:${(globalThis as any).location.hash.slice(1)}`;
+    },
+    plots ? 'sweep' : 'ready',
+    { timeout: 60_000 },
+  );
   return decodeFragment(await page.evaluate(() => (globalThis as any).location.hash as string)).state;
 }
 
@@ -78,21 +94,31 @@ describe.runIf(haveChromium)('planner page in headless Chromium', () => {
     const r = await runCli(['planner', '--out', html]);
     expect(r.code, r.stderr).toBe(0);
     ctx = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-chromium-')), {
-      executablePath: CHROMIUM, headless: true, viewport: { width: 1366, height: 900 },
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1366, height: 900 },
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
   }, 60_000);
 
-  afterAll(async () => { await ctx?.close(); });
+  afterAll(async () => {
+    await ctx?.close();
+  });
 
   async function open(fragment = ''): Promise<{ page: Page; errors: string[]; requests: string[]; loadMs: number }> {
     const page = await ctx.newPage();
-    const errors: string[] = []; const requests: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`); });
+    const errors: string[] = [];
+    const requests: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`);
+    });
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.route('**/*', (route) => {
       const u = route.request().url();
-      if (!u.startsWith(`file://${html}`)) { requests.push(u); return route.abort(); }
+      if (!u.startsWith(`file://${html}`)) {
+        requests.push(u);
+        return route.abort();
+      }
       return route.continue();
     });
     const t0 = Date.now();
@@ -104,7 +130,9 @@ describe.runIf(haveChromium)('planner page in headless Chromium', () => {
   it('a configuration set through the UI gives the numbers of `stepfit engine serve --json`', async () => {
     const { page, errors, requests, loadMs } = await open();
     const t = await page.evaluate(() => ({ ...(globalThis as any).document.body.dataset }));
-    console.log(`planner: first numbers ${t.loadMs} ms after navigation start (script starts at ${t.scriptMs} ms, first engine call ${t.firstComputeMs} ms; ${loadMs} ms wall incl. goto; ${(fs.statSync(html).size / 1024).toFixed(0)} KiB page)`);
+    console.log(
+      `planner: first numbers ${t.loadMs} ms after navigation start (script starts at ${t.scriptMs} ms, first engine call ${t.firstComputeMs} ms; ${loadMs} ms wall incl. goto; ${(fs.statSync(html).size / 1024).toFixed(0)} KiB page)`,
+    );
     // defaults first
     let s = await settled(page);
     expect(s).toEqual(DEFAULT_STATE);

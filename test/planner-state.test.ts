@@ -15,7 +15,10 @@ describe('planner state and compute', () => {
   it('URL fragment: defaults encode to nothing, a state and its comparisons round-trip, bad fields are named', () => {
     expect(encodeFragment(DEFAULT_STATE)).toBe('');
     const s: PlannerState = { ...DEFAULT_STATE, model: 'qwen3-30b-a3b', tp: 2, ep: 2, weightDtype: 'fp8', load: 'rate', rate: 2.5 };
-    const c = [{ ...s, gpu: 'h200' }, { ...DEFAULT_STATE, customConfig: '{"a": "b&c=#"}', model: 'custom' }];
+    const c = [
+      { ...s, gpu: 'h200' },
+      { ...DEFAULT_STATE, customConfig: '{"a": "b&c=#"}', model: 'custom' },
+    ];
     const d = decodeFragment(`#${encodeFragment(s, c)}`);
     expect(d).toEqual({ state: s, compare: c, problems: [] });
     const bad = decodeFragment('tp=-1&kvDtype=fp4&load=open&compare=nope');

@@ -16,7 +16,16 @@ const SEED_SE = [0.01, 0.02, 0.01, 0.05, 0.5, 0.2, 10];
 
 describe('formulas', () => {
   it('t quantiles match tables (0.975): ν = 1, 2, 3, 5, 10, 30, 1000', () => {
-    const table: [number, number][] = [[1, 12.706205], [2, 4.302653], [3, 3.182446], [5, 2.570582], [10, 2.228139], [30, 2.042272], [1000, 1.962339], [1e7, 1.959964]];
+    const table: [number, number][] = [
+      [1, 12.706205],
+      [2, 4.302653],
+      [3, 3.182446],
+      [5, 2.570582],
+      [10, 2.228139],
+      [30, 2.042272],
+      [1000, 1.962339],
+      [1e7, 1.959964],
+    ];
     for (const [v, t] of table) expect(Math.abs(tQuantile(0.975, v) - t) / t, `ν=${v}`).toBeLessThan(1e-6);
     expect(tQuantile(0.995, 4)).toBeCloseTo(4.604095, 5);
     expect(tQuantile(0.025, 10)).toBeCloseTo(-tQuantile(0.975, 10), 10);
@@ -51,7 +60,11 @@ describe('grid spec', () => {
     expect(parseGridSpec(gridToSpec(g))).toEqual(g);
     // batch 0 × prefill 0 is skipped: (0,512), (2,0), (2,512)
     const pts = [...gridPoints(g)];
-    expect(pts.map((p) => [p.batch, p.prefill])).toEqual([[0, 512], [2, 0], [2, 512]]);
+    expect(pts.map((p) => [p.batch, p.prefill])).toEqual([
+      [0, 512],
+      [2, 0],
+      [2, 512],
+    ]);
     expect(countGridSteps(g)).toBe(3);
     const s = gridStep(pts[2]!, 7);
     expect(s).toEqual({ experiment: 'grid', step: 7, prefill: [{ tokens: 512, prior: 0, prompt: 512 }], decode: [100, 100] });
@@ -77,10 +90,15 @@ describe('stepfit predict', () => {
     steps = synthDataset('llama-3.1-8b', 'h100-sxm', 1, 300, 3).steps;
     writeStepsFile(path.join(dir, 'steps.jsonl'), steps);
     const ranges = { prefillTokens: [0, 2048] as [number, number], decodeRequests: [0, 64] as [number, number], maxContext: 8192 };
-    fitPath = writeJson(path.join(dir, 'seed.json'), handFit('seed', SEED_COEFS, {
-      se: SEED_SE, sigma: 200, dof: 500,
-      experiments: [{ id: 'e', model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1, groups: {}, rows: 500, ranges }],
-    }));
+    fitPath = writeJson(
+      path.join(dir, 'seed.json'),
+      handFit('seed', SEED_COEFS, {
+        se: SEED_SE,
+        sigma: 200,
+        dof: 500,
+        experiments: [{ id: 'e', model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1, groups: {}, rows: 500, ranges }],
+      }),
+    );
   });
 
   it('steps with durations: columns, Σβ·x by hand, error and interval by the formula', async () => {
@@ -113,7 +131,10 @@ describe('stepfit predict', () => {
   });
 
   it('steps without durations: no duration columns', async () => {
-    const f = writeStepsFile(path.join(dir, 'nodur.jsonl'), steps.slice(0, 5).map(({ durationUs: _d, ...s }) => s));
+    const f = writeStepsFile(
+      path.join(dir, 'nodur.jsonl'),
+      steps.slice(0, 5).map(({ durationUs: _d, ...s }) => s),
+    );
     const out = path.join(dir, 'nodur.csv');
     const r = await runCli(['predict', '--fit', fitPath, '--steps', f, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
@@ -196,7 +217,13 @@ describe('stepfit predict', () => {
 
   it('a bad step record midway leaves no output behind', async () => {
     const f = path.join(dir, 'badstep.jsonl');
-    fs.writeFileSync(f, steps.slice(0, 3).map((s) => JSON.stringify({ experiment: s.experiment, step: s.step, prefill: s.prefill, decode: s.decode })).join('\n') + '\n{"step": 9, "decode": [-1]}\n');
+    fs.writeFileSync(
+      f,
+      steps
+        .slice(0, 3)
+        .map((s) => JSON.stringify({ experiment: s.experiment, step: s.step, prefill: s.prefill, decode: s.decode }))
+        .join('\n') + '\n{"step": 9, "decode": [-1]}\n',
+    );
     const out = path.join(dir, 'badstep.csv');
     const r = await runCli(['predict', '--fit', fitPath, '--steps', f, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--out', out]);
     expect(r.code).toBe(1);

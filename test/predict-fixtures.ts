@@ -27,7 +27,11 @@ export function ctxOf(model: string, gpu: string, tp: number): BasisContext {
 const zeroMetrics = { n: 0, mape: 0, medianApe: 0, p90Ape: 0, p99Ape: 0, rmseUs: 0, r2: null, biasPct: 0 };
 
 /** A fit file with given coefficients (no data): covariance diag(se²) when `se` given. */
-export function handFit(basisName: string, coefs: number[], opts: { se?: number[]; sigma?: number; dof?: number; scale?: 'absolute' | 'relative'; experiments?: FitFile['experiments'] } = {}): FitFile {
+export function handFit(
+  basisName: string,
+  coefs: number[],
+  opts: { se?: number[]; sigma?: number; dof?: number; scale?: 'absolute' | 'relative'; experiments?: FitFile['experiments'] } = {},
+): FitFile {
   const basis = getBasis(basisName);
   const p = basis.terms.length;
   if (coefs.length !== p) throw new Error(`handFit: ${basisName} has ${p} terms`);
@@ -38,8 +42,11 @@ export function handFit(basisName: string, coefs: number[], opts: { se?: number[
     basis: basis.name,
     basisVersion: basis.version,
     terms: basis.terms.map((t, i) => ({
-      name: t.name, coef: coefs[i]!, se: se ? se[i]! : null,
-      ci95: se ? [coefs[i]! - 1.96 * se[i]!, coefs[i]! + 1.96 * se[i]!] : [null, null], status: 'fitted',
+      name: t.name,
+      coef: coefs[i]!,
+      se: se ? se[i]! : null,
+      ci95: se ? [coefs[i]! - 1.96 * se[i]!, coefs[i]! + 1.96 * se[i]!] : [null, null],
+      status: 'fitted',
     })),
     method: { name: 'ols', weight: opts.scale === 'relative' ? 'relative' : 'none', options: {} },
     residual: { sigma: opts.sigma ?? 0, scale: opts.scale ?? 'absolute', dof: opts.dof ?? 100 },
@@ -121,12 +128,16 @@ export function lsqFit(basisName: string, data: Dataset[], weight: 'none' | 'rel
   keep.forEach((k, i) => {
     coefs[k] = beta[i]!;
     se[k] = Math.sqrt(covK.get(i, i));
-    keep.forEach((k2, i2) => { cov[k * p + k2] = covK.get(i, i2); });
+    keep.forEach((k2, i2) => {
+      cov[k * p + k2] = covK.get(i, i2);
+    });
   });
   const dropped = basis.terms.filter((_, j) => !keep.includes(j)).map((t) => t.name);
   const fit = handFit(basisName, coefs, { sigma, dof, scale: weight === 'relative' ? 'relative' : 'absolute', experiments: exps });
   fit.terms = basis.terms.map((t, j) => ({
-    name: t.name, coef: coefs[j]!, se: se[j]!,
+    name: t.name,
+    coef: coefs[j]!,
+    se: se[j]!,
     ci95: se[j] === null ? [null, null] : [coefs[j]! - 1.96 * se[j]!, coefs[j]! + 1.96 * se[j]!],
     status: keep.includes(j) ? 'fitted' : 'dropped',
   }));

@@ -12,34 +12,41 @@ import { REPO_ROOT, haveShared } from './support/shared.js';
 function readmeCommands(): string[][] {
   const md = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
   const block = md.slice(md.indexOf('<!-- try:begin -->'), md.indexOf('<!-- try:end -->'));
-  return block.split('\n').filter((l) => l.startsWith('npx stepfit ')).map((l) => {
-    const args: string[] = [];
-    for (const m of l.slice('npx stepfit '.length).matchAll(/'([^']*)'|(\S+)/g)) args.push(m[1] ?? m[2]!);
-    return args;
-  });
+  return block
+    .split('\n')
+    .filter((l) => l.startsWith('npx stepfit '))
+    .map((l) => {
+      const args: string[] = [];
+      for (const m of l.slice('npx stepfit '.length).matchAll(/'([^']*)'|(\S+)/g)) args.push(m[1] ?? m[2]!);
+      return args;
+    });
 }
 
 describe('README examples', () => {
-  it.skipIf(!haveShared('Mutinifni__splitwise-sim/data/perf_model.csv'))('every command of the "Try every command" block runs and exits 0', async () => {
-    const cmds = readmeCommands();
-    expect(cmds.length).toBeGreaterThanOrEqual(15);
-    const names = new Set(cmds.map((c) => c[0]));
-    for (const c of ['demo', 'reconstruct', 'features', 'fit', 'evaluate', 'predict', 'report', 'export', 'validate', 'engine', 'simulate', 'sample']) expect(names, c).toContain(c);
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-try-'));
-    const demoOut = path.join(tmp, 'demo');
-    const cwd = process.cwd();
-    process.chdir(REPO_ROOT);
-    try {
-      for (const c of cmds) {
-        const args = c.map((a) => a.replaceAll('/tmp/stepfit-try', tmp).replace(/^reports\/demo/, demoOut));
-        const r = await runCli(args);
-        expect(r.code, `stepfit ${args.join(' ')}\n${r.stderr}`).toBe(0);
+  it.skipIf(!haveShared('Mutinifni__splitwise-sim/data/perf_model.csv'))(
+    'every command of the "Try every command" block runs and exits 0',
+    async () => {
+      const cmds = readmeCommands();
+      expect(cmds.length).toBeGreaterThanOrEqual(15);
+      const names = new Set(cmds.map((c) => c[0]));
+      for (const c of ['demo', 'reconstruct', 'features', 'fit', 'evaluate', 'predict', 'report', 'export', 'validate', 'engine', 'simulate', 'sample']) expect(names, c).toContain(c);
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-try-'));
+      const demoOut = path.join(tmp, 'demo');
+      const cwd = process.cwd();
+      process.chdir(REPO_ROOT);
+      try {
+        for (const c of cmds) {
+          const args = c.map((a) => a.replaceAll('/tmp/stepfit-try', tmp).replace(/^reports\/demo/, demoOut));
+          const r = await runCli(args);
+          expect(r.code, `stepfit ${args.join(' ')}\n${r.stderr}`).toBe(0);
+        }
+      } finally {
+        process.chdir(cwd);
       }
-    } finally {
-      process.chdir(cwd);
-    }
-    expect(fs.existsSync(path.join(tmp, 'report', 'index.html'))).toBe(true);
-  }, 180_000);
+      expect(fs.existsSync(path.join(tmp, 'report', 'index.html'))).toBe(true);
+    },
+    180_000,
+  );
 });
 
 describe('docs', () => {

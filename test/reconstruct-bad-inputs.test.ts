@@ -9,18 +9,32 @@ import { emitTraceLines } from '../src/reconstruct/vllm-otlp/emit.js';
 import { runCli } from './support/cli.js';
 
 let dir: string;
-beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-bad-')); });
-afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-bad-'));
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 const log = generateScheduleLog({ seed: 21, requests: 30, maxNumBatchedTokens: 256, maxNumSeqs: 16, numGpuBlocks: 400, meanInterArrivalMs: 20, maxPrompt: 700, maxOutput: 60 });
 /** One span per line, export order: easy to find and edit one event. */
 const clean = emitTraceLines(log, { spansPerLine: 1, stepSampleRate: 0.5, snapshots: false, seed: 3 });
 
-type Otlp = { resourceSpans: { scopeSpans: { scope: { name: string }; spans: { attributes: { key: string; value: Record<string, unknown> }[]; events: { name: string; attributes: { key: string; value: Record<string, unknown> }[] }[] }[] }[] }[] };
+type Otlp = {
+  resourceSpans: {
+    scopeSpans: {
+      scope: { name: string };
+      spans: { attributes: { key: string; value: Record<string, unknown> }[]; events: { name: string; attributes: { key: string; value: Record<string, unknown> }[] }[] }[];
+    }[];
+  }[];
+};
 const spanOf = (line: string) => (JSON.parse(line) as Otlp).resourceSpans[0]!.scopeSpans[0]!;
 
 /** Index (0-based) of the first llm_core line holding the given journey event; and the edited copy. */
-function editEvent(eventName: string, edit: (ev: { name: string; attributes: { key: string; value: Record<string, unknown> }[] }, all: { name: string; attributes: { key: string; value: Record<string, unknown> }[] }[]) => boolean): { lines: string[]; lineNo: number } {
+function editEvent(
+  eventName: string,
+  edit: (ev: { name: string; attributes: { key: string; value: Record<string, unknown> }[] }, all: { name: string; attributes: { key: string; value: Record<string, unknown> }[] }[]) => boolean,
+): { lines: string[]; lineNo: number } {
   for (let i = 0; i < clean.length; i++) {
     const o = JSON.parse(clean[i]!) as Otlp;
     const ss = o.resourceSpans[0]!.scopeSpans[0]!;
@@ -36,7 +50,9 @@ function editEvent(eventName: string, edit: (ev: { name: string; attributes: { k
 }
 
 const int = (ev: { attributes: { key: string; value: Record<string, unknown> }[] }, key: string): number => Number(ev.attributes.find((a) => a.key === key)!.value['intValue']);
-const setInt = (ev: { attributes: { key: string; value: Record<string, unknown> }[] }, key: string, v: number): void => { ev.attributes.find((a) => a.key === key)!.value = { intValue: String(v) }; };
+const setInt = (ev: { attributes: { key: string; value: Record<string, unknown> }[] }, key: string, v: number): void => {
+  ev.attributes.find((a) => a.key === key)!.value = { intValue: String(v) };
+};
 
 function write(name: string, lines: string[]): string {
   const f = path.join(dir, name);
@@ -85,8 +101,14 @@ describe('vllm-otlp bad inputs', () => {
   });
 
   it('an event without scheduler.step', async () => {
-    const { lines, lineNo } = editEvent('journey.SCHEDULED', (ev) => { ev.attributes = ev.attributes.filter((a) => a.key !== 'scheduler.step'); return true; });
-    await expectFailure(write('nostep.jsonl', lines), new RegExp(`nostep\\.jsonl:${lineNo}: request \\S+: event journey\\.SCHEDULED: attribute 'scheduler\\.step': expected a non-negative integer, got nothing`));
+    const { lines, lineNo } = editEvent('journey.SCHEDULED', (ev) => {
+      ev.attributes = ev.attributes.filter((a) => a.key !== 'scheduler.step');
+      return true;
+    });
+    await expectFailure(
+      write('nostep.jsonl', lines),
+      new RegExp(`nostep\\.jsonl:${lineNo}: request \\S+: event journey\\.SCHEDULED: attribute 'scheduler\\.step': expected a non-negative integer, got nothing`),
+    );
   });
 
   it('a request with FIRST_TOKEN before SCHEDULED', async () => {
@@ -166,10 +188,18 @@ describe('request-log bad inputs', () => {
   }
 
   it('a line that is not JSON', () => fails('rl-notjson.jsonl', [good[0]!, 'nope', good[1]!, good[2]!], /rl-notjson\.jsonl:2: not valid JSON/));
-  it('a missing field', () => fails('rl-missing.jsonl', [good[0]!, good[1]!, JSON.stringify({ request_id: 'x', input_toks: 5, output_toks: 2 }), good[2]!], /rl-missing\.jsonl:3: request x: field 'queued_ts': expected a number/));
+  it('a missing field', () =>
+    fails(
+      'rl-missing.jsonl',
+      [good[0]!, good[1]!, JSON.stringify({ request_id: 'x', input_toks: 5, output_toks: 2 }), good[2]!],
+      /rl-missing\.jsonl:3: request x: field 'queued_ts': expected a number/,
+    ));
   it('first token before scheduled (timestamps going backwards)', () =>
-    fails('rl-back.jsonl', [good[0]!, good[1]!, good[2]!, JSON.stringify({ request_id: 'y', input_toks: 5, output_toks: 2, queued_ts: 11, scheduled_ts: 11.5, first_token_ts: 11.2, last_token_ts: 11.6 })],
-      /rl-back\.jsonl:4: request y: field 'first_token_ts' \(11\.2\) is before 'scheduled_ts' \(11\.5\): timestamps going backwards/));
+    fails(
+      'rl-back.jsonl',
+      [good[0]!, good[1]!, good[2]!, JSON.stringify({ request_id: 'y', input_toks: 5, output_toks: 2, queued_ts: 11, scheduled_ts: 11.5, first_token_ts: 11.2, last_token_ts: 11.6 })],
+      /rl-back\.jsonl:4: request y: field 'first_token_ts' \(11\.2\) is before 'scheduled_ts' \(11\.5\): timestamps going backwards/,
+    ));
 });
 
 describe('sweep bad inputs', () => {

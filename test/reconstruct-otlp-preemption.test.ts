@@ -15,8 +15,12 @@ import { reconstructOtlp } from '../src/reconstruct/vllm-otlp/read.js';
 import type { Step } from '../src/steps/step.js';
 
 let dir: string;
-beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-preempt-')); });
-afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-preempt-'));
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 const key = (s: { prefill: readonly { tokens: number; prior: number; prompt: number }[]; decode: readonly number[] }): string =>
   JSON.stringify({ p: s.prefill.map((c) => `${c.tokens}/${c.prior}/${c.prompt}`).sort(), d: [...s.decode].sort((a, b) => a - b) });
@@ -25,7 +29,14 @@ describe('vllm-otlp reconstruction under heavy preemption (issue 13 item 6)', ()
   for (const seed of [21, 22]) {
     it(`seed ${seed}: ≥ 1 preemption per 10 steps, summaries only → ≥ 99.9 % of steps exact`, async () => {
       const gen: GenerateOptions = {
-        seed, requests: 200, maxNumBatchedTokens: 512, maxNumSeqs: 32, numGpuBlocks: 260, meanInterArrivalMs: 5, maxPrompt: 1500, maxOutput: 400,
+        seed,
+        requests: 200,
+        maxNumBatchedTokens: 512,
+        maxNumSeqs: 32,
+        numGpuBlocks: 260,
+        meanInterArrivalMs: 5,
+        maxPrompt: 1500,
+        maxOutput: 400,
       };
       const log = generateScheduleLog(gen);
       const truth = scheduleToSteps(log, 'pre');
@@ -41,9 +52,16 @@ describe('vllm-otlp reconstruction under heavy preemption (issue 13 item 6)', ()
       const file = path.join(dir, `pre-${seed}.jsonl`);
       await writeTrace(file, log, { snapshots: false, stepSampleRate: 1, shuffle: true, seed });
       const steps: Step[] = [];
-      const sum = await reconstructOtlp({ input: file, experiment: 'pre', maxNumBatchedTokens: 512 }, {
-        steps: async (b) => { steps.push(...b); }, targets: async () => {}, labels: async () => {},
-      });
+      const sum = await reconstructOtlp(
+        { input: file, experiment: 'pre', maxNumBatchedTokens: 512 },
+        {
+          steps: async (b) => {
+            steps.push(...b);
+          },
+          targets: async () => {},
+          labels: async () => {},
+        },
+      );
       const got = new Map(steps.map((s) => [s.step, s] as const));
       let exact = 0;
       const wrong: string[] = [];
@@ -52,8 +70,10 @@ describe('vllm-otlp reconstruction under heavy preemption (issue 13 item 6)', ()
         if (s && key(s) === key(t)) exact++;
         else wrong.push(`step ${t.step}: truth ${key(t)} got ${s ? key(s) : 'missing'}`);
       }
-      console.log(`heavy preemption seed ${seed}: ${log.steps.length} steps, ${preemptions} preemptions (${(preemptions / log.steps.length).toFixed(3)}/step), ` +
-        `${exact}/${truth.length} exact (${(100 * exact / truth.length).toFixed(3)} %), mismatches ${sum.mismatches.count}`);
+      console.log(
+        `heavy preemption seed ${seed}: ${log.steps.length} steps, ${preemptions} preemptions (${(preemptions / log.steps.length).toFixed(3)}/step), ` +
+          `${exact}/${truth.length} exact (${((100 * exact) / truth.length).toFixed(3)} %), mismatches ${sum.mismatches.count}`,
+      );
       expect(exact / truth.length, wrong.slice(0, 3).join('\n')).toBeGreaterThanOrEqual(0.999);
     });
   }

@@ -16,11 +16,22 @@ import { readAllTargets } from '../src/steps/targets.js';
 import { runCli } from './support/cli.js';
 
 let dir: string;
-beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-rt-')); });
-afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-rt-'));
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 const GEN: GenerateOptions = {
-  seed: 3, requests: 150, maxNumBatchedTokens: 512, maxNumSeqs: 32, numGpuBlocks: 1200, meanInterArrivalMs: 30, maxPrompt: 2000, maxOutput: 300,
+  seed: 3,
+  requests: 150,
+  maxNumBatchedTokens: 512,
+  maxNumSeqs: 32,
+  numGpuBlocks: 1200,
+  meanInterArrivalMs: 30,
+  maxPrompt: 2000,
+  maxOutput: 300,
 };
 
 async function run(o: OtlpOptions): Promise<{ steps: Step[]; targets: RequestTarget[]; labels: RequestLabel[]; sum: ReconstructSummary }> {
@@ -28,9 +39,15 @@ async function run(o: OtlpOptions): Promise<{ steps: Step[]; targets: RequestTar
   const targets: RequestTarget[] = [];
   const labels: RequestLabel[] = [];
   const sum = await reconstructOtlp(o, {
-    steps: async (b) => { steps.push(...b); },
-    targets: async (b) => { targets.push(...b); },
-    labels: async (b) => { labels.push(...b); },
+    steps: async (b) => {
+      steps.push(...b);
+    },
+    targets: async (b) => {
+      targets.push(...b);
+    },
+    labels: async (b) => {
+      labels.push(...b);
+    },
   });
   return { steps, targets, labels, sum };
 }
@@ -136,8 +153,10 @@ describe('vllm-otlp round trip', () => {
       const c = compare(t, r.steps);
       const rate = c.matched / t.length;
       // Report, not hide: what was dropped and what came out wrong.
-      console.log(`deviating engine seed ${seed}: ${c.matched}/${t.length} steps exact (${(100 * rate).toFixed(2)}%), ` +
-        `${c.missing.length} dropped as uncertain, ${c.wrong.length} output with a wrong composition; reader reported ${r.sum.mismatches.count} mismatches`);
+      console.log(
+        `deviating engine seed ${seed}: ${c.matched}/${t.length} steps exact (${(100 * rate).toFixed(2)}%), ` +
+          `${c.missing.length} dropped as uncertain, ${c.wrong.length} output with a wrong composition; reader reported ${r.sum.mismatches.count} mismatches`,
+      );
       for (const w of c.wrong.slice(0, 3)) console.log(`  ${w}`);
       expect(rate).toBeGreaterThanOrEqual(0.99);
       reported += r.sum.mismatches.count;
@@ -171,10 +190,12 @@ describe('vllm-otlp round trip', () => {
       expect(l.e2e_us).toBeCloseTo((e['FINISHED']![0]! - q.arrivalNs) / 1e3, 3);
       const pre = e['PREEMPTED'] ?? [];
       const sch = e['SCHEDULED']!;
-      let pfGap = 0, dcGap = 0;
+      let pfGap = 0,
+        dcGap = 0;
       for (let i = 0; i < pre.length; i++) {
         const gap = sch[i + 1]! - pre[i]!;
-        if (pre[i]! < e['FIRST_TOKEN']![0]!) pfGap += gap; else dcGap += gap;
+        if (pre[i]! < e['FIRST_TOKEN']![0]!) pfGap += gap;
+        else dcGap += gap;
       }
       expect(l.preemptions).toBe(pre.length);
       expect(l.prefill_us).toBeCloseTo((e['FIRST_TOKEN']![0]! - sch[0]! - pfGap) / 1e3, 3);
@@ -227,7 +248,17 @@ describe('vllm-otlp round trip', () => {
   it('emits the documented envelope: string intValues, three scopes, API ids without the -0-<hash> suffix', () => {
     const small = generateScheduleLog({ ...GEN, requests: 5 });
     const lines = emitTraceLines(small, { spansPerLine: 1000 });
-    const all = lines.map((l) => JSON.parse(l) as { resourceSpans: { scopeSpans: { scope: { name: string }; spans: { attributes: { key: string; value: Record<string, unknown> }[]; events: { attributes: { key: string; value: Record<string, unknown> }[] }[] }[] }[] }[] });
+    const all = lines.map(
+      (l) =>
+        JSON.parse(l) as {
+          resourceSpans: {
+            scopeSpans: {
+              scope: { name: string };
+              spans: { attributes: { key: string; value: Record<string, unknown> }[]; events: { attributes: { key: string; value: Record<string, unknown> }[] }[] }[];
+            }[];
+          }[];
+        },
+    );
     const scopes = new Set(all.flatMap((l) => l.resourceSpans.flatMap((r) => r.scopeSpans.map((s) => s.scope.name))));
     expect([...scopes].sort()).toEqual(['vllm.api', 'vllm.scheduler', 'vllm.scheduler.step']);
     const step = all.flatMap((l) => l.resourceSpans.flatMap((r) => r.scopeSpans)).find((s) => s.scope.name === 'vllm.scheduler.step')!;

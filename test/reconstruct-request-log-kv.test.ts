@@ -14,7 +14,10 @@ import { simulateRequestLog, type LoggedRequest } from '../src/reconstruct/reque
 import { reconstructRequestLog } from '../src/reconstruct/request-log/read.js';
 import { haveShared, sharedPath } from './support/shared.js';
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
 const key = (s: { prefill: readonly { tokens: number; prior: number }[]; decode: readonly number[] }): string =>
   JSON.stringify({ p: s.prefill.map((c) => `${c.tokens}/${c.prior}`).sort(), d: [...s.decode].sort((a, b) => a - b) });
 
@@ -38,20 +41,29 @@ function simulatedLog(seed: number, blocks: number) {
   });
   const res = sim.results();
   const logged: LoggedRequest[] = res.map((r, i) => ({
-    id: r.id, line: i + 1, prompt: r.input, outputs: r.generated,
-    queued: r.arrivalNs / 1e9, scheduled: r.firstScheduledNs / 1e9, firstToken: r.firstTokenNs / 1e9, lastToken: r.finishNs / 1e9,
+    id: r.id,
+    line: i + 1,
+    prompt: r.input,
+    outputs: r.generated,
+    queued: r.arrivalNs / 1e9,
+    scheduled: r.firstScheduledNs / 1e9,
+    firstToken: r.firstTokenNs / 1e9,
+    lastToken: r.finishNs / 1e9,
   }));
   return { logged, truth, res, limits };
 }
 
 describe('request-log replay with a KV cache (round trip through the serving simulator)', () => {
-  it('recovers the simulator\'s steps, preemptions and resumes exactly; KV never over capacity', () => {
+  it("recovers the simulator's steps, preemptions and resumes exactly; KV never over capacity", () => {
     const { logged, truth, res, limits } = simulatedLog(11, 420);
     const simPreempt = res.reduce((a, r) => a + r.preemptions, 0);
     expect(res.every((r) => r.status === 'finished')).toBe(true);
     expect(simPreempt).toBeGreaterThan(10); // the run is KV bound
     const rep = simulateRequestLog(logged, {
-      maxNumBatchedTokens: limits.maxNumBatchedTokens, maxNumSeqs: limits.maxNumSeqs, dataParallel: 1, outputLagSteps: 0,
+      maxNumBatchedTokens: limits.maxNumBatchedTokens,
+      maxNumSeqs: limits.maxNumSeqs,
+      dataParallel: 1,
+      outputLagSteps: 0,
       kv: { numGpuBlocks: limits.numGpuBlocks, blockSize: 16, watermark: 0, prefixCaching: true, reserveFullIsl: true },
     });
     expect(rep.steps.map(key)).toEqual(truth.map(key));
@@ -71,14 +83,20 @@ describe('request-log replay with a KV cache (round trip through the serving sim
     expect(Math.max(...dc)).toBeLessThan(0.02);
     // resumes hit their own blocks still cached: without prefix caching the replay recomputes more and departs
     const noCache = simulateRequestLog(logged, {
-      maxNumBatchedTokens: limits.maxNumBatchedTokens, maxNumSeqs: limits.maxNumSeqs, dataParallel: 1, outputLagSteps: 0,
+      maxNumBatchedTokens: limits.maxNumBatchedTokens,
+      maxNumSeqs: limits.maxNumSeqs,
+      dataParallel: 1,
+      outputLagSteps: 0,
       kv: { numGpuBlocks: limits.numGpuBlocks, blockSize: 16, watermark: 0, prefixCaching: false },
     });
     const pfTok = (xs: { prefill: readonly { tokens: number }[] }[]) => xs.reduce((a, s) => a + s.prefill.reduce((b, c) => b + c.tokens, 0), 0);
     expect(pfTok(noCache.steps)).toBeGreaterThan(pfTok(rep.steps));
     for (const r of rep.requests) {
       const all = [...r.prefillSteps, ...r.decodeSteps];
-      expect(all.every((s, i) => i === 0 || s === all[i - 1]! + 1), r.id).toBe(true);
+      expect(
+        all.every((s, i) => i === 0 || s === all[i - 1]! + 1),
+        r.id,
+      ).toBe(true);
     }
   });
 
@@ -95,8 +113,9 @@ const RTX4090 = 'casys-kaist__LLMServingSim/bench/examples/RTX4090/Llama-3.1-8B/
 
 describe('request-log KV bad input', () => {
   it.skipIf(!haveShared(`${RTX4090}/requests.jsonl`))('a block count that cannot hold one of the requests is one clear error naming the request', async () => {
-    await expect(reconstructRequestLog({ input: sharedPath(RTX4090), numGpuBlocks: 20 }))
-      .rejects.toThrow(/request bench-\d+ \(line \d+\): \d+ \+ \d+ tokens need \d+ KV blocks of 16, but the engine has 19 usable/);
+    await expect(reconstructRequestLog({ input: sharedPath(RTX4090), numGpuBlocks: 20 })).rejects.toThrow(
+      /request bench-\d+ \(line \d+\): \d+ \+ \d+ tokens need \d+ KV blocks of 16, but the engine has 19 usable/,
+    );
   });
 });
 

@@ -12,11 +12,18 @@ import { readAllTargets } from '../src/steps/targets.js';
 import { haveShared, sharedPath } from './support/shared.js';
 import { runCli } from './support/cli.js';
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
 
 let dir: string;
-beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-rl-')); });
-afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-rl-'));
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 const key = (s: { prefill: readonly { tokens: number; prior: number }[]; decode: readonly number[] }): string =>
   JSON.stringify({ p: s.prefill.map((c) => `${c.tokens}/${c.prior}`).sort(), d: [...s.decode].sort((a, b) => a - b) });
@@ -46,7 +53,7 @@ function requestLogOf(seed: number, lag: 0 | 1): { reqs: LoggedRequest[]; truth:
 }
 
 describe('request-log replay on generated schedules', () => {
-  it('recovers the exact step sequence and the generator\'s step-time law (synchronous timestamps)', () => {
+  it("recovers the exact step sequence and the generator's step-time law (synchronous timestamps)", () => {
     const { reqs, truth } = requestLogOf(5, 0);
     const sim = simulateRequestLog(reqs, { maxNumBatchedTokens: 512, maxNumSeqs: 64, dataParallel: 1, outputLagSteps: 0 });
     expect(sim.steps.map(key)).toEqual(truth.map(key));
@@ -69,7 +76,9 @@ describe('request-log replay on generated schedules', () => {
     const dc = sim.requests.filter((r) => r.decodeUs > 0).map((r) => Math.abs(r.decodePredUs - r.decodeUs) / r.decodeUs);
     const pf = sim.requests.filter((r) => r.prefillUs > 0).map((r) => Math.abs(r.prefillPredUs - r.prefillUs) / r.prefillUs);
     // Reported, not hidden: the step where the replay first departs from the truth.
-    console.log(`lag 1: ${want.length} true steps, ${got.length} replayed; identical up to step ${first}; decode |res| median ${(100 * median(dc)).toFixed(1)}%, prefill ${(100 * median(pf)).toFixed(1)}%`);
+    console.log(
+      `lag 1: ${want.length} true steps, ${got.length} replayed; identical up to step ${first}; decode |res| median ${(100 * median(dc)).toFixed(1)}%, prefill ${(100 * median(pf)).toFixed(1)}%`,
+    );
     // Between clock anchors an admission can land one step off, and the replay then drifts. With the plain NNLS
     // clock fit this seed drifted from step 14 (decode ≈ 18 %, prefill ≈ 18 %); with the Huber-weighted fit it
     // replays exactly (as do seeds 7–12; seed 13 departs at step 254 of 442), residuals 0.2 % / 1.1 %.
@@ -96,7 +105,11 @@ describe('request-log on the four real vLLM 0.19 runs', () => {
       const have = new Set(steps.map((s) => `${s.experiment}#${s.step}`));
       const dangling = targets.flatMap((t) => t.steps.filter((s) => !have.has(`${t.experiment}#${s}`)).map((s) => `${t.request}→${s}`));
       expect(dangling).toEqual([]);
-      const lines = fs.readFileSync(sharedPath(`${rel}/requests.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { request_id: string; output_toks: number });
+      const lines = fs
+        .readFileSync(sharedPath(`${rel}/requests.jsonl`), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { request_id: string; output_toks: number });
       const outToks = new Map(lines.map((l) => [l.request_id, l.output_toks] as const));
       // (one less where the engine went idle right after the last token: no later step to stamp it in);
       // a request the replay preempted also lists the steps it sat out and its recompute: more, never fewer

@@ -12,8 +12,12 @@ import { haveShared, sharedPath } from './support/shared.js';
 import { runCli } from './support/cli.js';
 
 let dir: string;
-beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-sweep-')); });
-afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-sweep-'));
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 const SPLITWISE = 'Mutinifni__splitwise-sim/data/perf_model.csv';
 
@@ -76,7 +80,11 @@ describe('sweep: column mapping for other sweeps', () => {
     const e = r.experiments[0]!;
     expect(e).toMatchObject({ id: 'llama-3.1-8b-h100-sxm5-tp1', model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1 });
     expect(e.groups['lab']).toBe('ours');
-    expect(e.steps.map((s) => [s.decode.length, s.decode[0], s.durationUs])).toEqual([[8, 1024, 12000], [8, 1024, 12100], [16, 2048, 15000]]);
+    expect(e.steps.map((s) => [s.decode.length, s.decode[0], s.durationUs])).toEqual([
+      [8, 1024, 12000],
+      [8, 1024, 12100],
+      [16, 2048, 15000],
+    ]);
     expect(r.summary.dropped).toEqual({});
   });
 

@@ -26,7 +26,16 @@ describe('canonicalEntry', () => {
 });
 
 describe('labels', () => {
-  const t = { arrivalNs: 1_000_000, queuedNs: 1_200_000, scheduledNs: 3_200_000, firstTokenNs: 10_200_000, finishedNs: 50_200_000, departedNs: 50_700_000, prefillGapNs: 2_000_000, decodeGapNs: 5_000_000 };
+  const t = {
+    arrivalNs: 1_000_000,
+    queuedNs: 1_200_000,
+    scheduledNs: 3_200_000,
+    firstTokenNs: 10_200_000,
+    finishedNs: 50_200_000,
+    departedNs: 50_700_000,
+    prefillGapNs: 2_000_000,
+    decodeGapNs: 5_000_000,
+  };
   it('hand-computed values (µs)', () => {
     expect(queueingUs(t)).toBe(2000); // 3.2 ms − 1.2 ms
     expect(ttftUs(t)).toBe(9200); // 10.2 − 1.0
@@ -80,8 +89,19 @@ describe('journey replay by hand', () => {
   it('budget 8: a decode first, then chunks in admission order; FIRST_TOKEN pins completion', () => {
     const steps: Step[] = [];
     const reqs: RequestResult[] = [];
-    const rp = new OtlpReplay({ experiment: 'h', maxNumBatchedTokens: 8, duration: 'ts-delta', file: 'hand', skipBad: false }, { step: (s) => steps.push(s), request: (r) => reqs.push(r), bad: () => {} });
-    const J = (step: number, ts: number, kind: 'QUEUED' | 'SCHEDULED' | 'FIRST_TOKEN' | 'FINISHED', req: string, total?: number): StepRec => ({ t: 'J', step, line: 1, ts, kind, req, ...(kind === 'SCHEDULED' ? { tag: 'FIRST', pDone: 0, total } : {}) });
+    const rp = new OtlpReplay(
+      { experiment: 'h', maxNumBatchedTokens: 8, duration: 'ts-delta', file: 'hand', skipBad: false },
+      { step: (s) => steps.push(s), request: (r) => reqs.push(r), bad: () => {} },
+    );
+    const J = (step: number, ts: number, kind: 'QUEUED' | 'SCHEDULED' | 'FIRST_TOKEN' | 'FINISHED', req: string, total?: number): StepRec => ({
+      t: 'J',
+      step,
+      line: 1,
+      ts,
+      kind,
+      req,
+      ...(kind === 'SCHEDULED' ? { tag: 'FIRST', pDone: 0, total } : {}),
+    });
     // A: prompt 5 → prefill at step 0 (5 tokens), first token; decodes steps 1, 2; finishes at 2 (3 outputs).
     // B: prompt 12, admitted at step 1 → gets 8 − 1 (A's decode) = 7 tokens, then 5 at step 2 (budget 8 − 1) → first token at 2.
     rp.processStep(0, [J(0, 10, 'QUEUED', 'A'), J(0, 20, 'SCHEDULED', 'A', 5), J(0, 100, 'FIRST_TOKEN', 'A')]);
@@ -105,10 +125,35 @@ describe('journey replay by hand', () => {
 
 describe('OTLP line parsing', () => {
   it('reads intValue strings and numbers, and reports a missing scheduler.step', () => {
-    const line = JSON.stringify({ resourceSpans: [{ scopeSpans: [{ scope: { name: 'vllm.scheduler' }, spans: [{ name: 'llm_core', attributes: [{ key: 'gen_ai.request.id', value: { stringValue: 'r1' } }], events: [
-      { name: 'journey.SCHEDULED', attributes: [{ key: 'scheduler.step', value: { intValue: '7' } }, { key: 'ts.monotonic', value: { doubleValue: 1.5 } }, { key: 'prefill.total_tokens', value: { intValue: 40 } }, { key: 'schedule.kind', value: { stringValue: 'FIRST' } }] },
-      { name: 'journey.FIRST_TOKEN', attributes: [{ key: 'ts.monotonic_ns', value: { intValue: '1600000000' } }] },
-    ] }] }] }] });
+    const line = JSON.stringify({
+      resourceSpans: [
+        {
+          scopeSpans: [
+            {
+              scope: { name: 'vllm.scheduler' },
+              spans: [
+                {
+                  name: 'llm_core',
+                  attributes: [{ key: 'gen_ai.request.id', value: { stringValue: 'r1' } }],
+                  events: [
+                    {
+                      name: 'journey.SCHEDULED',
+                      attributes: [
+                        { key: 'scheduler.step', value: { intValue: '7' } },
+                        { key: 'ts.monotonic', value: { doubleValue: 1.5 } },
+                        { key: 'prefill.total_tokens', value: { intValue: 40 } },
+                        { key: 'schedule.kind', value: { stringValue: 'FIRST' } },
+                      ],
+                    },
+                    { name: 'journey.FIRST_TOKEN', attributes: [{ key: 'ts.monotonic_ns', value: { intValue: '1600000000' } }] },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
     const p = parseOtlpLine(line, 3);
     expect(p.recs).toEqual([{ t: 'J', step: 7, line: 3, ts: 1_500_000_000, kind: 'SCHEDULED', req: 'r1', tag: 'FIRST', pDone: 0, total: 40, count: undefined }]);
     expect(p.bad).toEqual([`request r1: event journey.FIRST_TOKEN: attribute 'scheduler.step': expected a non-negative integer, got nothing`]);

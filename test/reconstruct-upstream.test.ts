@@ -39,7 +39,11 @@ function run(seed: number, blocks: number) {
   const sim: ServingSimulator = new ServingSimulator(w, { limits, model, experiment: 'up', scheduleLog: true, onArrival: (r) => rec.arrival(sim.scheduleRequest(r)) });
   const truth: string[] = [];
   const dur: number[] = [];
-  sim.runAll((v) => { rec.step(v); truth.push(key(v.step)); dur.push(v.step.durationUs!); });
+  sim.runAll((v) => {
+    rec.step(v);
+    truth.push(key(v.step));
+    dur.push(v.step.durationUs!);
+  });
   return { res: sim.results(), rec, truth, dur, limits };
 }
 
@@ -67,7 +71,7 @@ describe('vllm-request-spans: exact round trip', () => {
 });
 
 describe('vllm-bench: exact round trip', () => {
-  it('reads back every request\'s TTFT and inter-token gaps; each step gets a target (median gap) equal to its true time', () => {
+  it("reads back every request's TTFT and inter-token gaps; each step gets a target (median gap) equal to its true time", () => {
     const { res, rec, dur } = run(5, 100_000);
     const file = path.join(tmp, 'bench.json');
     fs.writeFileSync(file, JSON.stringify(benchResult(rec.bench(res))));
@@ -88,26 +92,69 @@ describe('vllm-bench: exact round trip', () => {
     const err = per.map((t) => Math.abs(t.durationUs - dur[t.steps[0]! - 1]!) / dur[t.steps[0]! - 1]!);
     const exact = err.filter((e) => e < 1e-6).length / err.length;
     const sorted = [...err].sort((a, b) => a - b);
-    console.log(`bench per-step (median inter-token gap) targets: ${per.length}, exact ${(100 * exact).toFixed(1)}%, |err| p50 ${(100 * sorted[Math.floor(err.length / 2)]!).toFixed(2)}% p90 ${(100 * sorted[Math.floor(err.length * 0.9)]!).toFixed(2)}%; replay steps ${out.steps.length} vs ${dur.length}`);
+    console.log(
+      `bench per-step (median inter-token gap) targets: ${per.length}, exact ${(100 * exact).toFixed(1)}%, |err| p50 ${(100 * sorted[Math.floor(err.length / 2)]!).toFixed(2)}% p90 ${(100 * sorted[Math.floor(err.length * 0.9)]!).toFixed(2)}%; replay steps ${out.steps.length} vs ${dur.length}`,
+    );
     expect(exact).toBeGreaterThan(0.985); // measured 99.1 % (the replay gains one step where a prefill-only step hides a boundary)
   });
 });
 
 describe('upstream formats: reconstruct → fit → step MAPE on a held-out half (done-when figure)', () => {
-  it('vllm-request-spans and vllm-bench both predict the simulator\'s true step times within 5% MAPE', async () => {
+  it("vllm-request-spans and vllm-bench both predict the simulator's true step times within 5% MAPE", async () => {
     const sim = path.join(tmp, 'sim');
-    const r0 = await runCli(['simulate', '--synthetic-truth', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--workload', 'poisson:requests=200,rate=8,input=512,output=96',
-      '--max-num-batched-tokens', '512', '--noise', '0.02', '--out', sim, '--emit-request-spans', path.join(sim, 'spans.jsonl.gz'), '--emit-bench', path.join(sim, 'bench.json')]);
+    const r0 = await runCli([
+      'simulate',
+      '--synthetic-truth',
+      '--model',
+      'llama-3.1-8b',
+      '--gpu',
+      'h100-sxm',
+      '--workload',
+      'poisson:requests=200,rate=8,input=512,output=96',
+      '--max-num-batched-tokens',
+      '512',
+      '--noise',
+      '0.02',
+      '--out',
+      sim,
+      '--emit-request-spans',
+      path.join(sim, 'spans.jsonl.gz'),
+      '--emit-bench',
+      path.join(sim, 'bench.json'),
+    ]);
     expect(r0.code, r0.stderr).toBe(0);
     const truth = fs.readFileSync(path.join(sim, 'steps.jsonl'), 'utf8').trim().split('\n');
     const half = Math.floor(truth.length / 2);
     fs.writeFileSync(path.join(tmp, 'test-half.jsonl'), truth.slice(half).join('\n') + '\n');
-    for (const [fmt, input] of [['vllm-request-spans', 'spans.jsonl.gz'], ['vllm-bench', 'bench.json']] as const) {
+    for (const [fmt, input] of [
+      ['vllm-request-spans', 'spans.jsonl.gz'],
+      ['vllm-bench', 'bench.json'],
+    ] as const) {
       const steps = path.join(tmp, `${fmt}.steps.jsonl`);
       const targets = path.join(tmp, `${fmt}.targets.jsonl`);
-      const r1 = await runCli(['reconstruct', '--format', fmt, '--in', path.join(sim, input), '--out', steps, '--targets', targets, '--max-num-batched-tokens', '512', '--output-lag-steps', '0', '--experiment', 'x']);
+      const r1 = await runCli([
+        'reconstruct',
+        '--format',
+        fmt,
+        '--in',
+        path.join(sim, input),
+        '--out',
+        steps,
+        '--targets',
+        targets,
+        '--max-num-batched-tokens',
+        '512',
+        '--output-lag-steps',
+        '0',
+        '--experiment',
+        'x',
+      ]);
       expect(r1.code, r1.stderr).toBe(0);
-      const train = fs.readFileSync(targets, 'utf8').trim().split('\n').filter((l) => Math.max(...(JSON.parse(l) as { steps: number[] }).steps) <= half);
+      const train = fs
+        .readFileSync(targets, 'utf8')
+        .trim()
+        .split('\n')
+        .filter((l) => Math.max(...(JSON.parse(l) as { steps: number[] }).steps) <= half);
       fs.writeFileSync(targets, train.join('\n') + '\n');
       const fit = path.join(tmp, `${fmt}.fit.json`);
       const r2 = await runCli(['fit', '--steps', steps, '--targets', targets, '--experiment', 'x', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--out', fit]);
@@ -124,9 +171,18 @@ describe('upstream formats: reconstruct → fit → step MAPE on a held-out half
 describe('upstream formats: bad input', () => {
   it('a span without a latency attribute is one line naming file, line, span, request and attribute; --skip-bad counts it', async () => {
     const file = path.join(tmp, 'bad-spans.jsonl');
-    const sp = { traceId: '01', spanId: '02', name: 'llm_request', startTimeUnixNano: '1767225600000000000', attributes: [
-      { key: 'gen_ai.request.id', value: { stringValue: 'req-7' } }, { key: 'gen_ai.latency.e2e', value: { doubleValue: 1 } },
-      { key: 'gen_ai.usage.prompt_tokens', value: { intValue: '10' } }, { key: 'gen_ai.usage.completion_tokens', value: { intValue: '3' } } ] };
+    const sp = {
+      traceId: '01',
+      spanId: '02',
+      name: 'llm_request',
+      startTimeUnixNano: '1767225600000000000',
+      attributes: [
+        { key: 'gen_ai.request.id', value: { stringValue: 'req-7' } },
+        { key: 'gen_ai.latency.e2e', value: { doubleValue: 1 } },
+        { key: 'gen_ai.usage.prompt_tokens', value: { intValue: '10' } },
+        { key: 'gen_ai.usage.completion_tokens', value: { intValue: '3' } },
+      ],
+    };
     fs.writeFileSync(file, JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [sp] }] }] }) + '\n');
     const r = await runCli(['reconstruct', '--format', 'vllm-request-spans', '--in', file, '--out', path.join(tmp, 'o.jsonl'), '--max-num-batched-tokens', '512']);
     expect(r.code).toBe(1);

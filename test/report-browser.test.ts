@@ -55,24 +55,35 @@ describe.runIf(haveChromium)('report in headless Chromium', () => {
     const page = await ctx.newPage();
     const errors: string[] = [];
     const requests: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`);
+    });
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.route('**/*', (route) => {
       const u = route.request().url();
-      if (!u.startsWith('file://')) { requests.push(u); return route.abort(); }
+      if (!u.startsWith('file://')) {
+        requests.push(u);
+        return route.abort();
+      }
       return route.continue();
     });
     await page.goto('file://' + report, { waitUntil: 'load' });
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);
 
-    const plots = await page.$$eval('figure.plot', (figs) => figs.map((f) => {
-      const svg = f.querySelector('svg');
-      const box = svg?.getBoundingClientRect();
-      const marks = svg ? svg.querySelectorAll('g.role-mark:not(.role-axis):not(.role-legend) > path, g.role-mark > line, g.role-mark > rect').length : 0;
-      const dataMarks = svg ? svg.querySelectorAll('g.mark-symbol.role-mark path, g.mark-line.role-mark path, g.mark-rect.role-mark path, g.mark-rule.role-mark line, g.mark-tick.role-mark path, g.mark-tick.role-mark rect').length : 0;
-      return { id: f.getAttribute('data-plot'), width: box?.width ?? 0, height: box?.height ?? 0, marks, dataMarks };
-    }));
+    const plots = await page.$$eval('figure.plot', (figs) =>
+      figs.map((f) => {
+        const svg = f.querySelector('svg');
+        const box = svg?.getBoundingClientRect();
+        const marks = svg ? svg.querySelectorAll('g.role-mark:not(.role-axis):not(.role-legend) > path, g.role-mark > line, g.role-mark > rect').length : 0;
+        const dataMarks = svg
+          ? svg.querySelectorAll(
+              'g.mark-symbol.role-mark path, g.mark-line.role-mark path, g.mark-rect.role-mark path, g.mark-rule.role-mark line, g.mark-tick.role-mark path, g.mark-tick.role-mark rect',
+            ).length
+          : 0;
+        return { id: f.getAttribute('data-plot'), width: box?.width ?? 0, height: box?.height ?? 0, marks, dataMarks };
+      }),
+    );
     expect(plots.map((p) => p.id).sort()).toEqual(['error-cdf', 'group-errors', 'pred-vs-measured', 'residuals-batch', 'residuals-context', 'residuals-tokens', 'term-contributions']);
     for (const p of plots) {
       expect(p.dataMarks, `${p.id} has no data marks`).toBeGreaterThan(0);
@@ -84,10 +95,11 @@ describe.runIf(haveChromium)('report in headless Chromium', () => {
     expect(scatter).toBe(800);
 
     // first screen (1280×800): the headline, the worst groups and the predicted-vs-measured plot are visible
-    const visible = async (sel: string): Promise<boolean> => page.$eval(sel, (el) => {
-      const b = el.getBoundingClientRect();
-      return b.top >= 0 && b.bottom <= (globalThis as unknown as { innerHeight: number }).innerHeight && b.width > 0;
-    });
+    const visible = async (sel: string): Promise<boolean> =>
+      page.$eval(sel, (el) => {
+        const b = el.getBoundingClientRect();
+        return b.top >= 0 && b.bottom <= (globalThis as unknown as { innerHeight: number }).innerHeight && b.width > 0;
+      });
     expect(await visible('#headline-mape')).toBe(true);
     expect(await visible('#headline-stats')).toBe(true);
     expect(await visible('#worst')).toBe(true);

@@ -18,16 +18,15 @@ let manifest: string;
 
 beforeAll(async () => {
   dir = tmpDir('stepfit-report-');
-  const ds = [
-    synthDataset('llama-3.1-8b', 'h100-sxm', 1, 500, 31),
-    synthDataset('llama-3.1-8b', 'h100-sxm', 2, 500, 32),
-    synthDataset('qwen3-8b', 'a100-sxm-80gb', 1, 500, 33),
-  ];
+  const ds = [synthDataset('llama-3.1-8b', 'h100-sxm', 1, 500, 31), synthDataset('llama-3.1-8b', 'h100-sxm', 2, 500, 32), synthDataset('qwen3-8b', 'a100-sxm-80gb', 1, 500, 33)];
   for (const d of ds) writeStepsFile(path.join(dir, `${d.id}.jsonl`), d.steps);
   manifest = path.join(dir, 'm.yaml');
-  fs.writeFileSync(manifest, YAML.stringify({
-    experiments: ds.map((d, i) => ({ id: d.id, steps: `${d.id}.jsonl`, model: d.model, gpu: d.gpu, tp: d.tp, groups: { workload: i === 2 ? 'code' : 'chat' } })),
-  }));
+  fs.writeFileSync(
+    manifest,
+    YAML.stringify({
+      experiments: ds.map((d, i) => ({ id: d.id, steps: `${d.id}.jsonl`, model: d.model, gpu: d.gpu, tp: d.tp, groups: { workload: i === 2 ? 'code' : 'chat' } })),
+    }),
+  );
   fitPath = path.join(dir, 'fit.json');
   const r = await runCli(['fit', '--manifest', manifest, '--basis', 'roofline', '--cv', 'group:experiment', '--out', fitPath]);
   expect(r.code, r.stderr).toBe(0);
@@ -47,7 +46,7 @@ describe('report formulas', () => {
     expect(termReading('count', 0, [null, null], 'merged:constant')).toMatch(/merged into 'constant'/);
   });
 
-  it('SVG ids are scoped per plot so inline SVGs do not resolve each other\'s clip paths', () => {
+  it("SVG ids are scoped per plot so inline SVGs do not resolve each other's clip paths", () => {
     const svg = '<svg><defs><clipPath id="clip1"><rect/></clipPath></defs><g clip-path="url(#clip1)"><use href="#clip1"/></g></svg>';
     expect(scopeSvgIds(svg, 'p')).toBe('<svg><defs><clipPath id="p-clip1"><rect/></clipPath></defs><g clip-path="url(#p-clip1)"><use href="#p-clip1"/></g></svg>');
   });
@@ -61,7 +60,7 @@ describe('report formulas', () => {
 });
 
 describe('report data and accuracy tables', () => {
-  it('arquero grouped metrics agree with the fitter\'s computeMetrics per group; seed refit, engine and naive cover every row', async () => {
+  it("arquero grouped metrics agree with the fitter's computeMetrics per group; seed refit, engine and naive cover every row", async () => {
     const loaded = loadFit(fitPath);
     const d = await collectReportData(loaded, loadDataset({ manifest }));
     expect(d.n).toBe(1500);
@@ -83,7 +82,10 @@ describe('report data and accuracy tables', () => {
     for (const row of byExp.rows) {
       const ei = d.experiments.findIndex((e) => e.id === row.group);
       const idx = Array.from({ length: d.n }, (_, i) => i).filter((i) => d.exp[i] === ei);
-      const m = computeMetrics(idx.map((i) => d.pred.fit[i]!), idx.map((i) => d.measured[i]!));
+      const m = computeMetrics(
+        idx.map((i) => d.pred.fit[i]!),
+        idx.map((i) => d.measured[i]!),
+      );
       expect(row.n).toBe(m.n);
       expect(row.mape).toBeCloseTo(m.mape, 9);
       expect(row.p90Ape).toBeCloseTo(m.p90Ape, 3);
@@ -142,7 +144,7 @@ describe('stepfit report', () => {
     expect(r.stderr).toMatch(/report: 1,500 steps, MAPE [\d.]+%/);
   });
 
-  it('without --steps/--manifest it reports on the fit\'s own training data (found by hash)', async () => {
+  it("without --steps/--manifest it reports on the fit's own training data (found by hash)", async () => {
     const out = path.join(dir, 'rep-default');
     const r = await runCli(['report', '--fit', fitPath, '--out', out, '--no-engine', '--no-seed']);
     expect(r.code, r.stderr).toBe(0);

@@ -39,7 +39,9 @@ describe.runIf(haveShared(SW))('report on real Splitwise sweeps', () => {
     const fitMape = mape('serving fit');
     expect(fitMape).toBeLessThan(mape('naive (phase median)'));
     expect(fitMape).toBeLessThan(mape('analytical engine'));
-    console.log(`Splitwise llama2-70b H100 TP8 held out: MAPE fit ${fitMape}%, seed ${mape('seven-term seed (refit here)')}%, engine ${mape('analytical engine')}%, naive ${mape('naive (phase median)')}%`);
+    console.log(
+      `Splitwise llama2-70b H100 TP8 held out: MAPE fit ${fitMape}%, seed ${mape('seven-term seed (refit here)')}%, engine ${mape('analytical engine')}%, naive ${mape('naive (phase median)')}%`,
+    );
     expect(md).toMatch(/### By phase mix[\s\S]*prefill-only[\s\S]*decode-only/);
   });
 });

@@ -66,7 +66,10 @@ describe('row 2: .gz outputs are gzip and stepfit reads them back', () => {
 });
 
 describe('row 6: --out is an existing directory or empty', () => {
-  it.each([['a directory', 'DIR'], ['empty', '']])('%s → one line, exit 1, no temp file', async (_n, o) => {
+  it.each([
+    ['a directory', 'DIR'],
+    ['empty', ''],
+  ])('%s → one line, exit 1, no temp file', async (_n, o) => {
     fs.mkdirSync(path.join(dir, 'DIR'));
     const out = o === 'DIR' ? path.join(dir, 'DIR') : '';
     const r = await runCli(['sample', '--num-steps', '10', '--out', out]);
@@ -141,7 +144,10 @@ describe('row 11: absurd coefficients in a fit file are refused, not predicted a
     const fit = JSON.parse(fs.readFileSync(f, 'utf8'));
     fit.terms[0].coef = 1e308;
     fs.writeFileSync(f, JSON.stringify(fit));
-    for (const args of [['predict', '--fit', f, '--steps', s, ...M, '--out', path.join(dir, 'p.csv')], ['report', '--fit', f, '--steps', s, ...M, '--out', path.join(dir, 'rep')]]) {
+    for (const args of [
+      ['predict', '--fit', f, '--steps', s, ...M, '--out', path.join(dir, 'p.csv')],
+      ['report', '--fit', f, '--steps', s, ...M, '--out', path.join(dir, 'rep')],
+    ]) {
       const r = await runCli(args);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/field 'terms\[0\]\.coef' .*beyond/);
@@ -171,7 +177,13 @@ describe('row 9: requests the KV cache can never hold are reported dropped, not 
 });
 
 describe('row 12: one exit-code rule — a malformed option value is a usage error (exit 2), one line prefixed stepfit:', () => {
-  it.each([['--lambda', '-1'], ['--bounds', ':::'], ['--bootstrap', '-1'], ['--cv', 'kfold:x'], ['--huber-k', '-3']])('fit %s %s → exit 2', async (flag, v) => {
+  it.each([
+    ['--lambda', '-1'],
+    ['--bounds', ':::'],
+    ['--bootstrap', '-1'],
+    ['--cv', 'kfold:x'],
+    ['--huber-k', '-3'],
+  ])('fit %s %s → exit 2', async (flag, v) => {
     const r = await runCli(['fit', '--steps', path.join(dir, 's.jsonl'), ...M, '--method', 'huber', flag, v, '--out', path.join(dir, 'f.json')]);
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n')).toHaveLength(1);
@@ -228,7 +240,19 @@ describe('row 13: --skip-bad on features and fit', () => {
 describe('row 7: an unwritable trace output is one line, no stack trace, no temp file', () => {
   it('simulate --emit-trace into a path under a regular file → exit 1', async () => {
     fs.writeFileSync(path.join(dir, 'afile'), 'x');
-    const r = await runCli(['simulate', '--engine', ...M, '--workload', 'poisson:requests=5,rate=5,input=64,output=8', '--emit-trace', 'vllm-otlp', '--trace-out', path.join(dir, 'afile', 't.jsonl.gz'), '--out', path.join(dir, 'sim')]);
+    const r = await runCli([
+      'simulate',
+      '--engine',
+      ...M,
+      '--workload',
+      'poisson:requests=5,rate=5,input=64,output=8',
+      '--emit-trace',
+      'vllm-otlp',
+      '--trace-out',
+      path.join(dir, 'afile', 't.jsonl.gz'),
+      '--out',
+      path.join(dir, 'sim'),
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^stepfit: error: cannot write trace/);
     expect(temps(dir)).toEqual([]);

@@ -9,7 +9,9 @@
 import { describe, expect, it } from 'vitest';
 import { SchedulerCore, newSchedRequest, type SchedRequest, type SchedulerLimits } from '../src/scheduler/core.js';
 
-interface R extends SchedRequest { id: string }
+interface R extends SchedRequest {
+  id: string;
+}
 const req = (id: string, prompt: number, cached = 0): R => ({ ...newSchedRequest(prompt, cached), id });
 const LIM: SchedulerLimits = { maxNumBatchedTokens: 100, maxNumSeqs: 4, blockSize: 10, numGpuBlocks: 1000 };
 const ids = (rs: readonly R[]): string[] => rs.map((r) => r.id);
@@ -47,7 +49,10 @@ describe('scheduler core: vLLM V1 conformance', () => {
     core.enqueue(w);
     const plan = core.schedule();
     expect(ids(plan.decodes)).toEqual(['d']);
-    expect(plan.prefills.map((c) => [c.req.id, c.chunk])).toEqual([['p', 51], ['w', 40]]);
+    expect(plan.prefills.map((c) => [c.req.id, c.chunk])).toEqual([
+      ['p', 51],
+      ['w', 40],
+    ]);
     expect(1 + plan.prefills.reduce((a, c) => a + c.chunk, 0)).toBeLessThanOrEqual(LIM.maxNumBatchedTokens);
   });
 
@@ -72,7 +77,8 @@ describe('scheduler core: vLLM V1 conformance', () => {
     const core = new SchedulerCore<R>({ maxNumBatchedTokens: 100, maxNumSeqs: 8, blockSize: 10, numGpuBlocks: 4 });
     const a = req('a', 20);
     const b = req('b', 20);
-    core.enqueue(a); core.enqueue(b);
+    core.enqueue(a);
+    core.enqueue(b);
     forward(core, core.schedule()); // a, b: 2 blocks each, pool full; both sampled their first token
     core.enqueue(req('late', 5));
     const plan = core.schedule(); // a's decode needs a third block: b (admitted last) is evicted
@@ -90,7 +96,8 @@ describe('scheduler core: vLLM V1 conformance', () => {
     const core = new SchedulerCore<R>({ maxNumBatchedTokens: 100, maxNumSeqs: 8, blockSize: 10, numGpuBlocks: 5 });
     const a = req('a', 20);
     const b = req('b', 20);
-    core.enqueue(a); core.enqueue(b);
+    core.enqueue(a);
+    core.enqueue(b);
     forward(core, core.schedule()); // 4 blocks used
     const p1 = core.schedule(); // a decodes (needs block 3 → 5 used), b decodes (needs block 3 → preempt b itself)
     expect(ids(p1.preempted)).toEqual(['b']);
@@ -117,7 +124,7 @@ describe('scheduler core: vLLM V1 conformance', () => {
     expect(a.outputs).toBe(1);
   });
 
-  it('frees a finished request\'s blocks', () => {
+  it("frees a finished request's blocks", () => {
     const core = new SchedulerCore<R>(LIM);
     const a = req('a', 25);
     core.enqueue(a);

@@ -75,7 +75,8 @@ describe('closed-loop benchmark model', () => {
 describe('HF configs: quantization and per-layer attention', () => {
   const base = { model_type: 'llama', num_hidden_layers: 4, hidden_size: 256, num_attention_heads: 4, intermediate_size: 512, vocab_size: 1000 };
   it('compressed-tensors bit width under config_groups', () => {
-    const q = (num_bits: number, type: string) => parseArchitecture({ ...base, quantization_config: { quant_method: 'compressed-tensors', config_groups: { group_0: { weights: { num_bits, type } } } } }, 'x.json').weightDtype;
+    const q = (num_bits: number, type: string) =>
+      parseArchitecture({ ...base, quantization_config: { quant_method: 'compressed-tensors', config_groups: { group_0: { weights: { num_bits, type } } } } }, 'x.json').weightDtype;
     expect(q(4, 'int')).toBe('int4');
     expect(q(4, 'float')).toBe('fp4');
     expect(q(8, 'float')).toBe('fp8');
@@ -88,7 +89,12 @@ describe('HF configs: quantization and per-layer attention', () => {
     const all = parseArchitecture({ ...base, model_type: 'mistral', sliding_window: 128 }, 'y.json');
     expect(all.slidingLayers).toBe(4);
     // decode at a long context costs more with 2 full-attention layers than with all 4 sliding
-    const stepUs = (arch: typeof a): number => benchServe(compileEngine({ arch, gpu: h100, tp: 1 }, { efficiency: 'default' }), { isl: 8000, osl: 2, clients: 8, budget: 8192, maxSeqs: 1024, kvTokens: 1e7, numPrompts: Infinity }, NO_HOST_COSTS).tpotS;
+    const stepUs = (arch: typeof a): number =>
+      benchServe(
+        compileEngine({ arch, gpu: h100, tp: 1 }, { efficiency: 'default' }),
+        { isl: 8000, osl: 2, clients: 8, budget: 8192, maxSeqs: 1024, kvTokens: 1e7, numPrompts: Infinity },
+        NO_HOST_COSTS,
+      ).tpotS;
     expect(stepUs(a)).toBeGreaterThan(stepUs({ ...all, modelType: 'llama' }));
   });
 });

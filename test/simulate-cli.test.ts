@@ -28,7 +28,9 @@ describe('stepfit simulate: outputs', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(out);
     const csv = fs.readFileSync(path.join(out, 'requests.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('request_id,rank,status,reason,arrival_s,input_tokens,output_tokens,generated_tokens,cached_tokens,preemptions,recomputed_tokens,queue_us,ttft_us,tpot_us,itl_mean_us,itl_max_us,e2e_us');
+    expect(csv[0]).toBe(
+      'request_id,rank,status,reason,arrival_s,input_tokens,output_tokens,generated_tokens,cached_tokens,preemptions,recomputed_tokens,queue_us,ttft_us,tpot_us,itl_mean_us,itl_max_us,e2e_us',
+    );
     expect(csv.length).toBe(41);
     const steps = await readAllSteps(path.join(out, 'steps.jsonl'));
     const sum = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
@@ -60,9 +62,17 @@ describe('stepfit simulate: outputs', () => {
     expect(fs.existsSync(trace)).toBe(true);
     expect(fs.existsSync(path.join(dir, 'elsewhere', 'exp-config.yaml'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'out', 'steps.jsonl'))).toBe(false);
-    const csv = fs.readFileSync(path.join(dir, 'out', 'requests.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const csv = fs
+      .readFileSync(path.join(dir, 'out', 'requests.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     // sorted by arrival: b first at t = 0, a at 0.5 s
-    expect(csv.map((c) => [c[0], c[4]])).toEqual([['b', '0.000000'], ['a', '0.500000']]);
+    expect(csv.map((c) => [c[0], c[4]])).toEqual([
+      ['b', '0.000000'],
+      ['a', '0.500000'],
+    ]);
     // a .jsonl given directly is replayed too
     const r2 = await runCli([...base, '--workload', path.join(dir, 'requests.jsonl'), '--out', path.join(dir, 'out2')]);
     expect(r2.code).toBe(0);
@@ -76,7 +86,11 @@ describe('stepfit simulate: step models', () => {
     expect(f.code).toBe(0);
     const wl = 'poisson:requests=50,rate=20,input=lognormal(600;1),output=lognormal(100;1)';
     const medians: Record<string, number> = {};
-    for (const [name, flag] of [['fit', ['--fit', fit]], ['engine', ['--engine']], ['truth', ['--synthetic-truth']]] as const) {
+    for (const [name, flag] of [
+      ['fit', ['--fit', fit]],
+      ['engine', ['--engine']],
+      ['truth', ['--synthetic-truth']],
+    ] as const) {
       const out = path.join(tmp, `model-${name}`);
       const r = await runCli(['simulate', ...flag, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--workload', wl, '--out', out]);
       expect(r.code).toBe(0);
@@ -99,9 +113,19 @@ describe('stepfit simulate: bad input is one clear line', () => {
     ['two step models', [...base, '--engine', '--workload', 'closed:requests=1,concurrency=1,input=1,output=1', '--out', tmp], 2, /exactly one step model/],
     ['inline spec with a bad kind', [...base, '--workload', 'uniform:requests=3', '--out', tmp], 1, /KIND poisson\|gamma\|closed\|replay/],
     ['inline spec missing a field', [...base, '--workload', 'poisson:requests=3,input=5,output=5', '--out', tmp], 1, /field 'rate'/],
-    ['budget below max_num_seqs', [...base, '--workload', 'closed:requests=1,concurrency=1,input=1,output=1', '--max-num-batched-tokens', '64', '--out', tmp], 1, /max_num_batched_tokens \(64\) must be ≥ max_num_seqs \(256\)/],
+    [
+      'budget below max_num_seqs',
+      [...base, '--workload', 'closed:requests=1,concurrency=1,input=1,output=1', '--max-num-batched-tokens', '64', '--out', tmp],
+      1,
+      /max_num_batched_tokens \(64\) must be ≥ max_num_seqs \(256\)/,
+    ],
     ['trace with DP', [...base, '--workload', 'closed:requests=1,concurrency=1,input=1,output=1', '--dp', '2', '--emit-trace', 'vllm-otlp', '--out', tmp], 2, /--emit-trace needs --dp 1/],
-    ['model too big for the GPU', ['simulate', '--synthetic-truth', '--model', 'llama-3.1-70b', '--gpu', 'rtx-4090', '--workload', 'closed:requests=1,concurrency=1,input=1,output=1', '--out', tmp], 1, /no memory left for the KV cache/],
+    [
+      'model too big for the GPU',
+      ['simulate', '--synthetic-truth', '--model', 'llama-3.1-70b', '--gpu', 'rtx-4090', '--workload', 'closed:requests=1,concurrency=1,input=1,output=1', '--out', tmp],
+      1,
+      /no memory left for the KV cache/,
+    ],
   ];
   for (const [name, args, code, re] of cases) {
     it(name, async () => {
@@ -157,7 +181,11 @@ describe('workloads and formulas', () => {
     let s = 0;
     let s2 = 0;
     const n = 40000;
-    for (let i = 0; i < n; i++) { const x = sampleGamma(0.3, 2, rng); s += x; s2 += x * x; }
+    for (let i = 0; i < n; i++) {
+      const x = sampleGamma(0.3, 2, rng);
+      s += x;
+      s2 += x * x;
+    }
     expect(s / n).toBeCloseTo(0.6, 1); // kθ
     expect(s2 / n - (s / n) ** 2).toBeCloseTo(1.2, 1); // kθ²
     expect(quantileSorted([1, 2, 3, 4], 0.5)).toBe(2.5);
@@ -189,13 +217,17 @@ describe('workloads and formulas', () => {
     const w1 = weightBytesPerGpu(compileEngine({ arch: moe, gpu: pro, tp: 1 }, { efficiency: 'default' }));
     const w2 = weightBytesPerGpu(compileEngine({ arch: moe, gpu: pro, tp: 1 }, { efficiency: 'default', ep: 2, dp: 2 }));
     expect(w2).toBeLessThan(0.6 * w1);
-    expect(gpuBlocksFromMemory({ arch: moe, gpu: pro, tp: 1, ep: 2, blockSize: 16, utilization: 0.9 }))
-      .toBeGreaterThan(gpuBlocksFromMemory({ arch: moe, gpu: pro, tp: 1, blockSize: 16, utilization: 0.9 }));
+    expect(gpuBlocksFromMemory({ arch: moe, gpu: pro, tp: 1, ep: 2, blockSize: 16, utilization: 0.9 })).toBeGreaterThan(
+      gpuBlocksFromMemory({ arch: moe, gpu: pro, tp: 1, blockSize: 16, utilization: 0.9 }),
+    );
   });
 
   it('spec files: YAML with distributions; relative replay paths resolve against the spec', () => {
     const f = path.join(tmp, 'spec.yaml');
-    fs.writeFileSync(f, 'kind: poisson\nrequests: 10\nrate: 2\ninput: {dist: lognormal, mean: 500, cv: 1, max: 4096}\noutput: {dist: uniform, min: 10, max: 20}\nprefix: {fraction: 0.5, tokens: 128, groups: 2}\n');
+    fs.writeFileSync(
+      f,
+      'kind: poisson\nrequests: 10\nrate: 2\ninput: {dist: lognormal, mean: 500, cv: 1, max: 4096}\noutput: {dist: uniform, min: 10, max: 20}\nprefix: {fraction: 0.5, tokens: 128, groups: 2}\n',
+    );
     expect(readWorkloadSpecFile(f)).toMatchObject({ kind: 'poisson', input: { dist: 'lognormal', mean: 500, cv: 1, min: 1, max: 4096 } });
     const g = path.join(tmp, 'r.yml');
     fs.writeFileSync(g, 'kind: replay\nfile: logs/requests.jsonl\nclock: queued\n');

@@ -19,11 +19,13 @@ import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
 
 const constModel = (us: number): StepTimeModel => ({ name: `const ${us}`, predictUs: () => us });
-const req = (id: string, arrivalUs: number, input: number, output: number, prefixGroup = -1, prefixTokens = 0): WorkloadRequest =>
-  ({ id, arrivalUs, input, output, prefixGroup, prefixTokens });
+const req = (id: string, arrivalUs: number, input: number, output: number, prefixGroup = -1, prefixTokens = 0): WorkloadRequest => ({ id, arrivalUs, input, output, prefixGroup, prefixTokens });
 const open = (reqs: WorkloadRequest[]): Workload => ({ description: 'test', total: reqs.length, open: reqs });
 
-interface Run { sim: ServingSimulator; views: { step: ScheduleStep; record: { prefill: { tokens: number; prior: number }[]; decode: number[]; durationUs: number } }[] }
+interface Run {
+  sim: ServingSimulator;
+  views: { step: ScheduleStep; record: { prefill: { tokens: number; prior: number }[]; decode: number[]; durationUs: number } }[];
+}
 
 function run(w: Workload, limits: EngineLimits, model: StepTimeModel = constModel(1000), extra: { noise?: number; seed?: number; dp?: number } = {}): Run {
   const sim = new ServingSimulator(w, { limits, model, experiment: 't', scheduleLog: true, ...extra });
@@ -37,7 +39,16 @@ function run(w: Workload, limits: EngineLimits, model: StepTimeModel = constMode
   return { sim, views };
 }
 
-interface RefState { prompt: number; max: number; computed: number; outputs: number; running: boolean; held: number; finished: boolean; preemptions: number }
+interface RefState {
+  prompt: number;
+  max: number;
+  computed: number;
+  outputs: number;
+  running: boolean;
+  held: number;
+  finished: boolean;
+  preemptions: number;
+}
 
 /** A cheap assertion for the referee's hot loops (expect() per token would dominate the test time). */
 function check(cond: boolean, msg: () => string): void {
@@ -77,7 +88,10 @@ function referee(r: Run, limits: EngineLimits, opts: { caching?: boolean } = {})
         check(q.running, () => `step ${s.step}: ${e.request} preempted while not running`);
         victimsHeld += q.held;
         lastVictim = { ...q };
-        q.running = false; q.held = 0; q.computed = 0; q.preemptions++;
+        q.running = false;
+        q.held = 0;
+        q.computed = 0;
+        q.preemptions++;
         running.delete(q);
         check(e.numPreemptions === q.preemptions, () => `step ${s.step}: num_preemptions`);
       } else if (e.kind === 'SCHEDULED') {
@@ -137,8 +151,7 @@ function referee(r: Run, limits: EngineLimits, opts: { caching?: boolean } = {})
         const v = lastVictim;
         const left = limits.maxNumBatchedTokens - stepTokens;
         const selfNeed = Math.ceil((v.computed + Math.min(v.prompt + v.outputs - v.computed, left)) / bs) - v.held;
-        check(held + victimsHeld > usable || (left > 0 && held + victimsHeld + selfNeed > usable),
-          () => `step ${s.step}: preempted with ${usable - held - victimsHeld} blocks free`);
+        check(held + victimsHeld > usable || (left > 0 && held + victimsHeld + selfNeed > usable), () => `step ${s.step}: preempted with ${usable - held - victimsHeld} blocks free`);
       }
     }
     // forward pass: advance
@@ -152,7 +165,9 @@ function referee(r: Run, limits: EngineLimits, opts: { caching?: boolean } = {})
       if (e.kind === 'FIRST_TOKEN') check(q.outputs === 1, () => `step ${s.step}: FIRST_TOKEN with ${q.outputs} outputs`);
       if (e.kind === 'FINISHED') {
         check(q.outputs === q.max, () => `step ${s.step}: FINISHED with ${q.outputs}/${q.max} outputs`);
-        q.finished = true; q.running = false; q.held = 0;
+        q.finished = true;
+        q.running = false;
+        q.held = 0;
         running.delete(q);
       }
     }
@@ -168,7 +183,10 @@ function referee(r: Run, limits: EngineLimits, opts: { caching?: boolean } = {})
   const results = sim.results();
   for (const res of results) {
     const q = st.get(sim.engineId(results.indexOf(res)))!;
-    if (res.status === 'dropped') { expect(res.reason).not.toBe(''); continue; }
+    if (res.status === 'dropped') {
+      expect(res.reason).not.toBe('');
+      continue;
+    }
     expect(res.status).toBe('finished');
     expect(q.finished).toBe(true);
     expect(q.outputs).toBe(res.output);
@@ -303,11 +321,17 @@ describe('simulate: closed loop, data parallel, determinism', () => {
     expect(o.metrics.every((m) => m.status === 'finished')).toBe(true);
     // in flight at any arrival instant ≤ 12
     const ev: [number, number][] = [];
-    for (const q of o.sim.results()) { ev.push([q.arrivalNs, 1]); ev.push([q.finishNs, -1]); }
+    for (const q of o.sim.results()) {
+      ev.push([q.arrivalNs, 1]);
+      ev.push([q.finishNs, -1]);
+    }
     ev.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
     let cur = 0;
     let peak = 0;
-    for (const [, d] of ev) { cur += d; peak = Math.max(peak, cur); }
+    for (const [, d] of ev) {
+      cur += d;
+      peak = Math.max(peak, cur);
+    }
     expect(peak).toBe(12);
     // fixed ISL/OSL
     expect(new Set(o.metrics.map((m) => `${m.inputTokens}/${m.outputTokens}`))).toEqual(new Set(['256/32']));
@@ -318,7 +342,11 @@ describe('simulate: closed loop, data parallel, determinism', () => {
     const sim = new ServingSimulator(w, { limits: { ...roomy, maxNumSeqs: 20 }, model: constModel(1000), experiment: 't', dp: 2 });
     const perRank = [0, 0];
     let maxBatch = 0;
-    sim.runAll((v) => { perRank[v.rank]!++; maxBatch = Math.max(maxBatch, v.step.prefill.length + v.step.decode.length); expect(v.step.experiment).toBe(`t-dp${v.rank}`); });
+    sim.runAll((v) => {
+      perRank[v.rank]!++;
+      maxBatch = Math.max(maxBatch, v.step.prefill.length + v.step.decode.length);
+      expect(v.step.experiment).toBe(`t-dp${v.rank}`);
+    });
     const res = sim.results();
     expect(res.every((x) => x.status === 'finished')).toBe(true);
     const onRank0 = res.filter((x) => x.rank === 0).length;

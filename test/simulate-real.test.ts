@@ -54,11 +54,20 @@ const STATS = ['mean', 'p50', 'p90'] as const;
 type Metric = (typeof METRICS)[number];
 type Stats = Record<Metric, Record<(typeof STATS)[number], number>>;
 
-interface Row { run: string; logged: Stats; fitted: Stats; engine: Stats; note: string }
+interface Row {
+  run: string;
+  logged: Stats;
+  fitted: Stats;
+  engine: Stats;
+  note: string;
+}
 
 const stats = (xs: Record<Metric, number[]>): Stats => {
   const o = {} as Stats;
-  for (const m of METRICS) { const d = describeValues(xs[m]); o[m] = { mean: d.mean, p50: d.p50, p90: d.p90 }; }
+  for (const m of METRICS) {
+    const d = describeValues(xs[m]);
+    o[m] = { mean: d.mean, p50: d.p50, p90: d.p90 };
+  }
   return o;
 };
 
@@ -67,7 +76,11 @@ async function check(run: (typeof RUNS)[number]): Promise<Row> {
   const meta = JSON.parse(fs.readFileSync(path.join(vdir, 'meta.json'), 'utf8'));
   const ek = meta.engine_kwargs;
   const dp: number = ek.data_parallel_size ?? 1;
-  const logged = fs.readFileSync(path.join(vdir, 'requests.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+  const logged = fs
+    .readFileSync(path.join(vdir, 'requests.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, number>);
   const loggedStats = stats({
     ttft: logged.map((r) => (r['first_token_ts']! - r['queued_ts']!) * 1e6),
     tpot: logged.map((r) => tpot(r['first_token_ts']!, r['last_token_ts']!, r['output_toks']!) * 1e6),
@@ -77,24 +90,44 @@ async function check(run: (typeof RUNS)[number]): Promise<Row> {
   const gpu = loadGpu(run.gpu);
   // expert parallelism spans the DP ranks (enable_expert_parallel): experts split for the memory budget
   const ep = ek.enable_expert_parallel ? dp * run.tp : 1;
-  const limits = resolveLimits({
-    maxNumSeqs: ek.max_num_seqs, maxNumBatchedTokens: ek.max_num_batched_tokens, blockSize: meta.kv_cache?.block_size ?? 16,
-    numGpuBlocks: meta.kv_cache?.num_gpu_blocks, gpuMemoryUtilization: meta.kv_cache?.gpu_memory_utilization ?? 0.9,
-    prefixCaching: true, reserveFullIsl: true, watermark: 0.01,
-  }, { arch, gpu, tp: run.tp, ep });
+  const limits = resolveLimits(
+    {
+      maxNumSeqs: ek.max_num_seqs,
+      maxNumBatchedTokens: ek.max_num_batched_tokens,
+      blockSize: meta.kv_cache?.block_size ?? 16,
+      numGpuBlocks: meta.kv_cache?.num_gpu_blocks,
+      gpuMemoryUtilization: meta.kv_cache?.gpu_memory_utilization ?? 0.9,
+      prefixCaching: true,
+      reserveFullIsl: true,
+      watermark: 0.01,
+    },
+    { arch, gpu, tp: run.tp, ep },
+  );
   const workload = await buildWorkload({ kind: 'replay', file: path.join(vdir, 'requests.jsonl'), clock: 'queued', time_scale: 1 }, 1);
 
   // (a) fit on the run's own implied steps and request-level targets
   const rec = await reconstructRequestLog({ input: vdir });
-  const exps = [...new Set(rec.steps.map((s) => s.experiment))].map((id) => experimentFrom({
-    steps: rec.steps.filter((s) => s.experiment === id), model: run.model, gpu: run.gpu, tp: run.tp, experiment: id,
-    targets: rec.targets.filter((t) => t.experiment === id),
-  }));
+  const exps = [...new Set(rec.steps.map((s) => s.experiment))].map((id) =>
+    experimentFrom({
+      steps: rec.steps.filter((s) => s.experiment === id),
+      model: run.model,
+      gpu: run.gpu,
+      tp: run.tp,
+      experiment: id,
+      targets: rec.targets.filter((t) => t.experiment === id),
+    }),
+  );
   const fr = await fitDataset({ experiments: exps }, { basis: DEFAULT_BASIS, method: 'nnls', weight: 'relative', seed: 1 });
   const fit = buildFitFile(fr, await fitProvenance({ experiments: exps }, 'test/simulate-real.test.ts'));
-  const models: [string, StepTimeModel][] = [['fitted', fittedModel(fit, { arch, gpu, tp: run.tp })], ['engine', engineModel({ arch, gpu, tp: run.tp, ep }, { dp })]];
+  const models: [string, StepTimeModel][] = [
+    ['fitted', fittedModel(fit, { arch, gpu, tp: run.tp })],
+    ['engine', engineModel({ arch, gpu, tp: run.tp, ep }, { dp })],
+  ];
   const out: Partial<Row> = { run: `${run.dir} (TP${run.tp}${dp > 1 ? ` DP${dp}` : ''})`, logged: loggedStats };
-  const notes: string[] = [`KV ${limits.numGpuBlocks} blocks (${limits.blocksFrom === 'given' ? 'meta.json' : 'from memory'})`, `fit MAPE ${fit.metrics.train.overall.mape.toFixed(1)}% on ${rec.targets.length} targets`];
+  const notes: string[] = [
+    `KV ${limits.numGpuBlocks} blocks (${limits.blocksFrom === 'given' ? 'meta.json' : 'from memory'})`,
+    `fit MAPE ${fit.metrics.train.overall.mape.toFixed(1)}% on ${rec.targets.length} targets`,
+  ];
   for (const [name, model] of models) {
     const o = simulate(workload, model, { limits, experiment: name, dp });
     const fin = o.metrics.filter((m) => m.status === 'finished');
@@ -132,9 +165,9 @@ describe.skipIf(!have)('simulate: replay of four real vLLM runs (LLMServingSim)'
     expect(rows.length).toBe(4);
     for (const r of rows) {
       for (const st of STATS) {
-        expect(Math.abs(rel(r.fitted.tpot[st], r.logged.tpot[st])), `${r.run} TPOT ${st}`).toBeLessThan(0.10);
-        expect(Math.abs(rel(r.fitted.e2e[st], r.logged.e2e[st])), `${r.run} E2E ${st}`).toBeLessThan(0.10);
-        expect(Math.abs(rel(r.fitted.ttft[st], r.logged.ttft[st])), `${r.run} TTFT ${st}`).toBeLessThan(0.30);
+        expect(Math.abs(rel(r.fitted.tpot[st], r.logged.tpot[st])), `${r.run} TPOT ${st}`).toBeLessThan(0.1);
+        expect(Math.abs(rel(r.fitted.e2e[st], r.logged.e2e[st])), `${r.run} E2E ${st}`).toBeLessThan(0.1);
+        expect(Math.abs(rel(r.fitted.ttft[st], r.logged.ttft[st])), `${r.run} TTFT ${st}`).toBeLessThan(0.3);
       }
     }
   });

@@ -56,8 +56,20 @@ function expectSameSteps(sim: Step[], back: Step[], opts: { allDurations: boolea
 describe('simulate → vllm-otlp trace → reconstruct', () => {
   it('with snapshots: exact composition and durations (ts-span), preemptions included', async () => {
     const { dir, steps } = await simulateTrace('snap', [
-      '--workload', 'poisson:requests=120,rate=60,input=lognormal(500;1),output=lognormal(120;1)',
-      '--num-gpu-blocks', '300', '--max-num-seqs', '32', '--max-num-batched-tokens', '512', '--no-prefix-caching', '--snapshots', '--noise', '0.05', '--seed', '3',
+      '--workload',
+      'poisson:requests=120,rate=60,input=lognormal(500;1),output=lognormal(120;1)',
+      '--num-gpu-blocks',
+      '300',
+      '--max-num-seqs',
+      '32',
+      '--max-num-batched-tokens',
+      '512',
+      '--no-prefix-caching',
+      '--snapshots',
+      '--noise',
+      '0.05',
+      '--seed',
+      '3',
     ]);
     const sum = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
     expect(sum.preemptions).toBeGreaterThan(0);
@@ -69,8 +81,17 @@ describe('simulate → vllm-otlp trace → reconstruct', () => {
 
   it('without snapshots: composition inferred from journeys matches exactly; ts-delta durations where adjacent', async () => {
     const { dir, steps } = await simulateTrace('journey', [
-      '--workload', 'gamma:requests=150,rate=50,cv=3,input=lognormal(700;1.2),output=lognormal(100;1)',
-      '--num-gpu-blocks', '400', '--max-num-seqs', '24', '--max-num-batched-tokens', '1024', '--no-prefix-caching', '--seed', '5',
+      '--workload',
+      'gamma:requests=150,rate=50,cv=3,input=lognormal(700;1.2),output=lognormal(100;1)',
+      '--num-gpu-blocks',
+      '400',
+      '--max-num-seqs',
+      '24',
+      '--max-num-batched-tokens',
+      '1024',
+      '--no-prefix-caching',
+      '--seed',
+      '5',
     ]);
     const { steps: back, summary } = await reconstruct(dir);
     expect(summary.stepsInferred).toBe(steps.length);
@@ -83,7 +104,15 @@ describe('simulate → vllm-otlp trace → reconstruct', () => {
 
   it('sampled step spans (10%) still give every step, with durations only where traced', async () => {
     const { dir, steps } = await simulateTrace('sampled', [
-      '--workload', 'poisson:requests=80,rate=40,input=300..900,output=20..200', '--max-num-batched-tokens', '512', '--sample-rate', '0.1', '--no-prefix-caching', '--seed', '2',
+      '--workload',
+      'poisson:requests=80,rate=40,input=300..900,output=20..200',
+      '--max-num-batched-tokens',
+      '512',
+      '--sample-rate',
+      '0.1',
+      '--no-prefix-caching',
+      '--seed',
+      '2',
     ]);
     const { steps: back, summary } = await reconstruct(dir, 'ts-span');
     expect(summary.mismatches.count).toBe(0);
@@ -96,8 +125,17 @@ describe('simulate → vllm-otlp trace → reconstruct', () => {
   it('prefix-cache hits (shared prefixes, and resumes from still-cached blocks) come back exactly, with and without snapshots', async () => {
     for (const snap of [true, false]) {
       const { dir, steps } = await simulateTrace(`prefix-${snap}`, [
-        '--workload', 'poisson:requests=150,rate=60,input=lognormal(500;1),output=lognormal(120;1),prefix=0.5;256;2',
-        '--num-gpu-blocks', '300', '--max-num-seqs', '32', '--max-num-batched-tokens', '512', '--seed', '3', ...(snap ? ['--snapshots'] : []),
+        '--workload',
+        'poisson:requests=150,rate=60,input=lognormal(500;1),output=lognormal(120;1),prefix=0.5;256;2',
+        '--num-gpu-blocks',
+        '300',
+        '--max-num-seqs',
+        '32',
+        '--max-num-batched-tokens',
+        '512',
+        '--seed',
+        '3',
+        ...(snap ? ['--snapshots'] : []),
       ]);
       const sum = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
       expect(sum.preemptions).toBeGreaterThan(0);

@@ -99,7 +99,11 @@ describe('Parquet step records', () => {
       { experiment: 'e', step: 1, durationUs: -2, prefill: [], decode: [3] },
     ]);
     w.commit();
-    await expect(async () => { for await (const _ of readStepsParquetRows(p)) { /* drain */ } }).rejects.toThrow(/bad\.parquet: row 2: field 'duration_us'/);
+    await expect(async () => {
+      for await (const _ of readStepsParquetRows(p)) {
+        /* drain */
+      }
+    }).rejects.toThrow(/bad\.parquet: row 2: field 'duration_us'/);
     const r = await runCli(['fit', '--steps', p, ...ONE, '--basis', 'seed', '--json']);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n').length).toBe(1);

@@ -35,7 +35,11 @@ describe.runIf(have)('validate --suite splitwise (real data)', () => {
     expect(res.results.map((r) => r.testRows)).toEqual([20, 20, 210, 210, 630, 630, 210, 210]);
   });
 
-  it.each([['interpolation', 15.5], ['new TP', 16.9], ['new GPU', 36.5]] as const)('seed reproduces the published %s MAPE %d ± 0.5', (split, mape) => {
+  it.each([
+    ['interpolation', 15.5],
+    ['new TP', 16.9],
+    ['new GPU', 36.5],
+  ] as const)('seed reproduces the published %s MAPE %d ± 0.5', (split, mape) => {
     const r = get(split, 'seed');
     expect(r.basis).toBe('seed v1');
     expect(r.method).toBe('nnls, relative');
@@ -45,21 +49,25 @@ describe.runIf(have)('validate --suite splitwise (real data)', () => {
 
   // [split, issue target, measured-MAPE threshold, max default/seed ratio]
   // [split, issue target, measured-MAPE threshold, max default/seed ratio, knee fitted on the training rows (MiB)]
-  it.each([['interpolation', 7, 8.1, 0.55, 22.63], ['new TP', 10, 10.4, 0.65, 8], ['new GPU', 15, 13.5, 0.4, 16], ['new model', 8, 7.6, 0.4, 16]] as const)(
-    'default on %s: target ≤ %d%% (checked honestly), MAPE ≤ %d%% as measured, beats the seed', (split, target, threshold, ratio, knee) => {
-      const r = get(split, 'default');
-      expect(r.basis).toBe('serving v4');
-      expect(r.paramChoices).toHaveLength(1);
-      expect(r.paramChoices![0]).toMatchObject({ name: 'tp_comm_knee_mib', source: 'profile' });
-      expect(r.basisParams!['tp_comm_knee_mib']).toBeCloseTo(knee, 2);
-      expect(r.overall.mape).toBeLessThanOrEqual(threshold);
-      expect(r.target?.mape).toBe(target);
-      expect(r.target?.ok).toBe(r.overall.mape <= target);
-      expect(r.overall.mape).toBeLessThan(ratio * get(split, 'seed').overall.mape);
-    });
+  it.each([
+    ['interpolation', 7, 8.1, 0.55, 22.63],
+    ['new TP', 10, 10.4, 0.65, 8],
+    ['new GPU', 15, 13.5, 0.4, 16],
+    ['new model', 8, 7.6, 0.4, 16],
+  ] as const)('default on %s: target ≤ %d%% (checked honestly), MAPE ≤ %d%% as measured, beats the seed', (split, target, threshold, ratio, knee) => {
+    const r = get(split, 'default');
+    expect(r.basis).toBe('serving v4');
+    expect(r.paramChoices).toHaveLength(1);
+    expect(r.paramChoices![0]).toMatchObject({ name: 'tp_comm_knee_mib', source: 'profile' });
+    expect(r.basisParams!['tp_comm_knee_mib']).toBeCloseTo(knee, 2);
+    expect(r.overall.mape).toBeLessThanOrEqual(threshold);
+    expect(r.target?.mape).toBe(target);
+    expect(r.target?.ok).toBe(r.overall.mape <= target);
+    expect(r.overall.mape).toBeLessThan(ratio * get(split, 'seed').overall.mape);
+  });
 
   // serving v2 = this knee with v3's TFLOPS latency scale: 11.0 / 10.8 / 14.6 / 9.1; the H100-only splits are unchanged by v4's clock scale
-  it('ablation --basis-param tp_comm_knee_mib=2.63 (the microbenchmark knee, fixed) with v4\'s clock scale: 11.0 / 10.8 / 14.0 / 9.2', async () => {
+  it("ablation --basis-param tp_comm_knee_mib=2.63 (the microbenchmark knee, fixed) with v4's clock scale: 11.0 / 10.8 / 14.0 / 9.2", async () => {
     const r = await runCli(['validate', '--suite', 'splitwise', '--data', SHARED_DATA, '--json', '--basis-param', 'tp_comm_knee_mib=2.63']);
     expect(r.code, r.stderr).toBe(0);
     const v2 = (JSON.parse(r.stdout) as SuiteResult).results.filter((x) => x.config === 'default');

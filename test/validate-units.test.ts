@@ -25,17 +25,25 @@ const row = (model: string, hw: string, tp: number, p: number, b: number, pt: nu
 
 describe('splitwise suite data (through reconstruct --format sweep)', () => {
   const lines = [
-    row('llama2-70b', 'h100-80gb', 4, 512, 1, 60, 30), row('llama2-70b', 'h100-80gb', 4, 512, 32, 1700, 37),
-    row('llama2-70b', 'h100-80gb', 8, 512, 1, 53, 30), row('llama2-70b', 'a100-80gb', 4, 512, 1, 127, 45),
+    row('llama2-70b', 'h100-80gb', 4, 512, 1, 60, 30),
+    row('llama2-70b', 'h100-80gb', 4, 512, 32, 1700, 37),
+    row('llama2-70b', 'h100-80gb', 8, 512, 1, 53, 30),
+    row('llama2-70b', 'a100-80gb', 4, 512, 1, 127, 45),
     row('bloom-176b', 'h100-80gb', 8, 512, 1, 75, 36),
-    row('llama2-70b', 'h100-80gb-pcap', 4, 512, 1, 78, 30), row('llama2-70b', 'h100-80gb-pcap', 4, 512, 32, 2210, 37),
+    row('llama2-70b', 'h100-80gb-pcap', 4, 512, 1, 78, 30),
+    row('llama2-70b', 'h100-80gb-pcap', 4, 512, 32, 2210, 37),
   ];
 
   it('experiments with source labels; two steps per row; decode at prompt + tokens/2; ms → µs', async () => {
     const d = await splitwiseSuite.load(sweepRoot(lines));
     const e = d.experiments.find((x) => x.id === 'llama2-70b-h100-80gb-tp4')!;
     expect([e.model, e.gpu, e.tp, e.labels['source_model'], e.labels['source_hardware'], e.labels['power']]).toEqual(['llama-2-70b', 'h100-sxm', 4, 'llama2-70b', 'h100-80gb', 'nominal']);
-    expect(e.steps.map((s) => [s.durationUs, s.prefill.length, s.decode.length])).toEqual([[60000, 1, 0], [30000, 0, 1], [1700000, 32, 0], [37000, 0, 32]]);
+    expect(e.steps.map((s) => [s.durationUs, s.prefill.length, s.decode.length])).toEqual([
+      [60000, 1, 0],
+      [30000, 0, 1],
+      [1700000, 32, 0],
+      [37000, 0, 32],
+    ]);
     expect(e.steps[1]!.decode).toEqual([576]);
     expect(d.experiments).toHaveLength(5);
     expect(d.notes.join('\n')).toMatch(/h100-80gb-pcap rows are the h100-80gb rows with prompt_time × 1\.3 exactly/);
@@ -66,7 +74,9 @@ describe('splitwise suite data (through reconstruct --format sweep)', () => {
   });
 
   it('bad rows: one line naming the file, line and field', async () => {
-    await expect(splitwiseSuite.load(sweepRoot([lines[0]!, 'llama2-70b,h100-80gb,512,x,128,0,0,1,1,1,4']))).rejects.toThrow(/perf_model\.csv:3: field 'batch_size' \(batch\): expected an integer ≥ 1, got 'x'$/);
+    await expect(splitwiseSuite.load(sweepRoot([lines[0]!, 'llama2-70b,h100-80gb,512,x,128,0,0,1,1,1,4']))).rejects.toThrow(
+      /perf_model\.csv:3: field 'batch_size' \(batch\): expected an integer ≥ 1, got 'x'$/,
+    );
   });
 });
 

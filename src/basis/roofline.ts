@@ -14,18 +14,28 @@ import type { Step } from '../steps/step.js';
 import { DTYPE_BYTES } from '../model/arch.js';
 
 export interface RooflineConsts {
-  L: number; tp: number; d: number; dh: number; Htp: number; kvHtp: number;
+  L: number;
+  tp: number;
+  d: number;
+  dh: number;
+  Htp: number;
+  kvHtp: number;
   /** Linear-layer FLOPs per token per GPU (QKV, O, MLP or k routed experts + shared), summed over layers. */
   flopsPerToken: number;
   /** Dense (always-read) weight bytes per GPU over all layers. */
   denseWeightBytes: number;
   /** Bytes of one routed expert per GPU (one layer), and the number of MoE layers. */
-  expertBytes: number; moeLayers: number; N: number; k: number;
+  expertBytes: number;
+  moeLayers: number;
+  N: number;
+  k: number;
   /** KV bytes per token per layer per GPU (K and V). */
   kvBytesPerToken: number;
   window: number;
   /** Peak rates in units per µs. */
-  flopsPerUs: number; bytesPerUs: number; linkBytesPerUs: number;
+  flopsPerUs: number;
+  bytesPerUs: number;
+  linkBytesPerUs: number;
   actBytes: number;
 }
 
@@ -37,22 +47,31 @@ export function rooflineConsts(ctx: BasisContext): RooflineConsts {
   const wb = DTYPE_BYTES[a.weightDtype];
   const d = a.hiddenSize;
   const attnParams = d * Htp * dh * 2 + d * kvHtp * dh * 2; // Q and O sharded; K,V per GPU heads
-  const denseMlpParams = a.mlpMatrices * d * a.intermediateSize / tp;
+  const denseMlpParams = (a.mlpMatrices * d * a.intermediateSize) / tp;
   const moeLayers = a.numExperts > 0 ? a.numLayers - a.firstDenseLayers : 0;
   const denseLayers = a.numLayers - moeLayers;
-  const expertParams = 3 * d * a.expertIntermediateSize / tp;
-  const sharedParams = 3 * d * a.sharedExpertIntermediateSize / tp;
-  const flopsPerToken = 2 * (a.numLayers * attnParams + denseLayers * denseMlpParams
-    + moeLayers * (a.expertsPerToken * expertParams + sharedParams));
+  const expertParams = (3 * d * a.expertIntermediateSize) / tp;
+  const sharedParams = (3 * d * a.sharedExpertIntermediateSize) / tp;
+  const flopsPerToken = 2 * (a.numLayers * attnParams + denseLayers * denseMlpParams + moeLayers * (a.expertsPerToken * expertParams + sharedParams));
   const fp = a.weightDtype === 'fp8' && gpu.fp8DenseTflops ? gpu.fp8DenseTflops : gpu.fp16DenseTflops;
   return {
-    L: a.numLayers, tp, d, dh, Htp, kvHtp,
+    L: a.numLayers,
+    tp,
+    d,
+    dh,
+    Htp,
+    kvHtp,
     flopsPerToken,
     denseWeightBytes: wb * (a.numLayers * attnParams + denseLayers * denseMlpParams + moeLayers * (sharedParams + d * a.numExperts)),
-    expertBytes: wb * expertParams, moeLayers, N: a.numExperts, k: a.expertsPerToken,
+    expertBytes: wb * expertParams,
+    moeLayers,
+    N: a.numExperts,
+    k: a.expertsPerToken,
     kvBytesPerToken: 2 * kvHtp * dh * 2,
     window: a.slidingWindow,
-    flopsPerUs: fp * 1e6, bytesPerUs: gpu.memBandwidthTBs * 1e6, linkBytesPerUs: (gpu.scaleUpGBs / 2) * 1e3,
+    flopsPerUs: fp * 1e6,
+    bytesPerUs: gpu.memBandwidthTBs * 1e6,
+    linkBytesPerUs: (gpu.scaleUpGBs / 2) * 1e3,
     actBytes: 2,
   };
 }
@@ -65,7 +84,7 @@ const tokensOf = (s: Step): number => {
 
 /** Linear-layer compute (µs) of all tokens in the step: (T_pf + T_dc)·flopsPerToken / F. */
 export function rfGemm(c: RooflineConsts, s: Step): number {
-  return tokensOf(s) * c.flopsPerToken / c.flopsPerUs;
+  return (tokensOf(s) * c.flopsPerToken) / c.flopsPerUs;
 }
 
 /**
@@ -79,21 +98,21 @@ export function rfPrefillAttn(c: RooflineConsts, s: Step): number {
     const self = c.window > 0 ? Math.min((ch.tokens + 1) / 2, c.window) : (ch.tokens + 1) / 2;
     pairs += ch.tokens * (prior + self);
   }
-  return c.L * 4 * c.Htp * c.dh * pairs / c.flopsPerUs;
+  return (c.L * 4 * c.Htp * c.dh * pairs) / c.flopsPerUs;
 }
 
 /** Decode attention KV traffic (µs): L·Σ_j (min(c_j, W) + 1)·kvBytesPerToken / BW. */
 export function rfDecodeAttn(c: RooflineConsts, s: Step): number {
   let toks = 0;
   for (const x of s.decode) toks += (c.window > 0 ? Math.min(x, c.window) : x) + 1;
-  return c.L * toks * c.kvBytesPerToken / c.bytesPerUs;
+  return (c.L * toks * c.kvBytesPerToken) / c.bytesPerUs;
 }
 
 /** Prefill KV write (µs): L·T_pf·kvBytesPerToken / BW. */
 export function rfPrefillKv(c: RooflineConsts, s: Step): number {
   let T = 0;
   for (const ch of s.prefill) T += ch.tokens;
-  return c.L * T * c.kvBytesPerToken / c.bytesPerUs;
+  return (c.L * T * c.kvBytesPerToken) / c.bytesPerUs;
 }
 
 /**
@@ -113,7 +132,7 @@ export function rfWeight(c: RooflineConsts, s: Step): number {
 /** TP all-reduce traffic (µs): 2 per layer × 2(TP−1)/TP × T·d·2 bytes / (link GB/s per direction). 0 at TP 1. */
 export function rfTpComm(c: RooflineConsts, s: Step): number {
   if (c.tp === 1) return 0;
-  return c.L * 2 * (2 * (c.tp - 1) / c.tp) * tokensOf(s) * c.d * c.actBytes / c.linkBytesPerUs;
+  return (c.L * 2 * ((2 * (c.tp - 1)) / c.tp) * tokensOf(s) * c.d * c.actBytes) / c.linkBytesPerUs;
 }
 
 /** Number of TP all-reduce calls in the step: 2·L when TP > 1 (coefficient = µs latency per call). */

@@ -13,18 +13,40 @@ const idiv = (a: number, b: number): number => Math.floor(a / b);
 
 /** Constants of the seed formulas for one (model, GPU, TP). */
 export interface SeedConsts {
-  L: number; d: number; Htp: number; kvHtp: number; dh: number; dkv: number; dff: number;
-  N: number; k: number; kEff: number; tp: number; F: number; BW: number; NV: number;
+  L: number;
+  d: number;
+  Htp: number;
+  kvHtp: number;
+  dh: number;
+  dkv: number;
+  dff: number;
+  N: number;
+  k: number;
+  kEff: number;
+  tp: number;
+  F: number;
+  BW: number;
+  NV: number;
 }
 
 export function seedConsts(ctx: BasisContext): SeedConsts {
   const { arch, gpu, tp } = ctx;
   const dh = idiv(arch.hiddenSize, arch.numHeads);
   return {
-    L: arch.numLayers, d: arch.hiddenSize, Htp: idiv(arch.numHeads, tp), kvHtp: idiv(arch.numKvHeads, tp),
-    dh, dkv: arch.numKvHeads * dh, dff: arch.intermediateSize,
-    N: arch.numExperts, k: arch.expertsPerToken, kEff: Math.max(1, arch.expertsPerToken), tp,
-    F: gpu.fp16DenseTflops, BW: gpu.memBandwidthTBs, NV: gpu.scaleUpGBs,
+    L: arch.numLayers,
+    d: arch.hiddenSize,
+    Htp: idiv(arch.numHeads, tp),
+    kvHtp: idiv(arch.numKvHeads, tp),
+    dh,
+    dkv: arch.numKvHeads * dh,
+    dff: arch.intermediateSize,
+    N: arch.numExperts,
+    k: arch.expertsPerToken,
+    kEff: Math.max(1, arch.expertsPerToken),
+    tp,
+    F: gpu.fp16DenseTflops,
+    BW: gpu.memBandwidthTBs,
+    NV: gpu.scaleUpGBs,
   };
 }
 
@@ -41,8 +63,8 @@ export function seedPrefillCompute(c: SeedConsts, step: Step): number {
     T += ch.tokens;
     attn += 4 * c.Htp * ch.tokens * (ch.prompt + ch.tokens / 2) * c.dh;
   }
-  const proj = c.L * 2 * T * c.d * (2 * c.d + 2 * c.dkv) / c.tp;
-  const mlp = c.L * T * c.kEff * 6 * c.d * c.dff / c.tp;
+  const proj = (c.L * 2 * T * c.d * (2 * c.d + 2 * c.dkv)) / c.tp;
+  const mlp = (c.L * T * c.kEff * 6 * c.d * c.dff) / c.tp;
   return (proj + c.L * attn + mlp) / (c.F * 1e6);
 }
 
@@ -55,9 +77,9 @@ export function seedDecodeCompute(c: SeedConsts, step: Step): number {
   if (T === 0) return 0;
   let ctxSum = 0;
   for (const x of step.decode) ctxSum += x;
-  const proj = c.L * 2 * T * c.d * (2 * c.d + 2 * c.dkv) / c.tp;
+  const proj = (c.L * 2 * T * c.d * (2 * c.d + 2 * c.dkv)) / c.tp;
   const attn = c.L * 4 * c.Htp * ctxSum * c.dh;
-  const mlp = c.L * T * c.kEff * 6 * c.d * c.dff / c.tp;
+  const mlp = (c.L * T * c.kEff * 6 * c.d * c.dff) / c.tp;
   return (proj + attn + mlp) / (c.F * 1e6);
 }
 
@@ -65,7 +87,7 @@ export function seedDecodeCompute(c: SeedConsts, step: Step): number {
 export function seedPrefillKv(c: SeedConsts, step: Step): number {
   let T = 0;
   for (const ch of step.prefill) T += ch.tokens;
-  return c.L * 2 * c.kvHtp * c.dh * T * 2 / (c.BW * 1e6);
+  return (c.L * 2 * c.kvHtp * c.dh * T * 2) / (c.BW * 1e6);
 }
 
 /** Decode KV read+write (µs): T_dc_kv = L·2·(kvH/TP)·d_h·2·(Σ_j c_j + T_dc) / (BW·10⁶) */
@@ -73,7 +95,7 @@ export function seedDecodeKv(c: SeedConsts, step: Step): number {
   if (step.decode.length === 0) return 0;
   let ctxSum = 0;
   for (const x of step.decode) ctxSum += x;
-  return c.L * 2 * c.kvHtp * c.dh * 2 * (ctxSum + step.decode.length) / (c.BW * 1e6);
+  return (c.L * 2 * c.kvHtp * c.dh * 2 * (ctxSum + step.decode.length)) / (c.BW * 1e6);
 }
 
 /**
@@ -84,7 +106,7 @@ export function seedWeight(c: SeedConsts, step: Step): number {
   let B = step.decode.length;
   for (const ch of step.prefill) B += ch.tokens;
   const nEff = c.N > 0 ? Math.min(c.N, Math.max(c.k, B * c.k)) : 1;
-  return (c.L * c.d * (2 * c.d + 2 * c.dkv) * 2 / c.tp + c.L * nEff * 3 * c.d * c.dff * 2 / c.tp) / (c.BW * 1e6);
+  return ((c.L * c.d * (2 * c.d + 2 * c.dkv) * 2) / c.tp + (c.L * nEff * 3 * c.d * c.dff * 2) / c.tp) / (c.BW * 1e6);
 }
 
 /** TP communication (µs): 0 at TP=1; msg = B·d·2 bytes; L·2·msg/(NV·10³) at TP=2; L·4·msg/(NV·10³) at TP≥4. */
@@ -93,7 +115,7 @@ export function seedTp(c: SeedConsts, step: Step): number {
   let B = step.decode.length;
   for (const ch of step.prefill) B += ch.tokens;
   const msg = B * c.d * 2;
-  return c.L * (c.tp === 2 ? 2 : 4) * msg / (c.NV * 1e3);
+  return (c.L * (c.tp === 2 ? 2 : 4) * msg) / (c.NV * 1e3);
 }
 
 const COLUMNS = ['t_pf_compute', 't_pf_kv', 't_dc_compute', 't_dc_kv', 't_weight', 't_tp', 'num_layers', 'batch_size'] as const;

@@ -79,7 +79,8 @@ export function deviceLatencyScale(gpu: GpuSpec): { scale: number; from: Latency
 export interface ServingConsts {
   rf: RooflineConsts;
   /** LM-head FLOPs per sampled token per GPU (2·d·V/TP), and its weight bytes per GPU. */
-  lmFlops: number; lmBytes: number;
+  lmFlops: number;
+  lmBytes: number;
   /** s: device-latency scale of count terms (deviceLatencyScale). */
   latencyScale: number;
   /** Whether s came from the datasheet clock or the TFLOPS fallback. */
@@ -93,7 +94,7 @@ export interface ServingConsts {
 export function servingConsts(ctx: BasisContext, kneeBytes: number = COMM_KNEE_BYTES): ServingConsts {
   const rf = rooflineConsts(ctx);
   const a = ctx.arch;
-  const lmParams = a.hiddenSize * a.vocabSize / ctx.tp;
+  const lmParams = (a.hiddenSize * a.vocabSize) / ctx.tp;
   const link = ctx.gpu.scaleUpGBs / 2;
   const s = deviceLatencyScale(ctx.gpu);
   return {
@@ -107,9 +108,17 @@ export function servingConsts(ctx: BasisContext, kneeBytes: number = COMM_KNEE_B
   };
 }
 
-const prefillTokens = (s: Step): number => { let t = 0; for (const c of s.prefill) t += c.tokens; return t; };
+const prefillTokens = (s: Step): number => {
+  let t = 0;
+  for (const c of s.prefill) t += c.tokens;
+  return t;
+};
 /** Prefill chunks that complete their prompt (sample a first token). */
-const finishingChunks = (s: Step): number => { let n = 0; for (const c of s.prefill) if (c.prior + c.tokens >= c.prompt) n++; return n; };
+const finishingChunks = (s: Step): number => {
+  let n = 0;
+  for (const c of s.prefill) if (c.prior + c.tokens >= c.prompt) n++;
+  return n;
+};
 
 /** Prefill GEMM (µs): [T_pf · flopsPerToken + (#finishing chunks) · 2dV/TP] / F. */
 export function svPrefillGemm(c: ServingConsts, s: Step): number {
@@ -118,14 +127,14 @@ export function svPrefillGemm(c: ServingConsts, s: Step): number {
 
 /** Decode GEMM (µs): T_dc · (flopsPerToken + 2dV/TP) / F. */
 export function svDecodeGemm(c: ServingConsts, s: Step): number {
-  return s.decode.length * (c.rf.flopsPerToken + c.lmFlops) / c.rf.flopsPerUs;
+  return (s.decode.length * (c.rf.flopsPerToken + c.lmFlops)) / c.rf.flopsPerUs;
 }
 
 /** KV traffic (µs): L · [Σ_j (min(c_j, W) + 1) + T_pf] · kvBytesPerToken / BW (decode reads, prefill writes). */
 export function svKv(c: ServingConsts, s: Step): number {
   let toks = prefillTokens(s);
   for (const x of s.decode) toks += (c.rf.window > 0 ? Math.min(x, c.rf.window) : x) + 1;
-  return c.rf.L * toks * c.rf.kvBytesPerToken / c.rf.bytesPerUs;
+  return (c.rf.L * toks * c.rf.kvBytesPerToken) / c.rf.bytesPerUs;
 }
 
 /** Weights (µs): roofline weight bytes (dense + expected distinct experts) + LM-head bytes, / BW. */
@@ -136,7 +145,7 @@ export function svWeight(c: ServingConsts, s: Step): number {
 /** All-reduce traffic time (µs) of `tokens` tokens: L · 2 · 2(TP−1)/TP · tokens · d · 2 B / link; 0 at TP 1. */
 function commUs(c: ServingConsts, tokens: number): number {
   if (c.rf.tp === 1 || c.rf.linkBytesPerUs <= 0) return 0;
-  return c.rf.L * 2 * (2 * (c.rf.tp - 1) / c.rf.tp) * tokens * c.rf.d * c.rf.actBytes / c.rf.linkBytesPerUs;
+  return (c.rf.L * 2 * ((2 * (c.rf.tp - 1)) / c.rf.tp) * tokens * c.rf.d * c.rf.actBytes) / c.rf.linkBytesPerUs;
 }
 
 /** TP all-reduce traffic (µs) of all T = T_pf + T_dc tokens. */
@@ -161,13 +170,13 @@ export function svTpHops(c: ServingConsts): number {
   return c.rf.tp > 1 ? 2 * c.rf.L * 2 * (c.rf.tp - 1) : 0;
 }
 
-const COLUMNS = ['prefill_gemm', 'decode_gemm', 'prefill_attn', 'kv', 'weight', 'tp_comm', 'tp_comm_large',
-  'tp_hops', 'prefill_layers', 'decode_layers', 'requests', 'latency_scale'] as const;
+const COLUMNS = ['prefill_gemm', 'decode_gemm', 'prefill_attn', 'kv', 'weight', 'tp_comm', 'tp_comm_large', 'tp_hops', 'prefill_layers', 'decode_layers', 'requests', 'latency_scale'] as const;
 
 export const servingBasis: Basis = Object.freeze({
   name: 'serving',
   version: 4,
-  description: 'Roofline GPU work at datasheet peak (β ≥ 1) plus serving-engine costs: message-size all-reduce growth, ring-hop latency, per-phase per-layer launch overhead, per-request and per-step costs in device-latency units (H100 SXM clock / datasheet boost clock).',
+  description:
+    'Roofline GPU work at datasheet peak (β ≥ 1) plus serving-engine costs: message-size all-reduce growth, ring-hop latency, per-phase per-layer launch overhead, per-request and per-step costs in device-latency units (H100 SXM clock / datasheet boost clock).',
   terms: Object.freeze<TermInfo[]>([
     { name: 'prefill_gemm', unit: 'us', prior: 1, lower: 1, meaning: 'prefill linear layers run at 1/β of peak tensor FLOPS' },
     { name: 'decode_gemm', unit: 'us', prior: 1, lower: 1, meaning: 'decode linear layers run at 1/β of peak tensor FLOPS' },
@@ -184,14 +193,16 @@ export const servingBasis: Basis = Object.freeze({
   ]),
   featureColumns: COLUMNS,
   countColumns: new Set(['tp_hops', 'prefill_layers', 'decode_layers', 'requests']),
-  params: Object.freeze([{
-    name: 'tp_comm_knee_mib',
-    default: COMM_KNEE_MIB,
-    grid: COMM_KNEE_GRID_MIB,
-    unit: 'MiB',
-    affects: ['tp_comm_large'],
-    doc: 'all-reduce message size (per GPU, MiB) where all-reduce time leaves its latency floor: the knee of tp_comm_large; fitted on the training rows by profile likelihood, default = vLLM all-reduce microbenchmark n½ (2.63 MiB)',
-  }]),
+  params: Object.freeze([
+    {
+      name: 'tp_comm_knee_mib',
+      default: COMM_KNEE_MIB,
+      grid: COMM_KNEE_GRID_MIB,
+      unit: 'MiB',
+      affects: ['tp_comm_large'],
+      doc: 'all-reduce message size (per GPU, MiB) where all-reduce time leaves its latency floor: the knee of tp_comm_large; fitted on the training rows by profile likelihood, default = vLLM all-reduce microbenchmark n½ (2.63 MiB)',
+    },
+  ]),
   compile(ctx: BasisContext, params?: Readonly<Record<string, number>>): CompiledBasis {
     const pv = resolveBasisParams(servingBasis, params, (m) => new InputError(`basis 'serving': ${m}`));
     const c = servingConsts(ctx, pv['tp_comm_knee_mib']! * 2 ** 20);

@@ -31,11 +31,24 @@ export interface SyntheticOptions {
 /** The ground-truth step time used by the generator (exported for tests). */
 export function syntheticTruthUs(ctx: BasisContext | RooflineConsts, s: Step): number {
   const c = 'arch' in ctx ? rooflineConsts(ctx) : ctx;
-  return 1.25 * Math.max(rfGemm(c, s), rfWeight(c, s)) + 1.6 * rfPrefillAttn(c, s) + 1.35 * rfDecodeAttn(c, s)
-    + 1.2 * rfTpComm(c, s) + 6 * rfTpCalls(c) + 12 * c.L + 4 * (s.prefill.length + s.decode.length) + 150;
+  return (
+    1.25 * Math.max(rfGemm(c, s), rfWeight(c, s)) +
+    1.6 * rfPrefillAttn(c, s) +
+    1.35 * rfDecodeAttn(c, s) +
+    1.2 * rfTpComm(c, s) +
+    6 * rfTpCalls(c) +
+    12 * c.L +
+    4 * (s.prefill.length + s.decode.length) +
+    150
+  );
 }
 
-interface Req { prompt: number; output: number; computed: number; generated: number }
+interface Req {
+  prompt: number;
+  output: number;
+  computed: number;
+  generated: number;
+}
 
 /** Generate `steps` steps from a closed-loop stream of requests under chunked prefill. */
 export function* syntheticSteps(ctx: BasisContext, o: SyntheticOptions): Generator<Step> {
@@ -51,7 +64,8 @@ export function* syntheticSteps(ctx: BasisContext, o: SyntheticOptions): Generat
   const newReq = (): Req => ({
     prompt: Math.max(8, Math.min(8192, Math.round(rng.exp(meanPrompt)))),
     output: Math.max(2, Math.min(2048, Math.round(rng.exp(meanOutput)))),
-    computed: 0, generated: 0,
+    computed: 0,
+    generated: 0,
   });
   for (let i = 0; i < o.steps; i++) {
     // arrivals: a few per step, bursty; the queue is capped so the load stays near saturation (closed-loop-like)
@@ -62,19 +76,27 @@ export function* syntheticSteps(ctx: BasisContext, o: SyntheticOptions): Generat
     const prefill: PrefillChunk[] = [];
     const inStep: Req[] = [];
     for (const r of running) {
-      if (r.computed >= r.prompt && left > 0) { decode.push(r.computed); left--; inStep.push(r); }
+      if (r.computed >= r.prompt && left > 0) {
+        decode.push(r.computed);
+        left--;
+        inStep.push(r);
+      }
     }
     for (const r of running) {
       if (r.computed < r.prompt && left > 0) {
         const t = Math.min(left, r.prompt - r.computed);
-        prefill.push({ tokens: t, prior: r.computed, prompt: r.prompt }); left -= t; inStep.push(r);
+        prefill.push({ tokens: t, prior: r.computed, prompt: r.prompt });
+        left -= t;
+        inStep.push(r);
       }
     }
     while (left > 0 && waiting.length > 0 && running.length < maxSeqs) {
       const r = waiting.shift()!;
       running.push(r);
       const t = Math.min(left, r.prompt);
-      prefill.push({ tokens: t, prior: 0, prompt: r.prompt }); left -= t; inStep.push(r);
+      prefill.push({ tokens: t, prior: 0, prompt: r.prompt });
+      left -= t;
+      inStep.push(r);
     }
     if (prefill.length === 0 && decode.length === 0) {
       waiting.push(newReq());
@@ -87,7 +109,10 @@ export function* syntheticSteps(ctx: BasisContext, o: SyntheticOptions): Generat
     // advance state
     let pi = 0;
     for (const r of inStep) {
-      if (r.computed >= r.prompt) { r.computed++; r.generated++; } else {
+      if (r.computed >= r.prompt) {
+        r.computed++;
+        r.generated++;
+      } else {
         r.computed += prefill[pi++]!.tokens;
         if (r.computed >= r.prompt) r.generated = 1;
       }

@@ -7,7 +7,9 @@ import { parseListen, startCollector } from '../collect/server.js';
 
 export function collectCommand(io: CliIO) {
   return new Command('collect')
-    .description('receive OTLP/HTTP traces (protobuf or JSON, POST /v1/traces) from vLLM and write OTLP JSON Lines for reconstruct --format vllm-request-spans; runs until Ctrl-C (SIGINT/SIGTERM flush and close the files)')
+    .description(
+      'receive OTLP/HTTP traces (protobuf or JSON, POST /v1/traces) from vLLM and write OTLP JSON Lines for reconstruct --format vllm-request-spans; runs until Ctrl-C (SIGINT/SIGTERM flush and close the files)',
+    )
     .option('--listen <[host]:port>', 'address to listen on', ':4318')
     .requiredOption('--out <dir>', 'directory for spans-<time>-<n>.jsonl files')
     .option('--rotate-mb <n>', 'start a new file after this many MiB', intOption('--rotate-mb'), 64)

@@ -36,21 +36,55 @@ export function demoCommand(io: CliIO, main: RunCli) {
       };
       const f = (name: string): string => path.join(out, name);
       const exp = ['--model', o.model, '--gpu', o.gpu, '--tp', '1'];
-      await run(['reconstruct', '--format', 'vllm-otlp', '--in', o.in, '--experiment', 'sample', '--duration', 'duration-us', '--out', f('steps.jsonl'), '--targets', f('targets.jsonl'), '--labels', f('requests.csv')]);
+      await run([
+        'reconstruct',
+        '--format',
+        'vllm-otlp',
+        '--in',
+        o.in,
+        '--experiment',
+        'sample',
+        '--duration',
+        'duration-us',
+        '--out',
+        f('steps.jsonl'),
+        '--targets',
+        f('targets.jsonl'),
+        '--labels',
+        f('requests.csv'),
+      ]);
       await run(['fit', '--steps', f('steps.jsonl'), ...exp, '--experiment', 'sample', '--targets', f('targets.jsonl'), '--cv', 'kfold:5', '--out', f('fit.json')]);
       await run(['fit', '--steps', f('steps.jsonl'), ...exp, '--experiment', 'sample', '--targets', f('targets.jsonl'), '--basis', 'seed', '--out', f('fit-seed.json')]);
-      await run(['report', '--fit', f('fit.json'), '--steps', f('steps.jsonl'), ...exp, '--experiment', 'sample', '--title', 'stepfit demo: simulated vLLM trace, Llama-3.1-8B on H100 SXM', '--out', f('report')]);
+      await run([
+        'report',
+        '--fit',
+        f('fit.json'),
+        '--steps',
+        f('steps.jsonl'),
+        ...exp,
+        '--experiment',
+        'sample',
+        '--title',
+        'stepfit demo: simulated vLLM trace, Llama-3.1-8B on H100 SXM',
+        '--out',
+        f('report'),
+      ]);
       await run(['export', '--fit', f('fit.json'), '--to', 'table', ...exp, '--batch', '1,8,32,64', '--context', '512,2048,8192', '--prefill', '0,512,1024', '--out', f('table.csv')]);
       await run(['export', '--fit', f('fit-seed.json'), '--to', 'blis', '--out', f('blis-defaults.yaml')]);
       io.err(`\ndemo finished in ${((Date.now() - t0) / 1000).toFixed(1)} s; outputs in ${out}`);
-      const rel = (name: string): string => { const r = path.relative(process.cwd(), f(name)); return r.startsWith('..') || path.isAbsolute(r) ? f(name) : r; };
-      io.err([
-        '',
-        'next, try:',
-        `  stepfit predict --fit ${rel('fit.json')} --steps ${rel('steps.jsonl')} ${exp.join(' ')} --out ${rel('predicted.csv')}`,
-        `  stepfit simulate --fit ${rel('fit.json')} ${exp.join(' ')} --workload poisson:rate=5,requests=200 --out ${rel('sim')}`,
-        `  stepfit export --fit ${rel('fit.json')} --to blis --out ${rel('blis.yaml')}`,
-      ].join('\n'));
+      const rel = (name: string): string => {
+        const r = path.relative(process.cwd(), f(name));
+        return r.startsWith('..') || path.isAbsolute(r) ? f(name) : r;
+      };
+      io.err(
+        [
+          '',
+          'next, try:',
+          `  stepfit predict --fit ${rel('fit.json')} --steps ${rel('steps.jsonl')} ${exp.join(' ')} --out ${rel('predicted.csv')}`,
+          `  stepfit simulate --fit ${rel('fit.json')} ${exp.join(' ')} --workload poisson:rate=5,requests=200 --out ${rel('sim')}`,
+          `  stepfit export --fit ${rel('fit.json')} --to blis --out ${rel('blis.yaml')}`,
+        ].join('\n'),
+      );
       io.out(path.join(out, 'report', 'index.html'));
     });
 }

@@ -40,7 +40,10 @@ const KV_DTYPES = ['bf16', 'fp16', 'fp8'] as const;
 export function parsePrefill(spec: string | undefined): Step['prefill'] {
   if (!spec) return [];
   const out: { tokens: number; prior: number; prompt: number }[] = [];
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(?:(\d+)x)?(\d+)(?:@(\d+))?$/.exec(part);
     if (!m) throw new UsageError(`option '--prefill': expected tokens[@prior] or NxTOKENS[@prior] items separated by commas, got '${part}'`);
     const n = m[1] ? Number(m[1]) : 1;
@@ -56,7 +59,10 @@ export function parsePrefill(spec: string | undefined): Step['prefill'] {
 export function parseDecode(spec: string | undefined): number[] {
   if (!spec) return [];
   const out: number[] = [];
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(?:(\d+)x)?(\d+)$/.exec(part);
     if (!m) throw new UsageError(`option '--decode': expected context lengths or NxCONTEXT items separated by commas, got '${part}'`);
     const n = m[1] ? Number(m[1]) : 1;
@@ -70,8 +76,7 @@ export function parseDecode(spec: string | undefined): number[] {
 type AnyCmd = Command<unknown[], Record<string, unknown>>;
 
 function modelOptions<T extends AnyCmd>(c: T, requireTp = true): T {
-  c.requiredOption('--model <id|path>', 'model: a configs/models id or a HuggingFace config.json path')
-    .requiredOption('--gpu <id|path>', 'GPU: a configs/hardware id or a datasheet JSON path');
+  c.requiredOption('--model <id|path>', 'model: a configs/models id or a HuggingFace config.json path').requiredOption('--gpu <id|path>', 'GPU: a configs/hardware id or a datasheet JSON path');
   return modelOptionsNoIds(c, requireTp);
 }
 
@@ -83,12 +88,21 @@ function modelOptionsNoIds<T extends AnyCmd>(c: T, requireTp = true): T {
       .option('--ep <n>', 'expert-parallel degree inside the TP group (must divide experts and TP)', intOption('--ep'), 1)
       .option('--dp <n>', 'data-parallel replicas (serve: multiplies throughput and GPUs; no effect on one step)', intOption('--dp'), 1);
   }
-  c.addOption(new Option('--weight-dtype <dtype>', 'weight dtype (default: the model config\'s): fp8 = W8A8 on FP8 tensor cores, int4 = W4A16').choices(WEIGHT_DTYPES))
+  c.addOption(new Option('--weight-dtype <dtype>', "weight dtype (default: the model config's): fp8 = W8A8 on FP8 tensor cores, int4 = W4A16").choices(WEIGHT_DTYPES))
     .addOption(new Option('--kv-dtype <dtype>', 'KV-cache dtype').choices(KV_DTYPES).default('bf16'))
     .option('--efficiency <auto|default|file>', "efficiency curves: 'auto' = configs/efficiency/<gpu>.json when present, 'default' = documented defaults, or a calibrated file", 'auto')
-    .addOption(new Option('--execution <mode>', "kernel launch: CUDA graphs ('graph', no launch floor) or eager ('eager': every kernel costs at least --launch-us; all-reduce defaults to eager)").choices(['graph', 'eager'] as const).default('graph' as const))
-    .option('--launch-us <µs>', 'eager kernel launch time, µs (default: from the GPU\'s all-reduce microbenchmarks, 7 µs uncalibrated)', floatOption('--launch-us', 0))
-    .addOption(new Option('--allreduce <mode>', "all-reduce implementation: vLLM custom all-reduce in CUDA graphs ('graph'), outside graphs ('eager'), or plain NCCL ('nccl') (default: graph, eager with --execution eager)").choices(['graph', 'eager', 'nccl'] as const))
+    .addOption(
+      new Option('--execution <mode>', "kernel launch: CUDA graphs ('graph', no launch floor) or eager ('eager': every kernel costs at least --launch-us; all-reduce defaults to eager)")
+        .choices(['graph', 'eager'] as const)
+        .default('graph' as const),
+    )
+    .option('--launch-us <µs>', "eager kernel launch time, µs (default: from the GPU's all-reduce microbenchmarks, 7 µs uncalibrated)", floatOption('--launch-us', 0))
+    .addOption(
+      new Option(
+        '--allreduce <mode>',
+        "all-reduce implementation: vLLM custom all-reduce in CUDA graphs ('graph'), outside graphs ('eager'), or plain NCCL ('nccl') (default: graph, eager with --execution eager)",
+      ).choices(['graph', 'eager', 'nccl'] as const),
+    )
     .addOption(new Option('--algorithm <alg>', 'collective algorithm for formula-based (uncalibrated or inter-node) all-reduce').choices(['ring', 'tree'] as const).default('ring' as const))
     .addOption(new Option('--link <kind>', "intra-node link: the datasheet's scale-up link, or force PCIe").choices(['auto', 'pcie'] as const).default('auto' as const))
     .option('--gpus-per-node <n>', 'GPUs per node (larger TP/EP groups cross nodes)', intOption('--gpus-per-node'), 8)
@@ -99,19 +113,42 @@ function modelOptionsNoIds<T extends AnyCmd>(c: T, requireTp = true): T {
 }
 
 interface CommonOpts {
-  model: string; gpu: string; tp?: number; pp?: number; ep?: number; dp?: number; weightDtype?: string; kvDtype: string; efficiency: string;
-  execution: 'graph' | 'eager'; launchUs?: number; allreduce?: 'graph' | 'eager' | 'nccl'; algorithm: 'ring' | 'tree'; link: 'auto' | 'pcie'; gpusPerNode: number; interNodeGbs: number; stepOverheadUs: number; json?: boolean;
+  model: string;
+  gpu: string;
+  tp?: number;
+  pp?: number;
+  ep?: number;
+  dp?: number;
+  weightDtype?: string;
+  kvDtype: string;
+  efficiency: string;
+  execution: 'graph' | 'eager';
+  launchUs?: number;
+  allreduce?: 'graph' | 'eager' | 'nccl';
+  algorithm: 'ring' | 'tree';
+  link: 'auto' | 'pcie';
+  gpusPerNode: number;
+  interNodeGbs: number;
+  stepOverheadUs: number;
+  json?: boolean;
 }
 
 function engineOpts(o: CommonOpts): EngineOptions {
   return {
-    pp: o.pp, ep: o.ep, dp: o.dp,
+    pp: o.pp,
+    ep: o.ep,
+    dp: o.dp,
     weightDtype: o.weightDtype as Dtype | undefined,
     kvDtype: o.kvDtype as KvDtype,
     efficiency: o.efficiency,
-    execution: o.execution, ...(o.launchUs !== undefined ? { launchUs: o.launchUs } : {}),
-    ...(o.allreduce !== undefined ? { allreduce: o.allreduce } : {}), algorithm: o.algorithm, link: o.link,
-    gpusPerNode: o.gpusPerNode, interNodeGBs: o.interNodeGbs, stepOverheadUs: o.stepOverheadUs,
+    execution: o.execution,
+    ...(o.launchUs !== undefined ? { launchUs: o.launchUs } : {}),
+    ...(o.allreduce !== undefined ? { allreduce: o.allreduce } : {}),
+    algorithm: o.algorithm,
+    link: o.link,
+    gpusPerNode: o.gpusPerNode,
+    interNodeGBs: o.interNodeGbs,
+    stepOverheadUs: o.stepOverheadUs,
   };
 }
 
@@ -146,15 +183,23 @@ function stepCommand(io: CliIO) {
     }
     if (o.steps) {
       if (!o.out) throw new UsageError(`option '--out <file>' is required with --steps`);
-      let n = 0; let ape = 0; let measured = 0;
+      let n = 0;
+      let ape = 0;
+      let measured = 0;
       await withAtomicWriter(o.out, async (w) => {
         await w.write('experiment,step,duration_us,engine_us\n');
         let chunk = '';
         for await (const s of readSteps(o.steps!)) {
           const p = model.predictUs(s);
           chunk += `${s.experiment},${s.step},${s.durationUs ?? ''},${p.toFixed(3)}\n`;
-          if (s.durationUs) { ape += Math.abs(p - s.durationUs) / s.durationUs; measured++; }
-          if (++n % 4096 === 0) { await w.write(chunk); chunk = ''; }
+          if (s.durationUs) {
+            ape += Math.abs(p - s.durationUs) / s.durationUs;
+            measured++;
+          }
+          if (++n % 4096 === 0) {
+            await w.write(chunk);
+            chunk = '';
+          }
         }
         if (chunk) await w.write(chunk);
       });
@@ -176,10 +221,15 @@ function stepCommand(io: CliIO) {
     }
     io.out(`${model.name}; efficiency: ${model.engine.tables.origin}`);
     io.out(`step: ${b.prefillTokens} prefill tokens in ${step.prefill.length} chunks, ${b.decodeRequests} decodes, ${b.sampled} sampled`);
-    io.out(table(['op', 'µs', '%', 'compute µs', 'memory µs', 'GFLOP', 'MB', 'calls', 'bound'],
-      b.ops.map((op) => [op.op, f1(op.us), f1(op.us / b.us * 100), f1(op.computeUs), f1(op.memoryUs), f2(op.flops / 1e9), f1(op.bytes / 1e6), op.calls, op.bound])));
+    io.out(
+      table(
+        ['op', 'µs', '%', 'compute µs', 'memory µs', 'GFLOP', 'MB', 'calls', 'bound'],
+        b.ops.map((op) => [op.op, f1(op.us), f1((op.us / b.us) * 100), f1(op.computeUs), f1(op.memoryUs), f2(op.flops / 1e9), f1(op.bytes / 1e6), op.calls, op.bound]),
+      ),
+    );
     io.out(`total: ${f1(b.us)} µs`);
-    if (pipeline) io.out(`pipeline: ${p} stages, slowest stage ${f1(b.stageUs)} µs; ${m} micro-batches per flush take ${f1(pipeline.flushUs)} µs, bubble (p−1)/(m+p−1) = ${f1(pipeline.bubbleFraction * 100)}%`);
+    if (pipeline)
+      io.out(`pipeline: ${p} stages, slowest stage ${f1(b.stageUs)} µs; ${m} micro-batches per flush take ${f1(pipeline.flushUs)} µs, bubble (p−1)/(m+p−1) = ${f1(pipeline.bubbleFraction * 100)}%`);
   });
 }
 
@@ -196,12 +246,24 @@ function calibrateCommand(io: CliIO) {
     .action(async (o) => {
       const gpu = loadGpu(o.gpu);
       const out = o.out ?? efficiencyFilePath(gpu.id);
-      const { file, summary } = calibrate(gpu, { dataRoot: o.data, aicGpu: o.aicGpu, vidurGpu: o.vidurGpu, commandLine: `stepfit engine calibrate --gpu ${o.gpu}${o.aicGpu ? ` --aic-gpu ${o.aicGpu}` : ''}${o.vidurGpu !== undefined ? ` --vidur-gpu '${o.vidurGpu}'` : ''}` });
+      const { file, summary } = calibrate(gpu, {
+        dataRoot: o.data,
+        aicGpu: o.aicGpu,
+        vidurGpu: o.vidurGpu,
+        commandLine: `stepfit engine calibrate --gpu ${o.gpu}${o.aicGpu ? ` --aic-gpu ${o.aicGpu}` : ''}${o.vidurGpu !== undefined ? ` --vidur-gpu '${o.vidurGpu}'` : ''}`,
+      });
       writeFileAtomic(out, JSON.stringify(file, null, 1) + '\n');
-      if (o.json) { io.out(JSON.stringify({ out, summary }, null, 2)); return; }
+      if (o.json) {
+        io.out(JSON.stringify({ out, summary }, null, 2));
+        return;
+      }
       const pct = (x: number | null): string => (x === null ? '-' : x.toFixed(1));
-      io.out(table(['curve', 'train n', 'train MAPE %', 'held-out n', 'held-out MAPE %', 'held-out median %', 'held-out p90 %'],
-        summary.map((s) => [s.curve, s.train.n, pct(s.train.mape), s.heldOut.n, pct(s.heldOut.mape), pct(s.heldOut.medianApe), pct(s.heldOut.p90Ape)])));
+      io.out(
+        table(
+          ['curve', 'train n', 'train MAPE %', 'held-out n', 'held-out MAPE %', 'held-out median %', 'held-out p90 %'],
+          summary.map((s) => [s.curve, s.train.n, pct(s.train.mape), s.heldOut.n, pct(s.heldOut.mape), pct(s.heldOut.medianApe), pct(s.heldOut.p90Ape)]),
+        ),
+      );
       io.out(`wrote ${out}`);
     });
 }
@@ -229,10 +291,19 @@ function memoryCommand(io: CliIO) {
     }
     const gb = (b: number): string => (b / 1e9).toFixed(2);
     io.out(`${model.name}`);
-    io.out(table(['per GPU', 'GB'], [
-      ['capacity', gb(m.capacityBytes)], ['usable (× gpu-mem-util)', gb(m.usableBytes)], ['weights', gb(m.weightBytes)],
-      ['activations (peak)', gb(m.activationBytes)], ['reserved (runtime, NCCL)', gb(m.reservedBytes)], ['KV cache', gb(m.kvCacheBytes)],
-    ]));
+    io.out(
+      table(
+        ['per GPU', 'GB'],
+        [
+          ['capacity', gb(m.capacityBytes)],
+          ['usable (× gpu-mem-util)', gb(m.usableBytes)],
+          ['weights', gb(m.weightBytes)],
+          ['activations (peak)', gb(m.activationBytes)],
+          ['reserved (runtime, NCCL)', gb(m.reservedBytes)],
+          ['KV cache', gb(m.kvCacheBytes)],
+        ],
+      ),
+    );
     io.out(`KV bytes per token per GPU: ${m.kvBytesPerToken.toFixed(0)}; max tokens in KV: ${m.maxKvTokens}; max sequences of ${o.maxModelLen} tokens: ${m.maxSequences}`);
     if (!m.fits) throw new InputError(`does not fit: ${m.reason}`);
   });
@@ -254,7 +325,19 @@ function workloadOptions<T extends AnyCmd>(c: T): T {
   return c;
 }
 
-interface WorkloadOpts { input?: number; output?: number; concurrency?: number; rate?: number; chunk?: number; maxSeqs?: number; gpuMemUtil: number; price: number; pue: number; carbon: number; powerFraction: number }
+interface WorkloadOpts {
+  input?: number;
+  output?: number;
+  concurrency?: number;
+  rate?: number;
+  chunk?: number;
+  maxSeqs?: number;
+  gpuMemUtil: number;
+  price: number;
+  pue: number;
+  carbon: number;
+  powerFraction: number;
+}
 
 function lengthsOf(o: WorkloadOpts): { input: number; output: number } {
   if (o.input === undefined) throw new UsageError(`required option '--input <tokens>' not specified`);
@@ -266,14 +349,29 @@ function lengthsOf(o: WorkloadOpts): { input: number; output: number } {
 function workloadOf(o: WorkloadOpts, gpu: GpuSpec): Workload {
   const { input, output } = lengthsOf(o);
   const d = vllmDefaultLimits(gpu);
-  return { inputTokens: input, outputTokens: output, concurrency: o.concurrency, ratePerS: o.rate, chunkTokens: o.chunk ?? d.maxNumBatchedTokens, maxSeqs: o.maxSeqs ?? d.maxNumSeqs, gpuMemUtil: o.gpuMemUtil };
+  return {
+    inputTokens: input,
+    outputTokens: output,
+    concurrency: o.concurrency,
+    ratePerS: o.rate,
+    chunkTokens: o.chunk ?? d.maxNumBatchedTokens,
+    maxSeqs: o.maxSeqs ?? d.maxNumSeqs,
+    gpuMemUtil: o.gpuMemUtil,
+  };
 }
 
-interface HostOpts { apiOverheadUs?: number; stepHostUs?: number; postDecodeUs?: number; postTokenUs?: number }
+interface HostOpts {
+  apiOverheadUs?: number;
+  stepHostUs?: number;
+  postDecodeUs?: number;
+  postTokenUs?: number;
+}
 function hostOf(o: HostOpts): HostCosts {
   return {
-    apiOverheadUs: o.apiOverheadUs ?? DEFAULT_HOST_COSTS.apiOverheadUs, stepHostUs: o.stepHostUs ?? DEFAULT_HOST_COSTS.stepHostUs,
-    postDecodeFixedUs: o.postDecodeUs ?? DEFAULT_HOST_COSTS.postDecodeFixedUs, postDecodePerTokenUs: o.postTokenUs ?? DEFAULT_HOST_COSTS.postDecodePerTokenUs,
+    apiOverheadUs: o.apiOverheadUs ?? DEFAULT_HOST_COSTS.apiOverheadUs,
+    stepHostUs: o.stepHostUs ?? DEFAULT_HOST_COSTS.stepHostUs,
+    postDecodeFixedUs: o.postDecodeUs ?? DEFAULT_HOST_COSTS.postDecodeFixedUs,
+    postDecodePerTokenUs: o.postTokenUs ?? DEFAULT_HOST_COSTS.postDecodePerTokenUs,
   };
 }
 function costOf(o: WorkloadOpts): CostOptions {
@@ -282,26 +380,52 @@ function costOf(o: WorkloadOpts): CostOptions {
 
 function serveCommand(io: CliIO) {
   const c = new Command('serve')
-    .description('serving metrics for a steady workload: TTFT, TPOT/ITL, throughput, energy and cost (aggregated or prefill/decode-disaggregated); closed loop = the vllm bench serve protocol with host costs (docs/serving.md)')
+    .description(
+      'serving metrics for a steady workload: TTFT, TPOT/ITL, throughput, energy and cost (aggregated or prefill/decode-disaggregated); closed loop = the vllm bench serve protocol with host costs (docs/serving.md)',
+    )
     .option('--disagg', 'prefill/decode disaggregation: separate prefill and decode GPU pools with KV handoff')
     .option('--prefill-tp <n>', 'disaggregated: TP of each prefill instance (default --tp)', intOption('--prefill-tp'))
     .option('--prefill-instances <n>', 'disaggregated: number of prefill instances', intOption('--prefill-instances'), 1)
     .option('--decode-instances <n>', 'disaggregated: number of decode instances', intOption('--decode-instances'), 1)
     .option('--kv-link-gbs <GB/s>', 'disaggregated: KV handoff bandwidth per GPU, GB/s (default: inter-node)', floatOption('--kv-link-gbs', 0.001))
-    .addOption(new Option('--protocol <kind>', "closed loop: 'bench' = vllm bench serve (clients, first wave, host costs, vLLM queueing; docs/serving.md; PP 1 — with --pp, --rate or --disagg the replay is used) or 'replay' = the step-by-step replay without host costs").choices(['bench', 'replay'] as const).default('bench' as const))
+    .addOption(
+      new Option(
+        '--protocol <kind>',
+        "closed loop: 'bench' = vllm bench serve (clients, first wave, host costs, vLLM queueing; docs/serving.md; PP 1 — with --pp, --rate or --disagg the replay is used) or 'replay' = the step-by-step replay without host costs",
+      )
+        .choices(['bench', 'replay'] as const)
+        .default('bench' as const),
+    )
     .option('--num-prompts <n>', 'bench: prompts the benchmark sends in all (vllm bench serve --num-prompts)', intOption('--num-prompts'), BENCH_DEFAULT_NUM_PROMPTS)
-    .option('--api-overhead-us <µs>', `bench: α₀, per-request API/tokenization/first-token cost, µs (default ${DEFAULT_HOST_COSTS.apiOverheadUs}, fitted on real H100 deployments)`, floatOption('--api-overhead-us', 0))
+    .option(
+      '--api-overhead-us <µs>',
+      `bench: α₀, per-request API/tokenization/first-token cost, µs (default ${DEFAULT_HOST_COSTS.apiOverheadUs}, fitted on real H100 deployments)`,
+      floatOption('--api-overhead-us', 0),
+    )
     .option('--step-host-us <µs>', `bench: host time per engine step not hidden by async scheduling, µs (default ${DEFAULT_HOST_COSTS.stepHostUs})`, floatOption('--step-host-us', 0))
     .option('--post-decode-us <µs>', `bench: α₁, per-request cost after the last token, µs (default ${DEFAULT_HOST_COSTS.postDecodeFixedUs})`, floatOption('--post-decode-us', 0))
     .option('--post-token-us <µs>', `bench: α₂, per-output-token cost after decode, µs (default ${DEFAULT_HOST_COSTS.postDecodePerTokenUs})`, floatOption('--post-token-us', 0))
     .option('--scenarios <csv>', 'predict every row of this CSV (model, gpu, dtype, tp, ep, dp, isl, osl, concurrency[, max_num_batched_tokens, max_num_seqs]) with the bench protocol; needs --out')
     .option('--out <csv>', 'with --scenarios: predictions CSV (written atomically)');
-  c.option('--model <id|path>', 'model: a configs/models id or a HuggingFace config.json path (required without --scenarios)')
-    .option('--gpu <id|path>', 'GPU: a configs/hardware id or a datasheet JSON path (required without --scenarios)');
+  c.option('--model <id|path>', 'model: a configs/models id or a HuggingFace config.json path (required without --scenarios)').option(
+    '--gpu <id|path>',
+    'GPU: a configs/hardware id or a datasheet JSON path (required without --scenarios)',
+  );
   modelOptionsNoIds(c as unknown as AnyCmd);
   workloadOptions(c as unknown as AnyCmd);
   return c.action(async (raw) => {
-    const o = raw as unknown as Omit<CommonOpts, 'model' | 'gpu'> & { model?: string; gpu?: string } & WorkloadOpts & HostOpts & { disagg?: boolean; prefillTp?: number; prefillInstances: number; decodeInstances: number; kvLinkGbs?: number; protocol: 'bench' | 'replay'; numPrompts: number; scenarios?: string; out?: string };
+    const o = raw as unknown as Omit<CommonOpts, 'model' | 'gpu'> & { model?: string; gpu?: string } & WorkloadOpts &
+      HostOpts & {
+        disagg?: boolean;
+        prefillTp?: number;
+        prefillInstances: number;
+        decodeInstances: number;
+        kvLinkGbs?: number;
+        protocol: 'bench' | 'replay';
+        numPrompts: number;
+        scenarios?: string;
+        out?: string;
+      };
     const host = hostOf(o);
     if (o.scenarios) {
       if (!o.out) throw new UsageError(`option '--out <csv>' is required with --scenarios`);
@@ -322,19 +446,43 @@ function serveCommand(io: CliIO) {
     const co = o as unknown as CommonOpts;
     if (o.protocol === 'bench' && !o.disagg && o.rate === undefined && o.concurrency !== undefined && (o.pp ?? 1) === 1) {
       const { input, output } = lengthsOf(o);
-      const b = benchServeDeployment(ctx, engineOpts(co), { isl: input, osl: output, concurrency: o.concurrency, maxNumBatchedTokens: o.chunk, maxNumSeqs: o.maxSeqs, gpuMemUtil: o.gpuMemUtil }, host, { numPrompts: o.numPrompts });
+      const b = benchServeDeployment(
+        ctx,
+        engineOpts(co),
+        { isl: input, osl: output, concurrency: o.concurrency, maxNumBatchedTokens: o.chunk, maxNumSeqs: o.maxSeqs, gpuMemUtil: o.gpuMemUtil },
+        host,
+        { numPrompts: o.numPrompts },
+      );
       const r = benchAsServe(b, ctx, co);
       const cost = costMetrics(r, gpu, costOf(o));
-      if (o.json) { io.out(JSON.stringify({ ...r, protocol: 'bench', bench: b, hostCosts: host, cost }, null, 2)); return; }
+      if (o.json) {
+        io.out(JSON.stringify({ ...r, protocol: 'bench', bench: b, hostCosts: host, cost }, null, 2));
+        return;
+      }
       io.out(printServe(r, cost));
-      io.out(`protocol: vllm bench serve, ${o.numPrompts} prompts; vLLM limits max_num_batched_tokens ${b.maxNumBatchedTokens}, max_num_seqs ${b.maxNumSeqs} (${b.limitsSource}); running ${b.running * (o.dp ?? 1)} of ${o.concurrency}, queue wait ${f1(b.queueS * 1e3)} ms; host: α₀ ${f1(host.apiOverheadUs / 1e3)} ms, step host ${host.stepHostUs} µs`);
+      io.out(
+        `protocol: vllm bench serve, ${o.numPrompts} prompts; vLLM limits max_num_batched_tokens ${b.maxNumBatchedTokens}, max_num_seqs ${b.maxNumSeqs} (${b.limitsSource}); running ${b.running * (o.dp ?? 1)} of ${o.concurrency}, queue wait ${f1(b.queueS * 1e3)} ms; host: α₀ ${f1(host.apiOverheadUs / 1e3)} ms, step host ${host.stepHostUs} µs`,
+      );
       return;
     }
-    const r = serveMetrics(ctx, engineOpts(co), workloadOf(o, gpu), o.disagg ? {
-      prefillTp: o.prefillTp ?? o.tp ?? 1, prefillInstances: o.prefillInstances, decodeInstances: o.decodeInstances, kvLinkGBs: o.kvLinkGbs,
-    } : undefined);
+    const r = serveMetrics(
+      ctx,
+      engineOpts(co),
+      workloadOf(o, gpu),
+      o.disagg
+        ? {
+            prefillTp: o.prefillTp ?? o.tp ?? 1,
+            prefillInstances: o.prefillInstances,
+            decodeInstances: o.decodeInstances,
+            kvLinkGBs: o.kvLinkGbs,
+          }
+        : undefined,
+    );
     const cost = costMetrics(r, gpu, costOf(o));
-    if (o.json) { io.out(JSON.stringify({ ...r, cost }, null, 2)); return; }
+    if (o.json) {
+      io.out(JSON.stringify({ ...r, cost }, null, 2));
+      return;
+    }
     io.out(printServe(r, cost));
   });
 }
@@ -344,21 +492,41 @@ function benchAsServe(b: BenchDeploymentResult, ctx: { arch: Architecture; gpu: 
   const e = compileEngine(ctx, engineOpts(o));
   const mem = engineMemory(e, { maxModelLen: 1, maxBatchedTokens: b.maxNumBatchedTokens, maxSeqs: b.maxNumSeqs });
   return {
-    deployment: `aggregated TP${ctx.tp}${(o.ep ?? 1) > 1 ? ` EP${o.ep}` : ''}${(o.dp ?? 1) > 1 ? ` DP${o.dp}` : ''}`, gpus: b.gpus, concurrency: b.concurrency,
+    deployment: `aggregated TP${ctx.tp}${(o.ep ?? 1) > 1 ? ` EP${o.ep}` : ''}${(o.dp ?? 1) > 1 ? ` DP${o.dp}` : ''}`,
+    gpus: b.gpus,
+    concurrency: b.concurrency,
     ...(b.limitedBy !== 'clients' ? { limitedBy: b.limitedBy } : {}),
-    ttftMs: b.ttftS * 1e3, tpotMs: b.tpotS * 1e3, e2eS: b.e2eS, outputTokensPerS: b.outputTokensPerS, outputTokensPerSPerGpu: b.outputTokensPerSPerGpu,
-    requestsPerS: b.requestsPerS, capacityRequestsPerS: b.requestsPerS, meanStepMs: b.meanStepS * 1e3, memory: mem,
+    ttftMs: b.ttftS * 1e3,
+    tpotMs: b.tpotS * 1e3,
+    e2eS: b.e2eS,
+    outputTokensPerS: b.outputTokensPerS,
+    outputTokensPerSPerGpu: b.outputTokensPerSPerGpu,
+    requestsPerS: b.requestsPerS,
+    capacityRequestsPerS: b.requestsPerS,
+    meanStepMs: b.meanStepS * 1e3,
+    memory: mem,
   };
 }
 
 function printServe(r: ReturnType<typeof serveMetrics>, cost: ReturnType<typeof costMetrics>): string {
   const lines = [`${r.deployment}: ${r.gpus} GPUs; concurrency ${r.concurrency}${r.limitedBy ? ` (limited by ${r.limitedBy})` : ''}`];
-  lines.push(table(['metric', 'value'], [
-    ['TTFT ms', f1(r.ttftMs)], ['TPOT / ITL ms', f2(r.tpotMs)], ['request latency s', f2(r.e2eS)],
-    ['output tokens/s', f1(r.outputTokensPerS)], ['output tokens/s per GPU', f1(r.outputTokensPerSPerGpu)], ['requests/s', f2(r.requestsPerS)],
-    ...(r.kvHandoffMs !== undefined ? [['KV handoff ms', f2(r.kvHandoffMs)] as [string, string]] : []),
-    ['energy J/output token', cost.joulesPerOutputToken.toFixed(3)], ['$ per M output tokens', cost.dollarsPerMTokens === null ? '- (give --price)' : cost.dollarsPerMTokens.toFixed(3)], ['g CO₂ per M output tokens', f1(cost.gCo2PerMTokens)],
-  ]));
+  lines.push(
+    table(
+      ['metric', 'value'],
+      [
+        ['TTFT ms', f1(r.ttftMs)],
+        ['TPOT / ITL ms', f2(r.tpotMs)],
+        ['request latency s', f2(r.e2eS)],
+        ['output tokens/s', f1(r.outputTokensPerS)],
+        ['output tokens/s per GPU', f1(r.outputTokensPerSPerGpu)],
+        ['requests/s', f2(r.requestsPerS)],
+        ...(r.kvHandoffMs !== undefined ? [['KV handoff ms', f2(r.kvHandoffMs)] as [string, string]] : []),
+        ['energy J/output token', cost.joulesPerOutputToken.toFixed(3)],
+        ['$ per M output tokens', cost.dollarsPerMTokens === null ? '- (give --price)' : cost.dollarsPerMTokens.toFixed(3)],
+        ['g CO₂ per M output tokens', f1(cost.gCo2PerMTokens)],
+      ],
+    ),
+  );
   if (r.keepsUp === false) lines.push(`warning: the offered rate exceeds capacity (${r.capacityRequestsPerS.toFixed(2)} req/s); metrics are at saturation`);
   return lines.join('\n');
 }
@@ -378,11 +546,30 @@ function searchCommand(io: CliIO) {
     const arch = loadArchitecture(o.model);
     const gpu = loadGpu(o.gpu);
     const res = searchParallelism(arch, gpu, o.gpus, engineOpts(o), workloadOf(o, gpu), { ttftMs: o.ttftMs, tpotMs: o.tpotMs });
-    if (o.json) { io.out(JSON.stringify(res, null, 2)); return; }
-    io.out(`${res.candidates.length} layouts of ${o.gpus} × ${gpu.id} for ${arch.name}; ${res.candidates.filter((x) => x.meets).length} meet the targets${res.best ? `; best: ${res.best.layout}` : ''}`);
-    io.out(table(['layout', 'meets', 'TTFT ms', 'TPOT ms', 'tok/s', 'tok/s/GPU', 'concurrency', 'note'],
-      res.candidates.slice(0, o.top).map((x) => [x.layout, x.meets ? 'yes' : 'no', x.ttftMs === null ? '-' : f1(x.ttftMs), x.tpotMs === null ? '-' : f2(x.tpotMs),
-        x.outputTokensPerS === null ? '-' : f1(x.outputTokensPerS), x.outputTokensPerSPerGpu === null ? '-' : f1(x.outputTokensPerSPerGpu), x.concurrency ?? '-', x.note ?? ''])));
+    if (o.json) {
+      io.out(JSON.stringify(res, null, 2));
+      return;
+    }
+    io.out(
+      `${res.candidates.length} layouts of ${o.gpus} × ${gpu.id} for ${arch.name}; ${res.candidates.filter((x) => x.meets).length} meet the targets${res.best ? `; best: ${res.best.layout}` : ''}`,
+    );
+    io.out(
+      table(
+        ['layout', 'meets', 'TTFT ms', 'TPOT ms', 'tok/s', 'tok/s/GPU', 'concurrency', 'note'],
+        res.candidates
+          .slice(0, o.top)
+          .map((x) => [
+            x.layout,
+            x.meets ? 'yes' : 'no',
+            x.ttftMs === null ? '-' : f1(x.ttftMs),
+            x.tpotMs === null ? '-' : f2(x.tpotMs),
+            x.outputTokensPerS === null ? '-' : f1(x.outputTokensPerS),
+            x.outputTokensPerSPerGpu === null ? '-' : f1(x.outputTokensPerSPerGpu),
+            x.concurrency ?? '-',
+            x.note ?? '',
+          ]),
+      ),
+    );
     if (!res.best) io.out('no layout meets the targets');
   });
 }
@@ -402,15 +589,39 @@ function checkCommand(io: CliIO) {
     const gpu = loadGpu(o.gpu);
     const res = checkFit(fit, { arch, gpu, tp: o.tp ?? 1 }, engineOpts(o), { thresholdPct: o.threshold });
     if (o.out) {
-      writeFileAtomic(o.out, 'kind,batch,tokens,context,fit_us,engine_us,diff_pct,flagged,extrapolated\n'
-        + res.points.map((p) => `${p.kind},${p.batch},${p.tokens},${p.context},${p.fitUs.toFixed(3)},${p.engineUs.toFixed(3)},${p.diffPct.toFixed(2)},${p.flagged},${p.extrapolated.join('|')}`).join('\n') + '\n');
+      writeFileAtomic(
+        o.out,
+        'kind,batch,tokens,context,fit_us,engine_us,diff_pct,flagged,extrapolated\n' +
+          res.points
+            .map((p) => `${p.kind},${p.batch},${p.tokens},${p.context},${p.fitUs.toFixed(3)},${p.engineUs.toFixed(3)},${p.diffPct.toFixed(2)},${p.flagged},${p.extrapolated.join('|')}`)
+            .join('\n') +
+          '\n',
+      );
     }
-    if (o.json) { io.out(JSON.stringify(res, null, 2)); return; }
-    io.out(`fit ${o.fit} (${fit.basis} v${fit.basisVersion}) vs engine (${res.engine}): ${res.points.length} grid points; median |diff| ${f1(res.medianAbsDiffPct)}%; ${res.flagged} over ${o.threshold}%; ${res.extrapolated} outside the training ranges`);
+    if (o.json) {
+      io.out(JSON.stringify(res, null, 2));
+      return;
+    }
+    io.out(
+      `fit ${o.fit} (${fit.basis} v${fit.basisVersion}) vs engine (${res.engine}): ${res.points.length} grid points; median |diff| ${f1(res.medianAbsDiffPct)}%; ${res.flagged} over ${o.threshold}%; ${res.extrapolated} outside the training ranges`,
+    );
     const show = res.points.filter((p) => p.flagged || p.extrapolated.length).slice(0, 20);
     if (show.length) {
-      io.out(table(['kind', 'batch', 'tokens', 'context', 'fit µs', 'engine µs', 'diff %', 'flag'],
-        show.map((p) => [p.kind, p.batch, p.tokens, p.context, f1(p.fitUs), f1(p.engineUs), f1(p.diffPct), [p.flagged ? 'disagree' : '', ...p.extrapolated.map((x) => `extrapolates ${x}`)].filter(Boolean).join('; ')])));
+      io.out(
+        table(
+          ['kind', 'batch', 'tokens', 'context', 'fit µs', 'engine µs', 'diff %', 'flag'],
+          show.map((p) => [
+            p.kind,
+            p.batch,
+            p.tokens,
+            p.context,
+            f1(p.fitUs),
+            f1(p.engineUs),
+            f1(p.diffPct),
+            [p.flagged ? 'disagree' : '', ...p.extrapolated.map((x) => `extrapolates ${x}`)].filter(Boolean).join('; '),
+          ]),
+        ),
+      );
     }
     for (const w of res.warnings) io.err(`warning: ${w}`);
   });

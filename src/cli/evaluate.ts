@@ -28,7 +28,9 @@ export function evaluateCommand(io: CliIO) {
         io.out(JSON.stringify({ fit: o.fit, basis: fit.basis, rows: ev.rows, overall: ev.overall, byGroup: ev.byGroup }, null, 2));
         return;
       }
-      io.out(`evaluate: ${o.fit} (basis ${fit.basis}, method ${fit.method.name}) on ${ev.rows} rows from ${ds.experiments.length === 1 ? ds.experiments[0]!.ref.id : `${ds.experiments.length} experiments`}`);
+      io.out(
+        `evaluate: ${o.fit} (basis ${fit.basis}, method ${fit.method.name}) on ${ev.rows} rows from ${ds.experiments.length === 1 ? ds.experiments[0]!.ref.id : `${ds.experiments.length} experiments`}`,
+      );
       io.out(`overall: ${metricsLine(ev.overall)}`);
       for (const l of groupTables(ev.byGroup)) io.out(l);
     });

@@ -20,7 +20,14 @@ export function exportCommand(io: CliIO) {
     .requiredOption('--fit <file>', 'fit file (fits/*.json) or a stepfit model JSON')
     .addOption(new Option('--to <format>', 'blis | table | json').choices(TARGETS).makeOptionMandatory())
     .option('--out <file>', 'output file (written atomically); default: standard output')
-    .addOption(new Option('--blis-backend <name>', 'blis: the BLIS latency model the fragment is for (trained-physics: current BLIS, key trained_physics_coefficients; trained-roofline: older releases, key trained_roofline_defaults)').choices(BLIS_BACKENDS as BlisBackend[]).default('trained-physics' as BlisBackend))
+    .addOption(
+      new Option(
+        '--blis-backend <name>',
+        'blis: the BLIS latency model the fragment is for (trained-physics: current BLIS, key trained_physics_coefficients; trained-roofline: older releases, key trained_roofline_defaults)',
+      )
+        .choices(BLIS_BACKENDS as BlisBackend[])
+        .default('trained-physics' as BlisBackend),
+    )
     .option('--model <id|path>', 'table: model (configs/models id or config.json path)')
     .option('--gpu <id|path>', 'table: GPU (configs/hardware id or datasheet path)')
     .option('--tp <n>', 'table: tensor-parallel degree', intOption('--tp'), 1)
@@ -40,7 +47,9 @@ export function exportCommand(io: CliIO) {
         const b = blisExport(loaded.fit, loaded.path, o.blisBackend);
         await emit(b.yaml);
         for (const w of b.warnings) io.err(`export: warning: ${w}`);
-        io.err(`export: BLIS ${o.blisBackend} fragment (${b.alphaCoeffs.length} alpha_coeffs${loaded.fit.alpha ? '' : ' (zeros: no α in the fit)'}, ${b.betaCoeffs.length} beta_coeffs)${o.out !== undefined ? ` → ${o.out}` : ''}`);
+        io.err(
+          `export: BLIS ${o.blisBackend} fragment (${b.alphaCoeffs.length} alpha_coeffs${loaded.fit.alpha ? '' : ' (zeros: no α in the fit)'}, ${b.betaCoeffs.length} beta_coeffs)${o.out !== undefined ? ` → ${o.out}` : ''}`,
+        );
         if (o.out !== undefined) io.out(b.flags);
         return;
       }

@@ -31,23 +31,26 @@ export function featuresCommand(io: CliIO) {
       const buf = new Float64Array(basis.featureColumns.length);
       const n = isParquetPath(o.out)
         ? await writeFeaturesParquet(o.out, basis.featureColumns, { 'stepfit.basis': `${basis.name} v${basis.version}`, 'stepfit.units': 'features: microseconds' }, async (w) => {
-          for await (const s of readSteps(o.steps, { skipBad: o.skipBad === true, onBad: (m) => skipped.push(m) })) {
-            compiled.features(s, buf);
-            w.add(s, buf);
-          }
-        })
+            for await (const s of readSteps(o.steps, { skipBad: o.skipBad === true, onBad: (m) => skipped.push(m) })) {
+              compiled.features(s, buf);
+              w.add(s, buf);
+            }
+          })
         : await withAtomicWriter(o.out, async (w) => {
-        await w.write(featureCsvHeader(basis) + '\n');
-        let count = 0;
-        let chunk = '';
-        for await (const s of readSteps(o.steps, { skipBad: o.skipBad === true, onBad: (m) => skipped.push(m) })) {
-          compiled.features(s, buf);
-          chunk += featureCsvRow(basis, s, buf) + '\n';
-          if (++count % 4096 === 0) { await w.write(chunk); chunk = ''; }
-        }
-        if (chunk) await w.write(chunk);
-        return count;
-      });
+            await w.write(featureCsvHeader(basis) + '\n');
+            let count = 0;
+            let chunk = '';
+            for await (const s of readSteps(o.steps, { skipBad: o.skipBad === true, onBad: (m) => skipped.push(m) })) {
+              compiled.features(s, buf);
+              chunk += featureCsvRow(basis, s, buf) + '\n';
+              if (++count % 4096 === 0) {
+                await w.write(chunk);
+                chunk = '';
+              }
+            }
+            if (chunk) await w.write(chunk);
+            return count;
+          });
       if (skipped.length > 0) io.err(skippedSummary(skipped));
       io.err(`features: ${n} steps → ${o.out} (basis ${basis.name} v${basis.version}, ${arch.name}, ${gpu.id}, TP ${o.tp})`);
     });

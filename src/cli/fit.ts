@@ -17,7 +17,10 @@ import { physicalBounds } from '../basis/types.js';
 /** `a=1,b=2` → {a: '1', b: '2'} (for --bounds / --prior / --group). */
 export function parseAssignments(flag: string, spec: string): [string, string][] {
   const out: [string, string][] = [];
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const i = part.indexOf('=');
     if (i <= 0) throw new UsageError(`${flag}: expected name=value pairs separated by commas, got '${part}'`);
     out.push([part.slice(0, i).trim(), part.slice(i + 1).trim()]);
@@ -27,7 +30,12 @@ export function parseAssignments(flag: string, spec: string): [string, string][]
 
 /** --cv checked at the command line (a malformed scheme is a usage error, exit 2, like every other option value). */
 function cvOption(v: string): string {
-  try { parseCv(v); } catch (e) { if (e instanceof InputError) throw new UsageError(e.message); throw e; }
+  try {
+    parseCv(v);
+  } catch (e) {
+    if (e instanceof InputError) throw new UsageError(e.message);
+    throw e;
+  }
   return v;
 }
 
@@ -56,7 +64,10 @@ export function skippedSummary(messages: ReadonlySet<string> | readonly string[]
 }
 
 /** Data-set flags shared by `fit` and `evaluate`. */
-export function datasetFromFlags(o: { steps?: string; manifest?: string; model?: string; gpu?: string; tp?: number; experiment?: string; group?: string; targets?: string; allowOutside?: boolean }, cmd: string): FitDataset {
+export function datasetFromFlags(
+  o: { steps?: string; manifest?: string; model?: string; gpu?: string; tp?: number; experiment?: string; group?: string; targets?: string; allowOutside?: boolean },
+  cmd: string,
+): FitDataset {
   if (o.manifest !== undefined) {
     const extra = (['steps', 'model', 'gpu', 'experiment', 'group', 'targets'] as const).filter((k) => o[k] !== undefined);
     if (extra.length > 0) throw new UsageError(`${cmd}: --manifest describes the experiments; drop ${extra.map((k) => '--' + k).join(', ')}`);
@@ -86,29 +97,71 @@ export function fitCommand(io: CliIO) {
     .option('--manifest <file>', 'YAML/JSON manifest: experiments: [{id, steps, model, gpu, tp, groups, targets?}] (paths relative to it)')
     .option('--allow-outside', "let manifest paths leave the manifest's folder (refused by default)")
     .addOption(new Option('--basis <name>', 'basis (terms) to fit').choices(Object.keys(BASES)).default(DEFAULT_BASIS))
-    .addOption(new Option('--method <m>', 'ols (with standard errors) | nnls (all terms ≥ 0, the published baseline\'s choice) | bounded (--bounds) | ridge (toward a prior) | huber (robust IRLS). Default: huber with physical bounds and λ = 1e-6 (the held-out validation winner); nnls for --basis seed (as published)').choices(FIT_METHODS as FitMethod[]))
-    .addOption(new Option('--weight <w>', 'row weights: relative = 1/y² (minimise squared relative error, what MAPE measures) | none').choices(['none', 'relative'] as const).default('relative' as const))
-    .option('--bounds <spec>', "per-term bounds, e.g. 'prefill=0.5:4,constant=0:' (empty side = unbounded; unlisted terms unbounded), or 'physical' (each term's physical lower bound: ≥ 1 for times at datasheet peak, ≥ 0 otherwise) or 'none'; default: physical for --method huber and bounded, none otherwise")
-    .option('--lambda <x>', 'ridge strength λ on the column-scaled normal equations (each diagonal = 1; λ → ∞ returns the prior); default 1e-3 for ridge, 1e-6 for bounded and huber', floatOption('--lambda', 0))
+    .addOption(
+      new Option(
+        '--method <m>',
+        "ols (with standard errors) | nnls (all terms ≥ 0, the published baseline's choice) | bounded (--bounds) | ridge (toward a prior) | huber (robust IRLS). Default: huber with physical bounds and λ = 1e-6 (the held-out validation winner); nnls for --basis seed (as published)",
+      ).choices(FIT_METHODS as FitMethod[]),
+    )
+    .addOption(
+      new Option('--weight <w>', 'row weights: relative = 1/y² (minimise squared relative error, what MAPE measures) | none').choices(['none', 'relative'] as const).default('relative' as const),
+    )
+    .option(
+      '--bounds <spec>',
+      "per-term bounds, e.g. 'prefill=0.5:4,constant=0:' (empty side = unbounded; unlisted terms unbounded), or 'physical' (each term's physical lower bound: ≥ 1 for times at datasheet peak, ≥ 0 otherwise) or 'none'; default: physical for --method huber and bounded, none otherwise",
+    )
+    .option(
+      '--lambda <x>',
+      'ridge strength λ on the column-scaled normal equations (each diagonal = 1; λ → ∞ returns the prior); default 1e-3 for ridge, 1e-6 for bounded and huber',
+      floatOption('--lambda', 0),
+    )
     .option('--prior <spec>', "ridge prior per term, e.g. 'prefill=1,constant=0' (default: the basis priors: multipliers 1, counts 0)")
     .option('--huber-k <k>', 'Huber threshold in robust-scale units', floatOption('--huber-k', 0))
     .option('--huber-max-iter <n>', 'Huber IRLS iteration cap (one pass over the data each)', intOption('--huber-max-iter'))
-    .option('--basis-param <spec>', "fix basis parameters instead of fitting them, e.g. 'tp_comm_knee_mib=2.63' (default: every parameter is fitted on the training rows by profile likelihood over its fixed grid, falling back to its default when the data cannot identify it)")
+    .option(
+      '--basis-param <spec>',
+      "fix basis parameters instead of fitting them, e.g. 'tp_comm_knee_mib=2.63' (default: every parameter is fitted on the training rows by profile likelihood over its fixed grid, falling back to its default when the data cannot identify it)",
+    )
     .option('--cv <scheme>', "cross-validation: 'kfold:K' (seeded) or 'group:<experiment|model|gpu|tp|label>' (leave one group out)")
     .option('--seed <n>', 'seed for k-fold assignment and bootstrap', intOption('--seed', 0), 1)
     .option('--bootstrap <n>', 'Poisson-bootstrap replicates for standard errors / percentile intervals (0 = analytic)', intOption('--bootstrap', 0), 0)
-    .addOption(new Option('--on-collinear <mode>', 'terms the data cannot identify: resolve (drop / merge them, recorded in the fit file) | fail').choices(['resolve', 'fail'] as const).default('resolve' as const))
-    .option('--alpha-from <file>', 'also fit BLIS α terms (API time before queueing, post-decode fixed + per output token) from request labels (reconstruct --format vllm-otlp --labels) or vllm request spans; stored in the fit file with CIs')
+    .addOption(
+      new Option('--on-collinear <mode>', 'terms the data cannot identify: resolve (drop / merge them, recorded in the fit file) | fail')
+        .choices(['resolve', 'fail'] as const)
+        .default('resolve' as const),
+    )
+    .option(
+      '--alpha-from <file>',
+      'also fit BLIS α terms (API time before queueing, post-decode fixed + per output token) from request labels (reconstruct --format vllm-otlp --labels) or vllm request spans; stored in the fit file with CIs',
+    )
     .option('--out <file>', 'fit file to write (atomically), e.g. fits/x.json; without it nothing is written')
     .option('--json', 'print the fit file JSON on stdout instead of the table')
     .option('--skip-bad', 'skip malformed step lines (listed in a summary) instead of stopping at the first one')
     .action(async (o, cmd) => {
       const skipped = new Set<string>();
       const ds0 = datasetFromFlags(o, 'fit');
-      const ds = o.skipBad ? { ...ds0, experiments: ds0.experiments.map((e) => ({ ...e, skipBad: { bad: (m: string) => { skipped.add(m); } } })) } : ds0;
+      const ds = o.skipBad
+        ? {
+            ...ds0,
+            experiments: ds0.experiments.map((e) => ({
+              ...e,
+              skipBad: {
+                bad: (m: string) => {
+                  skipped.add(m);
+                },
+              },
+            })),
+          }
+        : ds0;
       const method: FitMethod = o.method ?? (o.basis === 'seed' ? 'nnls' : DEFAULT_FIT.method);
       const opts: FitOptions = {
-        basis: o.basis, method, weight: o.weight, seed: o.seed, cv: o.cv === undefined ? null : cvOption(o.cv), bootstrap: o.bootstrap, collinear: o.onCollinear,
+        basis: o.basis,
+        method,
+        weight: o.weight,
+        seed: o.seed,
+        cv: o.cv === undefined ? null : cvOption(o.cv),
+        bootstrap: o.bootstrap,
+        collinear: o.onCollinear,
       };
       if (o.basisParam !== undefined) opts.basisParams = Object.fromEntries(parseAssignments('--basis-param', o.basisParam).map(([k, v]) => [k, parseNum('--basis-param', k, v)]));
       const boundsSpec = o.bounds ?? (method === 'huber' || method === 'bounded' ? DEFAULT_FIT.bounds : 'none');
@@ -134,6 +187,8 @@ export function fitCommand(io: CliIO) {
       if (o.json) io.out(JSON.stringify(fit, null, 2));
       else io.out([...formatFit(fit), ...(fit.alpha ? formatAlpha(fit.alpha) : [])].join('\n'));
       if (skipped.size > 0) io.err(skippedSummary(skipped));
-      io.err(`fit: ${result.rows} rows, ${result.passes} pass${result.passes > 1 ? 'es' : ''} over the data, ${seconds.toFixed(2)} s${o.out !== undefined ? ` → ${o.out}` : ' (no --out: nothing written)'}`);
+      io.err(
+        `fit: ${result.rows} rows, ${result.passes} pass${result.passes > 1 ? 'es' : ''} over the data, ${seconds.toFixed(2)} s${o.out !== undefined ? ` → ${o.out}` : ' (no --out: nothing written)'}`,
+      );
     });
 }

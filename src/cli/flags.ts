@@ -9,7 +9,10 @@
  */
 import type { Command } from '@commander-js/extra-typings';
 
-export interface FlagRename { readonly old: string; readonly new: string }
+export interface FlagRename {
+  readonly old: string;
+  readonly new: string;
+}
 
 export const FLAG_RENAMES: readonly FlagRename[] = Object.freeze([
   { old: '--max-seqs', new: '--max-num-seqs' },

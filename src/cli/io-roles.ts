@@ -5,7 +5,11 @@
  */
 import type { PathRole } from '../io/guard.js';
 
-interface Roles { readonly in: readonly string[]; readonly out: readonly string[]; readonly dirOut?: Readonly<Record<string, readonly string[]>> }
+interface Roles {
+  readonly in: readonly string[];
+  readonly out: readonly string[];
+  readonly dirOut?: Readonly<Record<string, readonly string[]>>;
+}
 
 export const IO_ROLES: Readonly<Record<string, Roles>> = Object.freeze({
   demo: { in: ['in'], out: [], dirOut: { out: ['steps.jsonl', 'targets.jsonl', 'fit.json', 'fit-seed.json', 'table.csv', 'blis-defaults.yaml'] } },
@@ -31,8 +35,17 @@ export function pathRoles(command: string, opts: Record<string, unknown>): { inp
   const r = IO_ROLES[command];
   if (!r) return null;
   const str = (k: string): string | undefined => (typeof opts[k] === 'string' ? (opts[k] as string) : undefined);
-  const inputs = r.in.flatMap((k) => { const p = str(k); return p === undefined ? [] : [{ flag: flagOf(k), path: p }]; });
-  const outputs: PathRole[] = r.out.flatMap((k) => { const p = str(k); return p === undefined ? [] : [{ flag: flagOf(k), path: p }]; });
-  for (const [k, writes] of Object.entries(r.dirOut ?? {})) { const p = str(k); if (p !== undefined) outputs.push({ flag: flagOf(k), path: p, writes }); }
+  const inputs = r.in.flatMap((k) => {
+    const p = str(k);
+    return p === undefined ? [] : [{ flag: flagOf(k), path: p }];
+  });
+  const outputs: PathRole[] = r.out.flatMap((k) => {
+    const p = str(k);
+    return p === undefined ? [] : [{ flag: flagOf(k), path: p }];
+  });
+  for (const [k, writes] of Object.entries(r.dirOut ?? {})) {
+    const p = str(k);
+    if (p !== undefined) outputs.push({ flag: flagOf(k), path: p, writes });
+  }
   return { inputs, outputs };
 }

@@ -39,14 +39,20 @@ export function buildProgram(io: CliIO): Command {
 }
 
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
-  if (io === processIO) { installPipeGuards(); installTempCleanup(); }
+  if (io === processIO) {
+    installPipeGuards();
+    installTempCleanup();
+  }
   const program = buildProgram(io);
   if (argv.length === 0) {
     program.outputHelp();
     return 2;
   }
   try {
-    await program.parseAsync(renameDeprecatedFlags(program as never, argv, (line) => io.err(line)), { from: 'user' });
+    await program.parseAsync(
+      renameDeprecatedFlags(program as never, argv, (line) => io.err(line)),
+      { from: 'user' },
+    );
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {

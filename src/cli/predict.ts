@@ -19,7 +19,10 @@ export function predictCommand(io: CliIO) {
     .description('predict step times (µs) with 95% prediction intervals from a fit file, for step records or a grid of batch shapes')
     .requiredOption('--fit <file>', 'fit file (fits/*.json) or a published fit id (stepfit fits list)')
     .option('--steps <path>', 'step records to predict (JSONL, .jsonl.gz, or a directory); with duration_us the error is reported too')
-    .option('--grid <spec>', "grid of batch shapes instead of --steps, e.g. 'batch=1,8,64;context=512,4096;prefill=0,512,2048' (keys batch, context, prefill, prior; ranges a..b, a..b+step, a..b*factor)")
+    .option(
+      '--grid <spec>',
+      "grid of batch shapes instead of --steps, e.g. 'batch=1,8,64;context=512,4096;prefill=0,512,2048' (keys batch, context, prefill, prior; ranges a..b, a..b+step, a..b*factor)",
+    )
     .requiredOption('--model <id|path>', 'model: a configs/models id or a HuggingFace config.json path')
     .requiredOption('--gpu <id|path>', 'GPU: a configs/hardware id or a datasheet JSON path')
     .option('--tp <n>', 'tensor-parallel degree', intOption('--tp'), 1)

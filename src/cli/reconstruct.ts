@@ -18,9 +18,7 @@ import { reconstructOtlp } from '../reconstruct/vllm-otlp/read.js';
 import { DEFAULT_DURATION, DURATION_SOURCES, type DurationSource } from '../reconstruct/vllm-otlp/replay.js';
 import type { RequestLabel } from '../reconstruct/vllm-otlp/labels.js';
 import { reconstructRequestLog } from '../reconstruct/request-log/read.js';
-import {
-  reconstructSweep, parseColumnMapping, parseIdMap, sweepManifest, SPLITWISE_HARDWARE, SPLITWISE_MODELS, type TimeUnit,
-} from '../reconstruct/sweep/read.js';
+import { reconstructSweep, parseColumnMapping, parseIdMap, sweepManifest, SPLITWISE_HARDWARE, SPLITWISE_MODELS, type TimeUnit } from '../reconstruct/sweep/read.js';
 import { REQUEST_FORMATS, requestFormat } from '../reconstruct/formats.js';
 
 const FORMATS = ['vllm-otlp', 'request-log', 'sweep', ...REQUEST_FORMATS.map((f) => f.name)] as const;
@@ -33,12 +31,30 @@ class Outputs {
     this.ws.push(w);
     return w;
   }
-  async commit(): Promise<void> { for (const w of this.ws) await w.commit(); }
-  async abort(): Promise<void> { for (const w of this.ws) await w.abort(); }
+  async commit(): Promise<void> {
+    for (const w of this.ws) await w.commit();
+  }
+  async abort(): Promise<void> {
+    for (const w of this.ws) await w.abort();
+  }
 }
 
 /** Label columns, in CSV order (JSON Lines carries the same keys; absent values are empty / omitted). */
-const LABEL_COLUMNS = ['experiment', 'request', 'prompt_tokens', 'output_tokens', 'preemptions', 'finished', 'queueing_us', 'ttft_us', 'prefill_us', 'decode_us', 'e2e_us', 'prefill_gap_us', 'decode_gap_us'] as const;
+const LABEL_COLUMNS = [
+  'experiment',
+  'request',
+  'prompt_tokens',
+  'output_tokens',
+  'preemptions',
+  'finished',
+  'queueing_us',
+  'ttft_us',
+  'prefill_us',
+  'decode_us',
+  'e2e_us',
+  'prefill_gap_us',
+  'decode_gap_us',
+] as const;
 function labelText(b: RequestLabel[], csv: boolean): string {
   if (!csv) return lines(b, (l) => JSON.stringify(l));
   const cell = (v: unknown): string => (v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
@@ -64,7 +80,11 @@ export function reconstructCommand(io: CliIO) {
     .option('--data-parallel <n>', 'request-log: data-parallel engines (default: meta.json, else 1)', intOption('--data-parallel'))
     .option('--num-gpu-blocks <n>', 'vllm-request-spans, vllm-bench: KV blocks per engine (vLLM logs num_gpu_blocks at start-up; default: KV not modelled)', intOption('--num-gpu-blocks', 2))
     .option('--block-size <n>', 'vllm-request-spans, vllm-bench: tokens per KV block (default 16)', intOption('--block-size'))
-    .option('--output-lag-steps <n>', 'request-log, vllm-request-spans, vllm-bench: steps between a token\'s forward pass and its logged time (default: 1 with async scheduling)', intOption('--output-lag-steps', 0))
+    .option(
+      '--output-lag-steps <n>',
+      "request-log, vllm-request-spans, vllm-bench: steps between a token's forward pass and its logged time (default: 1 with async scheduling)",
+      intOption('--output-lag-steps', 0),
+    )
     .option('--columns <map>', 'sweep: column mapping key=column,... (keys: model, hardware, tp, batch, prompt, tokens, prefill_time, decode_time; =value for a constant, - for absent)')
     .addOption(new Option('--time-unit <unit>', 'sweep: unit of the time columns').choices(['ms', 'us', 's'] as const).default('ms' as const))
     .option('--model-map <map>', 'sweep: model name → configs/models id, name=id[:group=value],...')
@@ -83,14 +103,17 @@ export function reconstructCommand(io: CliIO) {
       const mine = new Set(perFormat[fmt] ?? []);
       for (const [f, keys] of Object.entries(perFormat)) {
         if (f === fmt) continue;
-        for (const k of keys) if (!mine.has(k) && (o as Record<string, unknown>)[k] !== undefined) throw new UsageError(`option --${String(k).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} does not apply to --format ${fmt}`);
+        for (const k of keys)
+          if (!mine.has(k) && (o as Record<string, unknown>)[k] !== undefined)
+            throw new UsageError(`option --${String(k).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} does not apply to --format ${fmt}`);
       }
       let summary: ReconstructSummary;
       const reg = requestFormat(fmt);
       if (reg) {
         if (!o.out) throw new UsageError(`--format ${fmt} needs --out <steps.jsonl>`);
         const r = await reg.run({
-          input: o.in, skipBad: !!o.skipBad,
+          input: o.in,
+          skipBad: !!o.skipBad,
           ...(o.experiment ? { experiment: o.experiment } : {}),
           ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
           ...(o.maxNumSeqs ? { maxNumSeqs: o.maxNumSeqs } : {}),
@@ -106,8 +129,12 @@ export function reconstructCommand(io: CliIO) {
         if (!o.outDir) throw new UsageError('--format sweep needs --out-dir (one step file per experiment) ');
         if (o.out || o.targets) throw new UsageError('--format sweep writes --out-dir and --manifest, not --out/--targets');
         const r = await reconstructSweep({
-          input: o.in, columns: parseColumnMapping(o.columns), timeUnit: o.timeUnit as TimeUnit,
-          models: parseIdMap(o.modelMap, SPLITWISE_MODELS), hardware: parseIdMap(o.gpuMap, SPLITWISE_HARDWARE), skipBad: !!o.skipBad,
+          input: o.in,
+          columns: parseColumnMapping(o.columns),
+          timeUnit: o.timeUnit as TimeUnit,
+          models: parseIdMap(o.modelMap, SPLITWISE_MODELS),
+          hardware: parseIdMap(o.gpuMap, SPLITWISE_HARDWARE),
+          skipBad: !!o.skipBad,
         });
         const manifest = o.manifest ?? path.join(o.outDir, 'manifest.yaml');
         const file = (id: string) => path.resolve(o.outDir!, `${id}.jsonl`);
@@ -119,7 +146,8 @@ export function reconstructCommand(io: CliIO) {
         if (!o.out) throw new UsageError(`--format ${fmt} needs --out <steps.jsonl>`);
         if (fmt === 'request-log') {
           const r = await reconstructRequestLog({
-            input: o.in, skipBad: !!o.skipBad,
+            input: o.in,
+            skipBad: !!o.skipBad,
             ...(o.experiment ? { experiment: o.experiment } : {}),
             ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
             ...(o.maxNumSeqs ? { maxNumSeqs: o.maxNumSeqs } : {}),
@@ -150,15 +178,21 @@ export function reconstructCommand(io: CliIO) {
           const wl = o.labels ? outs.open(o.labels) : undefined;
           if (wl && o.labels!.endsWith('.csv')) await wl.write(LABEL_COLUMNS.join(',') + '\n');
           try {
-            summary = await reconstructOtlp({
-              input: o.in, skipBad: !!o.skipBad, keepUncertain: !!o.keepUncertain, duration: (o.duration ?? DEFAULT_DURATION) as DurationSource,
-              ...(o.experiment ? { experiment: o.experiment } : {}),
-              ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
-            }, {
-              steps: (b: Step[]) => (pq ? Promise.resolve(pq.add(b)) : ws!.write(lines(b, stepToJson))),
-              ...(wt ? { targets: (b: RequestTarget[]) => wt.write(lines(b, targetToJson)) } : {}),
-              ...(wl ? { labels: (b: RequestLabel[]) => wl.write(labelText(b, o.labels!.endsWith('.csv'))) } : {}),
-            });
+            summary = await reconstructOtlp(
+              {
+                input: o.in,
+                skipBad: !!o.skipBad,
+                keepUncertain: !!o.keepUncertain,
+                duration: (o.duration ?? DEFAULT_DURATION) as DurationSource,
+                ...(o.experiment ? { experiment: o.experiment } : {}),
+                ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
+              },
+              {
+                steps: (b: Step[]) => (pq ? Promise.resolve(pq.add(b)) : ws!.write(lines(b, stepToJson))),
+                ...(wt ? { targets: (b: RequestTarget[]) => wt.write(lines(b, targetToJson)) } : {}),
+                ...(wl ? { labels: (b: RequestLabel[]) => wl.write(labelText(b, o.labels!.endsWith('.csv'))) } : {}),
+              },
+            );
             await outs.commit();
             pq?.commit();
           } catch (e) {

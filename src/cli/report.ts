@@ -58,12 +58,16 @@ export function trainingDataset(loaded: LoadedFit): { ds: FitDataset; descriptio
       description: `Training data of the fit: ${stepFiles[0]!.path} (from the fit file's provenance)`,
     };
   }
-  throw new UsageError(`report: give --steps (with --model/--gpu/--tp) or --manifest: the training data of ${loaded.path} could not be located from its provenance (inputs must exist at their recorded paths with the recorded SHA-256)`);
+  throw new UsageError(
+    `report: give --steps (with --model/--gpu/--tp) or --manifest: the training data of ${loaded.path} could not be located from its provenance (inputs must exist at their recorded paths with the recorded SHA-256)`,
+  );
 }
 
 export function reportCommand(io: CliIO) {
   return new Command('report')
-    .description('accuracy report of a fit on measured steps: index.html (self-contained) + report.md + plots (SVG and PNG), against the seven-term baseline, the analytical engine and a naive baseline')
+    .description(
+      'accuracy report of a fit on measured steps: index.html (self-contained) + report.md + plots (SVG and PNG), against the seven-term baseline, the analytical engine and a naive baseline',
+    )
     .requiredOption('--fit <file>', 'fit file (fits/*.json)')
     .option('--steps <path>', 'step records with duration_us (JSONL, .jsonl.gz, or a directory) of one experiment; needs --model/--gpu/--tp (was --data)')
     .option('--model <id|path>', 'model of --steps')
@@ -95,7 +99,10 @@ export function reportCommand(io: CliIO) {
       let started = false;
       const onProgress = (stage: string, done: number, total: number): void => {
         if (!bar) return;
-        if (!started) { bar.start(total, done, { stage }); started = true; }
+        if (!started) {
+          bar.start(total, done, { stage });
+          started = true;
+        }
         bar.setTotal(total);
         bar.update(done, { stage });
       };
@@ -108,7 +115,9 @@ export function reportCommand(io: CliIO) {
       writeFilesAtomic(result.files);
       const m = result.model;
       const worst = m.worst[0];
-      io.err(`report: ${int(m.n)} steps, MAPE ${pct(m.headline.mape)} (p90 ${pct(m.headline.p90Ape)})${worst ? `, worst ${worst.label} ${worst.group} ${pct(worst.mape)}` : ''}; ${result.files.length} files`);
+      io.err(
+        `report: ${int(m.n)} steps, MAPE ${pct(m.headline.mape)} (p90 ${pct(m.headline.p90Ape)})${worst ? `, worst ${worst.label} ${worst.group} ${pct(worst.mape)}` : ''}; ${result.files.length} files`,
+      );
       io.out(path.join(o.out, 'index.html'));
     });
 }

@@ -25,9 +25,20 @@ export function sampleCommand(io: CliIO) {
       checkParallelism(arch, o.tp);
       const gpu = loadGpu(o.gpu);
       const experiment = o.experiment ?? `${arch.name}-${gpu.id}-tp${o.tp}`;
-      const n = await writeSteps(o.out, syntheticSteps({ arch, gpu, tp: o.tp }, {
-        steps: o.numSteps, seed: o.seed, experiment, budget: o.maxNumBatchedTokens, maxSeqs: o.maxNumSeqs, noise: o.noise,
-      }));
+      const n = await writeSteps(
+        o.out,
+        syntheticSteps(
+          { arch, gpu, tp: o.tp },
+          {
+            steps: o.numSteps,
+            seed: o.seed,
+            experiment,
+            budget: o.maxNumBatchedTokens,
+            maxSeqs: o.maxNumSeqs,
+            noise: o.noise,
+          },
+        ),
+      );
       io.err(`sample: ${n} steps → ${o.out}`);
     });
 }

@@ -33,20 +33,29 @@ export function simulateCommand(io: CliIO) {
     .requiredOption('--gpu <id|path>', 'GPU: a configs/hardware id or a datasheet JSON path')
     .option('--tp <n>', 'tensor-parallel degree', intOption('--tp'), 1)
     .option('--dp <n>', 'data-parallel ranks stepping in lockstep (vLLM DP with expert parallelism); requests go to the least-loaded rank', intOption('--dp'), 1)
-    .option('--ep <n>', 'expert-parallel degree the routed experts are split over, for the weight memory (vLLM --enable-expert-parallel: TP × DP); passed to the engine when it divides --tp', intOption('--ep'), 1)
+    .option(
+      '--ep <n>',
+      'expert-parallel degree the routed experts are split over, for the weight memory (vLLM --enable-expert-parallel: TP × DP); passed to the engine when it divides --tp',
+      intOption('--ep'),
+      1,
+    )
     .requiredOption('--workload <spec>', 'workload: a YAML/JSON spec file, a requests.jsonl log to replay, or inline KIND:key=value,... (see README ## simulate)')
     .option('--max-num-seqs <n>', 'max_num_seqs: running requests per rank', intOption('--max-num-seqs'), 256)
     .option('--max-num-batched-tokens <n>', 'max_num_batched_tokens: tokens per step', intOption('--max-num-batched-tokens'), 2048)
     .option('--block-size <tokens>', 'KV block size in tokens', intOption('--block-size'), 16)
     .option('--num-gpu-blocks <n>', 'KV blocks per GPU as vLLM logs num_gpu_blocks (default: from memory)', intOption('--num-gpu-blocks', 2))
     .option('--gpu-memory-utilization <f>', 'fraction of GPU memory vLLM may use (weights + activations + KV)', floatOption('--gpu-memory-utilization', 0), 0.9)
-    .option('--kv-reserve-gb <gb>', 'runtime memory not available to the KV cache besides weights and activations, GB (default: the engine memory model: 1.17 GB, +0.4 GB for NCCL at TP > 1)', floatOption('--kv-reserve-gb', 0))
+    .option(
+      '--kv-reserve-gb <gb>',
+      'runtime memory not available to the KV cache besides weights and activations, GB (default: the engine memory model: 1.17 GB, +0.4 GB for NCCL at TP > 1)',
+      floatOption('--kv-reserve-gb', 0),
+    )
     .option('--max-model-len <tokens>', 'longest sequence; longer prompts are dropped, outputs capped (default: KV capacity)', intOption('--max-model-len'))
     .option('--no-prefix-caching', 'disable automatic prefix caching')
     .option('--no-reserve-full-isl', 'admit on the first chunk only (vLLM scheduler_reserve_full_isl=false)')
     .option('--watermark <f>', 'fraction of KV blocks kept free when admitting waiting requests', floatOption('--watermark', 0), 0.01)
     .option('--overhead-us <us>', 'fixed time added to every step, µs', floatOption('--overhead-us', 0), 0)
-    .option('--noise <sigma>', 'σ of log-normal noise on each step\'s model time (0.05 ≈ 5%)', floatOption('--noise', 0), 0)
+    .option('--noise <sigma>', "σ of log-normal noise on each step's model time (0.05 ≈ 5%)", floatOption('--noise', 0), 0)
     .option('--seed <n>', 'random seed (workload sampling and step noise)', intOption('--seed', 0), 1)
     .option('--experiment <name>', 'experiment name on step records (default sim-<model>-<gpu>-tp<N>)')
     .addOption(new Option('--emit-trace <format>', 'also write a scheduler trace').choices(['vllm-otlp']))
@@ -73,11 +82,21 @@ export function simulateCommand(io: CliIO) {
       if (o.ep > 1 && !epFits) throw new UsageError(`simulate: --ep ${o.ep} must divide --tp ${o.tp}, or be a multiple of it dividing TP × DP (${o.tp * o.dp})`);
       const choice: StepModelChoice = o.fit !== undefined ? { kind: 'fit', file: o.fit } : o.engine ? { kind: 'engine', options: epOver } : { kind: 'synthetic' };
       const model = buildStepModel(choice, { arch, gpu, tp: o.tp, ...(epFits && o.tp % o.ep === 0 ? { ep: o.ep } : {}) });
-      const limits = resolveLimits({
-        maxNumSeqs: o.maxNumSeqs, maxNumBatchedTokens: o.maxNumBatchedTokens, blockSize: o.blockSize, numGpuBlocks: o.numGpuBlocks,
-        gpuMemoryUtilization: o.gpuMemoryUtilization, kvReserveGB: o.kvReserveGb, maxModelLen: o.maxModelLen,
-        prefixCaching: o.prefixCaching, reserveFullIsl: o.reserveFullIsl, watermark: o.watermark,
-      }, { arch, gpu, tp: o.tp, ep: o.ep });
+      const limits = resolveLimits(
+        {
+          maxNumSeqs: o.maxNumSeqs,
+          maxNumBatchedTokens: o.maxNumBatchedTokens,
+          blockSize: o.blockSize,
+          numGpuBlocks: o.numGpuBlocks,
+          gpuMemoryUtilization: o.gpuMemoryUtilization,
+          kvReserveGB: o.kvReserveGb,
+          maxModelLen: o.maxModelLen,
+          prefixCaching: o.prefixCaching,
+          reserveFullIsl: o.reserveFullIsl,
+          watermark: o.watermark,
+        },
+        { arch, gpu, tp: o.tp, ep: o.ep },
+      );
       const spec = resolveWorkloadArg(o.workload);
       const workload = await buildWorkload(spec, o.seed);
       const experiment = o.experiment ?? `sim-${arch.name}-${gpu.id}-tp${o.tp}`;
@@ -89,13 +108,24 @@ export function simulateCommand(io: CliIO) {
       const emitter = tw ? new OtlpTraceEmitter({ snapshots: o.snapshots === true, stepSampleRate: o.sampleRate, seed: o.seed }, (l) => tw.line(l)) : undefined;
       const rec = o.emitRequestSpans || o.emitBench ? new UpstreamRecorder() : undefined;
       const sim: ServingSimulator = new ServingSimulator(workload, {
-        limits, model, overheadUs: o.overheadUs, noise: o.noise, seed: o.seed, experiment, dp: o.dp, itlHistogram: itl,
+        limits,
+        model,
+        overheadUs: o.overheadUs,
+        noise: o.noise,
+        seed: o.seed,
+        experiment,
+        dp: o.dp,
+        itlHistogram: itl,
         scheduleLog: emitter !== undefined || rec !== undefined,
-        ...(emitter || rec ? { onArrival: (r: number) => {
-          const sr = sim.scheduleRequest(r);
-          emitter?.addRequest(sr);
-          rec?.arrival(sr);
-        } } : {}),
+        ...(emitter || rec
+          ? {
+              onArrival: (r: number) => {
+                const sr = sim.scheduleRequest(r);
+                emitter?.addRequest(sr);
+                rec?.arrival(sr);
+              },
+            }
+          : {}),
       });
       const sw = o.steps ? new AtomicWriter(path.join(out, 'steps.jsonl')) : undefined;
       let buf = '';
@@ -106,7 +136,10 @@ export function simulateCommand(io: CliIO) {
             if (emitter && v.schedule) emitter.addStep(v.schedule);
             rec?.step(v);
           });
-          if (sw && buf.length > 0) { await sw.write(buf); buf = ''; }
+          if (sw && buf.length > 0) {
+            await sw.write(buf);
+            buf = '';
+          }
           if (tw) await tw.drain();
         }
         if (emitter) emitter.end();
@@ -118,9 +151,17 @@ export function simulateCommand(io: CliIO) {
         throw e;
       }
       const res = outcome(sim, itl, {
-        model: model.name, workload: workload.description, arch: arch.name, gpu: gpu.id, tp: o.tp, dp: o.dp, ep: o.ep, seed: o.seed,
+        model: model.name,
+        workload: workload.description,
+        arch: arch.name,
+        gpu: gpu.id,
+        tp: o.tp,
+        dp: o.dp,
+        ep: o.ep,
+        seed: o.seed,
         limits: { ...sim.limits, kv_blocks_from: limits.blocksFrom },
-        step_overhead_us: o.overheadUs, step_noise_sigma: o.noise,
+        step_overhead_us: o.overheadUs,
+        step_noise_sigma: o.noise,
         ...(traceFile ? { trace: { file: traceFile, format: 'vllm-otlp', snapshots: o.snapshots === true, sample_rate: o.sampleRate } } : {}),
       });
       const files: { path: string; data: string | Uint8Array }[] = [
@@ -128,10 +169,18 @@ export function simulateCommand(io: CliIO) {
         { path: path.join(out, 'summary.json'), data: JSON.stringify(res.summary, null, 2) + '\n' },
       ];
       if (traceFile) {
-        files.push({ path: path.join(path.dirname(traceFile), 'exp-config.yaml'), data: expConfigYaml({
-          model: arch.name, tensorParallelism: o.tp, maxModelLen: sim.limits.maxModelLen, maxNumBatchedTokens: sim.limits.maxNumBatchedTokens,
-          maxNumSeqs: sim.limits.maxNumSeqs, blockSize: sim.limits.blockSize, numGpuBlocks: sim.limits.numGpuBlocks,
-        }) });
+        files.push({
+          path: path.join(path.dirname(traceFile), 'exp-config.yaml'),
+          data: expConfigYaml({
+            model: arch.name,
+            tensorParallelism: o.tp,
+            maxModelLen: sim.limits.maxModelLen,
+            maxNumBatchedTokens: sim.limits.maxNumBatchedTokens,
+            maxNumSeqs: sim.limits.maxNumSeqs,
+            blockSize: sim.limits.blockSize,
+            numGpuBlocks: sim.limits.numGpuBlocks,
+          }),
+        });
       }
       if (rec && o.emitRequestSpans) {
         const text = requestSpanLines(rec.spans(sim.results()), { model: arch.name });
@@ -143,7 +192,9 @@ export function simulateCommand(io: CliIO) {
       }
       writeFilesAtomic(files);
       const s = res.summary as { finished: number; dropped: number; requests: number; makespan_s: number; ttft_us: { p50: number | null }; tpot_us: { p50: number | null } };
-      io.err(`simulate: ${s.requests} requests (${s.finished} finished, ${s.dropped} dropped) in ${sim.steps} steps, ${s.makespan_s.toFixed(2)} s simulated; TTFT p50 ${fmtMs(s.ttft_us.p50)}, TPOT p50 ${fmtMs(s.tpot_us.p50)} (${model.name}; KV ${sim.limits.numGpuBlocks} blocks × ${sim.limits.blockSize})`);
+      io.err(
+        `simulate: ${s.requests} requests (${s.finished} finished, ${s.dropped} dropped) in ${sim.steps} steps, ${s.makespan_s.toFixed(2)} s simulated; TTFT p50 ${fmtMs(s.ttft_us.p50)}, TPOT p50 ${fmtMs(s.tpot_us.p50)} (${model.name}; KV ${sim.limits.numGpuBlocks} blocks × ${sim.limits.blockSize})`,
+      );
       if (sim.nonPositivePredictions > 0) io.err(`simulate: warning: ${sim.nonPositivePredictions} steps had a non-positive model prediction (clamped to 1 µs)`);
       io.out(out);
     });

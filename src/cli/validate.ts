@@ -21,12 +21,18 @@ export function sharedDataRoot(flag: string | undefined): string {
 export function validateCommand(io: CliIO) {
   return new Command('validate')
     .description('run a named suite of held-out train/test splits on real measurements (reconstruct → fit → predict) and print accuracy: the seed baseline vs the default basis/method')
-    .requiredOption('--suite <name>', `validation suite (${[...Object.keys(SUITES), 'serving'].join(', ')}; serving = engine serve against real vLLM deployments on H100, leave-one-model-out + in-sample)`)
+    .requiredOption(
+      '--suite <name>',
+      `validation suite (${[...Object.keys(SUITES), 'serving'].join(', ')}; serving = engine serve against real vLLM deployments on H100, leave-one-model-out + in-sample)`,
+    )
     .option('--data <dir>', 'root of the real data (default $STEPFIT_SHARED_DATA, else the bundled subsets in data/vendor)')
     .option('--json', 'print the full result as JSON (metrics, coefficients, checks)')
     .option('--markdown', 'print the table as GitHub Markdown')
     .option('--check', 'exit 1 when a seed number does not reproduce or a default misses its target')
-    .option('--basis-param <spec>', "ablation: fix the default configuration's basis parameters instead of fitting them on each split's training rows, e.g. 'tp_comm_knee_mib=2.63' (serving v2's knee)")
+    .option(
+      '--basis-param <spec>',
+      "ablation: fix the default configuration's basis parameters instead of fitting them on each split's training rows, e.g. 'tp_comm_knee_mib=2.63' (serving v2's knee)",
+    )
     .action(async (o) => {
       if (o.suite === 'serving') {
         const root = sharedDataRoot(o.data);
@@ -42,11 +48,13 @@ export function validateCommand(io: CliIO) {
       if (!suite.bundled && !fs.existsSync(root)) throw new InputError(`--data: shared data root '${root}' not found (suite '${suite.name}' needs the real measurements; pass --data <dir>)`);
       let configs = suite.configs;
       if (o.basisParam !== undefined) {
-        const bp = Object.fromEntries(parseAssignments('--basis-param', o.basisParam).map(([k, v]) => {
-          const x = Number(v);
-          if (v === '' || !Number.isFinite(x)) throw new UsageError(`--basis-param: parameter '${k}': expected a number, got '${v}'`);
-          return [k, x];
-        }));
+        const bp = Object.fromEntries(
+          parseAssignments('--basis-param', o.basisParam).map(([k, v]) => {
+            const x = Number(v);
+            if (v === '' || !Number.isFinite(x)) throw new UsageError(`--basis-param: parameter '${k}': expected a number, got '${v}'`);
+            return [k, x];
+          }),
+        );
         configs = configs.map((c) => (c.label === 'default' ? { ...c, basisParams: bp } : c));
       }
       const res = runSuite(suite, await suite.load(root), configs);

@@ -19,7 +19,10 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 
 const require = createRequire(import.meta.url);
-interface PbType { decode(b: Uint8Array): unknown; toObject(m: unknown, o: Record<string, unknown>): Record<string, unknown> }
+interface PbType {
+  decode(b: Uint8Array): unknown;
+  toObject(m: unknown, o: Record<string, unknown>): Record<string, unknown>;
+}
 let REQ: PbType | undefined;
 /** The OTLP ExportTraceServiceRequest message type (generated protobufjs code of the OpenTelemetry JS project). */
 function requestType(): PbType {
@@ -57,7 +60,12 @@ export interface CollectorOptions {
   onBatch?: (spans: number) => void;
 }
 
-export interface CollectorStats { requests: number; spans: number; files: string[]; rejected: number }
+export interface CollectorStats {
+  requests: number;
+  spans: number;
+  files: string[];
+  rejected: number;
+}
 
 export interface Collector {
   readonly port: number;
@@ -157,7 +165,10 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
       stopping ??= (async () => {
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
-        if (inFlight > 0) await new Promise<void>((r) => { drained = r; });
+        if (inFlight > 0)
+          await new Promise<void>((r) => {
+            drained = r;
+          });
         closeFile();
         server.closeAllConnections();
         await closed;

@@ -93,7 +93,11 @@ export interface BenchResult {
  */
 export function burstTtftS(n: number, I: number, budget: number, stepS: (P: number, nDecode: number) => number): number {
   if (n <= 0) return 0;
-  let t = 0; let done = 0; let left = n * I; let sum = 0; let partial = 0;
+  let t = 0;
+  let done = 0;
+  let left = n * I;
+  let sum = 0;
+  let partial = 0;
   for (let guard = 0; left > 0 && guard < 1e6; guard++) {
     const avail = Math.max(1, budget - done);
     const P = Math.min(avail, left);
@@ -136,8 +140,8 @@ export function lumpyMeanStep(lambda: number, I: number, k: number, b: number, n
   if (!(lambda > 0)) return Td > 0 ? Td : step(I / k, 0);
   const S1 = step(I / k, nd);
   const m = Math.min(b, 1 + lambda * S1);
-  const S = m > 1 ? step(m * I / k, nd) : S1;
-  const r = lambda * k / m;
+  const S = m > 1 ? step((m * I) / k, nd) : S1;
+  const r = (lambda * k) / m;
   const phi = r * S;
   if (phi >= 1 || !(Td > 0)) return S;
   return 1 / (r + (1 - phi) / Td);
@@ -145,7 +149,10 @@ export function lumpyMeanStep(lambda: number, I: number, k: number, b: number, n
 
 /** The closed-loop fixed point of one engine (see file comment). */
 export function benchServe(e: Engine, w: BenchInput, host: HostCosts): BenchResult {
-  const I = w.isl; const O = w.osl; const c = w.clients; const B = w.budget;
+  const I = w.isl;
+  const O = w.osl;
+  const c = w.clients;
+  const B = w.budget;
   const ctx = I + O / 2;
   const kvCap = Math.max(1, Math.floor(w.kvTokens / ctx));
   const capacity = Math.min(w.maxSeqs, kvCap);
@@ -156,11 +163,14 @@ export function benchServe(e: Engine, w: BenchInput, host: HostCosts): BenchResu
   const step = (P: number, n: number): number => mixedStepUs(e, P, I, n, ctx) / 1e6 + h;
   let T = step(0, nRun);
   let F = step(I, 0);
-  let lambda = 0; let P = 0; let nd = nRun; let wait = 0;
+  let lambda = 0;
+  let P = 0;
+  let nd = nRun;
+  let wait = 0;
   let bound: BenchResult['limitedBy'] = c > capacity ? (w.maxSeqs <= kvCap ? 'max-num-seqs' : 'KV-cache memory') : 'clients';
   for (let it = 0; it < 60; it++) {
     const D = Math.max(0, O - 1) * T;
-    nd = D + F > 0 ? nRun * D / (D + F) : 0;
+    nd = D + F > 0 ? (nRun * D) / (D + F) : 0;
     const avail = Math.max(1, B - nd);
     const k = Math.ceil(I / avail);
     let Fnew: number;
@@ -174,9 +184,9 @@ export function benchServe(e: Engine, w: BenchInput, host: HostCosts): BenchResu
       // residual of a decode step.
       const S1 = k * step(I / k, nd);
       const b = Math.max(1, Math.floor(avail / I));
-      const rho = Math.min(0.95, lambda * S1 / b * (c - 1) / c);
+      const rho = Math.min(0.95, (((lambda * S1) / b) * (c - 1)) / c);
       const Td = step(0, nd);
-      Fnew = (1 - rho) * Td / 2 + rho * S1 / (2 * (1 - rho)) + S1;
+      Fnew = ((1 - rho) * Td) / 2 + (rho * S1) / (2 * (1 - rho)) + S1;
     }
     const cycle = a0 + Fnew + D + post;
     const byClients = c / cycle;
@@ -201,8 +211,18 @@ export function benchServe(e: Engine, w: BenchInput, host: HostCosts): BenchResu
   const ttft = Number.isFinite(w.numPrompts) ? (nBurst * burst + Math.max(0, w.numPrompts - nBurst) * steady) / Math.max(w.numPrompts, nBurst) : steady;
   const tpot = O > 1 ? T + post / (O - 1) : 0;
   return {
-    ttftS: ttft, tpotS: tpot, e2eS: ttft + D + post, requestsPerS: lambda, outputTokensPerS: lambda * O,
-    meanStepS: T, running: nRun, queueS: wait, limitedBy: bound, capacity, burstTtftS: burst, steadyTtftS: steady,
+    ttftS: ttft,
+    tpotS: tpot,
+    e2eS: ttft + D + post,
+    requestsPerS: lambda,
+    outputTokensPerS: lambda * O,
+    meanStepS: T,
+    running: nRun,
+    queueS: wait,
+    limitedBy: bound,
+    capacity,
+    burstTtftS: burst,
+    steadyTtftS: steady,
   };
 }
 
@@ -242,8 +262,16 @@ export interface BenchProtocol {
  * engine, PP = 1) and each rank is solved with `benchServe`. Limits default to vLLM's own
  * (`vllmDefaultLimits`). Throws InputError when the model does not fit.
  */
-export function benchServeDeployment(ctx: { arch: Architecture; gpu: GpuSpec; tp: number }, opts: EngineOptions, w: BenchDeployment, host: HostCosts, protocol: BenchProtocol = {}, compiled?: Engine): BenchDeploymentResult {
-  const I = w.isl; const O = w.osl;
+export function benchServeDeployment(
+  ctx: { arch: Architecture; gpu: GpuSpec; tp: number },
+  opts: EngineOptions,
+  w: BenchDeployment,
+  host: HostCosts,
+  protocol: BenchProtocol = {},
+  compiled?: Engine,
+): BenchDeploymentResult {
+  const I = w.isl;
+  const O = w.osl;
   if (!(Number.isInteger(I) && I >= 1 && Number.isInteger(O) && O >= 1)) throw new InputError(`input and output lengths must be whole numbers ≥ 1 token (got ${I}, ${O})`);
   if (!(Number.isInteger(w.concurrency) && w.concurrency >= 1)) throw new InputError(`concurrency must be a whole number ≥ 1 (got ${w.concurrency})`);
   const defaults = vllmDefaultLimits(ctx.gpu);
@@ -261,8 +289,15 @@ export function benchServeDeployment(ctx: { arch: Architecture; gpu: GpuSpec; tp
   const gpus = e.tp * dp;
   const given = w.maxNumBatchedTokens !== undefined || w.maxNumSeqs !== undefined;
   return {
-    ...r, requestsPerS: r.requestsPerS * dp, outputTokensPerS: r.outputTokensPerS * dp,
-    gpus, concurrency: w.concurrency, maxNumBatchedTokens: budget, maxNumSeqs: maxSeqs,
-    limitsSource: given ? 'given' : defaults.source, outputTokensPerSPerGpu: r.outputTokensPerS * dp / gpus, kvTokensPerEngine: mem.maxKvTokens,
+    ...r,
+    requestsPerS: r.requestsPerS * dp,
+    outputTokensPerS: r.outputTokensPerS * dp,
+    gpus,
+    concurrency: w.concurrency,
+    maxNumBatchedTokens: budget,
+    maxNumSeqs: maxSeqs,
+    limitsSource: given ? 'given' : defaults.source,
+    outputTokensPerSPerGpu: (r.outputTokensPerS * dp) / gpus,
+    kvTokensPerEngine: mem.maxKvTokens,
   };
 }

@@ -16,18 +16,42 @@ import type { GpuSpec } from '../hardware/gpu.js';
 import { curveEff, classPeakPerUs, defaultTables, linkGBsPerDirection, saturatingCurve, DEFAULTS, type Curve, type EfficiencyFile, type ErrorStats } from './efficiency.js';
 import { fitRooflineCurves, fitCollective, predictRow, apeStats } from './fitcurve.js';
 import {
-  readCsv, aicGemmRows, aicContextRows, aicGenerationRows, aicAllReduceRows, vidurRows, vidurElementwiseBytes,
-  aicFiles, vidurFiles, vidurNetworkFile, vidurAllReduceRows, datasetCommit, heldOutValues, AIC_GPU, VIDUR_GPU, AIC_DATASET, VIDUR_DATASET,
-  type KernelRow, type AllReduceRow, type CsvTable,
+  readCsv,
+  aicGemmRows,
+  aicContextRows,
+  aicGenerationRows,
+  aicAllReduceRows,
+  vidurRows,
+  vidurElementwiseBytes,
+  aicFiles,
+  vidurFiles,
+  vidurNetworkFile,
+  vidurAllReduceRows,
+  datasetCommit,
+  heldOutValues,
+  AIC_GPU,
+  VIDUR_GPU,
+  AIC_DATASET,
+  VIDUR_DATASET,
+  type KernelRow,
+  type AllReduceRow,
+  type CsvTable,
 } from './microbench.js';
 
-export const HELD_OUT_RULE = 'for each listed size column, its distinct values sorted ascending; values at index i with i mod 5 = 2 are held out '
-  + '(a row is held out when any of its listed columns holds a held-out value): GEMM m, n; context attention isl, batch_size; '
-  + 'generation attention step (KV context), batch_size; all-reduce message_size (per backend and GPU count); Vidur elementwise num_tokens; Vidur NCCL all-reduce size (per GPU count)';
+export const HELD_OUT_RULE =
+  'for each listed size column, its distinct values sorted ascending; values at index i with i mod 5 = 2 are held out ' +
+  '(a row is held out when any of its listed columns holds a held-out value): GEMM m, n; context attention isl, batch_size; ' +
+  'generation attention step (KV context), batch_size; all-reduce message_size (per backend and GPU count); Vidur elementwise num_tokens; Vidur NCCL all-reduce size (per GPU count)';
 
 /** Split rows into train / held-out by the rule above over the given key columns. */
 export function splitHeldOut<T extends { key: Record<string, number | string> }>(rows: readonly T[], cols: readonly string[]): { train: T[]; heldOut: T[] } {
-  const sets = cols.map((c) => heldOutValues(rows.map((r) => Number(r.key[c])), 5, 2));
+  const sets = cols.map((c) =>
+    heldOutValues(
+      rows.map((r) => Number(r.key[c])),
+      5,
+      2,
+    ),
+  );
   const train: T[] = [];
   const heldOut: T[] = [];
   for (const r of rows) (cols.some((c, j) => sets[j]!.has(Number(r.key[c]))) ? heldOut : train).push(r);
@@ -44,7 +68,12 @@ export interface CalibrateOptions {
   createdAt?: string;
 }
 
-export interface CalibrationSummaryRow { readonly curve: string; readonly source: string; readonly train: ErrorStats; readonly heldOut: ErrorStats }
+export interface CalibrationSummaryRow {
+  readonly curve: string;
+  readonly source: string;
+  readonly train: ErrorStats;
+  readonly heldOut: ErrorStats;
+}
 
 const round = (x: number, sig = 5): number => Number(x.toPrecision(sig));
 const roundCurve = (c: Curve): { x: number[]; eff: number[] } => ({ x: c.x.map((v) => round(v, 8)), eff: c.eff.map((v) => round(v)) });
@@ -71,8 +100,14 @@ export function calibrate(gpu: GpuSpec, opts: CalibrateOptions): { file: Efficie
     const { train, heldOut } = splitHeldOut(rows, cols);
     const prior = def.ops[name as keyof typeof def.ops];
     const fit = fitRooflineCurves(train, peak, bw, prior, { perItem });
-    const trainStats = apeStats(fit.predicted, train.map((r) => r.us));
-    const heldStats = apeStats(heldOut.map((r) => predictRow(r, peak, bw, fit.curves)), heldOut.map((r) => r.us));
+    const trainStats = apeStats(
+      fit.predicted,
+      train.map((r) => r.us),
+    );
+    const heldStats = apeStats(
+      heldOut.map((r) => predictRow(r, peak, bw, fit.curves)),
+      heldOut.map((r) => r.us),
+    );
     ops[name] = { compute: roundCurve(fit.curves.compute), memory: roundCurve(fit.curves.memory), perItemUs: round(fit.curves.perItemUs ?? 0), source, train: trainStats, heldOut: heldStats };
     summary.push({ curve: name, source, train: trainStats, heldOut: heldStats });
   };
@@ -125,9 +160,21 @@ export function calibrate(gpu: GpuSpec, opts: CalibrateOptions): { file: Efficie
       const { train, heldOut } = splitHeldOut(rows, ['messageBytes']);
       const fit = fitCollective(train, link, prior);
       const pred = (r: AllReduceRow): number => fit.latencyUs + r.trafficBytes / (link * curveEff(fit.bandwidth, r.messageBytes));
-      const trainStats = apeStats(train.map(pred), train.map((r) => r.us));
-      const heldStats = apeStats(heldOut.map(pred), heldOut.map((r) => r.us));
-      (allreduce[mode] ??= {})[String(p)] = { latencyUs: round(fit.latencyUs), bandwidth: roundCurve(fit.bandwidth), source: `${rel(files.allreduce)} (backend vllm_${mode}, num_gpus ${p})`, train: trainStats, heldOut: heldStats };
+      const trainStats = apeStats(
+        train.map(pred),
+        train.map((r) => r.us),
+      );
+      const heldStats = apeStats(
+        heldOut.map(pred),
+        heldOut.map((r) => r.us),
+      );
+      (allreduce[mode] ??= {})[String(p)] = {
+        latencyUs: round(fit.latencyUs),
+        bandwidth: roundCurve(fit.bandwidth),
+        source: `${rel(files.allreduce)} (backend vllm_${mode}, num_gpus ${p})`,
+        train: trainStats,
+        heldOut: heldStats,
+      };
       summary.push({ curve: `allreduce.${mode}.${p}`, source: `${rel(files.allreduce)}`, train: trainStats, heldOut: heldStats });
     }
   }
@@ -144,9 +191,21 @@ export function calibrate(gpu: GpuSpec, opts: CalibrateOptions): { file: Efficie
       const { train, heldOut } = splitHeldOut(rows, ['messageBytes']);
       const fit = fitCollective(train, link, prior);
       const pred = (r: { trafficBytes: number; messageBytes: number }): number => fit.latencyUs + r.trafficBytes / (link * curveEff(fit.bandwidth, r.messageBytes));
-      const trainStats = apeStats(train.map(pred), train.map((r) => r.us));
-      const heldStats = apeStats(heldOut.map(pred), heldOut.map((r) => r.us));
-      (allreduce['nccl'] ??= {})[String(p)] = { latencyUs: round(fit.latencyUs), bandwidth: roundCurve(fit.bandwidth), source: `${rel(netFile)} (NCCL all_reduce, ${p} GPUs in one node, median)`, train: trainStats, heldOut: heldStats };
+      const trainStats = apeStats(
+        train.map(pred),
+        train.map((r) => r.us),
+      );
+      const heldStats = apeStats(
+        heldOut.map(pred),
+        heldOut.map((r) => r.us),
+      );
+      (allreduce['nccl'] ??= {})[String(p)] = {
+        latencyUs: round(fit.latencyUs),
+        bandwidth: roundCurve(fit.bandwidth),
+        source: `${rel(netFile)} (NCCL all_reduce, ${p} GPUs in one node, median)`,
+        train: trainStats,
+        heldOut: heldStats,
+      };
       summary.push({ curve: `allreduce.nccl.${p}`, source: rel(netFile), train: trainStats, heldOut: heldStats });
     }
   }
@@ -154,9 +213,20 @@ export function calibrate(gpu: GpuSpec, opts: CalibrateOptions): { file: Efficie
   const device = gemmT.rows[0]?.['device'] ?? '';
   const sources: EfficiencyFile['sources'] = [];
   const aicUsed = used.filter((u) => u.src === 'aic');
-  sources.push({ name: `AIConfigurator vLLM 0.14.0 microbenchmarks (${device})`, dataset: AIC_DATASET, commit: datasetCommit(opts.dataRoot, AIC_DATASET), files: aicUsed.map((u) => ({ path: rel(u.t.file), sha256: u.t.sha256, rows: u.t.rows.length })) });
+  sources.push({
+    name: `AIConfigurator vLLM 0.14.0 microbenchmarks (${device})`,
+    dataset: AIC_DATASET,
+    commit: datasetCommit(opts.dataRoot, AIC_DATASET),
+    files: aicUsed.map((u) => ({ path: rel(u.t.file), sha256: u.t.sha256, rows: u.t.rows.length })),
+  });
   const vUsed = used.filter((u) => u.src === 'vidur');
-  if (vUsed.length) sources.push({ name: `Vidur per-op and NCCL all-reduce profiles (${vGpu})`, dataset: VIDUR_DATASET, commit: datasetCommit(opts.dataRoot, VIDUR_DATASET), files: vUsed.map((u) => ({ path: rel(u.t.file), sha256: u.t.sha256, rows: u.t.rows.length })) });
+  if (vUsed.length)
+    sources.push({
+      name: `Vidur per-op and NCCL all-reduce profiles (${vGpu})`,
+      dataset: VIDUR_DATASET,
+      commit: datasetCommit(opts.dataRoot, VIDUR_DATASET),
+      files: vUsed.map((u) => ({ path: rel(u.t.file), sha256: u.t.sha256, rows: u.t.rows.length })),
+    });
 
   const file: EfficiencyFile = {
     stepfitEfficiency: 1,

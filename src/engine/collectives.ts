@@ -18,25 +18,25 @@
 
 /** Traffic factor of a ring all-reduce: 2(p−1)/p (0 at p = 1). */
 export function ringTrafficFactor(p: number): number {
-  return p <= 1 ? 0 : 2 * (p - 1) / p;
+  return p <= 1 ? 0 : (2 * (p - 1)) / p;
 }
 
 /** Ring all-reduce time (µs): 2(p−1)·α_hop + 2(p−1)/p·S/(BW·eff). 0 at p = 1. */
 export function ringAllReduceUs(bytes: number, p: number, linkBytesPerUs: number, hopLatencyUs: number, eff = 1): number {
   if (p <= 1) return 0;
-  return 2 * (p - 1) * hopLatencyUs + ringTrafficFactor(p) * bytes / (linkBytesPerUs * eff);
+  return 2 * (p - 1) * hopLatencyUs + (ringTrafficFactor(p) * bytes) / (linkBytesPerUs * eff);
 }
 
 /** Tree all-reduce time (µs): 2⌈log₂p⌉·α_hop + 2·S/(BW·eff). 0 at p = 1. */
 export function treeAllReduceUs(bytes: number, p: number, linkBytesPerUs: number, hopLatencyUs: number, eff = 1): number {
   if (p <= 1) return 0;
-  return 2 * Math.ceil(Math.log2(p)) * hopLatencyUs + 2 * bytes / (linkBytesPerUs * eff);
+  return 2 * Math.ceil(Math.log2(p)) * hopLatencyUs + (2 * bytes) / (linkBytesPerUs * eff);
 }
 
 /** Ring reduce-scatter or all-gather (µs): (p−1)·α_hop + (p−1)/p·S/(BW·eff). */
 export function ringHalfUs(bytes: number, p: number, linkBytesPerUs: number, hopLatencyUs: number, eff = 1): number {
   if (p <= 1) return 0;
-  return (p - 1) * hopLatencyUs + (p - 1) / p * bytes / (linkBytesPerUs * eff);
+  return (p - 1) * hopLatencyUs + (((p - 1) / p) * bytes) / (linkBytesPerUs * eff);
 }
 
 export interface LinkSpec {
@@ -55,16 +55,14 @@ export interface LinkSpec {
 export function hierarchicalAllReduceUs(bytes: number, perNode: number, nodes: number, intra: LinkSpec, inter: LinkSpec, algorithm: 'ring' | 'tree' = 'ring'): number {
   const rs = ringHalfUs(bytes, perNode, intra.bytesPerUs, intra.latencyUs, intra.eff);
   const shard = bytes / Math.max(1, perNode);
-  const across = algorithm === 'tree'
-    ? treeAllReduceUs(shard, nodes, inter.bytesPerUs, inter.latencyUs, inter.eff)
-    : ringAllReduceUs(shard, nodes, inter.bytesPerUs, inter.latencyUs, inter.eff);
+  const across = algorithm === 'tree' ? treeAllReduceUs(shard, nodes, inter.bytesPerUs, inter.latencyUs, inter.eff) : ringAllReduceUs(shard, nodes, inter.bytesPerUs, inter.latencyUs, inter.eff);
   return rs + across + rs;
 }
 
 /** All-to-all (µs): α + (p−1)/p·S/(BW·eff), S = bytes each GPU holds before the exchange. 0 at p = 1. */
 export function allToAllUs(bytesPerGpu: number, p: number, link: LinkSpec): number {
   if (p <= 1) return 0;
-  return link.latencyUs + (p - 1) / p * bytesPerGpu / (link.bytesPerUs * link.eff);
+  return link.latencyUs + (((p - 1) / p) * bytesPerGpu) / (link.bytesPerUs * link.eff);
 }
 
 /** Point-to-point send (µs): α + S/(BW·eff). */

@@ -159,7 +159,9 @@ function mlaDims(arch: Architecture): Engine['mla'] {
   let raw: Record<string, unknown> = {};
   try {
     if (fs.existsSync(arch.source)) raw = JSON.parse(fs.readFileSync(arch.source, 'utf8')) as Record<string, unknown>;
-  } catch { raw = {}; }
+  } catch {
+    raw = {};
+  }
   const num = (k: string, dflt: number): number => (typeof raw[k] === 'number' && (raw[k] as number) > 0 ? (raw[k] as number) : dflt);
   return {
     kvLoraRank: arch.kvLoraRank,
@@ -180,7 +182,12 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
   const pp = opts.pp ?? ctx.pp ?? 1;
   const ep = opts.ep ?? ctx.ep ?? 1;
   const dp = opts.dp ?? 1;
-  for (const [name, v] of [['TP', tp], ['PP', pp], ['EP', ep], ['DP', dp]] as const) {
+  for (const [name, v] of [
+    ['TP', tp],
+    ['PP', pp],
+    ['EP', ep],
+    ['DP', dp],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new InputError(`${name} must be a positive integer, got ${v}`);
   }
   if (arch.numHeads % tp !== 0) throw new InputError(`${arch.source}: TP ${tp} does not divide field 'num_attention_heads' (${arch.numHeads})`);
@@ -190,7 +197,9 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
     if (arch.numExperts === 0) throw new InputError(`${arch.source}: EP ${ep} given but the model is dense (no experts)`);
     if (arch.numExperts % ep !== 0) throw new InputError(`${arch.source}: EP ${ep} does not divide the number of experts (${arch.numExperts})`);
     if (tp % ep !== 0 && (ep % tp !== 0 || (tp * dp) % ep !== 0)) {
-      throw new InputError(`EP ${ep} must divide TP ${tp} (expert parallelism inside the tensor-parallel group) or be a multiple of TP dividing TP·DP = ${tp * dp} (experts spread over data-parallel replicas)`);
+      throw new InputError(
+        `EP ${ep} must divide TP ${tp} (expert parallelism inside the tensor-parallel group) or be a multiple of TP dividing TP·DP = ${tp * dp} (experts spread over data-parallel replicas)`,
+      );
     }
   }
   let weightDtype: Dtype = opts.weightDtype ?? arch.weightDtype;
@@ -224,8 +233,16 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
   let gemmPeak = bf16Peak;
   let gemmClass: OpClass = 'gemm.bf16';
   let actBytes = 2;
-  if (weightDtype === 'fp8') { gemmPeak = gpu.fp8DenseTflops! * 1e6; gemmClass = 'gemm.fp8'; actBytes = 1; }
-  if (weightDtype === 'fp4' && gpu.fp4DenseTflops) { gemmPeak = gpu.fp4DenseTflops * 1e6; gemmClass = 'gemm.fp8'; actBytes = 0.5; }
+  if (weightDtype === 'fp8') {
+    gemmPeak = gpu.fp8DenseTflops! * 1e6;
+    gemmClass = 'gemm.fp8';
+    actBytes = 1;
+  }
+  if (weightDtype === 'fp4' && gpu.fp4DenseTflops) {
+    gemmPeak = gpu.fp4DenseTflops * 1e6;
+    gemmClass = 'gemm.fp8';
+    actBytes = 0.5;
+  }
   const wBytes = DTYPE_BYTES[weightDtype];
   const kvBytes = DTYPE_BYTES[kvDtype];
   const linkKind = options.link === 'pcie' ? 'pcie' : gpu.scaleUpKind;
@@ -268,14 +285,51 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
   const expertWidth = arch.expertIntermediateSize / expertTp;
   const sharedWidth = arch.sharedExpertIntermediateSize / tp;
   return Object.freeze({
-    arch, gpu, tp, pp, ep, dp, weightDtype, kvDtype, tables, options,
-    actBytes, wBytes, hBytes: 2, kvBytes,
-    gemmPeak, gemmClass, attnPeak: bf16Peak, memPerUs: gpu.memBandwidthTBs * 1e6, linkPerUs: linkGBs * 1e3, linkKind,
-    L: arch.numLayers, d, headsPerGpu: Htp, kvHeadsPerGpu: kvHtp, headDim: dh, window: arch.slidingWindow, mla,
-    qkvGemms, oGemm, kvBytesPerTokenLayer, ropeElems,
-    denseLayers, denseUp: { n: (gated ? 2 : 1) * denseWidth, k: d }, denseDown: { n: d, k: denseWidth }, denseWidth, gated,
-    moeLayers, numExperts: arch.numExperts, topK: arch.expertsPerToken, localExperts: arch.numExperts / ep, expertTp, epReplicas: Math.max(1, ep / tp),
-    expertUp: { n: 2 * expertWidth, k: d }, expertDown: { n: d, k: expertWidth }, expertWidth,
+    arch,
+    gpu,
+    tp,
+    pp,
+    ep,
+    dp,
+    weightDtype,
+    kvDtype,
+    tables,
+    options,
+    actBytes,
+    wBytes,
+    hBytes: 2,
+    kvBytes,
+    gemmPeak,
+    gemmClass,
+    attnPeak: bf16Peak,
+    memPerUs: gpu.memBandwidthTBs * 1e6,
+    linkPerUs: linkGBs * 1e3,
+    linkKind,
+    L: arch.numLayers,
+    d,
+    headsPerGpu: Htp,
+    kvHeadsPerGpu: kvHtp,
+    headDim: dh,
+    window: arch.slidingWindow,
+    mla,
+    qkvGemms,
+    oGemm,
+    kvBytesPerTokenLayer,
+    ropeElems,
+    denseLayers,
+    denseUp: { n: (gated ? 2 : 1) * denseWidth, k: d },
+    denseDown: { n: d, k: denseWidth },
+    denseWidth,
+    gated,
+    moeLayers,
+    numExperts: arch.numExperts,
+    topK: arch.expertsPerToken,
+    localExperts: arch.numExperts / ep,
+    expertTp,
+    epReplicas: Math.max(1, ep / tp),
+    expertUp: { n: 2 * expertWidth, k: d },
+    expertDown: { n: d, k: expertWidth },
+    expertWidth,
     sharedUp: sharedWidth > 0 ? { n: 2 * sharedWidth, k: d } : null,
     sharedDown: sharedWidth > 0 ? { n: d, k: sharedWidth } : null,
     sharedWidth,

@@ -40,11 +40,11 @@ export function costMetrics(r: { gpus: number; outputTokensPerS: number }, gpu: 
   const P = r.gpus * tdp * (o.powerFraction ?? 0.7) * pue;
   const tps = r.outputTokensPerS;
   const j = tps > 0 ? P / tps : Infinity;
-  const kWhPerM = j * 1e6 / 3.6e6;
+  const kWhPerM = (j * 1e6) / 3.6e6;
   return {
     facilityPowerW: P,
     joulesPerOutputToken: j,
-    dollarsPerMTokens: !o.pricePerGpuHour ? null : tps > 0 ? r.gpus * o.pricePerGpuHour / (3600 * tps) * 1e6 : Infinity,
+    dollarsPerMTokens: !o.pricePerGpuHour ? null : tps > 0 ? ((r.gpus * o.pricePerGpuHour) / (3600 * tps)) * 1e6 : Infinity,
     kWhPerMTokens: kWhPerM,
     gCo2PerMTokens: kWhPerM * (o.carbonGPerKWh ?? 400),
   };

@@ -49,10 +49,8 @@ export interface CollectiveCurve {
  * - `attn_decode.bf16`, `attn_decode.fp8kv`: paged decode attention (one query token per sequence);
  * - `elementwise`: norms, activations, rotary, residual adds, KV-cache writes, embedding gathers.
  */
-export type OpClass = 'gemm.bf16' | 'gemm.fp8' | 'attn_prefill.bf16' | 'attn_prefill.fp8kv'
-  | 'attn_decode.bf16' | 'attn_decode.fp8kv' | 'elementwise';
-export const OP_CLASSES: readonly OpClass[] = ['gemm.bf16', 'gemm.fp8', 'attn_prefill.bf16', 'attn_prefill.fp8kv',
-  'attn_decode.bf16', 'attn_decode.fp8kv', 'elementwise'];
+export type OpClass = 'gemm.bf16' | 'gemm.fp8' | 'attn_prefill.bf16' | 'attn_prefill.fp8kv' | 'attn_decode.bf16' | 'attn_decode.fp8kv' | 'elementwise';
+export const OP_CLASSES: readonly OpClass[] = ['gemm.bf16', 'gemm.fp8', 'attn_prefill.bf16', 'attn_prefill.fp8kv', 'attn_decode.bf16', 'attn_decode.fp8kv', 'elementwise'];
 
 /**
  * All-reduce implementations with curves: vLLM's custom all-reduce inside CUDA graphs (`graph`, the
@@ -89,7 +87,8 @@ export function curveEff(c: Curve, x: number): number {
   let hi = n - 1;
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (c.x[mid]! <= x) lo = mid; else hi = mid;
+    if (c.x[mid]! <= x) lo = mid;
+    else hi = mid;
   }
   const xa = c.x[lo]!;
   const xb = c.x[hi]!;
@@ -109,7 +108,7 @@ export function saturatingCurve(effMax: number, t0Us: number, peakPerUs: number,
   for (let e = Math.floor(Math.log2(lo)); e <= Math.ceil(Math.log2(hi)); e++) {
     const s = 2 ** e;
     x.push(s);
-    eff.push(effMax * s / (s + half));
+    eff.push((effMax * s) / (s + half));
   }
   return { x, eff };
 }
@@ -127,10 +126,10 @@ export function saturatingCurve(effMax: number, t0Us: number, peakPerUs: number,
  * ~80% of HBM bandwidth on streaming kernels, flash attention ~50% of peak), not fitted to any table here.
  */
 export const DEFAULTS = Object.freeze({
-  gemm: { computeEff: 0.70, memoryEff: 0.80, t0Us: 4 },
-  attention: { computeEff: 0.50, memoryEff: 0.70, t0Us: 6 },
-  elementwise: { computeEff: 0.50, memoryEff: 0.70, t0Us: 3 },
-  allreduce: { graphLatencyUs: 6, eagerLatencyUs: 20, hopLatencyUs: 0.7, bandwidthEff: 0.70 },
+  gemm: { computeEff: 0.7, memoryEff: 0.8, t0Us: 4 },
+  attention: { computeEff: 0.5, memoryEff: 0.7, t0Us: 6 },
+  elementwise: { computeEff: 0.5, memoryEff: 0.7, t0Us: 3 },
+  allreduce: { graphLatencyUs: 6, eagerLatencyUs: 20, hopLatencyUs: 0.7, bandwidthEff: 0.7 },
 });
 
 /** Peak rates of a GPU in units per µs (FLOPs/µs per dtype class, bytes/µs). */
@@ -188,10 +187,12 @@ export function defaultTables(gpu: GpuSpec): EfficiencyTables {
 
 // ---------- the calibrated file (configs/efficiency/<gpu>.json) ----------
 
-const CurveSchema = z.object({
-  x: z.array(z.number().positive()).min(1),
-  eff: z.array(z.number().positive().max(1)).min(1),
-}).refine((c) => c.x.length === c.eff.length, { message: "'x' and 'eff' must have the same length" })
+const CurveSchema = z
+  .object({
+    x: z.array(z.number().positive()).min(1),
+    eff: z.array(z.number().positive().max(1)).min(1),
+  })
+  .refine((c) => c.x.length === c.eff.length, { message: "'x' and 'eff' must have the same length" })
   .refine((c) => c.x.every((v, i) => i === 0 || v > c.x[i - 1]!), { message: "'x' must be strictly increasing" });
 
 const ErrorStats = z.object({ n: z.number().int().nonnegative(), mape: z.number().nullable(), medianApe: z.number().nullable(), p90Ape: z.number().nullable() });

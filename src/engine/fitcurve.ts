@@ -41,7 +41,8 @@ function hat(knotsLn: readonly number[], lx: number): { i: number; wi: number; j
   let hi = n - 1;
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (knotsLn[mid]! <= lx) lo = mid; else hi = mid;
+    if (knotsLn[mid]! <= lx) lo = mid;
+    else hi = mid;
   }
   const t = (lx - knotsLn[lo]!) / (knotsLn[hi]! - knotsLn[lo]!);
   return { i: lo, wi: 1 - t, j: hi, wj: t, offset: 0 };
@@ -97,15 +98,37 @@ export function predictRow(r: { flops: number; bytes: number; items?: number }, 
 }
 
 /** One alternating fit of the two curves to rows with times `us` (robust: IRLS toward least absolute log error). */
-function fitCurvesOnce(rows: readonly TimedRow[], us: readonly number[], peak: number, bw: number, prior: RooflineCurves, cKnots: number[], mKnots: number[], iterations: number): { curves: RooflineCurves; it: number } {
+function fitCurvesOnce(
+  rows: readonly TimedRow[],
+  us: readonly number[],
+  peak: number,
+  bw: number,
+  prior: RooflineCurves,
+  cKnots: number[],
+  mKnots: number[],
+  iterations: number,
+): { curves: RooflineCurves; it: number } {
   let curves: RooflineCurves = { compute: prior.compute, memory: prior.memory };
   let computeBound = rows.map((r) => r.flops > 0 && r.flops / (peak * curveEff(prior.compute, r.flops)) >= r.bytes / (bw * curveEff(prior.memory, r.bytes)));
   let weights = rows.map(() => 1);
   let it = 0;
   for (; it < iterations; it++) {
-    const cs: number[] = []; const ce: number[] = []; const cw: number[] = []; const ms: number[] = []; const me: number[] = []; const mw: number[] = [];
+    const cs: number[] = [];
+    const ce: number[] = [];
+    const cw: number[] = [];
+    const ms: number[] = [];
+    const me: number[] = [];
+    const mw: number[] = [];
     rows.forEach((r, i) => {
-      if (computeBound[i]) { cs.push(r.flops); ce.push(r.flops / peak / us[i]!); cw.push(weights[i]!); } else { ms.push(r.bytes); me.push(r.bytes / bw / us[i]!); mw.push(weights[i]!); }
+      if (computeBound[i]) {
+        cs.push(r.flops);
+        ce.push(r.flops / peak / us[i]!);
+        cw.push(weights[i]!);
+      } else {
+        ms.push(r.bytes);
+        me.push(r.bytes / bw / us[i]!);
+        mw.push(weights[i]!);
+      }
     });
     curves = {
       compute: cs.length ? fitLogCurve(cKnots, cs, ce, prior.compute, 0.3, 1e-3, cw) : curves.compute,
@@ -143,7 +166,7 @@ export function fitRooflineCurves(rows: readonly TimedRow[], peak: number, bw: n
     for (const r of rows) {
       const n = r.items ?? 0;
       const base = predictRow({ flops: r.flops, bytes: r.bytes }, peak, bw, curves);
-      num += (n / r.us) * (r.us - base) / r.us;
+      num += ((n / r.us) * (r.us - base)) / r.us;
       den += (n / r.us) ** 2;
     }
     tau = den > 0 ? Math.max(0, num / den) : 0;
@@ -152,7 +175,11 @@ export function fitRooflineCurves(rows: readonly TimedRow[], peak: number, bw: n
   return { curves: final, predicted: rows.map((r) => predictRow(r, peak, bw, final)), iterations: it };
 }
 
-export interface CollectiveRow { readonly messageBytes: number; readonly trafficBytes: number; readonly us: number }
+export interface CollectiveRow {
+  readonly messageBytes: number;
+  readonly trafficBytes: number;
+  readonly us: number;
+}
 
 /**
  * Fit an all-reduce curve: latency α = 0.9·min t, then bandwidth efficiency
@@ -163,13 +190,19 @@ export function fitCollective(rows: readonly CollectiveRow[], linkPerUs: number,
   const alpha = 0.9 * Math.min(...rows.map((r) => r.us));
   const use = rows.filter((r) => r.us - alpha > 0.05 * r.us);
   const knots = powerOfTwoKnots(Math.min(...rows.map((r) => r.messageBytes)), Math.max(...rows.map((r) => r.messageBytes)));
-  const bandwidth = fitLogCurve(knots, use.map((r) => r.messageBytes), use.map((r) => Math.min(1, r.trafficBytes / (linkPerUs * (r.us - alpha)))), prior, 0.1);
+  const bandwidth = fitLogCurve(
+    knots,
+    use.map((r) => r.messageBytes),
+    use.map((r) => Math.min(1, r.trafficBytes / (linkPerUs * (r.us - alpha)))),
+    prior,
+    0.1,
+  );
   return { latencyUs: alpha, bandwidth };
 }
 
 /** Absolute percentage errors → {n, mape, medianApe, p90Ape} (null when n = 0). */
 export function apeStats(pred: readonly number[], meas: readonly number[]): { n: number; mape: number | null; medianApe: number | null; p90Ape: number | null } {
-  const ape = pred.map((p, i) => Math.abs(p - meas[i]!) / meas[i]! * 100).sort((a, b) => a - b);
+  const ape = pred.map((p, i) => (Math.abs(p - meas[i]!) / meas[i]!) * 100).sort((a, b) => a - b);
   const n = ape.length;
   if (n === 0) return { n: 0, mape: null, medianApe: null, p90Ape: null };
   const q = (f: number): number => ape[Math.min(n - 1, Math.floor(f * (n - 1) + 0.5))]!;

@@ -139,14 +139,23 @@ export function engineMemory(e: Engine, opts: MemoryOptions = {}): MemoryResult 
   const layout = `TP ${e.tp}${e.pp > 1 ? ` PP ${e.pp}` : ''}${e.ep > 1 ? ` EP ${e.ep}` : ''}`;
   let reason: string | undefined;
   if (kvCache <= 0) {
-    reason = `${e.arch.name} on ${e.gpu.id} at ${layout}: weights ${gb(weights)} + activations ${gb(act)} + reserved ${gb(reserved)} = ${gb(weights + act + reserved)} per GPU exceed the usable ${gb(usable)} (${e.gpu.memCapacityGB} GiB × ${util}); `
-      + `use more GPUs (TP/PP), a higher --gpu-mem-util or a smaller --weight-dtype`;
+    reason =
+      `${e.arch.name} on ${e.gpu.id} at ${layout}: weights ${gb(weights)} + activations ${gb(act)} + reserved ${gb(reserved)} = ${gb(weights + act + reserved)} per GPU exceed the usable ${gb(usable)} (${e.gpu.memCapacityGB} GiB × ${util}); ` +
+      `use more GPUs (TP/PP), a higher --gpu-mem-util or a smaller --weight-dtype`;
   } else if (maxSequences < 1) {
     reason = `${e.arch.name} on ${e.gpu.id} at ${layout}: the KV cache (${gb(kvCache)} per GPU = ${maxKvTokens} tokens) cannot hold one sequence of ${seqLen} tokens (max-model-len)`;
   }
   return {
-    capacityBytes: capacity, usableBytes: usable, weightBytes: weights, activationBytes: act, reservedBytes: reserved,
-    kvCacheBytes: Math.max(0, kvCache), kvBytesPerToken: perTok, maxKvTokens, maxSequences: Math.max(0, maxSequences),
-    fits: reason === undefined, ...(reason ? { reason } : {}),
+    capacityBytes: capacity,
+    usableBytes: usable,
+    weightBytes: weights,
+    activationBytes: act,
+    reservedBytes: reserved,
+    kvCacheBytes: Math.max(0, kvCache),
+    kvBytesPerToken: perTok,
+    maxKvTokens,
+    maxSequences: Math.max(0, maxSequences),
+    fits: reason === undefined,
+    ...(reason ? { reason } : {}),
   };
 }

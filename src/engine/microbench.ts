@@ -13,7 +13,11 @@ import { InputError } from '../io/errors.js';
 import { prefillAttnWork, decodeAttnWork } from './work.js';
 import { ringTrafficFactor } from './collectives.js';
 
-export interface CsvTable { readonly file: string; readonly rows: Record<string, string>[]; readonly sha256: string }
+export interface CsvTable {
+  readonly file: string;
+  readonly rows: Record<string, string>[];
+  readonly sha256: string;
+}
 
 /** Read a CSV with a header; check the named columns exist. */
 export function readCsv(file: string, required: readonly string[]): CsvTable {
@@ -40,7 +44,13 @@ export function num(t: CsvTable, i: number, col: string, positive = true): numbe
   return v;
 }
 
-export interface KernelRow { readonly flops: number; readonly bytes: number; readonly us: number; readonly items?: number; readonly key: Record<string, number | string> }
+export interface KernelRow {
+  readonly flops: number;
+  readonly bytes: number;
+  readonly us: number;
+  readonly items?: number;
+  readonly key: Record<string, number | string>;
+}
 
 export type GemmDtype = 'bf16' | 'fp8';
 
@@ -54,7 +64,9 @@ export function aicGemmRows(t: CsvTable): Record<GemmDtype, KernelRow[]> {
     const dt = t.rows[i]!['gemm_dtype'];
     const dtype: GemmDtype | null = dt === 'bfloat16' || dt === 'float16' ? 'bf16' : dt === 'fp8' ? 'fp8' : null;
     if (!dtype) continue;
-    const m = num(t, i, 'm'); const n = num(t, i, 'n'); const k = num(t, i, 'k');
+    const m = num(t, i, 'm');
+    const n = num(t, i, 'n');
+    const k = num(t, i, 'k');
     const b = dtype === 'fp8' ? 1 : 2;
     out[dtype].push({ flops: 2 * m * n * k, bytes: m * k * b + k * n * b + m * n * 2, us: num(t, i, 'latency') * 1000, key: { m, n, k } });
   }
@@ -68,8 +80,11 @@ export function aicContextRows(t: CsvTable): Record<KvClass, KernelRow[]> {
   const out: Record<KvClass, KernelRow[]> = { bf16: [], fp8kv: [] };
   for (let i = 0; i < t.rows.length; i++) {
     const kv = t.rows[i]!['kv_cache_dtype'] === 'fp8' ? 'fp8kv' : 'bf16';
-    const bs = num(t, i, 'batch_size'); const isl = num(t, i, 'isl');
-    const H = num(t, i, 'num_heads'); const kvH = num(t, i, 'num_key_value_heads'); const dh = num(t, i, 'head_dim');
+    const bs = num(t, i, 'batch_size');
+    const isl = num(t, i, 'isl');
+    const H = num(t, i, 'num_heads');
+    const kvH = num(t, i, 'num_key_value_heads');
+    const dh = num(t, i, 'head_dim');
     const kvB = kv === 'fp8kv' ? 1 : 2;
     // bs identical sequences: the work is bs × the work of one
     const w = prefillAttnWork(H, dh, 2 * kvH * dh * kvB, 2, [{ tokens: isl, prior: 0 }], 0);
@@ -83,8 +98,11 @@ export function aicGenerationRows(t: CsvTable): Record<KvClass, KernelRow[]> {
   const out: Record<KvClass, KernelRow[]> = { bf16: [], fp8kv: [] };
   for (let i = 0; i < t.rows.length; i++) {
     const kv = t.rows[i]!['kv_cache_dtype'] === 'fp8' ? 'fp8kv' : 'bf16';
-    const bs = num(t, i, 'batch_size'); const ctx = num(t, i, 'step');
-    const H = num(t, i, 'num_heads'); const kvH = num(t, i, 'num_key_value_heads'); const dh = num(t, i, 'head_dim');
+    const bs = num(t, i, 'batch_size');
+    const ctx = num(t, i, 'step');
+    const H = num(t, i, 'num_heads');
+    const kvH = num(t, i, 'num_key_value_heads');
+    const dh = num(t, i, 'head_dim');
     const kvB = kv === 'fp8kv' ? 1 : 2;
     const w = decodeAttnWork(H, dh, 2 * kvH * dh * kvB, 2, [ctx], 0);
     out[kv].push({ flops: bs * w.flops, bytes: bs * w.bytes, us: num(t, i, 'latency') * 1000, items: bs, key: { bs, ctx, H, kvH } });
@@ -92,7 +110,13 @@ export function aicGenerationRows(t: CsvTable): Record<KvClass, KernelRow[]> {
   return out;
 }
 
-export interface AllReduceRow { readonly mode: 'graph' | 'eager'; readonly p: number; readonly messageBytes: number; readonly trafficBytes: number; readonly us: number }
+export interface AllReduceRow {
+  readonly mode: 'graph' | 'eager';
+  readonly p: number;
+  readonly messageBytes: number;
+  readonly trafficBytes: number;
+  readonly us: number;
+}
 
 /** AIConfigurator custom all-reduce rows (bfloat16), traffic = 2(p−1)/p·message. */
 export function aicAllReduceRows(t: CsvTable): AllReduceRow[] {
@@ -101,7 +125,8 @@ export function aicAllReduceRows(t: CsvTable): AllReduceRow[] {
     const backend = t.rows[i]!['backend'] ?? '';
     const mode = backend.includes('graph') ? 'graph' : backend.includes('eager') ? 'eager' : null;
     if (!mode) continue;
-    const p = num(t, i, 'num_gpus'); const S = num(t, i, 'message_size');
+    const p = num(t, i, 'num_gpus');
+    const S = num(t, i, 'message_size');
     out.push({ mode, p, messageBytes: S, trafficBytes: ringTrafficFactor(p) * S, us: num(t, i, 'latency') * 1000 });
   }
   return out;
@@ -112,7 +137,9 @@ export function vidurAllReduceRows(t: CsvTable): { p: number; perNode: number; m
   const out: { p: number; perNode: number; messageBytes: number; trafficBytes: number; us: number }[] = [];
   for (let i = 0; i < t.rows.length; i++) {
     if ((t.rows[i]!['collective'] ?? 'all_reduce') !== 'all_reduce') continue;
-    const p = num(t, i, 'num_workers'); const perNode = num(t, i, 'devices_per_node'); const S = num(t, i, 'size');
+    const p = num(t, i, 'num_workers');
+    const perNode = num(t, i, 'devices_per_node');
+    const S = num(t, i, 'size');
     out.push({ p, perNode, messageBytes: S, trafficBytes: ringTrafficFactor(p) * S, us: num(t, i, 'time_stats.all_reduce.median') * 1000 });
   }
   return out;
@@ -125,7 +152,17 @@ export function vidurNetworkFile(dataRoot: string, vidurGpu: string): string | n
 }
 
 /** Vidur per-op rows from mlp.csv: op name, tokens, TP and the model dims, median µs. */
-export interface VidurRow { readonly op: string; readonly tokens: number; readonly tp: number; readonly heads: number; readonly kvHeads: number; readonly d: number; readonly dff: number; readonly gated: boolean; readonly us: number }
+export interface VidurRow {
+  readonly op: string;
+  readonly tokens: number;
+  readonly tp: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly d: number;
+  readonly dff: number;
+  readonly gated: boolean;
+  readonly us: number;
+}
 
 export const VIDUR_OPS = ['input_layernorm', 'attn_pre_proj', 'attn_rope', 'attn_post_proj', 'post_attention_layernorm', 'mlp_up_proj', 'mlp_act', 'mlp_down_proj', 'add'] as const;
 
@@ -133,8 +170,15 @@ export function vidurRows(t: CsvTable): VidurRow[] {
   const out: VidurRow[] = [];
   for (let i = 0; i < t.rows.length; i++) {
     const r = t.rows[i]!;
-    const base = { tokens: num(t, i, 'num_tokens'), tp: num(t, i, 'num_tensor_parallel_workers'), heads: num(t, i, 'n_head'), kvHeads: num(t, i, 'n_kv_head'),
-      d: num(t, i, 'n_embd'), dff: num(t, i, 'n_expanded_embd'), gated: r['use_gated_mlp'] === 'True' };
+    const base = {
+      tokens: num(t, i, 'num_tokens'),
+      tp: num(t, i, 'num_tensor_parallel_workers'),
+      heads: num(t, i, 'n_head'),
+      kvHeads: num(t, i, 'n_kv_head'),
+      d: num(t, i, 'n_embd'),
+      dff: num(t, i, 'n_expanded_embd'),
+      gated: r['use_gated_mlp'] === 'True',
+    };
     for (const op of VIDUR_OPS) {
       const col = `time_stats.${op}.median`;
       if (r[col] === undefined || r[col] === '') continue;
@@ -150,11 +194,16 @@ export function vidurGemmShape(r: VidurRow): { m: number; n: number; k: number }
   const H = r.heads / r.tp;
   const kvH = Math.max(1, Math.ceil(r.kvHeads / r.tp));
   switch (r.op) {
-    case 'attn_pre_proj': return { m: r.tokens, n: (H + 2 * kvH) * dh, k: r.d };
-    case 'attn_post_proj': return { m: r.tokens, n: r.d, k: H * dh };
-    case 'mlp_up_proj': return { m: r.tokens, n: (r.gated ? 2 : 1) * r.dff / r.tp, k: r.d };
-    case 'mlp_down_proj': return { m: r.tokens, n: r.d, k: r.dff / r.tp };
-    default: return null;
+    case 'attn_pre_proj':
+      return { m: r.tokens, n: (H + 2 * kvH) * dh, k: r.d };
+    case 'attn_post_proj':
+      return { m: r.tokens, n: r.d, k: H * dh };
+    case 'mlp_up_proj':
+      return { m: r.tokens, n: ((r.gated ? 2 : 1) * r.dff) / r.tp, k: r.d };
+    case 'mlp_down_proj':
+      return { m: r.tokens, n: r.d, k: r.dff / r.tp };
+    default:
+      return null;
   }
 }
 
@@ -166,10 +215,15 @@ export function vidurGemmShape(r: VidurRow): { m: number; n: number; k: number }
 export function vidurElementwiseBytes(r: VidurRow): number | null {
   const dh = r.d / r.heads;
   switch (r.op) {
-    case 'input_layernorm': case 'post_attention_layernorm': return 2 * r.tokens * r.d * 2;
-    case 'mlp_act': return (r.gated ? 3 : 2) * r.tokens * (r.dff / r.tp) * 2;
-    case 'attn_rope': return 2 * r.tokens * (r.heads / r.tp + Math.max(1, Math.ceil(r.kvHeads / r.tp))) * dh * 2;
-    default: return null;
+    case 'input_layernorm':
+    case 'post_attention_layernorm':
+      return 2 * r.tokens * r.d * 2;
+    case 'mlp_act':
+      return (r.gated ? 3 : 2) * r.tokens * (r.dff / r.tp) * 2;
+    case 'attn_rope':
+      return 2 * r.tokens * (r.heads / r.tp + Math.max(1, Math.ceil(r.kvHeads / r.tp))) * dh * 2;
+    default:
+      return null;
   }
 }
 

@@ -48,12 +48,21 @@ export type ScenarioRow = z.infer<typeof ScenarioRow>;
 /** Parse a scenario CSV; errors name the file, line and field. */
 export function readScenarios(file: string): { rows: ScenarioRow[]; columns: string[] } {
   let text: string;
-  try { text = fs.readFileSync(file, 'utf8'); } catch { throw new InputError(`${file}: cannot read the scenario file`); }
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new InputError(`${file}: cannot read the scenario file`);
+  }
   let recs: Record<string, string>[];
-  try { recs = parse(text, { columns: true, skip_empty_lines: true, trim: true }) as Record<string, string>[]; } catch (e) {
+  try {
+    recs = parse(text, { columns: true, skip_empty_lines: true, trim: true }) as Record<string, string>[];
+  } catch (e) {
     throw new InputError(`${file}: not a valid CSV (${(e as Error).message.split('\n')[0]})`);
   }
-  const columns = text.split(/\r?\n/, 1)[0]!.split(',').map((s) => s.trim());
+  const columns = text
+    .split(/\r?\n/, 1)[0]!
+    .split(',')
+    .map((s) => s.trim());
   for (const need of ['model', 'gpu', 'tp', 'isl', 'osl', 'concurrency']) {
     if (!columns.includes(need)) throw new InputError(`${file}:1: missing column '${need}' (need model, gpu, tp, isl, osl, concurrency; optional dtype, ep, dp, max_num_batched_tokens, max_num_seqs)`);
   }
@@ -70,27 +79,75 @@ export function readScenarios(file: string): { rows: ScenarioRow[]; columns: str
   return { rows, columns };
 }
 
-export interface ScenarioOutput { readonly csv: string; readonly rows: number; readonly predicted: number }
+export interface ScenarioOutput {
+  readonly csv: string;
+  readonly rows: number;
+  readonly predicted: number;
+}
 
 /** Predict every scenario (engines shared across rows with the same model, GPU, parallelism and dtype). */
 export function predictScenarios(rows: ScenarioRow[], columns: string[], base: EngineOptions, host: HostCosts, protocol: BenchProtocol, file: string): ScenarioOutput {
   const engines = new Map<string, Engine>();
-  const outCols = [...columns, 'ttft_ms', 'tpot_ms', 'e2e_s', 'output_tokens_per_s', 'output_tokens_per_s_per_gpu', 'requests_per_s', 'running', 'queue_ms', 'limited_by', 'max_num_batched_tokens_used', 'max_num_seqs_used', 'note'];
+  const outCols = [
+    ...columns,
+    'ttft_ms',
+    'tpot_ms',
+    'e2e_s',
+    'output_tokens_per_s',
+    'output_tokens_per_s_per_gpu',
+    'requests_per_s',
+    'running',
+    'queue_ms',
+    'limited_by',
+    'max_num_batched_tokens_used',
+    'max_num_seqs_used',
+    'note',
+  ];
   const out: (string | number)[][] = [outCols];
   let predicted = 0;
   rows.forEach((r, i) => {
     const carry = columns.map((c) => String((r as Record<string, unknown>)[c] ?? ''));
-    let arch; let gpu;
-    try { arch = loadArchitecture(r.model); gpu = loadGpu(r.gpu); } catch (e) {
+    let arch: ReturnType<typeof loadArchitecture>;
+    let gpu: ReturnType<typeof loadGpu>;
+    try {
+      arch = loadArchitecture(r.model);
+      gpu = loadGpu(r.gpu);
+    } catch (e) {
       throw new InputError(`${file}:${i + 2}: ${(e as Error).message}`);
     }
     const opts: EngineOptions = { ...base, ep: r.ep ?? 1, dp: r.dp ?? 1, pp: 1, ...(r.dtype ? { weightDtype: r.dtype as Dtype } : {}) };
     const key = `${r.model}|${r.gpu}|${r.tp}|${opts.ep}|${opts.dp}|${r.dtype ?? ''}`;
     try {
       let e = engines.get(key);
-      if (!e) { e = compileEngine({ arch, gpu, tp: r.tp }, opts); engines.set(key, e); }
-      const p = benchServeDeployment({ arch, gpu, tp: r.tp }, opts, { isl: r.isl, osl: r.osl, concurrency: r.concurrency, maxNumBatchedTokens: r.max_num_batched_tokens, maxNumSeqs: r.max_num_seqs }, host, protocol, e);
-      out.push([...carry, p.ttftS * 1e3, p.tpotS * 1e3, p.e2eS, p.outputTokensPerS, p.outputTokensPerSPerGpu, p.requestsPerS, p.running * (opts.dp ?? 1), p.queueS * 1e3, p.limitedBy, p.maxNumBatchedTokens, p.maxNumSeqs, ''].map((v) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v)));
+      if (!e) {
+        e = compileEngine({ arch, gpu, tp: r.tp }, opts);
+        engines.set(key, e);
+      }
+      const p = benchServeDeployment(
+        { arch, gpu, tp: r.tp },
+        opts,
+        { isl: r.isl, osl: r.osl, concurrency: r.concurrency, maxNumBatchedTokens: r.max_num_batched_tokens, maxNumSeqs: r.max_num_seqs },
+        host,
+        protocol,
+        e,
+      );
+      out.push(
+        [
+          ...carry,
+          p.ttftS * 1e3,
+          p.tpotS * 1e3,
+          p.e2eS,
+          p.outputTokensPerS,
+          p.outputTokensPerSPerGpu,
+          p.requestsPerS,
+          p.running * (opts.dp ?? 1),
+          p.queueS * 1e3,
+          p.limitedBy,
+          p.maxNumBatchedTokens,
+          p.maxNumSeqs,
+          '',
+        ].map((v) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v)),
+      );
       predicted++;
     } catch (e) {
       if (!(e instanceof InputError)) throw e;

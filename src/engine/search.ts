@@ -14,11 +14,17 @@ import { loadEfficiency, type EfficiencyTables } from './efficiency.js';
 import { engineMemory } from './memory.js';
 import { serveMetrics, type Workload } from './serving.js';
 
-export interface SearchTargets { ttftMs?: number; tpotMs?: number }
+export interface SearchTargets {
+  ttftMs?: number;
+  tpotMs?: number;
+}
 
 export interface Candidate {
   readonly layout: string;
-  readonly tp: number; readonly pp: number; readonly ep: number; readonly dp: number;
+  readonly tp: number;
+  readonly pp: number;
+  readonly ep: number;
+  readonly dp: number;
   readonly meets: boolean;
   readonly ttftMs: number | null;
   readonly tpotMs: number | null;
@@ -48,10 +54,16 @@ export function searchParallelism(arch: Architecture, gpu: GpuSpec, gpus: number
         try {
           const e = compileEngine({ arch, gpu, tp }, eo);
           const mem = engineMemory(e, { maxModelLen: w.inputTokens + w.outputTokens, gpuMemUtil: w.gpuMemUtil, maxBatchedTokens: w.chunkTokens ?? 2048, maxSeqs: w.maxSeqs });
-          if (!mem.fits) { out.push({ ...base, note: 'does not fit memory' }); continue; }
+          if (!mem.fits) {
+            out.push({ ...base, note: 'does not fit memory' });
+            continue;
+          }
           cap = Math.min((w.maxSeqs ?? 256) * pp, Math.floor(mem.maxKvTokens / (w.inputTokens + w.outputTokens)));
         } catch (err) {
-          if (err instanceof InputError) { out.push({ ...base, note: `invalid: ${err.message.replace(/^.*?: /, '')}` }); continue; }
+          if (err instanceof InputError) {
+            out.push({ ...base, note: `invalid: ${err.message.replace(/^.*?: /, '')}` });
+            continue;
+          }
           throw err;
         }
         const levels = w.concurrency !== undefined ? [Math.max(1, Math.floor(w.concurrency / dp))] : [...new Set([...[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024].filter((c) => c < cap), cap])];
@@ -59,15 +71,23 @@ export function searchParallelism(arch: Architecture, gpu: GpuSpec, gpus: number
         let fallback: Candidate | null = null;
         for (const c of levels) {
           const r = serveMetrics({ arch, gpu, tp }, eo, { ...w, concurrency: c * dp, ratePerS: undefined });
-          const cand: Candidate = { ...base, meets: ok(r.ttftMs, r.tpotMs), ttftMs: r.ttftMs, tpotMs: r.tpotMs, outputTokensPerS: r.outputTokensPerS, outputTokensPerSPerGpu: r.outputTokensPerSPerGpu, concurrency: r.concurrency };
+          const cand: Candidate = {
+            ...base,
+            meets: ok(r.ttftMs, r.tpotMs),
+            ttftMs: r.ttftMs,
+            tpotMs: r.tpotMs,
+            outputTokensPerS: r.outputTokensPerS,
+            outputTokensPerSPerGpu: r.outputTokensPerSPerGpu,
+            concurrency: r.concurrency,
+          };
           if (cand.meets && (!best || cand.outputTokensPerS! > best.outputTokensPerS!)) best = cand;
-          if (!fallback || (cand.ttftMs! + cand.tpotMs!) < (fallback.ttftMs! + fallback.tpotMs!)) fallback = cand;
+          if (!fallback || cand.ttftMs! + cand.tpotMs! < fallback.ttftMs! + fallback.tpotMs!) fallback = cand;
         }
         out.push(best ?? { ...fallback!, note: 'misses the targets at every concurrency' });
       }
     }
   }
-  out.sort((a, b) => (Number(b.meets) - Number(a.meets)) || ((b.outputTokensPerSPerGpu ?? -1) - (a.outputTokensPerSPerGpu ?? -1)));
+  out.sort((a, b) => Number(b.meets) - Number(a.meets) || (b.outputTokensPerSPerGpu ?? -1) - (a.outputTokensPerSPerGpu ?? -1));
   const best = out.find((c) => c.meets) ?? null;
   return { candidates: out, best };
 }

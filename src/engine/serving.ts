@@ -72,9 +72,23 @@ export interface ServeResult {
   readonly memory: MemoryResult;
 }
 
-interface Slot { arrival: number; prefilled: number; generated: number; firstToken: number; active: boolean }
+interface Slot {
+  arrival: number;
+  prefilled: number;
+  generated: number;
+  firstToken: number;
+  active: boolean;
+}
 
-interface ReplayResult { ttftS: number; tpotS: number; e2eS: number; tokensPerS: number; requestsPerS: number; meanStepS: number; queueGrows: boolean }
+interface ReplayResult {
+  ttftS: number;
+  tpotS: number;
+  e2eS: number;
+  tokensPerS: number;
+  requestsPerS: number;
+  meanStepS: number;
+  queueGrows: boolean;
+}
 
 /**
  * Replay one engine (virtual engine under PP) with `n` concurrent slots (closed loop) or arrivals
@@ -89,7 +103,7 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
   // closed loop: staggered phases (request i is i/n of the way through its decode)
   if (!open) {
     for (let i = 0; i < n; i++) {
-      const g = Math.floor(i * O / n);
+      const g = Math.floor((i * O) / n);
       slots.push(g === 0 ? { arrival: 0, prefilled: 0, generated: 0, firstToken: NaN, active: true } : { arrival: -Infinity, prefilled: I, generated: g, firstToken: -Infinity, active: true });
     }
   }
@@ -103,15 +117,24 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
   let doneInWindow = 0;
   let steps = 0;
   let stepTime = 0;
-  const ttft: number[] = []; const tpot: number[] = []; const e2e: number[] = [];
+  const ttft: number[] = [];
+  const tpot: number[] = [];
+  const e2e: number[] = [];
   const maxSteps = 400_000;
   let arrivals = 0;
   while (completed < warm + measure && steps < maxSteps) {
     if (open) {
-      while (nextArrival <= now) { queue.push(nextArrival); nextArrival += 1 / rate!; arrivals++; }
+      while (nextArrival <= now) {
+        queue.push(nextArrival);
+        nextArrival += 1 / rate!;
+        arrivals++;
+      }
       for (let i = 0; i < slots.length && queue.length; i++) if (!slots[i]!.active) slots[i] = { arrival: queue.shift()!, prefilled: 0, generated: 0, firstToken: NaN, active: true };
       while (slots.length < n && queue.length) slots.push({ arrival: queue.shift()!, prefilled: 0, generated: 0, firstToken: NaN, active: true });
-      if (!slots.some((s) => s.active)) { now = nextArrival; continue; }
+      if (!slots.some((s) => s.active)) {
+        now = nextArrival;
+        continue;
+      }
     }
     const decode: number[] = [];
     const prefill: { tokens: number; prior: number; prompt: number }[] = [];
@@ -119,7 +142,10 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
     for (const s of slots) if (s.active && s.prefilled >= I) decode.push(I + s.generated - 1 + 0);
     let budget = chunk - decode.length;
     // oldest first
-    const waiting = slots.map((s, i) => ({ s, i })).filter((x) => x.s.active && x.s.prefilled < I).sort((a, b) => a.s.arrival - b.s.arrival);
+    const waiting = slots
+      .map((s, i) => ({ s, i }))
+      .filter((x) => x.s.active && x.s.prefilled < I)
+      .sort((a, b) => a.s.arrival - b.s.arrival);
     for (const { s, i } of waiting) {
       if (budget <= 0) break;
       const t = Math.min(budget, I - s.prefilled);
@@ -139,7 +165,11 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
     pfSlots.forEach((i, j) => {
       const s = slots[i]!;
       s.prefilled += prefill[j]!.tokens;
-      if (s.prefilled >= I) { s.generated = 1; s.firstToken = now; emitted++; }
+      if (s.prefilled >= I) {
+        s.generated = 1;
+        s.firstToken = now;
+        emitted++;
+      }
     });
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i]!;
@@ -163,7 +193,9 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
   const window = now - (Number.isFinite(tStart) ? tStart : 0);
   const mean = (a: number[]): number => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : NaN);
   return {
-    ttftS: mean(ttft), tpotS: O > 1 ? mean(tpot) : 0, e2eS: mean(e2e),
+    ttftS: mean(ttft),
+    tpotS: O > 1 ? mean(tpot) : 0,
+    e2eS: mean(e2e),
     tokensPerS: window > 0 ? tokensInWindow / window : 0,
     requestsPerS: window > 0 ? doneInWindow / window : 0,
     meanStepS: steps ? stepTime / steps : 0,
@@ -188,7 +220,10 @@ export function serveMetrics(ctx: { arch: Architecture; gpu: GpuSpec; tp: number
     const cap = Math.min(maxSeqs * e.pp, memCap) * dp;
     let limitedBy: string | undefined;
     let C = w.concurrency ?? cap;
-    if (C > cap) { limitedBy = cap === maxSeqs * e.pp * dp ? 'max-seqs' : 'KV-cache memory'; C = cap; }
+    if (C > cap) {
+      limitedBy = cap === maxSeqs * e.pp * dp ? 'max-seqs' : 'KV-cache memory';
+      C = cap;
+    }
     if (w.concurrency === undefined && w.ratePerS === undefined) limitedBy = cap === maxSeqs * e.pp * dp ? 'max-seqs' : 'KV-cache memory';
     const perVirtual = Math.max(1, Math.floor(C / dp / e.pp));
     const virtuals = dp * e.pp;
@@ -199,12 +234,19 @@ export function serveMetrics(ctx: { arch: Architecture; gpu: GpuSpec; tp: number
     const tokensPerS = run.tokensPerS * virtuals;
     return {
       deployment: `aggregated TP${e.tp}${e.pp > 1 ? ` PP${e.pp}` : ''}${e.ep > 1 ? ` EP${e.ep}` : ''}${dp > 1 ? ` DP${dp}` : ''}`,
-      gpus, concurrency: w.ratePerS ? Math.round(w.ratePerS * run.e2eS) : perVirtual * virtuals, ...(limitedBy ? { limitedBy } : {}),
-      ttftMs: run.ttftS * 1e3, tpotMs: run.tpotS * 1e3, e2eS: run.e2eS,
-      outputTokensPerS: tokensPerS, outputTokensPerSPerGpu: tokensPerS / gpus, requestsPerS: run.requestsPerS * virtuals,
+      gpus,
+      concurrency: w.ratePerS ? Math.round(w.ratePerS * run.e2eS) : perVirtual * virtuals,
+      ...(limitedBy ? { limitedBy } : {}),
+      ttftMs: run.ttftS * 1e3,
+      tpotMs: run.tpotS * 1e3,
+      e2eS: run.e2eS,
+      outputTokensPerS: tokensPerS,
+      outputTokensPerSPerGpu: tokensPerS / gpus,
+      requestsPerS: run.requestsPerS * virtuals,
       capacityRequestsPerS: capacity,
       ...(w.ratePerS ? { keepsUp: w.ratePerS < capacity && !run.queueGrows } : {}),
-      meanStepMs: run.meanStepS * 1e3, memory: mem,
+      meanStepMs: run.meanStepS * 1e3,
+      memory: mem,
     };
   }
   // ---- disaggregated ----
@@ -225,22 +267,25 @@ export function serveMetrics(ctx: { arch: Architecture; gpu: GpuSpec; tp: number
       tp += engineStepBreakdown({ experiment: 'p', step: 0, prefill: [{ tokens: t, prior: done, prompt: I }], decode: [] }, pe).us / 1e6;
     }
   }
-  const prefillCap = disagg.prefillInstances * b / tp;
+  const prefillCap = (disagg.prefillInstances * b) / tp;
   // KV handoff
   const kvModelBytesPerToken = de.arch.numLayers * (de.mla ? de.kvBytesPerTokenLayer : 2 * de.arch.numKvHeads * de.headDim * de.kvBytes);
   const linkGBs = disagg.kvLinkGBs ?? opts.interNodeGBs ?? 50;
-  const handoffS = 10e-6 + I * kvModelBytesPerToken / (disagg.prefillTp * linkGBs * 1e9 * 0.7);
+  const handoffS = 10e-6 + (I * kvModelBytesPerToken) / (disagg.prefillTp * linkGBs * 1e9 * 0.7);
   // decode pool
   const memCap = Math.floor(dMem.maxKvTokens / (I + O));
   const dCap = Math.min(maxSeqs * de.pp, memCap);
   let limitedBy: string | undefined;
   const Ctot = w.concurrency ?? dCap * disagg.decodeInstances;
   let cd = Math.max(1, Math.floor(Ctot / disagg.decodeInstances));
-  if (cd > dCap) { cd = dCap; limitedBy = dCap === maxSeqs * de.pp ? 'max-seqs' : 'KV-cache memory'; }
+  if (cd > dCap) {
+    cd = dCap;
+    limitedBy = dCap === maxSeqs * de.pp ? 'max-seqs' : 'KV-cache memory';
+  }
   const perVirtual = Math.max(1, Math.floor(cd / de.pp));
-  const contexts = Array.from({ length: perVirtual }, (_, i) => Math.round(I + (i + 0.5) * O / perVirtual));
+  const contexts = Array.from({ length: perVirtual }, (_, i) => Math.round(I + ((i + 0.5) * O) / perVirtual));
   const tpot = engineStepBreakdown({ experiment: 'd', step: 0, prefill: [], decode: contexts }, de).us / 1e6;
-  const decodeTokPerS = disagg.decodeInstances * cd / tpot;
+  const decodeTokPerS = (disagg.decodeInstances * cd) / tpot;
   const decodeReqPerS = decodeTokPerS / O;
   const capacityReq = Math.min(prefillCap, decodeReqPerS);
   const ttftAt = (lambda: number): number => {
@@ -254,9 +299,15 @@ export function serveMetrics(ctx: { arch: Architecture; gpu: GpuSpec; tp: number
   } else {
     // closed loop: Little's law λ·e2e(λ) = concurrency, solved by bisection on (0, capacity]
     const C = cd * disagg.decodeInstances;
-    let lo = 0; let hi = capacityReq;
+    let lo = 0;
+    let hi = capacityReq;
     if (hi * e2eAt(hi) <= C) lo = hi;
-    else for (let i = 0; i < 60; i++) { const mid = (lo + hi) / 2; if (mid * e2eAt(mid) < C) lo = mid; else hi = mid; }
+    else
+      for (let i = 0; i < 60; i++) {
+        const mid = (lo + hi) / 2;
+        if (mid * e2eAt(mid) < C) lo = mid;
+        else hi = mid;
+      }
     lambda = lo;
   }
   const ttft = ttftAt(lambda);
@@ -265,10 +316,19 @@ export function serveMetrics(ctx: { arch: Architecture; gpu: GpuSpec; tp: number
   const tokensPerS = reqPerS * O;
   return {
     deployment: `disaggregated: ${disagg.prefillInstances}× prefill TP${disagg.prefillTp} + ${disagg.decodeInstances}× decode TP${de.tp}${de.pp > 1 ? ` PP${de.pp}` : ''}`,
-    gpus, concurrency: cd * disagg.decodeInstances, ...(limitedBy ? { limitedBy } : {}),
-    ttftMs: ttft * 1e3, tpotMs: tpot * 1e3, e2eS: ttft + handoffS + (O - 1) * tpot,
-    outputTokensPerS: tokensPerS, outputTokensPerSPerGpu: tokensPerS / gpus, requestsPerS: reqPerS, capacityRequestsPerS: capacityReq,
+    gpus,
+    concurrency: cd * disagg.decodeInstances,
+    ...(limitedBy ? { limitedBy } : {}),
+    ttftMs: ttft * 1e3,
+    tpotMs: tpot * 1e3,
+    e2eS: ttft + handoffS + (O - 1) * tpot,
+    outputTokensPerS: tokensPerS,
+    outputTokensPerSPerGpu: tokensPerS / gpus,
+    requestsPerS: reqPerS,
+    capacityRequestsPerS: capacityReq,
     ...(w.ratePerS ? { keepsUp: w.ratePerS < capacityReq } : {}),
-    kvHandoffMs: handoffS * 1e3, meanStepMs: tpot * 1e3, memory: dMem,
+    kvHandoffMs: handoffS * 1e3,
+    meanStepMs: tpot * 1e3,
+    memory: dMem,
   };
 }

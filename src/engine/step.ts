@@ -64,7 +64,10 @@ class Acc {
   firstSum = 0;
   lastSum = 0;
   /** Minimum time of one kernel launch (eager execution's host launch time; 0 in CUDA graphs). */
-  constructor(readonly detail = true, readonly floor = 0) {}
+  constructor(
+    readonly detail = true,
+    readonly floor = 0,
+  ) {}
   add(op: string, us: number, computeUs: number, memoryUs: number, flops: number, bytes: number, calls: number, bound: OpTime['bound']): void {
     if (!(us > 0)) return;
     this.sum += us;
@@ -79,7 +82,16 @@ class Acc {
     } else {
       const o = this.ops[i]!;
       const total = o.us + us;
-      this.ops[i] = { op, us: total, computeUs: o.computeUs + computeUs, memoryUs: o.memoryUs + memoryUs, flops: o.flops + flops, bytes: o.bytes + bytes, calls: o.calls + calls, bound: o.us >= us ? o.bound : bound };
+      this.ops[i] = {
+        op,
+        us: total,
+        computeUs: o.computeUs + computeUs,
+        memoryUs: o.memoryUs + memoryUs,
+        flops: o.flops + flops,
+        bytes: o.bytes + bytes,
+        calls: o.calls + calls,
+        bound: o.us >= us ? o.bound : bound,
+      };
     }
   }
   total(): number {
@@ -129,7 +141,7 @@ export function allReduceCallUs(e: Engine, bytes: number, p: number): number {
   const g = e.options.gpusPerNode;
   if (p <= g) {
     const cc = e.options.link === 'auto' ? e.tables.allreduce[e.options.allreduce][String(p)] : undefined;
-    if (cc) return cc.latencyUs + ringTrafficFactor(p) * bytes / (e.linkPerUs * curveEff(cc.bandwidth, bytes));
+    if (cc) return cc.latencyUs + (ringTrafficFactor(p) * bytes) / (e.linkPerUs * curveEff(cc.bandwidth, bytes));
     const link = intraLink(e);
     const tree = e.options.algorithm === 'tree';
     const hops = tree ? 2 * Math.ceil(Math.log2(p)) : 2 * (p - 1);
@@ -154,8 +166,11 @@ function windowGroups(e: Engine): [number, number][] {
   const sliding = e.arch.slidingLayers ?? (W > 0 ? total : 0);
   if (W <= 0 || sliding >= total) return [[e.L, W]];
   if (sliding <= 0) return [[e.L, 0]];
-  const ls = e.L * sliding / total;
-  return [[ls, W], [e.L - ls, 0]];
+  const ls = (e.L * sliding) / total;
+  return [
+    [ls, W],
+    [e.L - ls, 0],
+  ];
 }
 
 export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepBreakdown {
@@ -233,7 +248,7 @@ export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepB
     const N = e.numExperts;
     const k = e.topK;
     const r = e.epReplicas; // EP across DP: the group serves r replicas' tokens (same load assumed)
-    const pairs = r * T * k / e.ep;
+    const pairs = (r * T * k) / e.ep;
     const distinct = e.localExperts * (1 - Math.pow(1 - k / N, r * T));
     const moeGemm = (op: string, g: GemmShape): void => {
       const flops = 2 * pairs * g.n * g.k;
@@ -249,12 +264,13 @@ export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepB
       gemm(acc, e, 'shared_down', T, e.sharedDown, ML);
     }
     if (e.ep > 1) {
-      const link: LinkSpec = e.ep <= e.options.gpusPerNode
-        ? { bytesPerUs: e.linkPerUs, latencyUs: callLatencyUs(e), eff: DEFAULTS.allreduce.bandwidthEff }
-        : { ...interLink(e), latencyUs: callLatencyUs(e) + e.options.interNodeLatencyUs };
-      const S = r * T * k * d * hB / e.ep;
+      const link: LinkSpec =
+        e.ep <= e.options.gpusPerNode
+          ? { bytesPerUs: e.linkPerUs, latencyUs: callLatencyUs(e), eff: DEFAULTS.allreduce.bandwidthEff }
+          : { ...interLink(e), latencyUs: callLatencyUs(e) + e.options.interNodeLatencyUs };
+      const S = (r * T * k * d * hB) / e.ep;
       const t = allToAllUs(S, e.ep, link);
-      acc.add('ep_alltoall', t * 2 * ML, 0, 0, 0, 2 * ML * S * (e.ep - 1) / e.ep, 2 * ML, 'network');
+      acc.add('ep_alltoall', t * 2 * ML, 0, 0, 0, (2 * ML * S * (e.ep - 1)) / e.ep, 2 * ML, 'network');
       if (e.expertTp > 1) {
         const t2 = allReduceCallUs(e, arBytes, e.expertTp);
         acc.add('tp_allreduce', t2 * ML, 0, 0, 0, arBytes * ringTrafficFactor(e.expertTp) * ML, ML, 'network');
@@ -271,13 +287,13 @@ export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepB
       if (e.tp > 1) {
         const bytes = sampled * e.arch.vocabSize * hB;
         const t = callLatencyUs(e) + ringHalfUs(bytes, e.tp, e.linkPerUs, DEFAULTS.allreduce.hopLatencyUs, DEFAULTS.allreduce.bandwidthEff);
-        acc.add('logits_gather', t, 0, 0, 0, bytes * (e.tp - 1) / e.tp, 1, 'network');
+        acc.add('logits_gather', t, 0, 0, 0, (bytes * (e.tp - 1)) / e.tp, 1, 'network');
       }
       elementwise(acc, e, 'sampler', sampled * e.arch.vocabSize * 4 * 2, 1);
     }
   }
   // stage time before PP sends / overheads: layer ops are split evenly; per-step ops sit on the first/last stage.
-  const perStageLayers = acc.layerSum / e.pp + e.options.layerOverheadUs * L / e.pp;
+  const perStageLayers = acc.layerSum / e.pp + (e.options.layerOverheadUs * L) / e.pp;
   let stageUs = e.pp === 1 ? acc.sum : Math.max(perStageLayers + acc.firstSum, perStageLayers + acc.lastSum);
   if (e.pp > 1) {
     const crossNode = e.tp * e.pp > e.options.gpusPerNode;
@@ -309,17 +325,22 @@ export function elementwiseOpUs(e: Engine, bytes: number): number {
   return acc.total();
 }
 
-
 const cache = new WeakMap<object, Map<string, Engine>>();
 
 /** A compiled engine for a basis context + options, cached per context object and options. */
 export function engineFor(ctx: BasisContext & { pp?: number; ep?: number }, opts: EngineOptions = {}): Engine {
   if (typeof opts.efficiency === 'object') return compileEngine(ctx, opts);
   let m = cache.get(ctx);
-  if (!m) { m = new Map(); cache.set(ctx, m); }
+  if (!m) {
+    m = new Map();
+    cache.set(ctx, m);
+  }
   const key = JSON.stringify(opts);
   let e = m.get(key);
-  if (!e) { e = compileEngine(ctx, opts); m.set(key, e); }
+  if (!e) {
+    e = compileEngine(ctx, opts);
+    m.set(key, e);
+  }
   return e;
 }
 

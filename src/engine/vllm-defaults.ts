@@ -37,7 +37,7 @@ export function vllmDefaultLimits(gpu: GpuSpec, entry: VllmEntryPoint = 'api-ser
   const bytes = gpu.memCapacityGB * GIB;
   const names = `${gpu.id} ${gpu.name}`.toLowerCase();
   const large = bytes >= 70 * GIB && !names.includes('a100');
-  const maxNumBatchedTokens = large ? (entry === 'llm-class' ? 16384 : 8192) : (entry === 'llm-class' ? 8192 : 2048);
+  const maxNumBatchedTokens = large ? (entry === 'llm-class' ? 16384 : 8192) : entry === 'llm-class' ? 8192 : 2048;
   const maxNumSeqs = large ? 1024 : 256;
   return Object.freeze({ maxNumBatchedTokens, maxNumSeqs, gpuMemoryUtilization: 0.9, source: `${VLLM_DEFAULTS_SOURCE}: ${large ? '≥ 70 GiB, not A100' : '< 70 GiB or A100'}, ${entry}` });
 }

@@ -28,7 +28,7 @@ import { CONFIGS_DIR } from '../io/paths.js';
  * BLIS's hardware list: the keys of hardware_config.json in inference-sim/inference-sim (checked at
  * commit f90a1e3a: H100, A100-SXM, A100-80, L40S), and the configs/hardware id each one is.
  */
-export const BLIS_HARDWARE: Readonly<Record<string, string>> = { 'h100-sxm': 'H100', 'a100-sxm-80gb': 'A100-80', 'l40s': 'L40S' };
+export const BLIS_HARDWARE: Readonly<Record<string, string>> = { 'h100-sxm': 'H100', 'a100-sxm-80gb': 'A100-80', l40s: 'L40S' };
 
 /** BLIS's model name: the lowercased HuggingFace repo id (its defaults.yaml keys and --model), from configs/models/<id>.json `_source`. */
 export function blisModelName(model: string): string | undefined {
@@ -79,14 +79,18 @@ const num = (x: number): string => String(x);
 /** Refuse a fit BLIS cannot represent (with the reason); otherwise the betas in BLIS order. */
 export function blisBetas(fit: FitFile, path: string): number[] {
   if (fit.basis !== 'seed') {
-    throw new InputError(`${path}: basis '${fit.basis}' cannot be exported to BLIS: BLIS's step-time formula (7 betas: β₁·max(T_pf_compute, T_pf_kv) + β₂·max(T_dc_compute, T_dc_kv) + β₃·T_weight + β₄·T_tp + β₅·L + β₆·batch + β₇) computes the seven-term seed regressors, not the ${fit.terms.length} '${fit.basis}' terms [${fit.terms.map((t) => t.name).join(', ')}] — its coefficients would multiply different quantities. Fit with --basis seed to export to BLIS, or use --to table / --to json`);
+    throw new InputError(
+      `${path}: basis '${fit.basis}' cannot be exported to BLIS: BLIS's step-time formula (7 betas: β₁·max(T_pf_compute, T_pf_kv) + β₂·max(T_dc_compute, T_dc_kv) + β₃·T_weight + β₄·T_tp + β₅·L + β₆·batch + β₇) computes the seven-term seed regressors, not the ${fit.terms.length} '${fit.basis}' terms [${fit.terms.map((t) => t.name).join(', ')}] — its coefficients would multiply different quantities. Fit with --basis seed to export to BLIS, or use --to table / --to json`,
+    );
   }
   const names = fit.terms.map((t) => t.name);
   const want = BLIS_BETA_ORDER.map((b) => b.term);
   if (names.join(',') !== want.join(',')) throw new InputError(`${path}: seed fit terms [${names.join(', ')}] are not the seven BLIS betas [${want.join(', ')}]`);
   const bad = fit.terms.filter((t) => !Number.isFinite(t.coef) || t.coef < 0);
   if (bad.length > 0) {
-    throw new InputError(`${path}: BLIS rejects negative or non-finite coefficients, and this fit has ${bad.map((t) => `${t.name} = ${t.coef}`).join(', ')}; refit with --method nnls (or bounded with lower bounds 0) to export to BLIS`);
+    throw new InputError(
+      `${path}: BLIS rejects negative or non-finite coefficients, and this fit has ${bad.map((t) => `${t.name} = ${t.coef}`).join(', ')}; refit with --method nnls (or bounded with lower bounds 0) to export to BLIS`,
+    );
   }
   return fit.terms.map((t) => t.coef);
 }
@@ -110,11 +114,18 @@ export function blisExport(fit: FitFile, path: string, backend: BlisBackend = 't
   const tpBeta = beta[3]!;
   const multiTp = fit.experiments.some((e) => e.tp > 1);
   if (backend === 'trained-roofline' && tpBeta !== 0) warnings.push(`BLIS trained-roofline sets T_tp = 0, so β₄ (tp = ${num(tpBeta)}) has no effect there; TP communication time is lost at TP > 1`);
-  if (backend === 'trained-physics' && tpBeta !== 0 && multiTp) warnings.push(`BLIS trained-physics computes T_tp as ring all-reduce bytes over HBM bandwidth, not the seed's NVLink formula: β₄ (tp = ${num(tpBeta)}) does not carry over exactly; check predictions at TP > 1`);
+  if (backend === 'trained-physics' && tpBeta !== 0 && multiTp)
+    warnings.push(
+      `BLIS trained-physics computes T_tp as ring all-reduce bytes over HBM bandwidth, not the seed's NVLink formula: β₄ (tp = ${num(tpBeta)}) does not carry over exactly; check predictions at TP > 1`,
+    );
   const merged = fit.terms.filter((t) => t.status.startsWith('merged:'));
   const dropped = fit.terms.filter((t) => t.status === 'dropped');
-  if (merged.length) warnings.push(`${merged.map((t) => `${t.name} was merged into ${t.status.slice(7)}`).join(', ')} in the fit (not identifiable from its data): BLIS applies ${merged.map((t) => t.name).join(', ')} = 0, so the merged effect is exact only for the models/GPUs/TPs of the fit`);
-  if (dropped.length) warnings.push(`${dropped.map((t) => t.name).join(', ')} ${dropped.length > 1 ? 'were' : 'was'} not identifiable in the fit and ${dropped.length > 1 ? 'are' : 'is'} exported as 0`);
+  if (merged.length)
+    warnings.push(
+      `${merged.map((t) => `${t.name} was merged into ${t.status.slice(7)}`).join(', ')} in the fit (not identifiable from its data): BLIS applies ${merged.map((t) => t.name).join(', ')} = 0, so the merged effect is exact only for the models/GPUs/TPs of the fit`,
+    );
+  if (dropped.length)
+    warnings.push(`${dropped.map((t) => t.name).join(', ')} ${dropped.length > 1 ? 'were' : 'was'} not identifiable in the fit and ${dropped.length > 1 ? 'are' : 'is'} exported as 0`);
   if (!fit.experiments.length) warnings.push('the fit records no training experiments: cannot say which models/GPUs/TPs these betas were fitted on');
 
   const section = BLIS_SECTION[backend];
@@ -123,9 +134,13 @@ export function blisExport(fit: FitFile, path: string, backend: BlisBackend = 't
   const bModel = e0 ? blisModelName(e0.model) : undefined;
   const bHw = e0 ? BLIS_HARDWARE[e0.gpu] : undefined;
   if (e0 && !bModel) warnings.push(`model '${e0.model}' has no HuggingFace repo id in configs/models: give BLIS --model <hf repo id, lowercase> yourself`);
-  if (e0 && !bHw) warnings.push(`GPU '${e0.gpu}' is not in BLIS's hardware list (hardware_config.json: H100, A100-SXM, A100-80, L40S): add its TFlopsPeak / BwPeakTBs there and pass --hardware <that key>`);
-  if (new Set(fit.experiments.map((e) => `${e.model}|${e.gpu}|${e.tp}`)).size > 1) warnings.push(`the fit spans ${fit.experiments.length} experiments; the command line names the first (${e0!.model}, ${e0!.gpu}, TP ${e0!.tp}); BLIS's coefficient block is global to all models`);
-  warnings.push('BLIS recomputes its regressors from its own hardware table (TFlopsPeak, BwPeakTBs) and the model\'s config.json; where those differ from stepfit\'s datasheet (configs/hardware), the same β give different step times');
+  if (e0 && !bHw)
+    warnings.push(`GPU '${e0.gpu}' is not in BLIS's hardware list (hardware_config.json: H100, A100-SXM, A100-80, L40S): add its TFlopsPeak / BwPeakTBs there and pass --hardware <that key>`);
+  if (new Set(fit.experiments.map((e) => `${e.model}|${e.gpu}|${e.tp}`)).size > 1)
+    warnings.push(`the fit spans ${fit.experiments.length} experiments; the command line names the first (${e0!.model}, ${e0!.gpu}, TP ${e0!.tp}); BLIS's coefficient block is global to all models`);
+  warnings.push(
+    "BLIS recomputes its regressors from its own hardware table (TFlopsPeak, BwPeakTBs) and the model's config.json; where those differ from stepfit's datasheet (configs/hardware), the same β give different step times",
+  );
   const target = `${bModel ? ` --model ${bModel}` : ''}${bHw ? ` --hardware ${bHw}` : ''}${e0 ? ` --tp ${e0.tp}` : ''}`;
   const flags = `--latency-model ${backend}${target} --alpha-coeffs ${alpha.map(num).join(',')} --beta-coeffs ${beta.map(num).join(',')}`;
   const trained = fit.experiments.map((e) => `${e.model} on ${e.gpu} TP${e.tp}`).join('; ');
@@ -136,7 +151,7 @@ export function blisExport(fit: FitFile, path: string, backend: BlisBackend = 't
     `BLIS ${backend} beta order (= stepfit seed terms):`,
     ...BLIS_BETA_ORDER.map((b, i) => `  ${b.beta} ${b.term.padEnd(8)} ${b.blis} = ${num(beta[i]!)}`),
     `alpha_coeffs (α₀ API before queueing µs, α₁ post-decode µs, α₂ µs per output token) = ${alpha.map(num).join(', ')}${fit.alpha ? ` (fitted from ${fit.alpha.source})` : ' (not fitted: zeros)'}`,
-    'not carried over: BLIS\'s TP term divides all-reduce bytes by HBM bandwidth (not NVLink); the coefficient',
+    "not carried over: BLIS's TP term divides all-reduce bytes by HBM bandwidth (not NVLink); the coefficient",
     '  block is global to every model in defaults.yaml; BLIS knows only the GPUs in its hardware_config.json',
     `command line: ${flags}`,
     ...warnings.map((w) => `warning: ${w}`),

@@ -27,7 +27,6 @@ export function toModelJson(fit: FitFile, basis: Basis, path: string): ModelJson
   };
 }
 
-
 /** Serialise (stable key order, 2-space indent, trailing newline). */
 export function modelJsonText(m: ModelJson): string {
   return JSON.stringify(ModelJson.parse(m), null, 2) + '\n';

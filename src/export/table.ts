@@ -24,7 +24,10 @@ export function* tableCsv(grid: Grid, pr: Predictor, check?: ExtrapolationCheck)
     const s = gridStep(pt, i++);
     check?.observe(s);
     buf += `${gridCells(pt)},${predictionCells(pr.predict(s), cols)}\n`;
-    if (buf.length >= 1 << 16) { yield buf; buf = ''; }
+    if (buf.length >= 1 << 16) {
+      yield buf;
+      buf = '';
+    }
   }
   if (buf) yield buf;
 }

@@ -67,8 +67,14 @@ export class NormalAccumulator {
   flush(): void {
     if (this.bn === 0) return;
     const pp = this.p * this.p;
-    for (let k = 0; k < pp; k++) { this.A[k] += this.bA[k]!; this.bA[k] = 0; }
-    for (let k = 0; k < this.p; k++) { this.b[k] += this.bb[k]!; this.bb[k] = 0; }
+    for (let k = 0; k < pp; k++) {
+      this.A[k] += this.bA[k]!;
+      this.bA[k] = 0;
+    }
+    for (let k = 0; k < this.p; k++) {
+      this.b[k] += this.bb[k]!;
+      this.bb[k] = 0;
+    }
     this.c += this.bc;
     this.bc = 0;
     this.bn = 0;

@@ -28,7 +28,9 @@ export async function alphaFromFile(file: string): Promise<AlphaFit> {
         for (const ss of rs.scopeSpans ?? []) {
           for (const sp of ss.spans ?? []) {
             const m = new Map((sp.attributes ?? []).map((a) => [a.key, Number(a.value?.['doubleValue'] ?? a.value?.['intValue'])]));
-            const ttft = m.get(ATTR.ttft), q = m.get(ATTR.timeInQueue), pf = m.get(ATTR.prefill);
+            const ttft = m.get(ATTR.ttft),
+              q = m.get(ATTR.timeInQueue),
+              pf = m.get(ATTR.prefill);
             if (ttft === undefined || q === undefined || pf === undefined || ![ttft, q, pf].every(Number.isFinite)) continue;
             rows.push({ apiUs: (ttft - q - pf) * 1e6, outputTokens: m.get(ATTR.completionTokens) ?? 0 });
           }
@@ -38,8 +40,13 @@ export async function alphaFromFile(file: string): Promise<AlphaFit> {
     }
     const out = num(o, 'output_tokens');
     if (out === undefined) throw new InputError(`${file}:${lineNo}: field 'output_tokens': expected a number (a request label from reconstruct --labels)`);
-    const ttft = num(o, 'ttft_us'), q = num(o, 'queueing_us'), pf = num(o, 'prefill_us'), pg = num(o, 'prefill_gap_us') ?? 0;
-    const e2e = num(o, 'e2e_us'), dc = num(o, 'decode_us'), dg = num(o, 'decode_gap_us') ?? 0;
+    const ttft = num(o, 'ttft_us'),
+      q = num(o, 'queueing_us'),
+      pf = num(o, 'prefill_us'),
+      pg = num(o, 'prefill_gap_us') ?? 0;
+    const e2e = num(o, 'e2e_us'),
+      dc = num(o, 'decode_us'),
+      dg = num(o, 'decode_gap_us') ?? 0;
     const api = ttft !== undefined && q !== undefined && pf !== undefined ? ttft - q - pf - pg : undefined;
     const post = e2e !== undefined && ttft !== undefined && dc !== undefined && o['finished'] === true ? e2e - ttft - dc - dg : undefined;
     // labels fall back to QUEUED / FINISHED where the trace has no api.* events: exact zeros mean "no API events"

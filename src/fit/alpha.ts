@@ -31,8 +31,13 @@ export interface AlphaFit {
 }
 
 /** A term (µs, or µs per token for alpha2); `_meaning` documents the call site only. */
-const term = (name: string, coef: number, se: number | null, _unit: string, _meaning: string, status = 'fitted'): TermFit =>
-  ({ name, coef, se, ci95: se === null ? [null, null] : [coef - 1.96 * se, coef + 1.96 * se], status });
+const term = (name: string, coef: number, se: number | null, _unit: string, _meaning: string, status = 'fitted'): TermFit => ({
+  name,
+  coef,
+  se,
+  ci95: se === null ? [null, null] : [coef - 1.96 * se, coef + 1.96 * se],
+  status,
+});
 
 export function fitAlpha(rows: readonly AlphaRow[], source: string): AlphaFit {
   const notes: string[] = [];
@@ -59,7 +64,12 @@ export function fitAlpha(rows: readonly AlphaRow[], source: string): AlphaFit {
     let b = sxx > 0 ? xs.reduce((a, x, i) => a + (x - mx) * (ys[i]! - my), 0) / sxx : 0;
     let a = my - b * mx;
     let bStatus = sxx > 0 ? 'fitted' : 'not-identifiable';
-    if (b < 0) { b = 0; a = my; bStatus = 'at-bound'; notes.push('OLS gave α₂ < 0: refitted with α₂ = 0'); }
+    if (b < 0) {
+      b = 0;
+      a = my;
+      bStatus = 'at-bound';
+      notes.push('OLS gave α₂ < 0: refitted with α₂ = 0');
+    }
     const k = bStatus === 'fitted' ? 2 : 1;
     const rss = ys.reduce((acc, y, i) => acc + (y - a - b * xs[i]!) ** 2, 0);
     const s2 = n > k ? rss / (n - k) : NaN;
@@ -72,7 +82,7 @@ export function fitAlpha(rows: readonly AlphaRow[], source: string): AlphaFit {
   } else {
     terms.push(term('alpha1_post', 0, null, 'µs', 'post-decode fixed overhead', 'not-in-data'));
     terms.push(term('alpha2_per_token', 0, null, 'µs/token', 'post-decode time per output token', 'not-in-data'));
-    notes.push('no API departure times in the data (upstream spans and bench results have none; the step-tracing fork\'s api.DEPARTED does): α₁, α₂ not fitted (0)');
+    notes.push("no API departure times in the data (upstream spans and bench results have none; the step-tracing fork's api.DEPARTED does): α₁, α₂ not fitted (0)");
   }
   return { source, terms, n: { api: api.length, post: post.length }, notes };
 }

@@ -11,12 +11,38 @@
  * synchronous `fitDatasetSync` / `evaluateFitSync`.
  */
 export {
-  fitDataset, fitDatasetSync, resolveOptions, parseCv, huberKappa, FIT_METHODS, DEFAULT_RIDGE_LAMBDA,
-  type FitOptions, type FitResult, type FitMethod, type FitWeight, type ResolvedOptions, type CvResult, type FitDiagnostics, type CvSpec,
+  fitDataset,
+  fitDatasetSync,
+  resolveOptions,
+  parseCv,
+  huberKappa,
+  FIT_METHODS,
+  DEFAULT_RIDGE_LAMBDA,
+  type FitOptions,
+  type FitResult,
+  type FitMethod,
+  type FitWeight,
+  type ResolvedOptions,
+  type CvResult,
+  type FitDiagnostics,
+  type CvSpec,
 } from './engine.js';
 export {
-  loadDataset, datasetFromManifest, experimentFrom, materializeDataset, hashDatasetInputs, RowSource, ROW_KINDS,
-  type FitDataset, type FitExperiment, type ExperimentSpec, type SingleExperimentSpec, type StepSource, type RequestTarget, type RowVisitor, type RowKind,
+  loadDataset,
+  datasetFromManifest,
+  experimentFrom,
+  materializeDataset,
+  hashDatasetInputs,
+  RowSource,
+  ROW_KINDS,
+  type FitDataset,
+  type FitExperiment,
+  type ExperimentSpec,
+  type SingleExperimentSpec,
+  type StepSource,
+  type RequestTarget,
+  type RowVisitor,
+  type RowKind,
 } from './dataset.js';
 export { evaluateFit, evaluateFitSync, type Evaluation } from './evaluate.js';
 export { computeMetrics, MetricsAccumulator, sortedQuantile } from './metrics.js';

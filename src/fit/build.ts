@@ -59,12 +59,12 @@ export function buildFitFile(r: FitResult, prov: FitProvenance): FitFile {
       train: r.metrics.train,
       cv: r.metrics.cv
         ? {
-          scheme: r.metrics.cv.scheme,
-          ...(r.metrics.cv.seed !== undefined ? { seed: r.metrics.cv.seed } : {}),
-          overall: r.metrics.cv.overall,
-          folds: r.metrics.cv.folds.map((f) => ({ fold: f.fold, metrics: f.metrics, trainRows: f.trainRows, dropped: f.dropped })),
-          byGroup: r.metrics.cv.byGroup,
-        }
+            scheme: r.metrics.cv.scheme,
+            ...(r.metrics.cv.seed !== undefined ? { seed: r.metrics.cv.seed } : {}),
+            overall: r.metrics.cv.overall,
+            folds: r.metrics.cv.folds.map((f) => ({ fold: f.fold, metrics: f.metrics, trainRows: f.trainRows, dropped: f.dropped })),
+            byGroup: r.metrics.cv.byGroup,
+          }
         : null,
     },
     diagnostics: {

@@ -84,7 +84,10 @@ export function experimentFrom(spec: SingleExperimentSpec): FitExperiment {
   if (typeof spec.targets === 'string' && !fs.existsSync(spec.targets)) throw new InputError(`targets file '${spec.targets}' not found`);
   return {
     ref: { id: spec.experiment ?? `${arch.name}-${gpu.id}-tp${spec.tp}`, model: spec.model, gpu: spec.gpu, tp: spec.tp, groups: { ...(spec.groups ?? {}) } },
-    arch, gpu, steps: spec.steps, targets: spec.targets,
+    arch,
+    gpu,
+    steps: spec.steps,
+    targets: spec.targets,
   };
 }
 
@@ -143,8 +146,15 @@ export async function* readLineBatches(file: string): AsyncGenerator<{ lines: st
   try {
     for await (const chunk of input as AsyncIterable<Buffer | string>) {
       let piece: string;
-      try { piece = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }); } catch { throw new InputError(`${file}:${lineNo + 1}: not valid UTF-8 text (at or after this line)`); }
-      if (first) { first = false; if (piece.charCodeAt(0) === 0xfeff) piece = piece.slice(1); }
+      try {
+        piece = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+      } catch {
+        throw new InputError(`${file}:${lineNo + 1}: not valid UTF-8 text (at or after this line)`);
+      }
+      if (first) {
+        first = false;
+        if (piece.charCodeAt(0) === 0xfeff) piece = piece.slice(1);
+      }
       if (piece.indexOf('\n') < 0) {
         // no line ends in this chunk: keep it aside (no quadratic re-concatenation of a long line)
         pending.push(piece);
@@ -206,7 +216,10 @@ async function* iterateSteps(e: FitExperiment): AsyncGenerator<{ step: Step; fil
           try {
             step = parseStepLine(lines[k]!, file, lineNos[k]!);
           } catch (err) {
-            if (e.skipBad && err instanceof InputError) { e.skipBad.bad(err.message); continue; }
+            if (e.skipBad && err instanceof InputError) {
+              e.skipBad.bad(err.message);
+              continue;
+            }
             throw err;
           }
           yield { step, file, lineNo: lineNos[k]! };
@@ -285,7 +298,11 @@ export class RowSource {
    */
   /** Evaluation mode: steps without duration_us are not rows (and not an error) when nothing needs them. */
   private readonly allowUnmeasured: boolean;
-  constructor(readonly ds: FitDataset, readonly basis: Basis, opts: { allowUnmeasured?: boolean; cacheBytes?: number; params?: Readonly<Record<string, number>>; variants?: readonly Readonly<Record<string, number>>[]; varying?: readonly number[] } = {}) {
+  constructor(
+    readonly ds: FitDataset,
+    readonly basis: Basis,
+    opts: { allowUnmeasured?: boolean; cacheBytes?: number; params?: Readonly<Record<string, number>>; variants?: readonly Readonly<Record<string, number>>[]; varying?: readonly number[] } = {},
+  ) {
     this.cacheBytes = opts.cacheBytes ?? 0;
     this.allowUnmeasured = opts.allowUnmeasured ?? false;
     if (ds.experiments.length === 0) throw new InputError('no experiments to fit');
@@ -301,13 +318,20 @@ export class RowSource {
     this.st = ds.experiments.map((e) => ({
       e,
       compiled: variants.map((v) => basis.compile({ arch: e.arch, gpu: e.gpu, tp: e.ref.tp }, v)),
-      targets: typeof e.targets === 'string' ? null : e.targets ?? null,
+      targets: typeof e.targets === 'string' ? null : (e.targets ?? null),
       targetsWhere: typeof e.targets === 'string' ? e.targets : `targets of experiment '${e.ref.id}'`,
-      stepMap: null, targetRows: null, targetFound: null, seen: null, ranges: null, summary: null,
+      stepMap: null,
+      targetRows: null,
+      targetFound: null,
+      seen: null,
+      ranges: null,
+      summary: null,
     }));
   }
 
-  get experiments(): readonly FitExperiment[] { return this.ds.experiments; }
+  get experiments(): readonly FitExperiment[] {
+    return this.ds.experiments;
+  }
   /** Variant g's design row (pBasis columns) from a wide row `x`, into `out`. */
   variantRow(x: Float64Array, g: number, out: Float64Array): Float64Array {
     const pb = this.pBasis;
@@ -330,7 +354,9 @@ export class RowSource {
   get canSync(): boolean {
     return this.st.every((s) => typeof s.e.steps !== 'string' && typeof s.e.targets !== 'string');
   }
-  get passCount(): number { return this.passes; }
+  get passCount(): number {
+    return this.passes;
+  }
 
   /** Visit every row (async: reads files). */
   async pass(v: RowVisitor): Promise<void> {
@@ -356,7 +382,10 @@ export class RowSource {
                 try {
                   step = parseStepLine(lines[k]!, file, lineNos[k]!);
                 } catch (err) {
-                  if (s.e.skipBad && err instanceof InputError) { s.e.skipBad.bad(err.message); continue; }
+                  if (s.e.skipBad && err instanceof InputError) {
+                    s.e.skipBad.bad(err.message);
+                    continue;
+                  }
                   throw err;
                 }
                 this.onStep(s, ei, step, file, lineNos[k]!, v, st);
@@ -430,7 +459,11 @@ export class RowSource {
         if (c) {
           if ((this.cacheRows + 1) * stride > c.length) {
             if (c.length * 2 * 8 > this.cacheBytes) this.cache = null;
-            else { const g = new Float64Array(c.length * 2); g.set(c); this.cache = g; }
+            else {
+              const g = new Float64Array(c.length * 2);
+              g.set(c);
+              this.cache = g;
+            }
           }
           const cc = this.cache;
           if (cc) {
@@ -464,7 +497,8 @@ export class RowSource {
       for (let k = 0; k < t.length; k++) {
         for (const n of t[k]!.steps) {
           const l = s.stepMap.get(n);
-          if (l) l.push(k); else s.stepMap.set(n, [k]);
+          if (l) l.push(k);
+          else s.stepMap.set(n, [k]);
         }
       }
       s.targetRows = new Float64Array(t.length * this.p);
@@ -493,7 +527,8 @@ export class RowSource {
         s.compiled[g]!.row(step, sc);
         if (first) {
           for (let j = 0; j < pb; j++) {
-            if (sc[j] !== x[j] && !vc.includes(j)) throw new Error(`internal: basis '${this.basis.name}' parameter variants differ in term '${this.termNames[j]}', which no parameter declares in 'affects'`);
+            if (sc[j] !== x[j] && !vc.includes(j))
+              throw new Error(`internal: basis '${this.basis.name}' parameter variants differ in term '${this.termNames[j]}', which no parameter declares in 'affects'`);
           }
         }
         const off = pb + (g - 1) * k;
@@ -503,11 +538,15 @@ export class RowSource {
     if (first) {
       for (let j = 0; j < this.p; j++) {
         if (!Number.isFinite(x[j]!)) {
-          throw new InputError(`${this.where(s, file, lineNo)}: basis '${this.basis.name}' term '${this.termNames[j < this.pBasis ? j : this.varying[(j - this.pBasis) % this.varying.length]!]}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`);
+          throw new InputError(
+            `${this.where(s, file, lineNo)}: basis '${this.basis.name}' term '${this.termNames[j < this.pBasis ? j : this.varying[(j - this.pBasis) % this.varying.length]!]}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`,
+          );
         }
       }
       if (step.durationUs === undefined && !hasTargets && !this.allowUnmeasured) {
-        throw new InputError(`${this.where(s, file, lineNo)}: field 'duration_us' missing: fitting needs the measured step time (µs) on every step, or request-level targets for experiment '${s.e.ref.id}'`);
+        throw new InputError(
+          `${this.where(s, file, lineNo)}: field 'duration_us' missing: fitting needs the measured step time (µs) on every step, or request-level targets for experiment '${s.e.ref.id}'`,
+        );
       }
       trackRanges(s.ranges!, step);
       if (s.stepMap) {
@@ -543,12 +582,17 @@ export class RowSource {
         for (let k = 0; k < t.length; k++) {
           if (s.targetFound![k] !== t[k]!.steps.length) {
             const missing = t[k]!.steps.find((n) => !s.seen!.has(n));
-            throw new InputError(`${s.targetsWhere}: target for request '${t[k]!.request}' (${t[k]!.kind}) ${missing === undefined ? 'lists a step number that occurs more than once in the step records of experiment \'' + s.e.ref.id + '\'' : `lists step ${missing}, which is not in the steps of experiment '${s.e.ref.id}'`}`);
+            throw new InputError(
+              `${s.targetsWhere}: target for request '${t[k]!.request}' (${t[k]!.kind}) ${missing === undefined ? "lists a step number that occurs more than once in the step records of experiment '" + s.e.ref.id + "'" : `lists step ${missing}, which is not in the steps of experiment '${s.e.ref.id}'`}`,
+            );
           }
         }
       }
       s.summary = {
-        rows: stepRows + (t?.length ?? 0), stepRows, targetRows: t?.length ?? 0, stepsRead: acc.steps,
+        rows: stepRows + (t?.length ?? 0),
+        stepRows,
+        targetRows: t?.length ?? 0,
+        stepsRead: acc.steps,
         ranges: { prefillTokens: [acc.pfMin, acc.pfMax], decodeRequests: [acc.dcMin, acc.dcMax], maxContext: acc.maxCtx },
       };
       s.stepMap = null;
@@ -566,7 +610,14 @@ export class RowSource {
   }
 }
 
-interface RangeAcc { steps: number; pfMin: number; pfMax: number; dcMin: number; dcMax: number; maxCtx: number }
+interface RangeAcc {
+  steps: number;
+  pfMin: number;
+  pfMax: number;
+  dcMin: number;
+  dcMax: number;
+  maxCtx: number;
+}
 const newRangeAcc = (): RangeAcc => ({ steps: 0, pfMin: Infinity, pfMax: 0, dcMin: Infinity, dcMax: 0, maxCtx: 0 });
 function trackRanges(a: RangeAcc, s: Step): void {
   a.steps++;

@@ -37,7 +37,8 @@ export function withFitDefaults(o: FitInput): FitOptions {
   const method: FitMethod = name === 'seed' ? 'nnls' : DEFAULT_FIT.method;
   if (method !== 'huber') return { ...base, method };
   return {
-    ...base, method,
+    ...base,
+    method,
     bounds: o.bounds ?? physicalBounds(typeof basis === 'string' ? getBasis(basis) : basis),
     ridge: o.ridge ?? { lambda: DEFAULT_FIT.boundedRidgeLambda },
   };

@@ -120,7 +120,6 @@ export interface FitResult {
   paramChoices: ParamChoice[];
 }
 
-
 /** Default ridge strength: a prior worth 0.1% of each (column-scaled) term's information in the data. */
 export const DEFAULT_RIDGE_LAMBDA = 1e-3;
 
@@ -163,11 +162,15 @@ export function resolveOptions(opts: FitOptions, basis: Basis): ResolvedOptions 
     const lambda = opts.ridge?.lambda ?? DEFAULT_RIDGE_LAMBDA;
     if (!(lambda > 0) || !Number.isFinite(lambda)) throw new InputError(`--lambda: expected a positive finite number, got ${lambda}`);
     const prior: Record<string, number> = {};
-    basis.terms.forEach((t) => { prior[t.name] = t.prior; });
+    basis.terms.forEach((t) => {
+      prior[t.name] = t.prior;
+    });
     const given = opts.ridge?.prior;
     if (Array.isArray(given)) {
       if (given.length !== names.length) throw new InputError(`--prior: expected ${names.length} values (${names.join(', ')}), got ${given.length}`);
-      names.forEach((n, j) => { prior[n] = (given as readonly number[])[j]!; });
+      names.forEach((n, j) => {
+        prior[n] = (given as readonly number[])[j]!;
+      });
     } else if (given) {
       for (const [k, v] of Object.entries(given as Record<string, number>)) {
         if (!names.includes(k)) throw new InputError(`--prior: unknown term '${k}' for basis '${basis.name}' (terms: ${names.join(', ')})`);
@@ -203,8 +206,8 @@ export function parseCv(s: string): CvSpec {
 /** E[min(Z², k²)] for Z ~ N(0,1): (2Φ(k) − 1) − 2kφ(k) + 2k²(1 − Φ(k)) (Huber's proposal-2 consistency constant). */
 export function huberKappa(k: number): number {
   const Phi = normalCdf(k);
-  const phi = Math.exp(-k * k / 2) / Math.sqrt(2 * Math.PI);
-  return (2 * Phi - 1) - 2 * k * phi + 2 * k * k * (1 - Phi);
+  const phi = Math.exp((-k * k) / 2) / Math.sqrt(2 * Math.PI);
+  return 2 * Phi - 1 - 2 * k * phi + 2 * k * k * (1 - Phi);
 }
 
 interface SolveOut {
@@ -289,11 +292,12 @@ function solveJob(sys: NormalSystem, active: readonly number[], mp: MethodParams
 
 function mul(A: Float64Array, B: Float64Array, k: number): Float64Array {
   const C = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) for (let l = 0; l < k; l++) {
-    const a = A[i * k + l]!;
-    if (a === 0) continue;
-    for (let j = 0; j < k; j++) C[i * k + j] += a * B[l * k + j]!;
-  }
+  for (let i = 0; i < k; i++)
+    for (let l = 0; l < k; l++) {
+      const a = A[i * k + l]!;
+      if (a === 0) continue;
+      for (let j = 0; j < k; j++) C[i * k + j] += a * B[l * k + j]!;
+    }
   return C;
 }
 
@@ -325,8 +329,13 @@ interface Job {
  * updates s ← s·√(Σψ²/((n − p)κ)). Jobs start from their least-squares solutions.
  */
 function* huberIrls(
-  jobs: Job[], ro: ResolvedOptions, p: number, wOf: (y: number) => number,
-  foldOf: (e: number, i: number) => number, mult: (e: number, i: number, b: number) => number, mp: MethodParams,
+  jobs: Job[],
+  ro: ResolvedOptions,
+  p: number,
+  wOf: (y: number) => number,
+  foldOf: (e: number, i: number) => number,
+  mult: (e: number, i: number, b: number) => number,
+  mp: MethodParams,
   view: (x: Float64Array, variant: number) => Float64Array = (x) => x,
 ): Generator<RowVisitor, { iterations: number; converged: boolean }, void> {
   const hk = ro.huber!.k;
@@ -339,8 +348,15 @@ function* huberIrls(
   let iterations = 0;
   for (let it = 0; it < ro.huber!.maxIter; it++) {
     const live = jobs.filter((j) => !j.converged);
-    if (live.length === 0) { converged = true; break; }
-    for (const j of live) { j.acc = new NormalAccumulator(p, { trackRange: false }); j.psi2 = 0; j.inliers = 0; }
+    if (live.length === 0) {
+      converged = true;
+      break;
+    }
+    for (const j of live) {
+      j.acc = new NormalAccumulator(p, { trackRange: false });
+      j.psi2 = 0;
+      j.inliers = 0;
+    }
     yield {
       row(x, y, e, i) {
         const w0 = wOf(y);
@@ -349,9 +365,14 @@ function* huberIrls(
         for (let a = 0; a < live.length; a++) {
           const j = live[a]!;
           let m = 1;
-          if (j.kind === 'fold') { if (f === j.index) continue; } else if (j.kind === 'boot') { m = mult(e, i, j.index); if (m === 0) continue; }
+          if (j.kind === 'fold') {
+            if (f === j.index) continue;
+          } else if (j.kind === 'boot') {
+            m = mult(e, i, j.index);
+            if (m === 0) continue;
+          }
           const xv = view(x, j.variant);
-          const r = (y - dot(xv, j.sol.beta)) * sw / j.scale;
+          const r = ((y - dot(xv, j.sol.beta)) * sw) / j.scale;
           const ar = Math.abs(r);
           const u = ar <= hk ? 1 : hk / ar;
           j.acc!.add(xv, y, w0 * u * m, m);
@@ -411,7 +432,10 @@ export class KindScaleAccumulator {
   lev = 0;
   private sample: Float64Array = new Float64Array(64);
   private kept = 0;
-  constructor(private readonly seed: number, private readonly cap = KIND_RESERVOIR) {}
+  constructor(
+    private readonly seed: number,
+    private readonly cap = KIND_RESERVOIR,
+  ) {}
 
   /** One row: its residual ε (see above), its leverage h, and its (experiment, row) for the reservoir hash. */
   add(scaledResidual: number, leverage: number, e: number, i: number): void {
@@ -446,9 +470,7 @@ export class KindScaleAccumulator {
   result(estimator: 'rms' | 'q95' | 'mad'): KindResidual {
     const dof = this.dof();
     const infl = Math.sqrt(this.n / dof);
-    const sigma = estimator === 'rms' ? Math.sqrt(this.ssq / dof)
-      : estimator === 'q95' ? this.quantileAbs(0.95) / tQuantile(0.975, dof) * infl
-        : 1.4826 * this.quantileAbs(0.5) * infl;
+    const sigma = estimator === 'rms' ? Math.sqrt(this.ssq / dof) : estimator === 'q95' ? (this.quantileAbs(0.95) / tQuantile(0.975, dof)) * infl : 1.4826 * this.quantileAbs(0.5) * infl;
     return { sigma, n: this.n, dof, estimator };
   }
 }
@@ -494,9 +516,12 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
       for (let a = 0; a < K; a++) perm[a] = a;
       for (let a = K - 1; a > 0; a--) {
         const r = Math.floor(hashUniform(foldSeed, e, b, a) * (a + 1));
-        const t = perm[a]!; perm[a] = perm[r]!; perm[r] = t;
+        const t = perm[a]!;
+        perm[a] = perm[r]!;
+        perm[r] = t;
       }
-      permB = b; permE = e;
+      permB = b;
+      permE = e;
     }
     return perm[i % K]!;
   };
@@ -521,7 +546,8 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
   const fullSys = NormalAccumulator.sum(foldAcc, p).system();
   const n = fullSys.n;
   if (n === 0) throw new InputError('no rows to fit (no step with duration_us and no request-level targets)');
-  if (n < p) throw new InputError(`too few rows: ${n} row${n === 1 ? '' : 's'} (steps with duration_us + targets) for the ${p} terms of basis '${basis.name}' (${names.join(', ')}); need more rows than terms`);
+  if (n < p)
+    throw new InputError(`too few rows: ${n} row${n === 1 ? '' : 's'} (steps with duration_us + targets) for the ${p} terms of basis '${basis.name}' (${names.join(', ')}); need more rows than terms`);
   if (cv?.kind === 'kfold' && n < 2 * K) throw new InputError(`--cv kfold:${K}: needs at least ${2 * K} rows, the data have ${n}`);
   for (let k = 0; k < K; k++) {
     if (foldAcc[k]!.n === 0) throw new InputError(`--cv ${ro.cv}: fold ${foldNames[k]} has no rows to hold out`);
@@ -530,8 +556,8 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
   const penalised = (ro.ridge?.lambda ?? 0) > 0;
   const identMode = penalised ? 'report' : ro.collinear;
   const mp: MethodParams = {
-    lo: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? 0 : ro.bounds?.[nm]?.[0] ?? -Infinity)),
-    hi: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? Infinity : ro.bounds?.[nm]?.[1] ?? Infinity)),
+    lo: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? 0 : (ro.bounds?.[nm]?.[0] ?? -Infinity))),
+    hi: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? Infinity : (ro.bounds?.[nm]?.[1] ?? Infinity))),
     hasBounds: ro.method === 'nnls' || ro.bounds !== undefined,
     lambda: ro.ridge?.lambda ?? 0,
     prior: Float64Array.from(names, (nm) => ro.ridge?.prior[nm] ?? 0),
@@ -595,7 +621,7 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
       // on the scale predict applies σ to: relative y = ŷ·(1 + ε) → ε = r/ŷ (r/y when ŷ ≤ 0); absolute ε = r
       kindAcc[kind]!.add(relative ? r / (pred > 0 ? pred : y) : r, levF ? w * quadFormP(x, levF, p) : 0, e, i);
       if (hk > 0) {
-        const sr = Math.abs(r * Math.sqrt(w) / full.scale);
+        const sr = Math.abs((r * Math.sqrt(w)) / full.scale);
         psi2 += sr <= hk ? sr * sr : hk * hk;
         if (sr <= hk) inl++;
       }
@@ -620,8 +646,8 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     const pf = sol.free.length;
     const base = solveJob(fullSys, full.ident.active, mp).covFactor!;
     if (m > 0) {
-      const Kc = 1 + (pf / n) * (m * (1 - m)) / (m * m);
-      const f = Kc * Kc * (psi2 / Math.max(1, n - pf)) / (m * m) * sigma * sigma;
+      const Kc = 1 + ((pf / n) * (m * (1 - m))) / (m * m);
+      const f = ((Kc * Kc * (psi2 / Math.max(1, n - pf))) / (m * m)) * sigma * sigma;
       covariance = base.map((v) => v * f);
     }
   } else {
@@ -638,7 +664,7 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     const cov = new Float64Array(p * p);
     const mean = new Float64Array(p);
     for (const r of reps) for (let j = 0; j < p; j++) mean[j] += r[j]! / B;
-    for (const r of reps) for (let a = 0; a < p; a++) for (let c = 0; c < p; c++) cov[a * p + c] += (r[a]! - mean[a]!) * (r[c]! - mean[c]!) / (B - 1);
+    for (const r of reps) for (let a = 0; a < p; a++) for (let c = 0; c < p; c++) cov[a * p + c] += ((r[a]! - mean[a]!) * (r[c]! - mean[c]!)) / (B - 1);
     for (const j of ident.active) {
       se[j] = Math.sqrt(cov[j * p + j]!);
       const sorted = Float64Array.from(reps, (r) => r[j]!).sort();
@@ -670,7 +696,12 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
       scheme: ro.cv!,
       ...(cv!.kind === 'kfold' ? { seed: ro.seed } : {}),
       overall: g.overall,
-      folds: folds.map((f, k) => ({ fold: foldNames[k]!, metrics: foldMetrics[k]!.result(), trainRows: f.sys.n, dropped: f.ident.active.length < ident.active.length ? ident.active.filter((j) => !f.ident.active.includes(j)).map((j) => names[j]!) : [] })),
+      folds: folds.map((f, k) => ({
+        fold: foldNames[k]!,
+        metrics: foldMetrics[k]!.result(),
+        trainRows: f.sys.n,
+        dropped: f.ident.active.length < ident.active.length ? ident.active.filter((j) => !f.ident.active.includes(j)).map((j) => names[j]!) : [],
+      })),
       byGroup: g.byGroup,
     };
   }
@@ -680,11 +711,19 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
   if (sol.svd) notes.push('the normal equations were not numerically positive definite: solved by SVD (least-norm)');
   if (mp.hasBounds) {
     const ab = sol.atBound.map((j) => names[j]!);
-    if (ab.length > 0) notes.push(`${ab.map((x) => `'${x}'`).join(', ')} ${ab.length > 1 ? 'are' : 'is'} at ${ro.method === 'nnls' ? 'zero (the non-negativity bound)' : 'a bound'}: no standard error; the other terms' errors are conditional on this active set`);
+    if (ab.length > 0)
+      notes.push(
+        `${ab.map((x) => `'${x}'`).join(', ')} ${ab.length > 1 ? 'are' : 'is'} at ${ro.method === 'nnls' ? 'zero (the non-negativity bound)' : 'a bound'}: no standard error; the other terms' errors are conditional on this active set`,
+      );
   }
-  if (penalised) notes.push(`ridge λ = ${ro.ridge!.lambda} toward the prior on the column-scaled normal equations; standard errors are the sandwich σ²(A+λI)⁻¹A(A+λI)⁻¹ around the biased estimate; dof uses tr(H) = ${sol.pEff.toFixed(3)}`);
+  if (penalised)
+    notes.push(
+      `ridge λ = ${ro.ridge!.lambda} toward the prior on the column-scaled normal equations; standard errors are the sandwich σ²(A+λI)⁻¹A(A+λI)⁻¹ around the biased estimate; dof uses tr(H) = ${sol.pEff.toFixed(3)}`,
+    );
   if (ro.method === 'huber') {
-    notes.push(`Huber IRLS k = ${hk} with Huber's proposal-2 scale: ${huberIters} iterations${huberConverged ? '' : ' (NOT converged: raise --huber-max-iter)'}; ${(100 * (1 - inl / n)).toFixed(2)}% of rows down-weighted; standard errors: Huber's H1 sandwich`);
+    notes.push(
+      `Huber IRLS k = ${hk} with Huber's proposal-2 scale: ${huberIters} iterations${huberConverged ? '' : ' (NOT converged: raise --huber-max-iter)'}; ${(100 * (1 - inl / n)).toFixed(2)}% of rows down-weighted; standard errors: Huber's H1 sandwich`,
+    );
   }
   if (B > 0) {
     notes.push(`standard errors and 95% intervals from ${B} Poisson-bootstrap replicates (seed ${ro.seed}; percentile intervals)`);
@@ -696,7 +735,11 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
   }
 
   const experiments: ExperimentRef[] = ds.experiments.map((x, e) => ({
-    id: x.ref.id, model: x.ref.model, gpu: x.ref.gpu, tp: x.ref.tp, groups: { ...x.ref.groups },
+    id: x.ref.id,
+    model: x.ref.model,
+    gpu: x.ref.gpu,
+    tp: x.ref.tp,
+    groups: { ...x.ref.groups },
     rows: summaries[e]!.rows,
     ranges: summaries[e]!.ranges,
   }));
@@ -709,8 +752,14 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
     covariance,
     residual: { sigma, scale: relative ? 'relative' : 'absolute', dof, byKind: kindResiduals(kindAcc, 'q95') },
     diagnostics: {
-      rank: ident.rank, conditionNumber: ident.conditionNumber, activeConditionNumber: ident.activeConditionNumber, terms: p,
-      notes, dropped: ident.dropped, merged: ident.merged, problems: ident.problems,
+      rank: ident.rank,
+      conditionNumber: ident.conditionNumber,
+      activeConditionNumber: ident.activeConditionNumber,
+      terms: p,
+      notes,
+      dropped: ident.dropped,
+      merged: ident.merged,
+      problems: ident.problems,
     },
     experiments,
     metrics: { train, cv: cvRes },
@@ -737,7 +786,9 @@ function quadFormP(x: Float64Array, C: Float64Array, p: number): number {
 /** The per-kind residual scales of the kinds that have rows. */
 function kindResiduals(accs: readonly KindScaleAccumulator[], estimator: 'rms' | 'q95' | 'mad'): Partial<Record<(typeof ROW_KINDS)[number], KindResidual>> {
   const out: Partial<Record<(typeof ROW_KINDS)[number], KindResidual>> = {};
-  accs.forEach((a, k) => { if (a.n > 0) out[ROW_KINDS[k as RowKind]] = a.result(estimator); });
+  accs.forEach((a, k) => {
+    if (a.n > 0) out[ROW_KINDS[k as RowKind]] = a.result(estimator);
+  });
   return out;
 }
 
@@ -756,7 +807,11 @@ export function chi2Crit95(k: number): number {
   return k * (1 - 2 / (9 * k) + z * Math.sqrt(2 / (9 * k))) ** 3;
 }
 
-interface ProfileOut { objective: number[]; exercised: boolean; n: number }
+interface ProfileOut {
+  objective: number[];
+  exercised: boolean;
+  n: number;
+}
 
 /**
  * Profile of the basis parameters over their grids (cartesian product = variants), one linear fit of
@@ -791,8 +846,8 @@ function* profilePlan(src: RowSource, basis: Basis, ro: ResolvedOptions, affects
   if (!exercised) return { objective: systems.map(() => 0), exercised, n }; // every variant is the same fit: nothing to profile
   const penalised = (ro.ridge?.lambda ?? 0) > 0;
   const mp: MethodParams = {
-    lo: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? 0 : ro.bounds?.[nm]?.[0] ?? -Infinity)),
-    hi: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? Infinity : ro.bounds?.[nm]?.[1] ?? Infinity)),
+    lo: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? 0 : (ro.bounds?.[nm]?.[0] ?? -Infinity))),
+    hi: Float64Array.from(names, (nm) => (ro.method === 'nnls' ? Infinity : (ro.bounds?.[nm]?.[1] ?? Infinity))),
     hasBounds: ro.method === 'nnls' || ro.bounds !== undefined,
     lambda: ro.ridge?.lambda ?? 0,
     prior: Float64Array.from(names, (nm) => ro.ridge?.prior[nm] ?? 0),
@@ -805,7 +860,16 @@ function* profilePlan(src: RowSource, basis: Basis, ro: ResolvedOptions, affects
   if (ro.method !== 'huber') {
     return { objective: jobs.map((j) => Math.max(0, quadraticRss(j.sys.A, j.sys.b, j.sys.c, j.sol.beta))), exercised, n };
   }
-  yield* huberIrls(jobs, ro, p, wOf, () => -1, () => 1, mp, view);
+  yield* huberIrls(
+    jobs,
+    ro,
+    p,
+    wOf,
+    () => -1,
+    () => 1,
+    mp,
+    view,
+  );
   const hk = ro.huber!.k;
   const kappa = huberKappa(hk);
   const obj = jobs.map((j) => 0.5 * Math.max(1, n - j.ident.active.length) * kappa * j.scale);
@@ -814,7 +878,7 @@ function* profilePlan(src: RowSource, basis: Basis, ro: ResolvedOptions, affects
       const sw = Math.sqrt(wOf(y));
       for (let g = 0; g < G; g++) {
         const j = jobs[g]!;
-        const t = Math.abs((y - dot(view(x, g), j.sol.beta)) * sw / j.scale);
+        const t = Math.abs(((y - dot(view(x, g), j.sol.beta)) * sw) / j.scale);
         obj[g] += j.scale * (t <= hk ? 0.5 * t * t : hk * t - 0.5 * hk * hk);
       }
     },
@@ -837,7 +901,14 @@ export interface ParamChoice {
   reason: string;
 }
 
-interface Prepared { basis: Basis; ro: ResolvedOptions; cacheBytes: number; ds: FitDataset; given: Record<string, number>; profiled: readonly BasisParam[] }
+interface Prepared {
+  basis: Basis;
+  ro: ResolvedOptions;
+  cacheBytes: number;
+  ds: FitDataset;
+  given: Record<string, number>;
+  profiled: readonly BasisParam[];
+}
 
 function prepare(ds: FitDataset, opts: FitOptions): Prepared {
   const basis = typeof opts.basis === 'string' ? getBasis(opts.basis) : opts.basis;
@@ -921,7 +992,9 @@ function finishResult(r: FitResult, chosen: ReturnType<typeof chooseParams>, ext
       ...r.diagnostics,
       notes: [
         ...chosen.notes,
-        ...(r.options.cv && chosen.choices.some((c) => c.source === 'profile') ? ['CV folds reuse the basis parameters profiled on all training rows (not re-profiled per fold): CV error is slightly optimistic'] : []),
+        ...(r.options.cv && chosen.choices.some((c) => c.source === 'profile')
+          ? ['CV folds reuse the basis parameters profiled on all training rows (not re-profiled per fold): CV error is slightly optimistic']
+          : []),
         ...r.diagnostics.notes,
       ],
     },
@@ -930,12 +1003,18 @@ function finishResult(r: FitResult, chosen: ReturnType<typeof chooseParams>, ext
 }
 
 /** One data pass a fit asks for: stream `src`'s rows into `visitor`. */
-interface PassRequest { readonly src: RowSource; readonly visitor: RowVisitor }
+interface PassRequest {
+  readonly src: RowSource;
+  readonly visitor: RowVisitor;
+}
 
 /** Run a pass plan over one row source, handing each pass to the driver. */
 function* passesOf<T>(src: RowSource, plan: Generator<RowVisitor, T, void>): Generator<PassRequest, T, void> {
   let r = plan.next();
-  while (!r.done) { yield { src, visitor: r.value }; r = plan.next(); }
+  while (!r.done) {
+    yield { src, visitor: r.value };
+    r = plan.next();
+  }
   return r.value;
 }
 
@@ -965,7 +1044,10 @@ function* fitProgram(ds: FitDataset, opts: FitOptions): Generator<PassRequest, F
 export async function fitDataset(ds: FitDataset, input: FitInput): Promise<FitResult> {
   const program = fitProgram(ds, withFitDefaults(input));
   let r = program.next();
-  while (!r.done) { await r.value.src.pass(r.value.visitor); r = program.next(); }
+  while (!r.done) {
+    await r.value.src.pass(r.value.visitor);
+    r = program.next();
+  }
   return r.value;
 }
 
@@ -973,6 +1055,9 @@ export async function fitDataset(ds: FitDataset, input: FitInput): Promise<FitRe
 export function fitDatasetSync(ds: FitDataset, input: FitInput): FitResult {
   const program = fitProgram(ds, withFitDefaults(input));
   let r = program.next();
-  while (!r.done) { r.value.src.passSync(r.value.visitor); r = program.next(); }
+  while (!r.done) {
+    r.value.src.passSync(r.value.visitor);
+    r = program.next();
+  }
   return r.value;
 }

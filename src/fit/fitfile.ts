@@ -46,11 +46,13 @@ export const ExperimentRef = z.object({
   /** Number of training rows from this experiment. */
   rows: z.number().int().nonnegative(),
   /** Ranges of the training data, for extrapolation warnings. */
-  ranges: z.object({
-    prefillTokens: z.tuple([z.number(), z.number()]),
-    decodeRequests: z.tuple([z.number(), z.number()]),
-    maxContext: z.number(),
-  }).optional(),
+  ranges: z
+    .object({
+      prefillTokens: z.tuple([z.number(), z.number()]),
+      decodeRequests: z.tuple([z.number(), z.number()]),
+      maxContext: z.number(),
+    })
+    .optional(),
 });
 export type ExperimentRef = z.infer<typeof ExperimentRef>;
 
@@ -104,32 +106,39 @@ export const FitFile = z.object({
   experiments: z.array(ExperimentRef),
   metrics: z.object({
     train: z.object({ overall: Metrics, byGroup: z.record(z.string(), z.record(z.string(), Metrics)).default({}) }),
-    cv: z.object({
-      scheme: z.string(),
-      seed: z.number().int().optional(),
-      overall: Metrics,
-      folds: z.array(z.object({
-        fold: z.string(),
-        metrics: Metrics,
-        /** Rows the fold's model was trained on (added in stepfit 0.1; optional for older files). */
-        trainRows: z.number().int().optional(),
-        /** Terms that fold's training data could not identify (fixed at 0 in that fold's model). */
-        dropped: z.array(z.string()).optional(),
-      })),
-      byGroup: z.record(z.string(), z.record(z.string(), Metrics)).default({}),
-    }).nullable().default(null),
+    cv: z
+      .object({
+        scheme: z.string(),
+        seed: z.number().int().optional(),
+        overall: Metrics,
+        folds: z.array(
+          z.object({
+            fold: z.string(),
+            metrics: Metrics,
+            /** Rows the fold's model was trained on (added in stepfit 0.1; optional for older files). */
+            trainRows: z.number().int().optional(),
+            /** Terms that fold's training data could not identify (fixed at 0 in that fold's model). */
+            dropped: z.array(z.string()).optional(),
+          }),
+        ),
+        byGroup: z.record(z.string(), z.record(z.string(), Metrics)).default({}),
+      })
+      .nullable()
+      .default(null),
   }),
   /**
    * BLIS-style α terms (request overheads outside the steps), fitted beside β by `fit --alpha-from`
    * (src/fit/alpha.ts): alpha0 API time before queueing (µs), alpha1 post-decode fixed (µs), alpha2
    * per output token (µs). Optional: absent when the data carried no API timestamps.
    */
-  alpha: z.object({
-    source: z.string(),
-    terms: z.array(TermFit),
-    n: z.object({ api: z.number().int().nonnegative(), post: z.number().int().nonnegative() }),
-    notes: z.array(z.string()).default([]),
-  }).optional(),
+  alpha: z
+    .object({
+      source: z.string(),
+      terms: z.array(TermFit),
+      n: z.object({ api: z.number().int().nonnegative(), post: z.number().int().nonnegative() }),
+      notes: z.array(z.string()).default([]),
+    })
+    .optional(),
   diagnostics: z.object({
     rank: z.number().int(),
     conditionNumber: z.number().nullable(),
@@ -142,23 +151,31 @@ export const FitFile = z.object({
     /** Condition number of the scaled design restricted to the fitted terms. */
     activeConditionNumber: z.number().nullable().optional(),
     /** Identifiability findings by name: all-zero, constant, collinear or ill-conditioned terms. */
-    problems: z.array(z.object({
-      kind: z.enum(['zero', 'constant', 'collinear', 'ill-conditioned']),
-      terms: z.array(z.string()),
-      detail: z.string(),
-    })).optional(),
+    problems: z
+      .array(
+        z.object({
+          kind: z.enum(['zero', 'constant', 'collinear', 'ill-conditioned']),
+          terms: z.array(z.string()),
+          detail: z.string(),
+        }),
+      )
+      .optional(),
     /** How each basis parameter was decided: profiled on the training rows, default (not identifiable), or given. */
-    basisParams: z.array(z.object({
-      name: z.string(),
-      unit: z.string(),
-      value: z.number(),
-      source: z.enum(['profile', 'default', 'given']),
-      grid: z.array(z.number()).optional(),
-      /** Training objective at each grid value (Huber proposal-2 criterion, or weighted RSS). */
-      objective: z.array(z.number()).optional(),
-      interval: z.tuple([z.number(), z.number()]).optional(),
-      reason: z.string(),
-    })).optional(),
+    basisParams: z
+      .array(
+        z.object({
+          name: z.string(),
+          unit: z.string(),
+          value: z.number(),
+          source: z.enum(['profile', 'default', 'given']),
+          grid: z.array(z.number()).optional(),
+          /** Training objective at each grid value (Huber proposal-2 criterion, or weighted RSS). */
+          objective: z.array(z.number()).optional(),
+          interval: z.tuple([z.number(), z.number()]).optional(),
+          reason: z.string(),
+        }),
+      )
+      .optional(),
   }),
   provenance: z.object({
     stepfitVersion: z.string(),

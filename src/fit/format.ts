@@ -17,7 +17,12 @@ const padL = (s: string, w: number): string => (s.length >= w ? s : ' '.repeat(w
 /** Align a table: first row is the header; numeric-looking columns right-aligned. */
 export function table(rows: string[][], rightAlign: boolean[] = []): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (rightAlign[c] ? padL(cell, widths[c]!) : pad(cell, widths[c]!))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (rightAlign[c] ? padL(cell, widths[c]!) : pad(cell, widths[c]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** One line of metrics. */
@@ -54,18 +59,24 @@ export function formatFit(fit: FitFile): string[] {
   }
   out.push(...table(trows, [false, true, true, false, false]));
   for (const c of fit.diagnostics.basisParams ?? []) {
-    out.push(`basis parameter ${c.name} = ${num(c.value)} ${c.unit} (${c.source === 'profile' ? 'fitted by profile on the training rows' : c.source === 'given' ? 'given' : 'default'})${c.interval && c.source === 'profile' ? `, 95% profile interval ${num(c.interval[0])}–${num(c.interval[1])} ${c.unit}` : ''}`);
+    out.push(
+      `basis parameter ${c.name} = ${num(c.value)} ${c.unit} (${c.source === 'profile' ? 'fitted by profile on the training rows' : c.source === 'given' ? 'given' : 'default'})${c.interval && c.source === 'profile' ? `, 95% profile interval ${num(c.interval[0])}–${num(c.interval[1])} ${c.unit}` : ''}`,
+    );
   }
   out.push(`residual σ = ${num(fit.residual.sigma)}${fit.residual.scale === 'relative' ? ' (relative: fraction of the step time)' : ' µs'}, dof ${num(fit.residual.dof, 6)}`);
   const kinds = fit.residual.byKind;
   if (kinds) {
-    const parts = Object.entries(kinds).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${num(v!.sigma)} (n ${v!.n})`);
+    const parts = Object.entries(kinds)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k} ${num(v!.sigma)} (n ${v!.n})`);
     if (parts.length > 0) out.push(`  per row kind (used for prediction intervals): ${parts.join(', ')}`);
   }
   const d = fit.diagnostics;
   const p = d.terms ?? fit.terms.length;
   const fitted = fit.terms.filter((t) => t.status === 'fitted' || t.status === 'at-bound').length;
-  out.push(`diagnostics: scaled design rank ${d.rank} of ${p}, condition number ${d.conditionNumber === null ? '∞ (rank-deficient)' : num(d.conditionNumber)}${d.activeConditionNumber !== undefined && d.activeConditionNumber !== null ? `; ${fitted} fitted terms: condition number ${num(d.activeConditionNumber)}` : ''}`);
+  out.push(
+    `diagnostics: scaled design rank ${d.rank} of ${p}, condition number ${d.conditionNumber === null ? '∞ (rank-deficient)' : num(d.conditionNumber)}${d.activeConditionNumber !== undefined && d.activeConditionNumber !== null ? `; ${fitted} fitted terms: condition number ${num(d.activeConditionNumber)}` : ''}`,
+  );
   for (const n of d.notes) out.push(`  - ${n}`);
   out.push(`train: ${metricsLine(fit.metrics.train.overall)}`);
   const cv = fit.metrics.cv;
@@ -74,7 +85,17 @@ export function formatFit(fit: FitFile): string[] {
     const frows = [['fold', 'held out', 'MAPE%', 'median%', 'p90%', 'p99%', 'R²', 'bias%', 'dropped']];
     for (const f of cv.folds) {
       const m = f.metrics;
-      frows.push([f.fold, String(m.n), m.mape.toFixed(2), m.medianApe.toFixed(2), m.p90Ape.toFixed(2), m.p99Ape.toFixed(2), m.r2 === null ? '—' : m.r2.toFixed(4), m.biasPct.toFixed(2), (f.dropped ?? []).join(',') || '—']);
+      frows.push([
+        f.fold,
+        String(m.n),
+        m.mape.toFixed(2),
+        m.medianApe.toFixed(2),
+        m.p90Ape.toFixed(2),
+        m.p99Ape.toFixed(2),
+        m.r2 === null ? '—' : m.r2.toFixed(4),
+        m.biasPct.toFixed(2),
+        (f.dropped ?? []).join(',') || '—',
+      ]);
     }
     out.push(...table(frows, [false, true, true, true, true, true, true, true, false]).map((l) => '  ' + l));
   }

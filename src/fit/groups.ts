@@ -13,17 +13,21 @@ export const GROUP_FIELDS = ['experiment', 'model', 'gpu', 'tp'] as const;
 export function groupValue(ds: FitDataset, e: number, field: string): string | undefined {
   const r = ds.experiments[e]!.ref;
   switch (field) {
-    case 'experiment': return r.id;
-    case 'model': return r.model;
-    case 'gpu': return r.gpu;
-    case 'tp': return String(r.tp);
-    default: return r.groups[field];
+    case 'experiment':
+      return r.id;
+    case 'model':
+      return r.model;
+    case 'gpu':
+      return r.gpu;
+    case 'tp':
+      return String(r.tp);
+    default:
+      return r.groups[field];
   }
 }
 
 /** Distinct group values in a stable order (numeric for tp). */
-export const sortValues = (field: string, vals: string[]): string[] =>
-  field === 'tp' ? vals.sort((a, b) => Number(a) - Number(b)) : vals.sort();
+export const sortValues = (field: string, vals: string[]): string[] => (field === 'tp' ? vals.sort((a, b) => Number(a) - Number(b)) : vals.sort());
 
 /** Metric cells of a data set: one accumulator per (experiment, row kind), created on first use. */
 export class MetricCells {

@@ -113,14 +113,20 @@ export function identify(sys: NormalSystem, names: readonly string[], mode: Iden
     const keep = consts.find((j) => names[j] === 'constant') ?? consts[0]!;
     const others = consts.filter((j) => j !== keep);
     const desc = consts.map((j) => `${names[j]} = ${fmt(sys.colMin[j]!)}`).join(', ');
-    out.problems.push({ kind: 'constant', terms: consts.map((j) => names[j]!), detail: `terms ${consts.map((j) => q(names[j]!)).join(', ')} are constant in every row (${desc}) and so perfectly collinear: only their combined effect is identified` });
+    out.problems.push({
+      kind: 'constant',
+      terms: consts.map((j) => names[j]!),
+      detail: `terms ${consts.map((j) => q(names[j]!)).join(', ')} are constant in every row (${desc}) and so perfectly collinear: only their combined effect is identified`,
+    });
     if (change) {
       mergeTargets.add(keep);
       for (const j of others) {
         status[j] = `merged:${names[keep]}`;
         out.merged.push({ term: names[j]!, into: names[keep]! });
       }
-      out.notes.push(`${others.map((j) => q(names[j]!)).join(', ')} ${others.length > 1 ? 'are' : 'is'} constant in every training row, like ${q(names[keep]!)} (${desc}): not separately identifiable; merged into ${q(names[keep]!)} (its coefficient absorbs ${others.map((j) => `β_${names[j]}·${fmt(sys.colMin[j]!)}`).join(' + ')}; ${others.length > 1 ? 'they are' : 'it is'} reported as 0). Data from several models / TPs / GPUs would separate them.`);
+      out.notes.push(
+        `${others.map((j) => q(names[j]!)).join(', ')} ${others.length > 1 ? 'are' : 'is'} constant in every training row, like ${q(names[keep]!)} (${desc}): not separately identifiable; merged into ${q(names[keep]!)} (its coefficient absorbs ${others.map((j) => `β_${names[j]}·${fmt(sys.colMin[j]!)}`).join(' + ')}; ${others.length > 1 ? 'they are' : 'it is'} reported as 0). Data from several models / TPs / GPUs would separate them.`,
+      );
       active = active.filter((j) => !others.includes(j));
     }
   }
@@ -139,7 +145,12 @@ export function identify(sys: NormalSystem, names: readonly string[], mode: Iden
     if (ratio < RANK_TOL) {
       const terms = involved.map((t) => names[t.j]!);
       const alreadyNamed = out.problems.some((pr) => pr.kind === 'collinear' && pr.terms.join() === terms.join());
-      if (!alreadyNamed) out.problems.push({ kind: 'collinear', terms, detail: `terms ${terms.map(q).join(', ')} are collinear in the data (smallest/largest singular value of the scaled design ${ratio.toExponential(2)}; direction ${loads}): not separately identifiable` });
+      if (!alreadyNamed)
+        out.problems.push({
+          kind: 'collinear',
+          terms,
+          detail: `terms ${terms.map(q).join(', ')} are collinear in the data (smallest/largest singular value of the scaled design ${ratio.toExponential(2)}; direction ${loads}): not separately identifiable`,
+        });
       if (!change) break;
       // which term goes: the best constrained fit without it (when scored); ties → not a merge target, then the largest loading, then the later term
       const rank = (t: { j: number; load: number }): number[] => [mergeTargets.has(t.j) ? 1 : 0, -Math.abs(t.load), -t.j];
@@ -147,7 +158,12 @@ export function identify(sys: NormalSystem, names: readonly string[], mode: Iden
       const bestScore = Math.min(...scored.map((t) => t.score));
       const tol = 1e-9 * Math.max(1, Math.abs(bestScore));
       const tied = scored.filter((t) => t.score <= bestScore + tol);
-      tied.sort((a, b) => { const ra = rank(a); const rb = rank(b); for (let k = 0; k < ra.length; k++) if (ra[k] !== rb[k]) return ra[k]! - rb[k]!; return 0; });
+      tied.sort((a, b) => {
+        const ra = rank(a);
+        const rb = rank(b);
+        for (let k = 0; k < ra.length; k++) if (ra[k] !== rb[k]) return ra[k]! - rb[k]!;
+        return 0;
+      });
       const worst = tied[0]!;
       const why = opts.score && tied.length < scored.length ? 'the best constrained fit without it' : 'largest loading';
       status[worst.j] = 'dropped';
@@ -162,14 +178,20 @@ export function identify(sys: NormalSystem, names: readonly string[], mode: Iden
         out.merged = out.merged.filter((x) => x.into !== names[worst.j]);
         if (gone.length > 0) extra = `; ${gone.map(q).join(', ')} (merged into it) ${gone.length > 1 ? 'go' : 'goes'} too — the remaining collinear terms carry that constant`;
       }
-      out.notes.push(`${terms.map(q).join(', ')} are collinear in the training data (singular value ratio ${ratio.toExponential(2)}): dropped ${q(names[worst.j]!)} (${why}), coefficient fixed at 0${extra}`);
+      out.notes.push(
+        `${terms.map(q).join(', ')} are collinear in the training data (singular value ratio ${ratio.toExponential(2)}): dropped ${q(names[worst.j]!)} (${why}), coefficient fixed at 0${extra}`,
+      );
       active = active.filter((j) => j !== worst.j);
       continue;
     }
     const cond = smax / smin;
     out.activeConditionNumber = cond;
     if (cond > COND_WARN) {
-      out.problems.push({ kind: 'ill-conditioned', terms: involved.map((t) => names[t.j]!), detail: `poorly conditioned design (condition number ${fmt(cond)}); the weakest direction mixes ${loads}: these coefficients trade off against each other, expect wide intervals` });
+      out.problems.push({
+        kind: 'ill-conditioned',
+        terms: involved.map((t) => names[t.j]!),
+        detail: `poorly conditioned design (condition number ${fmt(cond)}); the weakest direction mixes ${loads}: these coefficients trade off against each other, expect wide intervals`,
+      });
       out.notes.push(`poorly conditioned (condition number ${fmt(cond)}): ${involved.map((t) => q(names[t.j]!)).join(', ')} trade off against each other; expect wide intervals`);
     }
     break;
@@ -178,7 +200,9 @@ export function identify(sys: NormalSystem, names: readonly string[], mode: Iden
 
   const blocking = out.problems.filter((pr) => pr.kind !== 'ill-conditioned');
   if (mode === 'fail' && blocking.length > 0) {
-    throw new InputError(`${opts.context ? opts.context + ': ' : ''}not identifiable: ${blocking.map((pr) => pr.detail).join('; ')}. Fit data from several models / GPUs / TPs, use --method ridge (a prior), or --on-collinear resolve to drop/merge them`);
+    throw new InputError(
+      `${opts.context ? opts.context + ': ' : ''}not identifiable: ${blocking.map((pr) => pr.detail).join('; ')}. Fit data from several models / GPUs / TPs, use --method ridge (a prior), or --on-collinear resolve to drop/merge them`,
+    );
   }
   if (mode === 'report' && blocking.length > 0) {
     out.notes.push(`${blocking.map((pr) => pr.detail).join('; ')} — with ridge these terms are determined by the prior, not by the data`);

@@ -83,8 +83,8 @@ export class MetricsAccumulator {
       out.full.push(...p.chunks());
       const n = out.n + p.n;
       const delta = p.meanY - out.meanY;
-      out.m2Y += p.m2Y + delta * delta * out.n * p.n / n;
-      out.meanY += delta * p.n / n;
+      out.m2Y += p.m2Y + (delta * delta * out.n * p.n) / n;
+      out.meanY += (delta * p.n) / n;
       out.n = n;
       out.sumApe += p.sumApe;
       out.sumPe += p.sumPe;
@@ -99,7 +99,10 @@ export class MetricsAccumulator {
     if (n === 0) return { n: 0, mape: NaN, medianApe: NaN, p90Ape: NaN, p99Ape: NaN, rmseUs: NaN, r2: null, biasPct: NaN };
     const sorted = new Float32Array(n);
     let off = 0;
-    for (const c of this.full) { sorted.set(c, off); off += c.length; }
+    for (const c of this.full) {
+      sorted.set(c, off);
+      off += c.length;
+    }
     sorted.set(this.cur.subarray(0, this.curN), off);
     sorted.sort();
     return {
@@ -110,7 +113,7 @@ export class MetricsAccumulator {
       p99Ape: sortedQuantile(sorted, 0.99),
       rmseUs: Math.sqrt(this.sse / n),
       r2: n >= 2 && this.m2Y > 0 ? 1 - this.sse / this.m2Y : null,
-      biasPct: 100 * this.sumPe / n,
+      biasPct: (100 * this.sumPe) / n,
     };
   }
 }

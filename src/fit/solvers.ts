@@ -37,7 +37,19 @@ export function solveBox(A: Float64Array, b: Float64Array, lo: Float64Array, hi:
   const z = new Float64Array(p);
   const state: BoundState[] = new Array<BoundState>(p);
   for (let j = 0; j < p; j++) {
-    if (lo[j] === hi[j]) { z[j] = lo[j]!; state[j] = 'lower'; } else if (Number.isFinite(lo[j]!)) { z[j] = lo[j]!; state[j] = 'lower'; } else if (Number.isFinite(hi[j]!)) { z[j] = hi[j]!; state[j] = 'upper'; } else { z[j] = 0; state[j] = 'free'; }
+    if (lo[j] === hi[j]) {
+      z[j] = lo[j]!;
+      state[j] = 'lower';
+    } else if (Number.isFinite(lo[j]!)) {
+      z[j] = lo[j]!;
+      state[j] = 'lower';
+    } else if (Number.isFinite(hi[j]!)) {
+      z[j] = hi[j]!;
+      state[j] = 'upper';
+    } else {
+      z[j] = 0;
+      state[j] = 'free';
+    }
   }
   let bscale = 1;
   for (let j = 0; j < p; j++) bscale = Math.max(bscale, Math.abs(b[j]!));
@@ -73,21 +85,42 @@ export function solveBox(A: Float64Array, b: Float64Array, lo: Float64Array, hi:
         if (state[j] !== 'free') continue;
         if (s[j]! < lo[j]!) {
           const a = (lo[j]! - z[j]!) / (s[j]! - z[j]!);
-          if (a < alpha) { alpha = a; blocking = j; }
+          if (a < alpha) {
+            alpha = a;
+            blocking = j;
+          }
         } else if (s[j]! > hi[j]!) {
           const a = (hi[j]! - z[j]!) / (s[j]! - z[j]!);
-          if (a < alpha) { alpha = a; blocking = j; }
+          if (a < alpha) {
+            alpha = a;
+            blocking = j;
+          }
         }
       }
-      if (blocking < 0) { z.set(s); break; }
+      if (blocking < 0) {
+        z.set(s);
+        break;
+      }
       alpha = Math.max(0, alpha);
       for (let j = 0; j < p; j++) if (state[j] === 'free') z[j] = z[j]! + alpha * (s[j]! - z[j]!);
       // fix every free variable now at (or beyond, by rounding) a bound
       for (let j = 0; j < p; j++) {
         if (state[j] !== 'free') continue;
         if (j === blocking) {
-          if (s[j]! < lo[j]!) { z[j] = lo[j]!; state[j] = 'lower'; } else { z[j] = hi[j]!; state[j] = 'upper'; }
-        } else if (z[j]! <= lo[j]!) { z[j] = lo[j]!; state[j] = 'lower'; } else if (z[j]! >= hi[j]!) { z[j] = hi[j]!; state[j] = 'upper'; }
+          if (s[j]! < lo[j]!) {
+            z[j] = lo[j]!;
+            state[j] = 'lower';
+          } else {
+            z[j] = hi[j]!;
+            state[j] = 'upper';
+          }
+        } else if (z[j]! <= lo[j]!) {
+          z[j] = lo[j]!;
+          state[j] = 'lower';
+        } else if (z[j]! >= hi[j]!) {
+          z[j] = hi[j]!;
+          state[j] = 'upper';
+        }
       }
     }
     // outer: release the bound variable whose gradient most strongly asks to move inward
@@ -98,7 +131,10 @@ export function solveBox(A: Float64Array, b: Float64Array, lo: Float64Array, hi:
       let g = -b[j]!;
       for (let k = 0; k < p; k++) g += A[j * p + k]! * z[k]!;
       const v = state[j] === 'lower' ? -g : g;
-      if (v > bestV) { bestV = v; best = j; }
+      if (v > bestV) {
+        bestV = v;
+        best = j;
+      }
     }
     if (best < 0) break;
     if (best === lastReleased && iterations > limit / 2) break; // numerical stall at a degenerate vertex

@@ -47,7 +47,13 @@ export interface FitCard {
   blis: { file: string; basis: string; inSampleMape: number };
 }
 
-export interface TransferRow { from: string; to: string; relation: 'same GPU' | 'same model family'; mape: number; rows: number }
+export interface TransferRow {
+  from: string;
+  to: string;
+  relation: 'same GPU' | 'same model family';
+  mape: number;
+  rows: number;
+}
 
 /** Model family: the configs/models id up to its first '-' (llama, qwen3, bloom). */
 export const modelFamily = (model: string): string => model.split('-')[0]!;
@@ -63,7 +69,15 @@ function batchClass(s: Step): string {
   return lo === hi ? `b${lo}` : `b${lo}-${hi}`;
 }
 
-interface Unit { id: string; source: FitSource; model: string; gpu: string; tp: number; mode: string | null; exps: SuiteExperiment[] }
+interface Unit {
+  id: string;
+  source: FitSource;
+  model: string;
+  gpu: string;
+  tp: number;
+  mode: string | null;
+  exps: SuiteExperiment[];
+}
 
 /** Group a source's experiments into published fits: same model, GPU, TP (and execution mode); derived rows (power-capped H100) excluded. */
 function units(src: FitSource, exps: readonly SuiteExperiment[]): Unit[] {
@@ -126,7 +140,11 @@ function transferMape(fit: FitFile, u: Unit): { mape: number; rows: number } {
         meas.push(t.durationUs);
       }
     } else {
-      for (const s of e.steps) if (s.durationUs !== undefined) { pred.push(m.predictUs(s)); meas.push(s.durationUs); }
+      for (const s of e.steps)
+        if (s.durationUs !== undefined) {
+          pred.push(m.predictUs(s));
+          meas.push(s.durationUs);
+        }
     }
   }
   return { mape: computeMetrics(pred, meas).mape, rows: meas.length };
@@ -146,7 +164,12 @@ export interface RebuildOptions {
   log?: (line: string) => void;
 }
 
-export interface RebuildResult { written: string[]; skipped: { source: string; why: string }[]; cards: FitCard[]; transfers: TransferRow[] }
+export interface RebuildResult {
+  written: string[];
+  skipped: { source: string; why: string }[];
+  cards: FitCard[];
+  transfers: TransferRow[];
+}
 
 /** Rebuild the published fits into `dir`. */
 export async function rebuildFits(o: RebuildOptions): Promise<RebuildResult> {
@@ -160,7 +183,15 @@ export async function rebuildFits(o: RebuildOptions): Promise<RebuildResult> {
   for (const src of FIT_SOURCES) {
     if (o.sources && !o.sources.includes(src.name)) continue;
     const root = src.root();
-    const files = src.files.length > 0 ? src.files : fs.existsSync(root) ? fs.readdirSync(root).filter((f) => /\.(steps\.jsonl\.gz|meta\.json)$/.test(f)).sort() : [];
+    const files =
+      src.files.length > 0
+        ? src.files
+        : fs.existsSync(root)
+          ? fs
+              .readdirSync(root)
+              .filter((f) => /\.(steps\.jsonl\.gz|meta\.json)$/.test(f))
+              .sort()
+          : [];
     const missing = !fs.existsSync(root) ? root : files.map((f) => path.join(root, f)).find((f) => !fs.existsSync(f));
     if (missing !== undefined) {
       skipped.push({ source: src.name, why: `${missing} not found (needs the ${src.suite.bundled ? 'bundled' : '../shared'} data; set STEPFIT_FITS_DATA)` });
@@ -183,16 +214,33 @@ export async function rebuildFits(o: RebuildOptions): Promise<RebuildResult> {
       const rs = fitDatasetSync(ds, { ...engineOptions(SEED_CONFIG, seedBasis), cv: null });
       const seedFit = buildFitFile(rs, { ...prov, commandLine: `${command} (BLIS fragment: --basis seed)`, inputs });
       const blis = blisExport(seedFit, `${u.id}.blis.yaml`);
-      writeFileAtomic(path.join(o.dir, `${u.id}.blis.yaml`), `# ${u.id}: seed-basis fit (nnls, relative) of the same rows, in-sample MAPE ${round(seedFit.metrics.train.overall.mape)}%; regenerate: ${command}\n# ${blis.flags.split('\n').join('\n# ')}\n${blis.yaml}`);
+      writeFileAtomic(
+        path.join(o.dir, `${u.id}.blis.yaml`),
+        `# ${u.id}: seed-basis fit (nnls, relative) of the same rows, in-sample MAPE ${round(seedFit.metrics.train.overall.mape)}%; regenerate: ${command}\n# ${blis.flags.split('\n').join('\n# ')}\n${blis.yaml}`,
+      );
       const alpha = fit.terms.filter((t) => t.name.startsWith('alpha'));
       const card: FitCard = {
-        id: u.id, source: src.name, origin: src.origin, license: src.license, model: u.model, family: modelFamily(u.model), gpu: u.gpu, tp: u.tp, mode: u.mode,
-        experiments: u.exps.map((e) => e.id), rows, rowKind: kind, command, inputs,
+        id: u.id,
+        source: src.name,
+        origin: src.origin,
+        license: src.license,
+        model: u.model,
+        family: modelFamily(u.model),
+        gpu: u.gpu,
+        tp: u.tp,
+        mode: u.mode,
+        experiments: u.exps.map((e) => e.id),
+        rows,
+        rowKind: kind,
+        command,
+        inputs,
         terms: Object.fromEntries(fit.terms.map((t) => [t.name, t.coef])),
         alphaTerms: alpha.length > 0 ? Object.fromEntries(alpha.map((t) => [t.name, t.coef])) : null,
         inSample: { mape: round(fit.metrics.train.overall.mape), rows: fit.metrics.train.overall.n },
         heldOut: {
-          mape: fit.metrics.cv ? round(fit.metrics.cv.overall.mape) : NaN, scheme: fit.metrics.cv?.scheme ?? 'none', groups,
+          mape: fit.metrics.cv ? round(fit.metrics.cv.overall.mape) : NaN,
+          scheme: fit.metrics.cv?.scheme ?? 'none',
+          groups,
           description: src.cvGroup === 'batch' ? 'leave one batch-size class out (1, 2-3, 4-7, …)' : 'leave one arrival quartile of the requests out',
         },
         blis: { file: `${u.id}.blis.yaml`, basis: 'seed (nnls, relative)', inSampleMape: round(seedFit.metrics.train.overall.mape) },
@@ -235,7 +283,11 @@ export async function rebuildFits(o: RebuildOptions): Promise<RebuildResult> {
 }
 
 function readCardsIn(dir: string): FitCard[] {
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.card.json')).sort().map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as FitCard);
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.card.json'))
+    .sort()
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as FitCard);
 }
 
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '—');
@@ -254,8 +306,11 @@ export function fitsReadme(cards: readonly FitCard[], transfers: readonly Transf
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   const byId = [...new Map(cards.map((c) => [c.id, c])).values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (const c of byId) L.push(`| ${c.id} | ${c.model} | ${c.gpu} | ${c.tp} | ${c.mode ?? '—'} | ${c.rows} ${c.rowKind} | ${fmt(c.inSample.mape)} | ${fmt(c.heldOut.mape)} | ${c.alphaTerms ? Object.keys(c.alphaTerms).length : 'none'} | ${c.origin} (${c.license}) |`);
-  L.push('', '## Transfer (a fit predicting another published fit\'s data: same GPU or same model family, same source)', '', '| fit | predicts | relation | MAPE | rows |', '|---|---|---|---|---|');
+  for (const c of byId)
+    L.push(
+      `| ${c.id} | ${c.model} | ${c.gpu} | ${c.tp} | ${c.mode ?? '—'} | ${c.rows} ${c.rowKind} | ${fmt(c.inSample.mape)} | ${fmt(c.heldOut.mape)} | ${c.alphaTerms ? Object.keys(c.alphaTerms).length : 'none'} | ${c.origin} (${c.license}) |`,
+    );
+  L.push('', "## Transfer (a fit predicting another published fit's data: same GPU or same model family, same source)", '', '| fit | predicts | relation | MAPE | rows |', '|---|---|---|---|---|');
   for (const t of transfers) L.push(`| ${t.from} | ${t.to} | ${t.relation} | ${fmt(t.mape)} | ${t.rows} |`);
   L.push('', 'Not yet published: the H100 serving rows of ../shared/data §2b (not attempted yet) and the upstream-vLLM formats (readers not on this branch).', '');
   return L.join('\n');

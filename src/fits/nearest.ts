@@ -11,19 +11,36 @@ import { modelFamily, type FitCard, type TransferRow } from './build.js';
 /** Every published fit's card (fits/<id>.card.json), sorted by id. */
 export function readCards(dir: string = FITS_DIR): FitCard[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.card.json')).sort().map((f) => {
-    const file = path.join(dir, f);
-    try { return JSON.parse(fs.readFileSync(file, 'utf8')) as FitCard; } catch { throw new InputError(`${file}: not valid JSON (regenerate with stepfit fits rebuild)`); }
-  });
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.card.json'))
+    .sort()
+    .map((f) => {
+      const file = path.join(dir, f);
+      try {
+        return JSON.parse(fs.readFileSync(file, 'utf8')) as FitCard;
+      } catch {
+        throw new InputError(`${file}: not valid JSON (regenerate with stepfit fits rebuild)`);
+      }
+    });
 }
 
 export function readTransfers(dir: string = FITS_DIR): TransferRow[] {
   const file = path.join(dir, 'transfer.json');
   if (!fs.existsSync(file)) return [];
-  try { return JSON.parse(fs.readFileSync(file, 'utf8')) as TransferRow[]; } catch { throw new InputError(`${file}: not valid JSON (regenerate with stepfit fits rebuild)`); }
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as TransferRow[];
+  } catch {
+    throw new InputError(`${file}: not valid JSON (regenerate with stepfit fits rebuild)`);
+  }
 }
 
-export interface NearestFit { id: string; relation: 'same GPU' | 'same model family'; transferMape: number | null; transfers: number }
+export interface NearestFit {
+  id: string;
+  relation: 'same GPU' | 'same model family';
+  transferMape: number | null;
+  transfers: number;
+}
 
 /**
  * Null when a published fit covers (model, gpu) (configs ids); else the published fits on the same GPU
@@ -44,6 +61,8 @@ export function nearestFits(model: string, gpu: string, cards: readonly FitCard[
 /** One line for predict: which published fits are nearest and their transfer error. */
 export function nearestLine(model: string, gpu: string, near: readonly NearestFit[]): string {
   if (near.length === 0) return `no published fit for ${model} on ${gpu}, and none on the same GPU or of the same model family (stepfit fits list): the prediction is an extrapolation`;
-  const items = near.map((n) => `${n.id} (${n.relation}; transfer MAPE ${n.transferMape === null ? 'not measured' : `${n.transferMape.toFixed(1)}% over ${n.transfers} published pair${n.transfers > 1 ? 's' : ''}`})`);
+  const items = near.map(
+    (n) => `${n.id} (${n.relation}; transfer MAPE ${n.transferMape === null ? 'not measured' : `${n.transferMape.toFixed(1)}% over ${n.transfers} published pair${n.transfers > 1 ? 's' : ''}`})`,
+  );
   return `no published fit for ${model} on ${gpu}; nearest published fits: ${items.join(', ')}`;
 }

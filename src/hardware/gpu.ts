@@ -46,26 +46,30 @@ export interface GpuSpec {
 }
 
 const Sourced = z.object({ value: z.number().positive().nullable(), source: z.string().min(1) });
-const OwnLayout = z.object({
-  id: z.string(),
-  name: z.string(),
-  fp16DenseTflops: Sourced,
-  fp8DenseTflops: Sourced.optional(),
-  fp4DenseTflops: Sourced.optional(),
-  memCapacityGB: Sourced,
-  memBandwidthTBs: Sourced,
-  scaleUpGBs: Sourced.optional(),
-  scaleUpKind: z.string().optional(),
-  pcieGBs: Sourced.optional(),
-  tdpW: Sourced.optional(),
-  boostClockMHz: Sourced.optional(),
-}).loose();
+const OwnLayout = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    fp16DenseTflops: Sourced,
+    fp8DenseTflops: Sourced.optional(),
+    fp4DenseTflops: Sourced.optional(),
+    memCapacityGB: Sourced,
+    memBandwidthTBs: Sourced,
+    scaleUpGBs: Sourced.optional(),
+    scaleUpKind: z.string().optional(),
+    pcieGBs: Sourced.optional(),
+    tdpW: Sourced.optional(),
+    boostClockMHz: Sourced.optional(),
+  })
+  .loose();
 
-const CrossmodelLayout = z.object({
-  compute: z.object({ fp16_tensor_core: z.number().positive(), fp8_tensor_core: z.number().positive().optional() }).loose(),
-  memory: z.object({ bandwidth_tb_s: z.number().positive(), capacity_gb: z.number().positive().optional() }).loose(),
-  interconnect: z.object({ nvlink_bandwidth_gb_s: z.number().nonnegative().optional(), pcie_bandwidth_gb_s: z.number().positive().optional() }).loose().optional(),
-}).loose();
+const CrossmodelLayout = z
+  .object({
+    compute: z.object({ fp16_tensor_core: z.number().positive(), fp8_tensor_core: z.number().positive().optional() }).loose(),
+    memory: z.object({ bandwidth_tb_s: z.number().positive(), capacity_gb: z.number().positive().optional() }).loose(),
+    interconnect: z.object({ nvlink_bandwidth_gb_s: z.number().nonnegative().optional(), pcie_bandwidth_gb_s: z.number().positive().optional() }).loose().optional(),
+  })
+  .loose();
 
 function zodMsg(file: string, err: z.ZodError): string {
   const iss = err.issues[0]!;
@@ -83,7 +87,8 @@ export function parseGpuSpec(json: unknown, file: string): GpuSpec {
     const pcie = c.interconnect?.pcie_bandwidth_gb_s ?? 32;
     const id = path.basename(file).replace(/\.json$/, '');
     return Object.freeze({
-      id, name: String((json as Record<string, unknown>)['name'] ?? id),
+      id,
+      name: String((json as Record<string, unknown>)['name'] ?? id),
       fp16DenseTflops: c.compute.fp16_tensor_core / 2,
       fp8DenseTflops: c.compute.fp8_tensor_core ? c.compute.fp8_tensor_core / 2 : null,
       fp4DenseTflops: null,
@@ -111,14 +116,15 @@ export function parseGpuSpec(json: unknown, file: string): GpuSpec {
   }
   const pcie = g.pcieGBs?.value ?? 32;
   return Object.freeze({
-    id: g.id, name: g.name,
+    id: g.id,
+    name: g.name,
     fp16DenseTflops: need(g.fp16DenseTflops, 'fp16DenseTflops.value'),
     fp8DenseTflops: g.fp8DenseTflops?.value ?? null,
     fp4DenseTflops: g.fp4DenseTflops?.value ?? null,
     memCapacityGB: need(g.memCapacityGB, 'memCapacityGB.value'),
     memBandwidthTBs: need(g.memBandwidthTBs, 'memBandwidthTBs.value'),
     scaleUpGBs: g.scaleUpGBs?.value ?? pcie,
-    scaleUpKind: g.scaleUpGBs?.value ? g.scaleUpKind ?? 'nvlink' : 'pcie',
+    scaleUpKind: g.scaleUpGBs?.value ? (g.scaleUpKind ?? 'nvlink') : 'pcie',
     pcieGBs: pcie,
     tdpW: g.tdpW?.value ?? 0,
     boostClockMHz: g.boostClockMHz?.value ?? null,
@@ -132,7 +138,11 @@ export const HARDWARE_DIR = path.join(CONFIGS_DIR, 'hardware');
 /** Ids of the bundled datasheets. */
 export function knownGpuIds(): string[] {
   if (!fs.existsSync(HARDWARE_DIR)) return [];
-  return fs.readdirSync(HARDWARE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
+  return fs
+    .readdirSync(HARDWARE_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.replace(/\.json$/, ''))
+    .sort();
 }
 
 /** `--gpu` value: a bundled id (configs/hardware/<id>.json) or a path to a datasheet JSON. */

@@ -24,7 +24,12 @@ function removeTemp(t: string): void {
 }
 
 function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Remove stepfit temp files of `target` left by processes that no longer run (a kill -9, a power cut). */
@@ -32,7 +37,11 @@ function cleanStaleTemps(target: string): void {
   const dir = path.dirname(target);
   const prefix = `.${path.basename(target)}.tmp-`;
   let names: string[];
-  try { names = fs.readdirSync(dir); } catch { return; }
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
   for (const n of names) {
     const m = TEMP_RE.exec(n);
     if (!m || !n.startsWith(prefix)) continue;
@@ -45,7 +54,11 @@ function cleanStaleTemps(target: string): void {
 export function checkOutputPath(target: string, what = 'output'): void {
   if (target.trim() === '') throw new InputError(`${what}: empty path (expected a file name)`);
   let st: fs.Stats | undefined;
-  try { st = fs.statSync(target); } catch { /* absent: fine */ }
+  try {
+    st = fs.statSync(target);
+  } catch {
+    /* absent: fine */
+  }
   if (st?.isDirectory()) throw new InputError(`${what} '${target}': is a directory (expected a file path)`);
 }
 
@@ -68,7 +81,16 @@ const isGz = (target: string): boolean => target.toLowerCase().endsWith('.gz');
  * library callers keep their own signal handling).
  */
 export function installTempCleanup(): void {
-  const clean = (): void => { for (const t of liveTemps) { try { fs.rmSync(t, { force: true }); } catch { /* best effort */ } } liveTemps.clear(); };
+  const clean = (): void => {
+    for (const t of liveTemps) {
+      try {
+        fs.rmSync(t, { force: true });
+      } catch {
+        /* best effort */
+      }
+    }
+    liveTemps.clear();
+  };
   // a command that handles the signal itself (collect drains and flushes) owns the shutdown
   const on = (sig: 'SIGINT' | 'SIGTERM', code: number) => (): void => {
     if (process.listenerCount(sig) > 1) return;
@@ -108,10 +130,14 @@ export class AtomicWriter {
     checkDir(target);
     this.tmp = tempName(target);
     this.stream = fs.createWriteStream(this.tmp);
-    this.stream.on('error', (e) => { this.error ??= e; });
+    this.stream.on('error', (e) => {
+      this.error ??= e;
+    });
     if (isGz(target)) {
       const gz = zlib.createGzip();
-      gz.on('error', (e) => { this.error ??= e; });
+      gz.on('error', (e) => {
+        this.error ??= e;
+      });
       gz.pipe(this.stream);
       this.sink = gz;
     } else {
@@ -128,7 +154,11 @@ export class AtomicWriter {
       // wait for 'drain' (or the file closing after an error) and remove both listeners afterwards:
       // racing two `once` promises leaves the loser registered, one more per full buffer
       await new Promise<void>((resolve) => {
-        const done = (): void => { this.sink.removeListener('drain', done); this.stream.removeListener('close', done); resolve(); };
+        const done = (): void => {
+          this.sink.removeListener('drain', done);
+          this.stream.removeListener('close', done);
+          resolve();
+        };
         this.sink.once('drain', done);
         this.stream.once('close', done);
       });
@@ -192,7 +222,10 @@ export function writeFilesAtomic(files: { path: string; data: string | Uint8Arra
       tmps.push({ tmp, target: f.path });
       fs.writeFileSync(tmp, isGz(f.path) ? zlib.gzipSync(f.data) : f.data);
     }
-    for (const t of tmps) { fs.renameSync(t.tmp, t.target); liveTemps.delete(t.tmp); }
+    for (const t of tmps) {
+      fs.renameSync(t.tmp, t.target);
+      liveTemps.delete(t.tmp);
+    }
   } catch (e) {
     for (const t of tmps) removeTemp(t.tmp);
     if (e instanceof InputError) throw e;
@@ -201,6 +234,10 @@ export function writeFilesAtomic(files: { path: string; data: string | Uint8Arra
 }
 
 /** Track a temp file written outside AtomicWriter (removed on SIGINT/SIGTERM/exit until released). */
-export function trackTemp(t: string): void { liveTemps.add(t); }
+export function trackTemp(t: string): void {
+  liveTemps.add(t);
+}
 /** Stop tracking a temp file (renamed into place or removed). */
-export function releaseTemp(t: string): void { liveTemps.delete(t); }
+export function releaseTemp(t: string): void {
+  liveTemps.delete(t);
+}

@@ -16,7 +16,11 @@ export interface PathRole {
   readonly writes?: readonly string[];
 }
 
-interface Identity { readonly real: string; readonly inode?: string; readonly dir: boolean }
+interface Identity {
+  readonly real: string;
+  readonly inode?: string;
+  readonly dir: boolean;
+}
 
 function identity(p: string): Identity {
   try {
@@ -26,7 +30,11 @@ function identity(p: string): Identity {
     // not there yet: resolve the parent through links when it exists
     const abs = path.resolve(p);
     let parent = path.dirname(abs);
-    try { parent = fs.realpathSync(parent); } catch { /* keep as is */ }
+    try {
+      parent = fs.realpathSync(parent);
+    } catch {
+      /* keep as is */
+    }
     return { real: path.join(parent, path.basename(abs)), dir: false };
   }
 }
@@ -41,7 +49,10 @@ export function checkOutputsAgainstInputs(inputs: readonly PathRole[], outputs: 
   for (const o of outputs) {
     if (o.path === '') continue;
     outs.push({ flag: o.flag, p: o.path, id: identity(o.path) });
-    for (const w of o.writes ?? []) { const f = path.join(o.path, w); outs.push({ flag: `${o.flag} (its ${w})`, p: f, id: identity(f) }); }
+    for (const w of o.writes ?? []) {
+      const f = path.join(o.path, w);
+      outs.push({ flag: `${o.flag} (its ${w})`, p: f, id: identity(f) });
+    }
   }
   for (const o of outs) {
     for (const i of ins) {

@@ -18,7 +18,10 @@ function isGzip(file: string): boolean {
   }
 }
 
-export interface Line { readonly text: string; readonly lineNo: number }
+export interface Line {
+  readonly text: string;
+  readonly lineNo: number;
+}
 
 /** Open a readable stream, gunzipping when needed, with clear errors for missing/corrupt files. */
 export function openInput(file: string): NodeJS.ReadableStream {
@@ -51,7 +54,11 @@ export async function* readLines(file: string, maxLineBytes = MAX_LINE_BYTES): A
     let end = b.length;
     if (end > 0 && b[end - 1] === 13) end--; // CRLF
     let text: string;
-    try { text = dec.decode(b.subarray(0, end)); } catch { throw new InputError(`${file}:${lineNo}: not valid UTF-8 text`); }
+    try {
+      text = dec.decode(b.subarray(0, end));
+    } catch {
+      throw new InputError(`${file}:${lineNo}: not valid UTF-8 text`);
+    }
     if (lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     return text.trim() === '' ? null : text;
   };
@@ -63,13 +70,17 @@ export async function* readLines(file: string, maxLineBytes = MAX_LINE_BYTES): A
         if (nl < 0) {
           const rest = chunk.subarray(from);
           if (carryLen + rest.length > maxLineBytes) throw tooLong();
-          if (rest.length > 0) { carry.push(rest); carryLen += rest.length; }
+          if (rest.length > 0) {
+            carry.push(rest);
+            carryLen += rest.length;
+          }
           break;
         }
         const part = chunk.subarray(from, nl);
         if (carryLen + part.length > maxLineBytes) throw tooLong();
         const line = carryLen > 0 ? Buffer.concat([...carry, part]) : part;
-        carry = []; carryLen = 0;
+        carry = [];
+        carryLen = 0;
         from = nl + 1;
         const text = decode(line);
         if (text !== null) yield { text, lineNo };

@@ -14,7 +14,13 @@ export type Dtype = 'fp32' | 'bf16' | 'fp16' | 'fp8' | 'int8' | 'int4' | 'fp4';
 
 /** Bytes per element of each dtype. */
 export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = Object.freeze({
-  fp32: 4, bf16: 2, fp16: 2, fp8: 1, int8: 1, int4: 0.5, fp4: 0.5,
+  fp32: 4,
+  bf16: 2,
+  fp16: 2,
+  fp8: 1,
+  int8: 1,
+  int4: 0.5,
+  fp4: 0.5,
 });
 
 export interface Architecture {
@@ -75,26 +81,49 @@ const nonneg = z.number().int().nonnegative();
 const RawConfig = z.looseObject({
   model_type: z.string().optional(),
   _name_or_path: z.string().optional(),
-  num_hidden_layers: pos.optional(), n_layer: pos.optional(), n_layers: pos.optional(), num_layers: pos.optional(),
-  hidden_size: pos.optional(), n_embd: pos.optional(), n_embed: pos.optional(), d_model: pos.optional(), dim: pos.optional(),
-  num_attention_heads: pos.optional(), n_head: pos.optional(), n_heads: pos.optional(),
-  num_key_value_heads: pos.optional().nullable(), num_kv_heads: pos.optional().nullable(), n_head_kv: pos.optional().nullable(),
+  num_hidden_layers: pos.optional(),
+  n_layer: pos.optional(),
+  n_layers: pos.optional(),
+  num_layers: pos.optional(),
+  hidden_size: pos.optional(),
+  n_embd: pos.optional(),
+  n_embed: pos.optional(),
+  d_model: pos.optional(),
+  dim: pos.optional(),
+  num_attention_heads: pos.optional(),
+  n_head: pos.optional(),
+  n_heads: pos.optional(),
+  num_key_value_heads: pos.optional().nullable(),
+  num_kv_heads: pos.optional().nullable(),
+  n_head_kv: pos.optional().nullable(),
   multi_query: z.boolean().optional(),
   head_dim: pos.optional().nullable(),
-  intermediate_size: pos.optional().nullable(), n_inner: pos.optional().nullable(), ffn_dim: pos.optional().nullable(),
+  intermediate_size: pos.optional().nullable(),
+  n_inner: pos.optional().nullable(),
+  ffn_dim: pos.optional().nullable(),
   ffn_hidden_size: pos.optional().nullable(),
-  hidden_act: z.string().optional(), hidden_activation: z.string().optional(), activation_function: z.string().optional(),
-  num_local_experts: nonneg.optional().nullable(), num_experts: nonneg.optional().nullable(), n_routed_experts: nonneg.optional().nullable(),
-  num_experts_per_tok: nonneg.optional().nullable(), moe_topk: nonneg.optional().nullable(), top_k: nonneg.optional().nullable(),
+  hidden_act: z.string().optional(),
+  hidden_activation: z.string().optional(),
+  activation_function: z.string().optional(),
+  num_local_experts: nonneg.optional().nullable(),
+  num_experts: nonneg.optional().nullable(),
+  n_routed_experts: nonneg.optional().nullable(),
+  num_experts_per_tok: nonneg.optional().nullable(),
+  moe_topk: nonneg.optional().nullable(),
+  top_k: nonneg.optional().nullable(),
   moe_intermediate_size: pos.optional().nullable(),
-  n_shared_experts: nonneg.optional().nullable(), num_shared_experts: nonneg.optional().nullable(),
+  n_shared_experts: nonneg.optional().nullable(),
+  num_shared_experts: nonneg.optional().nullable(),
   shared_expert_intermediate_size: nonneg.optional().nullable(),
   first_k_dense_replace: nonneg.optional().nullable(),
-  vocab_size: pos.optional(), padded_vocab_size: pos.optional(),
+  vocab_size: pos.optional(),
+  padded_vocab_size: pos.optional(),
   sliding_window: z.number().int().nonnegative().optional().nullable(),
   use_sliding_window: z.boolean().optional(),
-  kv_lora_rank: nonneg.optional().nullable(), qk_rope_head_dim: nonneg.optional().nullable(),
-  torch_dtype: z.string().optional().nullable(), dtype: z.string().optional().nullable(),
+  kv_lora_rank: nonneg.optional().nullable(),
+  qk_rope_head_dim: nonneg.optional().nullable(),
+  torch_dtype: z.string().optional().nullable(),
+  dtype: z.string().optional().nullable(),
   quantization_config: z.looseObject({}).optional().nullable(),
   tie_word_embeddings: z.boolean().optional(),
   text_config: z.looseObject({}).optional(),
@@ -155,7 +184,7 @@ export function parseArchitecture(json: unknown, source: string, name?: string):
     throw new InputError(`${source}: field '${iss.path.join('.')}': ${iss.message}`);
   }
   let raw = outer.data;
-  if (raw.text_config && (raw.num_hidden_layers === undefined && raw.hidden_size === undefined)) {
+  if (raw.text_config && raw.num_hidden_layers === undefined && raw.hidden_size === undefined) {
     const inner = RawConfig.safeParse({
       ...raw.text_config,
       torch_dtype: raw.torch_dtype ?? (raw.text_config as Record<string, unknown>)['torch_dtype'],
@@ -194,8 +223,7 @@ export function parseArchitecture(json: unknown, source: string, name?: string):
   const expertIntermediateSize = numExperts > 0 ? first(raw.moe_intermediate_size, intermediateSize) : intermediateSize;
   const ffn = need(intermediateSize ?? expertIntermediateSize, 'intermediate_size');
   const numSharedExperts = first(raw.n_shared_experts, raw.num_shared_experts) ?? ((raw.shared_expert_intermediate_size ?? 0) > 0 ? 1 : 0);
-  const sharedExpertIntermediateSize = raw.shared_expert_intermediate_size
-    ?? (numSharedExperts > 0 ? numSharedExperts * (expertIntermediateSize ?? ffn) : 0);
+  const sharedExpertIntermediateSize = raw.shared_expert_intermediate_size ?? (numSharedExperts > 0 ? numSharedExperts * (expertIntermediateSize ?? ffn) : 0);
   const slidingOn = raw.use_sliding_window !== false && (raw.sliding_window ?? 0) > 0 && modelType !== 'qwen2' && modelType !== 'qwen3';
   const arch: Architecture = {
     name: name ?? raw._name_or_path ?? source,
@@ -214,9 +242,9 @@ export function parseArchitecture(json: unknown, source: string, name?: string):
     expertIntermediateSize: expertIntermediateSize ?? ffn,
     numSharedExperts,
     sharedExpertIntermediateSize,
-    firstDenseLayers: numExperts > 0 ? raw.first_k_dense_replace ?? 0 : 0,
+    firstDenseLayers: numExperts > 0 ? (raw.first_k_dense_replace ?? 0) : 0,
     vocabSize: first(raw.vocab_size, raw.padded_vocab_size) ?? 32000,
-    slidingWindow: slidingOn ? raw.sliding_window ?? 0 : 0,
+    slidingWindow: slidingOn ? (raw.sliding_window ?? 0) : 0,
     slidingLayers: !slidingOn ? 0 : raw.layer_types ? Math.min(numLayers, raw.layer_types.filter((t) => t === 'sliding_attention').length) : numLayers,
     kvLoraRank: raw.kv_lora_rank ?? 0,
     qkRopeHeadDim: raw.qk_rope_head_dim ?? 0,

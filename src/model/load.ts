@@ -8,7 +8,11 @@ export const MODELS_DIR = path.join(CONFIGS_DIR, 'models');
 
 export function knownModelIds(): string[] {
   if (!fs.existsSync(MODELS_DIR)) return [];
-  return fs.readdirSync(MODELS_DIR).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
+  return fs
+    .readdirSync(MODELS_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.replace(/\.json$/, ''))
+    .sort();
 }
 
 /** `--model` value: a bundled id (configs/models/<id>.json), a config.json path, or a directory holding config.json. */

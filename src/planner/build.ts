@@ -28,7 +28,10 @@ export function collectConfigs(configsDir: string = CONFIGS_DIR): Record<string,
   for (const sub of ['models', 'hardware', 'efficiency']) {
     const dir = path.join(configsDir, sub);
     if (!fs.existsSync(dir)) continue;
-    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
+    for (const f of fs
+      .readdirSync(dir)
+      .filter((x) => x.endsWith('.json'))
+      .sort()) {
       files[`${VIRTUAL_ROOT}/configs/${sub}/${f}`] = fs.readFileSync(path.join(dir, f), 'utf8');
     }
   }
@@ -52,8 +55,14 @@ function shimPlugin(): Plugin {
 export async function bundlePage(): Promise<string> {
   const r = await build({
     entryPoints: [path.join(PACKAGE_ROOT, 'src', 'planner', 'page.ts')],
-    bundle: true, write: false, format: 'esm', platform: 'browser', target: 'es2022', minify: true,
-    legalComments: 'none', logLevel: 'silent',
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'silent',
     define: { 'import.meta.url': JSON.stringify(`file://${VIRTUAL_ROOT}/src/io/paths.js`) },
     plugins: [shimPlugin()],
   });

@@ -13,7 +13,12 @@ import { engineOptionsOf, workloadOfState, costOfState, type PlannerState } from
 /** Exactly the object `stepfit engine serve --json` prints. */
 export type ServeJson = ServeResult & { cost: CostResult };
 
-export interface PlanContext { modelRef: string; state: PlannerState; gpu: GpuSpec; ctx: Parameters<typeof serveMetrics>[0] }
+export interface PlanContext {
+  modelRef: string;
+  state: PlannerState;
+  gpu: GpuSpec;
+  ctx: Parameters<typeof serveMetrics>[0];
+}
 
 /** Resolve model and GPU once (`modelRef`: a bundled id or a config.json path). */
 export function planContext(modelRef: string, state: PlannerState): PlanContext {

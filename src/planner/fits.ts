@@ -19,7 +19,9 @@ export interface FitSummary {
 export function fitSummary(f: FitFile, name: string): FitSummary {
   const cv = f.metrics.cv;
   return {
-    name, basis: `${f.basis} v${f.basisVersion}`, method: f.method.name,
+    name,
+    basis: `${f.basis} v${f.basisVersion}`,
+    method: f.method.name,
     experiments: f.experiments.map((e) => ({ id: e.id, model: e.model, gpu: e.gpu, tp: e.tp, rows: e.rows })),
     trainMapePct: f.metrics.train.overall.mape,
     heldOut: cv ? { scheme: cv.scheme, n: cv.overall.n, mapePct: cv.overall.mape, medianApePct: cv.overall.medianApe, p90ApePct: cv.overall.p90Ape } : null,

@@ -24,36 +24,75 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 type FieldKind = 'int' | 'num' | 'sel' | 'text';
-interface Field { key: keyof PlannerState; label: string; kind: FieldKind; options?: readonly (readonly [string, string])[]; min?: number; step?: string; help?: string }
+interface Field {
+  key: keyof PlannerState;
+  label: string;
+  kind: FieldKind;
+  options?: readonly (readonly [string, string])[];
+  min?: number;
+  step?: string;
+  help?: string;
+}
 
 const modelIds = knownModelIds();
 const gpuIds = knownGpuIds();
 const GROUPS: { legend: string; fields: Field[] }[] = [
-  { legend: 'Model and GPU', fields: [
-    { key: 'model', label: 'Model', kind: 'sel', options: [...modelIds.map((m) => [m, m] as const), ['custom', 'paste a HF config.json…'] as const] },
-    { key: 'customConfig', label: 'config.json', kind: 'text', help: 'HuggingFace config.json text (model = custom)' },
-    { key: 'gpu', label: 'GPU', kind: 'sel', options: gpuIds.map((g) => [g, g] as const) },
-  ] },
-  { legend: 'Parallelism and dtypes', fields: [
-    { key: 'tp', label: 'TP (tensor)', kind: 'int', min: 1 }, { key: 'pp', label: 'PP (pipeline)', kind: 'int', min: 1 },
-    { key: 'ep', label: 'EP (expert)', kind: 'int', min: 1 }, { key: 'dp', label: 'DP (replicas)', kind: 'int', min: 1 },
-    { key: 'weightDtype', label: 'Weight dtype', kind: 'sel', options: WEIGHT_DTYPES.map((d) => [d, d || "model's own"] as const) },
-    { key: 'kvDtype', label: 'KV-cache dtype', kind: 'sel', options: KV_DTYPES.map((d) => [d, d] as const) },
-  ] },
-  { legend: 'vLLM limits', fields: [
-    { key: 'chunk', label: 'max_num_batched_tokens', kind: 'int', min: 1 }, { key: 'maxSeqs', label: 'max_num_seqs', kind: 'int', min: 1 },
-    { key: 'gpuMemUtil', label: 'gpu_memory_utilization', kind: 'num', min: 0.01, step: '0.01' },
-  ] },
-  { legend: 'Workload', fields: [
-    { key: 'input', label: 'Input tokens (ISL)', kind: 'int', min: 1 }, { key: 'output', label: 'Output tokens (OSL)', kind: 'int', min: 1 },
-    { key: 'load', label: 'Load', kind: 'sel', options: [['concurrency', 'concurrency (closed loop)'], ['rate', 'request rate (open loop)']] },
-    { key: 'concurrency', label: 'Concurrency (0 = max)', kind: 'int', min: 0 }, { key: 'rate', label: 'Rate, req/s', kind: 'num', min: 0, step: 'any' },
-  ] },
-  { legend: 'Cost, energy and SLA', fields: [
-    { key: 'price', label: '$ per GPU-hour', kind: 'num', min: 0, step: 'any' }, { key: 'pue', label: 'PUE', kind: 'num', min: 1, step: 'any' },
-    { key: 'carbon', label: 'g CO₂ per kWh', kind: 'num', min: 0, step: 'any' }, { key: 'powerFraction', label: 'power, fraction of TDP', kind: 'num', min: 0, step: 'any' },
-    { key: 'slaTtftMs', label: 'SLA TTFT, ms', kind: 'num', min: 0, step: 'any' }, { key: 'slaTpotMs', label: 'SLA TPOT, ms', kind: 'num', min: 0, step: 'any' },
-  ] },
+  {
+    legend: 'Model and GPU',
+    fields: [
+      { key: 'model', label: 'Model', kind: 'sel', options: [...modelIds.map((m) => [m, m] as const), ['custom', 'paste a HF config.json…'] as const] },
+      { key: 'customConfig', label: 'config.json', kind: 'text', help: 'HuggingFace config.json text (model = custom)' },
+      { key: 'gpu', label: 'GPU', kind: 'sel', options: gpuIds.map((g) => [g, g] as const) },
+    ],
+  },
+  {
+    legend: 'Parallelism and dtypes',
+    fields: [
+      { key: 'tp', label: 'TP (tensor)', kind: 'int', min: 1 },
+      { key: 'pp', label: 'PP (pipeline)', kind: 'int', min: 1 },
+      { key: 'ep', label: 'EP (expert)', kind: 'int', min: 1 },
+      { key: 'dp', label: 'DP (replicas)', kind: 'int', min: 1 },
+      { key: 'weightDtype', label: 'Weight dtype', kind: 'sel', options: WEIGHT_DTYPES.map((d) => [d, d || "model's own"] as const) },
+      { key: 'kvDtype', label: 'KV-cache dtype', kind: 'sel', options: KV_DTYPES.map((d) => [d, d] as const) },
+    ],
+  },
+  {
+    legend: 'vLLM limits',
+    fields: [
+      { key: 'chunk', label: 'max_num_batched_tokens', kind: 'int', min: 1 },
+      { key: 'maxSeqs', label: 'max_num_seqs', kind: 'int', min: 1 },
+      { key: 'gpuMemUtil', label: 'gpu_memory_utilization', kind: 'num', min: 0.01, step: '0.01' },
+    ],
+  },
+  {
+    legend: 'Workload',
+    fields: [
+      { key: 'input', label: 'Input tokens (ISL)', kind: 'int', min: 1 },
+      { key: 'output', label: 'Output tokens (OSL)', kind: 'int', min: 1 },
+      {
+        key: 'load',
+        label: 'Load',
+        kind: 'sel',
+        options: [
+          ['concurrency', 'concurrency (closed loop)'],
+          ['rate', 'request rate (open loop)'],
+        ],
+      },
+      { key: 'concurrency', label: 'Concurrency (0 = max)', kind: 'int', min: 0 },
+      { key: 'rate', label: 'Rate, req/s', kind: 'num', min: 0, step: 'any' },
+    ],
+  },
+  {
+    legend: 'Cost, energy and SLA',
+    fields: [
+      { key: 'price', label: '$ per GPU-hour', kind: 'num', min: 0, step: 'any' },
+      { key: 'pue', label: 'PUE', kind: 'num', min: 1, step: 'any' },
+      { key: 'carbon', label: 'g CO₂ per kWh', kind: 'num', min: 0, step: 'any' },
+      { key: 'powerFraction', label: 'power, fraction of TDP', kind: 'num', min: 0, step: 'any' },
+      { key: 'slaTtftMs', label: 'SLA TTFT, ms', kind: 'num', min: 0, step: 'any' },
+      { key: 'slaTpotMs', label: 'SLA TPOT, ms', kind: 'num', min: 0, step: 'any' },
+    ],
+  },
 ];
 const FIELDS = GROUPS.flatMap((g) => g.fields);
 
@@ -61,7 +100,8 @@ function fieldHtml(f: Field): string {
   const id = `f-${f.key}`;
   const label = `<label for="${id}">${esc(f.label)}</label>`;
   if (f.kind === 'sel') return `<div class="row">${label}<select id="${id}" name="${f.key}">${f.options!.map(([v, t]) => `<option value="${esc(v)}">${esc(t)}</option>`).join('')}</select></div>`;
-  if (f.kind === 'text') return `<div class="row" id="l-${f.key}">${label}<textarea id="${id}" name="${f.key}" spellcheck="false" aria-describedby="h-${f.key}"></textarea></div><div id="h-${f.key}" class="src">${esc(f.help ?? '')}</div>`;
+  if (f.kind === 'text')
+    return `<div class="row" id="l-${f.key}">${label}<textarea id="${id}" name="${f.key}" spellcheck="false" aria-describedby="h-${f.key}"></textarea></div><div id="h-${f.key}" class="src">${esc(f.help ?? '')}</div>`;
   return `<div class="row">${label}<input id="${id}" name="${f.key}" type="number" inputmode="decimal" min="${f.min ?? 0}" step="${f.step ?? '1'}"></div>`;
 }
 
@@ -108,7 +148,10 @@ function readForm(): { state?: PlannerState; problems: string[] } {
   const problems: string[] = [];
   for (const f of FIELDS) {
     const raw = $<HTMLInputElement>(`f-${f.key}`).value;
-    if (f.kind === 'sel' || f.kind === 'text') { (s as unknown as Record<string, string>)[f.key] = raw; continue; }
+    if (f.kind === 'sel' || f.kind === 'text') {
+      (s as unknown as Record<string, string>)[f.key] = raw;
+      continue;
+    }
     const v = Number(raw);
     const min = f.min ?? 0;
     if (raw.trim() === '' || !Number.isFinite(v) || v < min || (f.kind === 'int' && !Number.isInteger(v))) {
@@ -128,8 +171,12 @@ function modelRefOf(s: PlannerState): string {
   return PASTED;
 }
 
-function setStatus(t: string): void { $('status').textContent = t; }
-function setAlert(lines: string[]): void { $('alert').innerHTML = lines.map((l) => `<div>${esc(l)}</div>`).join(''); }
+function setStatus(t: string): void {
+  $('status').textContent = t;
+}
+function setAlert(lines: string[]): void {
+  $('alert').innerHTML = lines.map((l) => `<div>${esc(l)}</div>`).join('');
+}
 
 function errorText(e: unknown): string {
   const err = e as Error;
@@ -153,15 +200,19 @@ const METRICS: { key: string; label: string; value: (r: ServeJson) => number | n
 ];
 
 function renderMetrics(p: PlanContext, r: ServeJson): void {
-  $('deployment').textContent = `${p.ctx.arch.name} on ${r.gpus} × ${p.gpu.name}: ${r.deployment}${r.keepsUp === false ? ` — the offered rate exceeds capacity (${r.capacityRequestsPerS.toFixed(2)} req/s); metrics are at saturation` : ''}`;
+  $('deployment').textContent =
+    `${p.ctx.arch.name} on ${r.gpus} × ${p.gpu.name}: ${r.deployment}${r.keepsUp === false ? ` — the offered rate exceeds capacity (${r.capacityRequestsPerS.toFixed(2)} req/s); metrics are at saturation` : ''}`;
   $('cards').innerHTML = METRICS.map((m) => {
     const v = m.value(r);
     const shown = m.key === 'dollarsPerMTokens' && v === null ? '– (set $/GPU-hour)' : fx(v, m.d);
     return `<div class="card"><div class="k" id="k-${m.key}">${esc(m.label)}</div><output id="m-${m.key}" aria-labelledby="k-${m.key}" data-value="${v === null ? '' : String(v)}">${esc(shown)}</output><div class="src">engine</div></div>`;
   }).join('');
   const eff = loadEfficiency(p.gpu, 'auto');
-  $('source').innerHTML = `Source: the analytic <b>engine</b> (per-operator roofline, efficiency tables: ${esc(eff.calibrated.length ? `calibrated ${eff.origin.split('/').slice(-2).join('/')}` : 'documented defaults (uncalibrated GPU)')}), replaying one vLLM replica step by step — the same code as <code>stepfit engine serve</code>. An engine number is not a fit, so it carries no held-out error; fitted models and their held-out error are under Fits.`
-    + `<details><summary>GPU datasheet sources</summary><ul>${Object.entries(p.gpu.sources).map(([k, v]) => `<li>${esc(k)}: ${esc(v)}</li>`).join('')}</ul></details>`;
+  $('source').innerHTML =
+    `Source: the analytic <b>engine</b> (per-operator roofline, efficiency tables: ${esc(eff.calibrated.length ? `calibrated ${eff.origin.split('/').slice(-2).join('/')}` : 'documented defaults (uncalibrated GPU)')}), replaying one vLLM replica step by step — the same code as <code>stepfit engine serve</code>. An engine number is not a fit, so it carries no held-out error; fitted models and their held-out error are under Fits.` +
+    `<details><summary>GPU datasheet sources</summary><ul>${Object.entries(p.gpu.sources)
+      .map(([k, v]) => `<li>${esc(k)}: ${esc(v)}</li>`)
+      .join('')}</ul></details>`;
 }
 
 function renderLimit(s: PlannerState, r: ServeJson): void {
@@ -172,7 +223,8 @@ function renderLimit(s: PlannerState, r: ServeJson): void {
     `KV cache holds ${r.memory.maxKvTokens.toLocaleString('en-US')} tokens per GPU → ${caps.kv.toLocaleString('en-US')} requests of ${s.input + s.output} tokens in flight (× DP ${s.dp}).`,
     `max_num_seqs ${s.maxSeqs} × PP ${s.pp} × DP ${s.dp} → ${caps.maxSeqs.toLocaleString('en-US')} requests.`,
     `Token budget (max_num_batched_tokens) ${s.chunk}: a ${s.input}-token prompt is prefilled in ${Math.ceil(s.input / s.chunk)} chunk(s), sharing each step with the running decodes.`,
-    r.limitedBy ? `<b id="limited-by">The batch is limited by ${esc(r.limitedBy)}</b> (${cap} requests).`
+    r.limitedBy
+      ? `<b id="limited-by">The batch is limited by ${esc(r.limitedBy)}</b> (${cap} requests).`
       : `<b id="limited-by">The batch is set by your load</b> (${r.concurrency} in flight; the cap is ${cap}, set by ${which}).`,
   ];
   $('limit').innerHTML = lines.map((l) => `<p>${l}</p>`).join('');
@@ -181,18 +233,28 @@ function renderLimit(s: PlannerState, r: ServeJson): void {
 function renderMemory(s: PlannerState, r: ServeJson): void {
   const m = r.memory;
   const parts: [string, number, string][] = [
-    ['weights', m.weightBytes, '#1f77b4'], ['activations (peak)', m.activationBytes, '#ff7f0e'], ['reserved (runtime, NCCL)', m.reservedBytes, '#9467bd'],
-    ['KV cache', Math.max(0, m.kvCacheBytes), '#2ca02c'], ['outside gpu_memory_utilization', m.capacityBytes - m.usableBytes, '#d0d7de'],
+    ['weights', m.weightBytes, '#1f77b4'],
+    ['activations (peak)', m.activationBytes, '#ff7f0e'],
+    ['reserved (runtime, NCCL)', m.reservedBytes, '#9467bd'],
+    ['KV cache', Math.max(0, m.kvCacheBytes), '#2ca02c'],
+    ['outside gpu_memory_utilization', m.capacityBytes - m.usableBytes, '#d0d7de'],
   ];
   const gb = (b: number): string => (b / 1e9).toFixed(2);
-  $('memory').innerHTML = `<div class="bar" role="img" aria-label="${esc(parts.map(([n, b]) => `${n} ${gb(b)} GB`).join(', '))}">${parts.map(([n, b, c]) => `<span title="${esc(n)}: ${gb(b)} GB" style="width:${(Math.max(0, b) / m.capacityBytes * 100).toFixed(2)}%;background:${c}"></span>`).join('')}</div>
+  $('memory').innerHTML =
+    `<div class="bar" role="img" aria-label="${esc(parts.map(([n, b]) => `${n} ${gb(b)} GB`).join(', '))}">${parts.map(([n, b, c]) => `<span title="${esc(n)}: ${gb(b)} GB" style="width:${((Math.max(0, b) / m.capacityBytes) * 100).toFixed(2)}%;background:${c}"></span>`).join('')}</div>
 <table><thead><tr><th>per GPU</th><th>GB</th></tr></thead><tbody>
 <tr><td>capacity</td><td>${gb(m.capacityBytes)}</td></tr><tr><td>usable (× gpu_memory_utilization)</td><td>${gb(m.usableBytes)}</td></tr>
-${parts.slice(0, 4).map(([n, b, c]) => `<tr><td><span style="color:${c}">■</span> ${esc(n)}</td><td>${gb(b)}</td></tr>`).join('')}
+${parts
+  .slice(0, 4)
+  .map(([n, b, c]) => `<tr><td><span style="color:${c}">■</span> ${esc(n)}</td><td>${gb(b)}</td></tr>`)
+  .join('')}
 </tbody></table><p class="${m.fits ? 'ok' : 'bad'}" id="fits-memory">${m.fits ? `Fits: KV bytes per token per GPU ${m.kvBytesPerToken.toFixed(0)}; ${m.maxSequences} sequences of ${s.input + s.output} tokens (ISL + OSL) fit.` : esc(m.reason ?? 'does not fit')}</p>`;
 }
 
-interface Sweep { label: string; points: { c: number; r: ServeJson }[] }
+interface Sweep {
+  label: string;
+  points: { c: number; r: ServeJson }[];
+}
 
 function labelOf(s: PlannerState, p?: PlanContext): string {
   return `${s.model === 'custom' ? (p?.ctx.arch.name ?? 'custom') : s.model} · ${s.gpu} TP${s.tp}${s.pp > 1 ? ` PP${s.pp}` : ''}${s.ep > 1 ? ` EP${s.ep}` : ''}${s.dp > 1 ? ` DP${s.dp}` : ''}${s.weightDtype ? ` ${s.weightDtype}` : ''}`;
@@ -201,26 +263,58 @@ function labelOf(s: PlannerState, p?: PlanContext): string {
 function renderPlots(s: PlannerState, sweeps: Sweep[]): void {
   const ser = (f: (r: ServeJson) => number, x: (pt: { c: number; r: ServeJson }) => number = (pt) => pt.c): Series[] =>
     sweeps.map((sw) => ({ name: sw.label, points: sw.points.map((pt) => [x(pt), f(pt.r)] as const) }));
-  $('plots').innerHTML = [
-    linePlot({ title: 'TTFT vs concurrency', xLabel: 'requests in flight', yLabel: 'TTFT, ms', logX: true, series: ser((r) => r.ttftMs), hline: { y: s.slaTtftMs, label: `SLA ${s.slaTtftMs} ms` } }),
-    linePlot({ title: 'TPOT vs concurrency', xLabel: 'requests in flight', yLabel: 'TPOT, ms', logX: true, series: ser((r) => r.tpotMs), hline: { y: s.slaTpotMs, label: `SLA ${s.slaTpotMs} ms` } }),
-    linePlot({ title: 'Throughput–latency frontier', xLabel: 'TPOT, ms', yLabel: 'output tokens/s per GPU', series: ser((r) => r.outputTokensPerSPerGpu, (pt) => pt.r.tpotMs) }),
-  ].map((svg) => `<figure style="margin:0">${svg}</figure>`).join('')
-    + `<details><summary>Plot data (engine)</summary><table><thead><tr><th>configuration</th><th>in flight</th><th>TTFT ms</th><th>TPOT ms</th><th>tok/s/GPU</th><th>meets SLA</th></tr></thead><tbody>${
-      sweeps.flatMap((sw) => sw.points.map((pt) => `<tr><td>${esc(sw.label)}</td><td>${pt.r.concurrency}</td><td>${pt.r.ttftMs.toFixed(1)}</td><td>${pt.r.tpotMs.toFixed(2)}</td><td>${pt.r.outputTokensPerSPerGpu.toFixed(1)}</td><td>${pt.r.ttftMs <= s.slaTtftMs && pt.r.tpotMs <= s.slaTpotMs ? 'yes' : 'no'}</td></tr>`)).join('')}</tbody></table></details>`;
+  $('plots').innerHTML =
+    [
+      linePlot({ title: 'TTFT vs concurrency', xLabel: 'requests in flight', yLabel: 'TTFT, ms', logX: true, series: ser((r) => r.ttftMs), hline: { y: s.slaTtftMs, label: `SLA ${s.slaTtftMs} ms` } }),
+      linePlot({ title: 'TPOT vs concurrency', xLabel: 'requests in flight', yLabel: 'TPOT, ms', logX: true, series: ser((r) => r.tpotMs), hline: { y: s.slaTpotMs, label: `SLA ${s.slaTpotMs} ms` } }),
+      linePlot({
+        title: 'Throughput–latency frontier',
+        xLabel: 'TPOT, ms',
+        yLabel: 'output tokens/s per GPU',
+        series: ser(
+          (r) => r.outputTokensPerSPerGpu,
+          (pt) => pt.r.tpotMs,
+        ),
+      }),
+    ]
+      .map((svg) => `<figure style="margin:0">${svg}</figure>`)
+      .join('') +
+    `<details><summary>Plot data (engine)</summary><table><thead><tr><th>configuration</th><th>in flight</th><th>TTFT ms</th><th>TPOT ms</th><th>tok/s/GPU</th><th>meets SLA</th></tr></thead><tbody>${sweeps
+      .flatMap((sw) =>
+        sw.points.map(
+          (pt) =>
+            `<tr><td>${esc(sw.label)}</td><td>${pt.r.concurrency}</td><td>${pt.r.ttftMs.toFixed(1)}</td><td>${pt.r.tpotMs.toFixed(2)}</td><td>${pt.r.outputTokensPerSPerGpu.toFixed(1)}</td><td>${pt.r.ttftMs <= s.slaTtftMs && pt.r.tpotMs <= s.slaTpotMs ? 'yes' : 'no'}</td></tr>`,
+        ),
+      )
+      .join('')}</tbody></table></details>`;
 }
 
 function renderCompare(rows: { s: PlannerState; label: string; r?: ServeJson; err?: string }[]): void {
-  $('compare').innerHTML = `<table><thead><tr><th>configuration</th><th>GPUs</th><th>TTFT ms</th><th>TPOT ms</th><th>tok/s/GPU</th><th>$/M tok</th><th>J/token</th><th>limited by</th><th></th></tr></thead><tbody>${
-    rows.map((x, i) => `<tr><td><span style="color:${PALETTE[i % PALETTE.length]}">■</span> ${esc(x.label)}${i === 0 ? ' (current)' : ''}</td>${x.r
-      ? `<td>${x.r.gpus}</td><td>${x.r.ttftMs.toFixed(1)}</td><td>${x.r.tpotMs.toFixed(2)}</td><td>${x.r.outputTokensPerSPerGpu.toFixed(1)}</td><td>${fx(x.r.cost.dollarsPerMTokens, 3)}</td><td>${x.r.cost.joulesPerOutputToken.toFixed(3)}</td><td>${esc(x.r.limitedBy ?? 'load')}</td>`
-      : `<td colspan="7" class="bad">${esc(x.err ?? '')}</td>`}<td>${i === 0 ? '' : `<button type="button" class="sec" data-remove="${i - 1}" aria-label="Remove ${esc(x.label)} from the comparison">Remove</button>`}</td></tr>`).join('')}</tbody></table>`;
+  $('compare').innerHTML =
+    `<table><thead><tr><th>configuration</th><th>GPUs</th><th>TTFT ms</th><th>TPOT ms</th><th>tok/s/GPU</th><th>$/M tok</th><th>J/token</th><th>limited by</th><th></th></tr></thead><tbody>${rows
+      .map(
+        (x, i) =>
+          `<tr><td><span style="color:${PALETTE[i % PALETTE.length]}">■</span> ${esc(x.label)}${i === 0 ? ' (current)' : ''}</td>${
+            x.r
+              ? `<td>${x.r.gpus}</td><td>${x.r.ttftMs.toFixed(1)}</td><td>${x.r.tpotMs.toFixed(2)}</td><td>${x.r.outputTokensPerSPerGpu.toFixed(1)}</td><td>${fx(x.r.cost.dollarsPerMTokens, 3)}</td><td>${x.r.cost.joulesPerOutputToken.toFixed(3)}</td><td>${esc(x.r.limitedBy ?? 'load')}</td>`
+              : `<td colspan="7" class="bad">${esc(x.err ?? '')}</td>`
+          }<td>${i === 0 ? '' : `<button type="button" class="sec" data-remove="${i - 1}" aria-label="Remove ${esc(x.label)} from the comparison">Remove</button>`}</td></tr>`,
+      )
+      .join('')}</tbody></table>`;
 }
 
 function renderFits(fits: readonly FitSummary[], s: PlannerState): void {
-  if (!fits.length) { $('fits').innerHTML = '<p class="mut">No fit files embedded (build the page with <code>stepfit planner --fit fits/x.json</code> to show them). All numbers above are engine numbers.</p>'; return; }
-  $('fits').innerHTML = `<p class="mut">Embedded fits and their held-out error (the fit's own cross-validation). The serving numbers above are from the engine, not from these fits.</p><table><thead><tr><th>fit</th><th>basis</th><th>trained on</th><th>in-sample MAPE %</th><th>held-out MAPE %</th><th>held-out p90 %</th><th>matches this GPU/TP</th></tr></thead><tbody>${
-    fits.map((f) => `<tr><td>${esc(f.name)}</td><td>${esc(f.basis)}</td><td>${esc(f.experiments.map((e) => `${e.model}/${e.gpu}/TP${e.tp}`).join(', '))}</td><td>${f.trainMapePct.toFixed(1)}</td><td>${f.heldOut ? `${f.heldOut.mapePct.toFixed(1)} (${esc(f.heldOut.scheme)})` : 'none in file'}</td><td>${f.heldOut ? f.heldOut.p90ApePct.toFixed(1) : '–'}</td><td>${f.experiments.some((e) => e.gpu === s.gpu && e.tp === s.tp) ? 'yes' : 'no'}</td></tr>`).join('')}</tbody></table>`;
+  if (!fits.length) {
+    $('fits').innerHTML = '<p class="mut">No fit files embedded (build the page with <code>stepfit planner --fit fits/x.json</code> to show them). All numbers above are engine numbers.</p>';
+    return;
+  }
+  $('fits').innerHTML =
+    `<p class="mut">Embedded fits and their held-out error (the fit's own cross-validation). The serving numbers above are from the engine, not from these fits.</p><table><thead><tr><th>fit</th><th>basis</th><th>trained on</th><th>in-sample MAPE %</th><th>held-out MAPE %</th><th>held-out p90 %</th><th>matches this GPU/TP</th></tr></thead><tbody>${fits
+      .map(
+        (f) =>
+          `<tr><td>${esc(f.name)}</td><td>${esc(f.basis)}</td><td>${esc(f.experiments.map((e) => `${e.model}/${e.gpu}/TP${e.tp}`).join(', '))}</td><td>${f.trainMapePct.toFixed(1)}</td><td>${f.heldOut ? `${f.heldOut.mapePct.toFixed(1)} (${esc(f.heldOut.scheme)})` : 'none in file'}</td><td>${f.heldOut ? f.heldOut.p90ApePct.toFixed(1) : '–'}</td><td>${f.experiments.some((e) => e.gpu === s.gpu && e.tp === s.tp) ? 'yes' : 'no'}</td></tr>`,
+      )
+      .join('')}</tbody></table>`;
 }
 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
@@ -232,9 +326,14 @@ async function sweepOf(s: PlannerState): Promise<Sweep | string> {
     const capR = planServe({ ...p, state: { ...s, load: 'concurrency', concurrency: 0 } });
     const grid = concurrencyGrid(capR.concurrency);
     const points: { c: number; r: ServeJson }[] = [];
-    for (const c of grid) { await tick(); points.push({ c, r: c === capR.concurrency ? capR : planServe(p, c) }); }
+    for (const c of grid) {
+      await tick();
+      points.push({ c, r: c === capR.concurrency ? capR : planServe(p, c) });
+    }
     return { label: labelOf(s, p), points };
-  } catch (e) { return errorText(e); }
+  } catch (e) {
+    return errorText(e);
+  }
 }
 
 async function recompute(): Promise<void> {
@@ -244,11 +343,14 @@ async function recompute(): Promise<void> {
   document.body.dataset['ready'] = '';
   setStatus('computing…');
   const t0 = performance.now();
-  $('cli').textContent = `npx stepfit ${cliArgsOf(s, '<your config.json>').map((a) => (/^[\w.,@/<>-]+$/.test(a) ? a : `'${a}'`)).join(' ')}`;
+  $('cli').textContent = `npx stepfit ${cliArgsOf(s, '<your config.json>')
+    .map((a) => (/^[\w.,@/<>-]+$/.test(a) ? a : `'${a}'`))
+    .join(' ')}`;
   renderFits(data.fits, s);
   await tick();
   if (gen !== generation) return;
-  let p: PlanContext; let r: ServeJson;
+  let p: PlanContext;
+  let r: ServeJson;
   try {
     p = planContext(modelRefOf(s), s);
     r = planServe(p);
@@ -262,10 +364,18 @@ async function recompute(): Promise<void> {
     return;
   }
   setAlert([]);
-  renderMetrics(p, r); renderLimit(s, r); renderMemory(s, r);
+  renderMetrics(p, r);
+  renderLimit(s, r);
+  renderMemory(s, r);
   const headlineMs = performance.now() - t0;
   // ms since navigation start until the first numbers are on screen (the page-load figure)
-  if (!document.body.dataset['loadMs']) Object.assign(document.body.dataset, { loadMs: performance.now().toFixed(0), scriptMs: scriptStartMs.toFixed(0), dataMs: (mountedMs - scriptStartMs).toFixed(0), firstComputeMs: headlineMs.toFixed(0) });
+  if (!document.body.dataset['loadMs'])
+    Object.assign(document.body.dataset, {
+      loadMs: performance.now().toFixed(0),
+      scriptMs: scriptStartMs.toFixed(0),
+      dataMs: (mountedMs - scriptStartMs).toFixed(0),
+      firstComputeMs: headlineMs.toFixed(0),
+    });
   document.body.dataset['ready'] = key;
   setStatus(`computed in ${headlineMs.toFixed(0)} ms; sweeping concurrency…`);
   const sweeps: Sweep[] = [];
@@ -273,10 +383,18 @@ async function recompute(): Promise<void> {
   for (const cs of [s, ...compare]) {
     const sw = await sweepOf(cs);
     if (gen !== generation) return;
-    if (typeof sw === 'string') { if (cs !== s) rows.push({ s: cs, label: labelOf(cs), err: sw }); continue; }
+    if (typeof sw === 'string') {
+      if (cs !== s) rows.push({ s: cs, label: labelOf(cs), err: sw });
+      continue;
+    }
     sweeps.push(sw);
     if (cs !== s) {
-      try { const cp = planContext(modelRefOf(cs), cs); rows.push({ s: cs, label: labelOf(cs, cp), r: planServe(cp) }); } catch (e) { rows.push({ s: cs, label: labelOf(cs), err: errorText(e) }); }
+      try {
+        const cp = planContext(modelRefOf(cs), cs);
+        rows.push({ s: cs, label: labelOf(cs, cp), r: planServe(cp) });
+      } catch (e) {
+        rows.push({ s: cs, label: labelOf(cs), err: errorText(e) });
+      }
     }
     renderPlots(s, sweeps);
   }
@@ -287,17 +405,29 @@ async function recompute(): Promise<void> {
 
 function applyHash(): void {
   const d = decodeFragment(location.hash);
-  state = d.state; compare = d.compare;
-  if (!gpuIds.includes(state.gpu)) { d.problems.push(`URL field 'gpu': unknown GPU '${state.gpu}' (known: ${gpuIds.join(', ')})`); state.gpu = DEFAULT_STATE.gpu; }
-  if (state.model !== 'custom' && !modelIds.includes(state.model)) { d.problems.push(`URL field 'model': unknown model '${state.model}'`); state.model = DEFAULT_STATE.model; }
+  state = d.state;
+  compare = d.compare;
+  if (!gpuIds.includes(state.gpu)) {
+    d.problems.push(`URL field 'gpu': unknown GPU '${state.gpu}' (known: ${gpuIds.join(', ')})`);
+    state.gpu = DEFAULT_STATE.gpu;
+  }
+  if (state.model !== 'custom' && !modelIds.includes(state.model)) {
+    d.problems.push(`URL field 'model': unknown model '${state.model}'`);
+    state.model = DEFAULT_STATE.model;
+  }
   writeForm(state);
-  void recompute().then(() => { if (d.problems.length) setAlert([...d.problems, ...Array.from($('alert').querySelectorAll('div')).map((x) => x.textContent ?? '')]); });
+  void recompute().then(() => {
+    if (d.problems.length) setAlert([...d.problems, ...Array.from($('alert').querySelectorAll('div')).map((x) => x.textContent ?? '')]);
+  });
 }
 
 let timer: ReturnType<typeof setTimeout> | undefined;
 function onChange(): void {
   const f = readForm();
-  if (!f.state) { setAlert(f.problems); return; }
+  if (!f.state) {
+    setAlert(f.problems);
+    return;
+  }
   state = f.state;
   showConditional(state);
   history.replaceState(null, '', `#${encodeFragment(state, compare)}`);
@@ -308,12 +438,19 @@ function onChange(): void {
 $('form').addEventListener('input', onChange);
 $('form').addEventListener('change', onChange);
 $('add-compare').addEventListener('click', () => {
-  if (compare.length >= 4) { setAlert(['Comparison: at most 4 saved configurations; remove one first']); return; }
+  if (compare.length >= 4) {
+    setAlert(['Comparison: at most 4 saved configurations; remove one first']);
+    return;
+  }
   compare = [...compare, { ...state }];
   history.replaceState(null, '', `#${encodeFragment(state, compare)}`);
   void recompute();
 });
-$('clear-compare').addEventListener('click', () => { compare = []; history.replaceState(null, '', `#${encodeFragment(state, compare)}`); void recompute(); });
+$('clear-compare').addEventListener('click', () => {
+  compare = [];
+  history.replaceState(null, '', `#${encodeFragment(state, compare)}`);
+  void recompute();
+});
 $('compare').addEventListener('click', (ev) => {
   const b = (ev.target as HTMLElement).closest('button[data-remove]') as HTMLElement | null;
   if (!b) return;

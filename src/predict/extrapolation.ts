@@ -9,7 +9,10 @@ import type { Step } from '../steps/step.js';
 
 /** Normalise a model / GPU reference for comparison: file stem, lower case ('configs/models/Llama-2-7b.json' → 'llama-2-7b'). */
 export function normRef(ref: string): string {
-  return path.basename(ref).replace(/\.json$/i, '').toLowerCase();
+  return path
+    .basename(ref)
+    .replace(/\.json$/i, '')
+    .toLowerCase();
 }
 
 export interface ContextRef {
@@ -93,9 +96,18 @@ export class ExtrapolationCheck {
     if (cx > this.maxCtx) this.maxCtx = cx;
     if (!r) return false;
     let out = false;
-    if (pf > r.prefillTokens[1]) { this.overPrefill++; out = true; }
-    if (dc > r.decodeRequests[1]) { this.overDecode++; out = true; }
-    if (cx > r.maxContext) { this.overCtx++; out = true; }
+    if (pf > r.prefillTokens[1]) {
+      this.overPrefill++;
+      out = true;
+    }
+    if (dc > r.decodeRequests[1]) {
+      this.overDecode++;
+      out = true;
+    }
+    if (cx > r.maxContext) {
+      this.overCtx++;
+      out = true;
+    }
     if (out) this.outside++;
     return out;
   }

@@ -40,7 +40,8 @@ export function checkFit(fit: FitFile, path: string): LoadedFit {
   resolveBasisParams(basis, fit.basisParams, (m) => new InputError(`${path}: field 'basisParams': ${m}`));
   fit.terms.forEach((t, i) => {
     if (!Number.isFinite(t.coef)) throw new InputError(`${path}: field 'terms[${i}].coef' (${t.name}): expected a finite number, got ${t.coef}`);
-    if (Math.abs(t.coef) > MAX_ABS_COEF) throw new InputError(`${path}: field 'terms[${i}].coef' (${t.name}): ${t.coef} is beyond ±${MAX_ABS_COEF} (no step-time term is that large: corrupt or hand-edited fit file?)`);
+    if (Math.abs(t.coef) > MAX_ABS_COEF)
+      throw new InputError(`${path}: field 'terms[${i}].coef' (${t.name}): ${t.coef} is beyond ±${MAX_ABS_COEF} (no step-time term is that large: corrupt or hand-edited fit file?)`);
   });
   const p = want.length;
   if (fit.covariance !== null) {

@@ -11,7 +11,10 @@ export type { StepTimeModel } from '../steps/step.js';
 import type { StepTimeModel } from '../steps/step.js';
 
 /** Fitted coefficients applied to a basis compiled for `ctx` with the fit's basis parameters (`fit.basisParams`, defaults when absent). */
-export function fittedModel(fit: Pick<FitFile, 'basis' | 'basisVersion' | 'terms' | 'basisParams'>, ctx: BasisContext): StepTimeModel & { row(step: Step, out: Float64Array): void; readonly coefs: Float64Array } {
+export function fittedModel(
+  fit: Pick<FitFile, 'basis' | 'basisVersion' | 'terms' | 'basisParams'>,
+  ctx: BasisContext,
+): StepTimeModel & { row(step: Step, out: Float64Array): void; readonly coefs: Float64Array } {
   const { basis, coefs } = fitBasisAndCoefs(fit);
   const compiled = basis.compile(ctx, fit.basisParams);
   const row = new Float64Array(coefs.length);

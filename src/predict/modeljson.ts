@@ -17,15 +17,17 @@ export const ModelJson = z.object({
   basisVersion: z.number().int(),
   /** The fit's basis parameters (e.g. the fitted all-reduce knee); optional, defaults when absent. */
   basisParams: z.record(z.string(), z.number()).optional(),
-  terms: z.array(z.object({
-    name: z.string(),
-    coef: z.number(),
-    unit: z.enum(['us', 'count']),
-    meaning: z.string(),
-    status: z.string(),
-    se: z.number().nullable(),
-    ci95: z.tuple([z.number().nullable(), z.number().nullable()]),
-  })),
+  terms: z.array(
+    z.object({
+      name: z.string(),
+      coef: z.number(),
+      unit: z.enum(['us', 'count']),
+      meaning: z.string(),
+      status: z.string(),
+      se: z.number().nullable(),
+      ci95: z.tuple([z.number().nullable(), z.number().nullable()]),
+    }),
+  ),
   method: FitFile.shape.method,
   residual: FitFile.shape.residual,
   covariance: z.array(z.number()).nullable(),

@@ -36,10 +36,13 @@ export async function* predictStepsCsv(steps: AsyncIterable<Step>, pr: Predictor
     stats.rows++;
     if (s.durationUs !== undefined) {
       stats.measured++;
-      stats.sumApe += Math.abs(p.predictedUs - s.durationUs) / s.durationUs * 100;
+      stats.sumApe += (Math.abs(p.predictedUs - s.durationUs) / s.durationUs) * 100;
       if (p.lo !== null && p.hi !== null && s.durationUs >= p.lo && s.durationUs <= p.hi) stats.covered++;
     }
-    if (buf.length >= CHUNK) { yield buf; buf = ''; }
+    if (buf.length >= CHUNK) {
+      yield buf;
+      buf = '';
+    }
   }
   if (!cols) buf += predictHeader({ durations: false, interval: pr.hasInterval, grid: false }) + '\n';
   if (buf) yield buf;
@@ -57,7 +60,10 @@ export function* predictGridCsv(grid: Grid, pr: Predictor, stats: PredictStats, 
     buf += `${exp},${i},${gridCells(pt)},${predictionCells(pr.predict(s), cols)}\n`;
     i++;
     stats.rows++;
-    if (buf.length >= CHUNK) { yield buf; buf = ''; }
+    if (buf.length >= CHUNK) {
+      yield buf;
+      buf = '';
+    }
   }
   if (buf) yield buf;
 }

@@ -34,8 +34,21 @@ export interface RequestFormat {
 // beyond --max-num-batched-tokens, which every replaying format takes
 const LIMIT_OPTIONS = ['maxNumSeqs', 'numGpuBlocks', 'blockSize', 'outputLagSteps'] as const;
 
-function finish(format: RequestFormat['name'], o: RequestFormatOptions, reqs: UpstreamRequest[], records: number, bad: { count: number; examples: string[] }, notes: string[], detail: Record<string, number | string>): RequestFormatOutput {
-  const experiment = o.experiment ?? path.basename(o.input).replace(/\.(jsonl?|json)(\.gz)?$/, '').toLowerCase();
+function finish(
+  format: RequestFormat['name'],
+  o: RequestFormatOptions,
+  reqs: UpstreamRequest[],
+  records: number,
+  bad: { count: number; examples: string[] },
+  notes: string[],
+  detail: Record<string, number | string>,
+): RequestFormatOutput {
+  const experiment =
+    o.experiment ??
+    path
+      .basename(o.input)
+      .replace(/\.(jsonl?|json)(\.gz)?$/, '')
+      .toLowerCase();
   const out = replayUpstream(reqs, o, experiment, o.input);
   const sum = emptySummary(format, o.input);
   sum.records = records;
@@ -53,9 +66,15 @@ export const REQUEST_FORMATS: readonly RequestFormat[] = [
     options: LIMIT_OPTIONS,
     async run(o) {
       const r = await readRequestSpans(o.input, o.skipBad);
-      return finish('vllm-request-spans', o, r.requests, r.records, r.bad, [
-        'request spans carry engine-side time in queue, prefill and decode per request: steps are implied by the replay, timings are per-request totals (no per-step times)',
-      ], { 'spans that are not request spans (skipped)': r.otherSpans, ...(r.model ? { model: r.model } : {}) });
+      return finish(
+        'vllm-request-spans',
+        o,
+        r.requests,
+        r.records,
+        r.bad,
+        ['request spans carry engine-side time in queue, prefill and decode per request: steps are implied by the replay, timings are per-request totals (no per-step times)'],
+        { 'spans that are not request spans (skipped)': r.otherSpans, ...(r.model ? { model: r.model } : {}) },
+      );
     },
   },
   {
@@ -64,9 +83,17 @@ export const REQUEST_FORMATS: readonly RequestFormat[] = [
     options: LIMIT_OPTIONS,
     async run(o) {
       const r = readBenchResult(o.input, o.skipBad);
-      return finish('vllm-bench', o, r.requests, r.records, r.bad, [
-        'bench times are client-side (HTTP, detokenisation, streaming included); admission is estimated as the first token time of any request after the send time (the next step boundary); each inter-token gap is one step\'s wall time when the replay runs the request without preemption',
-      ], { 'failed requests (skipped)': r.failed, ...(r.model ? { model: r.model } : {}) });
+      return finish(
+        'vllm-bench',
+        o,
+        r.requests,
+        r.records,
+        r.bad,
+        [
+          "bench times are client-side (HTTP, detokenisation, streaming included); admission is estimated as the first token time of any request after the send time (the next step boundary); each inter-token gap is one step's wall time when the replay runs the request without preemption",
+        ],
+        { 'failed requests (skipped)': r.failed, ...(r.model ? { model: r.model } : {}) },
+      );
     },
   },
 ];

@@ -29,8 +29,22 @@ export interface ReconstructSummary {
 
 export function emptySummary(format: ReconstructSummary['format'], input: string): ReconstructSummary {
   return {
-    format, input, experiments: [], records: 0, steps: 0, stepsExact: 0, stepsInferred: 0, stepsWithDuration: 0, durationSource: 'none',
-    requests: 0, targets: 0, dropped: {}, bad: { count: 0, examples: [] }, mismatches: { count: 0, examples: [] }, detail: {}, notes: [],
+    format,
+    input,
+    experiments: [],
+    records: 0,
+    steps: 0,
+    stepsExact: 0,
+    stepsInferred: 0,
+    stepsWithDuration: 0,
+    durationSource: 'none',
+    requests: 0,
+    targets: 0,
+    dropped: {},
+    bad: { count: 0, examples: [] },
+    mismatches: { count: 0, examples: [] },
+    detail: {},
+    notes: [],
   };
 }
 

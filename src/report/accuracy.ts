@@ -53,7 +53,10 @@ export function overallMetrics(d: ReportData, c: ComparatorId, rows?: readonly n
   if (idx.length === 0) return null;
   const p = new Float64Array(idx.length);
   const m = new Float64Array(idx.length);
-  idx.forEach((i, k) => { p[k] = d.pred[c][i]!; m[k] = d.measured[i]!; });
+  idx.forEach((i, k) => {
+    p[k] = d.pred[c][i]!;
+    m[k] = d.measured[i]!;
+  });
   return computeMetrics(p, m);
 }
 
@@ -62,7 +65,9 @@ export function errorTable(d: ReportData, c: ComparatorId): aq.ColumnTable {
   const idx = rowsWith(d, c);
   const cols: Record<string, unknown[] | Float64Array> = {};
   for (const g of groupDims(d)) cols[g.dim] = idx.map((i) => g.values(i));
-  const ape = new Float64Array(idx.length), pe = new Float64Array(idx.length), se = new Float64Array(idx.length);
+  const ape = new Float64Array(idx.length),
+    pe = new Float64Array(idx.length),
+    se = new Float64Array(idx.length);
   const pred = d.pred[c];
   idx.forEach((i, k) => {
     const err = pred[i]! - d.measured[i]!;

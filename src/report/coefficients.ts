@@ -38,7 +38,7 @@ export function termReading(unit: 'us' | 'count', coef: number, ci: [number | nu
   if (status.startsWith('merged:')) return `not separately identifiable: merged into '${status.slice(7)}' (reported as 0)`;
   if (unit === 'count') {
     const ciTxt = ci[0] !== null && ci[1] !== null ? ` (95% CI ${num(ci[0])} to ${num(ci[1])})` : '';
-    return `${num(coef)} µs${ciTxt}${coef < 0 ? ' — negative: not physical, absorbs other terms\' error' : ''}`;
+    return `${num(coef)} µs${ciTxt}${coef < 0 ? " — negative: not physical, absorbs other terms' error" : ''}`;
   }
   const eff = efficiencyPct(coef);
   if (eff === null) return `β = ${num(coef)} ≤ 0: this work is predicted to cost nothing or less — not physical (collinear with another term, or the basis overstates it)`;
@@ -56,7 +56,13 @@ export function coefficientRows(fit: FitFile, basis: Basis, contrib?: { sum: Flo
     const info = basis.terms[j]!;
     const mean = contrib && n > 0 ? contrib.sum[j]! / n : null;
     return {
-      name: t.name, unit: info.unit, coef: t.coef, se: t.se, ci95: t.ci95, status: t.status, meaning: info.meaning,
+      name: t.name,
+      unit: info.unit,
+      coef: t.coef,
+      se: t.se,
+      ci95: t.ci95,
+      status: t.status,
+      meaning: info.meaning,
       reading: termReading(info.unit, t.coef, t.ci95, t.status),
       meanContributionUs: mean,
       sharePct: mean !== null && totalMean ? (mean / totalMean) * 100 : null,

@@ -117,7 +117,10 @@ async function* stepsOf(src: FitDataset['experiments'][number]['steps']): AsyncG
 function sha256File(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = crypto.createHash('sha256');
-    fs.createReadStream(file).on('data', (c) => h.update(c)).on('error', reject).on('end', () => resolve(h.digest('hex')));
+    fs.createReadStream(file)
+      .on('data', (c) => h.update(c))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
   });
 }
 
@@ -136,7 +139,7 @@ async function sampleKind(loaded: LoadedFit, ds: FitDataset): Promise<ReportData
       const h = crypto.createHash('sha256');
       for (const s of e.steps as readonly Step[]) h.update(stepToJson(s) + '\n');
       hashes.push(h.digest('hex'));
-    } else return { kind: 'unknown', detail: 'steps come from a generator: cannot tell whether these rows were the fit\'s training data' };
+    } else return { kind: 'unknown', detail: "steps come from a generator: cannot tell whether these rows were the fit's training data" };
   }
   const hit = hashes.filter((h) => fitInputs.has(h)).length;
   if (hit === hashes.length) return { kind: 'in-sample', detail: 'every step file here was also a training input of the fit (same SHA-256): these accuracy numbers are in-sample' };
@@ -177,10 +180,15 @@ export async function collectReportData(loaded: LoadedFit, ds: FitDataset, opts:
   const seedBasis = getBasis('seed');
   const fitBasis = loaded.basis;
 
-  const exp = new U32Col(), phase = new U32Col();
-  const measured = new F64Col(), requests = new F64Col(), tokens = new F64Col(), context = new F64Col();
+  const exp = new U32Col(),
+    phase = new U32Col();
+  const measured = new F64Col(),
+    requests = new F64Col(),
+    tokens = new F64Col(),
+    context = new F64Col();
   const pred = { fit: new F64Col(), seed: new F64Col(), engine: new F64Col(), naive: new F64Col() };
-  const lo = new F64Col(), hi = new F64Col();
+  const lo = new F64Col(),
+    hi = new F64Col();
   const contrib = { sum: new Float64Array(p), byPhase: [0, 1, 2].map(() => new Float64Array(p)), count: [0, 0, 0], measuredByPhase: [0, 0, 0] };
   const normal = new NormalAccumulator(p);
   const relW = fit.method.weight === 'relative';
@@ -210,11 +218,21 @@ export async function collectReportData(loaded: LoadedFit, ds: FitDataset, opts:
       }
     }
     const info: ReportExperiment = {
-      id: e.ref.id, model: e.ref.model, gpu: e.ref.gpu, tp: e.ref.tp, groups: { ...e.ref.groups },
-      archName: e.arch.name, gpuId: e.gpu.id, rows: 0, skipped: 0,
+      id: e.ref.id,
+      model: e.ref.model,
+      gpu: e.ref.gpu,
+      tp: e.ref.tp,
+      groups: { ...e.ref.groups },
+      archName: e.arch.name,
+      gpuId: e.gpu.id,
+      rows: 0,
+      skipped: 0,
     };
     for await (const s of stepsOf(e.steps)) {
-      if (s.durationUs === undefined) { info.skipped++; continue; }
+      if (s.durationUs === undefined) {
+        info.skipped++;
+        continue;
+      }
       info.rows++;
       const ph = phaseOf(s);
       exp.push(ei);
@@ -272,24 +290,46 @@ export async function collectReportData(loaded: LoadedFit, ds: FitDataset, opts:
   const sample = await sampleKind(loaded, ds);
   const fitName = loaded.path.split('/').pop()!;
   const comparators: Comparator[] = [
-    { id: 'fit', label: `${fit.basis} fit`, description: `${fitName}: basis '${fit.basis}' v${fit.basisVersion}, ${fit.method.name}${fit.method.weight === 'relative' ? ', relative weights' : ''} (${sample.kind})`, rows: n },
     {
-      id: 'seed', label: 'seven-term seed (refit here)',
+      id: 'fit',
+      label: `${fit.basis} fit`,
+      description: `${fitName}: basis '${fit.basis}' v${fit.basisVersion}, ${fit.method.name}${fit.method.weight === 'relative' ? ', relative weights' : ''} (${sample.kind})`,
+      rows: n,
+    },
+    {
+      id: 'seed',
+      label: 'seven-term seed (refit here)',
       description: `the published seven-term crossmodel formulation refit on these rows (${seedMethod}${fit.method.weight === 'relative' ? ', relative weights' : ''}, in-sample)`,
-      rows: seedFit ? n : 0, ...(seedNote ? { note: seedNote } : {}),
+      rows: seedFit ? n : 0,
+      ...(seedNote ? { note: seedNote } : {}),
     },
     {
-      id: 'engine', label: 'analytical engine', description: 'first-principles roofline with efficiency curves, no fitted numbers',
-      rows: engineRows, ...(engineNotes.length ? { note: engineNotes.join('; ') } : opts.engine === false ? { note: 'not requested (--no-engine)' } : {}),
+      id: 'engine',
+      label: 'analytical engine',
+      description: 'first-principles roofline with efficiency curves, no fitted numbers',
+      rows: engineRows,
+      ...(engineNotes.length ? { note: engineNotes.join('; ') } : opts.engine === false ? { note: 'not requested (--no-engine)' } : {}),
     },
-    { id: 'naive', label: 'naive (phase median)', description: 'median measured step time of the row\'s phase mix (prefill-only / decode-only / mixed) on these rows, in-sample', rows: n },
+    { id: 'naive', label: 'naive (phase median)', description: "median measured step time of the row's phase mix (prefill-only / decode-only / mixed) on these rows, in-sample", rows: n },
   ];
   progress('done', stages, stages);
   return {
-    loaded, experiments, n,
-    exp: exp.view(), phase: ph, measured: meas, requests: requests.view(), tokens: tokens.view(), context: context.view(),
+    loaded,
+    experiments,
+    n,
+    exp: exp.view(),
+    phase: ph,
+    measured: meas,
+    requests: requests.view(),
+    tokens: tokens.view(),
+    context: context.view(),
     pred: { fit: pred.fit.view(), seed: pred.seed.view(), engine: pred.engine.view(), naive: pred.naive.view() },
-    lo: lo.n === n ? lo.view() : null, hi: hi.n === n ? hi.view() : null,
-    comparators, contrib, normal, seedFit, sample,
+    lo: lo.n === n ? lo.view() : null,
+    hi: hi.n === n ? hi.view() : null,
+    comparators,
+    contrib,
+    normal,
+    seedFit,
+    sample,
   };
 }

@@ -59,7 +59,10 @@ function table(headers: string[], rows: string[][], left: number | number[] = 1)
 }
 
 function groupTable(s: AccuracySection): string {
-  return table([s.label, ...METRIC_HEADERS], s.rows.map((r) => [esc(r.group), ...metricCells(r).map(esc)]));
+  return table(
+    [s.label, ...METRIC_HEADERS],
+    s.rows.map((r) => [esc(r.group), ...metricCells(r).map(esc)]),
+  );
 }
 
 /**
@@ -83,12 +86,16 @@ export function renderHtml(m: ReportModel): string {
   const first = m.plots[0]!;
   // in-sample numbers flatter the fit: show the held-out (cross-validated) verdict next to them
   const cv = m.fileMetrics.cv;
-  const cvBadge = cv && m.sample.kind !== 'held-out' ? `<span class="badge ${verdict(cv.overall.mape).cls}" id="cv-badge">held-out (CV) ${pct(cv.overall.mape)}: ${verdict(cv.overall.mape).word}</span>` : '';
+  const cvBadge =
+    cv && m.sample.kind !== 'held-out' ? `<span class="badge ${verdict(cv.overall.mape).cls}" id="cv-badge">held-out (CV) ${pct(cv.overall.mape)}: ${verdict(cv.overall.mape).word}</span>` : '';
   const cov = coverageSentence(m);
   const worst = worstLines(m);
   const cmpRows = m.comparison.map((r) => [
     `${esc(r.comparator.label)}${r.comparator.id === 'fit' ? '' : ''}`,
-    r.metrics ? pct(r.metrics.mape) : '–', r.metrics ? pct(r.metrics.medianApe) : '–', r.metrics ? pct(r.metrics.p90Ape) : '–', r.metrics ? spct(r.metrics.biasPct) : '–',
+    r.metrics ? pct(r.metrics.mape) : '–',
+    r.metrics ? pct(r.metrics.medianApe) : '–',
+    r.metrics ? pct(r.metrics.p90Ape) : '–',
+    r.metrics ? spct(r.metrics.biasPct) : '–',
   ]);
 
   const summary = `
@@ -110,11 +117,15 @@ export function renderHtml(m: ReportModel): string {
   const comparison = `
 <h2 id="comparison">Comparison with baselines</h2>
 <p>${esc(comparisonSentence(m))}</p>
-${table(['model', ...METRIC_HEADERS, 'how it was obtained'], m.comparison.map((r) => [
+${table(
+  ['model', ...METRIC_HEADERS, 'how it was obtained'],
+  m.comparison.map((r) => [
     esc(r.comparator.label),
     ...(r.metrics ? metricCells(r.metrics).map(esc) : METRIC_HEADERS.map(() => '–')),
     `${esc(r.comparator.description)}${r.comparator.note ? ` <span class="poor">(${esc(r.comparator.note)})</span>` : ''}`,
-  ]), [0, 8])}`;
+  ]),
+  [0, 8],
+)}`;
 
   const groups = `
 <h2 id="groups">Accuracy by group</h2>
@@ -125,16 +136,30 @@ ${m.byGroup.map((s) => `<h3>By ${esc(s.label)}</h3>${groupTable(s)}`).join('\n')
 <h2 id="plots">Plots</h2>
 <p class="note">${esc(first.title)}: at the top of the page.</p>
 <div class="plots">
-${m.plots.slice(1).map((p) => plot(p.id)).join('\n')}
+${m.plots
+  .slice(1)
+  .map((p) => plot(p.id))
+  .join('\n')}
 </div>`;
 
   const coefs = `
 <h2 id="coefficients">Coefficients</h2>
 <p class="note">Basis '${esc(m.basis)}' v${m.basisVersion}, method ${esc(m.method.name)}${m.method.weight === 'relative' ? ' with relative-error weights' : ''}. Residual σ = ${m.residual.scale === 'relative' ? pct(m.residual.sigma * 100) + ' (relative)' : us(m.residual.sigma)}, ${coef(m.residual.dof)} residual degrees of freedom. Time terms multiply a roofline time: 1/β is the share of peak the work actually reaches.</p>
-${table(['term', 'β', 'SE', '95% CI', 'status', 'reading', 'mean contribution', 'share', 'meaning'], m.coefficients.map((c) => [
-    `<code>${esc(c.name)}</code>`, coef(c.coef), coef(c.se), c.ci95[0] === null ? '–' : `${coef(c.ci95[0])} … ${coef(c.ci95[1])}`, esc(c.status),
-    esc(c.reading), us(c.meanContributionUs), pct(c.sharePct), esc(c.meaning),
-  ]), [0, 4, 5, 8])}`;
+${table(
+  ['term', 'β', 'SE', '95% CI', 'status', 'reading', 'mean contribution', 'share', 'meaning'],
+  m.coefficients.map((c) => [
+    `<code>${esc(c.name)}</code>`,
+    coef(c.coef),
+    coef(c.se),
+    c.ci95[0] === null ? '–' : `${coef(c.ci95[0])} … ${coef(c.ci95[1])}`,
+    esc(c.status),
+    esc(c.reading),
+    us(c.meanContributionUs),
+    pct(c.sharePct),
+    esc(c.meaning),
+  ]),
+  [0, 4, 5, 8],
+)}`;
 
   const fd = m.fitDiagnostics;
   const dd = m.dataDiagnostics;
@@ -143,7 +168,13 @@ ${table(['term', 'β', 'SE', '95% CI', 'status', 'reading', 'mean contribution',
 <h2 id="identifiability">Identifiability</h2>
 <h3>In the fit (training data)</h3>
 <p>Rank ${fd.rank} of ${fd.terms ?? m.coefficients.length} terms; condition number of the scaled design ${cond(fd.conditionNumber)}${fd.activeConditionNumber !== undefined ? `, of the fitted terms ${cond(fd.activeConditionNumber)}` : ''}.${fd.dropped.length ? ` Dropped: ${fd.dropped.map(esc).join(', ')}.` : ''}${fd.merged.length ? ` Merged: ${fd.merged.map((x) => `${esc(x.term)} → ${esc(x.into)}`).join(', ')}.` : ''}</p>
-${fitIdentLines(fd.notes, fdProblems).length ? `<ul>${fitIdentLines(fd.notes, fdProblems).map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` : '<p class="muted">No identifiability problems recorded.</p>'}
+${
+  fitIdentLines(fd.notes, fdProblems).length
+    ? `<ul>${fitIdentLines(fd.notes, fdProblems)
+        .map((x) => `<li>${esc(x)}</li>`)
+        .join('')}</ul>`
+    : '<p class="muted">No identifiability problems recorded.</p>'
+}
 <h3>On the report data</h3>
 <p>Rank ${dd.rank} of ${m.coefficients.length} terms; condition number ${cond(dd.conditionNumber)}.</p>
 ${dd.problems.length ? `<ul>${dd.problems.map((p) => `<li>${esc(p.kind)}: ${esc(p.detail)}</li>`).join('')}</ul><p class="note">Terms that are zero or constant here are not tested by these rows: their coefficients come from other data (or are merged) and predictions lean on them only through the constant.</p>` : '<p class="muted">Every term varies independently in these rows.</p>'}`;
@@ -154,12 +185,34 @@ ${dd.problems.length ? `<ul>${dd.problems.map((p) => `<li>${esc(p.kind)}: ${esc(
   const filem = `
 <h2 id="fitfile">Metrics recorded in the fit file</h2>
 ${table(['', ...METRIC_HEADERS], fileRows)}
-${fm.cv && fm.cv.folds.length ? `<h3>Cross-validation folds</h3>${table(['fold', ...METRIC_HEADERS], fm.cv.folds.map((f) => [esc(f.fold), ...metricCells(f.metrics).map(esc)]))}` : ''}`;
+${
+  fm.cv && fm.cv.folds.length
+    ? `<h3>Cross-validation folds</h3>${table(
+        ['fold', ...METRIC_HEADERS],
+        fm.cv.folds.map((f) => [esc(f.fold), ...metricCells(f.metrics).map(esc)]),
+      )}`
+    : ''
+}`;
 
   const data = `
 <h2 id="data">Data</h2>
 <p>${esc(m.dataDescription)}. ${int(m.n)} steps with a measured duration${m.skipped ? `; ${int(m.skipped)} steps without <code>duration_us</code> skipped` : ''}.</p>
-${table(['experiment', 'model', 'GPU', 'TP', 'labels', 'steps'], m.experiments.map((e) => [esc(e.id), esc(e.archName), esc(e.gpuId), String(e.tp), esc(Object.entries(e.groups).map(([k, x]) => `${k}=${x}`).join(', ') || '–'), int(e.rows)]), 5)}
+${table(
+  ['experiment', 'model', 'GPU', 'TP', 'labels', 'steps'],
+  m.experiments.map((e) => [
+    esc(e.id),
+    esc(e.archName),
+    esc(e.gpuId),
+    String(e.tp),
+    esc(
+      Object.entries(e.groups)
+        .map(([k, x]) => `${k}=${x}`)
+        .join(', ') || '–',
+    ),
+    int(e.rows),
+  ]),
+  5,
+)}
 <p class="note">Fit file <code>${esc(m.fitPath)}</code> (created ${esc(m.fitCreatedAt)}). Report by stepfit ${esc(m.stepfitVersion)}. Plots: vega-lite, rendered to SVG in Node; PNG copies in <code>plots/</code>.</p>`;
 
   return `<!doctype html>

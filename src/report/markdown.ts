@@ -30,36 +30,79 @@ export function renderMarkdown(m: ReportModel): string {
     L.push('');
   }
   L.push(`**Against baselines (same ${int(m.commonRows)} rows):**`, '');
-  L.push(table(['model', 'MAPE', 'median', 'p90', 'bias'], m.comparison.map((r) => [r.comparator.label, pct(r.metrics?.mape), pct(r.metrics?.medianApe), pct(r.metrics?.p90Ape), spct(r.metrics?.biasPct)])), '');
+  L.push(
+    table(
+      ['model', 'MAPE', 'median', 'p90', 'bias'],
+      m.comparison.map((r) => [r.comparator.label, pct(r.metrics?.mape), pct(r.metrics?.medianApe), pct(r.metrics?.p90Ape), spct(r.metrics?.biasPct)]),
+    ),
+    '',
+  );
   L.push(`_${sampleSentence(m)}_`, '');
   const first = m.plots[0];
   if (first) L.push(`![${first.title}](plots/${first.id}.png)`, '', `_${first.caption}_ ([SVG](plots/${first.id}.svg))`, '');
 
   L.push('## Comparison with baselines', '', comparisonSentence(m), '');
-  L.push(table(['model', ...METRIC_HEADERS, 'how it was obtained'], m.comparison.map((r) => [
-    r.comparator.label, ...(r.metrics ? metricCells(r.metrics) : METRIC_HEADERS.map(() => '–')),
-    r.comparator.description + (r.comparator.note ? ` (${r.comparator.note})` : ''),
-  ]), [8]), '');
+  L.push(
+    table(
+      ['model', ...METRIC_HEADERS, 'how it was obtained'],
+      m.comparison.map((r) => [
+        r.comparator.label,
+        ...(r.metrics ? metricCells(r.metrics) : METRIC_HEADERS.map(() => '–')),
+        r.comparator.description + (r.comparator.note ? ` (${r.comparator.note})` : ''),
+      ]),
+      [8],
+    ),
+    '',
+  );
 
   L.push('## Accuracy by group', '', '_Worst group first. Dimensions with a single value in this data are left out._', '');
   for (const s of m.byGroup) {
-    L.push(`### By ${s.label}`, '', table([s.label, ...METRIC_HEADERS], s.rows.map((r) => [r.group, ...metricCells(r)])), '');
+    L.push(
+      `### By ${s.label}`,
+      '',
+      table(
+        [s.label, ...METRIC_HEADERS],
+        s.rows.map((r) => [r.group, ...metricCells(r)]),
+      ),
+      '',
+    );
   }
 
   L.push('## Plots', '');
   for (const p of m.plots.slice(1)) L.push(`### ${p.title}`, '', `![${p.title}](plots/${p.id}.png)`, '', `_${p.caption}_ ([SVG](plots/${p.id}.svg))`, '');
 
   L.push('## Coefficients', '');
-  L.push(`Basis '${m.basis}' v${m.basisVersion}, method ${m.method.name}${m.method.weight === 'relative' ? ' with relative-error weights' : ''}. Residual σ = ${m.residual.scale === 'relative' ? pct(m.residual.sigma * 100) + ' (relative)' : us(m.residual.sigma)}, ${coef(m.residual.dof)} residual degrees of freedom. Time terms multiply a roofline time: 1/β is the share of peak the work actually reaches.`, '');
-  L.push(table(['term', 'β', 'SE', '95% CI', 'status', 'reading', 'mean contribution', 'share', 'meaning'], m.coefficients.map((c) => [
-    `\`${c.name}\``, coef(c.coef), coef(c.se), c.ci95[0] === null ? '–' : `${coef(c.ci95[0])} … ${coef(c.ci95[1])}`, c.status, c.reading, us(c.meanContributionUs), pct(c.sharePct), c.meaning,
-  ]), [4, 5, 8]), '');
+  L.push(
+    `Basis '${m.basis}' v${m.basisVersion}, method ${m.method.name}${m.method.weight === 'relative' ? ' with relative-error weights' : ''}. Residual σ = ${m.residual.scale === 'relative' ? pct(m.residual.sigma * 100) + ' (relative)' : us(m.residual.sigma)}, ${coef(m.residual.dof)} residual degrees of freedom. Time terms multiply a roofline time: 1/β is the share of peak the work actually reaches.`,
+    '',
+  );
+  L.push(
+    table(
+      ['term', 'β', 'SE', '95% CI', 'status', 'reading', 'mean contribution', 'share', 'meaning'],
+      m.coefficients.map((c) => [
+        `\`${c.name}\``,
+        coef(c.coef),
+        coef(c.se),
+        c.ci95[0] === null ? '–' : `${coef(c.ci95[0])} … ${coef(c.ci95[1])}`,
+        c.status,
+        c.reading,
+        us(c.meanContributionUs),
+        pct(c.sharePct),
+        c.meaning,
+      ]),
+      [4, 5, 8],
+    ),
+    '',
+  );
 
   const fd = m.fitDiagnostics;
   const dd = m.dataDiagnostics;
   const fdProblems = (fd as { problems?: { kind: string; detail: string }[] }).problems ?? [];
   L.push('## Identifiability', '', '### In the fit (training data)', '');
-  L.push(`Rank ${fd.rank} of ${fd.terms ?? m.coefficients.length} terms; condition number of the scaled design ${cond(fd.conditionNumber)}${fd.activeConditionNumber !== undefined ? `, of the fitted terms ${cond(fd.activeConditionNumber)}` : ''}.${fd.dropped.length ? ` Dropped: ${fd.dropped.join(', ')}.` : ''}${fd.merged.length ? ` Merged: ${fd.merged.map((x) => `${x.term} → ${x.into}`).join(', ')}.` : ''}`, '');
+  L.push(
+    `Rank ${fd.rank} of ${fd.terms ?? m.coefficients.length} terms; condition number of the scaled design ${cond(fd.conditionNumber)}${fd.activeConditionNumber !== undefined ? `, of the fitted terms ${cond(fd.activeConditionNumber)}` : ''}.${fd.dropped.length ? ` Dropped: ${fd.dropped.join(', ')}.` : ''}${fd.merged.length ? ` Merged: ${fd.merged.map((x) => `${x.term} → ${x.into}`).join(', ')}.` : ''}`,
+    '',
+  );
   const identLines = fitIdentLines(fd.notes, fdProblems);
   for (const x of identLines) L.push(`- ${x}`);
   if (identLines.length) L.push('');
@@ -74,7 +117,23 @@ export function renderMarkdown(m: ReportModel): string {
   L.push(table(['', ...METRIC_HEADERS], rows), '');
 
   L.push('## Data', '', `${m.dataDescription}. ${int(m.n)} steps with a measured duration${m.skipped ? `; ${int(m.skipped)} steps without duration_us skipped` : ''}.`, '');
-  L.push(table(['experiment', 'model', 'GPU', 'TP', 'labels', 'steps'], m.experiments.map((e) => [e.id, e.archName, e.gpuId, String(e.tp), Object.entries(e.groups).map(([k, x]) => `${k}=${x}`).join(', ') || '–', int(e.rows)]), [1, 2, 4]), '');
+  L.push(
+    table(
+      ['experiment', 'model', 'GPU', 'TP', 'labels', 'steps'],
+      m.experiments.map((e) => [
+        e.id,
+        e.archName,
+        e.gpuId,
+        String(e.tp),
+        Object.entries(e.groups)
+          .map(([k, x]) => `${k}=${x}`)
+          .join(', ') || '–',
+        int(e.rows),
+      ]),
+      [1, 2, 4],
+    ),
+    '',
+  );
   L.push(`_Fit file \`${m.fitPath}\` (created ${m.fitCreatedAt}). Report by stepfit ${m.stepfitVersion}._`, '');
   return L.join('\n');
 }

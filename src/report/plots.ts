@@ -59,19 +59,33 @@ const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 function predVsMeasured(d: ReportData, rows: number[]): PlotSpec {
   const values = rows.map((i) => ({ m: r3(d.measured[i]!), p: r3(d.pred.fit[i]!), phase: PHASES[d.phase[i]!] }));
   const pos = values.filter((v) => v.p > 0);
-  let lo = Infinity, hi = 0;
-  for (const v of pos) { lo = Math.min(lo, v.m, v.p); hi = Math.max(hi, v.m, v.p); }
-  if (!(lo < hi)) { lo = 1; hi = 10; }
+  let lo = Infinity,
+    hi = 0;
+  for (const v of pos) {
+    lo = Math.min(lo, v.m, v.p);
+    hi = Math.max(hi, v.m, v.p);
+  }
+  if (!(lo < hi)) {
+    lo = 1;
+    hi = 10;
+  }
   return {
     id: 'pred-vs-measured',
     title: 'Predicted vs measured step time',
     caption: `Each point is a step (${rows.length < d.n ? `random sample of ${rows.length} of ${d.n}` : `all ${d.n}`}${pos.length < values.length ? `; ${values.length - pos.length} non-positive predictions not shown on the log axes` : ''}). Grey line: y = x. Points above it are over-predicted.`,
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      width: WIDTH, height: 360, config,
+      width: WIDTH,
+      height: 360,
+      config,
       layer: [
         {
-          data: { values: [{ m: lo, p: lo }, { m: hi, p: hi }] },
+          data: {
+            values: [
+              { m: lo, p: lo },
+              { m: hi, p: hi },
+            ],
+          },
           mark: { type: 'line', color: '#888', strokeDash: [4, 3] },
           encoding: { x: { field: 'm', type: 'quantitative' }, y: { field: 'p', type: 'quantitative' } },
         },
@@ -99,7 +113,9 @@ function residualPlot(d: ReportData, rows: number[], id: string, field: 'request
     caption: `Signed error (predicted − measured)/measured in % against ${xTitle}; a trend away from 0 shows what the basis misses.`,
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      width: WIDTH, height: 220, config,
+      width: WIDTH,
+      height: 220,
+      config,
       layer: [
         {
           data: { values },
@@ -120,7 +136,7 @@ function residualPlot(d: ReportData, rows: number[], id: string, field: 'request
 export function apeCdfPoints(d: ReportData, c: ComparatorId): { ape: number; q: number }[] {
   const idx = rowsWith(d, c);
   if (idx.length === 0) return [];
-  const ape = Float64Array.from(idx, (i) => Math.abs(d.pred[c][i]! - d.measured[i]!) / d.measured[i]! * 100).sort();
+  const ape = Float64Array.from(idx, (i) => (Math.abs(d.pred[c][i]! - d.measured[i]!) / d.measured[i]!) * 100).sort();
   const out: { ape: number; q: number }[] = [];
   for (let k = 0; k <= 200; k++) {
     const q = k / 200;
@@ -141,7 +157,9 @@ function errorCdf(d: ReportData, comps: Comparator[]): PlotSpec {
     caption: 'Share of steps whose absolute percentage error is at most x, for the fit and each baseline on the same rows (higher and further left is better). Errors below 0.01% are drawn at 0.01%.',
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      width: WIDTH, height: 260, config,
+      width: WIDTH,
+      height: 260,
+      config,
       data: { values },
       mark: { type: 'line', strokeWidth: 2 },
       encoding: {
@@ -162,7 +180,9 @@ function groupErrors(sections: AccuracySection[]): PlotSpec {
     caption: 'Bars: MAPE per group; black line from the median to the 90th-percentile absolute error. Groups of every dimension with at least two values, and the phase mix.',
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      width: WIDTH - 120, height: { step: 16 }, config,
+      width: WIDTH - 120,
+      height: { step: 16 },
+      config,
       data: { values },
       encoding: { y: { field: 'g', type: 'nominal', title: null, sort: order, axis: { labelLimit: 320 } } },
       layer: [
@@ -190,7 +210,9 @@ function termContributions(d: ReportData): PlotSpec {
     caption: 'Mean contribution β·x of each term to the predicted step time (µs), by phase mix; the black tick is the mean measured step time of the same rows.',
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      width: WIDTH - 120, height: { step: 34 }, config,
+      width: WIDTH - 120,
+      height: { step: 34 },
+      config,
       encoding: { y: { field: 'group', type: 'nominal', title: null, sort: groups.map((g) => g.label) } },
       layer: [
         {

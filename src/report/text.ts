@@ -12,12 +12,16 @@ export function headlineSentence(m: ReportModel): string {
 export function coverageSentence(m: ReportModel): string | null {
   if (m.coveragePct === null) return null;
   const c = m.coveragePct;
-  const judge = c >= 90 && c <= 99 ? 'close to the nominal 95%' : c < 90 ? 'below the nominal 95%: the intervals are too narrow for these rows' : 'above the nominal 95%: the intervals are wide for these rows';
+  const judge =
+    c >= 90 && c <= 99 ? 'close to the nominal 95%' : c < 90 ? 'below the nominal 95%: the intervals are too narrow for these rows' : 'above the nominal 95%: the intervals are wide for these rows';
   const nz = stepNoise(m.residual);
   const sig = nz.scale === 'relative' ? `${pct(nz.sigma * 100)} of the step time` : us(nz.sigma);
-  const from = nz.source === 'step rows'
-    ? `residual σ of the fit's step rows, ${sig}`
-    : m.residual.byKind ? `pooled residual σ of all training rows, ${sig}: the fit had no step rows` : `pooled residual σ of all training rows, ${sig}: this fit file predates per-row-kind residuals, refit for step-level intervals`;
+  const from =
+    nz.source === 'step rows'
+      ? `residual σ of the fit's step rows, ${sig}`
+      : m.residual.byKind
+        ? `pooled residual σ of all training rows, ${sig}: the fit had no step rows`
+        : `pooled residual σ of all training rows, ${sig}: this fit file predates per-row-kind residuals, refit for step-level intervals`;
   return `${pct(c)} of measured step times fall inside the fit's 95% prediction interval (${judge}; interval from the ${from}).`;
 }
 

@@ -49,7 +49,10 @@ export interface SchedRequest {
   cachedTokens: number;
 }
 
-export interface PlannedChunk<R> { req: R; chunk: number }
+export interface PlannedChunk<R> {
+  req: R;
+  chunk: number;
+}
 
 export interface StepPlan<R> {
   /** Requests decoding one token, in running order. */
@@ -86,12 +89,18 @@ export class SchedulerCore<R extends SchedRequest> {
     this.free = limits.numGpuBlocks;
   }
 
-  blocksFor(tokens: number): number { return Math.ceil(tokens / this.limits.blockSize); }
+  blocksFor(tokens: number): number {
+    return Math.ceil(tokens / this.limits.blockSize);
+  }
 
   /** A new arrival joins the back of the waiting queue. */
-  enqueue(r: R): void { this.waiting.push(r); }
+  enqueue(r: R): void {
+    this.waiting.push(r);
+  }
 
-  get idle(): boolean { return this.running.length === 0 && this.waiting.length === 0; }
+  get idle(): boolean {
+    return this.running.length === 0 && this.waiting.length === 0;
+  }
 
   /** Plan one step and apply its admissions, preemptions and KV allocations. */
   schedule(hooks: ScheduleHooks<R> = {}): StepPlan<R> {
@@ -116,7 +125,10 @@ export class SchedulerCore<R extends SchedRequest> {
         let victim = g;
         for (let i = running.length - 1; i >= 0; i--) {
           const c = running[i]!;
-          if (c === g || !inStep.has(c)) { victim = c; break; }
+          if (c === g || !inStep.has(c)) {
+            victim = c;
+            break;
+          }
         }
         preempt(victim);
         if (victim === g) return false;

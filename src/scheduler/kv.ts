@@ -40,7 +40,10 @@ export class BlockPool {
   /** Blocks evicted from the prefix cache so far. */
   evictions = 0;
 
-  constructor(numBlocks: number, readonly caching: boolean) {
+  constructor(
+    numBlocks: number,
+    readonly caching: boolean,
+  ) {
     if (!Number.isInteger(numBlocks) || numBlocks < 2) throw new InputError(`KV cache: need at least 2 blocks, got ${numBlocks}`);
     this.numBlocks = numBlocks;
     this.ref = new Int32Array(numBlocks);
@@ -53,14 +56,19 @@ export class BlockPool {
   }
 
   /** Usable blocks (all but the null block). */
-  get usable(): number { return this.numBlocks - 1; }
+  get usable(): number {
+    return this.numBlocks - 1;
+  }
   /** Free blocks, cached-but-unreferenced ones included (they can be evicted). */
-  get free(): number { return this.nFree; }
+  get free(): number {
+    return this.nFree;
+  }
 
   private pushTail(b: number): void {
     this.prev[b] = this.tail;
     this.next[b] = -1;
-    if (this.tail >= 0) this.next[this.tail] = b; else this.head = b;
+    if (this.tail >= 0) this.next[this.tail] = b;
+    else this.head = b;
     this.tail = b;
     this.nFree++;
   }
@@ -68,8 +76,10 @@ export class BlockPool {
   private unlink(b: number): void {
     const p = this.prev[b]!;
     const n = this.next[b]!;
-    if (p >= 0) this.next[p] = n; else this.head = n;
-    if (n >= 0) this.prev[n] = p; else this.tail = p;
+    if (p >= 0) this.next[p] = n;
+    else this.head = n;
+    if (n >= 0) this.prev[n] = p;
+    else this.tail = p;
     this.prev[b] = -1;
     this.next[b] = -1;
     this.nFree--;
@@ -81,7 +91,10 @@ export class BlockPool {
     if (b < 0) throw new Error('BlockPool.allocate: no free block (caller must check free first)');
     this.unlink(b);
     if (this.key[b]! >= 0) {
-      if (this.inMap[b]) { this.cache.delete(this.key[b]!); this.inMap[b] = 0; }
+      if (this.inMap[b]) {
+        this.cache.delete(this.key[b]!);
+        this.inMap[b] = 0;
+      }
       this.key[b] = -1;
       this.evictions++;
     }
@@ -95,7 +108,9 @@ export class BlockPool {
   }
 
   /** Content key of block b (−1 when it holds nothing cached). */
-  keyOf(b: number): number { return this.key[b]!; }
+  keyOf(b: number): number {
+    return this.key[b]!;
+  }
 
   /** Cached block holding shared `key`, or −1. */
   lookup(key: number): number {
@@ -105,7 +120,9 @@ export class BlockPool {
   }
 
   /** True when the block is cached but unreferenced (a hit on it takes it out of the free queue). */
-  isFreeCached(b: number): boolean { return this.ref[b] === 0; }
+  isFreeCached(b: number): boolean {
+    return this.ref[b] === 0;
+  }
 
   /** Take a reference on a cache hit. */
   touch(b: number): void {
@@ -127,7 +144,9 @@ export class BlockPool {
     this.key[b] = key;
   }
 
-  refCount(b: number): number { return this.ref[b]!; }
+  refCount(b: number): number {
+    return this.ref[b]!;
+  }
 }
 
 /**
@@ -138,21 +157,40 @@ export class BlockPool {
  * experts over data-parallel replicas (vLLM --enable-expert-parallel, EP = TP·DP).
  */
 export function gpuBlocksFromMemory(o: {
-  arch: Architecture; gpu: GpuSpec; tp: number; ep?: number; blockSize: number; utilization: number; reserveGB?: number; kvBytes?: number;
-  maxNumBatchedTokens?: number; maxNumSeqs?: number;
+  arch: Architecture;
+  gpu: GpuSpec;
+  tp: number;
+  ep?: number;
+  blockSize: number;
+  utilization: number;
+  reserveGB?: number;
+  kvBytes?: number;
+  maxNumBatchedTokens?: number;
+  maxNumSeqs?: number;
 }): number {
   const ep = o.ep ?? 1;
-  const e = compileEngine({ arch: o.arch, gpu: o.gpu, tp: o.tp }, {
-    efficiency: 'default', ep, dp: ep > o.tp ? ep / o.tp : 1, ...(o.kvBytes === 1 ? { kvDtype: 'fp8' as const } : {}),
-  });
+  const e = compileEngine(
+    { arch: o.arch, gpu: o.gpu, tp: o.tp },
+    {
+      efficiency: 'default',
+      ep,
+      dp: ep > o.tp ? ep / o.tp : 1,
+      ...(o.kvBytes === 1 ? { kvDtype: 'fp8' as const } : {}),
+    },
+  );
   const mo = {
-    blockSize: o.blockSize, gpuMemUtil: o.utilization, maxBatchedTokens: o.maxNumBatchedTokens ?? 2048, maxSeqs: o.maxNumSeqs ?? 256,
+    blockSize: o.blockSize,
+    gpuMemUtil: o.utilization,
+    maxBatchedTokens: o.maxNumBatchedTokens ?? 2048,
+    maxSeqs: o.maxNumSeqs ?? 256,
     ...(o.reserveGB !== undefined ? { reservedBytes: o.reserveGB * 1e9 } : {}),
   };
   const blocks = kvCacheBlocks(e, mo);
   if (blocks < 2) {
     const b = kvCacheBudget(e, mo);
-    throw new InputError(`${o.arch.name} on ${o.gpu.id} at TP ${o.tp}${ep > 1 ? ` EP ${ep}` : ''}: no memory left for the KV cache (${(b.usable / 1e9).toFixed(1)} GB usable at utilization ${o.utilization}, weights ${(b.weights / 1e9).toFixed(1)} GB, activations + reserved ${((b.act + b.reserved) / 1e9).toFixed(1)} GB per GPU); raise --tp or --gpu-memory-utilization, or pass --num-gpu-blocks`);
+    throw new InputError(
+      `${o.arch.name} on ${o.gpu.id} at TP ${o.tp}${ep > 1 ? ` EP ${ep}` : ''}: no memory left for the KV cache (${(b.usable / 1e9).toFixed(1)} GB usable at utilization ${o.utilization}, weights ${(b.weights / 1e9).toFixed(1)} GB, activations + reserved ${((b.act + b.reserved) / 1e9).toFixed(1)} GB per GPU); raise --tp or --gpu-memory-utilization, or pass --num-gpu-blocks`,
+    );
   }
   return blocks;
 }

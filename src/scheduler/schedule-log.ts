@@ -135,8 +135,7 @@ export function entrySamplesToken(e: StepEntry, promptTokens: number): boolean {
  * - otherwise a prefill chunk {tokens: scheduled, prior: computedBefore, prompt: prompt + outputBefore}
  *   (a resumed request recomputes prompt + generated tokens, so its "prompt" is that length).
  */
-export function canonicalEntry(promptTokens: number, computedBefore: number, scheduled: number, outputBefore: number):
-  { decode: number } | { tokens: number; prior: number; prompt: number } {
+export function canonicalEntry(promptTokens: number, computedBefore: number, scheduled: number, outputBefore: number): { decode: number } | { tokens: number; prior: number; prompt: number } {
   if (outputBefore >= 1 && scheduled === 1 && computedBefore === promptTokens + outputBefore - 1) return { decode: computedBefore };
   return { tokens: scheduled, prior: computedBefore, prompt: Math.max(promptTokens + outputBefore, computedBefore + scheduled) };
 }
@@ -146,7 +145,9 @@ export function canonicalEntry(promptTokens: number, computedBefore: number, sch
  * `durationOf(step)` when given (e.g. the next step's start − this start), else none.
  */
 export function scheduleToSteps(
-  log: ScheduleLog, experiment: string, durationOf?: (s: ScheduleStep, next: ScheduleStep | undefined) => number | undefined,
+  log: ScheduleLog,
+  experiment: string,
+  durationOf?: (s: ScheduleStep, next: ScheduleStep | undefined) => number | undefined,
 ): { experiment: string; step: number; durationUs?: number; prefill: { tokens: number; prior: number; prompt: number }[]; decode: number[] }[] {
   const prompt = new Map(log.requests.map((r) => [r.id, r.promptTokens] as const));
   return log.steps.map((s, i) => {

@@ -26,22 +26,28 @@ const clip = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > h
 /** Draw one length: fixed → value; uniform → integer in [min, max]; lognormal / exponential → round(X) clipped to [min, max]. */
 export function sampleLength(d: LengthDist, rng: Rng): number {
   switch (d.dist) {
-    case 'fixed': return d.value;
-    case 'uniform': return rng.int(d.min, d.max);
+    case 'fixed':
+      return d.value;
+    case 'uniform':
+      return rng.int(d.min, d.max);
     case 'lognormal': {
       const { mu, sigma } = lognormalParams(d.mean, d.cv);
       return clip(Math.round(Math.exp(mu + sigma * rng.normal())), d.min, d.max);
     }
-    case 'exponential': return clip(Math.round(rng.exp(d.mean)), d.min, d.max);
+    case 'exponential':
+      return clip(Math.round(rng.exp(d.mean)), d.min, d.max);
   }
 }
 
 /** Mean of a length distribution before clipping (fixed: value; uniform: (min+max)/2; others: mean). */
 export function lengthMean(d: LengthDist): number {
   switch (d.dist) {
-    case 'fixed': return d.value;
-    case 'uniform': return (d.min + d.max) / 2;
-    default: return d.mean;
+    case 'fixed':
+      return d.value;
+    case 'uniform':
+      return (d.min + d.max) / 2;
+    default:
+      return d.mean;
   }
 }
 

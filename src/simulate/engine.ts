@@ -141,7 +141,13 @@ class Rank {
   readonly step: { experiment: string; step: number; durationUs: number | undefined; prefill: PrefillChunk[]; decode: number[] };
   readonly chunkPool: { tokens: number; prior: number; prompt: number }[] = [];
 
-  constructor(cap: number, readonly maxSeqs: number, blocks: number, caching: boolean, experiment: string) {
+  constructor(
+    cap: number,
+    readonly maxSeqs: number,
+    blocks: number,
+    caching: boolean,
+    experiment: string,
+  ) {
     this.running = new Int32Array(maxSeqs + 1);
     this.wq = new Int32Array(Math.max(16, cap));
     this.pool = new BlockPool(blocks, caching);
@@ -159,7 +165,9 @@ class Rank {
     this.wq[this.wHead] = r;
     this.wLen++;
   }
-  peek(): number { return this.wq[this.wHead]!; }
+  peek(): number {
+    return this.wq[this.wHead]!;
+  }
   popFront(): number {
     const r = this.wq[this.wHead]!;
     this.wHead = (this.wHead + 1) % this.wq.length;
@@ -241,8 +249,13 @@ export class ServingSimulator {
     }
     const usableTokens = (lim.numGpuBlocks - 1) * lim.blockSize;
     this.L = {
-      maxNumSeqs: lim.maxNumSeqs, maxNumBatchedTokens: lim.maxNumBatchedTokens, blockSize: lim.blockSize, numGpuBlocks: lim.numGpuBlocks,
-      maxModelLen: lim.maxModelLen ?? usableTokens, prefixCaching: lim.prefixCaching ?? true, reserveFullIsl: lim.reserveFullIsl ?? true,
+      maxNumSeqs: lim.maxNumSeqs,
+      maxNumBatchedTokens: lim.maxNumBatchedTokens,
+      blockSize: lim.blockSize,
+      numGpuBlocks: lim.numGpuBlocks,
+      maxModelLen: lim.maxModelLen ?? usableTokens,
+      prefixCaching: lim.prefixCaching ?? true,
+      reserveFullIsl: lim.reserveFullIsl ?? true,
       watermark: lim.watermark ?? 0.01,
     };
     if (this.L.maxModelLen > usableTokens) {
@@ -300,8 +313,12 @@ export class ServingSimulator {
     }
   }
 
-  get limits(): Readonly<Required<EngineLimits>> { return this.L; }
-  get numRanks(): number { return this.ranks.length; }
+  get limits(): Readonly<Required<EngineLimits>> {
+    return this.L;
+  }
+  get numRanks(): number {
+    return this.ranks.length;
+  }
 
   private register(w: WorkloadRequest): void {
     const i = this.issued++;
@@ -328,11 +345,17 @@ export class ServingSimulator {
     return { id: this.engineId(r), arrivalNs: this.baseNs + this.arrivalNs[r]!, promptTokens: this.prompt[r]!, maxTokens: this.maxOut[r]! };
   }
 
-  get done(): boolean { return this.doneCount === this.total; }
+  get done(): boolean {
+    return this.doneCount === this.total;
+  }
   /** Requests finished or dropped so far. */
-  get completed(): number { return this.doneCount; }
+  get completed(): number {
+    return this.doneCount;
+  }
 
-  private numTokens(r: number): number { return this.prompt[r]! + this.gen[r]!; }
+  private numTokens(r: number): number {
+    return this.prompt[r]! + this.gen[r]!;
+  }
 
   /** True when block i of request r lies wholly inside its group's shared prefix. */
   private isShared(r: number, i: number): boolean {
@@ -364,9 +387,18 @@ export class ServingSimulator {
       this.onArrival?.(r);
       if (this.traceOn) R.events.push({ request: this.engineId(r), kind: 'QUEUED', tsNs: this.baseNs + this.arrivalNs[r]! });
       const p = this.prompt[r]!;
-      if (p >= this.L.maxModelLen) { this.drop(r, `prompt of ${p} tokens ≥ max_model_len ${this.L.maxModelLen}`); continue; }
-      if (blocksFor(p, this.L.blockSize) + this.watermarkBlocks > R.pool.usable) { this.drop(r, `prompt of ${p} tokens never fits the KV cache`); continue; }
-      if (p + this.maxOut[r]! > this.L.maxModelLen) { this.maxOut[r] = this.L.maxModelLen - p; this.truncated[r] = 1; }
+      if (p >= this.L.maxModelLen) {
+        this.drop(r, `prompt of ${p} tokens ≥ max_model_len ${this.L.maxModelLen}`);
+        continue;
+      }
+      if (blocksFor(p, this.L.blockSize) + this.watermarkBlocks > R.pool.usable) {
+        this.drop(r, `prompt of ${p} tokens never fits the KV cache`);
+        continue;
+      }
+      if (p + this.maxOut[r]! > this.L.maxModelLen) {
+        this.maxOut[r] = this.L.maxModelLen - p;
+        this.truncated[r] = 1;
+      }
       this.status[r] = Status.Waiting;
       R.pushBack(r);
     }
@@ -380,7 +412,10 @@ export class ServingSimulator {
     for (let k = 0; k < this.ranks.length; k++) {
       const R = this.ranks[k]!;
       const s = 4 * R.wLen + R.nRunning;
-      if (s < bestScore) { bestScore = s; best = k; }
+      if (s < bestScore) {
+        bestScore = s;
+        best = k;
+      }
     }
     return best;
   }
@@ -452,7 +487,10 @@ export class ServingSimulator {
     const pool = R.pool;
     let budget = this.L.maxNumBatchedTokens;
     let preempted = false;
-    R.nDec = 0; R.nPf = 0; R.nPreempted = 0; R.nFinished = 0;
+    R.nDec = 0;
+    R.nPf = 0;
+    R.nPreempted = 0;
+    R.nFinished = 0;
     // 1. running requests in order
     let i = 0;
     while (i < R.nRunning && budget > 0) {
@@ -466,7 +504,10 @@ export class ServingSimulator {
         const victim = R.running[--R.nRunning]!;
         this.preempt(R, victim);
         preempted = true;
-        if (victim === r) { ok = false; break; }
+        if (victim === r) {
+          ok = false;
+          break;
+        }
       }
       if (!ok) break;
       this.growBlocks(R, r, upTo);
@@ -519,8 +560,13 @@ export class ServingSimulator {
         if (Number.isNaN(this.firstSchedNs[r]!)) this.firstSchedNs[r] = this.nowNs;
         if (this.traceOn) {
           R.events.push({
-            request: this.engineId(r), kind: 'SCHEDULED', tsNs: this.baseNs + this.nowNs + this.evSeq++, step: this.stepId,
-            scheduleKind: resume ? 'RESUME' : 'FIRST', prefillDoneTokens: start, ...(resume ? { decodeDoneTokens: this.gen[r]! } : {}),
+            request: this.engineId(r),
+            kind: 'SCHEDULED',
+            tsNs: this.baseNs + this.nowNs + this.evSeq++,
+            step: this.stepId,
+            scheduleKind: resume ? 'RESUME' : 'FIRST',
+            prefillDoneTokens: start,
+            ...(resume ? { decodeDoneTokens: this.gen[r]! } : {}),
           });
         }
         this.addToBatch(R, r, n);
@@ -552,8 +598,14 @@ export class ServingSimulator {
     const out: StepEntry[] = new Array(R.nDec + R.nPf);
     let j = 0;
     const mk = (r: number, phase: 'PREFILL' | 'DECODE'): StepEntry => ({
-      request: this.engineId(r), phase, computedBefore: this.computed[r]!, scheduled: this.schedN[r]!, outputBefore: this.gen[r]!,
-      preemptions: this.preemptions[r]!, kvBlocks: this.nBlocks[r]!, kvCachedBlocks: this.hitBlocks[r]!,
+      request: this.engineId(r),
+      phase,
+      computedBefore: this.computed[r]!,
+      scheduled: this.schedN[r]!,
+      outputBefore: this.gen[r]!,
+      preemptions: this.preemptions[r]!,
+      kvBlocks: this.nBlocks[r]!,
+      kvCachedBlocks: this.hitBlocks[r]!,
     });
     for (let k = 0; k < R.nDec; k++) out[j++] = mk(R.dec[k]!, 'DECODE');
     for (let k = 0; k < R.nPf; k++) out[j++] = mk(R.pf[k]!, 'PREFILL');
@@ -615,7 +667,10 @@ export class ServingSimulator {
     let ran = 0;
     const dpN = this.ranks.length;
     while (ran < maxSteps && !this.done) {
-      if (this.idleGap) { this.stepId++; this.idleGap = false; }
+      if (this.idleGap) {
+        this.stepId++;
+        this.idleGap = false;
+      }
       this.evSeq = 0;
       this.admitArrivals(this.nowNs);
       let busy = false;
@@ -634,7 +689,11 @@ export class ServingSimulator {
         // nothing runs and nothing will arrive: the head of some queue can never be admitted
         let dropped = false;
         for (const R of this.ranks) {
-          if (R.wLen > 0) { const r = R.popFront(); this.drop(r, 'never admitted: the KV cache cannot hold it'); dropped = true; }
+          if (R.wLen > 0) {
+            const r = R.popFront();
+            this.drop(r, 'never admitted: the KV cache cannot hold it');
+            dropped = true;
+          }
         }
         // every request already finished or dropped (e.g. all of them dropped on arrival): done
         if (!dropped && !this.done) throw new Error('simulator stalled with no runnable, waiting or arriving request');
@@ -643,11 +702,17 @@ export class ServingSimulator {
       // step duration: the slowest rank (lockstep); noise and overhead once per step
       let predicted = 0;
       for (const R of this.ranks) {
-        if (R.nDec + R.nPf === 0) { R.predictedUs = 0; continue; }
+        if (R.nDec + R.nPf === 0) {
+          R.predictedUs = 0;
+          continue;
+        }
         R.predictedUs = this.model.predictUs(R.step);
         if (R.predictedUs > predicted) predicted = R.predictedUs;
       }
-      if (!(predicted > 0)) { this.nonPositivePredictions++; predicted = 1; }
+      if (!(predicted > 0)) {
+        this.nonPositivePredictions++;
+        predicted = 1;
+      }
       let durUs = predicted;
       if (this.noise > 0) durUs *= Math.exp(this.noise * this.rng.normal());
       durUs += this.overheadUs;
@@ -665,16 +730,33 @@ export class ServingSimulator {
         R.step.durationUs = durNs / 1000;
         if (onStep) {
           onStep({
-            rank: k, step: R.step as Step, startNs: start, endNs: end, predictedUs: R.predictedUs,
-            runningDepth: R.nRunning, waitingDepth: R.wLen, kvBlocksTotal: R.pool.usable, kvBlocksFree: R.pool.free,
-            numPreempted: R.nPreempted, numFinished: R.nFinished,
-            ...(this.traceOn ? {
-              schedule: {
-                step: this.stepId, startNs: this.baseNs + start, endNs: this.baseNs + end, durationUs: durNs / 1000,
-                entries: entries[k]!, events: R.events.slice(), runningDepth: R.nRunning, waitingDepth: R.wLen,
-                kvBlocksTotal: R.pool.usable, kvBlocksFree: R.pool.free,
-              },
-            } : {}),
+            rank: k,
+            step: R.step as Step,
+            startNs: start,
+            endNs: end,
+            predictedUs: R.predictedUs,
+            runningDepth: R.nRunning,
+            waitingDepth: R.wLen,
+            kvBlocksTotal: R.pool.usable,
+            kvBlocksFree: R.pool.free,
+            numPreempted: R.nPreempted,
+            numFinished: R.nFinished,
+            ...(this.traceOn
+              ? {
+                  schedule: {
+                    step: this.stepId,
+                    startNs: this.baseNs + start,
+                    endNs: this.baseNs + end,
+                    durationUs: durNs / 1000,
+                    entries: entries[k]!,
+                    events: R.events.slice(),
+                    runningDepth: R.nRunning,
+                    waitingDepth: R.wLen,
+                    kvBlocksTotal: R.pool.usable,
+                    kvBlocksFree: R.pool.free,
+                  },
+                }
+              : {}),
           });
         }
       }
@@ -702,11 +784,21 @@ export class ServingSimulator {
     for (let r = 0; r < this.issued; r++) {
       const st = this.status[r]!;
       out[r] = {
-        id: this.ids[r]!, rank: this.rankOf[r]!, arrivalNs: this.arrivalNs[r]!, input: this.prompt[r]!, output: this.maxOut[r]!, generated: this.gen[r]!,
+        id: this.ids[r]!,
+        rank: this.rankOf[r]!,
+        arrivalNs: this.arrivalNs[r]!,
+        input: this.prompt[r]!,
+        output: this.maxOut[r]!,
+        generated: this.gen[r]!,
         status: st === Status.Finished ? 'finished' : st === Status.Dropped ? 'dropped' : 'unfinished',
         reason: st === Status.Dropped ? this.dropReason[r]! : this.truncated[r] ? 'output capped at max_model_len' : '',
-        firstScheduledNs: this.firstSchedNs[r]!, firstTokenNs: this.firstTokenNs[r]!, finishNs: this.finishNs[r]!, itlMaxNs: this.itlMaxNs[r]!,
-        preemptions: this.preemptions[r]!, cachedTokens: this.cachedTokens[r]!, recomputedTokens: this.recomputed[r]!,
+        firstScheduledNs: this.firstSchedNs[r]!,
+        firstTokenNs: this.firstTokenNs[r]!,
+        finishNs: this.finishNs[r]!,
+        itlMaxNs: this.itlMaxNs[r]!,
+        preemptions: this.preemptions[r]!,
+        cachedTokens: this.cachedTokens[r]!,
+        recomputedTokens: this.recomputed[r]!,
       };
     }
     return out;

@@ -39,22 +39,52 @@ export function requestMetrics(r: RequestResult): RequestMetrics {
   const fin = r.status === 'finished';
   const t = fin ? tpot(r.firstTokenNs, r.finishNs, r.generated) / 1000 : NaN;
   return {
-    id: r.id, rank: r.rank, status: r.status, reason: r.reason, arrivalS: r.arrivalNs / 1e9,
-    inputTokens: r.input, outputTokens: r.output, generatedTokens: r.generated, cachedTokens: r.cachedTokens,
-    preemptions: r.preemptions, recomputedTokens: r.recomputedTokens,
-    queueUs: us(r.firstScheduledNs - r.arrivalNs), ttftUs: us(r.firstTokenNs - r.arrivalNs),
-    tpotUs: t, itlMeanUs: t, itlMaxUs: us(r.itlMaxNs), e2eUs: fin ? us(r.finishNs - r.arrivalNs) : NaN,
+    id: r.id,
+    rank: r.rank,
+    status: r.status,
+    reason: r.reason,
+    arrivalS: r.arrivalNs / 1e9,
+    inputTokens: r.input,
+    outputTokens: r.output,
+    generatedTokens: r.generated,
+    cachedTokens: r.cachedTokens,
+    preemptions: r.preemptions,
+    recomputedTokens: r.recomputedTokens,
+    queueUs: us(r.firstScheduledNs - r.arrivalNs),
+    ttftUs: us(r.firstTokenNs - r.arrivalNs),
+    tpotUs: t,
+    itlMeanUs: t,
+    itlMaxUs: us(r.itlMaxNs),
+    e2eUs: fin ? us(r.finishNs - r.arrivalNs) : NaN,
   };
 }
 
-export const METRICS_CSV_HEADER = 'request_id,rank,status,reason,arrival_s,input_tokens,output_tokens,generated_tokens,cached_tokens,preemptions,recomputed_tokens,queue_us,ttft_us,tpot_us,itl_mean_us,itl_max_us,e2e_us';
+export const METRICS_CSV_HEADER =
+  'request_id,rank,status,reason,arrival_s,input_tokens,output_tokens,generated_tokens,cached_tokens,preemptions,recomputed_tokens,queue_us,ttft_us,tpot_us,itl_mean_us,itl_max_us,e2e_us';
 
 const num = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '');
 const csvStr = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 export function metricsCsvRow(m: RequestMetrics): string {
-  return [csvStr(m.id), m.rank, m.status, csvStr(m.reason), num(m.arrivalS, 6), m.inputTokens, m.outputTokens, m.generatedTokens, m.cachedTokens,
-    m.preemptions, m.recomputedTokens, num(m.queueUs), num(m.ttftUs), num(m.tpotUs), num(m.itlMeanUs), num(m.itlMaxUs), num(m.e2eUs)].join(',');
+  return [
+    csvStr(m.id),
+    m.rank,
+    m.status,
+    csvStr(m.reason),
+    num(m.arrivalS, 6),
+    m.inputTokens,
+    m.outputTokens,
+    m.generatedTokens,
+    m.cachedTokens,
+    m.preemptions,
+    m.recomputedTokens,
+    num(m.queueUs),
+    num(m.ttftUs),
+    num(m.tpotUs),
+    num(m.itlMeanUs),
+    num(m.itlMaxUs),
+    num(m.e2eUs),
+  ].join(',');
 }
 
 /**
@@ -70,7 +100,15 @@ export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
   return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
-export interface Dist { n: number; mean: number; p50: number; p90: number; p95: number; p99: number; max: number }
+export interface Dist {
+  n: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
 
 /** Mean and percentiles of the finite values. */
 export function describeValues(xs: Iterable<number>): Dist {
@@ -80,8 +118,13 @@ export function describeValues(xs: Iterable<number>): Dist {
   let s = 0;
   for (const x of a) s += x;
   return {
-    n: a.length, mean: a.length ? s / a.length : NaN, p50: quantileSorted(a, 0.5), p90: quantileSorted(a, 0.9),
-    p95: quantileSorted(a, 0.95), p99: quantileSorted(a, 0.99), max: a.length ? a[a.length - 1]! : NaN,
+    n: a.length,
+    mean: a.length ? s / a.length : NaN,
+    p50: quantileSorted(a, 0.5),
+    p90: quantileSorted(a, 0.9),
+    p95: quantileSorted(a, 0.95),
+    p99: quantileSorted(a, 0.99),
+    max: a.length ? a[a.length - 1]! : NaN,
   };
 }
 
@@ -100,8 +143,12 @@ export class LogHistogram {
     this.n++;
     this.sum += us;
   }
-  get count(): number { return this.n; }
-  get mean(): number { return this.n ? this.sum / this.n : NaN; }
+  get count(): number {
+    return this.n;
+  }
+  get mean(): number {
+    return this.n ? this.sum / this.n : NaN;
+  }
   /** Geometric middle of the bucket holding the p-quantile. */
   quantile(p: number): number {
     if (this.n === 0) return NaN;
@@ -139,7 +186,10 @@ export function summarize(s: SummaryInput): Record<string, unknown> {
   const fin = s.metrics.filter((m) => m.status === 'finished');
   let inTok = 0;
   let outTok = 0;
-  for (const m of fin) { inTok += m.inputTokens; outTok += m.generatedTokens; }
+  for (const m of fin) {
+    inTok += m.inputTokens;
+    outTok += m.generatedTokens;
+  }
   return {
     requests: s.metrics.length,
     finished: fin.length,

@@ -13,10 +13,7 @@ import type { EngineOptions } from '../engine/context.js';
 import { rooflineConsts } from '../basis/roofline.js';
 import { syntheticTruthUs } from '../basis/synthetic.js';
 
-export type StepModelChoice =
-  | { readonly kind: 'fit'; readonly file: string }
-  | { readonly kind: 'engine'; readonly options?: EngineOptions }
-  | { readonly kind: 'synthetic' };
+export type StepModelChoice = { readonly kind: 'fit'; readonly file: string } | { readonly kind: 'engine'; readonly options?: EngineOptions } | { readonly kind: 'synthetic' };
 
 /** The synthetic ground truth (src/steps/synthetic.ts `syntheticTruthUs`) as a step model. */
 export function syntheticTruthModel(ctx: BasisContext): StepTimeModel {

@@ -27,16 +27,29 @@ export interface LimitInputs {
 
 /** Engine limits, deriving the block count from memory when not given. */
 export function resolveLimits(l: LimitInputs, ctx: { arch: Architecture; gpu: GpuSpec; tp: number; ep?: number }): EngineLimits & { blocksFrom: string } {
-  const numGpuBlocks = l.numGpuBlocks ?? gpuBlocksFromMemory({
-    ...ctx, blockSize: l.blockSize, utilization: l.gpuMemoryUtilization, maxNumBatchedTokens: l.maxNumBatchedTokens, maxNumSeqs: l.maxNumSeqs,
-    ...(l.kvReserveGB !== undefined ? { reserveGB: l.kvReserveGB } : {}),
-  });
+  const numGpuBlocks =
+    l.numGpuBlocks ??
+    gpuBlocksFromMemory({
+      ...ctx,
+      blockSize: l.blockSize,
+      utilization: l.gpuMemoryUtilization,
+      maxNumBatchedTokens: l.maxNumBatchedTokens,
+      maxNumSeqs: l.maxNumSeqs,
+      ...(l.kvReserveGB !== undefined ? { reserveGB: l.kvReserveGB } : {}),
+    });
   return {
-    maxNumSeqs: l.maxNumSeqs, maxNumBatchedTokens: l.maxNumBatchedTokens, blockSize: l.blockSize, numGpuBlocks,
+    maxNumSeqs: l.maxNumSeqs,
+    maxNumBatchedTokens: l.maxNumBatchedTokens,
+    blockSize: l.blockSize,
+    numGpuBlocks,
     ...(l.maxModelLen !== undefined ? { maxModelLen: l.maxModelLen } : {}),
-    prefixCaching: l.prefixCaching, reserveFullIsl: l.reserveFullIsl, watermark: l.watermark,
-    blocksFrom: l.numGpuBlocks !== undefined ? 'given'
-      : `memory: ${ctx.gpu.memCapacityGB} GiB × ${l.gpuMemoryUtilization} − weights − ${l.kvReserveGB !== undefined ? `${l.kvReserveGB} GB reserve` : 'activations − reserved (engine memory formula)'}`,
+    prefixCaching: l.prefixCaching,
+    reserveFullIsl: l.reserveFullIsl,
+    watermark: l.watermark,
+    blocksFrom:
+      l.numGpuBlocks !== undefined
+        ? 'given'
+        : `memory: ${ctx.gpu.memCapacityGB} GiB × ${l.gpuMemoryUtilization} − weights − ${l.kvReserveGB !== undefined ? `${l.kvReserveGB} GB reserve` : 'activations − reserved (engine memory formula)'}`,
   };
 }
 

@@ -21,27 +21,38 @@ export class UpstreamRecorder {
 
   /** Record the tokens a step produced (times: the StepView's endNs, simulator ns). */
   step(v: StepView): void {
-    if (!v.schedule) throw new Error('UpstreamRecorder needs the simulator\'s scheduleLog');
+    if (!v.schedule) throw new Error("UpstreamRecorder needs the simulator's scheduleLog");
     for (const e of v.schedule.entries) {
       const p = this.prompt.get(e.request);
       if (p === undefined) continue;
       if (e.computedBefore + e.scheduled < p + e.outputBefore) continue;
       const wid = e.request.replace(/-0-[0-9a-f]{8}$/, '');
       let ts = this.tokens.get(wid);
-      if (!ts) this.tokens.set(wid, ts = []);
+      if (!ts) this.tokens.set(wid, (ts = []));
       ts.push(v.endNs);
     }
   }
 
   /** Token times of a workload request id (simulator ns). */
-  tokenTimes(id: string): readonly number[] { return this.tokens.get(id) ?? []; }
+  tokenTimes(id: string): readonly number[] {
+    return this.tokens.get(id) ?? [];
+  }
 
   /** Finished requests as spans (the simulator has no API layer: queued = arrival). */
   spans(results: readonly RequestResult[]): SpanRequest[] {
-    return results.filter((r) => r.status === 'finished').map((r) => ({
-      id: r.id, arrivalNs: r.arrivalNs, queuedNs: r.arrivalNs, scheduledNs: r.firstScheduledNs, firstTokenNs: r.firstTokenNs, lastTokenNs: r.finishNs,
-      promptTokens: r.input, completionTokens: r.generated, maxTokens: r.output,
-    }));
+    return results
+      .filter((r) => r.status === 'finished')
+      .map((r) => ({
+        id: r.id,
+        arrivalNs: r.arrivalNs,
+        queuedNs: r.arrivalNs,
+        scheduledNs: r.firstScheduledNs,
+        firstTokenNs: r.firstTokenNs,
+        lastTokenNs: r.finishNs,
+        promptTokens: r.input,
+        completionTokens: r.generated,
+        maxTokens: r.output,
+      }));
   }
 
   /** Every request as the bench client saw it (dropped ones with no tokens: failed). */

@@ -62,42 +62,50 @@ const LengthSpec = z.union([
   z.object({ dist: z.literal('exponential'), mean: z.number().positive(), min: PosInt.default(1), max: PosInt.default(MAX_LEN) }).strict(),
 ]);
 
-const PrefixSpec = z.object({
-  /** Fraction of requests that share a prefix with their group. */
-  fraction: z.number().min(0).max(1),
-  /** Shared prefix length in tokens (capped at each prompt's length − 1). */
-  tokens: PosInt,
-  /** Number of distinct shared prefixes (requests pick one uniformly). */
-  groups: PosInt.default(1),
-}).strict();
+const PrefixSpec = z
+  .object({
+    /** Fraction of requests that share a prefix with their group. */
+    fraction: z.number().min(0).max(1),
+    /** Shared prefix length in tokens (capped at each prompt's length − 1). */
+    tokens: PosInt,
+    /** Number of distinct shared prefixes (requests pick one uniformly). */
+    groups: PosInt.default(1),
+  })
+  .strict();
 
-const OpenSpec = z.object({
-  kind: z.enum(['poisson', 'gamma']),
-  requests: PosInt,
-  rate: z.number().positive(),
-  cv: z.number().positive().default(2),
-  input: LengthSpec,
-  output: LengthSpec,
-  prefix: PrefixSpec.optional(),
-}).strict();
+const OpenSpec = z
+  .object({
+    kind: z.enum(['poisson', 'gamma']),
+    requests: PosInt,
+    rate: z.number().positive(),
+    cv: z.number().positive().default(2),
+    input: LengthSpec,
+    output: LengthSpec,
+    prefix: PrefixSpec.optional(),
+  })
+  .strict();
 
-const ClosedSpec = z.object({
-  kind: z.literal('closed'),
-  requests: PosInt,
-  concurrency: PosInt,
-  input: LengthSpec,
-  output: LengthSpec,
-  think_s: z.number().nonnegative().default(0),
-  prefix: PrefixSpec.optional(),
-}).strict();
+const ClosedSpec = z
+  .object({
+    kind: z.literal('closed'),
+    requests: PosInt,
+    concurrency: PosInt,
+    input: LengthSpec,
+    output: LengthSpec,
+    think_s: z.number().nonnegative().default(0),
+    prefix: PrefixSpec.optional(),
+  })
+  .strict();
 
-const ReplaySpec = z.object({
-  kind: z.literal('replay'),
-  file: z.string().min(1),
-  clock: z.enum(['arrival', 'queued']).default('arrival'),
-  time_scale: z.number().positive().default(1),
-  limit: PosInt.optional(),
-}).strict();
+const ReplaySpec = z
+  .object({
+    kind: z.literal('replay'),
+    file: z.string().min(1),
+    clock: z.enum(['arrival', 'queued']).default('arrival'),
+    time_scale: z.number().positive().default(1),
+    limit: PosInt.optional(),
+  })
+  .strict();
 
 export const WorkloadSpec = z.discriminatedUnion('kind', [OpenSpec.extend({ kind: z.literal('poisson') }), OpenSpec.extend({ kind: z.literal('gamma') }), ClosedSpec, ReplaySpec]);
 export type WorkloadSpec = z.infer<typeof WorkloadSpec>;
@@ -218,7 +226,8 @@ export async function readRequestLog(file: string, clock: 'arrival' | 'queued', 
     const input = o['input_toks'];
     if (typeof input !== 'number' || !Number.isInteger(input) || input < 1) throw new InputError(`${file}:${lineNo}: field 'input_toks': expected a positive integer, got ${JSON.stringify(input)}`);
     const output = o['output_toks'];
-    if (typeof output !== 'number' || !Number.isInteger(output) || output < 1) throw new InputError(`${file}:${lineNo}: field 'output_toks': expected a positive integer, got ${JSON.stringify(output)}`);
+    if (typeof output !== 'number' || !Number.isInteger(output) || output < 1)
+      throw new InputError(`${file}:${lineNo}: field 'output_toks': expected a positive integer, got ${JSON.stringify(output)}`);
     const t = o[field];
     if (typeof t !== 'number' || !Number.isFinite(t)) throw new InputError(`${file}:${lineNo}: field '${field}': expected a number of seconds, got ${JSON.stringify(t)}`);
     out.push({ id: String(id), input, output, t, line: lineNo });
@@ -234,13 +243,22 @@ export async function buildWorkload(spec: WorkloadSpec, seed: number): Promise<W
     let t0 = Infinity;
     for (const r of recs) if (r.t < t0) t0 = r.t;
     const reqs: WorkloadRequest[] = recs.map((r) => ({
-      id: r.id, arrivalUs: (r.t - t0) * 1e6 * spec.time_scale, input: r.input, output: r.output, prefixGroup: -1, prefixTokens: 0,
+      id: r.id,
+      arrivalUs: (r.t - t0) * 1e6 * spec.time_scale,
+      input: r.input,
+      output: r.output,
+      prefixGroup: -1,
+      prefixTokens: 0,
     }));
     reqs.sort((a, b) => a.arrivalUs - b.arrivalUs);
-    return { description: `replay ${path.basename(spec.file)} (${reqs.length} requests, clock ${spec.clock}${spec.time_scale !== 1 ? `, time ×${spec.time_scale}` : ''})`, total: reqs.length, open: reqs };
+    return {
+      description: `replay ${path.basename(spec.file)} (${reqs.length} requests, clock ${spec.clock}${spec.time_scale !== 1 ? `, time ×${spec.time_scale}` : ''})`,
+      total: reqs.length,
+      open: reqs,
+    };
   }
-  const input = toDist(spec.input, 'workload field \'input\'');
-  const output = toDist(spec.output, 'workload field \'output\'');
+  const input = toDist(spec.input, "workload field 'input'");
+  const output = toDist(spec.output, "workload field 'output'");
   if (spec.kind === 'closed') {
     const make = (i: number, arrivalUs: number): WorkloadRequest => {
       // One RNG stream per request index: the i-th request is the same whatever the timing.
@@ -251,7 +269,8 @@ export async function buildWorkload(spec: WorkloadSpec, seed: number): Promise<W
     };
     return {
       description: `closed loop: ${spec.requests} requests at concurrency ${spec.concurrency}, input ${describe(input)}, output ${describe(output)}${spec.think_s ? `, think ${spec.think_s} s` : ''}`,
-      total: spec.requests, open: [],
+      total: spec.requests,
+      open: [],
       closed: { concurrency: spec.concurrency, thinkUs: spec.think_s * 1e6, make },
     };
   }
@@ -266,16 +285,21 @@ export async function buildWorkload(spec: WorkloadSpec, seed: number): Promise<W
   }
   return {
     description: `${spec.kind} arrivals: ${spec.requests} requests at ${spec.rate} req/s${spec.kind === 'gamma' ? ` (gap CV ${spec.cv})` : ''}, input ${describe(input)}, output ${describe(output)}${spec.prefix ? `, ${spec.prefix.fraction * 100}% with a ${spec.prefix.tokens}-token shared prefix (${spec.prefix.groups} groups)` : ''}`,
-    total: spec.requests, open: reqs,
+    total: spec.requests,
+    open: reqs,
   };
 }
 
 function describe(d: LengthDist): string {
   switch (d.dist) {
-    case 'fixed': return `${d.value}`;
-    case 'uniform': return `uniform ${d.min}..${d.max}`;
-    case 'lognormal': return `lognormal mean ${d.mean} cv ${d.cv} [${d.min}, ${d.max}]`;
-    case 'exponential': return `exponential mean ${d.mean} [${d.min}, ${d.max}]`;
+    case 'fixed':
+      return `${d.value}`;
+    case 'uniform':
+      return `uniform ${d.min}..${d.max}`;
+    case 'lognormal':
+      return `lognormal mean ${d.mean} cv ${d.cv} [${d.min}, ${d.max}]`;
+    case 'exponential':
+      return `exponential mean ${d.mean} [${d.min}, ${d.max}]`;
   }
 }
 

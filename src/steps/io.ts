@@ -19,7 +19,11 @@ export interface ReadStepsOptions {
 export function stepFiles(p: string): string[] {
   if (!fs.existsSync(p)) throw new InputError(`${p}: steps file or directory not found`);
   if (fs.statSync(p).isDirectory()) {
-    const files = fs.readdirSync(p).filter((f) => /\.jsonl(\.gz)?$/.test(f) || isParquetPath(f)).sort().map((f) => path.join(p, f));
+    const files = fs
+      .readdirSync(p)
+      .filter((f) => /\.jsonl(\.gz)?$/.test(f) || isParquetPath(f))
+      .sort()
+      .map((f) => path.join(p, f));
     if (files.length === 0) throw new InputError(`${p}: directory holds no *.jsonl, *.jsonl.gz or *.parquet step files`);
     return files;
   }
@@ -42,14 +46,20 @@ export async function* readSteps(p: string, opts: ReadStepsOptions = {}): AsyncG
         v = JSON.parse(text);
       } catch (e) {
         const msg = `${file}:${lineNo}: not valid JSON (${jsonErrorDetail(e)})`;
-        if (opts.skipBad) { opts.onBad?.(msg); continue; }
+        if (opts.skipBad) {
+          opts.onBad?.(msg);
+          continue;
+        }
         throw new InputError(msg);
       }
       try {
         const s = validateStep(v, `${file}:${lineNo}`);
         yield s.experiment === '' && opts.experiment ? { ...s, experiment: opts.experiment } : s;
       } catch (e) {
-        if (opts.skipBad && e instanceof InputError) { opts.onBad?.(e.message); continue; }
+        if (opts.skipBad && e instanceof InputError) {
+          opts.onBad?.(e.message);
+          continue;
+        }
         throw e;
       }
     }
@@ -72,7 +82,10 @@ export async function writeSteps(target: string, steps: AsyncIterable<Step> | It
     for await (const s of steps as AsyncIterable<Step>) {
       buf += stepToJson(s) + '\n';
       n++;
-      if (buf.length > 1 << 16) { await w.write(buf); buf = ''; }
+      if (buf.length > 1 << 16) {
+        await w.write(buf);
+        buf = '';
+      }
     }
     if (buf) await w.write(buf);
     return n;

@@ -131,11 +131,22 @@ export class StepParquetWriter {
   private done = false;
   count = 0;
   /** `rowGroup`: steps per row group (default ROW_GROUP). */
-  constructor(readonly target: string, private readonly rowGroup = ROW_GROUP) {
+  constructor(
+    readonly target: string,
+    private readonly rowGroup = ROW_GROUP,
+  ) {
     checkDir(target);
     this.tmp = tempName(target);
     try {
-      this.pw = new ParquetWriter({ writer: fileWriter(this.tmp), schema: STEP_SCHEMA, createdBy: 'stepfit', kvMetadata: [{ key: 'stepfit.schema', value: 'steps/1' }, { key: 'stepfit.units', value: 'duration_us: microseconds; prefill/decode: tokens' }] });
+      this.pw = new ParquetWriter({
+        writer: fileWriter(this.tmp),
+        schema: STEP_SCHEMA,
+        createdBy: 'stepfit',
+        kvMetadata: [
+          { key: 'stepfit.schema', value: 'steps/1' },
+          { key: 'stepfit.units', value: 'duration_us: microseconds; prefill/decode: tokens' },
+        ],
+      });
     } catch (e) {
       throw new InputError(`cannot write output '${target}': ${(e as Error).message}`);
     }
@@ -185,7 +196,10 @@ export async function writeStepsParquet(target: string, steps: AsyncIterable<Ste
     let buf: Step[] = [];
     for await (const s of steps as AsyncIterable<Step>) {
       buf.push(s);
-      if (buf.length >= 4096) { w.add(buf); buf = []; }
+      if (buf.length >= 4096) {
+        w.add(buf);
+        buf = [];
+      }
     }
     w.add(buf);
     w.commit();
@@ -241,8 +255,10 @@ export async function* readStepsParquetRows(file: string, onBad?: (message: stri
         const prompt = r['prefill_prompt'];
         let prefill: unknown = tokens;
         if (Array.isArray(tokens)) {
-          if (prior !== undefined && prior !== null && (!Array.isArray(prior) || prior.length !== tokens.length)) throw new InputError(`${where}: field 'prefill_prior': expected a list as long as 'prefill_tokens' (${tokens.length})`);
-          if (prompt !== undefined && prompt !== null && (!Array.isArray(prompt) || prompt.length !== tokens.length)) throw new InputError(`${where}: field 'prefill_prompt': expected a list as long as 'prefill_tokens' (${tokens.length})`);
+          if (prior !== undefined && prior !== null && (!Array.isArray(prior) || prior.length !== tokens.length))
+            throw new InputError(`${where}: field 'prefill_prior': expected a list as long as 'prefill_tokens' (${tokens.length})`);
+          if (prompt !== undefined && prompt !== null && (!Array.isArray(prompt) || prompt.length !== tokens.length))
+            throw new InputError(`${where}: field 'prefill_prompt': expected a list as long as 'prefill_tokens' (${tokens.length})`);
           prefill = tokens.map((t, k) => {
             const c: Record<string, unknown> = { tokens: num(t) };
             if (Array.isArray(prior)) c['prior'] = num(prior[k]);
@@ -259,7 +275,10 @@ export async function* readStepsParquetRows(file: string, onBad?: (message: stri
         };
         step = validateStep(obj, where);
       } catch (e) {
-        if (onBad && e instanceof InputError) { onBad(e.message); continue; }
+        if (onBad && e instanceof InputError) {
+          onBad(e.message);
+          continue;
+        }
         throw e;
       }
       yield { step, row };
@@ -300,7 +319,9 @@ export async function writeFeaturesParquet(target: string, featureColumns: reado
         ],
         rowGroupSize: m,
       });
-      experiment = []; step = []; dur = [];
+      experiment = [];
+      step = [];
+      dur = [];
       cols = featureColumns.map(() => new Float64Array(ROW_GROUP));
       m = 0;
     };

@@ -61,7 +61,8 @@ export function validateStep(v: unknown, where: string): Step {
   let durationUs: number | undefined;
   if (d !== undefined && d !== null) {
     if (typeof d !== 'number' || !Number.isFinite(d) || d <= 0) throw new InputError(`${where}: field 'duration_us': expected a positive finite number (µs), got ${JSON.stringify(d)}`);
-    if (d < MIN_DURATION_US || d > MAX_DURATION_US) throw new InputError(`${where}: field 'duration_us': ${d} µs is outside the plausible range ${MIN_DURATION_US}…${MAX_DURATION_US} µs (1 ns … ≈ 17 min): wrong unit or corrupt value?`);
+    if (d < MIN_DURATION_US || d > MAX_DURATION_US)
+      throw new InputError(`${where}: field 'duration_us': ${d} µs is outside the plausible range ${MIN_DURATION_US}…${MAX_DURATION_US} µs (1 ns … ≈ 17 min): wrong unit or corrupt value?`);
     durationUs = d;
   }
   const pf = o['prefill'] ?? [];
@@ -75,7 +76,8 @@ export function validateStep(v: unknown, where: string): Step {
     const prior = c['prior'] ?? 0;
     if (!isCount(prior)) throw new InputError(`${where}: field 'prefill[${i}].prior': expected a non-negative integer ≤ 2^30, got ${JSON.stringify(prior)}`);
     const prompt = c['prompt'] ?? prior + tokens;
-    if (!isCount(prompt) || prompt < prior + tokens) throw new InputError(`${where}: field 'prefill[${i}].prompt': expected an integer ≥ prior + tokens (${prior + tokens}), got ${JSON.stringify(prompt)}`);
+    if (!isCount(prompt) || prompt < prior + tokens)
+      throw new InputError(`${where}: field 'prefill[${i}].prompt': expected an integer ≥ prior + tokens (${prior + tokens}), got ${JSON.stringify(prompt)}`);
     prefill[i] = { tokens, prior, prompt };
   }
   const dc = o['decode'] ?? [];

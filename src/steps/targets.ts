@@ -47,7 +47,8 @@ export function validateTarget(v: unknown, where: string): RequestTarget {
   }
   const d = o['duration_us'];
   if (typeof d !== 'number' || !Number.isFinite(d) || d <= 0) throw new InputError(`${where}: field 'duration_us': expected a positive finite number (µs), got ${JSON.stringify(d)}`);
-  if (d < MIN_DURATION_US || d > MAX_TARGET_US) throw new InputError(`${where}: field 'duration_us': ${d} µs is outside the plausible range ${MIN_DURATION_US}…${MAX_TARGET_US} µs: wrong unit or corrupt value?`);
+  if (d < MIN_DURATION_US || d > MAX_TARGET_US)
+    throw new InputError(`${where}: field 'duration_us': ${d} µs is outside the plausible range ${MIN_DURATION_US}…${MAX_TARGET_US} µs: wrong unit or corrupt value?`);
   return { experiment, request, kind, steps: steps as number[], durationUs: d };
 }
 
@@ -83,7 +84,10 @@ export async function writeTargets(file: string, targets: AsyncIterable<RequestT
     for await (const t of targets as AsyncIterable<RequestTarget>) {
       buf += targetToJson(t) + '\n';
       n++;
-      if (buf.length > 1 << 16) { await w.write(buf); buf = ''; }
+      if (buf.length > 1 << 16) {
+        await w.write(buf);
+        buf = '';
+      }
     }
     if (buf) await w.write(buf);
     return n;

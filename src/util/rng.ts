@@ -24,7 +24,11 @@ export function makeRng(seed: number): Rng {
     next,
     int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
     normal: () => {
-      if (spare !== null) { const s = spare; spare = null; return s; }
+      if (spare !== null) {
+        const s = spare;
+        spare = null;
+        return s;
+      }
       let u = 0;
       while (u === 0) u = next();
       const v = next();

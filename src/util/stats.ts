@@ -7,8 +7,9 @@
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; |rel err| < 1e-15). */
 export function logGamma(x: number): number {
   const g = 7;
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
-    -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
   x -= 1;
   let a = c[0]!;
@@ -24,19 +25,24 @@ function betacf(a: number, b: number, x: number): number {
   const qap = a + 1;
   const qam = a - 1;
   let c = 1;
-  let d = 1 - qab * x / qap;
+  let d = 1 - (qab * x) / qap;
   if (Math.abs(d) < FPMIN) d = FPMIN;
   d = 1 / d;
   let h = d;
   for (let m = 1; m <= 10000; m++) {
     const m2 = 2 * m;
-    let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-    d = 1 + aa * d; if (Math.abs(d) < FPMIN) d = FPMIN;
-    c = 1 + aa / c; if (Math.abs(c) < FPMIN) c = FPMIN;
-    d = 1 / d; h *= d * c;
-    aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-    d = 1 + aa * d; if (Math.abs(d) < FPMIN) d = FPMIN;
-    c = 1 + aa / c; if (Math.abs(c) < FPMIN) c = FPMIN;
+    let aa = (m * (b - m) * x) / ((qam + m2) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < FPMIN) d = FPMIN;
+    c = 1 + aa / c;
+    if (Math.abs(c) < FPMIN) c = FPMIN;
+    d = 1 / d;
+    h *= d * c;
+    aa = (-(a + m) * (qab + m) * x) / ((a + m2) * (qap + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < FPMIN) d = FPMIN;
+    c = 1 + aa / c;
+    if (Math.abs(c) < FPMIN) c = FPMIN;
     d = 1 / d;
     const del = d * c;
     h *= del;
@@ -50,7 +56,7 @@ export function incompleteBeta(x: number, a: number, b: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const bt = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-  return x < (a + 1) / (a + b + 2) ? bt * betacf(a, b, x) / a : 1 - bt * betacf(b, a, 1 - x) / b;
+  return x < (a + 1) / (a + b + 2) ? (bt * betacf(a, b, x)) / a : 1 - (bt * betacf(b, a, 1 - x)) / b;
 }
 
 /** Student-t CDF with ν degrees of freedom: F(t) = 1 − ½·I_{ν/(ν+t²)}(ν/2, ½) for t ≥ 0 (symmetric). */
@@ -61,7 +67,7 @@ export function tCdf(t: number, nu: number): number {
 
 /** Standard normal CDF Φ(z) = ½·erfc(−z/√2), via the regularized incomplete gamma P(½, z²/2). */
 export function normalCdf(z: number): number {
-  const p = gammaP(0.5, z * z / 2);
+  const p = gammaP(0.5, (z * z) / 2);
   return z >= 0 ? 0.5 + 0.5 * p : 0.5 - 0.5 * p;
 }
 
@@ -74,7 +80,9 @@ export function gammaP(a: number, x: number): number {
     let sum = 1 / a;
     let del = sum;
     for (let n = 0; n < 10000; n++) {
-      ap += 1; del *= x / ap; sum += del;
+      ap += 1;
+      del *= x / ap;
+      sum += del;
       if (Math.abs(del) < Math.abs(sum) * 1e-17) break;
     }
     return sum * Math.exp(-x + a * Math.log(x) - gln);
@@ -86,8 +94,10 @@ export function gammaP(a: number, x: number): number {
   for (let i = 1; i < 10000; i++) {
     const an = -i * (i - a);
     b += 2;
-    d = an * d + b; if (Math.abs(d) < 1e-300) d = 1e-300;
-    c = b + an / c; if (Math.abs(c) < 1e-300) c = 1e-300;
+    d = an * d + b;
+    if (Math.abs(d) < 1e-300) d = 1e-300;
+    c = b + an / c;
+    if (Math.abs(c) < 1e-300) c = 1e-300;
     d = 1 / d;
     const del = d * c;
     h *= del;
@@ -103,7 +113,8 @@ export function normalQuantile(p: number): number {
   let hi = 40;
   for (let i = 0; i < 200 && hi - lo > 1e-15; i++) {
     const mid = (lo + hi) / 2;
-    if (normalCdf(mid) < p) lo = mid; else hi = mid;
+    if (normalCdf(mid) < p) lo = mid;
+    else hi = mid;
   }
   return (lo + hi) / 2;
 }
@@ -120,7 +131,9 @@ export function tQuantile(p: number, nu: number): number {
   if (p === 0.5) return 0;
   if (nu > 1e4) {
     const z = normalQuantile(p);
-    const z3 = z ** 3; const z5 = z ** 5; const z7 = z ** 7;
+    const z3 = z ** 3;
+    const z5 = z ** 5;
+    const z7 = z ** 7;
     return z + (z3 + z) / (4 * nu) + (5 * z5 + 16 * z3 + 3 * z) / (96 * nu * nu) + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * nu ** 3);
   }
   let lo = 0;
@@ -128,15 +141,18 @@ export function tQuantile(p: number, nu: number): number {
   while (tCdf(hi, nu) < p) hi *= 2;
   for (let i = 0; i < 200 && hi - lo > 1e-14 * Math.max(1, hi); i++) {
     const mid = (lo + hi) / 2;
-    if (tCdf(mid, nu) < p) lo = mid; else hi = mid;
+    if (tCdf(mid, nu) < p) lo = mid;
+    else hi = mid;
   }
   return (lo + hi) / 2;
 }
 
 /** murmur3 32-bit finaliser. */
 function fmix32(h: number): number {
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
 }

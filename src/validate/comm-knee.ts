@@ -42,14 +42,20 @@ export function halfPerformanceBytes(c: Pick<AllReduceCurve, 'bytes' | 'us'>): n
   const ys: number[] = [];
   c.bytes.forEach((b, i) => {
     if (b <= FLOOR_MAX_BYTES) floor.push(c.us[i]!);
-    if (b >= ASYMPTOTE_MIN_BYTES) { xs.push(b); ys.push(c.us[i]!); }
+    if (b >= ASYMPTOTE_MIN_BYTES) {
+      xs.push(b);
+      ys.push(c.us[i]!);
+    }
   });
   if (floor.length === 0 || xs.length < 2) throw new InputError(`all-reduce curve: need sizes ≤ ${FLOOR_MAX_BYTES} B and ≥ 2 sizes ≥ ${ASYMPTOTE_MIN_BYTES} B`);
   const mx = xs.reduce((a, x) => a + x, 0) / xs.length;
   const my = ys.reduce((a, y) => a + y, 0) / ys.length;
   let sxy = 0;
   let sxx = 0;
-  for (let i = 0; i < xs.length; i++) { sxy += (xs[i]! - mx) * (ys[i]! - my); sxx += (xs[i]! - mx) ** 2; }
+  for (let i = 0; i < xs.length; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+  }
   const slope = sxy / sxx;
   if (!(slope > 0)) throw new InputError('all-reduce curve: latency does not grow with message size at large sizes');
   return median(floor) / slope;
@@ -86,5 +92,4 @@ export function eagerKneeBytes(curves: readonly AllReduceCurve[]): number {
   return median(eager.map(halfPerformanceBytes));
 }
 
-export const AIC_ALLREDUCE_CSV = (gpu: string): string =>
-  `ai-dynamo__aiconfigurator/aic-core/src/aiconfigurator_core/systems/data/${gpu}/comm/vllm/0.14.0/custom_allreduce_perf.csv`;
+export const AIC_ALLREDUCE_CSV = (gpu: string): string => `ai-dynamo__aiconfigurator/aic-core/src/aiconfigurator_core/systems/data/${gpu}/comm/vllm/0.14.0/custom_allreduce_perf.csv`;

@@ -5,7 +5,8 @@ const pct = (x: number | undefined | null): string => (x === undefined || x === 
 const signed = (x: number): string => (Number.isFinite(x) ? (x >= 0 ? '+' : '') + x.toFixed(1) : '–');
 
 function check(r: SplitResult): string {
-  if (r.reference) return r.reference.ok === null ? `published ${r.reference.mape.toFixed(1)} (not checked ‡)` : `ref ${r.reference.mape.toFixed(1)} ±${r.reference.tolerance}: ${r.reference.ok ? 'ok' : 'FAIL'}`;
+  if (r.reference)
+    return r.reference.ok === null ? `published ${r.reference.mape.toFixed(1)} (not checked ‡)` : `ref ${r.reference.mape.toFixed(1)} ±${r.reference.tolerance}: ${r.reference.ok ? 'ok' : 'FAIL'}`;
   if (r.target) return `target ≤ ${r.target.mape}: ${r.target.ok ? 'ok' : 'FAIL'}`;
   return '';
 }
@@ -27,7 +28,11 @@ export function formatSuiteText(s: SuiteResult): string {
   const rows = [HEAD, ...s.results.map(cells)];
   const w = HEAD.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
   const right = new Set([4, 5, 6, 7, 8, 9]);
-  const line = (r: string[]): string => r.map((c, j) => (right.has(j) ? c.padStart(w[j]!) : c.padEnd(w[j]!))).join('  ').trimEnd();
+  const line = (r: string[]): string =>
+    r
+      .map((c, j) => (right.has(j) ? c.padStart(w[j]!) : c.padEnd(w[j]!)))
+      .join('  ')
+      .trimEnd();
   const out = [`suite ${s.suite}: ${s.description}`, `data: ${s.source}`];
   for (const sp of s.splits) out.push(`  ${sp.name}: train ${sp.train}; test ${sp.test}`);
   out.push('', line(rows[0]!), line(w.map((n) => '-'.repeat(n))), ...rows.slice(1).map(line), '');

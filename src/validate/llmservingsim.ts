@@ -31,7 +31,11 @@ export async function arrivalRanks(file: string): Promise<Map<string, number>> {
   for await (const { lineNo: line, text } of readLines(file)) {
     if (!text.trim()) continue;
     let o: Record<string, unknown>;
-    try { o = JSON.parse(text) as Record<string, unknown>; } catch { throw new InputError(`${file}:${line}: not valid JSON`); }
+    try {
+      o = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new InputError(`${file}:${line}: not valid JSON`);
+    }
     const id = o['request_id'];
     const t = o['arrival_time'] ?? o['queued_ts'];
     if (typeof id !== 'string' || typeof t !== 'number') throw new InputError(`${file}:${line}: expected string request_id and numeric arrival_time`);
@@ -51,8 +55,11 @@ const early = (e: SuiteExperiment, t: RequestTarget): boolean => {
 const none = (): boolean => false;
 
 const withinRun = (dir: string, short: string): Split => ({
-  name: `later requests: ${short}`, trainDesc: `${dir}: targets of the first half of the requests by arrival`, testDesc: 'same run, second half',
-  inTrain: none, inTest: none,
+  name: `later requests: ${short}`,
+  trainDesc: `${dir}: targets of the first half of the requests by arrival`,
+  testDesc: 'same run, second half',
+  inTrain: none,
+  inTest: none,
   targetInTrain: (e, t) => run(e) === dir && early(e, t),
   targetInTest: (e, t) => run(e) === dir && !early(e, t),
 });
@@ -61,7 +68,10 @@ const L8B_4090 = 'RTX4090/Llama-3.1-8B';
 const L8B_PRO = 'RTXPRO6000/Llama-3.1-8B';
 const Q32B = 'RTXPRO6000/Qwen3-32B';
 const Q30B = 'RTXPRO6000/Qwen3-30B-A3B-Instruct-2507';
-const isRun = (...dirs: string[]) => (e: SuiteExperiment): boolean => dirs.includes(run(e));
+const isRun =
+  (...dirs: string[]) =>
+  (e: SuiteExperiment): boolean =>
+    dirs.includes(run(e));
 
 export const LLMSERVINGSIM_SPLITS: readonly Split[] = Object.freeze([
   withinRun(L8B_4090, 'Llama-3.1-8B RTX 4090'),
@@ -69,16 +79,31 @@ export const LLMSERVINGSIM_SPLITS: readonly Split[] = Object.freeze([
   withinRun(Q32B, 'Qwen3-32B RTX PRO 6000 TP2'),
   withinRun(Q30B, 'Qwen3-30B-A3B RTX PRO 6000 DP2'),
   {
-    name: 'new GPU', trainDesc: 'Llama-3.1-8B RTX PRO 6000, all requests', testDesc: 'Llama-3.1-8B RTX 4090, all requests',
-    inTrain: none, inTest: none, targetInTrain: isRun(L8B_PRO), targetInTest: isRun(L8B_4090),
+    name: 'new GPU',
+    trainDesc: 'Llama-3.1-8B RTX PRO 6000, all requests',
+    testDesc: 'Llama-3.1-8B RTX 4090, all requests',
+    inTrain: none,
+    inTest: none,
+    targetInTrain: isRun(L8B_PRO),
+    targetInTest: isRun(L8B_4090),
   },
   {
-    name: 'new model', trainDesc: 'Llama-3.1-8B RTX 4090 + RTX PRO 6000', testDesc: 'Qwen3-32B RTX PRO 6000 TP2',
-    inTrain: none, inTest: none, targetInTrain: isRun(L8B_4090, L8B_PRO), targetInTest: isRun(Q32B),
+    name: 'new model',
+    trainDesc: 'Llama-3.1-8B RTX 4090 + RTX PRO 6000',
+    testDesc: 'Qwen3-32B RTX PRO 6000 TP2',
+    inTrain: none,
+    inTest: none,
+    targetInTrain: isRun(L8B_4090, L8B_PRO),
+    targetInTest: isRun(Q32B),
   },
   {
-    name: 'new model (MoE)', trainDesc: 'Llama-3.1-8B RTX 4090 + RTX PRO 6000', testDesc: 'Qwen3-30B-A3B RTX PRO 6000 DP2',
-    inTrain: none, inTest: none, targetInTrain: isRun(L8B_4090, L8B_PRO), targetInTest: isRun(Q30B),
+    name: 'new model (MoE)',
+    trainDesc: 'Llama-3.1-8B RTX 4090 + RTX PRO 6000',
+    testDesc: 'Qwen3-30B-A3B RTX PRO 6000 DP2',
+    inTrain: none,
+    inTest: none,
+    targetInTrain: isRun(L8B_4090, L8B_PRO),
+    targetInTest: isRun(Q30B),
   },
 ]);
 
@@ -99,15 +124,21 @@ export const llmservingsimSuite: Suite = Object.freeze({
         const targets = rec.targets.filter((t) => t.experiment === id);
         nTargets += targets.length;
         experiments.push({
-          id, model: r.model, gpu: r.gpu, tp: r.tp, labels: { run: r.dir, requests: String(ranks.size) },
-          steps: rec.steps.filter((s) => s.experiment === id), targets, arrivalRank: ranks,
+          id,
+          model: r.model,
+          gpu: r.gpu,
+          tp: r.tp,
+          labels: { run: r.dir, requests: String(ranks.size) },
+          steps: rec.steps.filter((s) => s.experiment === id),
+          targets,
+          arrivalRank: ranks,
         });
       }
     }
     const notes = [
       `reconstruct --format request-log: ${LLMSERVINGSIM_RUNS.length} runs → ${experiments.length} experiments (one per DP engine), ${experiments.reduce((a, e) => a + e.steps.length, 0)} implied steps, ${nTargets} request-level targets (prefill: first_token − scheduled; decode: last_token − first_token)`,
       'steps carry no measured durations: only targets are rows; a test target is predicted as the sum of its steps; MAPE over test targets, per phase = target kind',
-      'the implied steps are the reconstructor\'s schedule replay (vLLM limits from meta.json), the same for every configuration',
+      "the implied steps are the reconstructor's schedule replay (vLLM limits from meta.json), the same for every configuration",
     ];
     return { source: root, notes, experiments };
   },

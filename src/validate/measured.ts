@@ -41,16 +41,26 @@ function modelId(meta: HarnessMeta, file: string): string {
 /** Experiments of the measured folder: one per `<exp>.steps.jsonl.gz` with its `<exp>.meta.json`. */
 export async function loadMeasured(dir: string = MEASURED_DIR): Promise<SuiteExperiment[]> {
   if (!fs.existsSync(dir)) throw new InputError(`${dir}: not found (suite 'measured' reads the bundled data/measured folder)`);
-  const metas = fs.readdirSync(dir).filter((f) => f.endsWith('.meta.json') && !f.endsWith('.plan.meta.json')).sort();
+  const metas = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.meta.json') && !f.endsWith('.plan.meta.json'))
+    .sort();
   const out: SuiteExperiment[] = [];
   for (const m of metas) {
     const file = path.join(dir, m);
     let meta: HarnessMeta;
-    try { meta = JSON.parse(fs.readFileSync(file, 'utf8')) as HarnessMeta; } catch { throw new InputError(`${file}: not valid JSON`); }
+    try {
+      meta = JSON.parse(fs.readFileSync(file, 'utf8')) as HarnessMeta;
+    } catch {
+      throw new InputError(`${file}: not valid JSON`);
+    }
     if (meta.smoke_test || meta.dry_run) continue; // CPU smoke tests and plans carry no GPU timings
     const steps = await readAllSteps(path.join(dir, m.replace(/\.meta\.json$/, '.steps.jsonl.gz')));
     out.push({
-      id: meta.experiment, model: modelId(meta, file), gpu: 'h200', tp: meta.parallelism?.tp ?? 1,
+      id: meta.experiment,
+      model: modelId(meta, file),
+      gpu: 'h200',
+      tp: meta.parallelism?.tp ?? 1,
       labels: { mode: meta.implementation?.cuda_graphs ? 'graphs' : 'eager' },
       steps,
     });
@@ -60,20 +70,29 @@ export async function loadMeasured(dir: string = MEASURED_DIR): Promise<SuiteExp
 }
 
 const heldOut = (step: number): boolean => step % 4 === 0;
-const is = (model: string, mode: string) => (e: SuiteExperiment): boolean => e.model === model && e.labels['mode'] === mode;
+const is =
+  (model: string, mode: string) =>
+  (e: SuiteExperiment): boolean =>
+    e.model === model && e.labels['mode'] === mode;
 
 function interpolation(model: string, mode: string): Split {
   const sel = is(model, mode);
   return {
-    name: `interpolation: ${model} ${mode}`, trainDesc: `${model} H200 ${mode}, 3 of every 4 plan steps`, testDesc: 'same runs, every 4th plan step',
-    inTrain: (e, s) => sel(e) && !heldOut(s.step), inTest: (e, s) => sel(e) && heldOut(s.step),
+    name: `interpolation: ${model} ${mode}`,
+    trainDesc: `${model} H200 ${mode}, 3 of every 4 plan steps`,
+    testDesc: 'same runs, every 4th plan step',
+    inTrain: (e, s) => sel(e) && !heldOut(s.step),
+    inTest: (e, s) => sel(e) && heldOut(s.step),
   };
 }
 
 function newModel(train: string, test: string, mode: string): Split {
   return {
-    name: `new model: ${train} → ${test} ${mode}`, trainDesc: `${train} H200 ${mode}, all steps`, testDesc: `${test} H200 ${mode}, all steps`,
-    inTrain: (e) => is(train, mode)(e), inTest: (e) => is(test, mode)(e),
+    name: `new model: ${train} → ${test} ${mode}`,
+    trainDesc: `${train} H200 ${mode}, all steps`,
+    testDesc: `${test} H200 ${mode}, all steps`,
+    inTrain: (e) => is(train, mode)(e),
+    inTest: (e) => is(test, mode)(e),
   };
 }
 
@@ -81,8 +100,14 @@ const L = 'llama-3.1-8b';
 const Q = 'qwen3-8b';
 
 export const MEASURED_SPLITS: readonly Split[] = Object.freeze([
-  interpolation(L, 'eager'), interpolation(Q, 'eager'), interpolation(L, 'graphs'), interpolation(Q, 'graphs'),
-  newModel(L, Q, 'eager'), newModel(Q, L, 'eager'), newModel(L, Q, 'graphs'), newModel(Q, L, 'graphs'),
+  interpolation(L, 'eager'),
+  interpolation(Q, 'eager'),
+  interpolation(L, 'graphs'),
+  interpolation(Q, 'graphs'),
+  newModel(L, Q, 'eager'),
+  newModel(Q, L, 'eager'),
+  newModel(L, Q, 'graphs'),
+  newModel(Q, L, 'graphs'),
 ]);
 
 export const measuredSuite: Suite = Object.freeze({

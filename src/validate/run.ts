@@ -49,7 +49,11 @@ export interface SuiteResult {
 /** Fit-engine options of a configuration (what `stepfit fit` would be given). */
 export function engineOptions(cfg: FitConfig, basis: Basis): FitOptions {
   return {
-    basis, method: cfg.method, weight: cfg.weight, seed: 1, cv: null,
+    basis,
+    method: cfg.method,
+    weight: cfg.weight,
+    seed: 1,
+    cv: null,
     ...(cfg.bounds === 'physical' ? { bounds: physicalBounds(basis) } : {}),
     ...(cfg.ridge > 0 ? { ridge: { lambda: cfg.ridge } } : {}),
     ...(cfg.basisParams ? { basisParams: cfg.basisParams } : {}),
@@ -59,7 +63,11 @@ export function engineOptions(cfg: FitConfig, basis: Basis): FitOptions {
 const methodLabel = (c: FitConfig): string => `${c.method}${c.bounds === 'physical' ? ' + bounds' : ''}${c.ridge > 0 ? ` + ridge ${c.ridge.toExponential()}` : ''}, ${c.weight}`;
 
 /** Measured steps of an experiment that a split uses, and the request-level targets it uses. */
-interface Part { e: SuiteExperiment; steps: Step[]; targets: RequestTarget[] }
+interface Part {
+  e: SuiteExperiment;
+  steps: Step[];
+  targets: RequestTarget[];
+}
 
 function partition(data: SuiteData, keep: (e: SuiteExperiment, s: Step) => boolean, keepT?: (e: SuiteExperiment, t: RequestTarget) => boolean): Part[] {
   const out: Part[] = [];
@@ -87,9 +95,16 @@ export interface FittedConfig {
 export function fitConfig(cfg: FitConfig, train: readonly Part[]): FittedConfig {
   const basis = getBasis(cfg.basis);
   const ds: FitDataset = {
-    experiments: train.map((p) => experimentFrom({
-      steps: [...fitSteps(p)], model: p.e.model, gpu: p.e.gpu, tp: p.e.tp, experiment: p.e.id, ...(p.targets.length > 0 ? { targets: p.targets } : {}),
-    })),
+    experiments: train.map((p) =>
+      experimentFrom({
+        steps: [...fitSteps(p)],
+        model: p.e.model,
+        gpu: p.e.gpu,
+        tp: p.e.tp,
+        experiment: p.e.id,
+        ...(p.targets.length > 0 ? { targets: p.targets } : {}),
+      }),
+    ),
   };
   const r = fitDatasetSync(ds, engineOptions(cfg, basis));
   // through the fit file, as `stepfit fit` writes it and `stepfit predict` reads it
@@ -106,7 +121,9 @@ function predictParts(cfg: FitConfig, fc: FittedConfig, test: readonly Part[]): 
   const basis = getBasis(cfg.basis);
   const coefs = fc.coefs;
   const fit = {
-    basis: basis.name, basisVersion: basis.version, basisParams: fc.basisParams,
+    basis: basis.name,
+    basisVersion: basis.version,
+    basisParams: fc.basisParams,
     terms: basis.terms.map((t, j) => ({ name: t.name, coef: coefs[j]!, se: null, ci95: [null, null] as [null, null], status: 'fitted' })),
   };
   const pred: number[] = [];
@@ -137,7 +154,12 @@ function predictParts(cfg: FitConfig, fc: FittedConfig, test: readonly Part[]): 
 
 function subset(p: { pred: number[]; meas: number[]; phase: string[] }, ph: string): Metrics | null {
   const idx = p.phase.map((x, i) => (x === ph ? i : -1)).filter((i) => i >= 0);
-  return idx.length ? computeMetrics(idx.map((i) => p.pred[i]!), idx.map((i) => p.meas[i]!)) : null;
+  return idx.length
+    ? computeMetrics(
+        idx.map((i) => p.pred[i]!),
+        idx.map((i) => p.meas[i]!),
+      )
+    : null;
 }
 
 export function runSplit(suite: Suite, data: SuiteData, split: Split, cfg: FitConfig): SplitResult {
@@ -148,9 +170,15 @@ export function runSplit(suite: Suite, data: SuiteData, split: Split, cfg: FitCo
   const p = predictParts(cfg, fc, test);
   const basis = getBasis(cfg.basis);
   const r: SplitResult = {
-    split: split.name, config: cfg.label, basis: `${basis.name} v${basis.version}`, method: methodLabel(cfg),
-    trainRows: train.reduce((a, x) => a + x.steps.length + x.targets.length, 0), testRows: p.meas.length,
-    overall: computeMetrics(p.pred, p.meas), prefill: subset(p, 'prefill'), decode: subset(p, 'decode'),
+    split: split.name,
+    config: cfg.label,
+    basis: `${basis.name} v${basis.version}`,
+    method: methodLabel(cfg),
+    trainRows: train.reduce((a, x) => a + x.steps.length + x.targets.length, 0),
+    testRows: p.meas.length,
+    overall: computeMetrics(p.pred, p.meas),
+    prefill: subset(p, 'prefill'),
+    decode: subset(p, 'decode'),
     coefficients: Object.fromEntries(basis.terms.map((t, j) => [t.name, coefs[j]!])),
     ...(fc.basisParams ? { basisParams: fc.basisParams, paramChoices: fc.paramChoices } : {}),
   };
@@ -172,7 +200,10 @@ export function runSuite(suite: Suite, data: SuiteData, configs: readonly FitCon
   const results: SplitResult[] = [];
   for (const split of suite.splits) for (const cfg of configs) results.push(runSplit(suite, data, split, cfg));
   return {
-    suite: suite.name, description: suite.description, source: data.source, notes: [...data.notes],
+    suite: suite.name,
+    description: suite.description,
+    source: data.source,
+    notes: [...data.notes],
     splits: suite.splits.map((s) => ({ name: s.name, train: s.trainDesc, test: s.testDesc })),
     results,
   };

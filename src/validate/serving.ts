@@ -19,10 +19,23 @@ import { benchServeDeployment, type BenchProtocol } from '../engine/bench-serve.
 import { NO_HOST_COSTS, type HostCosts } from '../engine/host-costs.js';
 import { loadSiliconScenarios, type ServingScenario } from './silicon.js';
 
-export interface ServingPrediction { readonly ttftMs: number; readonly tpotMs: number; readonly limitedBy: string }
+export interface ServingPrediction {
+  readonly ttftMs: number;
+  readonly tpotMs: number;
+  readonly limitedBy: string;
+}
 
-export interface ErrStats { readonly n: number; readonly mape: number; readonly medianApe: number; readonly biasPct: number }
-export interface GroupStats { readonly group: string; readonly ttft: ErrStats; readonly tpot: ErrStats }
+export interface ErrStats {
+  readonly n: number;
+  readonly mape: number;
+  readonly medianApe: number;
+  readonly biasPct: number;
+}
+export interface GroupStats {
+  readonly group: string;
+  readonly ttft: ErrStats;
+  readonly tpot: ErrStats;
+}
 
 export interface ServingEvaluation {
   readonly label: string;
@@ -48,9 +61,20 @@ export function scenarioPredictor(): (s: ServingScenario, host: HostCosts, proto
   return (s, host, protocol = {}) => {
     const key = `${s.model}|${s.gpu}|${s.tp}|${s.ep}|${s.dp}|${s.dtype ?? ''}`;
     let e = engines.get(key);
-    const arch = loadArchitecture(s.model); const gpu = loadGpu(s.gpu);
-    if (!e) { e = compileEngine({ arch, gpu, tp: s.tp }, { ep: s.ep, dp: s.dp, weightDtype: s.dtype, efficiency: 'auto' }); engines.set(key, e); }
-    const r = benchServeDeployment({ arch, gpu, tp: s.tp }, {}, { isl: s.isl, osl: s.osl, concurrency: s.concurrency, maxNumBatchedTokens: s.maxNumBatchedTokens, maxNumSeqs: s.maxNumSeqs }, host, protocol, e);
+    const arch = loadArchitecture(s.model);
+    const gpu = loadGpu(s.gpu);
+    if (!e) {
+      e = compileEngine({ arch, gpu, tp: s.tp }, { ep: s.ep, dp: s.dp, weightDtype: s.dtype, efficiency: 'auto' });
+      engines.set(key, e);
+    }
+    const r = benchServeDeployment(
+      { arch, gpu, tp: s.tp },
+      {},
+      { isl: s.isl, osl: s.osl, concurrency: s.concurrency, maxNumBatchedTokens: s.maxNumBatchedTokens, maxNumSeqs: s.maxNumSeqs },
+      host,
+      protocol,
+      e,
+    );
     return { ttftMs: r.ttftS * 1e3, tpotMs: r.tpotS * 1e3, limitedBy: r.limitedBy };
   };
 }
@@ -60,7 +84,7 @@ function stats(pred: number[], meas: number[]): ErrStats {
   const a = e.map(Math.abs).sort((x, y) => x - y);
   const n = e.length;
   const med = n ? (n % 2 ? a[(n - 1) / 2]! : (a[n / 2 - 1]! + a[n / 2]!) / 2) : NaN;
-  return { n, mape: n ? 100 * a.reduce((x, y) => x + y, 0) / n : NaN, medianApe: 100 * med, biasPct: n ? 100 * e.reduce((x, y) => x + y, 0) / n : NaN };
+  return { n, mape: n ? (100 * a.reduce((x, y) => x + y, 0)) / n : NaN, medianApe: 100 * med, biasPct: n ? (100 * e.reduce((x, y) => x + y, 0)) / n : NaN };
 }
 
 export function concurrencyBand(c: number): string {
@@ -70,19 +94,45 @@ export function concurrencyBand(c: number): string {
 function evaluate(label: string, host: ServingEvaluation['host'], rows: ServingScenario[], preds: ServingPrediction[]): ServingEvaluation {
   const g = (name: string, idx: number[]): GroupStats => ({
     group: name,
-    ttft: stats(idx.map((i) => preds[i]!.ttftMs), idx.map((i) => rows[i]!.measuredTtftMs!)),
-    tpot: stats(idx.map((i) => preds[i]!.tpotMs), idx.map((i) => rows[i]!.measuredTpotMs!)),
+    ttft: stats(
+      idx.map((i) => preds[i]!.ttftMs),
+      idx.map((i) => rows[i]!.measuredTtftMs!),
+    ),
+    tpot: stats(
+      idx.map((i) => preds[i]!.tpotMs),
+      idx.map((i) => rows[i]!.measuredTpotMs!),
+    ),
   });
   const keys: [string, (s: ServingScenario) => string][] = [
-    ['model', (s) => s.labels['model']!], ['dtype', (s) => s.labels['dtype']!], ['TP', (s) => `TP${s.tp}${s.dp > 1 ? ` DP${s.dp}` : ''}`], ['concurrency', (s) => concurrencyBand(s.concurrency)],
+    ['model', (s) => s.labels['model']!],
+    ['dtype', (s) => s.labels['dtype']!],
+    ['TP', (s) => `TP${s.tp}${s.dp > 1 ? ` DP${s.dp}` : ''}`],
+    ['concurrency', (s) => concurrencyBand(s.concurrency)],
   ];
-  const groups: GroupStats[] = [g('rows with c ≤ 128', rows.map((s, i) => (s.concurrency <= 128 ? i : -1)).filter((i) => i >= 0))];
+  const groups: GroupStats[] = [
+    g(
+      'rows with c ≤ 128',
+      rows.map((s, i) => (s.concurrency <= 128 ? i : -1)).filter((i) => i >= 0),
+    ),
+  ];
   for (const [kind, f] of keys) {
     const by = new Map<string, number[]>();
-    rows.forEach((s, i) => { const k = f(s); if (!by.has(k)) by.set(k, []); by.get(k)!.push(i); });
+    rows.forEach((s, i) => {
+      const k = f(s);
+      if (!by.has(k)) by.set(k, []);
+      by.get(k)!.push(i);
+    });
     for (const [k, idx] of [...by].sort()) groups.push(g(`${kind}: ${k}`, idx));
   }
-  return { label, host, overall: g('all rows', rows.map((_, i) => i)), groups };
+  return {
+    label,
+    host,
+    overall: g(
+      'all rows',
+      rows.map((_, i) => i),
+    ),
+    groups,
+  };
 }
 
 /** The stepHostUs grid and the α₀ scan (µs) of the fit. */
@@ -90,17 +140,26 @@ export const STEP_HOST_GRID_US = Object.freeze([0, 250, 500, 750, 1000, 1500, 20
 const ALPHA0_MAX_US = 200_000;
 const ALPHA0_STEP_US = 1000;
 
-interface Cached { readonly h: number; readonly preds: ServingPrediction[] }
+interface Cached {
+  readonly h: number;
+  readonly preds: ServingPrediction[];
+}
 
 /** Fit (α₀, stepHostUs) on the rows in `train` (indices) from predictions cached at α₀ = 0 per h. */
 function fitHost(rows: ServingScenario[], cached: Cached[], train: number[]): HostCosts {
   let best = { obj: Infinity, h: 0, a0: 0 };
   for (const c of cached) {
-    const tpot = stats(train.map((i) => c.preds[i]!.tpotMs), train.map((i) => rows[i]!.measuredTpotMs!)).mape;
+    const tpot = stats(
+      train.map((i) => c.preds[i]!.tpotMs),
+      train.map((i) => rows[i]!.measuredTpotMs!),
+    ).mape;
     for (let a0 = 0; a0 <= ALPHA0_MAX_US; a0 += ALPHA0_STEP_US) {
       let s = 0;
-      for (const i of train) { const m = rows[i]!.measuredTtftMs!; s += Math.abs(c.preds[i]!.ttftMs + a0 / 1e3 - m) / m; }
-      const obj = 100 * s / train.length + tpot;
+      for (const i of train) {
+        const m = rows[i]!.measuredTtftMs!;
+        s += Math.abs(c.preds[i]!.ttftMs + a0 / 1e3 - m) / m;
+      }
+      const obj = (100 * s) / train.length + tpot;
       if (obj < best.obj) best = { obj, h: c.h, a0 };
     }
   }
@@ -115,7 +174,12 @@ export function runServingSuite(dataRoot: string): ServingSuiteResult {
   const rows: ServingScenario[] = [];
   let notFitting = 0;
   for (const s of load.scenarios) {
-    try { predict(s, NO_HOST_COSTS); rows.push(s); } catch { notFitting++; }
+    try {
+      predict(s, NO_HOST_COSTS);
+      rows.push(s);
+    } catch {
+      notFitting++;
+    }
   }
   const at = (host: HostCosts, protocol: BenchProtocol = {}): ServingPrediction[] => rows.map((s) => predict(s, host, protocol));
   const cached: Cached[] = STEP_HOST_GRID_US.map((h) => ({ h, preds: at({ ...NO_HOST_COSTS, stepHostUs: h }) }));
@@ -140,11 +204,16 @@ export function runServingSuite(dataRoot: string): ServingSuiteResult {
     evaluate('+ per-step host time (in-sample value) = in-sample', allHost, rows, at(allHost)),
   ];
   return {
-    source: load.source, rows: rows.length, skipped: { disagg: load.skipped.disagg, notFitting },
-    fitted: { allRows: allHost, folds }, leaveOneModelOut: lomo, inSample, ablation,
+    source: load.source,
+    rows: rows.length,
+    skipped: { disagg: load.skipped.disagg, notFitting },
+    fitted: { allRows: allHost, folds },
+    leaveOneModelOut: lomo,
+    inSample,
+    ablation,
     notes: [
       `${load.skipped.disagg} disaggregated rows are not scenarios of this model; ${notFitting} rows do not fit in memory per the engine`,
-      'vLLM limits: the GPU\'s vLLM defaults (engine/vllm-defaults.ts) for every row (the rows do not record their limits)',
+      "vLLM limits: the GPU's vLLM defaults (engine/vllm-defaults.ts) for every row (the rows do not record their limits)",
       'protocol: vllm bench serve, 1000 prompts, all clients start at t = 0, fixed ISL/OSL (docs/serving.md)',
     ],
   };
@@ -174,13 +243,15 @@ const hostCell = (h: ServingEvaluation['host']): string => (h === 'per fold' ? '
 /** Markdown tables: the headline rows, per-group LOMO and in-sample, the ablation and the fitted terms. */
 export function formatServingMarkdown(r: ServingSuiteResult): string {
   const head = '| rows | n | TPOT MAPE / median / bias % | TTFT MAPE / median / bias % |\n|---|---|---|---|';
-  const line = (g: GroupStats): string => `| ${g.group} | ${g.tpot.n} | ${f1(g.tpot.mape)} / ${f1(g.tpot.medianApe)} / ${sg(g.tpot.biasPct)} | ${f1(g.ttft.mape)} / ${f1(g.ttft.medianApe)} / ${sg(g.ttft.biasPct)} |`;
+  const line = (g: GroupStats): string =>
+    `| ${g.group} | ${g.tpot.n} | ${f1(g.tpot.mape)} / ${f1(g.tpot.medianApe)} / ${sg(g.tpot.biasPct)} | ${f1(g.ttft.mape)} / ${f1(g.ttft.medianApe)} / ${sg(g.ttft.biasPct)} |`;
   const out = [`suite serving: ${r.rows} real vLLM deployments on H100 SXM (${r.source})`, ''];
   for (const ev of [r.leaveOneModelOut, r.inSample]) {
     out.push(`### ${ev.label}`, '', head, line(ev.overall), ...ev.groups.map(line), '');
   }
   out.push('### ablation (all rows)', '', '| configuration | host terms | TPOT MAPE / bias % | TTFT MAPE / bias % |', '|---|---|---|---|');
-  for (const ev of r.ablation) out.push(`| ${ev.label} | ${hostCell(ev.host)} | ${f1(ev.overall.tpot.mape)} / ${sg(ev.overall.tpot.biasPct)} | ${f1(ev.overall.ttft.mape)} / ${sg(ev.overall.ttft.biasPct)} |`);
+  for (const ev of r.ablation)
+    out.push(`| ${ev.label} | ${hostCell(ev.host)} | ${f1(ev.overall.tpot.mape)} / ${sg(ev.overall.tpot.biasPct)} | ${f1(ev.overall.ttft.mape)} / ${sg(ev.overall.ttft.biasPct)} |`);
   out.push('', '### fitted host terms', '', `- all rows: ${hostCell(r.fitted.allRows)}`);
   for (const f of r.fitted.folds) out.push(`- without ${f.heldOut}: ${hostCell(f.host)}`);
   out.push('', ...r.notes.map((n) => `note: ${n}`));

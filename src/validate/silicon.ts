@@ -57,9 +57,14 @@ const Row = z.looseObject({
   backend_version: z.string(),
   precision: z.string(),
   mode: z.string(),
-  isl: int, osl: int, batch_size: int, tp_size: int,
-  attention_dp_size: optInt, moe_ep_size: optInt,
-  silicon_ttft_ms: num, silicon_tpot_ms: num,
+  isl: int,
+  osl: int,
+  batch_size: int,
+  tp_size: int,
+  attention_dp_size: optInt,
+  moe_ep_size: optInt,
+  silicon_ttft_ms: num,
+  silicon_tpot_ms: num,
 });
 
 const PRECISION: Readonly<Record<string, Dtype | undefined>> = Object.freeze({ '': undefined, bf16: 'bf16', fp16: 'fp16', fp8: 'fp8', fp4: 'fp4', int4: 'int4', int8: 'int8' });
@@ -73,7 +78,11 @@ export function siliconConfigPath(dir: string, modelPath: string, where: string)
   return path.join(dir, hit[0]!);
 }
 
-export interface SiliconLoad { readonly source: string; readonly scenarios: ServingScenario[]; readonly skipped: { disagg: number } }
+export interface SiliconLoad {
+  readonly source: string;
+  readonly scenarios: ServingScenario[];
+  readonly skipped: { disagg: number };
+}
 
 /** Read the H100 silicon rows as scenarios on GPU `gpu` (a configs/hardware id). */
 export function loadSiliconScenarios(dataRoot: string, gpu = 'h100-sxm'): SiliconLoad {
@@ -85,7 +94,10 @@ export function loadSiliconScenarios(dataRoot: string, gpu = 'h100-sxm'): Silico
   let disagg = 0;
   records.forEach((rec, i) => {
     const where = `${file}:${i + 2}`;
-    if (rec['mode'] !== 'agg') { disagg++; return; }
+    if (rec['mode'] !== 'agg') {
+      disagg++;
+      return;
+    }
     const r = Row.safeParse(rec);
     if (!r.success) {
       const iss = r.error.issues[0]!;
@@ -98,8 +110,18 @@ export function loadSiliconScenarios(dataRoot: string, gpu = 'h100-sxm'): Silico
     const ep = Math.max(1, x.moe_ep_size ?? 1);
     const model = siliconConfigPath(cfgDir, x.model_path, where);
     scenarios.push({
-      id: x.id, model, gpu, ...(dtype ? { dtype } : {}), tp: x.tp_size, ep, dp, isl: x.isl, osl: x.osl, concurrency: x.batch_size * dp,
-      measuredTtftMs: x.silicon_ttft_ms, measuredTpotMs: x.silicon_tpot_ms,
+      id: x.id,
+      model,
+      gpu,
+      ...(dtype ? { dtype } : {}),
+      tp: x.tp_size,
+      ep,
+      dp,
+      isl: x.isl,
+      osl: x.osl,
+      concurrency: x.batch_size * dp,
+      measuredTtftMs: x.silicon_ttft_ms,
+      measuredTpotMs: x.silicon_tpot_ms,
       labels: { model: x.model_path.split('/').pop()!, dtype: dtype ?? 'bf16', vllm: x.backend_version || 'unknown', tp: String(x.tp_size) },
     });
   });

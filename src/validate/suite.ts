@@ -82,8 +82,7 @@ export interface Suite {
 
 /** Batch size of a pure step: number of prefill chunks or decode requests. */
 export const stepBatch = (s: Step): number => s.prefill.length + s.decode.length;
-export const stepPhase = (s: Step): 'prefill' | 'decode' | 'mixed' =>
-  s.prefill.length > 0 && s.decode.length > 0 ? 'mixed' : s.prefill.length > 0 ? 'prefill' : 'decode';
+export const stepPhase = (s: Step): 'prefill' | 'decode' | 'mixed' => (s.prefill.length > 0 && s.decode.length > 0 ? 'mixed' : s.prefill.length > 0 ? 'prefill' : 'decode');
 
 /** The two configurations every suite compares: the published seven-term baseline and stepfit's default. */
 export const SEED_CONFIG: FitConfig = Object.freeze({ label: 'seed', basis: 'seed', method: 'nnls', weight: 'relative', bounds: 'none', ridge: 0 });
@@ -93,5 +92,10 @@ export const SEED_CONFIG: FitConfig = Object.freeze({ label: 'seed', basis: 'see
  * λ = 1e-6 toward the basis priors that only decides directions the data leave unidentified.
  */
 export const DEFAULT_CONFIG: FitConfig = Object.freeze({
-  label: 'default', basis: DEFAULT_FIT.basis, method: DEFAULT_FIT.method, weight: DEFAULT_FIT.weight, bounds: DEFAULT_FIT.bounds, ridge: DEFAULT_FIT.boundedRidgeLambda,
+  label: 'default',
+  basis: DEFAULT_FIT.basis,
+  method: DEFAULT_FIT.method,
+  weight: DEFAULT_FIT.weight,
+  bounds: DEFAULT_FIT.bounds,
+  ridge: DEFAULT_FIT.boundedRidgeLambda,
 });

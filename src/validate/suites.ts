@@ -16,22 +16,30 @@ const A100 = 'a100-80gb';
 /** The four held-out splits of issue 7 (H100 = the uncapped `h100-80gb` rows). */
 export const SPLITWISE_SPLITS: readonly Split[] = Object.freeze([
   {
-    name: 'interpolation', trainDesc: 'Llama-2-70B H100 TP4, batch ≤ 16', testDesc: 'same, batch 32 and 64',
+    name: 'interpolation',
+    trainDesc: 'Llama-2-70B H100 TP4, batch ≤ 16',
+    testDesc: 'same, batch 32 and 64',
     inTrain: (e, s) => llama(e) && hw(e, H100) && e.tp === 4 && stepBatch(s) <= 16,
     inTest: (e, s) => llama(e) && hw(e, H100) && e.tp === 4 && stepBatch(s) > 16,
   },
   {
-    name: 'new TP', trainDesc: 'Llama-2-70B H100 TP2 + TP4', testDesc: 'Llama-2-70B H100 TP8',
+    name: 'new TP',
+    trainDesc: 'Llama-2-70B H100 TP2 + TP4',
+    testDesc: 'Llama-2-70B H100 TP8',
     inTrain: (e) => llama(e) && hw(e, H100) && (e.tp === 2 || e.tp === 4),
     inTest: (e) => llama(e) && hw(e, H100) && e.tp === 8,
   },
   {
-    name: 'new GPU', trainDesc: 'Llama-2-70B A100, all TP', testDesc: 'Llama-2-70B H100, all TP',
+    name: 'new GPU',
+    trainDesc: 'Llama-2-70B A100, all TP',
+    testDesc: 'Llama-2-70B H100, all TP',
     inTrain: (e) => llama(e) && hw(e, A100),
     inTest: (e) => llama(e) && hw(e, H100),
   },
   {
-    name: 'new model', trainDesc: 'Llama-2-70B A100 + H100, all TP', testDesc: 'BLOOM-176B H100 TP8',
+    name: 'new model',
+    trainDesc: 'Llama-2-70B A100 + H100, all TP',
+    testDesc: 'BLOOM-176B H100 TP8',
     inTrain: (e) => llama(e) && (hw(e, A100) || hw(e, H100)),
     inTest: (e) => bloom(e) && hw(e, H100),
   },

@@ -4,12 +4,19 @@ import type { Step } from '../../src/steps/step.js';
 
 export function designBasis(names: string[]): Basis {
   return {
-    name: 'design', version: 1, description: 'test design matrix',
+    name: 'design',
+    version: 1,
+    description: 'test design matrix',
     terms: names.map((n) => ({ name: n, unit: 'count' as const, prior: 0, meaning: n })),
-    featureColumns: names, countColumns: new Set(),
+    featureColumns: names,
+    countColumns: new Set(),
     compile: () => ({
-      features(s: Step, out: Float64Array) { for (let j = 0; j < names.length; j++) out[j] = s.decode[j]!; },
-      row(s: Step, out: Float64Array) { for (let j = 0; j < names.length; j++) out[j] = s.decode[j]!; },
+      features(s: Step, out: Float64Array) {
+        for (let j = 0; j < names.length; j++) out[j] = s.decode[j]!;
+      },
+      row(s: Step, out: Float64Array) {
+        for (let j = 0; j < names.length; j++) out[j] = s.decode[j]!;
+      },
     }),
   };
 }

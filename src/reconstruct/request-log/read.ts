@@ -40,8 +40,18 @@ export interface RequestLogOutput {
 }
 
 interface Meta {
-  outputLagSteps?: number; asyncSource?: string; maxNumBatchedTokens?: number; maxNumSeqs?: number; dataParallel?: number;
-  numGpuBlocks?: number; blockSize?: number; prefixCaching?: boolean; reserveFullIsl?: boolean; watermark?: number; model?: string; tp?: number;
+  outputLagSteps?: number;
+  asyncSource?: string;
+  maxNumBatchedTokens?: number;
+  maxNumSeqs?: number;
+  dataParallel?: number;
+  numGpuBlocks?: number;
+  blockSize?: number;
+  prefixCaching?: boolean;
+  reserveFullIsl?: boolean;
+  watermark?: number;
+  model?: string;
+  tp?: number;
 }
 
 function readMeta(file: string): Meta {
@@ -60,7 +70,9 @@ function readMeta(file: string): Meta {
     return undefined;
   };
   const out: Meta = {};
-  const set = <K extends keyof Meta>(k: K, v: Meta[K] | undefined) => { if (v !== undefined) out[k] = v; };
+  const set = <K extends keyof Meta>(k: K, v: Meta[K] | undefined) => {
+    if (v !== undefined) out[k] = v;
+  };
   set('maxNumBatchedTokens', int(ek['max_num_batched_tokens'], sc['max_num_batched_tokens']));
   set('maxNumSeqs', int(ek['max_num_seqs'], sc['max_num_seqs']));
   set('dataParallel', int(ek['data_parallel_size']));
@@ -112,7 +124,12 @@ export function parseLoggedRequest(text: string, line: number): LoggedRequest | 
   const n = (f: (typeof FIELDS)[number]) => o[f] as number;
   if (!Number.isInteger(n('input_toks')) || n('input_toks') < 1) return `request ${id}: field 'input_toks': expected a positive integer`;
   if (!Number.isInteger(n('output_toks')) || n('output_toks') < 1) return `request ${id}: field 'output_toks': expected a positive integer`;
-  const order: [string, number][] = [['queued_ts', n('queued_ts')], ['scheduled_ts', n('scheduled_ts')], ['first_token_ts', n('first_token_ts')], ['last_token_ts', n('last_token_ts')]];
+  const order: [string, number][] = [
+    ['queued_ts', n('queued_ts')],
+    ['scheduled_ts', n('scheduled_ts')],
+    ['first_token_ts', n('first_token_ts')],
+    ['last_token_ts', n('last_token_ts')],
+  ];
   for (let i = 1; i < order.length; i++) {
     if (order[i]![1] < order[i - 1]![1]) return `request ${id}: field '${order[i]![0]}' (${order[i]![1]}) is before '${order[i - 1]![0]}' (${order[i - 1]![1]}): timestamps going backwards`;
   }
@@ -158,12 +175,16 @@ export async function reconstructRequestLog(o: RequestLogOptions): Promise<Reque
   if (reqs.length === 0) throw new InputError(`${file}: no usable requests`);
   const lag = o.outputLagSteps ?? meta.outputLagSteps ?? 1;
   const blocks = o.numGpuBlocks ?? meta.numGpuBlocks;
-  const kv: KvLimits | undefined = blocks !== undefined ? {
-    numGpuBlocks: blocks, blockSize: o.blockSize ?? meta.blockSize ?? 16,
-    ...(meta.prefixCaching !== undefined ? { prefixCaching: meta.prefixCaching } : {}),
-    ...(meta.reserveFullIsl !== undefined ? { reserveFullIsl: meta.reserveFullIsl } : {}),
-    ...(meta.watermark !== undefined ? { watermark: meta.watermark } : {}),
-  } : undefined;
+  const kv: KvLimits | undefined =
+    blocks !== undefined
+      ? {
+          numGpuBlocks: blocks,
+          blockSize: o.blockSize ?? meta.blockSize ?? 16,
+          ...(meta.prefixCaching !== undefined ? { prefixCaching: meta.prefixCaching } : {}),
+          ...(meta.reserveFullIsl !== undefined ? { reserveFullIsl: meta.reserveFullIsl } : {}),
+          ...(meta.watermark !== undefined ? { watermark: meta.watermark } : {}),
+        }
+      : undefined;
   const lim: EngineLimits = { maxNumBatchedTokens: B, maxNumSeqs: S ?? 256, dataParallel: dp, outputLagSteps: lag, ...(kv ? { kv } : {}) };
   const sim = simulateRequestLog(reqs, lim);
 
@@ -200,24 +221,48 @@ export async function reconstructRequestLog(o: RequestLogOptions): Promise<Reque
   };
   const c = sim.clock;
   sum.detail = {
-    'limits': `max_num_batched_tokens ${B}, max_num_seqs ${lim.maxNumSeqs}, data_parallel ${dp}, ${kv ? `KV ${kv.numGpuBlocks} blocks × ${kv.blockSize} tokens per engine (prefix caching ${kv.prefixCaching ?? true ? 'on' : 'off'}, full-sequence admission ${kv.reserveFullIsl ?? true ? 'on' : 'off'}, watermark ${kv.watermark ?? 0.01})` : 'KV cache not modelled (no block count)'}`,
+    limits: `max_num_batched_tokens ${B}, max_num_seqs ${lim.maxNumSeqs}, data_parallel ${dp}, ${kv ? `KV ${kv.numGpuBlocks} blocks × ${kv.blockSize} tokens per engine (prefix caching ${(kv.prefixCaching ?? true) ? 'on' : 'off'}, full-sequence admission ${(kv.reserveFullIsl ?? true) ? 'on' : 'off'}, watermark ${kv.watermark ?? 0.01})` : 'KV cache not modelled (no block count)'}`,
     'clock model fitted to request times (ms)': `${(c.a * 1e3).toFixed(2)} + ${(c.b * 1e3).toFixed(2)}·kTok_prefill + ${(c.c * 1e3).toFixed(2)}·(decodes/100) + ${(c.d * 1e3).toFixed(2)}·(context/1e5)`,
-    'prefill time (first_token − scheduled): implied Σ steps − logged': resid((r) => r.prefillPredUs, (r) => r.prefillUs, (r) => r.prefillUs > 0 && r.prefillSteps.length > 0),
-    'decode time (last_token − first_token): implied Σ steps − logged': resid((r) => r.decodePredUs, (r) => r.decodeUs, (r) => r.decodeUs > 0 && r.decodeSteps.length > 0),
-    'first-token clock residual (replay clock at the rule\'s completion step − logged)': anchor((r) => r.firstTokenResidualUs),
+    'prefill time (first_token − scheduled): implied Σ steps − logged': resid(
+      (r) => r.prefillPredUs,
+      (r) => r.prefillUs,
+      (r) => r.prefillUs > 0 && r.prefillSteps.length > 0,
+    ),
+    'decode time (last_token − first_token): implied Σ steps − logged': resid(
+      (r) => r.decodePredUs,
+      (r) => r.decodeUs,
+      (r) => r.decodeUs > 0 && r.decodeSteps.length > 0,
+    ),
+    "first-token clock residual (replay clock at the rule's completion step − logged)": anchor((r) => r.firstTokenResidualUs),
     'last-token clock residual': anchor((r) => r.lastTokenResidualUs),
     'admissions delayed by max_num_seqs (steps)': sim.seqLimitDelays,
-    ...(kv ? {
-      'KV: preemptions (recompute) in the replay': `${sim.preemptions} (${rq.filter((r) => r.preemptions > 0).length} requests; ${rq.filter((r) => r.preemptionsBeforeFirstToken > 0).length} of them before their first token: targets placed by the clock)`,
-      'KV: admissions delayed by the KV cache (steps)': `${sim.kvDelays}; requests admitted later than logged: ${rq.filter((r) => r.admissionDelaySteps > 0).length}, delay p50 ${quantile(rq.filter((r) => r.admissionDelaySteps > 0).map((r) => r.admissionDelaySteps), 0.5) || 0} p90 ${quantile(rq.filter((r) => r.admissionDelaySteps > 0).map((r) => r.admissionDelaySteps), 0.9) || 0} steps`,
-      'KV: blocks used per step': `max ${Math.max(0, ...sim.steps.map((s) => s.kvBlocksUsed ?? 0))} of ${sim.kvBlocksUsable} usable, mean ${(sim.steps.reduce((a, s) => a + (s.kvBlocksUsed ?? 0), 0) / Math.max(1, sim.steps.length)).toFixed(0)}`,
-    } : {}),
+    ...(kv
+      ? {
+          'KV: preemptions (recompute) in the replay': `${sim.preemptions} (${rq.filter((r) => r.preemptions > 0).length} requests; ${rq.filter((r) => r.preemptionsBeforeFirstToken > 0).length} of them before their first token: targets placed by the clock)`,
+          'KV: admissions delayed by the KV cache (steps)': `${sim.kvDelays}; requests admitted later than logged: ${rq.filter((r) => r.admissionDelaySteps > 0).length}, delay p50 ${
+            quantile(
+              rq.filter((r) => r.admissionDelaySteps > 0).map((r) => r.admissionDelaySteps),
+              0.5,
+            ) || 0
+          } p90 ${
+            quantile(
+              rq.filter((r) => r.admissionDelaySteps > 0).map((r) => r.admissionDelaySteps),
+              0.9,
+            ) || 0
+          } steps`,
+          'KV: blocks used per step': `max ${Math.max(0, ...sim.steps.map((s) => s.kvBlocksUsed ?? 0))} of ${sim.kvBlocksUsable} usable, mean ${(sim.steps.reduce((a, s) => a + (s.kvBlocksUsed ?? 0), 0) / Math.max(1, sim.steps.length)).toFixed(0)}`,
+        }
+      : {}),
     'admissions at a step with no budget left': rq.filter((r) => r.admittedAtBudgetZero).length,
   };
-  sum.notes.push(`output lag: ${lag} step(s) between a token's forward pass and its logged timestamp (${o.outputLagSteps !== undefined ? 'from the option' : meta.asyncSource ?? 'default 1: vLLM ≥ 0.14 schedules asynchronously unless told otherwise'})`);
-  sum.notes.push(kv
-    ? 'KV cache modelled (block pool, full-sequence admission, preemption by recompute of the latest-admitted request); requests.jsonl records no preemption, so preemptions and resumes are inferred; prefix-cache hits between requests are not modelled (no token ids), only a resumed request\'s own cached blocks; targets of a preempted request include the steps it sat out (see simulate.ts)'
-    : 'KV cache not modelled (no num_gpu_blocks in meta.json): no preemption, unbounded admission; prefix-cache hits are not modelled');
+  sum.notes.push(
+    `output lag: ${lag} step(s) between a token's forward pass and its logged timestamp (${o.outputLagSteps !== undefined ? 'from the option' : (meta.asyncSource ?? 'default 1: vLLM ≥ 0.14 schedules asynchronously unless told otherwise')})`,
+  );
+  sum.notes.push(
+    kv
+      ? "KV cache modelled (block pool, full-sequence admission, preemption by recompute of the latest-admitted request); requests.jsonl records no preemption, so preemptions and resumes are inferred; prefix-cache hits between requests are not modelled (no token ids), only a resumed request's own cached blocks; targets of a preempted request include the steps it sat out (see simulate.ts)"
+      : 'KV cache not modelled (no num_gpu_blocks in meta.json): no preemption, unbounded admission; prefix-cache hits are not modelled',
+  );
   if (dp > 1) sum.notes.push(`data_parallel_size ${dp}: requests assigned to engines by least in-flight load at queue time (the log does not say which engine served a request)`);
   return { summary: sum, steps, targets, sim };
 }

@@ -193,7 +193,10 @@ export function assignEngines(reqs: readonly LoggedRequest[], dp: number): numbe
     let bestLoad = Infinity;
     for (let e = 0; e < dp; e++) {
       inflight[e] = inflight[e]!.filter((j) => reqs[j]!.lastToken > t);
-      if (inflight[e]!.length < bestLoad) { bestLoad = inflight[e]!.length; best = e; }
+      if (inflight[e]!.length < bestLoad) {
+        bestLoad = inflight[e]!.length;
+        best = e;
+      }
     }
     inflight[best]!.push(i);
     out[i] = best;
@@ -205,7 +208,12 @@ export function assignEngines(reqs: readonly LoggedRequest[], dp: number): numbe
  * A 4-term step-time model used only as the replay's clock and as its consistency check
  * (seconds): t = a + b·(prefill tokens/1000) + c·(decodes/100) + d·(Σ decode context/1e5).
  */
-export interface ClockModel { readonly a: number; readonly b: number; readonly c: number; readonly d: number }
+export interface ClockModel {
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  readonly d: number;
+}
 
 /** Regressor row of one step for the clock model (scaled so the coefficients are of similar size). */
 export function clockRow(pfTok: number, nDec: number, ctx: number): [number, number, number, number] {
@@ -217,7 +225,12 @@ export function clockTime(m: ClockModel, row: readonly number[]): number {
 }
 
 interface EngineRun {
-  steps: SimStep[]; rows: Map<number, number[]>; cum: RowSums; seqDelays: number; kvDelays: number; preemptions: number;
+  steps: SimStep[];
+  rows: Map<number, number[]>;
+  cum: RowSums;
+  seqDelays: number;
+  kvDelays: number;
+  preemptions: number;
   anchorRes: { kind: 'first' | 'last'; us: number }[];
 }
 
@@ -234,7 +247,8 @@ class RowSums {
   /** Σ rows over the steps of `ks` (increasing and contiguous). */
   sum(ks: readonly number[]): number[] {
     if (ks.length === 0) return [0, 0, 0, 0];
-    const a = ks[0]!, b = ks[ks.length - 1]!;
+    const a = ks[0]!,
+      b = ks[ks.length - 1]!;
     if (b - a + 1 !== ks.length) throw new Error('RowSums: steps not contiguous (internal)');
     return [0, 1, 2, 3].map((i) => this.c[(b + 1) * 4 + i]! - this.c[a * 4 + i]!);
   }
@@ -247,8 +261,22 @@ const blockKey = (idx: number, i: number): number => (idx + 1) * KEY_SPAN + i;
 /** Simulate one engine with a clock model. Step numbers start at 0. */
 function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockModel): EngineRun {
   for (const r of reqs) {
-    r.computed = 0; r.outputs = 0; r.prefilling = true; r.firstStep = undefined; r.admit = undefined; r.due = undefined; r.pf = []; r.dc = [];
-    r.zeroBudget = false; r.ftRes = undefined; r.ltRes = undefined; r.bt = []; r.oldBt = []; r.hit = 0; r.preemptions = 0; r.preemptionsBeforeFirst = 0;
+    r.computed = 0;
+    r.outputs = 0;
+    r.prefilling = true;
+    r.firstStep = undefined;
+    r.admit = undefined;
+    r.due = undefined;
+    r.pf = [];
+    r.dc = [];
+    r.zeroBudget = false;
+    r.ftRes = undefined;
+    r.ltRes = undefined;
+    r.bt = [];
+    r.oldBt = [];
+    r.hit = 0;
+    r.preemptions = 0;
+    r.preemptionsBeforeFirst = 0;
   }
   const kv = lim.kv;
   const bs = kv?.blockSize ?? 16;
@@ -259,7 +287,9 @@ function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockMo
     for (const r of reqs) {
       const need = blocksFor(r.q.prompt + r.q.outputs, bs);
       if (need > pool.usable) {
-        throw new InputError(`request ${r.q.id} (line ${r.q.line}): ${r.q.prompt} + ${r.q.outputs} tokens need ${need} KV blocks of ${bs}, but the engine has ${pool.usable} usable (num_gpu_blocks ${kv!.numGpuBlocks} − 1): the block count does not belong to this log`);
+        throw new InputError(
+          `request ${r.q.id} (line ${r.q.line}): ${r.q.prompt} + ${r.q.outputs} tokens need ${need} KV blocks of ${bs}, but the engine has ${pool.usable} usable (num_gpu_blocks ${kv!.numGpuBlocks} − 1): the block count does not belong to this log`,
+        );
       }
     }
   }
@@ -292,7 +322,9 @@ function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockMo
   let live: R[] = [];
   let k = 0;
   let ePrev = -Infinity;
-  let seqDelays = 0, kvDelays = 0, preemptions = 0;
+  let seqDelays = 0,
+    kvDelays = 0,
+    preemptions = 0;
   const steps: SimStep[] = [];
   const rows = new Map<number, number[]>();
   const anchorRes: EngineRun['anchorRes'] = [];
@@ -341,13 +373,19 @@ function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockMo
     for (const r of order) {
       if (!running.includes(r)) continue; // preempted earlier in this step
       const tokens = r.prefilling ? Math.max(0, Math.min(r.q.prompt + r.outputs - r.computed, budget)) : 1;
-      if (tokens === 0) { if (r.admit === k) r.zeroBudget = true; continue; }
+      if (tokens === 0) {
+        if (r.admit === k) r.zeroBudget = true;
+        continue;
+      }
       if (pool) {
         let self = false;
         while (blocksFor(r.computed + tokens, bs) - r.bt.length > pool.free) {
           const v = running[running.length - 1]!;
           preempt(v);
-          if (v === r) { self = true; break; }
+          if (v === r) {
+            self = true;
+            break;
+          }
         }
         if (self) break;
         grow(r, r.computed + tokens);
@@ -360,10 +398,14 @@ function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockMo
     const blocked = { seq: false, kv: false };
     if (preemptedNow === 0) {
       while (resumeQ.length > 0 && budget > 0) {
-        if (running.length >= lim.maxNumSeqs) { blocked.seq = true; break; }
+        if (running.length >= lim.maxNumSeqs) {
+          blocked.seq = true;
+          break;
+        }
         const r = resumeQ[0]!;
         const total = r.q.prompt + r.outputs;
-        let hit = 0, hitFree = 0;
+        let hit = 0,
+          hitFree = 0;
         if (pool!.caching) {
           const maxHit = Math.floor((total - 1) / bs);
           while (hit < maxHit && hit < r.oldBt.length) {
@@ -376,8 +418,14 @@ function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockMo
         const start = hit * bs;
         const n = Math.min(total - start, budget);
         const wm = work.length > 0 ? wmBlocks : 0;
-        if (fullIsl && blocksFor(total, bs) - hit + hitFree + wm > pool!.free) { blocked.kv = true; break; }
-        if (blocksFor(start + n, bs) - hit + hitFree + wm > pool!.free) { blocked.kv = true; break; }
+        if (fullIsl && blocksFor(total, bs) - hit + hitFree + wm > pool!.free) {
+          blocked.kv = true;
+          break;
+        }
+        if (blocksFor(start + n, bs) - hit + hitFree + wm > pool!.free) {
+          blocked.kv = true;
+          break;
+        }
         resumeQ.shift();
         r.bt = r.oldBt.slice(0, hit);
         for (const b of r.bt) pool!.touch(b);
@@ -390,19 +438,28 @@ function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockMo
         budget -= n;
       }
       while (resumeQ.length === 0 && dueQ.length > 0) {
-        if (running.length >= lim.maxNumSeqs) { blocked.seq = true; break; }
+        if (running.length >= lim.maxNumSeqs) {
+          blocked.seq = true;
+          break;
+        }
         const r = dueQ[0]!;
         // The log says it was scheduled by now: admitted even when the replay has no budget left (counted), never beyond KV.
         const n = Math.min(r.q.prompt, Math.max(0, budget));
         if (pool) {
           const wm = work.length > 0 ? wmBlocks : 0;
-          if ((fullIsl && blocksFor(r.q.prompt, bs) + wm > pool.free) || blocksFor(n, bs) + wm > pool.free) { blocked.kv = true; break; }
+          if ((fullIsl && blocksFor(r.q.prompt, bs) + wm > pool.free) || blocksFor(n, bs) + wm > pool.free) {
+            blocked.kv = true;
+            break;
+          }
         }
         dueQ.shift();
         r.admit = k;
         running.push(r);
         live.push(r);
-        if (n === 0) { r.zeroBudget = true; continue; }
+        if (n === 0) {
+          r.zeroBudget = true;
+          continue;
+        }
         grow(r, n);
         inWork.set(r, work.length);
         work.push({ r, tokens: n });
@@ -419,18 +476,28 @@ function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockMo
     const kvUsed = pool ? pool.usable - pool.free : undefined;
     // Target membership: every live request (running or preempted) takes this step.
     for (const r of live) (r.firstStep === undefined || k <= r.firstStep + lag ? r.pf : r.dc).push(k);
-    for (const t of tails) { t.r.dc.push(k); t.left--; }
+    for (const t of tails) {
+      t.r.dc.push(k);
+      t.left--;
+    }
     tails = tails.filter((t) => t.left > 0);
     const prefill: SimStep['prefill'] = [];
     const decode: number[] = [];
     const finished = new Set<R>();
     const anchors: { r: R; kind: 'first' | 'last'; t: number }[] = [];
-    let pfTok = 0, ctx = 0;
+    let pfTok = 0,
+      ctx = 0;
     // canonical order: decodes, then prefill chunks (the step record does not depend on it)
     work.sort((x, y) => Number(x.r.prefilling) - Number(y.r.prefilling));
     for (const { r, tokens } of work) {
       const c = canonicalEntry(r.q.prompt, r.computed, tokens, r.outputs);
-      if ('decode' in c) { decode.push(c.decode); ctx += c.decode; } else { prefill.push(c); pfTok += c.tokens; }
+      if ('decode' in c) {
+        decode.push(c.decode);
+        ctx += c.decode;
+      } else {
+        prefill.push(c);
+        pfTok += c.tokens;
+      }
       r.computed += tokens;
       if (r.prefilling) {
         if (r.computed < r.q.prompt + r.outputs) continue;
@@ -514,7 +581,10 @@ function fitClock(runs: { reqs: R[]; cum: RowSums }[]): ClockModel | undefined {
   let K: number[] = [];
   for (let round = 0; round < 6; round++) {
     const sw = w.map(Math.sqrt);
-    K = fcnnlsVector(X.map((x, i) => x.map((v) => v * sw[i]!)), sw).K.to1DArray();
+    K = fcnnlsVector(
+      X.map((x, i) => x.map((v) => v * sw[i]!)),
+      sw,
+    ).K.to1DArray();
     const e = X.map((x) => x.reduce((acc, v, j) => acc + v * K[j]!, 0) - 1);
     const s = 1.4826 * median(e.map(Math.abs));
     if (!(s > 0)) break;
@@ -530,8 +600,20 @@ export function simulateRequestLog(reqs: readonly LoggedRequest[], lim: EngineLi
   const nE = Math.max(1, lim.dataParallel);
   const counts = new Array<number>(nE).fill(0);
   const rs: R[] = reqs.map((q, i) => ({
-    q, engine: engines[i]!, idx: counts[engines[i]!]!++, computed: 0, outputs: 0, prefilling: true, pf: [], dc: [], zeroBudget: false,
-    bt: [], oldBt: [], hit: 0, preemptions: 0, preemptionsBeforeFirst: 0,
+    q,
+    engine: engines[i]!,
+    idx: counts[engines[i]!]!++,
+    computed: 0,
+    outputs: 0,
+    prefilling: true,
+    pf: [],
+    dc: [],
+    zeroBudget: false,
+    bt: [],
+    oldBt: [],
+    hit: 0,
+    preemptions: 0,
+    preemptionsBeforeFirst: 0,
   }));
   const byEngine = Array.from({ length: nE }, (_, e) => rs.filter((r) => r.engine === e));
   // Initial clock: every step takes the median logged decode-step time.
@@ -551,8 +633,14 @@ export function simulateRequestLog(reqs: readonly LoggedRequest[], lim: EngineLi
     const prefillUs = (r.q.firstToken - r.q.scheduled) * 1e6;
     const decodeUs = (r.q.lastToken - r.q.firstToken) * 1e6;
     return {
-      id: r.q.id, engine: r.engine, prefillSteps: r.pf, decodeSteps: r.dc, prefillUs, decodeUs,
-      prefillPredUs: predOf(r.engine, r.pf) * 1e6, decodePredUs: predOf(r.engine, r.dc) * 1e6,
+      id: r.q.id,
+      engine: r.engine,
+      prefillSteps: r.pf,
+      decodeSteps: r.dc,
+      prefillUs,
+      decodeUs,
+      prefillPredUs: predOf(r.engine, r.pf) * 1e6,
+      decodePredUs: predOf(r.engine, r.dc) * 1e6,
       ...(r.ftRes !== undefined ? { firstTokenResidualUs: r.ftRes } : {}),
       ...(r.ltRes !== undefined ? { lastTokenResidualUs: r.ltRes } : {}),
       admittedAtBudgetZero: r.zeroBudget,
@@ -562,7 +650,9 @@ export function simulateRequestLog(reqs: readonly LoggedRequest[], lim: EngineLi
     };
   });
   return {
-    steps, requests, clock: model,
+    steps,
+    requests,
+    clock: model,
     seqLimitDelays: runs.reduce((a, r) => a + r.seqDelays, 0),
     kvDelays: runs.reduce((a, r) => a + r.kvDelays, 0),
     preemptions: runs.reduce((a, r) => a + r.preemptions, 0),

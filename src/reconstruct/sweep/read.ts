@@ -25,12 +25,21 @@ export type ColumnMapping = Record<SweepKey, string>;
 
 /** Splitwise perf_model.csv. */
 export const SPLITWISE_COLUMNS: ColumnMapping = {
-  model: 'model', hardware: 'hardware', tp: 'tensor_parallel', batch: 'batch_size', prompt: 'prompt_size', tokens: 'token_size',
-  prefill_time: 'prompt_time', decode_time: 'token_time',
+  model: 'model',
+  hardware: 'hardware',
+  tp: 'tensor_parallel',
+  batch: 'batch_size',
+  prompt: 'prompt_size',
+  tokens: 'token_size',
+  prefill_time: 'prompt_time',
+  decode_time: 'token_time',
 };
 
 /** Name → configs id (+ group labels). Splitwise names by default. */
-export interface IdMapEntry { readonly id: string; readonly groups?: Readonly<Record<string, string>> }
+export interface IdMapEntry {
+  readonly id: string;
+  readonly groups?: Readonly<Record<string, string>>;
+}
 export const SPLITWISE_MODELS: Readonly<Record<string, IdMapEntry>> = {
   'llama2-70b': { id: 'llama-2-70b' },
   'bloom-176b': { id: 'bloom-176b' },
@@ -95,9 +104,16 @@ export interface SweepExperiment {
   readonly steps: Step[];
 }
 
-export interface SweepOutput { summary: ReconstructSummary; experiments: SweepExperiment[] }
+export interface SweepOutput {
+  summary: ReconstructSummary;
+  experiments: SweepExperiment[];
+}
 
-const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-|-$/g, '');
+const slug = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/^-|-$/g, '');
 
 export async function reconstructSweep(o: SweepOptions): Promise<SweepOutput> {
   const cols = o.columns ?? SPLITWISE_COLUMNS;
@@ -114,7 +130,9 @@ export async function reconstructSweep(o: SweepOptions): Promise<SweepOutput> {
     sum.bad.count++;
     if (sum.bad.examples.length < 20) sum.bad.examples.push(m);
   };
-  const drop = (why: string): void => { sum.dropped[why] = (sum.dropped[why] ?? 0) + 1; };
+  const drop = (why: string): void => {
+    sum.dropped[why] = (sum.dropped[why] ?? 0) + 1;
+  };
   let header: string[] | undefined;
   try {
     for await (const item of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
@@ -143,12 +161,25 @@ export async function reconstructSweep(o: SweepOptions): Promise<SweepOutput> {
       };
       const model = get('model');
       const hardware = get('hardware');
-      if (!model) { badRow(line, `field '${cols.model}' (model): expected a model name`); continue; }
-      if (!hardware) { badRow(line, `field '${cols.hardware}' (hardware): expected a hardware name`); continue; }
-      const tp = num('tp', true, 1), batch = num('batch', true, 1), prompt = num('prompt', true, 1), tokens = num('tokens', true, 0);
-      const pt = num('prefill_time', false, 0), dt = num('decode_time', false, 0);
+      if (!model) {
+        badRow(line, `field '${cols.model}' (model): expected a model name`);
+        continue;
+      }
+      if (!hardware) {
+        badRow(line, `field '${cols.hardware}' (hardware): expected a hardware name`);
+        continue;
+      }
+      const tp = num('tp', true, 1),
+        batch = num('batch', true, 1),
+        prompt = num('prompt', true, 1),
+        tokens = num('tokens', true, 0);
+      const pt = num('prefill_time', false, 0),
+        dt = num('decode_time', false, 0);
       const err = [tp, batch, prompt, tokens, pt, dt].find((x) => typeof x === 'string') as string | undefined;
-      if (err) { badRow(line, err); continue; }
+      if (err) {
+        badRow(line, err);
+        continue;
+      }
       if (tp === undefined || batch === undefined || prompt === undefined) {
         badRow(line, `fields ${cols.tp}, ${cols.batch} and ${cols.prompt} are required`);
         continue;

@@ -51,7 +51,10 @@ export function replayUpstream(reqs: readonly UpstreamRequest[], lim: UpstreamLi
   if (B === undefined) throw new InputError(`${source}: max_num_batched_tokens unknown: give --max-num-batched-tokens (the server's --max-num-batched-tokens; the source does not record it)`);
   const lag = lim.outputLagSteps ?? 1;
   const el: EngineLimits = {
-    maxNumBatchedTokens: B, maxNumSeqs: lim.maxNumSeqs ?? 256, dataParallel: 1, outputLagSteps: lag,
+    maxNumBatchedTokens: B,
+    maxNumSeqs: lim.maxNumSeqs ?? 256,
+    dataParallel: 1,
+    outputLagSteps: lag,
     ...(lim.numGpuBlocks !== undefined ? { kv: { numGpuBlocks: lim.numGpuBlocks, blockSize: lim.blockSize ?? 16, ...(lim.watermark !== undefined ? { watermark: lim.watermark } : {}) } } : {}),
   };
   const sim = simulateRequestLog([...reqs], el);
@@ -75,7 +78,7 @@ export function replayUpstream(reqs: readonly UpstreamRequest[], lim: UpstreamLi
           if (!(itl[j]! > 0)) continue;
           const k = ds[j]! + lag;
           let g = gaps.get(k);
-          if (!g) gaps.set(k, g = []);
+          if (!g) gaps.set(k, (g = []));
           g.push(itl[j]! * 1e6);
         }
         continue;
@@ -111,13 +114,18 @@ export function summarizeUpstream(sum: ReconstructSummary, reqs: readonly Upstre
   sum.timeCoveredS = Math.max(...reqs.map((r) => r.lastToken)) - Math.min(...reqs.map((r) => r.queued));
   const rq = out.sim.requests;
   const rel = (xs: typeof rq, p: (r: (typeof rq)[number]) => number, l: (r: (typeof rq)[number]) => number) => xs.map((r) => Math.abs(p(r) - l(r)) / l(r));
-  const dc = rel(rq.filter((r) => r.decodeUs > 0 && r.decodeSteps.length > 0), (r) => r.decodePredUs, (r) => r.decodeUs);
+  const dc = rel(
+    rq.filter((r) => r.decodeUs > 0 && r.decodeSteps.length > 0),
+    (r) => r.decodePredUs,
+    (r) => r.decodeUs,
+  );
   sum.detail = {
-    'limits': `max_num_batched_tokens ${lim.maxNumBatchedTokens}, max_num_seqs ${lim.maxNumSeqs ?? 256}, ${lim.numGpuBlocks !== undefined ? `KV ${lim.numGpuBlocks} blocks × ${lim.blockSize ?? 16} tokens` : 'KV cache not modelled (give --num-gpu-blocks)'}, output lag ${lim.outputLagSteps ?? 1} step(s)`,
+    limits: `max_num_batched_tokens ${lim.maxNumBatchedTokens}, max_num_seqs ${lim.maxNumSeqs ?? 256}, ${lim.numGpuBlocks !== undefined ? `KV ${lim.numGpuBlocks} blocks × ${lim.blockSize ?? 16} tokens` : 'KV cache not modelled (give --num-gpu-blocks)'}, output lag ${lim.outputLagSteps ?? 1} step(s)`,
     'decode time: |implied Σ steps − logged| / logged': `median ${(100 * quantile(dc, 0.5)).toFixed(1)}%, p90 ${(100 * quantile(dc, 0.9)).toFixed(1)}% (n ${dc.length})`,
     'replay preemptions': out.sim.preemptions,
   };
   if (out.perToken.requests + out.perToken.fallback > 0) {
-    sum.detail['per-step targets from inter-token gaps (median per step)'] = `${out.perToken.targets} steps from ${out.perToken.requests} requests; ${out.perToken.fallback} requests fell back to a decode total (replay preempted them or their gap count differs)`;
+    sum.detail['per-step targets from inter-token gaps (median per step)'] =
+      `${out.perToken.targets} steps from ${out.perToken.requests} requests; ${out.perToken.fallback} requests fell back to a decode total (replay preempted them or their gap count differs)`;
   }
 }

@@ -15,9 +15,18 @@ export function benchResult(reqs: readonly BenchRequest[], meta: { model?: strin
   const totOut = ok.reduce((a, r) => a + r.tokenNs.length, 0);
   const dur = meta.durationS ?? 0;
   return {
-    date: '', backend: 'vllm', model_id: meta.model ?? '', tokenizer_id: meta.model ?? '', num_prompts: reqs.length,
-    duration: dur, completed: ok.length, failed: reqs.length - ok.length, total_input_tokens: totIn, total_output_tokens: totOut,
-    request_throughput: dur > 0 ? ok.length / dur : 0, output_throughput: dur > 0 ? totOut / dur : 0,
+    date: '',
+    backend: 'vllm',
+    model_id: meta.model ?? '',
+    tokenizer_id: meta.model ?? '',
+    num_prompts: reqs.length,
+    duration: dur,
+    completed: ok.length,
+    failed: reqs.length - ok.length,
+    total_input_tokens: totIn,
+    total_output_tokens: totOut,
+    request_throughput: dur > 0 ? ok.length / dur : 0,
+    output_throughput: dur > 0 ? totOut / dur : 0,
     input_lens: reqs.map((r) => r.promptTokens),
     output_lens: reqs.map((r) => r.tokenNs.length),
     ttfts: reqs.map((r) => (r.tokenNs.length ? (r.tokenNs[0]! - r.arrivalNs) / 1e9 : 0)),

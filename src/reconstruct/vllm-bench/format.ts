@@ -9,14 +9,16 @@
  */
 import { z } from 'zod';
 
-export const BenchResultSchema = z.object({
-  backend: z.string().optional(),
-  model_id: z.string().optional(),
-  input_lens: z.array(z.number().int().nonnegative()),
-  output_lens: z.array(z.number().int().nonnegative()),
-  ttfts: z.array(z.number()),
-  itls: z.array(z.array(z.number())),
-  start_times: z.array(z.number()).optional(),
-  errors: z.array(z.string()).optional(),
-}).passthrough();
+export const BenchResultSchema = z
+  .object({
+    backend: z.string().optional(),
+    model_id: z.string().optional(),
+    input_lens: z.array(z.number().int().nonnegative()),
+    output_lens: z.array(z.number().int().nonnegative()),
+    ttfts: z.array(z.number()),
+    itls: z.array(z.array(z.number())),
+    start_times: z.array(z.number()).optional(),
+    errors: z.array(z.string()).optional(),
+  })
+  .passthrough();
 export type BenchResult = z.infer<typeof BenchResultSchema>;

@@ -37,8 +37,10 @@ export function readBenchResult(file: string, skipBad: boolean): BenchReadResult
   if (!p.success) {
     const is = p.error.issues[0]!;
     const field = is.path.join('.');
-    const hint = ['input_lens', 'output_lens', 'ttfts', 'itls'].includes(String(is.path[0])) && is.code === 'invalid_type' && is.path.length === 1
-      ? ' (run vllm bench serve with --save-result --save-detailed)' : '';
+    const hint =
+      ['input_lens', 'output_lens', 'ttfts', 'itls'].includes(String(is.path[0])) && is.code === 'invalid_type' && is.path.length === 1
+        ? ' (run vllm bench serve with --save-result --save-detailed)'
+        : '';
     throw new InputError(`${file}: field '${field}': ${is.message}${hint}`);
   }
   const b = p.data;
@@ -47,20 +49,30 @@ export function readBenchResult(file: string, skipBad: boolean): BenchReadResult
     const a = b[k];
     if (a !== undefined && a.length !== n) throw new InputError(`${file}: field '${k}': expected ${n} entries (one per request, as input_lens), got ${a.length}`);
   }
-  if (!b.start_times) throw new InputError(`${file}: field 'start_times' missing: the replay needs each request's send time; this vllm bench serve version does not record it (use a vLLM release whose --save-detailed results include start_times, or the request spans)`);
+  if (!b.start_times)
+    throw new InputError(
+      `${file}: field 'start_times' missing: the replay needs each request's send time; this vllm bench serve version does not record it (use a vLLM release whose --save-detailed results include start_times, or the request spans)`,
+    );
   const res: BenchReadResult = { requests: [], records: n, failed: 0, bad: { count: 0, examples: [] }, ...(b.model_id ? { model: b.model_id } : {}) };
   const t0 = Math.min(...b.start_times);
   for (let i = 0; i < n; i++) {
     const err = b.errors?.[i] ?? '';
-    if (err !== '' || b.output_lens[i] === 0) { res.failed++; continue; }
+    if (err !== '' || b.output_lens[i] === 0) {
+      res.failed++;
+      continue;
+    }
     const itl = b.itls[i]!;
     const start = b.start_times[i]! - t0;
     const ttft = b.ttfts[i]!;
-    const msg = !(b.input_lens[i]! > 0) ? `field 'input_lens[${i}]': expected a positive integer, got ${b.input_lens[i]}`
-      : !(Number.isFinite(ttft) && ttft > 0) ? `field 'ttfts[${i}]': expected a positive number of seconds, got ${ttft}`
-      : itl.findIndex((x) => !(Number.isFinite(x) && x >= 0)) >= 0 ? `field 'itls[${i}][${itl.findIndex((x) => !(Number.isFinite(x) && x >= 0))}]': expected a non-negative number of seconds`
-      : itl.length > b.output_lens[i]! - 1 ? `field 'itls[${i}]': ${itl.length} gaps for ${b.output_lens[i]} output tokens (expected at most output_lens − 1)`
-      : undefined;
+    const msg = !(b.input_lens[i]! > 0)
+      ? `field 'input_lens[${i}]': expected a positive integer, got ${b.input_lens[i]}`
+      : !(Number.isFinite(ttft) && ttft > 0)
+        ? `field 'ttfts[${i}]': expected a positive number of seconds, got ${ttft}`
+        : itl.findIndex((x) => !(Number.isFinite(x) && x >= 0)) >= 0
+          ? `field 'itls[${i}][${itl.findIndex((x) => !(Number.isFinite(x) && x >= 0))}]': expected a non-negative number of seconds`
+          : itl.length > b.output_lens[i]! - 1
+            ? `field 'itls[${i}]': ${itl.length} gaps for ${b.output_lens[i]} output tokens (expected at most output_lens − 1)`
+            : undefined;
     if (msg) {
       const m = `${file}: request ${i}: ${msg}`;
       if (!skipBad) throw new InputError(m);
@@ -76,8 +88,16 @@ export function readBenchResult(file: string, skipBad: boolean): BenchReadResult
     const first = firstNs / 1e9;
     const last = (firstNs + itlNs.reduce((a, x) => a + x, 0)) / 1e9;
     res.requests.push({
-      id: `bench-${i}`, line: i + 1, prompt: b.input_lens[i]!, outputs: b.output_lens[i]!, queued: startNs / 1e9, scheduled: startNs / 1e9, firstToken: first, lastToken: last,
-      ...(itl.length === b.output_lens[i]! - 1 ? { itlsS: itl } : {}), hasEngineSplit: false,
+      id: `bench-${i}`,
+      line: i + 1,
+      prompt: b.input_lens[i]!,
+      outputs: b.output_lens[i]!,
+      queued: startNs / 1e9,
+      scheduled: startNs / 1e9,
+      firstToken: first,
+      lastToken: last,
+      ...(itl.length === b.output_lens[i]! - 1 ? { itlsS: itl } : {}),
+      hasEngineSplit: false,
     });
   }
   res.requests.sort((a, b2) => a.queued - b2.queued);
@@ -89,18 +109,29 @@ export function readBenchResult(file: string, skipBad: boolean): BenchReadResult
   for (const r of res.requests) {
     let t = Math.round(r.firstToken * 1e9);
     ends.push(t / 1e9);
-    for (const x of r.itlsS ?? []) { t += Math.round(x * 1e9); ends.push(t / 1e9); }
+    for (const x of r.itlsS ?? []) {
+      t += Math.round(x * 1e9);
+      ends.push(t / 1e9);
+    }
   }
   ends.sort((a, b2) => a - b2);
   // busy intervals [send, last token] of the requests, merged: a request sent while none is in
   // flight starts a step at once (scheduled = send time)
   const busyUntil: number[] = [];
   let until = -Infinity;
-  for (const r of res.requests) { busyUntil.push(until); until = Math.max(until, r.lastToken); }
+  for (const r of res.requests) {
+    busyUntil.push(until);
+    until = Math.max(until, r.lastToken);
+  }
   res.requests = res.requests.map((r, i) => {
     if (busyUntil[i]! < r.queued) return r;
-    let lo = 0, hi = ends.length;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (ends[mid]! < r.queued) lo = mid + 1; else hi = mid; }
+    let lo = 0,
+      hi = ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ends[mid]! < r.queued) lo = mid + 1;
+      else hi = mid;
+    }
     const e = lo < ends.length ? ends[lo]! : r.firstToken;
     return { ...r, scheduled: Math.min(e, r.firstToken) };
   });

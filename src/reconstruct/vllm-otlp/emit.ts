@@ -47,11 +47,25 @@ export interface EmitOptions {
 }
 
 type AttrValue = { intValue: string } | { doubleValue: number } | { stringValue: string } | { boolValue: boolean };
-interface Attr { key: string; value: AttrValue }
-interface OtlpEvent { timeUnixNano: string; name: string; attributes: Attr[] }
+interface Attr {
+  key: string;
+  value: AttrValue;
+}
+interface OtlpEvent {
+  timeUnixNano: string;
+  name: string;
+  attributes: Attr[];
+}
 interface OtlpSpan {
-  traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number;
-  startTimeUnixNano: string; endTimeUnixNano: string; attributes: Attr[]; events: OtlpEvent[];
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: Attr[];
+  events: OtlpEvent[];
 }
 
 const int = (key: string, v: number): Attr => ({ key, value: { intValue: String(Math.round(v)) } });
@@ -75,7 +89,13 @@ interface ReqState {
   finishedNs?: number;
 }
 
-export interface EmitStats { lines: number; spans: number; tracedSteps: number; steps: number; requests: number }
+export interface EmitStats {
+  lines: number;
+  spans: number;
+  tracedSteps: number;
+  steps: number;
+  requests: number;
+}
 
 export class OtlpTraceEmitter {
   private readonly o: Required<Omit<EmitOptions, 'shuffle'>> & { window: number };
@@ -87,7 +107,10 @@ export class OtlpTraceEmitter {
   private lastStep = -Infinity;
   readonly stats: EmitStats = { lines: 0, spans: 0, tracedSteps: 0, steps: 0, requests: 0 };
 
-  constructor(opts: EmitOptions, private readonly sink: (line: string) => void) {
+  constructor(
+    opts: EmitOptions,
+    private readonly sink: (line: string) => void,
+  ) {
     const sh = opts.shuffle ?? false;
     this.o = {
       snapshots: opts.snapshots ?? true,
@@ -116,8 +139,14 @@ export class OtlpTraceEmitter {
   addRequest(r: ScheduleRequest): void {
     if (this.reqs.has(r.id)) throw new InputError(`emit: request '${r.id}' added twice`);
     this.reqs.set(r.id, {
-      req: r, traceId: this.hex(32), outputs: 0, preemptions: 0, scheduledOnce: false,
-      span: [], spanStartNs: Infinity, spanEndNs: -Infinity,
+      req: r,
+      traceId: this.hex(32),
+      outputs: 0,
+      preemptions: 0,
+      scheduledOnce: false,
+      span: [],
+      spanStartNs: Infinity,
+      spanEndNs: -Infinity,
     });
     this.stats.requests++;
   }
@@ -140,8 +169,7 @@ export class OtlpTraceEmitter {
       case 'SCHEDULED': {
         const kind = ev.scheduleKind ?? (st.scheduledOnce ? 'RESUME' : 'FIRST');
         st.scheduledOnce = true;
-        attrs.push(str('schedule.kind', kind), str('phase', 'PREFILL'),
-          int('prefill.done_tokens', ev.prefillDoneTokens ?? 0), int('prefill.total_tokens', r.promptTokens));
+        attrs.push(str('schedule.kind', kind), str('phase', 'PREFILL'), int('prefill.done_tokens', ev.prefillDoneTokens ?? 0), int('prefill.total_tokens', r.promptTokens));
         if (kind === 'RESUME') attrs.push(int('decode.done_tokens', ev.decodeDoneTokens ?? st.outputs));
         break;
       }
@@ -154,8 +182,7 @@ export class OtlpTraceEmitter {
         break;
       case 'FINISHED': {
         const done = ev.decodeDoneTokens ?? st.outputs;
-        attrs.push(str('finish.status', ev.finishStatus ?? (done >= r.maxTokens ? 'LENGTH' : 'STOPPED')),
-          int('decode.done_tokens', done), int('decode.max_tokens', r.maxTokens));
+        attrs.push(str('finish.status', ev.finishStatus ?? (done >= r.maxTokens ? 'LENGTH' : 'STOPPED')), int('decode.done_tokens', done), int('decode.max_tokens', r.maxTokens));
         st.finishedNs = ev.tsNs;
         break;
       }
@@ -174,9 +201,14 @@ export class OtlpTraceEmitter {
   private closeCoreSpan(st: ReqState): void {
     if (st.span.length === 0) return;
     this.push('core', {
-      traceId: st.traceId, spanId: this.hex(16), name: 'llm_core', kind: 1,
-      startTimeUnixNano: this.unix(st.spanStartNs), endTimeUnixNano: this.unix(st.spanEndNs),
-      attributes: [str('gen_ai.request.id', st.req.id)], events: st.span,
+      traceId: st.traceId,
+      spanId: this.hex(16),
+      name: 'llm_core',
+      kind: 1,
+      startTimeUnixNano: this.unix(st.spanStartNs),
+      endTimeUnixNano: this.unix(st.spanEndNs),
+      attributes: [str('gen_ai.request.id', st.req.id)],
+      events: st.span,
     });
     st.span = [];
     st.spanStartNs = Infinity;
@@ -189,8 +221,12 @@ export class OtlpTraceEmitter {
     const endNs = r.departNs ?? st.finishedNs ?? r.arrivalNs;
     const ev = (name: string, ns: number): OtlpEvent => ({ timeUnixNano: this.unix(ns), name, attributes: [dbl('event.ts.monotonic', ns / 1e9)] });
     this.push('api', {
-      traceId: st.traceId, spanId: this.hex(16), name: 'llm_request', kind: 2,
-      startTimeUnixNano: this.unix(r.arrivalNs), endTimeUnixNano: this.unix(endNs),
+      traceId: st.traceId,
+      spanId: this.hex(16),
+      name: 'llm_request',
+      kind: 2,
+      startTimeUnixNano: this.unix(r.arrivalNs),
+      endTimeUnixNano: this.unix(endNs),
       attributes: [str('gen_ai.request.id', apiRequestId(r.id))],
       events: [ev('api.ARRIVED', r.arrivalNs), ev(r.aborted ? 'api.ABORTED' : 'api.DEPARTED', endNs)],
     });
@@ -214,13 +250,27 @@ export class OtlpTraceEmitter {
       if (entrySamplesToken(e, st.req.promptTokens)) st.outputs = e.outputBefore + 1;
     }
     for (const e of late) this.journey(e, s.step);
-    if (span) { this.push('step', span); this.stats.tracedSteps++; }
+    if (span) {
+      this.push('step', span);
+      this.stats.tracedSteps++;
+    }
   }
 
   private stepSpan(s: ScheduleStep): OtlpSpan {
-    let nPf = 0, nDc = 0, pfTok = 0, dcTok = 0, fin = 0, pre = 0;
+    let nPf = 0,
+      nDc = 0,
+      pfTok = 0,
+      dcTok = 0,
+      fin = 0,
+      pre = 0;
     for (const e of s.entries) {
-      if (e.phase === 'PREFILL') { nPf++; pfTok += e.scheduled; } else { nDc++; dcTok += e.scheduled; }
+      if (e.phase === 'PREFILL') {
+        nPf++;
+        pfTok += e.scheduled;
+      } else {
+        nDc++;
+        dcTok += e.scheduled;
+      }
     }
     for (const e of s.events) {
       if ((e.step ?? s.step) !== s.step) continue;
@@ -230,32 +280,60 @@ export class OtlpTraceEmitter {
     const total = s.kvBlocksTotal ?? 0;
     const free = s.kvBlocksFree ?? 0;
     const durationUs = s.durationUs ?? (s.endNs - s.startNs) / 1000;
-    const events: OtlpEvent[] = [{
-      timeUnixNano: this.unix(s.endNs), name: 'step.BATCH_SUMMARY', attributes: [
-        int('step.id', s.step), int('step.ts_start_ns', s.startNs), int('step.ts_end_ns', s.endNs), dbl('step.duration_us', durationUs),
-        int('queue.running_depth', s.runningDepth ?? s.entries.length), int('queue.waiting_depth', s.waitingDepth ?? 0),
-        int('batch.num_prefill_reqs', nPf), int('batch.num_decode_reqs', nDc), int('batch.scheduled_tokens', pfTok + dcTok),
-        int('batch.prefill_tokens', pfTok), int('batch.decode_tokens', dcTok), int('batch.num_finished', fin), int('batch.num_preempted', pre),
-        dbl('kv.usage_gpu_ratio', total > 0 ? 1 - free / total : 0), int('kv.blocks_total_gpu', total), int('kv.blocks_free_gpu', free),
-      ],
-    }];
+    const events: OtlpEvent[] = [
+      {
+        timeUnixNano: this.unix(s.endNs),
+        name: 'step.BATCH_SUMMARY',
+        attributes: [
+          int('step.id', s.step),
+          int('step.ts_start_ns', s.startNs),
+          int('step.ts_end_ns', s.endNs),
+          dbl('step.duration_us', durationUs),
+          int('queue.running_depth', s.runningDepth ?? s.entries.length),
+          int('queue.waiting_depth', s.waitingDepth ?? 0),
+          int('batch.num_prefill_reqs', nPf),
+          int('batch.num_decode_reqs', nDc),
+          int('batch.scheduled_tokens', pfTok + dcTok),
+          int('batch.prefill_tokens', pfTok),
+          int('batch.decode_tokens', dcTok),
+          int('batch.num_finished', fin),
+          int('batch.num_preempted', pre),
+          dbl('kv.usage_gpu_ratio', total > 0 ? 1 - free / total : 0),
+          int('kv.blocks_total_gpu', total),
+          int('kv.blocks_free_gpu', free),
+        ],
+      },
+    ];
     if (this.o.snapshots) {
       for (const e of s.entries) events.push(this.snapshot(s, e));
     }
     return {
-      traceId: this.hex(32), spanId: this.hex(16), name: 'scheduler_step', kind: 1,
-      startTimeUnixNano: this.unix(s.startNs), endTimeUnixNano: this.unix(s.endNs), attributes: [int('step.id', s.step)], events,
+      traceId: this.hex(32),
+      spanId: this.hex(16),
+      name: 'scheduler_step',
+      kind: 1,
+      startTimeUnixNano: this.unix(s.startNs),
+      endTimeUnixNano: this.unix(s.endNs),
+      attributes: [int('step.id', s.step)],
+      events,
     };
   }
 
   private snapshot(s: ScheduleStep, e: StepEntry): OtlpEvent {
     const st = this.state(e.request, s.step);
     return {
-      timeUnixNano: this.unix(s.endNs), name: 'step.REQUEST_SNAPSHOT', attributes: [
-        int('step.id', s.step), str('request.id', e.request), str('request.phase', e.phase),
-        int('request.num_prompt_tokens', st.req.promptTokens), int('request.num_computed_tokens', e.computedBefore),
-        int('request.num_output_tokens', e.outputBefore), int('request.num_preemptions', e.preemptions),
-        int('request.scheduled_tokens_this_step', e.scheduled), int('kv.blocks_allocated_gpu', e.kvBlocks ?? 0),
+      timeUnixNano: this.unix(s.endNs),
+      name: 'step.REQUEST_SNAPSHOT',
+      attributes: [
+        int('step.id', s.step),
+        str('request.id', e.request),
+        str('request.phase', e.phase),
+        int('request.num_prompt_tokens', st.req.promptTokens),
+        int('request.num_computed_tokens', e.computedBefore),
+        int('request.num_output_tokens', e.outputBefore),
+        int('request.num_preemptions', e.preemptions),
+        int('request.scheduled_tokens_this_step', e.scheduled),
+        int('kv.blocks_allocated_gpu', e.kvBlocks ?? 0),
         int('kv.blocks_cached_gpu', e.kvCachedBlocks ?? 0),
       ],
     };
@@ -283,7 +361,11 @@ export class OtlpTraceEmitter {
 
   private out(line: string): void {
     const w = this.o.window;
-    if (w === 0) { this.stats.lines++; this.sink(line); return; }
+    if (w === 0) {
+      this.stats.lines++;
+      this.sink(line);
+      return;
+    }
     this.shuffleBuf.push(line);
     if (this.shuffleBuf.length >= w) {
       const i = Math.floor(this.rng.next() * this.shuffleBuf.length);
@@ -303,9 +385,14 @@ export class OtlpTraceEmitter {
     const b = this.shuffleBuf;
     for (let i = b.length - 1; i > 0; i--) {
       const j = Math.floor(this.rng.next() * (i + 1));
-      const t = b[i]!; b[i] = b[j]!; b[j] = t;
+      const t = b[i]!;
+      b[i] = b[j]!;
+      b[j] = t;
     }
-    for (const l of b) { this.stats.lines++; this.sink(l); }
+    for (const l of b) {
+      this.stats.lines++;
+      this.sink(l);
+    }
     b.length = 0;
     return this.stats;
   }
@@ -354,7 +441,10 @@ export class TraceFileWriter {
   private error: Error | null = null;
   bytesIn = 0;
 
-  constructor(readonly target: string, gzip = target.endsWith('.gz')) {
+  constructor(
+    readonly target: string,
+    gzip = target.endsWith('.gz'),
+  ) {
     try {
       fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
     } catch (e) {
@@ -364,7 +454,9 @@ export class TraceFileWriter {
     trackTemp(this.tmp);
     this.file = fs.createWriteStream(this.tmp);
     // an unwritable directory (EACCES/EPERM) or a full disk surfaces from close() as one line, not an unhandled stream error
-    this.file.on('error', (e) => { this.error ??= e; });
+    this.file.on('error', (e) => {
+      this.error ??= e;
+    });
     if (gzip) {
       const gz = zlib.createGzip({ level: 1 });
       gz.pipe(this.file);

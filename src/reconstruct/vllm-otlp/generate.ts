@@ -122,11 +122,17 @@ export function* generateSchedule(o: GenerateOptions): Generator<GeneratedItem> 
     const tick = (): number => (evT += 1_000 + rng.int(0, 2_000));
     const plan = core.schedule({
       chunk: (_g, chunk) => (viol > 0 && chunk > 1 && rng.next() < viol ? rng.int(1, chunk - 1) : chunk),
-      onPreempt: (victim) => { events.push({ request: victim.r.id, kind: 'PREEMPTED', tsNs: tick(), numPreemptions: victim.preemptions }); },
+      onPreempt: (victim) => {
+        events.push({ request: victim.r.id, kind: 'PREEMPTED', tsNs: tick(), numPreemptions: victim.preemptions });
+      },
       onAdmit: (g, resume, done) => {
         events.push({
-          request: g.r.id, kind: 'SCHEDULED', tsNs: tick(), scheduleKind: resume ? 'RESUME' : 'FIRST',
-          prefillDoneTokens: done, ...(resume ? { decodeDoneTokens: g.outputs } : {}),
+          request: g.r.id,
+          kind: 'SCHEDULED',
+          tsNs: tick(),
+          scheduleKind: resume ? 'RESUME' : 'FIRST',
+          prefillDoneTokens: done,
+          ...(resume ? { decodeDoneTokens: g.outputs } : {}),
         });
       },
     });
@@ -142,8 +148,16 @@ export function* generateSchedule(o: GenerateOptions): Generator<GeneratedItem> 
     }
     for (const { g, chunk } of prefills) {
       if (!running.includes(g)) continue;
-      entries.push({ request: g.r.id, phase: 'PREFILL', computedBefore: g.computed, scheduled: chunk, outputBefore: g.outputs, preemptions: g.preemptions,
-        kvBlocks: g.blocks, kvCachedBlocks: !g.preemptions && g.computed > 0 && g.computed === g.cachedTokens ? blocksFor(g.cachedTokens) : 0 });
+      entries.push({
+        request: g.r.id,
+        phase: 'PREFILL',
+        computedBefore: g.computed,
+        scheduled: chunk,
+        outputBefore: g.outputs,
+        preemptions: g.preemptions,
+        kvBlocks: g.blocks,
+        kvCachedBlocks: !g.preemptions && g.computed > 0 && g.computed === g.cachedTokens ? blocksFor(g.cachedTokens) : 0,
+      });
     }
     const pfTok = entries.reduce((a, e) => a + (e.phase === 'PREFILL' ? e.scheduled : 0), 0);
     // Synthetic forward time: 4 ms + 25 µs per prefill token + 60 µs per decode, ±5 %.
@@ -165,9 +179,16 @@ export function* generateSchedule(o: GenerateOptions): Generator<GeneratedItem> 
     yield {
       kind: 'step',
       step: {
-        step, startNs, endNs, durationUs: Math.round((endNs - startNs - 15_000) / 100) / 10, entries,
+        step,
+        startNs,
+        endNs,
+        durationUs: Math.round((endNs - startNs - 15_000) / 100) / 10,
+        entries,
         events: events.map((e) => (e.kind === 'QUEUED' ? { ...e, step } : e)),
-        runningDepth: running.length, waitingDepth: waiting.length, kvBlocksTotal: K, kvBlocksFree: core.free,
+        runningDepth: running.length,
+        waitingDepth: waiting.length,
+        kvBlocksTotal: K,
+        kvBlocksFree: core.free,
       },
     };
     step++;

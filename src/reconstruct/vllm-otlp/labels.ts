@@ -69,7 +69,9 @@ export interface RequestLabel {
 
 export function requestLabel(experiment: string, request: string, prompt: number, outputs: number, preemptions: number, finished: boolean, t: RequestTimes): RequestLabel {
   const l: RequestLabel = { experiment, request, prompt_tokens: prompt, output_tokens: outputs, preemptions, finished, prefill_gap_us: us(t.prefillGapNs), decode_gap_us: us(t.decodeGapNs) };
-  const set = (k: 'queueing_us' | 'ttft_us' | 'prefill_us' | 'decode_us' | 'e2e_us', v: number | undefined) => { if (v !== undefined) l[k] = v; };
+  const set = (k: 'queueing_us' | 'ttft_us' | 'prefill_us' | 'decode_us' | 'e2e_us', v: number | undefined) => {
+    if (v !== undefined) l[k] = v;
+  };
   set('queueing_us', queueingUs(t));
   set('ttft_us', ttftUs(t));
   set('prefill_us', prefillUs(t));

@@ -17,7 +17,10 @@ export interface ParsedLine {
 
 type Attrs = Map<string, unknown>;
 
-interface OtlpAttr { key?: unknown; value?: unknown }
+interface OtlpAttr {
+  key?: unknown;
+  value?: unknown;
+}
 
 /** Decode an OTLP attribute value: intValue comes as a string (or a number from some exporters). */
 function attrValue(v: unknown): unknown {
@@ -104,7 +107,17 @@ function coreSpan(span: Record<string, unknown>, out: StepRec[], bad: string[], 
         break;
       case 'FINISHED': {
         const st = m.get('finish.status');
-        r = { t: 'J', step, line, ts, kind, req, ...(typeof st === 'string' && !badId(st) && st !== '' ? { tag: st } : {}), count: optNum(m, 'decode.done_tokens'), total: optNum(m, 'decode.max_tokens') };
+        r = {
+          t: 'J',
+          step,
+          line,
+          ts,
+          kind,
+          req,
+          ...(typeof st === 'string' && !badId(st) && st !== '' ? { tag: st } : {}),
+          count: optNum(m, 'decode.done_tokens'),
+          total: optNum(m, 'decode.max_tokens'),
+        };
         break;
       }
       default:
@@ -127,24 +140,54 @@ function stepSpan(span: Record<string, unknown>, out: StepRec[], bad: string[], 
     }
     if (name === 'step.BATCH_SUMMARY') {
       const r: SummaryRec = {
-        t: 'S', step, line, start: optNum(m, 'step.ts_start_ns'), end: optNum(m, 'step.ts_end_ns'), durUs: optNum(m, 'step.duration_us'),
-        nPf: optNum(m, 'batch.num_prefill_reqs'), nDc: optNum(m, 'batch.num_decode_reqs'), pfTok: optNum(m, 'batch.prefill_tokens'),
-        dcTok: optNum(m, 'batch.decode_tokens'), running: optNum(m, 'queue.running_depth'), waiting: optNum(m, 'queue.waiting_depth'),
-        kvTotal: optNum(m, 'kv.blocks_total_gpu'), kvFree: optNum(m, 'kv.blocks_free_gpu'),
+        t: 'S',
+        step,
+        line,
+        start: optNum(m, 'step.ts_start_ns'),
+        end: optNum(m, 'step.ts_end_ns'),
+        durUs: optNum(m, 'step.duration_us'),
+        nPf: optNum(m, 'batch.num_prefill_reqs'),
+        nDc: optNum(m, 'batch.num_decode_reqs'),
+        pfTok: optNum(m, 'batch.prefill_tokens'),
+        dcTok: optNum(m, 'batch.decode_tokens'),
+        running: optNum(m, 'queue.running_depth'),
+        waiting: optNum(m, 'queue.waiting_depth'),
+        kvTotal: optNum(m, 'kv.blocks_total_gpu'),
+        kvFree: optNum(m, 'kv.blocks_free_gpu'),
       };
       out.push(r);
       continue;
     }
     const req = m.get('request.id');
     const phase = m.get('request.phase');
-    if (typeof req !== 'string' || req === '' || badId(req)) { bad.push(`event ${name} at step ${step}: attribute 'request.id': expected a request id string`); continue; }
-    if (phase !== 'PREFILL' && phase !== 'DECODE') { bad.push(`event ${name} at step ${step} (request ${req}): attribute 'request.phase': expected PREFILL or DECODE, got ${JSON.stringify(phase)}`); continue; }
+    if (typeof req !== 'string' || req === '' || badId(req)) {
+      bad.push(`event ${name} at step ${step}: attribute 'request.id': expected a request id string`);
+      continue;
+    }
+    if (phase !== 'PREFILL' && phase !== 'DECODE') {
+      bad.push(`event ${name} at step ${step} (request ${req}): attribute 'request.phase': expected PREFILL or DECODE, got ${JSON.stringify(phase)}`);
+      continue;
+    }
     const need = ['request.num_prompt_tokens', 'request.num_computed_tokens', 'request.num_output_tokens', 'request.scheduled_tokens_this_step'] as const;
-    const missing = need.find((k) => { const v = optNum(m, k); return v === undefined || v < 0 || !Number.isInteger(v); });
-    if (missing) { bad.push(`event ${name} at step ${step} (request ${req}): attribute '${missing}': expected a non-negative integer`); continue; }
+    const missing = need.find((k) => {
+      const v = optNum(m, k);
+      return v === undefined || v < 0 || !Number.isInteger(v);
+    });
+    if (missing) {
+      bad.push(`event ${name} at step ${step} (request ${req}): attribute '${missing}': expected a non-negative integer`);
+      continue;
+    }
     const r: SnapshotRec = {
-      t: 'R', step, line, req, phase, prompt: optNum(m, 'request.num_prompt_tokens')!, computed: optNum(m, 'request.num_computed_tokens')!,
-      outputs: optNum(m, 'request.num_output_tokens')!, preemptions: optNum(m, 'request.num_preemptions') ?? 0, scheduled: optNum(m, 'request.scheduled_tokens_this_step')!,
+      t: 'R',
+      step,
+      line,
+      req,
+      phase,
+      prompt: optNum(m, 'request.num_prompt_tokens')!,
+      computed: optNum(m, 'request.num_computed_tokens')!,
+      outputs: optNum(m, 'request.num_output_tokens')!,
+      preemptions: optNum(m, 'request.num_preemptions') ?? 0,
+      scheduled: optNum(m, 'request.scheduled_tokens_this_step')!,
     };
     out.push(r);
   }
@@ -153,14 +196,20 @@ function stepSpan(span: Record<string, unknown>, out: StepRec[], bad: string[], 
 function apiSpan(span: Record<string, unknown>, out: ApiRec[], bad: string[]): void {
   const sa = attrs(span['attributes']);
   const id = sa.get('gen_ai.request.id');
-  if (typeof id !== 'string' || id === '' || badId(id)) { bad.push(`llm_request span: attribute 'gen_ai.request.id': expected a request id string`); return; }
+  if (typeof id !== 'string' || id === '' || badId(id)) {
+    bad.push(`llm_request span: attribute 'gen_ai.request.id': expected a request id string`);
+    return;
+  }
   const events = Array.isArray(span['events']) ? (span['events'] as Record<string, unknown>[]) : [];
   for (const ev of events) {
     const name = ev?.['name'];
     if (name !== 'api.ARRIVED' && name !== 'api.DEPARTED' && name !== 'api.ABORTED') continue;
     const m = attrs(ev['attributes']);
     const s = optNum(m, 'event.ts.monotonic') ?? optNum(m, 'ts.monotonic');
-    if (s === undefined) { bad.push(`request ${id}: event ${name}: attribute 'event.ts.monotonic': expected a number (seconds)`); continue; }
+    if (s === undefined) {
+      bad.push(`request ${id}: event ${name}: attribute 'event.ts.monotonic': expected a number (seconds)`);
+      continue;
+    }
     out.push({ id, kind: (name as string).slice(4) as ApiRec['kind'], ts: Math.round(s * 1e9) });
   }
 }

@@ -60,7 +60,10 @@ const TRACE_NAMES = ['traces.json', 'traces.json.gz', 'traces.jsonl', 'traces.js
 export function resolveOtlpInput(input: string): ResolvedOtlpInput {
   if (!fs.existsSync(input)) throw new InputError(`${input}: trace file or experiment directory not found`);
   if (!fs.statSync(input).isDirectory()) {
-    const experiment = path.basename(input).replace(/\.gz$/, '').replace(/\.(jsonl|json)$/, '');
+    const experiment = path
+      .basename(input)
+      .replace(/\.gz$/, '')
+      .replace(/\.(jsonl|json)$/, '');
     const cfgFile = path.join(path.dirname(input), 'exp-config.yaml');
     const config = fs.existsSync(cfgFile) ? readExpConfig(cfgFile) : {};
     const m = config['max_num_batched_tokens'];
@@ -129,13 +132,15 @@ export async function reconstructOtlp(o: OtlpOptions, sinks: ReconstructSinks): 
   const api = new SpillBuckets('otlp-api', Math.max(1 << 20, (o.memCapBytes ?? 32 << 20) >> 3), o.tmpDir);
   const labels = new SpillBuckets('otlp-labels', Math.max(1 << 20, (o.memCapBytes ?? 32 << 20) >> 3), o.tmpDir);
   let ignoredSpans = 0;
-  let journeyRecs = 0, summaryRecs = 0, snapshotRecs = 0;
+  let journeyRecs = 0,
+    summaryRecs = 0,
+    snapshotRecs = 0;
   try {
     // ---- pass 1: parse, spill by step bucket ----
     try {
       for await (const { text, lineNo } of readLines(file)) {
         sum.records++;
-        let parsed;
+        let parsed: ReturnType<typeof parseOtlpLine>;
         try {
           parsed = parseOtlpLine(text, lineNo);
         } catch (e) {
@@ -163,16 +168,24 @@ export async function reconstructOtlp(o: OtlpOptions, sinks: ReconstructSinks): 
     let outSteps: Step[] = [];
     let outTargets: RequestTarget[] = [];
     let nTargets = 0;
-    const replay = new OtlpReplay({ experiment, maxNumBatchedTokens: budget, duration, file, skipBad, ...(o.keepUncertain ? { keepUncertain: true } : {}) }, {
-      step: (s) => { outSteps.push(s); },
-      request: (r) => {
-        for (const t of requestTargets(experiment, r)) outTargets.push(t);
-        labels.add(fnv1a(apiRequestId(r.id)) % API_PARTS, JSON.stringify([r.id, r.prompt, r.outputs, r.preemptions, r.finished, r.times]));
+    const replay = new OtlpReplay(
+      { experiment, maxNumBatchedTokens: budget, duration, file, skipBad, ...(o.keepUncertain ? { keepUncertain: true } : {}) },
+      {
+        step: (s) => {
+          outSteps.push(s);
+        },
+        request: (r) => {
+          for (const t of requestTargets(experiment, r)) outTargets.push(t);
+          labels.add(fnv1a(apiRequestId(r.id)) % API_PARTS, JSON.stringify([r.id, r.prompt, r.outputs, r.preemptions, r.finished, r.times]));
+        },
+        bad: (m) => bad(m),
       },
-      bad: (m) => bad(m),
-    });
+    );
     const flush = async (): Promise<void> => {
-      if (outSteps.length) { await sinks.steps(outSteps); outSteps = []; }
+      if (outSteps.length) {
+        await sinks.steps(outSteps);
+        outSteps = [];
+      }
       if (outTargets.length) {
         nTargets += outTargets.length;
         if (sinks.targets) await sinks.targets(outTargets);
@@ -222,15 +235,19 @@ export async function reconstructOtlp(o: OtlpOptions, sinks: ReconstructSinks): 
     sum.stepsExact = st.exact;
     sum.stepsInferred = st.inferred;
     sum.stepsWithDuration = st.withDuration;
-    sum.durationSource = duration === 'ts-delta' ? 'ts-delta (step.ts_start_ns of the next step − of this one, both traced and adjacent)'
-      : duration === 'ts-span' ? 'ts-span (step.ts_end_ns − step.ts_start_ns of a traced step)' : 'duration-us (step.duration_us of a traced step)';
+    sum.durationSource =
+      duration === 'ts-delta'
+        ? 'ts-delta (step.ts_start_ns of the next step − of this one, both traced and adjacent)'
+        : duration === 'ts-span'
+          ? 'ts-span (step.ts_end_ns − step.ts_start_ns of a traced step)'
+          : 'duration-us (step.duration_us of a traced step)';
     sum.requests = st.requestsSeen;
     sum.targets = nTargets;
     if (Number.isFinite(st.firstNs)) sum.timeCoveredS = (st.lastNs - st.firstNs) / 1e9;
     sum.dropped = { ...st.dropped };
     sum.mismatches = { count: st.mismatches, examples: st.mismatchExamples };
     sum.detail = {
-      'max_num_batched_tokens': budget,
+      max_num_batched_tokens: budget,
       'journey events': journeyRecs,
       'step summaries (traced steps)': summaryRecs,
       'request snapshots': snapshotRecs,

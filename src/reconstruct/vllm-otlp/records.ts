@@ -69,9 +69,12 @@ const num = (s: string | undefined): number | undefined => (s === undefined || s
 /** Encode a record as one tab-separated line (no newline). Strings never contain tabs/newlines (checked at parse). */
 export function encodeRec(r: StepRec): string {
   switch (r.t) {
-    case 'J': return `J\t${r.step}\t${r.line}\t${r.ts}\t${r.kind}\t${r.req}\t${r.tag ?? ''}\t${n(r.pDone)}\t${n(r.total)}\t${n(r.count)}`;
-    case 'S': return `S\t${r.step}\t${r.line}\t${n(r.start)}\t${n(r.end)}\t${n(r.durUs)}\t${n(r.nPf)}\t${n(r.nDc)}\t${n(r.pfTok)}\t${n(r.dcTok)}\t${n(r.running)}\t${n(r.waiting)}\t${n(r.kvTotal)}\t${n(r.kvFree)}`;
-    case 'R': return `R\t${r.step}\t${r.line}\t${r.req}\t${r.phase}\t${r.prompt}\t${r.computed}\t${r.outputs}\t${r.preemptions}\t${r.scheduled}`;
+    case 'J':
+      return `J\t${r.step}\t${r.line}\t${r.ts}\t${r.kind}\t${r.req}\t${r.tag ?? ''}\t${n(r.pDone)}\t${n(r.total)}\t${n(r.count)}`;
+    case 'S':
+      return `S\t${r.step}\t${r.line}\t${n(r.start)}\t${n(r.end)}\t${n(r.durUs)}\t${n(r.nPf)}\t${n(r.nDc)}\t${n(r.pfTok)}\t${n(r.dcTok)}\t${n(r.running)}\t${n(r.waiting)}\t${n(r.kvTotal)}\t${n(r.kvFree)}`;
+    case 'R':
+      return `R\t${r.step}\t${r.line}\t${r.req}\t${r.phase}\t${r.prompt}\t${r.computed}\t${r.outputs}\t${r.preemptions}\t${r.scheduled}`;
   }
 }
 
@@ -80,15 +83,38 @@ export function decodeRec(s: string): StepRec {
   switch (f[0]) {
     case 'J': {
       const tag = f[6];
-      return { t: 'J', step: Number(f[1]), line: Number(f[2]), ts: Number(f[3]), kind: f[4] as JourneyKind, req: f[5]!,
-        ...(tag ? { tag } : {}), pDone: num(f[7]), total: num(f[8]), count: num(f[9]) };
+      return { t: 'J', step: Number(f[1]), line: Number(f[2]), ts: Number(f[3]), kind: f[4] as JourneyKind, req: f[5]!, ...(tag ? { tag } : {}), pDone: num(f[7]), total: num(f[8]), count: num(f[9]) };
     }
     case 'S':
-      return { t: 'S', step: Number(f[1]), line: Number(f[2]), start: num(f[3]), end: num(f[4]), durUs: num(f[5]), nPf: num(f[6]), nDc: num(f[7]),
-        pfTok: num(f[8]), dcTok: num(f[9]), running: num(f[10]), waiting: num(f[11]), kvTotal: num(f[12]), kvFree: num(f[13]) };
+      return {
+        t: 'S',
+        step: Number(f[1]),
+        line: Number(f[2]),
+        start: num(f[3]),
+        end: num(f[4]),
+        durUs: num(f[5]),
+        nPf: num(f[6]),
+        nDc: num(f[7]),
+        pfTok: num(f[8]),
+        dcTok: num(f[9]),
+        running: num(f[10]),
+        waiting: num(f[11]),
+        kvTotal: num(f[12]),
+        kvFree: num(f[13]),
+      };
     case 'R':
-      return { t: 'R', step: Number(f[1]), line: Number(f[2]), req: f[3]!, phase: f[4] as RequestPhase, prompt: Number(f[5]), computed: Number(f[6]),
-        outputs: Number(f[7]), preemptions: Number(f[8]), scheduled: Number(f[9]) };
+      return {
+        t: 'R',
+        step: Number(f[1]),
+        line: Number(f[2]),
+        req: f[3]!,
+        phase: f[4] as RequestPhase,
+        prompt: Number(f[5]),
+        computed: Number(f[6]),
+        outputs: Number(f[7]),
+        preemptions: Number(f[8]),
+        scheduled: Number(f[9]),
+      };
     default:
       throw new Error(`corrupt spill record: ${s.slice(0, 80)}`);
   }
@@ -103,9 +129,11 @@ export function recPhase(r: StepRec): number {
 /** Sort order: step, phase within the step, time, then source line. */
 export function compareRecs(a: StepRec, b: StepRec): number {
   if (a.step !== b.step) return a.step - b.step;
-  const pa = recPhase(a), pb = recPhase(b);
+  const pa = recPhase(a),
+    pb = recPhase(b);
   if (pa !== pb) return pa - pb;
-  const ta = a.t === 'J' ? a.ts : 0, tb = b.t === 'J' ? b.ts : 0;
+  const ta = a.t === 'J' ? a.ts : 0,
+    tb = b.t === 'J' ? b.ts : 0;
   if (ta !== tb) return ta - tb;
   return a.line - b.line;
 }

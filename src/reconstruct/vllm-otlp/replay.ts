@@ -106,9 +106,20 @@ interface RState {
   uncertain: boolean;
 }
 
-interface Work { st: RState; tokens: number; decode: boolean }
+interface Work {
+  st: RState;
+  tokens: number;
+  decode: boolean;
+}
 
-interface Pending { step: Step; start?: number; end?: number; durUs?: number; idleAfter: boolean; exact: boolean }
+interface Pending {
+  step: Step;
+  start?: number;
+  end?: number;
+  durUs?: number;
+  idleAfter: boolean;
+  exact: boolean;
+}
 
 const MAX_EXAMPLES = 20;
 
@@ -120,12 +131,29 @@ export class OtlpReplay {
   private pending: Pending | undefined;
   private lastSummary: { step: number; start: number; line: number } | undefined;
   readonly stats: ReplayStats = {
-    steps: 0, exact: 0, inferred: 0, inferredChecked: 0, inferredAdjusted: 0, snapshotAgree: 0, snapshotDisagree: 0, withDuration: 0,
-    dropped: {}, mismatches: 0, mismatchExamples: [], requestsSeen: 0, requestsFinished: 0, requestsUnfinished: 0,
-    firstNs: Infinity, lastNs: -Infinity, maxInFlight: 0,
+    steps: 0,
+    exact: 0,
+    inferred: 0,
+    inferredChecked: 0,
+    inferredAdjusted: 0,
+    snapshotAgree: 0,
+    snapshotDisagree: 0,
+    withDuration: 0,
+    dropped: {},
+    mismatches: 0,
+    mismatchExamples: [],
+    requestsSeen: 0,
+    requestsFinished: 0,
+    requestsUnfinished: 0,
+    firstNs: Infinity,
+    lastNs: -Infinity,
+    maxInFlight: 0,
   };
 
-  constructor(private readonly o: ReplayOptions, private readonly sink: ReplaySink) {}
+  constructor(
+    private readonly o: ReplayOptions,
+    private readonly sink: ReplaySink,
+  ) {}
 
   /** A bad input record: throw (file:line) or, with skipBad, report and go on. */
   private bad(line: number, msg: string): void {
@@ -164,8 +192,21 @@ export class OtlpReplay {
     let st = this.reqs.get(id);
     if (!st) {
       st = {
-        id, prompt: 0, admitted: false, running: false, prefilling: false, computed: 0, outputs: 0, target: 0, preemptions: 0, seq: 0,
-        lastTs: -Infinity, times: { prefillGapNs: 0, decodeGapNs: 0 }, pfSteps: [], dcSteps: [], uncertain: false,
+        id,
+        prompt: 0,
+        admitted: false,
+        running: false,
+        prefilling: false,
+        computed: 0,
+        outputs: 0,
+        target: 0,
+        preemptions: 0,
+        seq: 0,
+        lastTs: -Infinity,
+        times: { prefillGapNs: 0, decodeGapNs: 0 },
+        pfSteps: [],
+        dcSteps: [],
+        uncertain: false,
       };
       this.reqs.set(id, st);
       this.stats.requestsSeen++;
@@ -245,13 +286,19 @@ export class OtlpReplay {
     let budget = this.o.maxNumBatchedTokens;
     const work: Work[] = [];
     for (const st of this.running) {
-      if (!st.prefilling) { work.push({ st, tokens: 1, decode: true }); budget--; }
+      if (!st.prefilling) {
+        work.push({ st, tokens: 1, decode: true });
+        budget--;
+      }
     }
     const overBudget = budget < 0;
     for (const st of this.running) {
       if (!st.prefilling || budget <= 0) continue;
       const c = Math.min(st.target - st.computed, budget);
-      if (c > 0) { work.push({ st, tokens: c, decode: false }); budget -= c; }
+      if (c > 0) {
+        work.push({ st, tokens: c, decode: false });
+        budget -= c;
+      }
     }
     return { work, overBudget };
   }
@@ -300,8 +347,14 @@ export class OtlpReplay {
       }
       if (!this.timeOk(st, e)) continue;
       if (e.kind === 'FIRST_TOKEN') {
-        if (st.times.firstTokenNs !== undefined) { this.bad(e.line, `request ${st.id}: a second journey.FIRST_TOKEN at step ${e.step}`); continue; }
-        if (!st.running) { this.bad(e.line, `request ${st.id}: journey.FIRST_TOKEN at step ${e.step} while it is preempted`); continue; }
+        if (st.times.firstTokenNs !== undefined) {
+          this.bad(e.line, `request ${st.id}: a second journey.FIRST_TOKEN at step ${e.step}`);
+          continue;
+        }
+        if (!st.running) {
+          this.bad(e.line, `request ${st.id}: journey.FIRST_TOKEN at step ${e.step} while it is preempted`);
+          continue;
+        }
         firstTokenReqs.add(st);
         const w = work.find((x) => x.st === st);
         const completes = w !== undefined && !w.decode && st.computed + w.tokens >= st.target;
@@ -316,7 +369,10 @@ export class OtlpReplay {
         st.firstTokenStep = s;
         st.uncertain = false;
       } else {
-        if (!st.running) { this.bad(e.line, `request ${st.id}: journey.FINISHED at step ${e.step} while it is preempted`); continue; }
+        if (!st.running) {
+          this.bad(e.line, `request ${st.id}: journey.FINISHED at step ${e.step} while it is preempted`);
+          continue;
+        }
         if (!work.some((x) => x.st === st)) {
           this.mismatch(`step ${s}: request ${st.id} FINISHED but has no work in the step by the rule`);
           uncertain = true;
@@ -344,8 +400,12 @@ export class OtlpReplay {
       else prefill.push(c);
       st.computed += w.tokens;
       if (st.prefilling && st.computed >= st.target) {
-        if (st.uncertain && !firstTokenReqs.has(st)) st.computed = st.target - 1; // keep it prefilling until its FIRST_TOKEN
-        else { st.prefilling = false; st.outputs++; }
+        if (st.uncertain && !firstTokenReqs.has(st))
+          st.computed = st.target - 1; // keep it prefilling until its FIRST_TOKEN
+        else {
+          st.prefilling = false;
+          st.outputs++;
+        }
       } else if (!st.prefilling) st.outputs++;
     }
     for (const { st, e } of finishing) {
@@ -446,7 +506,10 @@ export class OtlpReplay {
     const work: Work[] = [];
     const seenIds = new Set<string>();
     for (const r of snaps) {
-      if (seenIds.has(r.req)) { this.bad(r.line, `step ${s}: a second step.REQUEST_SNAPSHOT for request ${r.req}`); continue; }
+      if (seenIds.has(r.req)) {
+        this.bad(r.line, `step ${s}: a second step.REQUEST_SNAPSHOT for request ${r.req}`);
+        continue;
+      }
       seenIds.add(r.req);
       if (!inf.has(key(r.req, r.computed, r.scheduled))) agree = false;
       let st = this.reqs.get(r.req);
@@ -502,9 +565,15 @@ export class OtlpReplay {
 
   private emitRequest(st: RState, finished: boolean): void {
     this.sink.request({
-      id: st.id, prompt: st.prompt, outputs: st.outputs, preemptions: st.preemptions, finished,
+      id: st.id,
+      prompt: st.prompt,
+      outputs: st.outputs,
+      preemptions: st.preemptions,
+      finished,
       times: { ...st.times },
-      prefillSteps: st.pfSteps, decodeSteps: st.dcSteps, ...(st.tainted ? { tainted: st.tainted } : {}),
+      prefillSteps: st.pfSteps,
+      decodeSteps: st.dcSteps,
+      ...(st.tainted ? { tainted: st.tainted } : {}),
     });
   }
 

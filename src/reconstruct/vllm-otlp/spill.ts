@@ -25,11 +25,18 @@ export class SpillBuckets {
   spilledBytes = 0;
   records = 0;
 
-  constructor(private readonly tag: string, private readonly memCapBytes = 32 << 20, private readonly tmpRoot = os.tmpdir()) {}
+  constructor(
+    private readonly tag: string,
+    private readonly memCapBytes = 32 << 20,
+    private readonly tmpRoot = os.tmpdir(),
+  ) {}
 
   add(key: number, rec: string): void {
     let b = this.buf.get(key);
-    if (!b) { b = []; this.buf.set(key, b); }
+    if (!b) {
+      b = [];
+      this.buf.set(key, b);
+    }
     b.push(rec);
     const n = (this.loose.get(key) ?? 0) + 1;
     if (n >= JOIN_EVERY) {
@@ -76,7 +83,10 @@ export class SpillBuckets {
       let i = 0;
       while (i < text.length) {
         const j = text.indexOf('\n', i);
-        if (j < 0) { out.push(text.slice(i)); break; }
+        if (j < 0) {
+          out.push(text.slice(i));
+          break;
+        }
         if (j > i) out.push(text.slice(i, j));
         i = j + 1;
       }

@@ -53,8 +53,14 @@ export function requestSpan(r: SpanRequest, k: number, o: SpanEmitOptions = {}):
     d(ATTR.inference, sec(r.scheduledNs, r.lastTokenNs)),
   ];
   return {
-    traceId: hex(k + 1, 16).padStart(32, '0'), spanId: hex(k + 1, 16), name: SPAN_NAME, kind: 2,
-    startTimeUnixNano: ns(r.arrivalNs), endTimeUnixNano: ns(r.lastTokenNs), attributes: attrs, status: {},
+    traceId: hex(k + 1, 16).padStart(32, '0'),
+    spanId: hex(k + 1, 16),
+    name: SPAN_NAME,
+    kind: 2,
+    startTimeUnixNano: ns(r.arrivalNs),
+    endTimeUnixNano: ns(r.lastTokenNs),
+    attributes: attrs,
+    status: {},
   };
 }
 
@@ -64,12 +70,15 @@ export function requestSpanLines(reqs: readonly SpanRequest[], o: SpanEmitOption
   let out = '';
   for (let a = 0; a < reqs.length; a += per) {
     const spans = reqs.slice(a, a + per).map((r, j) => requestSpan(r, a + j, o));
-    out += JSON.stringify({
-      resourceSpans: [{
-        resource: { attributes: [s('service.name', 'vllm')] },
-        scopeSpans: [{ scope: { name: 'vllm.llm_engine' }, spans }],
-      }],
-    }) + '\n';
+    out +=
+      JSON.stringify({
+        resourceSpans: [
+          {
+            resource: { attributes: [s('service.name', 'vllm')] },
+            scopeSpans: [{ scope: { name: 'vllm.llm_engine' }, spans }],
+          },
+        ],
+      }) + '\n';
   }
   return out;
 }

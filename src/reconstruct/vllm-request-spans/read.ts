@@ -28,7 +28,11 @@ export interface SpanReadResult {
 export function spanFiles(input: string): string[] {
   if (!fs.existsSync(input)) throw new InputError(`${input}: span file or directory not found`);
   if (!fs.statSync(input).isDirectory()) return [input];
-  const fs_ = fs.readdirSync(input).filter((f) => /\.jsonl?(\.gz)?$/.test(f)).sort().map((f) => path.join(input, f));
+  const fs_ = fs
+    .readdirSync(input)
+    .filter((f) => /\.jsonl?(\.gz)?$/.test(f))
+    .sort()
+    .map((f) => path.join(input, f));
   if (fs_.length === 0) throw new InputError(`${input}: directory has no *.jsonl or *.jsonl.gz span files`);
   return fs_;
 }
@@ -76,20 +80,38 @@ export function parseRequestSpan(span: unknown, base: { ns?: bigint }): Upstream
     return x;
   };
   const vals: Record<string, number> = {};
-  for (const [k, int] of [[ATTR.promptTokens, true], [ATTR.completionTokens, true], [ATTR.ttft, false], [ATTR.timeInQueue, false], [ATTR.prefill, false], [ATTR.decode, false]] as const) {
+  for (const [k, int] of [
+    [ATTR.promptTokens, true],
+    [ATTR.completionTokens, true],
+    [ATTR.ttft, false],
+    [ATTR.timeInQueue, false],
+    [ATTR.prefill, false],
+    [ATTR.decode, false],
+  ] as const) {
     const x = need(k, int);
     if (typeof x === 'string') return x;
     vals[k] = x;
   }
   if (vals[ATTR.promptTokens]! < 1) return `request ${id}: attribute '${ATTR.promptTokens}': expected a positive integer, got ${vals[ATTR.promptTokens]}`;
-  if (vals[ATTR.completionTokens]! < 1) return `request ${id}: attribute '${ATTR.completionTokens}': expected a positive integer (a request with no output has no steps to place), got ${vals[ATTR.completionTokens]}`;
+  if (vals[ATTR.completionTokens]! < 1)
+    return `request ${id}: attribute '${ATTR.completionTokens}': expected a positive integer (a request with no output has no steps to place), got ${vals[ATTR.completionTokens]}`;
   // in whole ns (the clocks' resolution), so equal instants of different requests compare equal
   const ns = (sec: number): number => Math.round(sec * 1e9);
   const firstToken = arrivalNs + ns(vals[ATTR.ttft]!);
   const scheduled = firstToken - ns(vals[ATTR.prefill]!);
   const queued = scheduled - ns(vals[ATTR.timeInQueue]!);
   const lastToken = firstToken + ns(vals[ATTR.decode]!);
-  return { id, line: 0, prompt: vals[ATTR.promptTokens]!, outputs: vals[ATTR.completionTokens]!, queued: queued / 1e9, scheduled: scheduled / 1e9, firstToken: firstToken / 1e9, lastToken: lastToken / 1e9, hasEngineSplit: true };
+  return {
+    id,
+    line: 0,
+    prompt: vals[ATTR.promptTokens]!,
+    outputs: vals[ATTR.completionTokens]!,
+    queued: queued / 1e9,
+    scheduled: scheduled / 1e9,
+    firstToken: firstToken / 1e9,
+    lastToken: lastToken / 1e9,
+    hasEngineSplit: true,
+  };
 }
 
 export async function readRequestSpans(input: string, skipBad: boolean): Promise<SpanReadResult> {
@@ -119,16 +141,31 @@ export async function readRequestSpans(input: string, skipBad: boolean): Promise
       let k = 0;
       for (const r of rs) {
         const ss = (r as { scopeSpans?: unknown } | null)?.scopeSpans ?? [];
-        if (!Array.isArray(ss)) { fail(`${file}:${lineNo}: field 'resourceSpans[].scopeSpans': expected an array`); continue; }
+        if (!Array.isArray(ss)) {
+          fail(`${file}:${lineNo}: field 'resourceSpans[].scopeSpans': expected an array`);
+          continue;
+        }
         for (const sc of ss) {
           const spans = (sc as { spans?: unknown } | null)?.spans ?? [];
-          if (!Array.isArray(spans)) { fail(`${file}:${lineNo}: field 'scopeSpans[].spans': expected an array`); continue; }
+          if (!Array.isArray(spans)) {
+            fail(`${file}:${lineNo}: field 'scopeSpans[].spans': expected an array`);
+            continue;
+          }
           for (const sp of spans) {
             const p = parseRequestSpan(sp, base);
             k++;
-            if (p === null) { res.otherSpans++; continue; }
-            if (typeof p === 'string') { fail(`${file}:${lineNo}: span ${k}: ${p}`); continue; }
-            if (ids.has(p.id)) { fail(`${file}:${lineNo}: span ${k}: request ${p.id}: duplicate ${ATTR.requestId}`); continue; }
+            if (p === null) {
+              res.otherSpans++;
+              continue;
+            }
+            if (typeof p === 'string') {
+              fail(`${file}:${lineNo}: span ${k}: ${p}`);
+              continue;
+            }
+            if (ids.has(p.id)) {
+              fail(`${file}:${lineNo}: span ${k}: request ${p.id}: duplicate ${ATTR.requestId}`);
+              continue;
+            }
             ids.add(p.id);
             res.requests.push({ ...p, line: lineNo });
             const mv = attrMap(sp as Record<string, unknown>);
