@@ -194,7 +194,7 @@ export async function rebuildFits(o: RebuildOptions): Promise<RebuildResult> {
           : [];
     const missing = !fs.existsSync(root) ? root : files.map((f) => path.join(root, f)).find((f) => !fs.existsSync(f));
     if (missing !== undefined) {
-      skipped.push({ source: src.name, why: `${missing} not found (needs the ${src.suite.bundled ? 'bundled' : '../shared'} data; set STEPFIT_FITS_DATA)` });
+      skipped.push({ source: src.name, why: `${missing} not found (needs the ${src.suite.bundled ? 'bundled' : 'vendored (data/vendor)'} data; set STEPFIT_FITS_DATA for another copy)` });
       log(`fits: skipped ${src.name}: ${missing} not found`);
       continue;
     }
@@ -312,6 +312,10 @@ export function fitsReadme(cards: readonly FitCard[], transfers: readonly Transf
     );
   L.push('', "## Transfer (a fit predicting another published fit's data: same GPU or same model family, same source)", '', '| fit | predicts | relation | MAPE | rows |', '|---|---|---|---|---|');
   for (const t of transfers) L.push(`| ${t.from} | ${t.to} | ${t.relation} | ${fmt(t.mape)} | ${t.rows} |`);
-  L.push('', 'Not yet published: the H100 serving rows of ../shared/data §2b (not attempted yet) and the upstream-vLLM formats (readers not on this branch).', '');
+  L.push(
+    '',
+    'Not yet published: fits from the H100 serving rows (data/vendor, AIConfigurator silicon sample: TTFT/TPOT per deployment, not step times; not attempted yet) and from upstream-vLLM request spans or bench results (the readers exist, but no real upstream capture is bundled).',
+    '',
+  );
   return L.join('\n');
 }
