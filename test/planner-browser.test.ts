@@ -9,18 +9,13 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { haveChromium as haveChromiumFor, launchChromium, watchPage } from './support/browser.js';
 import { runCli } from './support/cli.js';
 import { REPO_ROOT } from './support/shared.js';
 import { cliArgsOf, decodeFragment, DEFAULT_STATE, type PlannerState } from '../src/planner/state.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = ((): boolean => {
-  if (fs.existsSync(CHROMIUM)) return true;
-  if (process.env['CI']) throw new Error(`${CHROMIUM} is required under CI (apt-get install -y chromium)`);
-  console.warn(`skipping planner browser test: ${CHROMIUM} not found (apt-get install -y chromium)`);
-  return false;
-})();
+const haveChromium = haveChromiumFor('planner browser test');
 
 /** Page metric id → where the CLI's JSON has it. */
 const METRICS: [string, (j: Record<string, any>) => unknown][] = [
@@ -93,12 +88,7 @@ describe.runIf(haveChromium)('planner page in headless Chromium', () => {
     html = path.join(dir, 'planner.html');
     const r = await runCli(['planner', '--out', html]);
     expect(r.code, r.stderr).toBe(0);
-    ctx = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-chromium-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1366, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    ctx = await launchChromium({ width: 1366, height: 900 });
   }, 60_000);
 
   afterAll(async () => {
@@ -107,20 +97,7 @@ describe.runIf(haveChromium)('planner page in headless Chromium', () => {
 
   async function open(fragment = ''): Promise<{ page: Page; errors: string[]; requests: string[]; loadMs: number }> {
     const page = await ctx.newPage();
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.route('**/*', (route) => {
-      const u = route.request().url();
-      if (!u.startsWith(`file://${html}`)) {
-        requests.push(u);
-        return route.abort();
-      }
-      return route.continue();
-    });
+    const { errors, requests } = await watchPage(page, `file://${html}`);
     const t0 = Date.now();
     await page.goto(`file://${html}${fragment}`);
     await page.waitForFunction(() => ((globalThis as any).document.body.dataset.ready ?? '').startsWith('k:'), null, { timeout: 30_000 });

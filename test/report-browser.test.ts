@@ -8,18 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { haveChromium as haveChromiumFor, launchChromium, watchPage } from './support/browser.js';
 import { runCli } from './support/cli.js';
 import { tmpDir, synthDataset, writeStepsFile } from './predict-fixtures.js';
 import { REPO_ROOT } from './support/shared.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = ((): boolean => {
-  if (fs.existsSync(CHROMIUM)) return true;
-  if (process.env['CI']) throw new Error(`${CHROMIUM} is required under CI (apt-get install -y chromium)`);
-  console.warn(`skipping report browser test: ${CHROMIUM} not found (apt-get install -y chromium)`);
-  return false;
-})();
+const haveChromium = haveChromiumFor('report browser test');
 
 describe.runIf(haveChromium)('report in headless Chromium', () => {
   let dir: string;
@@ -38,13 +33,7 @@ describe.runIf(haveChromium)('report in headless Chromium', () => {
     const r = await runCli(['report', '--fit', fit, '--manifest', manifest, '--out', out, '--title', 'Browser test report']);
     expect(r.code, r.stderr).toBe(0);
     report = path.join(out, 'index.html');
-    const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-chromium-'));
-    ctx = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    ctx = await launchChromium({ width: 1280, height: 800 });
   });
 
   afterAll(async () => {
@@ -53,20 +42,7 @@ describe.runIf(haveChromium)('report in headless Chromium', () => {
 
   it('loads offline without console errors or requests, every plot has marks, the first screen shows the headline', async () => {
     const page = await ctx.newPage();
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.route('**/*', (route) => {
-      const u = route.request().url();
-      if (!u.startsWith('file://')) {
-        requests.push(u);
-        return route.abort();
-      }
-      return route.continue();
-    });
+    const { errors, requests } = await watchPage(page, 'file://');
     await page.goto('file://' + report, { waitUntil: 'load' });
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);

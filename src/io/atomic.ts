@@ -241,3 +241,23 @@ export function trackTemp(t: string): void {
 export function releaseTemp(t: string): void {
   liveTemps.delete(t);
 }
+
+/**
+ * For writers that own their file handle (Parquet, traces): check the target, and return a tracked
+ * temp path next to it (removed on SIGINT/SIGTERM/exit until committed or discarded).
+ */
+export function prepareTemp(target: string): string {
+  checkDir(target);
+  return tempName(target);
+}
+
+/** Rename a prepared temp file into place and stop tracking it. */
+export function commitTemp(tmp: string, target: string): void {
+  fs.renameSync(tmp, target);
+  liveTemps.delete(tmp);
+}
+
+/** Remove a prepared temp file (failed or aborted write). */
+export function discardTemp(tmp: string): void {
+  removeTemp(tmp);
+}

@@ -14,8 +14,7 @@
  * the same rules and a JSONL → Parquet → JSONL round trip is byte-identical.
  * Memory: writes go out one row group (ROW_GROUP steps) at a time; reads decode one row group at a time.
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import { commitTemp, discardTemp, prepareTemp } from '../io/atomic.js';
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import type { FileMetaData } from 'hyparquet';
@@ -48,32 +47,17 @@ const STEP_SCHEMA: SchemaElement[] = [
 ];
 const STEP_COLUMNS = ['experiment', 'step', 'duration_us', 'prefill_tokens', 'prefill_prior', 'prefill_prompt', 'decode'] as const;
 
-function tempName(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-}
-
-/** Write a Parquet file atomically (temp file + rename); `fill` writes the row groups. */
-function checkDir(target: string): void {
-  const dir = path.dirname(path.resolve(target));
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (e) {
-    throw new InputError(`cannot write output '${target}': directory '${dir}' is not writable (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
-}
-
+/** Write a Parquet file atomically (temp file + rename, io/atomic.ts); `fill` writes the row groups. */
 async function withParquetFile<T>(target: string, schema: SchemaElement[], kv: Record<string, string>, fill: (pw: ParquetWriter) => Promise<T>): Promise<T> {
-  checkDir(target);
-  const tmp = tempName(target);
+  const tmp = prepareTemp(target);
   try {
     const pw = new ParquetWriter({ writer: fileWriter(tmp), schema, createdBy: 'stepfit', kvMetadata: Object.entries(kv).map(([key, value]) => ({ key, value })) });
     const r = await fill(pw);
     pw.finish();
-    fs.renameSync(tmp, target);
+    commitTemp(tmp, target);
     return r;
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    discardTemp(tmp);
     if (e instanceof InputError) throw e;
     throw new InputError(`cannot write output '${target}': ${(e as Error).message}`);
   }
@@ -135,8 +119,7 @@ export class StepParquetWriter {
     readonly target: string,
     private readonly rowGroup = ROW_GROUP,
   ) {
-    checkDir(target);
-    this.tmp = tempName(target);
+    this.tmp = prepareTemp(target);
     try {
       this.pw = new ParquetWriter({
         writer: fileWriter(this.tmp),
@@ -175,9 +158,9 @@ export class StepParquetWriter {
     try {
       this.flush();
       this.pw.finish();
-      fs.renameSync(this.tmp, this.target);
+      commitTemp(this.tmp, this.target);
     } catch (e) {
-      fs.rmSync(this.tmp, { force: true });
+      discardTemp(this.tmp);
       if (e instanceof InputError) throw e;
       throw new InputError(`cannot write output '${this.target}': ${(e as Error).message}`);
     }
@@ -185,7 +168,7 @@ export class StepParquetWriter {
   abort(): void {
     if (this.done) return;
     this.done = true;
-    fs.rmSync(this.tmp, { force: true });
+    discardTemp(this.tmp);
   }
 }
 
