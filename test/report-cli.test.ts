@@ -5,12 +5,14 @@ import YAML from 'yaml';
 import { runCli } from './support/cli.js';
 import { tmpDir, synthDataset, writeStepsFile, writeJson } from './predict-fixtures.js';
 import { loadFit } from '../src/predict/load.js';
+import { makePredictor } from '../src/predict/predict.js';
+import { readAllSteps } from '../src/steps/io.js';
 import { loadDataset, computeMetrics } from '../src/fit/api.js';
 import { collectReportData, phaseOf, kvContext } from '../src/report/data.js';
-import { accuracyByGroup, overallMetrics, errorTable, groupedAccuracy } from '../src/report/accuracy.js';
+import { accuracyByGroup, overallMetrics, statsOf } from '../src/report/accuracy.js';
 import { termReading, efficiencyPct } from '../src/report/coefficients.js';
 import { scopeSvgIds } from '../src/report/html.js';
-import { sampleRows } from '../src/report/plots.js';
+import { Reservoir } from '../src/report/rows.js';
 
 let dir: string;
 let fitPath: string;
@@ -51,53 +53,75 @@ describe('report formulas', () => {
     expect(scopeSvgIds(svg, 'p')).toBe('<svg><defs><clipPath id="p-clip1"><rect/></clipPath></defs><g clip-path="url(#p-clip1)"><use href="#p-clip1"/></g></svg>');
   });
 
-  it('plot sampling is seeded, without repeats, and keeps everything when small', () => {
-    expect(sampleRows(5, 10)).toEqual([0, 1, 2, 3, 4]);
-    const a = sampleRows(10000, 300, 1);
-    expect(a).toEqual(sampleRows(10000, 300, 1));
+  it('plot sampling (reservoir) is seeded, without repeats, keeps everything when small and is uniform', () => {
+    const take = (n: number, k: number, seed = 1): number[] => {
+      const r = new Reservoir<number>(k, seed);
+      for (let i = 0; i < n; i++) r.add(i);
+      return r.items;
+    };
+    expect(take(5, 10)).toEqual([0, 1, 2, 3, 4]);
+    const a = take(10000, 300, 1);
+    expect(a).toEqual(take(10000, 300, 1));
+    expect(a).not.toEqual(take(10000, 300, 2));
     expect(new Set(a).size).toBe(300);
+    // uniform: about as many sampled items from the first half of the stream as from the second
+    const firstHalf = a.filter((i) => i < 5000).length;
+    expect(firstHalf).toBeGreaterThan(120);
+    expect(firstHalf).toBeLessThan(180);
   });
 });
 
 describe('report data and accuracy tables', () => {
-  it("arquero grouped metrics agree with the fitter's computeMetrics per group; seed refit, engine and naive cover every row", async () => {
+  it("streamed grouped metrics agree with the fitter's computeMetrics per group; seed refit, engine and naive cover every row", async () => {
     const loaded = loadFit(fitPath);
-    const d = await collectReportData(loaded, loadDataset({ manifest }));
+    const ds = loadDataset({ manifest });
+    const d = await collectReportData(loaded, ds);
     expect(d.n).toBe(1500);
     expect(d.sample.kind).toBe('in-sample');
     for (const c of d.comparators) expect(c.rows, `${c.id}: ${c.note ?? ''}`).toBe(1500);
+    // the fit's predictions row by row, computed here independently of the report's pass
+    const perExp = new Map<string, { p: number[]; m: number[] }>();
+    for (const e of ds.experiments) {
+      const pr = makePredictor(loaded, { arch: e.arch, gpu: e.gpu, tp: e.ref.tp });
+      const rows = { p: [] as number[], m: [] as number[] };
+      for (const s of await readAllSteps(e.steps as string)) {
+        rows.p.push(pr.predict(s).predictedUs);
+        rows.m.push(s.durationUs!);
+      }
+      perExp.set(e.ref.id, rows);
+    }
+    const all = computeMetrics([...perExp.values()].flatMap((r) => r.p), [...perExp.values()].flatMap((r) => r.m));
     const overall = overallMetrics(d, 'fit')!;
     // the report's overall numbers are the fit file's training numbers on the same rows
     expect(overall.mape).toBeCloseTo(loaded.fit.metrics.train.overall.mape, 6);
-    const t = errorTable(d, 'fit');
-    const all = groupedAccuracy(t.derive({ all: () => 'all' }), 'all')[0]!;
-    expect(all.mape).toBeCloseTo(overall.mape, 9);
-    expect(all.medianApe).toBeCloseTo(overall.medianApe, 3);
-    expect(all.p90Ape).toBeCloseTo(overall.p90Ape, 3);
-    expect(all.biasPct).toBeCloseTo(overall.biasPct, 9);
-    expect(all.rmseUs).toBeCloseTo(overall.rmseUs, 6);
+    // below SKETCH_K rows the sketch holds every value: quantiles are exact
+    expect(statsOf(d, 'fit').ape.exact).toBe(true);
+    for (const k of ['mape', 'medianApe', 'p90Ape', 'p99Ape', 'biasPct', 'rmseUs'] as const) expect(overall[k], k).toBeCloseTo(all[k], 6);
+    expect(overall.r2!).toBeCloseTo(all.r2!, 9);
     const sections = accuracyByGroup(d);
     const byExp = sections.find((s) => s.dim === 'experiment')!;
     expect(byExp.rows.length).toBe(3);
     for (const row of byExp.rows) {
-      const ei = d.experiments.findIndex((e) => e.id === row.group);
-      const idx = Array.from({ length: d.n }, (_, i) => i).filter((i) => d.exp[i] === ei);
-      const m = computeMetrics(
-        idx.map((i) => d.pred.fit[i]!),
-        idx.map((i) => d.measured[i]!),
-      );
+      const r = perExp.get(row.group)!;
+      const m = computeMetrics(r.p, r.m);
       expect(row.n).toBe(m.n);
       expect(row.mape).toBeCloseTo(m.mape, 9);
-      expect(row.p90Ape).toBeCloseTo(m.p90Ape, 3);
+      expect(row.medianApe).toBeCloseTo(m.medianApe, 6);
+      expect(row.p90Ape).toBeCloseTo(m.p90Ape, 6);
+      expect(row.rmseUs).toBeCloseTo(m.rmseUs, 6);
       // and with the fit file's own per-experiment training metrics
       expect(row.mape).toBeCloseTo(loaded.fit.metrics.train.byGroup['experiment']![row.group]!.mape, 6);
     }
     expect(sections.map((s) => s.dim)).toEqual(['experiment', 'model', 'gpu', 'tp', 'label:workload', 'phase']);
     // worst first
     for (const s of sections) for (let i = 1; i < s.rows.length; i++) expect(s.rows[i - 1]!.mape).toBeGreaterThanOrEqual(s.rows[i]!.mape);
+    // phase groups partition the rows
+    expect(sections.find((s) => s.dim === 'phase')!.rows.reduce((a, r) => a + r.n, 0)).toBe(1500);
     // per-term contributions add up to the predictions
-    const predSum = d.pred.fit.reduce((a, b) => a + b, 0);
+    const predSum = [...perExp.values()].flatMap((r) => r.p).reduce((a, b) => a + b, 0);
     expect(Array.from(d.contrib.sum).reduce((a, b) => a + b, 0)).toBeCloseTo(predSum, 3);
+    // every row is a plot point when there are fewer than MAX_POINTS
+    expect(d.points.length).toBe(1500);
   });
 });
 

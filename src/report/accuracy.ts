@@ -1,15 +1,13 @@
 /**
- * Accuracy tables of the report.
- * Overall metrics use the fitter's `computeMetrics` (src/fit/metrics.ts) so the report and
- * `stepfit fit/evaluate` agree; grouped tables are arquero group-by roll-ups with the same
- * definitions: APE = 100·|p − m|/m, MAPE = mean APE, median/p90/p99 APE (type-7 quantiles),
- * bias = 100·mean((p − m)/m), RMSE = √mean((p − m)²) µs.
+ * Accuracy tables of the report, from the streamed error statistics (error-stats.ts) with the
+ * definitions of the fitter's `computeMetrics` (src/fit/metrics.ts), so the report and
+ * `stepfit fit/evaluate` agree: APE = 100·|p − m|/m, MAPE = mean APE, median/p90/p99 APE,
+ * bias = 100·mean((p − m)/m), RMSE = √mean((p − m)²) µs. Means are exact; the APE quantiles are
+ * exact up to SKETCH_K rows and within RANK_ERROR·n in rank beyond (sketch.ts).
  */
-import * as aq from 'arquero';
-import { computeMetrics, type Metrics } from '../fit/api.js';
-import { PHASES, type ComparatorId, type ReportData } from './data.js';
-
-const { op } = aq;
+import type { Metrics } from '../fit/api.js';
+import { ErrorStats } from './error-stats.js';
+import { COMPARATORS, type ComparatorId, type ReportData } from './data.js';
 
 export interface GroupRow {
   group: string;
@@ -22,90 +20,42 @@ export interface GroupRow {
   rmseUs: number;
 }
 
-/** Dimensions the report groups by, with their value per row. */
-export function groupDims(d: ReportData): { dim: string; label: string; values: (i: number) => string; levels: number }[] {
-  const ex = d.experiments;
-  const labelKeys = [...new Set(ex.flatMap((e) => Object.keys(e.groups)))].sort();
-  const dims = [
-    { dim: 'experiment', label: 'experiment', of: (e: number): string => ex[e]!.id },
-    { dim: 'model', label: 'model', of: (e: number): string => ex[e]!.archName },
-    { dim: 'gpu', label: 'GPU', of: (e: number): string => ex[e]!.gpuId },
-    { dim: 'tp', label: 'TP', of: (e: number): string => String(ex[e]!.tp) },
-    ...labelKeys.map((k) => ({ dim: `label:${k}`, label: k, of: (e: number): string => ex[e]!.groups[k] ?? '(none)' })),
-  ];
-  const out = dims.map((x) => ({ dim: x.dim, label: x.label, values: (i: number) => x.of(d.exp[i]!), levels: new Set(ex.map((_, e) => x.of(e))).size }));
-  const phases = new Set(Array.from(d.phase));
-  out.push({ dim: 'phase', label: 'phase mix', values: (i: number) => PHASES[d.phase[i]!]!, levels: phases.size });
-  return out;
+const bitOf = (c: ComparatorId): number => 1 << COMPARATORS.indexOf(c);
+
+/** Comparator c's error statistics over the rows of every mask that `keep` accepts. */
+function unionOver(d: ReportData, c: ComparatorId, keep: (mask: number) => boolean): ErrorStats {
+  const i = COMPARATORS.indexOf(c);
+  return ErrorStats.union([...d.errors].filter(([mask]) => keep(mask)).map(([, s]) => s[i]!));
 }
 
-/** Row indices where comparator `c` has a prediction. */
-export function rowsWith(d: ReportData, c: ComparatorId): number[] {
-  const p = d.pred[c];
-  const idx: number[] = [];
-  for (let i = 0; i < d.n; i++) if (Number.isFinite(p[i]!)) idx.push(i);
-  return idx;
+/** Comparator c's error statistics on the rows where it predicts. */
+export function statsOf(d: ReportData, c: ComparatorId): ErrorStats {
+  const bit = bitOf(c);
+  return unionOver(d, c, (mask) => (mask & bit) !== 0);
 }
 
 /** Overall metrics of comparator `c` on the rows where it predicts (null when none). */
-export function overallMetrics(d: ReportData, c: ComparatorId, rows?: readonly number[]): Metrics | null {
-  const idx = rows ?? rowsWith(d, c);
-  if (idx.length === 0) return null;
-  const p = new Float64Array(idx.length);
-  const m = new Float64Array(idx.length);
-  idx.forEach((i, k) => {
-    p[k] = d.pred[c][i]!;
-    m[k] = d.measured[i]!;
-  });
-  return computeMetrics(p, m);
+export function overallMetrics(d: ReportData, c: ComparatorId): Metrics | null {
+  const s = statsOf(d, c);
+  return s.n === 0 ? null : s.result();
 }
 
-/** An arquero table of comparator `c`'s errors on its rows, with a column per grouping dimension. */
-export function errorTable(d: ReportData, c: ComparatorId): aq.ColumnTable {
-  const idx = rowsWith(d, c);
-  const cols: Record<string, unknown[] | Float64Array> = {};
-  for (const g of groupDims(d)) cols[g.dim] = idx.map((i) => g.values(i));
-  const ape = new Float64Array(idx.length),
-    pe = new Float64Array(idx.length),
-    se = new Float64Array(idx.length);
-  const pred = d.pred[c];
-  idx.forEach((i, k) => {
-    const err = pred[i]! - d.measured[i]!;
-    pe[k] = (err / d.measured[i]!) * 100;
-    ape[k] = Math.abs(pe[k]!);
-    se[k] = err * err;
-  });
-  cols['ape'] = ape;
-  cols['pe'] = pe;
-  cols['se'] = se;
-  return aq.table(cols);
+/** The mask of comparators with any prediction: the comparison uses the rows where all of them predict. */
+export function usedMask(d: ReportData): number {
+  let mask = 0;
+  for (const c of d.comparators) if (c.rows > 0) mask |= bitOf(c.id);
+  return mask;
 }
 
-/** Metrics by group value of `dim`, worst MAPE first. */
-export function groupedAccuracy(t: aq.ColumnTable, dim: string): GroupRow[] {
-  if (t.numRows() === 0) return [];
-  const r = t
-    .groupby(dim)
-    .rollup({
-      n: op.count(),
-      mape: op.mean('ape'),
-      medianApe: op.median('ape'),
-      p90Ape: op.quantile('ape', 0.9),
-      p99Ape: op.quantile('ape', 0.99),
-      biasPct: op.mean('pe'),
-      mse: op.mean('se'),
-    })
-    .orderby(aq.desc('mape'));
-  return (r.objects() as Record<string, unknown>[]).map((o) => ({
-    group: String(o[dim]),
-    n: o['n'] as number,
-    mape: o['mape'] as number,
-    medianApe: o['medianApe'] as number,
-    p90Ape: o['p90Ape'] as number,
-    p99Ape: o['p99Ape'] as number,
-    biasPct: o['biasPct'] as number,
-    rmseUs: Math.sqrt(o['mse'] as number),
-  }));
+/** Comparator c's error statistics on the rows where every comparator with any prediction predicts. */
+export function commonStats(d: ReportData, c: ComparatorId): ErrorStats {
+  const used = usedMask(d);
+  return unionOver(d, c, (mask) => (mask & used) === used);
+}
+
+function groupRow(group: string, s: ErrorStats): GroupRow {
+  const m = s.result();
+  return { group, n: m.n, mape: m.mape, medianApe: m.medianApe, p90Ape: m.p90Ape, p99Ape: m.p99Ape, biasPct: m.biasPct, rmseUs: m.rmseUs };
 }
 
 export interface AccuracySection {
@@ -114,12 +64,19 @@ export interface AccuracySection {
   rows: GroupRow[];
 }
 
-/** Grouped accuracy of the fit for every dimension with at least two levels (phase mix always). */
-export function accuracyByGroup(d: ReportData, c: ComparatorId = 'fit'): AccuracySection[] {
-  const t = errorTable(d, c);
-  return groupDims(d)
-    .filter((g) => g.levels >= 2 || g.dim === 'phase')
-    .map((g) => ({ dim: g.dim, label: g.label, rows: groupedAccuracy(t, g.dim) }));
+/** Grouped accuracy of the fit (groups with rows, worst MAPE first) for every dimension with at least two values (phase mix always). */
+export function accuracyByGroup(d: ReportData): AccuracySection[] {
+  return d.groups
+    .filter((g) => g.levels.length >= 2 || g.dim === 'phase')
+    .map((g) => ({
+      dim: g.dim,
+      label: g.label,
+      rows: g.levels
+        .map((level, k) => ({ level, s: g.stats[k]! }))
+        .filter((x) => x.s.n > 0)
+        .map((x) => groupRow(x.level, x.s))
+        .sort((a, b) => b.mape - a.mape),
+    }));
 }
 
 export interface Worst {
@@ -145,10 +102,8 @@ export function worstGroups(sections: AccuracySection[], total: number): Worst[]
   return out.sort((a, b) => b.mape - a.mape);
 }
 
-/** Share (%) of measured values inside the fit's 95% prediction interval (null when no interval). */
+/** Share (%) of measured values inside the fit's 95% prediction interval (null unless every row has an interval). */
 export function intervalCoverage(d: ReportData): number | null {
-  if (!d.lo || !d.hi) return null;
-  let k = 0;
-  for (let i = 0; i < d.n; i++) if (d.measured[i]! >= d.lo[i]! && d.measured[i]! <= d.hi[i]!) k++;
-  return (k / d.n) * 100;
+  if (d.coverage.rows !== d.n || d.n === 0) return null;
+  return (d.coverage.inside / d.n) * 100;
 }

@@ -25,7 +25,7 @@ export interface BuildReportOptions extends CollectOptions {
 export async function buildReport(loaded: LoadedFit, ds: FitDataset, outDir: string, opts: BuildReportOptions): Promise<{ model: ReportModel; files: ReportFile[] }> {
   const progress = opts.onProgress ?? (() => undefined);
   const data = await collectReportData(loaded, ds, opts);
-  const sections = accuracyByGroup(data, 'fit');
+  const sections = accuracyByGroup(data);
   const specs = reportPlots(data, sections);
   progress('plots', 0, specs.length);
   const plots = await renderPlots(specs, (i) => progress('plots', i, specs.length));

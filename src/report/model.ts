@@ -6,8 +6,8 @@
 import { identify, type Metrics, type Identification } from '../fit/api.js';
 import type { FitFile } from '../fit/fitfile.js';
 import { VERSION } from '../version.js';
-import { COMPARATORS, type Comparator, type ComparatorId, type ReportData, type ReportExperiment } from './data.js';
-import { accuracyByGroup, overallMetrics, worstGroups, intervalCoverage, type AccuracySection, type Worst } from './accuracy.js';
+import { COMPARATORS, type Comparator, type ReportData, type ReportExperiment } from './data.js';
+import { accuracyByGroup, overallMetrics, worstGroups, intervalCoverage, commonStats, type AccuracySection, type Worst } from './accuracy.js';
 import { coefficientRows, type CoefRow } from './coefficients.js';
 import type { RenderedPlot } from './plots.js';
 
@@ -45,22 +45,16 @@ export interface ReportModel {
   dataDescription: string;
 }
 
-/** Rows where every comparator with any prediction has one. */
-export function commonRows(d: ReportData): number[] {
-  const used = COMPARATORS.filter((c) => d.comparators.find((x) => x.id === c)!.rows > 0);
-  const out: number[] = [];
-  for (let i = 0; i < d.n; i++) if (used.every((c) => Number.isFinite(d.pred[c][i]!))) out.push(i);
-  return out;
-}
-
 export function buildReportModel(d: ReportData, plots: RenderedPlot[], opts: { title: string; dataDescription: string }): ReportModel {
   const { fit, basis, path } = d.loaded;
   const headline = overallMetrics(d, 'fit')!;
-  const byGroup = accuracyByGroup(d, 'fit');
-  const common = commonRows(d);
-  const comparison: ComparisonRow[] = (['fit', 'seed', 'engine', 'naive'] as ComparatorId[]).map((id) => {
+  const byGroup = accuracyByGroup(d);
+  // the comparison uses the rows where every comparator with any prediction predicts
+  const common = COMPARATORS.map((id) => commonStats(d, id));
+  const commonRows = common[0]!.n;
+  const comparison: ComparisonRow[] = COMPARATORS.map((id, i) => {
     const comparator = d.comparators.find((c) => c.id === id)!;
-    return { comparator, metrics: comparator.rows > 0 && common.length > 0 ? overallMetrics(d, id, common) : null };
+    return { comparator, metrics: comparator.rows > 0 && commonRows > 0 ? common[i]!.result() : null };
   });
   const names = fit.terms.map((t) => t.name);
   const dataDiagnostics = identify(d.normal.system(), names, 'report');
@@ -81,7 +75,7 @@ export function buildReportModel(d: ReportData, plots: RenderedPlot[], opts: { t
     coveragePct: intervalCoverage(d),
     worst: worstGroups(byGroup, d.n),
     comparison,
-    commonRows: common.length,
+    commonRows,
     byGroup,
     coefficients: coefficientRows(fit, basis, d.contrib),
     fitDiagnostics: fit.diagnostics,

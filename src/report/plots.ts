@@ -1,18 +1,17 @@
 /**
  * Report plots: vega-lite specifications built from report data, rendered in Node to SVG
  * (vega View.toSVG, renderer 'none' — no DOM, no canvas) and to PNG (@resvg/resvg-js) for
- * Markdown viewers. Scatter plots show a seeded random sample of at most MAX_POINTS rows;
- * the error CDF and all numbers use every row.
+ * Markdown viewers. Scatter plots show a seeded random sample of at most MAX_POINTS rows (a
+ * reservoir filled during the report's pass); the error CDF and all numbers use every row.
  */
 import * as vl from 'vega-lite';
 import * as vega from 'vega';
 import { Resvg } from '@resvg/resvg-js';
-import { makeRng } from '../util/rng.js';
-import { PHASES, type ComparatorId, type ReportData, type Comparator } from './data.js';
+import { PHASES, type ComparatorId, type ReportData, type Comparator, type PlotPoint } from './data.js';
 import type { AccuracySection } from './accuracy.js';
-import { rowsWith } from './accuracy.js';
+import { statsOf } from './accuracy.js';
 
-export const MAX_POINTS = 3000;
+export { MAX_POINTS } from './data.js';
 const WIDTH = 520;
 const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 const PHASE_COLORS = ['#d95f02', '#1b9e77', '#7570b3'];
@@ -38,26 +37,11 @@ const config = {
   view: { stroke: '#ddd' },
 };
 
-/** A seeded random sample of at most k row indices (ascending). */
-export function sampleRows(n: number, k: number, seed = 1): number[] {
-  if (n <= k) return Array.from({ length: n }, (_, i) => i);
-  const idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  const rng = makeRng(seed);
-  for (let i = 0; i < k; i++) {
-    const j = i + Math.floor(rng.next() * (n - i));
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = t;
-  }
-  return Array.from(idx.subarray(0, k)).sort((a, b) => a - b);
-}
-
 const phaseColor = { field: 'phase', type: 'nominal', title: 'phase mix', scale: { domain: [...PHASES], range: PHASE_COLORS } } as const;
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-function predVsMeasured(d: ReportData, rows: number[]): PlotSpec {
-  const values = rows.map((i) => ({ m: r3(d.measured[i]!), p: r3(d.pred.fit[i]!), phase: PHASES[d.phase[i]!] }));
+function predVsMeasured(d: ReportData, rows: readonly PlotPoint[]): PlotSpec {
+  const values = rows.map((r) => ({ m: r3(r.m), p: r3(r.p), phase: PHASES[r.phase] }));
   const pos = values.filter((v) => v.p > 0);
   let lo = Infinity,
     hi = 0;
@@ -103,9 +87,8 @@ function predVsMeasured(d: ReportData, rows: number[]): PlotSpec {
   };
 }
 
-function residualPlot(d: ReportData, rows: number[], id: string, field: 'requests' | 'tokens' | 'context', xTitle: string, scale: 'linear' | 'log' | 'symlog'): PlotSpec {
-  const col = d[field];
-  const values = rows.map((i) => ({ x: col[i]!, e: r3(((d.pred.fit[i]! - d.measured[i]!) / d.measured[i]!) * 100), phase: PHASES[d.phase[i]!] }));
+function residualPlot(rows: readonly PlotPoint[], id: string, field: 'requests' | 'tokens' | 'context', xTitle: string, scale: 'linear' | 'log' | 'symlog'): PlotSpec {
+  const values = rows.map((r) => ({ x: r[field], e: r3(((r.p - r.m) / r.m) * 100), phase: PHASES[r.phase] }));
   const titles = { requests: 'batch size (requests)', tokens: 'tokens in the step', context: 'KV context tokens' };
   return {
     id,
@@ -132,20 +115,13 @@ function residualPlot(d: ReportData, rows: number[], id: string, field: 'request
   };
 }
 
-/** Quantiles of APE for the CDF: 201 points (q = 0, 0.005, …, 1) of the sorted absolute % errors. */
+/** Quantiles of APE for the CDF: 201 points (q = 0, 0.005, …, 1) of the absolute % errors (from the streamed sketch). */
 export function apeCdfPoints(d: ReportData, c: ComparatorId): { ape: number; q: number }[] {
-  const idx = rowsWith(d, c);
-  if (idx.length === 0) return [];
-  const ape = Float64Array.from(idx, (i) => (Math.abs(d.pred[c][i]! - d.measured[i]!) / d.measured[i]!) * 100).sort();
-  const out: { ape: number; q: number }[] = [];
-  for (let k = 0; k <= 200; k++) {
-    const q = k / 200;
-    const h = (ape.length - 1) * q;
-    const lo = Math.floor(h);
-    const v = ape[lo]! + (h - lo) * (ape[Math.min(ape.length - 1, lo + 1)]! - ape[lo]!);
-    out.push({ ape: Math.max(0.01, r3(v)), q });
-  }
-  return out;
+  const s = statsOf(d, c);
+  if (s.n === 0) return [];
+  const qs = Array.from({ length: 201 }, (_, k) => k / 200);
+  const v = s.ape.quantiles(qs);
+  return qs.map((q, k) => ({ ape: Math.max(0.01, r3(v[k]!)), q }));
 }
 
 function errorCdf(d: ReportData, comps: Comparator[]): PlotSpec {
@@ -232,14 +208,14 @@ function termContributions(d: ReportData): PlotSpec {
 
 /** Every plot of the report, in display order. */
 export function reportPlots(d: ReportData, sections: AccuracySection[]): PlotSpec[] {
-  const rows = sampleRows(d.n, MAX_POINTS, 1);
+  const rows = d.points;
   return [
     predVsMeasured(d, rows),
     errorCdf(d, d.comparators),
     groupErrors(sections),
-    residualPlot(d, rows, 'residuals-batch', 'requests', 'batch size (requests in the step)', 'linear'),
-    residualPlot(d, rows, 'residuals-tokens', 'tokens', 'tokens computed in the step (prefill + decode)', 'log'),
-    residualPlot(d, rows, 'residuals-context', 'context', 'KV context tokens (Σ decode context + prefill prior)', 'symlog'),
+    residualPlot(rows, 'residuals-batch', 'requests', 'batch size (requests in the step)', 'linear'),
+    residualPlot(rows, 'residuals-tokens', 'tokens', 'tokens computed in the step (prefill + decode)', 'log'),
+    residualPlot(rows, 'residuals-context', 'context', 'KV context tokens (Σ decode context + prefill prior)', 'symlog'),
     termContributions(d),
   ];
 }
