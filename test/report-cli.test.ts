@@ -90,7 +90,10 @@ describe('report data and accuracy tables', () => {
       }
       perExp.set(e.ref.id, rows);
     }
-    const all = computeMetrics([...perExp.values()].flatMap((r) => r.p), [...perExp.values()].flatMap((r) => r.m));
+    const all = computeMetrics(
+      [...perExp.values()].flatMap((r) => r.p),
+      [...perExp.values()].flatMap((r) => r.m),
+    );
     const overall = overallMetrics(d, 'fit')!;
     // the report's overall numbers are the fit file's training numbers on the same rows
     expect(overall.mape).toBeCloseTo(loaded.fit.metrics.train.overall.mape, 6);

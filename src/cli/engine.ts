@@ -13,6 +13,7 @@ import { writeFileAtomic, withAtomicWriter } from '../io/atomic.js';
 import { PACKAGE_ROOT } from '../io/paths.js';
 import type { Step } from '../steps/step.js';
 import { readSteps } from '../steps/io.js';
+import { SkippedLines, SKIP_BAD_HELP } from './skip-bad.js';
 import type { Dtype } from '../model/arch.js';
 import type { EngineOptions, KvDtype } from '../engine/context.js';
 import { engineModel } from '../engine/model.js';
@@ -170,10 +171,11 @@ function stepCommand(io: CliIO) {
     .option('--steps <path>', 'step records (JSONL) to predict instead of one step; writes CSV to --out')
     .option('--out <file>', 'with --steps: output CSV experiment,step,duration_us,engine_us (written atomically)')
     .option('--ignore-memory', 'predict even when the model does not fit GPU memory at this parallelism')
-    .option('--micro-batches <m>', 'with --pp: micro-batches of this shape per pipeline flush, for the bubble (p−1)/(m+p−1) (default PP)', intOption('--micro-batches'));
+    .option('--micro-batches <m>', 'with --pp: micro-batches of this shape per pipeline flush, for the bubble (p−1)/(m+p−1) (default PP)', intOption('--micro-batches'))
+    .option('--skip-bad', `with --steps: ${SKIP_BAD_HELP}`);
   modelOptions(c as unknown as AnyCmd);
   return c.action(async (raw) => {
-    const o = raw as unknown as CommonOpts & { prefill?: string; decode?: string; steps?: string; out?: string; ignoreMemory?: boolean; microBatches?: number };
+    const o = raw as unknown as CommonOpts & { prefill?: string; decode?: string; steps?: string; out?: string; ignoreMemory?: boolean; microBatches?: number; skipBad?: boolean };
     const arch = loadArchitecture(o.model);
     const gpu = loadGpu(o.gpu);
     const model = engineModel({ arch, gpu, tp: o.tp ?? 1 }, engineOpts(o));
@@ -183,13 +185,14 @@ function stepCommand(io: CliIO) {
     }
     if (o.steps) {
       if (!o.out) throw new UsageError(`option '--out <file>' is required with --steps`);
+      const skipped = new SkippedLines(o.skipBad === true);
       let n = 0;
       let ape = 0;
       let measured = 0;
       await withAtomicWriter(o.out, async (w) => {
         await w.write('experiment,step,duration_us,engine_us\n');
         let chunk = '';
-        for await (const s of readSteps(o.steps!)) {
+        for await (const s of readSteps(o.steps!, skipped.readOptions())) {
           const p = model.predictUs(s);
           chunk += `${s.experiment},${s.step},${s.durationUs ?? ''},${p.toFixed(3)}\n`;
           if (s.durationUs) {
@@ -203,6 +206,8 @@ function stepCommand(io: CliIO) {
         }
         if (chunk) await w.write(chunk);
       });
+      const skippedNote = skipped.summary();
+      if (skippedNote) io.err(skippedNote);
       const summary = { steps: n, measured, mapePct: measured ? (ape / measured) * 100 : null, out: o.out, model: model.name };
       if (o.json) io.out(JSON.stringify(summary, null, 2));
       else io.out(`engine step: ${n} steps → ${o.out}${measured ? `; MAPE vs duration_us ${summary.mapePct!.toFixed(1)}% over ${measured} measured steps` : ''} (${model.name})`);

@@ -5,6 +5,8 @@ import { readFitFile } from '../fit/fitfile.js';
 import { evaluateFit } from '../fit/evaluate.js';
 import { metricsLine, groupTables } from '../fit/format.js';
 import { datasetFromFlags } from './fit.js';
+import { checkFit } from '../predict/load.js';
+import { SkippedLines, SKIP_BAD_HELP } from './skip-bad.js';
 
 export function evaluateCommand(io: CliIO) {
   return new Command('evaluate')
@@ -20,10 +22,16 @@ export function evaluateCommand(io: CliIO) {
     .option('--manifest <file>', 'manifest of several experiments instead of --steps/--model/--gpu/--tp')
     .option('--allow-outside', "let manifest paths leave the manifest's folder (refused by default)")
     .option('--json', 'print {fit, rows, overall, byGroup} as JSON')
+    .option('--skip-bad', SKIP_BAD_HELP)
     .action(async (o) => {
       const fit = readFitFile(o.fit);
-      const ds = datasetFromFlags(o, 'evaluate');
+      // a known basis, matching terms and sane numbers, each refusal naming the file and field
+      checkFit(fit, o.fit);
+      const skipped = new SkippedLines(o.skipBad === true);
+      const ds = skipped.dataset(datasetFromFlags(o, 'evaluate'));
       const ev = await evaluateFit(fit, ds);
+      const summary = skipped.summary();
+      if (summary) io.err(summary);
       if (o.json) {
         io.out(JSON.stringify({ fit: o.fit, basis: fit.basis, rows: ev.rows, overall: ev.overall, byGroup: ev.byGroup }, null, 2));
         return;

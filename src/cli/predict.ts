@@ -13,6 +13,7 @@ import { parseGridSpec } from '../predict/grid.js';
 import { predictStepsCsv, predictGridCsv, newStats } from '../predict/stream.js';
 import { FITS_DIR } from '../io/fit-ref.js';
 import { nearestFits, nearestLine, readCards, readTransfers } from '../fits/nearest.js';
+import { SkippedLines, SKIP_BAD_HELP } from './skip-bad.js';
 
 export function predictCommand(io: CliIO) {
   return new Command('predict')
@@ -28,7 +29,9 @@ export function predictCommand(io: CliIO) {
     .option('--tp <n>', 'tensor-parallel degree', intOption('--tp'), 1)
     .option('--experiment <name>', "experiment name written on grid rows (default 'grid')")
     .requiredOption('--out <file>', 'output CSV (written atomically): experiment,step,…,predicted_us[,duration_us,error_pct][,pi95_lo_us,pi95_hi_us]')
+    .option('--skip-bad', SKIP_BAD_HELP)
     .action(async (o) => {
+      const skipped = new SkippedLines(o.skipBad === true);
       if ((o.steps === undefined) === (o.grid === undefined)) throw new UsageError('predict: give exactly one of --steps or --grid');
       const grid = o.grid !== undefined ? parseGridSpec(o.grid) : null;
       const loaded = loadFit(o.fit);
@@ -37,9 +40,11 @@ export function predictCommand(io: CliIO) {
       const check = new ExtrapolationCheck(loaded.fit, ref);
       const stats = newStats();
       await withAtomicWriter(o.out, async (w) => {
-        const chunks = grid ? predictGridCsv(grid, pr, stats, check, o.experiment ?? 'grid') : predictStepsCsv(readSteps(o.steps!), pr, stats, check);
+        const chunks = grid ? predictGridCsv(grid, pr, stats, check, o.experiment ?? 'grid') : predictStepsCsv(readSteps(o.steps!, skipped.readOptions()), pr, stats, check);
         for await (const c of chunks) await w.write(c);
       });
+      const summary = skipped.summary();
+      if (summary) io.err(summary);
       const warn = check.summary();
       if (warn) io.err(`predict: warning: ${warn}`);
       // with a published fit (an id from stepfit fits list): say when the asked model/GPU has none of its own

@@ -12,6 +12,7 @@ import { loadDataset, type FitDataset } from '../fit/api.js';
 import { datasetFromFlags } from './fit.js';
 import { buildReport } from '../report/build.js';
 import { pct, int } from '../report/format.js';
+import { SkippedLines, SKIP_BAD_HELP } from './skip-bad.js';
 
 /** Fail early (before any work) when `dir` cannot be created or written: its nearest existing ancestor must be a writable directory. */
 export function checkWritableDir(dir: string, flag = '--out'): void {
@@ -81,6 +82,7 @@ export function reportCommand(io: CliIO) {
     .option('--title <text>', 'report title')
     .option('--no-seed', 'skip the seven-term seed baseline refit')
     .option('--no-engine', 'skip the analytical engine comparison')
+    .option('--skip-bad', SKIP_BAD_HELP)
     .action(async (o) => {
       checkWritableDir(o.out);
       const loaded = loadFit(o.fit);
@@ -93,6 +95,8 @@ export function reportCommand(io: CliIO) {
         ds = datasetFromFlags({ steps: o.steps, manifest: o.manifest, model: o.model, gpu: o.gpu, tp: o.tp, experiment: o.experiment, group: o.group, allowOutside: o.allowOutside }, 'report');
         description = o.manifest !== undefined ? `Manifest ${o.manifest}` : `Steps ${o.steps} (${o.model}, ${o.gpu}, TP ${o.tp})`;
       }
+      const skipped = new SkippedLines(o.skipBad === true);
+      ds = skipped.dataset(ds);
       const bar = io.interactive
         ? new cliProgress.SingleBar({ stream: process.stderr, format: 'report [{bar}] {value}/{total} {stage}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
         : null;
@@ -113,6 +117,8 @@ export function reportCommand(io: CliIO) {
         if (started) bar!.stop();
       }
       writeFilesAtomic(result.files);
+      const summary = skipped.summary();
+      if (summary) io.err(summary);
       const m = result.model;
       const worst = m.worst[0];
       io.err(

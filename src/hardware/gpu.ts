@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { InputError, jsonErrorDetail } from '../io/errors.js';
+import { checkKeys } from '../io/keys.js';
 import { CONFIGS_DIR } from '../io/paths.js';
 
 export interface GpuSpec {
@@ -71,6 +72,16 @@ const CrossmodelLayout = z
   })
   .loose();
 
+/** Keys of stepfit's own datasheet layout: the parsed ones and the documentary ones the bundled sheets carry. */
+const OWN_KEYS: readonly string[] = [...Object.keys(OwnLayout.shape), 'vendor', 'architecture', 'fp16SparseTflops', 'int8DenseTops'];
+
+/** Unknown keys in stepfit's own layout are refused with the closest known key (a misspelt optional figure must not vanish). */
+function checkOwnKeys(json: unknown, file: string): void {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return;
+  checkKeys(file, '', json, OWN_KEYS);
+  for (const [k, v] of Object.entries(json as Record<string, unknown>)) if (v && typeof v === 'object') checkKeys(file, k, v, ['value', 'source']);
+}
+
 function zodMsg(file: string, err: z.ZodError): string {
   const iss = err.issues[0]!;
   return `${file}: field '${iss.path.join('.')}': ${iss.message}`;
@@ -103,6 +114,7 @@ export function parseGpuSpec(json: unknown, file: string): GpuSpec {
       file,
     });
   }
+  checkOwnKeys(json, file);
   const r = OwnLayout.safeParse(json);
   if (!r.success) throw new InputError(zodMsg(file, r.error));
   const g = r.data;

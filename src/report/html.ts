@@ -76,13 +76,16 @@ export function scopeSvgIds(svg: string, prefix: string): string {
     .replace(/(xlink:href|href)="#([^"]+)"/g, (_m, a: string, id: string) => `${a}="#${prefix}-${id}"`);
 }
 
-export function renderHtml(m: ReportModel): string {
+/** One plot as a figure (inline SVG with ids scoped to the plot). */
+function plotFigure(m: ReportModel, id: string): string {
+  const p = m.plots.find((x) => x.id === id);
+  return p ? `<figure class="plot" id="plot-${p.id}" data-plot="${p.id}"><h3>${esc(p.title)}</h3>${scopeSvgIds(p.svg, p.id)}<figcaption>${esc(p.caption)}</figcaption></figure>` : '';
+}
+
+/** The first screen: headline numbers, where the fit is worst, baselines, predicted vs measured. */
+function summarySection(m: ReportModel): string {
   const h = m.headline;
   const v = verdict(h.mape);
-  const plot = (id: string): string => {
-    const p = m.plots.find((x) => x.id === id);
-    return p ? `<figure class="plot" id="plot-${p.id}" data-plot="${p.id}"><h3>${esc(p.title)}</h3>${scopeSvgIds(p.svg, p.id)}<figcaption>${esc(p.caption)}</figcaption></figure>` : '';
-  };
   const first = m.plots[0]!;
   // in-sample numbers flatter the fit: show the held-out (cross-validated) verdict next to them
   const cv = m.fileMetrics.cv;
@@ -98,7 +101,7 @@ export function renderHtml(m: ReportModel): string {
     r.metrics ? spct(r.metrics.biasPct) : '–',
   ]);
 
-  const summary = `
+  return `
 <section class="summary" id="summary">
   <div class="card">
     <div class="big"><span class="num ${v.cls}" id="headline-mape">MAPE ${pct(h.mape)}</span><span class="badge ${v.cls}">${v.word}</span><span class="badge sample">${esc(m.sample.kind)}</span>${cvBadge}</div>
@@ -113,8 +116,11 @@ export function renderHtml(m: ReportModel): string {
   <figure class="figcard plot" id="plot-${first.id}" data-plot="${first.id}"><h3>${esc(first.title)}</h3>${scopeSvgIds(first.svg, first.id)}<figcaption>${esc(first.caption)}</figcaption></figure>
 </section>
 <nav><a href="#comparison">baselines</a><a href="#groups">by group</a><a href="#plots">plots</a><a href="#coefficients">coefficients</a><a href="#identifiability">identifiability</a><a href="#fitfile">fit-file metrics</a><a href="#data">data</a></nav>`;
+}
 
-  const comparison = `
+/** Comparison with the baselines on the same rows. */
+function comparisonSection(m: ReportModel): string {
+  return `
 <h2 id="comparison">Comparison with baselines</h2>
 <p>${esc(comparisonSentence(m))}</p>
 ${table(
@@ -126,23 +132,32 @@ ${table(
   ]),
   [0, 8],
 )}`;
+}
 
-  const groups = `
+/** Accuracy by group, worst first. */
+function groupsSection(m: ReportModel): string {
+  return `
 <h2 id="groups">Accuracy by group</h2>
 <p class="note">Worst group first. Dimensions with a single value in this data are left out (all rows share it).</p>
 ${m.byGroup.map((s) => `<h3>By ${esc(s.label)}</h3>${groupTable(s)}`).join('\n')}`;
+}
 
-  const plots = `
+/** Every plot but the first (which is on the first screen). */
+function plotsSection(m: ReportModel): string {
+  return `
 <h2 id="plots">Plots</h2>
-<p class="note">${esc(first.title)}: at the top of the page.</p>
+<p class="note">${esc(m.plots[0]!.title)}: at the top of the page.</p>
 <div class="plots">
 ${m.plots
   .slice(1)
-  .map((p) => plot(p.id))
+  .map((p) => plotFigure(m, p.id))
   .join('\n')}
 </div>`;
+}
 
-  const coefs = `
+/** Coefficients with their physical reading. */
+function coefficientsSection(m: ReportModel): string {
+  return `
 <h2 id="coefficients">Coefficients</h2>
 <p class="note">Basis '${esc(m.basis)}' v${m.basisVersion}, method ${esc(m.method.name)}${m.method.weight === 'relative' ? ' with relative-error weights' : ''}. Residual σ = ${m.residual.scale === 'relative' ? pct(m.residual.sigma * 100) + ' (relative)' : us(m.residual.sigma)}, ${coef(m.residual.dof)} residual degrees of freedom. Time terms multiply a roofline time: 1/β is the share of peak the work actually reaches.</p>
 ${table(
@@ -160,11 +175,14 @@ ${table(
   ]),
   [0, 4, 5, 8],
 )}`;
+}
 
+/** Identifiability in the fit and on the report's rows. */
+function identifiabilitySection(m: ReportModel): string {
   const fd = m.fitDiagnostics;
   const dd = m.dataDiagnostics;
   const fdProblems = (fd as { problems?: { kind: string; detail: string }[] }).problems ?? [];
-  const ident = `
+  return `
 <h2 id="identifiability">Identifiability</h2>
 <h3>In the fit (training data)</h3>
 <p>Rank ${fd.rank} of ${fd.terms ?? m.coefficients.length} terms; condition number of the scaled design ${cond(fd.conditionNumber)}${fd.activeConditionNumber !== undefined ? `, of the fitted terms ${cond(fd.activeConditionNumber)}` : ''}.${fd.dropped.length ? ` Dropped: ${fd.dropped.map(esc).join(', ')}.` : ''}${fd.merged.length ? ` Merged: ${fd.merged.map((x) => `${esc(x.term)} → ${esc(x.into)}`).join(', ')}.` : ''}</p>
@@ -178,23 +196,29 @@ ${
 <h3>On the report data</h3>
 <p>Rank ${dd.rank} of ${m.coefficients.length} terms; condition number ${cond(dd.conditionNumber)}.</p>
 ${dd.problems.length ? `<ul>${dd.problems.map((p) => `<li>${esc(p.kind)}: ${esc(p.detail)}</li>`).join('')}</ul><p class="note">Terms that are zero or constant here are not tested by these rows: their coefficients come from other data (or are merged) and predictions lean on them only through the constant.</p>` : '<p class="muted">Every term varies independently in these rows.</p>'}`;
+}
 
+/** The train and CV metrics recorded in the fit file. */
+function fileMetricsSection(m: ReportModel): string {
   const fm = m.fileMetrics;
   const fileRows: string[][] = [['training (in-sample)', ...metricCells(fm.train.overall).map(esc)]];
   if (fm.cv) fileRows.push([`cross-validation (${esc(fm.cv.scheme)})`, ...metricCells(fm.cv.overall).map(esc)]);
-  const filem = `
+  return `
 <h2 id="fitfile">Metrics recorded in the fit file</h2>
 ${table(['', ...METRIC_HEADERS], fileRows)}
 ${
-  fm.cv && fm.cv.folds.length
+  fm.cv?.folds.length
     ? `<h3>Cross-validation folds</h3>${table(
         ['fold', ...METRIC_HEADERS],
         fm.cv.folds.map((f) => [esc(f.fold), ...metricCells(f.metrics).map(esc)]),
       )}`
     : ''
 }`;
+}
 
-  const data = `
+/** The data the report was computed on. */
+function dataSection(m: ReportModel): string {
+  return `
 <h2 id="data">Data</h2>
 <p>${esc(m.dataDescription)}. ${int(m.n)} steps with a measured duration${m.skipped ? `; ${int(m.skipped)} steps without <code>duration_us</code> skipped` : ''}.</p>
 ${table(
@@ -214,7 +238,9 @@ ${table(
   5,
 )}
 <p class="note">Fit file <code>${esc(m.fitPath)}</code> (created ${esc(m.fitCreatedAt)}). Report by stepfit ${esc(m.stepfitVersion)}. Plots: vega-lite, rendered to SVG in Node; PNG copies in <code>plots/</code>.</p>`;
+}
 
+export function renderHtml(m: ReportModel): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -226,14 +252,14 @@ ${table(
 <body>
 <header><h1>${esc(m.title)}</h1><span class="meta">basis ${esc(m.basis)} v${m.basisVersion} · ${esc(m.method.name)}${m.method.weight === 'relative' ? ' (relative)' : ''} · ${int(m.n)} steps · ${m.experiments.length} experiment${m.experiments.length === 1 ? '' : 's'}</span></header>
 <main>
-${summary}
-${comparison}
-${groups}
-${plots}
-${coefs}
-${ident}
-${filem}
-${data}
+${summarySection(m)}
+${comparisonSection(m)}
+${groupsSection(m)}
+${plotsSection(m)}
+${coefficientsSection(m)}
+${identifiabilitySection(m)}
+${fileMetricsSection(m)}
+${dataSection(m)}
 </main>
 </body>
 </html>

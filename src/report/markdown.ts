@@ -13,11 +13,10 @@ function table(headers: string[], rows: string[][], left: number[] = []): string
   return out.join('\n');
 }
 
-export function renderMarkdown(m: ReportModel): string {
+/** The first screen: headline numbers, where the fit is worst, baselines, predicted vs measured. */
+function summaryLines(m: ReportModel, L: string[]): void {
   const h = m.headline;
   const v = verdict(h.mape);
-  const L: string[] = [];
-  L.push(`# ${m.title}`, '');
   const cv = m.fileMetrics.cv;
   const cvNote = cv && m.sample.kind !== 'held-out' ? `; held-out (CV) ${pct(cv.overall.mape)}: ${verdict(cv.overall.mape).word}` : '';
   L.push(`**MAPE ${pct(h.mape)}** (${v.word}, ${m.sample.kind}${cvNote}) — median ${pct(h.medianApe)} · p90 ${pct(h.p90Ape)} · p99 ${pct(h.p99Ape)} · bias ${spct(h.biasPct)}`, '');
@@ -40,7 +39,10 @@ export function renderMarkdown(m: ReportModel): string {
   L.push(`_${sampleSentence(m)}_`, '');
   const first = m.plots[0];
   if (first) L.push(`![${first.title}](plots/${first.id}.png)`, '', `_${first.caption}_ ([SVG](plots/${first.id}.svg))`, '');
+}
 
+/** Comparison with the baselines, and accuracy by group (worst first). */
+function comparisonLines(m: ReportModel, L: string[]): void {
   L.push('## Comparison with baselines', '', comparisonSentence(m), '');
   L.push(
     table(
@@ -67,10 +69,16 @@ export function renderMarkdown(m: ReportModel): string {
       '',
     );
   }
+}
 
+/** Every plot but the first, as PNG links. */
+function plotsLines(m: ReportModel, L: string[]): void {
   L.push('## Plots', '');
   for (const p of m.plots.slice(1)) L.push(`### ${p.title}`, '', `![${p.title}](plots/${p.id}.png)`, '', `_${p.caption}_ ([SVG](plots/${p.id}.svg))`, '');
+}
 
+/** Coefficients with their physical reading. */
+function coefficientLines(m: ReportModel, L: string[]): void {
   L.push('## Coefficients', '');
   L.push(
     `Basis '${m.basis}' v${m.basisVersion}, method ${m.method.name}${m.method.weight === 'relative' ? ' with relative-error weights' : ''}. Residual σ = ${m.residual.scale === 'relative' ? pct(m.residual.sigma * 100) + ' (relative)' : us(m.residual.sigma)}, ${coef(m.residual.dof)} residual degrees of freedom. Time terms multiply a roofline time: 1/β is the share of peak the work actually reaches.`,
@@ -94,7 +102,10 @@ export function renderMarkdown(m: ReportModel): string {
     ),
     '',
   );
+}
 
+/** Identifiability in the fit and on the report's rows, and the fit file's metrics. */
+function identifiabilityLines(m: ReportModel, L: string[]): void {
   const fd = m.fitDiagnostics;
   const dd = m.dataDiagnostics;
   const fdProblems = (fd as { problems?: { kind: string; detail: string }[] }).problems ?? [];
@@ -115,7 +126,10 @@ export function renderMarkdown(m: ReportModel): string {
   const rows: string[][] = [['training (in-sample)', ...metricCells(fm.train.overall)]];
   if (fm.cv) rows.push([`cross-validation (${fm.cv.scheme})`, ...metricCells(fm.cv.overall)]);
   L.push(table(['', ...METRIC_HEADERS], rows), '');
+}
 
+/** The data the report was computed on. */
+function dataLines(m: ReportModel, L: string[]): void {
   L.push('## Data', '', `${m.dataDescription}. ${int(m.n)} steps with a measured duration${m.skipped ? `; ${int(m.skipped)} steps without duration_us skipped` : ''}.`, '');
   L.push(
     table(
@@ -135,5 +149,10 @@ export function renderMarkdown(m: ReportModel): string {
     '',
   );
   L.push(`_Fit file \`${m.fitPath}\` (created ${m.fitCreatedAt}). Report by stepfit ${m.stepfitVersion}._`, '');
+}
+
+export function renderMarkdown(m: ReportModel): string {
+  const L: string[] = [`# ${m.title}`, ''];
+  for (const section of [summaryLines, comparisonLines, plotsLines, coefficientLines, identifiabilityLines, dataLines]) section(m, L);
   return L.join('\n');
 }

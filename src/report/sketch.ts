@@ -45,6 +45,11 @@ export class QuantileSketch {
     return this.count;
   }
 
+  /** Numbers held (bounded by ≈ 3k + the number of levels, whatever n). */
+  get size(): number {
+    return this.held;
+  }
+
   /** Whether the sketch still holds every value (quantiles are exact). */
   get exact(): boolean {
     return !this.compacted;

@@ -15,6 +15,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../io/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkKeys } from '../io/keys.js';
 
 export const ManifestEntry = z.object({
   id: z.string().min(1),
@@ -27,6 +28,16 @@ export const ManifestEntry = z.object({
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 export const Manifest = z.object({ experiments: z.array(ManifestEntry).min(1) });
 export type Manifest = z.infer<typeof Manifest>;
+
+/** Keys an experiment entry may carry (`targets` is read by fit/dataset.ts). */
+export const MANIFEST_ENTRY_KEYS: readonly string[] = [...Object.keys(ManifestEntry.shape), 'targets'];
+
+/** Refuse unknown keys (a misspelt `stpes:` is not dropped silently), with the closest known key. */
+function checkManifestKeys(file: string, doc: unknown): void {
+  checkKeys(file, '', doc, Object.keys(Manifest.shape));
+  const ex = (doc as { experiments?: unknown } | null)?.experiments;
+  if (Array.isArray(ex)) ex.forEach((e, i) => checkKeys(file, `experiments.${i}`, e, MANIFEST_ENTRY_KEYS));
+}
 
 /** Resolve a manifest-relative reference: ids (no slash, no .json) stay as they are. */
 function resolveRef(base: string, ref: string): string {
@@ -57,6 +68,7 @@ export function loadManifest(file: string, opts: ManifestOptions = {}): Manifest
   } catch (e) {
     throw new InputError(`${file}: not valid YAML (${(e as Error).message.split('\n')[0]})`);
   }
+  checkManifestKeys(file, doc);
   const r = Manifest.safeParse(doc);
   if (!r.success) {
     const iss = r.error.issues[0]!;

@@ -65,26 +65,31 @@ function readMeta(file: string): Meta {
   const sc = ((m['resolved_config'] as Record<string, unknown> | undefined)?.['scheduler_config'] ?? {}) as Record<string, unknown>;
   const kv = (m['kv_cache'] ?? {}) as Record<string, unknown>;
   const cc = ((m['resolved_config'] as Record<string, unknown> | undefined)?.['cache_config'] ?? {}) as Record<string, unknown>;
-  const int = (...xs: unknown[]): number | undefined => {
-    for (const x of xs) if (typeof x === 'number' && Number.isInteger(x) && x > 0) return x;
+  // a limit that is present must be a positive integer: a negative or fractional one is an error naming its field
+  const int = (...xs: [string, unknown][]): number | undefined => {
+    for (const [field, x] of xs) {
+      if (x === undefined || x === null) continue;
+      if (typeof x === 'number' && Number.isInteger(x) && x > 0) return x;
+      throw new InputError(`${file}: field '${field}': expected a positive integer, got ${JSON.stringify(x)}`);
+    }
     return undefined;
   };
   const out: Meta = {};
   const set = <K extends keyof Meta>(k: K, v: Meta[K] | undefined) => {
     if (v !== undefined) out[k] = v;
   };
-  set('maxNumBatchedTokens', int(ek['max_num_batched_tokens'], sc['max_num_batched_tokens']));
-  set('maxNumSeqs', int(ek['max_num_seqs'], sc['max_num_seqs']));
-  set('dataParallel', int(ek['data_parallel_size']));
-  set('numGpuBlocks', int(kv['num_gpu_blocks'], cc['num_gpu_blocks']));
-  set('blockSize', int(kv['block_size'], cc['block_size']));
+  set('maxNumBatchedTokens', int(['engine_kwargs.max_num_batched_tokens', ek['max_num_batched_tokens']], ['resolved_config.scheduler_config.max_num_batched_tokens', sc['max_num_batched_tokens']]));
+  set('maxNumSeqs', int(['engine_kwargs.max_num_seqs', ek['max_num_seqs']], ['resolved_config.scheduler_config.max_num_seqs', sc['max_num_seqs']]));
+  set('dataParallel', int(['engine_kwargs.data_parallel_size', ek['data_parallel_size']]));
+  set('numGpuBlocks', int(['kv_cache.num_gpu_blocks', kv['num_gpu_blocks']], ['resolved_config.cache_config.num_gpu_blocks', cc['num_gpu_blocks']]));
+  set('blockSize', int(['kv_cache.block_size', kv['block_size']], ['resolved_config.cache_config.block_size', cc['block_size']]));
   const bool = (...xs: unknown[]): boolean | undefined => xs.find((x): x is boolean => typeof x === 'boolean');
   set('prefixCaching', bool(kv['enable_prefix_caching'], cc['enable_prefix_caching']));
   set('reserveFullIsl', bool(sc['scheduler_reserve_full_isl']));
   // vLLM's admission watermark (a later SchedulerConfig field); a resolved config without it (0.19) has none.
   if (typeof sc['watermark'] === 'number' && sc['watermark'] >= 0 && sc['watermark'] < 1) out.watermark = sc['watermark'];
   else if (Object.keys(sc).length > 0) out.watermark = 0;
-  set('tp', int(ek['tensor_parallel_size']));
+  set('tp', int(['engine_kwargs.tensor_parallel_size', ek['tensor_parallel_size']]));
   if (typeof m['model'] === 'string') out.model = m['model'] as string;
   // vLLM's async scheduling stamps a step's tokens while the next step runs: one step of lag.
   const asyncSched = sc['async_scheduling'] ?? ek['async_scheduling'];
