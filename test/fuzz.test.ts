@@ -1,6 +1,7 @@
 /**
  * Seeded fuzzing of the input boundary (issue 14): a few hundred random mutations of a step file,
- * a vLLM OTLP trace and a fit file, each run through the command that reads it. Whatever the
+ * a vLLM OTLP trace, a fit file and a manifest, each run through the command that reads it (a
+ * manifest key the mutation renamed must be refused by name). Whatever the
  * mutation, the outcome is exit 0 or a clean error (exit 1/2, one `stepfit: error:` line): never
  * exit 70, never a stack trace, never a temp file left behind.
  */
@@ -139,5 +140,46 @@ describe.each([
     }
     expect(codes.get(70) ?? 0).toBe(0);
     expect(codes.get(1) ?? 0, `mutations must reach the error paths: ${JSON.stringify([...codes])}`).toBeGreaterThan(CASES / 10);
+  }, 120_000);
+});
+
+describe('fuzz: manifest (JSON, one key per line) → evaluate', () => {
+  it(`${CASES} seeded mutations: a renamed key is refused with a did-you-mean; otherwise exit 0/1/2, one clean error line`, async () => {
+    const r = rng(4);
+    const base = JSON.stringify({ experiments: [{ id: 'a', steps: 's.jsonl', model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1, groups: { workload: 'chat' } }] }, null, 1);
+    const known = new Set(['experiments', 'id', 'steps', 'model', 'gpu', 'tp', 'groups', 'targets']);
+    let renamed = 0;
+    for (let c = 0; c < CASES; c++) {
+      const d = path.join(dir, `case-manifest-${c}`);
+      fs.mkdirSync(d);
+      fs.writeFileSync(path.join(d, 's.jsonl'), steps);
+      let text = base;
+      for (let m = 1 + Math.floor(r() * 2); m > 0; m--) text = mutate(text, r);
+      const f = path.join(d, 'm.json');
+      fs.writeFileSync(f, text);
+      const res = await runCli(['evaluate', '--fit', path.join(dir, 'fit-ok.json'), '--manifest', f]);
+      const why = `case ${c}: exit ${res.code}: ${res.stderr.slice(0, 300)}\n${text}`;
+      expect([0, 1, 2], why).toContain(res.code);
+      expect(res.stderr, why).not.toMatch(/internal error|\n\s+at .*:\d+:\d+/);
+      if (res.code !== 0)
+        expect(
+          res.stderr.split('\n').filter((l) => l.startsWith('stepfit: error:')),
+          why,
+        ).toHaveLength(1);
+      // a key that is not a manifest key (outside the free-form groups) must be refused, naming it
+      let doc: unknown = null;
+      try {
+        doc = JSON.parse(text.replace(/^\ufeff/, ''));
+      } catch {}
+      const e0 = (doc as { experiments?: Record<string, unknown>[] } | null)?.experiments?.[0];
+      const unknown = [...Object.keys((doc as object | null) ?? {}), ...Object.keys(e0 && typeof e0 === 'object' ? e0 : {})].find((k) => !known.has(k));
+      // (JSON.parse keeps the last of duplicate keys; YAML refuses them, a clean error of its own)
+      if (unknown !== undefined && !/not valid YAML/.test(res.stderr)) {
+        renamed++;
+        expect(res.code, why).toBe(1);
+        expect(res.stderr, why).toMatch(new RegExp(`unknown key '[^']*${unknown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`));
+      }
+    }
+    expect(renamed, 'the key-renaming mutation must be exercised').toBeGreaterThan(5);
   }, 120_000);
 });
