@@ -138,7 +138,10 @@ describe('row 15: the message names the right file and field', () => {
     fs.writeFileSync(f, JSON.stringify({ ...JSON.parse(fs.readFileSync(fit, 'utf8')), basis: 'mystery' }));
     const r = await runCli(['evaluate', '--fit', f, '--steps', path.join(dir, 'ok.jsonl'), ...M]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/mystery\.json: fit file uses basis 'mystery', which this stepfit does not know \(known: /);
+    expect(r.stderr).toMatch(/mystery\.json: field 'basis': unknown basis 'mystery' \(known: seed, /);
+    fs.writeFileSync(f, JSON.stringify({ ...JSON.parse(fs.readFileSync(fit, 'utf8')), basis: 'rooflin' }));
+    const r2 = await runCli(['evaluate', '--fit', f, '--steps', path.join(dir, 'ok.jsonl'), ...M]);
+    expect(r2.stderr).toMatch(/field 'basis': unknown basis 'rooflin' \(did you mean 'roofline'\?\)/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

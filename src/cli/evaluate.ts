@@ -6,6 +6,9 @@ import { evaluateFit } from '../fit/evaluate.js';
 import { metricsLine, groupTables } from '../fit/format.js';
 import { datasetFromFlags } from './fit.js';
 import { checkFit } from '../predict/load.js';
+import { BASES } from '../basis/registry.js';
+import { InputError } from '../io/errors.js';
+import { closest } from '../io/keys.js';
 import { SkippedLines, SKIP_BAD_HELP } from './skip-bad.js';
 
 export function evaluateCommand(io: CliIO) {
@@ -26,6 +29,10 @@ export function evaluateCommand(io: CliIO) {
     .action(async (o) => {
       const fit = readFitFile(o.fit);
       // a known basis, matching terms and sane numbers, each refusal naming the file and field
+      if (!BASES[fit.basis]) {
+        const hint = closest(fit.basis, Object.keys(BASES));
+        throw new InputError(`${o.fit}: field 'basis': unknown basis '${fit.basis}'${hint ? ` (did you mean '${hint}'?)` : ''} (known: ${Object.keys(BASES).join(', ')})`);
+      }
       checkFit(fit, o.fit);
       const skipped = new SkippedLines(o.skipBad === true);
       const ds = skipped.dataset(datasetFromFlags(o, 'evaluate'));
