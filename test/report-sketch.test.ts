@@ -98,8 +98,16 @@ describe('report metrics beyond the sketch size', () => {
     const fitted = fitDatasetSync(ds, { basis: 'seed', method: 'nnls', weight: 'relative', seed: 1 });
     writeFitFile(fitPath, buildFitFile(fitted, await fitProvenance(ds, 'test', '2026-01-01T00:00:00Z')));
     const loaded = loadFit(fitPath);
-    const d = await collectReportData(loaded, ds, { engine: false });
+    const d = await collectReportData(loaded, ds, { engine: false, seedMaxRows: 3000 });
     expect(d.n).toBe(12_000);
+    // the seed refit ran on a seeded sample of about 3000 rows and is scored on all of them
+    const seed = d.comparators.find((c) => c.id === 'seed')!;
+    expect(seed.rows).toBe(12_000);
+    expect(d.seedFit!.rows).toBeGreaterThan(2700);
+    expect(d.seedFit!.rows).toBeLessThan(3300);
+    expect(seed.description).toMatch(new RegExp(`seeded random sample of ${d.seedFit!.rows} of these 12000 rows`));
+    expect(overallMetrics(d, 'seed')!.n).toBe(12_000);
+    expect(overallMetrics(d, 'seed')!.mape).toBeLessThan(2 * overallMetrics(d, 'fit')!.mape + 1);
     const p: number[] = [];
     const m: number[] = [];
     for (const e of ds.experiments) {

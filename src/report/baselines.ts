@@ -1,22 +1,32 @@
 /**
- * The report's baselines that need the data before the main pass: the seven-term seed basis refit
- * on the report's rows, and the naive baseline's per-phase-mix median of the measured step time.
- * The medians are taken from the seed refit's first pass over each experiment (a tap on its step
- * stream); an experiment that pass did not read to the end (no refit, or it failed) gets a pass of
- * its own. Medians come from a quantile sketch: exact up to SKETCH_K rows per phase mix, within
- * RANK_ERROR·n in rank beyond (sketch.ts).
+ * The report's baselines that need the data before the main pass: the naive baseline's
+ * per-phase-mix median of the measured step time, and the seven-term seed basis refit.
+ *
+ * - One pass counts the rows and fills a quantile sketch per phase mix (medians exact up to
+ *   SKETCH_K rows per phase mix, within RANK_ERROR·n in rank beyond: sketch.ts).
+ * - The seed refit uses every row up to SEED_MAX_ROWS; beyond, a seeded uniform sample of about
+ *   SEED_MAX_ROWS rows (each row kept with probability SEED_MAX_ROWS / n, the same rows on every
+ *   pass). A Huber refit takes one pass per IRLS iteration: on a sample the fitter replays its row
+ *   cache (≈ 80 B per row) instead of re-reading millions of steps per iteration, and the memory
+ *   stays bounded. Its predictions are still scored on every row.
  */
 import { InputError } from '../io/errors.js';
 import type { Step } from '../steps/step.js';
 import type { LoadedFit } from '../predict/load.js';
 import { fitDataset, type FitDataset, type FitResult, type FitMethod } from '../fit/api.js';
+import { makeRng } from '../util/rng.js';
 import { QuantileSketch } from './sketch.js';
 import { measuredSteps, phaseOf } from './steps.js';
+
+/** Rows the seed refit uses at most (beyond: a seeded uniform sample of about this many). */
+export const SEED_MAX_ROWS = 1_000_000;
 
 export interface Baselines {
   seedFit: FitResult | null;
   seedNote?: string;
   seedMethod: FitMethod;
+  /** Rows the seed refit used (all rows, or the sample's size). */
+  seedRows: number;
   /** Median measured step time per phase mix (prefill-only, decode-only, mixed); NaN without rows. */
   medians: [number, number, number];
 }
@@ -26,60 +36,48 @@ export function seedMethodFor(fitMethod: string): FitMethod {
   return fitMethod === 'ols' || fitMethod === 'nnls' || fitMethod === 'huber' ? fitMethod : 'nnls';
 }
 
-/** Measured step times of one experiment by phase mix, filled from a step stream read to its end. */
-class PhaseTap {
-  started = false;
-  done = false;
-  sketches = [new QuantileSketch(), new QuantileSketch(), new QuantileSketch()];
-
-  reset(): void {
-    this.sketches = [new QuantileSketch(), new QuantileSketch(), new QuantileSketch()];
-    this.done = false;
-  }
-
-  async *wrap(src: AsyncIterable<Step>): AsyncGenerator<Step> {
-    this.started = true;
-    for await (const s of src) {
-      this.sketches[phaseOf(s)]!.add(s.durationUs!);
-      yield s;
+/** One pass: the number of rows and the median measured step time per phase mix. */
+async function phaseMedians(ds: FitDataset): Promise<{ rows: number; medians: [number, number, number] }> {
+  const sketches = [new QuantileSketch(), new QuantileSketch(), new QuantileSketch()];
+  let rows = 0;
+  for (const e of ds.experiments) {
+    for await (const s of measuredSteps(e)) {
+      sketches[phaseOf(s)]!.add(s.durationUs!);
+      rows++;
     }
-    this.done = true;
   }
+  return { rows, medians: sketches.map((s) => s.quantile(0.5)) as [number, number, number] };
 }
 
-async function refitSeed(loaded: LoadedFit, ds: FitDataset, taps: PhaseTap[], method: FitMethod): Promise<{ seedFit: FitResult | null; seedNote?: string }> {
+/** The steps of a stream kept with probability `keep` (seeded: the same rows on every call). */
+async function* sampled(src: AsyncIterable<Step>, keep: number, seed: number): AsyncGenerator<Step> {
+  const rng = makeRng(seed);
+  for await (const s of src) if (rng.next() < keep) yield s;
+}
+
+async function refitSeed(loaded: LoadedFit, ds: FitDataset, method: FitMethod, keep: number): Promise<{ seedFit: FitResult | null; seedNote?: string }> {
   // on the report's rows: measured steps only (request-level targets are not report rows)
   const measured: FitDataset = {
     experiments: ds.experiments.map((e, ei) => ({
       ...e,
       targets: undefined,
-      steps: () => (taps[ei]!.started ? measuredSteps(e) : taps[ei]!.wrap(measuredSteps(e))),
+      steps: () => (keep < 1 ? sampled(measuredSteps(e), keep, 1000 + ei) : measuredSteps(e)),
     })),
   };
   try {
-    const seedFit = await fitDataset(measured, { basis: 'seed', method, weight: loaded.fit.method.weight, seed: 1, collinear: 'resolve' });
-    return { seedFit };
+    return { seedFit: await fitDataset(measured, { basis: 'seed', method, weight: loaded.fit.method.weight, seed: 1, collinear: 'resolve' }) };
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     return { seedFit: null, seedNote: `seed refit failed: ${e.message}` };
   }
 }
 
-/** The seed refit (unless opts.seed is false) and the naive baseline's medians. */
-export async function reportBaselines(loaded: LoadedFit, ds: FitDataset, seed: boolean): Promise<Baselines> {
+/** The naive baseline's medians and the seed refit (unless `seed` is false). */
+export async function reportBaselines(loaded: LoadedFit, ds: FitDataset, seed: boolean, maxSeedRows = SEED_MAX_ROWS): Promise<Baselines> {
   const seedMethod = seedMethodFor(loaded.fit.method.name);
-  const taps = ds.experiments.map(() => new PhaseTap());
-  const refit = seed ? await refitSeed(loaded, ds, taps, seedMethod) : { seedFit: null, seedNote: 'not requested (--no-seed)' };
-  for (let ei = 0; ei < ds.experiments.length; ei++) {
-    const tap = taps[ei]!;
-    if (tap.done) continue;
-    tap.reset();
-    for await (const s of measuredSteps(ds.experiments[ei]!)) tap.sketches[phaseOf(s)]!.add(s.durationUs!);
-  }
-  const medians = [0, 1, 2].map((k) => {
-    const all = new QuantileSketch();
-    for (const t of taps) all.merge(t.sketches[k]!);
-    return all.quantile(0.5);
-  }) as [number, number, number];
-  return { ...refit, seedMethod, medians };
+  const { rows, medians } = await phaseMedians(ds);
+  if (!seed) return { seedFit: null, seedNote: 'not requested (--no-seed)', seedMethod, seedRows: 0, medians };
+  const keep = rows > maxSeedRows ? maxSeedRows / rows : 1;
+  const refit = await refitSeed(loaded, ds, seedMethod, keep);
+  return { ...refit, seedMethod, seedRows: refit.seedFit?.rows ?? 0, medians };
 }
