@@ -89,13 +89,14 @@ export function reconstructCommand(io: CliIO) {
     .addOption(new Option('--time-unit <unit>', 'sweep: unit of the time columns').choices(['ms', 'us', 's'] as const).default('ms' as const))
     .option('--model-map <map>', 'sweep: model name → configs/models id, name=id[:group=value],...')
     .option('--gpu-map <map>', 'sweep: hardware name → configs/hardware id, name=id[:group=value],...')
+    .option('--workers <n>', 'vllm-otlp: parser threads (default: up to 4 for traces of 64 MiB and more, else 1); outputs do not depend on it', intOption('--workers'))
     .option('--keep-uncertain', 'vllm-otlp: keep steps whose composition could not be pinned (default: drop them, counted in the summary)')
     .option('--skip-bad', 'skip bad input records (reported in the summary) instead of failing')
     .option('--json', 'print the summary as JSON')
     .action(async (o) => {
       const fmt = o.format;
       const perFormat: Record<string, readonly string[]> = {
-        'vllm-otlp': ['labels', 'duration', 'keepUncertain'],
+        'vllm-otlp': ['labels', 'duration', 'keepUncertain', 'workers'],
         'request-log': ['maxNumSeqs', 'dataParallel', 'outputLagSteps'],
         sweep: ['outDir', 'manifest', 'columns', 'modelMap', 'gpuMap'],
         ...Object.fromEntries(REQUEST_FORMATS.map((f) => [f.name, f.options])),
@@ -186,6 +187,7 @@ export function reconstructCommand(io: CliIO) {
                 duration: (o.duration ?? DEFAULT_DURATION) as DurationSource,
                 ...(o.experiment ? { experiment: o.experiment } : {}),
                 ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
+                ...(o.workers ? { workers: o.workers } : {}),
               },
               {
                 steps: (b: Step[]) => (pq ? Promise.resolve(pq.add(b)) : ws!.write(lines(b, stepToJson))),
