@@ -206,8 +206,9 @@ function* plainChunks(file: string, chunkBytes: number, maxLineBytes: number): G
       }
       carry = end < len ? Buffer.from(buf.subarray(end, len)) : undefined;
       const chunk = buf.subarray(0, end);
-      yield { buf: chunk, firstLine: nextLine };
-      nextLine += countLines(chunk);
+      const firstLine = nextLine;
+      nextLine += countLines(chunk); // before the yield: a worker pool takes the buffer over
+      yield { buf: chunk, firstLine };
     }
   } finally {
     fs.closeSync(fd);

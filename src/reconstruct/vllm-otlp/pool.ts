@@ -2,6 +2,8 @@
  * A pool of worker threads that parse trace chunks (parse-worker.ts). Results come back as
  * promises, one per chunk; the caller applies them in chunk order (deterministic merge).
  */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ChunkResult, TraceChunk } from './chunks.js';
 import type { ChunkJob } from './parse-worker.js';
@@ -11,11 +13,22 @@ interface Waiter {
   reject(e: Error): void;
 }
 
-/** The worker script next to this module (.ts under tsx/vitest, .js when built). */
-function workerScript(): { url: URL; execArgv?: string[] } {
+let bundled: string | undefined;
+
+/**
+ * A worker running parse-worker next to this module: the built .js; from the TypeScript sources
+ * (tsx, vitest) a CommonJS bundle of parse-worker.ts made with esbuild, since module loader hooks
+ * do not reach worker threads on Node 20.
+ */
+function startWorker(): Worker {
   const here = import.meta.url;
-  if (here.endsWith('.ts')) return { url: new URL('./parse-worker.ts', here), execArgv: ['--import', 'tsx'] };
-  return { url: new URL('./parse-worker.js', here) };
+  if (!here.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', here));
+  if (bundled === undefined) {
+    const esbuild = createRequire(here)('esbuild') as typeof import('esbuild');
+    const r = esbuild.buildSync({ entryPoints: [fileURLToPath(new URL('./parse-worker.ts', here))], bundle: true, platform: 'node', format: 'cjs', write: false, logLevel: 'silent' });
+    bundled = r.outputFiles[0]!.text;
+  }
+  return new Worker(bundled, { eval: true });
 }
 
 export class ChunkPool {
@@ -29,9 +42,8 @@ export class ChunkPool {
     private readonly file: string,
     private readonly perBucket: number,
   ) {
-    const { url, execArgv } = workerScript();
     for (let i = 0; i < n; i++) {
-      const w = new Worker(url, execArgv ? { execArgv } : {});
+      const w = startWorker();
       w.on('message', (m: { id: number; result?: ChunkResult; error?: string }) => {
         const waiter = this.waiting.get(m.id);
         this.waiting.delete(m.id);
