@@ -98,21 +98,21 @@ describe('OTLP fast path (scan.ts)', () => {
   it('declines on values it would have to interpret: bad step ids, missing attributes, duplicate keys, intValue as a number', () => {
     const l = lines.find((x) => x.includes('step.REQUEST_SNAPSHOT') && x.includes('journey.SCHEDULED'))!;
     /** Replace the first `a` after `marker`. */
-    const after = (marker: string, a: string, b: string): string => {
+    const replaceAfter = (marker: string, a: string, b: string): string => {
       const i = l.indexOf(a, l.indexOf(marker));
       return l.slice(0, i) + b + l.slice(i + a.length);
     };
     const bad = [
-      after('step.BATCH_SUMMARY', '"key":"step.id","value":{"intValue":"', '"key":"step.id","value":{"intValue":"-'),
-      after('journey.SCHEDULED', '"key":"scheduler.step"', '"key":"scheduler.stepx"'),
-      after('step.REQUEST_SNAPSHOT', '"key":"request.phase","value":{"stringValue":"', '"key":"request.phase","value":{"stringValue":"X'),
+      replaceAfter('step.BATCH_SUMMARY', '"key":"step.id","value":{"intValue":"', '"key":"step.id","value":{"intValue":"-'),
+      replaceAfter('journey.SCHEDULED', '"key":"scheduler.step"', '"key":"scheduler.stepx"'),
+      replaceAfter('step.REQUEST_SNAPSHOT', '"key":"request.phase","value":{"stringValue":"', '"key":"request.phase","value":{"stringValue":"X'),
     ];
     for (const text of bad) {
       expect(text).not.toBe(l);
       expect(fast(text)).toBeUndefined();
       expect(JSON.parse(full(text))[2].length).toBeGreaterThan(0); // the full parser reports it
     }
-    const odd = [l.replace('{"resourceSpans":', '{"resourceSpans":[],"resourceSpans":'), after('step.REQUEST_SNAPSHOT', '"intValue":"1', '"intValue":1')];
+    const odd = [l.replace('{"resourceSpans":', '{"resourceSpans":[],"resourceSpans":'), replaceAfter('step.REQUEST_SNAPSHOT', '"intValue":"1', '"intValue":1')];
     for (const text of odd) {
       expect(text).not.toBe(l);
       expect(fast(text)).toBeUndefined();
