@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emitTraceLines, writeTrace } from '../src/reconstruct/vllm-otlp/emit.js';
+import { emitTraceLines, writeTrace } from '../src/reconstruct/vllm-otlp/trace-file.js';
 import { generateScheduleLog, type GenerateOptions } from '../src/reconstruct/vllm-otlp/generate.js';
 import { parseOtlpLine, type ParsedLine } from '../src/reconstruct/vllm-otlp/parse.js';
 import { reconstructOtlp, type OtlpOptions } from '../src/reconstruct/vllm-otlp/read.js';

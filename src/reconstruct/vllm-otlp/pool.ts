@@ -17,7 +17,7 @@ let bundled: string | undefined;
 
 /**
  * A worker running parse-worker next to this module: the built .js; from the TypeScript sources
- * (tsx, vitest) a CommonJS bundle of parse-worker.ts made with esbuild, since module loader hooks
+ * (tsx, vitest) an ES module bundle of parse-worker.ts made with esbuild (as a data: URL), since module loader hooks
  * do not reach worker threads on Node 20.
  */
 function startWorker(): Worker {
@@ -25,10 +25,10 @@ function startWorker(): Worker {
   if (!here.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', here));
   if (bundled === undefined) {
     const esbuild = createRequire(here)('esbuild') as typeof import('esbuild');
-    const r = esbuild.buildSync({ entryPoints: [fileURLToPath(new URL('./parse-worker.ts', here))], bundle: true, platform: 'node', format: 'cjs', write: false, logLevel: 'silent' });
-    bundled = r.outputFiles[0]!.text;
+    const r = esbuild.buildSync({ entryPoints: [fileURLToPath(new URL('./parse-worker.ts', here))], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'silent' });
+    bundled = `data:text/javascript;base64,${Buffer.from(r.outputFiles[0]!.text).toString('base64')}`;
   }
-  return new Worker(bundled, { eval: true });
+  return new Worker(new URL(bundled));
 }
 
 export class ChunkPool {
