@@ -160,16 +160,20 @@ function isGzipFile(file: string): boolean {
  * Cut a (possibly gzipped) file into chunks of about `chunkBytes` that end at a line end. A read or
  * gzip error is thrown after the chunk of the complete lines before it, with readLines's message.
  */
-export async function* readChunks(file: string, chunkBytes: number, maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<TraceChunk> {
+export async function* readChunks(file: string, chunkBytes: number, o: { maxLineBytes?: number; reuse?: boolean } = {}): AsyncGenerator<TraceChunk> {
+  const maxLineBytes = o.maxLineBytes ?? MAX_LINE_BYTES;
   if (fs.existsSync(file) && !fs.statSync(file).isDirectory() && !isGzipFile(file)) {
-    yield* plainChunks(file, chunkBytes, maxLineBytes);
+    yield* plainChunks(file, chunkBytes, maxLineBytes, o.reuse ?? false);
     return;
   }
   yield* streamChunks(file, chunkBytes, maxLineBytes);
 }
 
-/** A plain file: read straight into each chunk's own buffer; only a partial last line is copied. */
-function* plainChunks(file: string, chunkBytes: number, maxLineBytes: number): Generator<TraceChunk> {
+/**
+ * A plain file: read straight into each chunk's own buffer; only a partial last line is copied.
+ * With `reuse` (the consumer is done with a chunk when it asks for the next), one buffer serves them all.
+ */
+function* plainChunks(file: string, chunkBytes: number, maxLineBytes: number, reuse: boolean): Generator<TraceChunk> {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -180,9 +184,11 @@ function* plainChunks(file: string, chunkBytes: number, maxLineBytes: number): G
     let carry: Buffer | undefined;
     let nextLine = 1;
     let eof = false;
+    let spare: Buffer | undefined;
     while (!eof) {
       const size = Math.max(chunkBytes, 2 * (carry?.length ?? 0));
-      const buf = Buffer.allocUnsafeSlow(size);
+      const buf = spare && spare.length === size ? spare : Buffer.allocUnsafeSlow(size);
+      if (reuse) spare = buf;
       let len = carry ? carry.copy(buf, 0) : 0;
       while (len < size) {
         let n: number;

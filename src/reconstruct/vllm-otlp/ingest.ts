@@ -59,7 +59,7 @@ export async function ingestTrace(o: IngestOptions, steps: SpillBuckets, api: Sp
   const inFlight: Promise<ChunkResult>[] = [];
   try {
     try {
-      for await (const c of readChunks(o.file, o.chunkBytes ?? 4 << 20)) {
+      for await (const c of readChunks(o.file, o.chunkBytes ?? 4 << 20, { reuse: !pool })) {
         if (!pool) {
           apply(parseChunk(c.buf, c.firstLine, o.file, o.perBucket));
           continue;

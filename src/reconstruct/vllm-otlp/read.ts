@@ -227,6 +227,7 @@ function fillSummary(run: Run, c: IngestCounts, st: ReplayStats, nTargets: numbe
     'request labels': nLabels,
     'max requests in flight': st.maxInFlight,
     'spilled to disk (MiB)': Math.round((run.steps.spilledBytes / 2 ** 20) * 10) / 10,
+    'lines read by the full parser (the fast path declined them)': c.slowLines,
   };
   if (c.ignoredSpans) sum.notes.push(`${c.ignoredSpans} spans of other scopes ignored`);
 }
