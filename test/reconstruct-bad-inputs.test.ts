@@ -5,7 +5,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { generateScheduleLog } from '../src/reconstruct/vllm-otlp/generate.js';
-import { emitTraceLines } from '../src/reconstruct/vllm-otlp/emit.js';
+import { emitTraceLines } from '../src/reconstruct/vllm-otlp/trace-file.js';
 import { runCli } from './support/cli.js';
 
 let dir: string;

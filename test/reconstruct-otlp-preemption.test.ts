@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { generateScheduleLog, type GenerateOptions } from '../src/reconstruct/vllm-otlp/generate.js';
-import { writeTrace } from '../src/reconstruct/vllm-otlp/emit.js';
+import { writeTrace } from '../src/reconstruct/vllm-otlp/trace-file.js';
 import { scheduleToSteps } from '../src/scheduler/schedule-log.js';
 import { reconstructOtlp } from '../src/reconstruct/vllm-otlp/read.js';
 import type { Step } from '../src/steps/step.js';

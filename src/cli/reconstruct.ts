@@ -1,7 +1,8 @@
 /**
  * `stepfit reconstruct`: engine logs → canonical step records (+ request-level targets, labels,
  * and for sweeps one step file per experiment and a manifest). Outputs are written atomically:
- * on any error none of them is left behind.
+ * on any error none of them is left behind. Formats come from reconstruct/registry.ts; this file
+ * has no per-format code.
  */
 import path from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
@@ -14,14 +15,12 @@ import { targetToJson, type RequestTarget } from '../steps/targets.js';
 import { writeManifest } from '../steps/manifest.js';
 import { isParquetPath, StepParquetWriter } from '../steps/parquet.js';
 import { formatSummary, type ReconstructSummary } from '../reconstruct/summary.js';
-import { reconstructOtlp } from '../reconstruct/vllm-otlp/read.js';
-import { DEFAULT_DURATION, DURATION_SOURCES, type DurationSource } from '../reconstruct/vllm-otlp/replay.js';
+import { DEFAULT_DURATION, DURATION_SOURCES } from '../reconstruct/vllm-otlp/replay.js';
 import type { RequestLabel } from '../reconstruct/vllm-otlp/labels.js';
-import { reconstructRequestLog } from '../reconstruct/request-log/read.js';
-import { reconstructSweep, parseColumnMapping, parseIdMap, sweepManifest, SPLITWISE_HARDWARE, SPLITWISE_MODELS, type TimeUnit } from '../reconstruct/sweep/read.js';
-import { REQUEST_FORMATS, requestFormat } from '../reconstruct/formats.js';
+import { parseColumnMapping, parseIdMap, SPLITWISE_HARDWARE, SPLITWISE_MODELS, type TimeUnit } from '../reconstruct/sweep/read.js';
+import { RECONSTRUCT_FORMATS, reconstructFormat, type ExperimentsFormat, type FormatOption, type ReconstructFormat, type ReconstructInput, type StepStreamFormat } from '../reconstruct/registry.js';
 
-const FORMATS = ['vllm-otlp', 'request-log', 'sweep', ...REQUEST_FORMATS.map((f) => f.name)] as const;
+const FORMAT_NAMES = RECONSTRUCT_FORMATS.map((f) => f.name);
 
 /** Open writers for every named output; `all` commits or aborts them together. */
 class Outputs {
@@ -63,18 +62,23 @@ function labelText(b: RequestLabel[], csv: boolean): string {
 
 const lines = <T>(xs: readonly T[], f: (x: T) => string): string => (xs.length ? xs.map(f).join('\n') + '\n' : '');
 
-export function reconstructCommand(io: CliIO) {
+function baseCommand() {
   return new Command('reconstruct')
     .description('turn engine logs (vLLM OTLP traces, request timing logs, batch sweeps) into canonical step records')
-    .addOption(new Option('--format <format>', 'input format').choices(FORMATS).makeOptionMandatory())
+    .addOption(new Option('--format <format>', 'input format').choices(FORMAT_NAMES).makeOptionMandatory())
     .requiredOption('--in <path>', 'input: trace file or experiment dir (vllm-otlp); requests.jsonl or its dir (request-log); CSV (sweep)')
-    .option('--out <file>', 'output step records (vllm-otlp, request-log): JSON Lines, or Parquet when the name ends in .parquet')
-    .option('--targets <file>', 'output request-level timing targets, JSON Lines (vllm-otlp, request-log)')
+    .option('--out <file>', 'output step records: JSON Lines, or Parquet when the name ends in .parquet')
+    .option('--targets <file>', 'output request-level timing targets, JSON Lines')
     .option('--labels <file>', 'output per-request labels (µs): queueing, TTFT, prefill/decode time net of preemption gaps, E2E (vllm-otlp; JSON Lines, or CSV when the name ends in .csv)')
     .option('--out-dir <dir>', 'sweep: directory for one step file per experiment')
     .option('--manifest <file>', 'sweep: manifest to write (default <out-dir>/manifest.yaml)')
     .option('--experiment <id>', 'experiment id for the step records (default: from the input path)')
     .addOption(new Option('--duration <source>', `vllm-otlp: step duration source (default ${DEFAULT_DURATION}: next traced step's ts_start_ns − this one's)`).choices(DURATION_SOURCES))
+    .option('--workers <n>', 'vllm-otlp: parser threads (default: up to 4 for traces of 64 MiB and more, else 1); outputs do not depend on it', intOption('--workers'));
+}
+
+function withEngineOptions(c: ReturnType<typeof baseCommand>) {
+  return c
     .option('--max-num-batched-tokens <n>', 'engine token budget per step (default: exp-config.yaml / meta.json)', intOption('--max-num-batched-tokens'))
     .option('--max-num-seqs <n>', 'request-log: max running requests (default: meta.json, else 256)', intOption('--max-num-seqs'))
     .option('--data-parallel <n>', 'request-log: data-parallel engines (default: meta.json, else 1)', intOption('--data-parallel'))
@@ -84,125 +88,105 @@ export function reconstructCommand(io: CliIO) {
       '--output-lag-steps <n>',
       "request-log, vllm-request-spans, vllm-bench: steps between a token's forward pass and its logged time (default: 1 with async scheduling)",
       intOption('--output-lag-steps', 0),
-    )
+    );
+}
+
+function withSweepOptions(c: ReturnType<typeof withEngineOptions>) {
+  return c
     .option('--columns <map>', 'sweep: column mapping key=column,... (keys: model, hardware, tp, batch, prompt, tokens, prefill_time, decode_time; =value for a constant, - for absent)')
     .addOption(new Option('--time-unit <unit>', 'sweep: unit of the time columns').choices(['ms', 'us', 's'] as const).default('ms' as const))
     .option('--model-map <map>', 'sweep: model name → configs/models id, name=id[:group=value],...')
     .option('--gpu-map <map>', 'sweep: hardware name → configs/hardware id, name=id[:group=value],...')
     .option('--keep-uncertain', 'vllm-otlp: keep steps whose composition could not be pinned (default: drop them, counted in the summary)')
     .option('--skip-bad', 'skip bad input records (reported in the summary) instead of failing')
-    .option('--json', 'print the summary as JSON')
-    .action(async (o) => {
-      const fmt = o.format;
-      const perFormat: Record<string, readonly string[]> = {
-        'vllm-otlp': ['labels', 'duration', 'keepUncertain'],
-        'request-log': ['maxNumSeqs', 'dataParallel', 'outputLagSteps'],
-        sweep: ['outDir', 'manifest', 'columns', 'modelMap', 'gpuMap'],
-        ...Object.fromEntries(REQUEST_FORMATS.map((f) => [f.name, f.options])),
-      };
-      const mine = new Set(perFormat[fmt] ?? []);
-      for (const [f, keys] of Object.entries(perFormat)) {
-        if (f === fmt) continue;
-        for (const k of keys)
-          if (!mine.has(k) && (o as Record<string, unknown>)[k] !== undefined)
-            throw new UsageError(`option --${String(k).replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} does not apply to --format ${fmt}`);
+    .option('--json', 'print the summary as JSON');
+}
+
+type Opts = ReturnType<ReturnType<typeof withSweepOptions>['opts']>;
+
+/** Refuse an option that belongs to other formats only. */
+function checkOptions(fmt: ReconstructFormat, o: Opts): void {
+  const mine = new Set<FormatOption>(fmt.options);
+  for (const f of RECONSTRUCT_FORMATS) {
+    for (const k of f.options) {
+      if (!mine.has(k) && (o as Record<string, unknown>)[k] !== undefined) {
+        throw new UsageError(`option --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} does not apply to --format ${fmt.name}`);
       }
-      let summary: ReconstructSummary;
-      const reg = requestFormat(fmt);
-      if (reg) {
-        if (!o.out) throw new UsageError(`--format ${fmt} needs --out <steps.jsonl>`);
-        const r = await reg.run({
-          input: o.in,
-          skipBad: !!o.skipBad,
-          ...(o.experiment ? { experiment: o.experiment } : {}),
-          ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
-          ...(o.maxNumSeqs ? { maxNumSeqs: o.maxNumSeqs } : {}),
-          ...(o.numGpuBlocks ? { numGpuBlocks: o.numGpuBlocks } : {}),
-          ...(o.blockSize ? { blockSize: o.blockSize } : {}),
-          ...(o.outputLagSteps !== undefined ? { outputLagSteps: o.outputLagSteps } : {}),
-        });
-        const files = [{ path: o.out, data: lines(r.steps, stepToJson) }];
-        if (o.targets) files.push({ path: o.targets, data: lines(r.targets, targetToJson) });
-        writeFilesAtomic(files);
-        summary = r.summary;
-      } else if (fmt === 'sweep') {
-        if (!o.outDir) throw new UsageError('--format sweep needs --out-dir (one step file per experiment) ');
-        if (o.out || o.targets) throw new UsageError('--format sweep writes --out-dir and --manifest, not --out/--targets');
-        const r = await reconstructSweep({
-          input: o.in,
-          columns: parseColumnMapping(o.columns),
-          timeUnit: o.timeUnit as TimeUnit,
-          models: parseIdMap(o.modelMap, SPLITWISE_MODELS),
-          hardware: parseIdMap(o.gpuMap, SPLITWISE_HARDWARE),
-          skipBad: !!o.skipBad,
-        });
-        const manifest = o.manifest ?? path.join(o.outDir, 'manifest.yaml');
-        const file = (id: string) => path.resolve(o.outDir!, `${id}.jsonl`);
-        writeFilesAtomic(r.experiments.map((e) => ({ path: file(e.id), data: lines(e.steps, stepToJson) })));
-        writeManifest(manifest, { experiments: sweepManifest(r.experiments, file) });
-        summary = r.summary;
-        summary.notes.push(`wrote ${r.experiments.length} step files to ${o.outDir} and manifest ${manifest}`);
-      } else {
-        if (!o.out) throw new UsageError(`--format ${fmt} needs --out <steps.jsonl>`);
-        if (fmt === 'request-log') {
-          const r = await reconstructRequestLog({
-            input: o.in,
-            skipBad: !!o.skipBad,
-            ...(o.experiment ? { experiment: o.experiment } : {}),
-            ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
-            ...(o.maxNumSeqs ? { maxNumSeqs: o.maxNumSeqs } : {}),
-            ...(o.dataParallel ? { dataParallel: o.dataParallel } : {}),
-            ...(o.outputLagSteps !== undefined ? { outputLagSteps: o.outputLagSteps } : {}),
-          });
-          if (isParquetPath(o.out)) {
-            const pq = new StepParquetWriter(o.out);
-            try {
-              pq.add(r.steps);
-              if (o.targets) writeFilesAtomic([{ path: o.targets, data: lines(r.targets, targetToJson) }]);
-              pq.commit();
-            } catch (e) {
-              pq.abort();
-              throw e;
-            }
-          } else {
-            const files = [{ path: o.out, data: lines(r.steps, stepToJson) }];
-            if (o.targets) files.push({ path: o.targets, data: lines(r.targets, targetToJson) });
-            writeFilesAtomic(files);
-          }
-          summary = r.summary;
-        } else {
-          const outs = new Outputs();
-          const pq = isParquetPath(o.out) ? new StepParquetWriter(o.out) : undefined;
-          const ws = pq ? undefined : outs.open(o.out);
-          const wt = o.targets ? outs.open(o.targets) : undefined;
-          const wl = o.labels ? outs.open(o.labels) : undefined;
-          if (wl && o.labels!.endsWith('.csv')) await wl.write(LABEL_COLUMNS.join(',') + '\n');
-          try {
-            summary = await reconstructOtlp(
-              {
-                input: o.in,
-                skipBad: !!o.skipBad,
-                keepUncertain: !!o.keepUncertain,
-                duration: (o.duration ?? DEFAULT_DURATION) as DurationSource,
-                ...(o.experiment ? { experiment: o.experiment } : {}),
-                ...(o.maxNumBatchedTokens ? { maxNumBatchedTokens: o.maxNumBatchedTokens } : {}),
-              },
-              {
-                steps: (b: Step[]) => (pq ? Promise.resolve(pq.add(b)) : ws!.write(lines(b, stepToJson))),
-                ...(wt ? { targets: (b: RequestTarget[]) => wt.write(lines(b, targetToJson)) } : {}),
-                ...(wl ? { labels: (b: RequestLabel[]) => wl.write(labelText(b, o.labels!.endsWith('.csv'))) } : {}),
-              },
-            );
-            await outs.commit();
-            pq?.commit();
-          } catch (e) {
-            pq?.abort();
-            await outs.abort();
-            throw e;
-          }
-        }
-      }
-      if (o.json) io.out(JSON.stringify(summary, null, 2));
-      else io.out(formatSummary(summary).join('\n'));
+    }
+  }
+}
+
+/** The typed options every format reads from (the sweep's maps parsed here, at the edge). */
+function toInput(fmt: ReconstructFormat, o: Opts): ReconstructInput {
+  const sweep =
+    fmt.kind === 'experiments'
+      ? { columns: parseColumnMapping(o.columns), timeUnit: o.timeUnit as TimeUnit, models: parseIdMap(o.modelMap, SPLITWISE_MODELS), hardware: parseIdMap(o.gpuMap, SPLITWISE_HARDWARE) }
+      : undefined;
+  const opt = <K extends keyof ReconstructInput>(k: K, v: ReconstructInput[K] | undefined): Partial<ReconstructInput> => (v === undefined ? {} : { [k]: v });
+  return {
+    input: o.in,
+    skipBad: !!o.skipBad,
+    ...(o.experiment ? { experiment: o.experiment } : {}),
+    ...opt('maxNumBatchedTokens', o.maxNumBatchedTokens || undefined),
+    ...opt('maxNumSeqs', o.maxNumSeqs || undefined),
+    ...opt('dataParallel', o.dataParallel || undefined),
+    ...opt('numGpuBlocks', o.numGpuBlocks || undefined),
+    ...opt('blockSize', o.blockSize || undefined),
+    ...opt('outputLagSteps', o.outputLagSteps),
+    ...opt('duration', o.duration),
+    ...opt('keepUncertain', o.keepUncertain ? true : undefined),
+    ...opt('workers', o.workers || undefined),
+    ...opt('sweep', sweep),
+  };
+}
+
+/** Stream a format's steps (JSONL or Parquet), targets and labels into atomic outputs. */
+async function writeStream(fmt: StepStreamFormat, input: ReconstructInput, o: Opts): Promise<ReconstructSummary> {
+  if (!o.out) throw new UsageError(`--format ${fmt.name} needs --out <steps.jsonl>`);
+  const outs = new Outputs();
+  const pq = isParquetPath(o.out) ? new StepParquetWriter(o.out) : undefined;
+  try {
+    const ws = pq ? undefined : outs.open(o.out);
+    const wt = o.targets ? outs.open(o.targets) : undefined;
+    const wl = o.labels ? outs.open(o.labels) : undefined;
+    const csv = !!o.labels?.endsWith('.csv');
+    if (wl && csv) await wl.write(LABEL_COLUMNS.join(',') + '\n');
+    const summary = await fmt.run(input, {
+      steps: (b: Step[]) => (pq ? Promise.resolve(pq.add(b)) : ws!.write(lines(b, stepToJson))),
+      ...(wt ? { targets: (b: RequestTarget[]) => wt.write(lines(b, targetToJson)) } : {}),
+      ...(wl ? { labels: (b: RequestLabel[]) => wl.write(labelText(b, csv)) } : {}),
     });
+    await outs.commit();
+    pq?.commit();
+    return summary;
+  } catch (e) {
+    pq?.abort();
+    await outs.abort();
+    throw e;
+  }
+}
+
+/** One step file per experiment and a manifest (sweeps). */
+async function writeExperiments(fmt: ExperimentsFormat, input: ReconstructInput, o: Opts): Promise<ReconstructSummary> {
+  if (!o.outDir) throw new UsageError(`--format ${fmt.name} needs --out-dir (one step file per experiment) `);
+  if (o.out || o.targets) throw new UsageError(`--format ${fmt.name} writes --out-dir and --manifest, not --out/--targets`);
+  const outDir = o.outDir;
+  const r = await fmt.run(input);
+  const manifest = o.manifest ?? path.join(outDir, 'manifest.yaml');
+  const file = (id: string) => path.resolve(outDir, `${id}.jsonl`);
+  writeFilesAtomic(r.experiments.map((e) => ({ path: file(e.id), data: lines(e.steps, stepToJson) })));
+  writeManifest(manifest, { experiments: r.manifest(file) });
+  r.summary.notes.push(`wrote ${r.experiments.length} step files to ${outDir} and manifest ${manifest}`);
+  return r.summary;
+}
+
+export function reconstructCommand(io: CliIO) {
+  return withSweepOptions(withEngineOptions(baseCommand())).action(async (o) => {
+    const fmt = reconstructFormat(o.format);
+    if (!fmt) throw new UsageError(`unknown --format ${o.format}`);
+    checkOptions(fmt, o);
+    const input = toInput(fmt, o);
+    const summary = fmt.kind === 'experiments' ? await writeExperiments(fmt, input, o) : await writeStream(fmt, input, o);
+    io.out(o.json ? JSON.stringify(summary, null, 2) : formatSummary(summary).join('\n'));
+  });
 }

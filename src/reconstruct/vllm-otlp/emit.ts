@@ -9,23 +9,21 @@
  *     em.addRequest(req);          // before its first event
  *     em.addStep(step);            // in increasing step order
  *     em.end();                    // flushes spans of unfinished requests and the shuffle buffer
- * - whole logs: `emitTraceLines(log, opts)`, `writeTrace(file, log, opts)`, `writeExperimentDir(dir, log, opts)`.
+ * - whole logs (trace-file.ts): `emitTraceLines(log, opts)`, `writeTrace(file, log, opts)`, `writeExperimentDir(dir, log, opts)`.
  *
  * Within one step the emitter applies, in order: QUEUED / SCHEDULED / PREEMPTED events, the
  * entries (which advance each request's output-token count), then FIRST_TOKEN / FINISHED events.
  * Derived attributes (decode.done_tokens, num_preemptions, finish.status) come from that tracking
  * when the event does not give them.
  */
-import { trackTemp, releaseTemp } from '../../io/atomic.js';
-import fs from 'node:fs';
-import path from 'node:path';
-import zlib from 'node:zlib';
-import { once } from 'node:events';
-import YAML from 'yaml';
 import { makeRng, type Rng } from '../../util/rng.js';
 import { InputError } from '../../io/errors.js';
-import type { JourneyEvent, ScheduleConfig, ScheduleLog, ScheduleRequest, ScheduleStep, StepEntry } from '../../scheduler/schedule-log.js';
+import type { JourneyEvent, ScheduleRequest, ScheduleStep, StepEntry } from '../../scheduler/schedule-log.js';
 import { entrySamplesToken } from '../../scheduler/schedule-log.js';
+import { type Attr, apiRequestId, dbl, int, type OtlpEvent, type OtlpSpan, str } from './otlp-json.js';
+
+export { apiRequestId } from './otlp-json.js';
+export { expConfigYaml, TraceFileWriter } from './trace-writer.js';
 
 export interface EmitOptions {
   /** Emit step.REQUEST_SNAPSHOT events on traced steps (default true). */
@@ -45,38 +43,6 @@ export interface EmitOptions {
   /** Unix epoch ns of monotonic 0, for startTimeUnixNano/endTimeUnixNano (default 1.7e18). */
   unixEpochNs?: bigint;
 }
-
-type AttrValue = { intValue: string } | { doubleValue: number } | { stringValue: string } | { boolValue: boolean };
-interface Attr {
-  key: string;
-  value: AttrValue;
-}
-interface OtlpEvent {
-  timeUnixNano: string;
-  name: string;
-  attributes: Attr[];
-}
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-  attributes: Attr[];
-  events: OtlpEvent[];
-}
-
-const int = (key: string, v: number): Attr => ({ key, value: { intValue: String(Math.round(v)) } });
-const dbl = (key: string, v: number): Attr => ({ key, value: { doubleValue: v } });
-const str = (key: string, v: string): Attr => ({ key, value: { stringValue: v } });
-
-/** The API-side id: the engine id without a trailing `-<n>-<hex>` (vLLM appends `-0-<hash>`). */
-export function apiRequestId(engineId: string): string {
-  return engineId.replace(/-\d+-[0-9a-f]+$/i, '');
-}
-
 interface ReqState {
   req: ScheduleRequest;
   traceId: string;
@@ -396,156 +362,4 @@ export class OtlpTraceEmitter {
     b.length = 0;
     return this.stats;
   }
-}
-
-/**
- * Feed a whole schedule log to an emitter: each request is added just before the first step
- * that mentions it (so memory follows the in-flight set), then the steps in order.
- */
-export function emitLog(log: ScheduleLog, em: OtlpTraceEmitter): EmitStats {
-  const byId = new Map(log.requests.map((r) => [r.id, r] as const));
-  const added = new Set<string>();
-  for (const s of log.steps) {
-    for (const e of s.events) {
-      if (!added.has(e.request)) {
-        const r = byId.get(e.request);
-        if (!r) throw new InputError(`emit: step ${s.step} event refers to unknown request '${e.request}'`);
-        em.addRequest(r);
-        added.add(e.request);
-      }
-    }
-    em.addStep(s);
-  }
-  return em.end();
-}
-
-/** Emit a whole schedule log to an array of JSON lines (no newlines). */
-export function emitTraceLines(log: ScheduleLog, opts: EmitOptions = {}): string[] {
-  const lines: string[] = [];
-  emitLog(log, new OtlpTraceEmitter(opts, (l) => lines.push(l)));
-  return lines;
-}
-
-/**
- * A streaming, atomic trace file writer (temp file renamed into place on `close`), gzipped when
- * `gzip` is set or the name ends in `.gz`. `line()` is synchronous (fits the emitter's sink);
- * call `await drain()` now and then to honour back-pressure.
- */
-export class TraceFileWriter {
-  private readonly tmp: string;
-  private readonly file: fs.WriteStream;
-  private readonly head: NodeJS.WritableStream;
-  private buf: string[] = [];
-  private bufLen = 0;
-  private closed = false;
-  private error: Error | null = null;
-  bytesIn = 0;
-
-  constructor(
-    readonly target: string,
-    gzip = target.endsWith('.gz'),
-  ) {
-    try {
-      fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
-    } catch (e) {
-      throw new InputError(`cannot write trace '${target}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    this.tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}`);
-    trackTemp(this.tmp);
-    this.file = fs.createWriteStream(this.tmp);
-    // an unwritable directory (EACCES/EPERM) or a full disk surfaces from close() as one line, not an unhandled stream error
-    this.file.on('error', (e) => {
-      this.error ??= e;
-    });
-    if (gzip) {
-      const gz = zlib.createGzip({ level: 1 });
-      gz.pipe(this.file);
-      this.head = gz;
-    } else {
-      this.head = this.file;
-    }
-  }
-
-  line(s: string): void {
-    this.buf.push(s);
-    this.bufLen += s.length + 1;
-    if (this.bufLen > 1 << 20) this.flushBuf();
-  }
-
-  private needDrain = false;
-  private flushBuf(): void {
-    if (this.buf.length === 0) return;
-    const chunk = this.buf.join('\n') + '\n';
-    this.bytesIn += Buffer.byteLength(chunk);
-    this.buf = [];
-    this.bufLen = 0;
-    if (!this.head.write(chunk)) this.needDrain = true;
-  }
-
-  async drain(): Promise<void> {
-    if (this.needDrain) {
-      this.needDrain = false;
-      await once(this.head as unknown as NodeJS.EventEmitter, 'drain');
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.flushBuf();
-    this.closed = true;
-    this.head.end();
-    if (!this.error) await Promise.race([once(this.file, 'finish'), once(this.file, 'close')]);
-    if (this.error) {
-      fs.rmSync(this.tmp, { force: true });
-      releaseTemp(this.tmp);
-      throw new InputError(`cannot write trace '${this.target}': ${this.error.message}`);
-    }
-    fs.renameSync(this.tmp, this.target);
-    releaseTemp(this.tmp);
-  }
-
-  abort(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.file.destroy();
-    fs.rmSync(this.tmp, { force: true });
-    releaseTemp(this.tmp);
-  }
-}
-
-/** Write a schedule log as a trace file (atomic; gzip by `.gz` suffix or opts). */
-export async function writeTrace(file: string, log: ScheduleLog, opts: EmitOptions & { gzip?: boolean } = {}): Promise<EmitStats> {
-  const w = new TraceFileWriter(file, opts.gzip ?? file.endsWith('.gz'));
-  try {
-    const stats = emitLog(log, new OtlpTraceEmitter(opts, (l) => w.line(l)));
-    await w.close();
-    return stats;
-  } catch (e) {
-    w.abort();
-    throw e;
-  }
-}
-
-/** The exp-config.yaml of an experiment directory, as the data-collection harness writes it. */
-export function expConfigYaml(cfg: ScheduleConfig): string {
-  const o: Record<string, unknown> = {
-    model: cfg.model ?? 'unknown',
-    tensor_parallelism: cfg.tensorParallelism ?? 1,
-    max_num_batched_tokens: cfg.maxNumBatchedTokens,
-  };
-  if (cfg.maxModelLen !== undefined) o['max_model_len'] = cfg.maxModelLen;
-  if (cfg.maxNumSeqs !== undefined) o['max_num_seqs'] = cfg.maxNumSeqs;
-  if (cfg.blockSize !== undefined) o['block_size'] = cfg.blockSize;
-  if (cfg.numGpuBlocks !== undefined) o['num_gpu_blocks'] = cfg.numGpuBlocks;
-  return YAML.stringify(o);
-}
-
-/** Write `<dir>/exp-config.yaml` and `<dir>/traces.json` (or `traces.json.gz` with gzip). Needs `log.config`. */
-export async function writeExperimentDir(dir: string, log: ScheduleLog, opts: EmitOptions & { gzip?: boolean } = {}): Promise<EmitStats> {
-  if (!log.config) throw new InputError('writeExperimentDir: the schedule log has no config (max_num_batched_tokens is required)');
-  fs.mkdirSync(dir, { recursive: true });
-  const stats = await writeTrace(path.join(dir, opts.gzip ? 'traces.json.gz' : 'traces.json'), log, opts);
-  fs.writeFileSync(path.join(dir, 'exp-config.yaml'), expConfigYaml(log.config));
-  fs.mkdirSync(path.join(dir, 'results'), { recursive: true });
-  return stats;
 }

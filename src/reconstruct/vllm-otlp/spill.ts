@@ -49,6 +49,22 @@ export class SpillBuckets {
     if (this.buffered > this.memCapBytes) this.spill();
   }
 
+  /** Add `n` records already joined by '\n' (one chunk of a parsed trace). */
+  addJoined(key: number, text: string, n: number): void {
+    let b = this.buf.get(key);
+    if (!b) {
+      b = [];
+      this.buf.set(key, b);
+    }
+    const loose = this.loose.get(key) ?? 0;
+    if (loose > 1) b.push(b.splice(b.length - loose, loose).join('\n'));
+    b.push(text);
+    this.loose.set(key, 0);
+    this.records += n;
+    this.buffered += text.length + 1;
+    if (this.buffered > this.memCapBytes) this.spill();
+  }
+
   private fileOf(key: number): string {
     if (!this.dir) this.dir = fs.mkdtempSync(path.join(this.tmpRoot, `stepfit-${this.tag}-`));
     return path.join(this.dir, `${key}.rec`);

@@ -1,0 +1,274 @@
+/**
+ * OTLP attribute arrays on the fast path (scan.ts): `[{"key": K, "value": {"intValue": "N"}}, …]`
+ * → one slot per attribute key the records use, with the value parse.ts `attrValue` would give.
+ */
+import { byLength, GIVE_UP, JsonCursor, Q, type WordTable } from './json-cursor.js';
+
+/** Object keys and names the walker matches in place (no string is built for them). */
+export const WORDS = [
+  'resourceSpans',
+  'scopeSpans',
+  'scope',
+  'spans',
+  'name',
+  'attributes',
+  'events',
+  'key',
+  'value',
+  'intValue',
+  'doubleValue',
+  'stringValue',
+  'boolValue',
+  'journey.QUEUED',
+  'journey.SCHEDULED',
+  'journey.FIRST_TOKEN',
+  'journey.PREEMPTED',
+  'journey.FINISHED',
+  'step.BATCH_SUMMARY',
+  'step.REQUEST_SNAPSHOT',
+  'api.ARRIVED',
+  'api.DEPARTED',
+  'api.ABORTED',
+] as const;
+export const W = Object.fromEntries(WORDS.map((w, i) => [w, i])) as { readonly [K in (typeof WORDS)[number]]: number };
+
+/** Attribute keys the records use; their values go to per-key slots. */
+const ATTR_KEYS = [
+  'gen_ai.request.id',
+  'scheduler.step',
+  'ts.monotonic',
+  'ts.monotonic_ns',
+  'schedule.kind',
+  'prefill.done_tokens',
+  'prefill.total_tokens',
+  'decode.done_tokens',
+  'num_preemptions',
+  'finish.status',
+  'decode.max_tokens',
+  'step.id',
+  'step.ts_start_ns',
+  'step.ts_end_ns',
+  'step.duration_us',
+  'batch.num_prefill_reqs',
+  'batch.num_decode_reqs',
+  'batch.prefill_tokens',
+  'batch.decode_tokens',
+  'queue.running_depth',
+  'queue.waiting_depth',
+  'kv.blocks_total_gpu',
+  'kv.blocks_free_gpu',
+  'request.id',
+  'request.phase',
+  'request.num_prompt_tokens',
+  'request.num_computed_tokens',
+  'request.num_output_tokens',
+  'request.num_preemptions',
+  'request.scheduled_tokens_this_step',
+  'event.ts.monotonic',
+] as const;
+export const A = Object.fromEntries(ATTR_KEYS.map((w, i) => [w, i])) as { readonly [K in (typeof ATTR_KEYS)[number]]: number };
+/** Keys whose string values are kept (the others are only checked). */
+const KEEP_STRING = new Set<number>([A['gen_ai.request.id'], A['schedule.kind'], A['finish.status'], A['request.id'], A['request.phase']]);
+const WORDS_BY_LEN = byLength(WORDS);
+const ATTRS_BY_LEN = byLength(ATTR_KEYS);
+
+const NULL = Buffer.from('null');
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const PRE_KEY = Buffer.from('{"key":"');
+const PRE_VALUE = Buffer.from('","value":{"');
+const INT_VALUE = Buffer.from('intValue":"');
+const STRING_VALUE = Buffer.from('stringValue":"');
+const DOUBLE_VALUE = Buffer.from('doubleValue":');
+const CLOSE2 = Buffer.from('}}');
+
+const UNDEF = 0;
+const NUM = 1;
+const STR = 2;
+const OTHER = 3;
+
+/** The values of one attribute array, one slot per known key (later keys win, as in a Map). */
+export class Bag {
+  readonly kind = new Uint8Array(ATTR_KEYS.length);
+  readonly nums = new Float64Array(ATTR_KEYS.length);
+  readonly strs: (string | undefined)[] = ATTR_KEYS.map(() => undefined);
+  clear(): void {
+    this.kind.fill(UNDEF);
+  }
+  /** parse.ts `optNum`: a finite number, else undefined. */
+  num(k: number): number | undefined {
+    if (this.kind[k] !== NUM) return undefined;
+    const v = this.nums[k]!;
+    return Number.isFinite(v) ? v : undefined;
+  }
+  /** A kept string value, else undefined. */
+  str(k: number): string | undefined {
+    return this.kind[k] === STR ? this.strs[k] : undefined;
+  }
+}
+
+export class AttrCursor extends JsonCursor {
+  /** The attributes of the current event, and of the current span. */
+  readonly bag = new Bag();
+  readonly spanBag = new Bag();
+
+  constructor() {
+    super(WORDS_BY_LEN);
+  }
+
+  attrValue(bag: Bag, k: number): void {
+    const c = this.ws();
+    if (c === 110) {
+      this.lit(NULL);
+      bag.kind[k] = UNDEF;
+      return;
+    }
+    if (c !== 123) throw GIVE_UP;
+    this.p++;
+    const t = this.key(true);
+    if (t === -2) {
+      bag.kind[k] = UNDEF;
+      return;
+    }
+    if (t === W.intValue) {
+      bag.nums[k] = this.intString();
+      bag.kind[k] = NUM;
+    } else if (t === W.doubleValue) {
+      if (this.ws() === Q) this.stringValue(bag, k);
+      else {
+        bag.nums[k] = this.number();
+        bag.kind[k] = NUM;
+      }
+    } else if (t === W.stringValue) this.stringValue(bag, k);
+    else if (t === W.boolValue) {
+      if (this.ws() === 116) this.lit(TRUE);
+      else this.lit(FALSE);
+      bag.kind[k] = OTHER;
+    } else throw GIVE_UP;
+    if (this.key(false) !== -2) throw GIVE_UP;
+  }
+
+  stringValue(bag: Bag, k: number): void {
+    if (KEEP_STRING.has(k)) bag.strs[k] = this.str();
+    else this.str();
+    bag.kind[k] = STR;
+  }
+
+  /** Does the line have the bytes `w` at i? */
+  attrKey(from: number, to: number): number {
+    const cands: WordTable[number] | undefined = ATTRS_BY_LEN[to - from];
+    if (cands === undefined) return -1;
+    const b = this.b;
+    for (let c = 0; c < cands.length; c++) {
+      const w = cands[c]![0];
+      let k = 0;
+      while (k < w.length && b[from + k] === w[k]) k++;
+      if (k === w.length) return cands[c]![1];
+    }
+    return -1;
+  }
+
+  /**
+   * The compact shape `{"key":"K","value":{"intValue":"N"}}` (or doubleValue / stringValue) of one
+   * attribute at the cursor, read in one go; false (nothing consumed) for any other shape.
+   */
+  attrCompact(bag: Bag): boolean {
+    const p = this.p;
+    if (!this.has(p, PRE_KEY)) return false;
+    const ke = this.plainEnd(p + PRE_KEY.length);
+    if (ke < 0 || !this.has(ke, PRE_VALUE)) return false;
+    const k = this.attrKey(p + PRE_KEY.length, ke);
+    let i = ke + PRE_VALUE.length;
+    if (this.has(i, INT_VALUE)) {
+      i += INT_VALUE.length;
+      const e = this.plainEnd(i);
+      if (e < 0 || !this.has(e + 1, CLOSE2)) return false;
+      if (k >= 0) {
+        this.p = i - 1;
+        bag.nums[k] = this.intString();
+        bag.kind[k] = NUM;
+      }
+      this.p = e + 1 + CLOSE2.length;
+      return true;
+    }
+    if (this.has(i, STRING_VALUE)) {
+      i += STRING_VALUE.length;
+      const e = this.plainEnd(i);
+      if (e < 0 || !this.has(e + 1, CLOSE2)) return false;
+      if (k >= 0) {
+        if (KEEP_STRING.has(k)) bag.strs[k] = this.b.toString('latin1', i, e);
+        bag.kind[k] = STR;
+      }
+      this.p = e + 1 + CLOSE2.length;
+      return true;
+    }
+    if (this.has(i, DOUBLE_VALUE)) {
+      this.p = i + DOUBLE_VALUE.length;
+      const c = this.at(this.p);
+      if (!(c === 45 || (c >= 48 && c <= 57))) {
+        this.p = p;
+        return false;
+      }
+      const v = this.number();
+      if (!this.has(this.p, CLOSE2)) {
+        this.p = p;
+        return false;
+      }
+      if (k >= 0) {
+        bag.nums[k] = v;
+        bag.kind[k] = NUM;
+      }
+      this.p += CLOSE2.length;
+      return true;
+    }
+    return false;
+  }
+
+  /** An attribute array into `bag` (cleared first). */
+  attrs(bag: Bag): void {
+    bag.clear();
+    this.expect(91);
+    for (let f = true; this.more(f); f = false) {
+      this.ws();
+      if (this.attrCompact(bag)) continue;
+      this.expect(123);
+      let key = -2;
+      let seen = 0;
+      for (let k = this.key(true); k !== -2; k = this.key(false)) {
+        if (k === W.key && seen === 0) {
+          seen = 1;
+          key = this.word(ATTRS_BY_LEN);
+        } else if (k === W.value && seen === 1) {
+          seen = 2;
+          if (key >= 0) this.attrValue(bag, key);
+          else this.skip();
+        } else if (k === W.key || k === W.value)
+          throw GIVE_UP; // value before key, or twice
+        else this.skip();
+      }
+      if (seen === 0) throw GIVE_UP;
+      if (seen === 1 && key >= 0) bag.kind[key] = UNDEF; // {key} without a value: Map.set(key, undefined)
+    }
+  }
+
+  /** One event object: its name's word id (attributes go to `bag`). */
+  event(): number {
+    this.expect(123);
+    let name = -2;
+    let seen = 0;
+    this.bag.clear();
+    for (let k = this.key(true); k !== -2; k = this.key(false)) {
+      if (k === W.name) {
+        if (seen & 1) throw GIVE_UP;
+        seen |= 1;
+        name = this.word(WORDS_BY_LEN);
+      } else if (k === W.attributes) {
+        if (seen & 2) throw GIVE_UP;
+        seen |= 2;
+        this.attrs(this.bag);
+      } else this.skip();
+    }
+    if (!(seen & 1)) throw GIVE_UP;
+    return name;
+  }
+}
