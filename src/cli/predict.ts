@@ -42,8 +42,7 @@ export function predictCommand(io: CliIO) {
         const chunks = grid ? predictGridCsv(grid, pr, stats, check, o.experiment ?? 'grid') : predictStepsCsv(readSteps(o.steps!), pr, stats, check, provenanceOf(loaded.fit, ref));
         for await (const c of chunks) await w.write(c);
       });
-      const warn = check.summary();
-      if (warn) io.err(`predict: warning: ${warn}`);
+      printExtrapolation(io, 'predict', check);
       // with a published fit (an id from stepfit fits list): say when the asked model/GPU has none of its own
       const near = path.resolve(path.dirname(loaded.path)) === FITS_DIR ? nearestFits(o.model, o.gpu, readCards(), readTransfers()) : null;
       if (near) io.err(`predict: note: ${nearestLine(o.model, o.gpu, near)}`);
@@ -53,4 +52,15 @@ export function predictCommand(io: CliIO) {
       else if (!pr.hasCovariance) line += '; intervals cover residual noise only (fit file has no covariance)';
       io.err(line);
     });
+}
+
+/**
+ * A new model / GPU / TP is what a what-if asks for: a note. Steps beyond the training ranges are a warning
+ * (the fit has never seen such batches, whatever the context).
+ */
+export function printExtrapolation(io: CliIO, cmd: string, check: ExtrapolationCheck): void {
+  const ctx = check.contextSummary();
+  if (ctx) io.err(`${cmd}: note: ${ctx}`);
+  const ranges = check.rangeSummary();
+  if (ranges) io.err(`${cmd}: warning: ${ranges}`);
 }

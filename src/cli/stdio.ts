@@ -54,7 +54,7 @@ export async function spoolStdin(input: AsyncIterable<Uint8Array | string>): Pro
   try {
     for await (const c of input) {
       const b = typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-      if (head === null || head.length < 4) head = Buffer.concat([head ?? Buffer.alloc(0), b]).subarray(0, 4);
+      if (b.length > 0 && (head === null || head.length < 4)) head = Buffer.concat([head ?? Buffer.alloc(0), b]).subarray(0, 4);
       fs.writeSync(fd, b);
     }
   } finally {
