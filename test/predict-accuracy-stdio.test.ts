@@ -10,6 +10,7 @@ import { memoryIO } from '../src/cli/io.js';
 import { tmpDir, handFit, synthDataset, writeJson, writeStepsFile, readCsv } from './predict-fixtures.js';
 import { PREDICT_COLUMNS } from '../src/predict/csv.js';
 import { stepToJson, type Step } from '../src/steps/step.js';
+import { extensionFor } from '../src/cli/stdio.js';
 
 const SEED_COEFS = [1.3, 1.6, 1.2, 0.8, 11, 4.5, 150];
 
@@ -158,6 +159,25 @@ describe("'-' in other commands", () => {
     const r = await run(['export', '--fit', '-', '--to', 'json'], fs.readFileSync(fitPath, 'utf8'));
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ basis: 'seed' });
+  });
+
+  it('standard input is recognised by content: Parquet, gzip, JSON Lines, a JSON document, CSV, YAML', () => {
+    const b = (s: string): Buffer => Buffer.from(s);
+    expect(extensionFor(Buffer.from('PAR1\x15\x04', 'latin1'))).toBe('.parquet');
+    expect(extensionFor(Buffer.from([0x1f, 0x8b, 8, 0]))).toBe('.jsonl.gz');
+    expect(extensionFor(b('{"experiment":"e","step":0,"prefill":[],"decode":[5]}\n{"experiment"'))).toBe('.jsonl');
+    expect(extensionFor(b('{\n  "stepfitFit": 1,\n'))).toBe('.json');
+    expect(extensionFor(b('model,gpu,tp,isl,osl,concurrency\nqwen3-32b,h100-sxm,2,1024,128,8\n'))).toBe('.csv');
+    expect(extensionFor(b('kind: poisson\nrequests: 20\n'))).toBe('.yaml');
+  });
+
+  it('simulate --workload - takes a YAML spec from standard input', async () => {
+    const r = await run(
+      ['simulate', '--engine', '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--workload', '-', '--out', path.join(dir, 'sim')],
+      'kind: poisson\nrequests: 10\nrate: 5\ninput: 128\noutput: 8\n',
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'sim', 'summary.json'), 'utf8'))).toMatchObject({ requests: 10, finished: 10 });
   });
 
   it('sample --out -: step records on standard output', async () => {

@@ -44,9 +44,31 @@ export function stdioPlan(inputs: readonly PathRole[], outputs: readonly PathRol
   return { stdinFlag: ins[0]?.flag ?? null, dataOnStdout: outs.length > 0 };
 }
 
+/**
+ * The file name ending readers expect for what standard input holds, recognised by content: Parquet
+ * ('PAR1'), gzip (magic bytes; JSON Lines inside), JSON Lines (the first line is a JSON value), a JSON
+ * document, CSV (a first line of commas without ':'), else YAML.
+ */
+export function extensionFor(head: Buffer): string {
+  if (head.subarray(0, 4).toString('latin1') === 'PAR1') return '.parquet';
+  if (head[0] === 0x1f && head[1] === 0x8b) return '.jsonl.gz';
+  const text = head.toString('utf8').replace(/^\uFEFF/, '');
+  const first = text.split('\n', 1)[0]!.trim();
+  try {
+    JSON.parse(first);
+    if (/^[{[]/.test(first)) return '.jsonl';
+  } catch {
+    /* not one JSON value on the first line */
+  }
+  if (/^\s*[{[]/.test(text)) return '.json';
+  if (first.includes(',') && !first.includes(':')) return '.csv';
+  return '.yaml';
+}
+
 /** Read standard input to its end into a tracked temp file (removed at exit); returns its path. */
 export async function spoolStdin(input: AsyncIterable<Uint8Array | string>): Promise<string> {
-  let head: Buffer | null = null;
+  const HEAD = 64 * 1024;
+  let head = Buffer.alloc(0);
   const base = path.join(os.tmpdir(), `stepfit-stdin-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   const tmp = `${base}.part`;
   trackTemp(tmp);
@@ -54,15 +76,14 @@ export async function spoolStdin(input: AsyncIterable<Uint8Array | string>): Pro
   try {
     for await (const c of input) {
       const b = typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-      if (b.length > 0 && (head === null || head.length < 4)) head = Buffer.concat([head ?? Buffer.alloc(0), b]).subarray(0, 4);
+      if (head.length < HEAD && b.length > 0) head = Buffer.concat([head, b.subarray(0, HEAD - head.length)]);
       fs.writeSync(fd, b);
     }
   } finally {
     fs.closeSync(fd);
   }
-  if (head === null) throw new InputError(`${STDIN_NAME}: standard input is empty`);
-  // Parquet readers go by the file name; everything else sniffs the content (gzip magic, JSON)
-  const file = head.toString('latin1') === 'PAR1' ? `${base}.parquet` : `${base}.jsonl`;
+  if (head.length === 0) throw new InputError(`${STDIN_NAME}: standard input is empty`);
+  const file = base + extensionFor(head);
   trackTemp(file);
   fs.renameSync(tmp, file);
   return file;
