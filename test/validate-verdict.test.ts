@@ -5,6 +5,8 @@
 import { describe, it, expect } from 'vitest';
 import { formatSuiteText, suiteVerdict, verdictLines } from '../src/validate/format.js';
 import type { SplitResult, SuiteResult } from '../src/validate/run.js';
+import { exitOnVerdict } from '../src/cli/validate.js';
+import { InputError } from '../src/io/errors.js';
 
 const metrics = (mape: number) => ({ n: 10, mape, medianApe: mape, p90Ape: mape, p99Ape: mape, rmseUs: 1, r2: 0.9, biasPct: 0 });
 const row = (config: string, mape: number, extra: Partial<SplitResult>): SplitResult =>
@@ -48,5 +50,21 @@ describe('validate verdict: guards vs targets', () => {
     const v = suiteVerdict(suite([row('seed', 20, { reference: { mape: 14.5, tolerance: 0.5, ok: null, why: 'collinear' } })]));
     expect(v.guards.checked).toBe(0);
     expect(verdictLines(v)).toEqual(['guards: none in this suite (nothing decides a FAIL)']);
+  });
+
+  it('exit code: a failed guard always exits 1; a missed target only under --check', () => {
+    const code = (f: () => void): number => {
+      try {
+        f();
+        return 0;
+      } catch (e) {
+        return e instanceof InputError ? e.exitCode : 70;
+      }
+    };
+    expect(code(() => exitOnVerdict(['x (seed): MAPE 17 does not reproduce 15.5 ± 0.5'], [], false))).toBe(1);
+    expect(() => exitOnVerdict(['x (seed): MAPE 17 does not reproduce 15.5 ± 0.5'], [], false)).toThrow(/^validate: FAIL: x \(seed\)/);
+    expect(code(() => exitOnVerdict([], ['x (default): MAPE 7.7 misses the target ≤ 7'], false))).toBe(0);
+    expect(code(() => exitOnVerdict([], ['x (default): MAPE 7.7 misses the target ≤ 7'], true))).toBe(1);
+    expect(code(() => exitOnVerdict([], [], true))).toBe(0);
   });
 });

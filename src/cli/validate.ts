@@ -65,7 +65,7 @@ export function validateCommand(io: CliIO) {
 }
 
 /** The exit code matches what was printed: a failed guard (printed FAIL) exits 1; a missed target only under --check. */
-function exitOnVerdict(guardsFailed: readonly string[], targetsNotMet: readonly string[], check: boolean): void {
+export function exitOnVerdict(guardsFailed: readonly string[], targetsNotMet: readonly string[], check: boolean): void {
   if (guardsFailed.length > 0) throw new InputError(`validate: FAIL: ${guardsFailed.join('; ')}`);
   if (check && targetsNotMet.length > 0) throw new InputError(`validate --check: target not met: ${targetsNotMet.join('; ')}`);
 }
