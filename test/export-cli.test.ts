@@ -102,14 +102,16 @@ describe('export --to table', () => {
       table,
     ]);
     expect(r1.code, r1.stderr).toBe(0);
-    expect(r1.stderr).toMatch(/warning: extrapolating: model 'llama-2-7b' not in the fit/);
+    expect(r1.stderr).toMatch(/note: extrapolating: model 'llama-2-7b' not in the fit/);
     const r2 = await runCli(['predict', '--fit', rooflineFit, '--grid', 'batch=0,1,8,64;context=128,4096;prefill=0,256,2048;prior=0,1024', ...shape, '--out', pred]);
     expect(r2.code, r2.stderr).toBe(0);
     const t = readCsv(table);
     const p = readCsv(pred);
     expect(t.header).toEqual(['batch_size', 'decode_context', 'prefill_tokens', 'prefill_prior', 'predicted_us', 'pi95_lo_us', 'pi95_hi_us']);
     expect(t.rows.length).toBe(4 * 2 * 3 * 2 - 2 * 2); // batch 0 × prefill 0 skipped (× 2 contexts × 2 priors)
-    expect(p.rows.map((r) => r.slice(2))).toEqual(t.rows);
+    // predict's fixed header adds experiment, step and the (empty on grid rows) duration_us, error_pct
+    expect(p.rows.every((r) => r[7] === '' && r[8] === '')).toBe(true);
+    expect(p.rows.map((r) => [...r.slice(2, 7), ...r.slice(9)])).toEqual(t.rows);
     // predictions grow with batch at fixed context (sanity: the table is not constant)
     const at = (b: number): number => Number(t.rows.find((r) => r[0] === String(b) && r[1] === '4096' && r[2] === '0')![4]);
     expect(at(64)).toBeGreaterThan(at(8));

@@ -106,7 +106,7 @@ describe('stepfit predict', () => {
     const r = await runCli(['predict', '--fit', fitPath, '--steps', path.join(dir, 'steps.jsonl'), '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--tp', '1', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const { header, rows } = readCsv(out);
-    expect(header).toEqual(['experiment', 'step', 'predicted_us', 'duration_us', 'error_pct', 'pi95_lo_us', 'pi95_hi_us']);
+    expect(header).toEqual(['experiment', 'step', 'batch_size', 'decode_context', 'prefill_tokens', 'prefill_prior', 'predicted_us', 'duration_us', 'error_pct', 'pi95_lo_us', 'pi95_hi_us']);
     expect(rows.length).toBe(steps.length);
     const c = seedBasis.compile(ctxOf('llama-3.1-8b', 'h100-sxm', 1));
     const x = new Float64Array(7);
@@ -120,17 +120,18 @@ describe('stepfit predict', () => {
       const row = rows[i]!;
       expect(row[0]).toBe(s.experiment);
       expect(Number(row[1])).toBe(s.step);
-      expect(Number(row[2])).toBeCloseTo(y, 3);
-      expect(Number(row[3])).toBeCloseTo(s.durationUs!, 3);
-      expect(Number(row[4])).toBeCloseTo(((y - s.durationUs!) / s.durationUs!) * 100, 2);
-      expect(Number(row[5])).toBeCloseTo(y - h, 2);
-      expect(Number(row[6])).toBeCloseTo(y + h, 2);
+      expect(row.slice(2, 6)).toEqual(['', '', '', '']); // grid columns: empty on step rows
+      expect(Number(row[6])).toBeCloseTo(y, 3);
+      expect(Number(row[7])).toBeCloseTo(s.durationUs!, 3);
+      expect(Number(row[8])).toBeCloseTo(((y - s.durationUs!) / s.durationUs!) * 100, 2);
+      expect(Number(row[9])).toBeCloseTo(y - h, 2);
+      expect(Number(row[10])).toBeCloseTo(y + h, 2);
     }
     expect(r.stderr).not.toMatch(/extrapolating/);
     expect(r.stderr).toMatch(/MAPE [\d.]+% over 300 measured steps/);
   });
 
-  it('steps without durations: no duration columns', async () => {
+  it('steps without durations: the same header, empty duration_us and error_pct', async () => {
     const f = writeStepsFile(
       path.join(dir, 'nodur.jsonl'),
       steps.slice(0, 5).map(({ durationUs: _d, ...s }) => s),
@@ -138,7 +139,10 @@ describe('stepfit predict', () => {
     const out = path.join(dir, 'nodur.csv');
     const r = await runCli(['predict', '--fit', fitPath, '--steps', f, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(readCsv(out).header).toEqual(['experiment', 'step', 'predicted_us', 'pi95_lo_us', 'pi95_hi_us']);
+    const { header, rows } = readCsv(out);
+    expect(header).toEqual(['experiment', 'step', 'batch_size', 'decode_context', 'prefill_tokens', 'prefill_prior', 'predicted_us', 'duration_us', 'error_pct', 'pi95_lo_us', 'pi95_hi_us']);
+    expect(rows).toHaveLength(5);
+    for (const row of rows) expect([row[7], row[8]]).toEqual(['', '']);
   });
 
   it('grid: rows equal step-by-step predictions of the same shapes', async () => {
@@ -147,7 +151,7 @@ describe('stepfit predict', () => {
     const r = await runCli(['predict', '--fit', fitPath, '--grid', spec, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const { header, rows } = readCsv(out);
-    expect(header).toEqual(['experiment', 'step', 'batch_size', 'decode_context', 'prefill_tokens', 'prefill_prior', 'predicted_us', 'pi95_lo_us', 'pi95_hi_us']);
+    expect(header).toEqual(['experiment', 'step', 'batch_size', 'decode_context', 'prefill_tokens', 'prefill_prior', 'predicted_us', 'duration_us', 'error_pct', 'pi95_lo_us', 'pi95_hi_us']);
     const g = parseGridSpec(spec);
     expect(rows.length).toBe(countGridSteps(g));
     const pr = makePredictor(checkFit(handFit('seed', SEED_COEFS, { se: SEED_SE, sigma: 200, dof: 500 }), 'x'), ctxOf('llama-3.1-8b', 'h100-sxm', 1));
@@ -158,13 +162,16 @@ describe('stepfit predict', () => {
     });
   });
 
-  it('warns in one line when the model/GPU/TP was never seen or shapes exceed training ranges', async () => {
+  it('a model/GPU/TP the fit never saw is a note (what a what-if asks); shapes beyond the training ranges are a warning', async () => {
     const out = path.join(dir, 'x.csv');
     const r = await runCli(['predict', '--fit', fitPath, '--grid', 'batch=1,128;context=512,16384', '--model', 'llama-2-70b', '--gpu', 'a100-sxm-80gb', '--tp', '4', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
+    const note = r.stderr.split('\n').filter((l) => /note: extrapolating/.test(l));
+    expect(note).toHaveLength(1);
+    expect(note[0]).toMatch(/^predict: note: extrapolating: model 'llama-2-70b' not in the fit.*GPU 'a100-sxm-80gb' not in the fit.*TP 4 not in the fit \(fit saw: 1\)$/);
     const warn = r.stderr.split('\n').filter((l) => /warning/.test(l));
     expect(warn.length).toBe(1);
-    expect(warn[0]).toMatch(/extrapolating: model 'llama-2-70b' not in the fit.*GPU 'a100-sxm-80gb' not in the fit.*TP 4 not in the fit.*3 of 4 steps beyond the training ranges/);
+    expect(warn[0]).toMatch(/^predict: warning: extrapolating: 3 of 4 steps beyond the training ranges/);
     expect(warn[0]).toMatch(/decode batch > 64 \(up to 128\)/);
     expect(warn[0]).toMatch(/context > 8192 \(up to 16384\)/);
   });

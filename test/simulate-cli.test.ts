@@ -41,10 +41,10 @@ describe('stepfit simulate: outputs', () => {
     expect(tok).toBe(40 * (512 + 64 - 1));
     // busy time = Σ step durations (the closed loop never idles)
     const busy = steps.reduce((a, s) => a + s.durationUs!, 0) / 1e6;
-    expect(sum.makespan_s).toBeCloseTo(busy, 4);
-    expect(sum.throughput.output_tokens_per_s).toBeCloseTo((40 * 64) / sum.makespan_s, 0);
-    expect(sum.tpot_us.p50).toBeGreaterThan(0);
-    expect(sum.itl_us_all_gaps.n).toBe(40 * 63);
+    expect(sum.makespanS).toBeCloseTo(busy, 4);
+    expect(sum.throughput.outputTokensPerS).toBeCloseTo((40 * 64) / sum.makespanS, 0);
+    expect(sum.tpotUs.p50).toBeGreaterThan(0);
+    expect(sum.itlAllGapsUs.n).toBe(40 * 63);
   });
 
   it('replays a request log (spec file with a relative path) and writes a trace elsewhere with --trace-out', async () => {
@@ -97,7 +97,7 @@ describe('stepfit simulate: step models', () => {
       const sum = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
       expect(sum.finished).toBe(50);
       expect(sum.model).toMatch(name === 'fit' ? /seed v\d+ fit/ : name === 'engine' ? /^engine/ : /synthetic truth/);
-      medians[name] = sum.tpot_us.p50;
+      medians[name] = sum.tpotUs.p50;
     }
     // the sample's steps come from the synthetic truth, so a fit on them predicts decode steps close to it
     expect(Math.abs(medians['fit']! / medians['truth']! - 1)).toBeLessThan(0.1);

@@ -6,8 +6,9 @@
  * v4 scales the fixed-cost terms by the SM clock (1980 MHz / datasheet boost clock) instead of v3's
  * (989.5/F)^(1/3); interpolation and new TP are H100-only (scale 1) and unchanged.
  * Thresholds are the measured MAPEs (7.65 / 9.96 / 13.09 / 7.17) plus the same margin as before (≈ 0.4–0.5);
- * the new TP, new GPU and new model targets of issue 7 are met, interpolation is not (7.7 > 7: the table's
- * check column says FAIL there, so `--check` exits 1: see reports/validation.md).
+ * the new TP, new GPU and new model targets of issue 7 are met, interpolation is not (7.7 > 7: an
+ * aspirational target, printed 'not met'; the run exits 0 since every regression guard passes, and
+ * `--check` makes the miss exit 1: see reports/validation.md).
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { haveShared, VENDORED_DATA as SHARED_DATA } from './support/shared.js';
@@ -75,10 +76,18 @@ describe.runIf(have)('validate --suite splitwise (real data)', () => {
     for (const x of v2) expect(x.paramChoices![0]).toMatchObject({ source: 'given', value: 2.63 });
   });
 
+  it('JSON carries the verdict: 3 guards pass, 3 of 4 targets met', () => {
+    const v = (res as unknown as { verdict: { guards: { checked: number; failed: string[] }; targets: { checked: number; notMet: string[] } } }).verdict;
+    expect(v.guards).toEqual({ checked: 3, failed: [] });
+    expect(v.targets.checked).toBe(4);
+    expect(v.targets.notMet).toHaveLength(1);
+    expect(v.targets.notMet[0]).toMatch(/^interpolation \(default\): MAPE 7\.\d+ misses the target ≤ 7$/);
+  });
+
   it('--check fails (exit 1) naming the missed targets', async () => {
     const r = await runCli(['validate', '--suite', 'splitwise', '--data', SHARED_DATA, '--check']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/interpolation \(default\): MAPE 7\.\d+ misses the target ≤ 7/);
+    expect(r.stderr).toMatch(/target not met: interpolation \(default\): MAPE 7\.\d+ misses the target ≤ 7/);
     expect(r.stderr).not.toMatch(/target ≤ (8|10|15)\b/);
     expect(r.stderr).not.toMatch(/does not reproduce/);
   });
@@ -95,9 +104,16 @@ describe.runIf(have)('validate --suite splitwise (real data)', () => {
     }
   });
 
-  it('text table: one line per split × config with the check column', async () => {
+  it('text table: one line per split × config with the check column; guards PASS/FAIL, targets met/not met; exit 0', async () => {
     const r = await runCli(['validate', '--suite', 'splitwise', '--data', SHARED_DATA]);
     expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).not.toMatch(/FAIL/);
+    expect(r.stdout).toMatch(/^interpolation\s+seed\s.*guard: ref 15\.5 ±0\.5 PASS$/m);
+    expect(r.stdout).toMatch(/^interpolation\s+default\s.*target ≤ 7: not met$/m);
+    expect(r.stdout).toMatch(/^new TP\s+default\s.*target ≤ 10: met$/m);
+    expect(r.stdout).toMatch(/^guards: PASS \(3 of 3\)$/m);
+    expect(r.stdout).toMatch(/^targets \(aspirational\): 3 of 4 met; not met: interpolation/m);
     const lines = r.stdout.split('\n');
     expect(lines.filter((l) => /^(interpolation|new TP|new GPU|new model)\s+(seed|default)\s/.test(l))).toHaveLength(8);
     expect(r.stdout).toMatch(/^interpolation\s+seed\s+seed v1\s+nnls, relative\s+20\s+15\.5\s/m);

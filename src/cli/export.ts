@@ -7,6 +7,7 @@ import { loadFit } from '../predict/load.js';
 import { resolveContext } from '../predict/context.js';
 import { makePredictor } from '../predict/predict.js';
 import { ExtrapolationCheck } from '../predict/extrapolation.js';
+import { printExtrapolation } from './predict.js';
 import { makeGrid, parseValueList, countGridSteps, type GridKey } from '../predict/grid.js';
 import { blisExport, BLIS_BACKENDS, type BlisBackend } from '../export/blis.js';
 import { tableCsv } from '../export/table.js';
@@ -19,7 +20,7 @@ export function exportCommand(io: CliIO) {
     .description('export a fit for simulators: blis (defaults.yaml fragment + --beta-coeffs flags), table (predicted step time over a batch-shape grid, CSV), json (stepfit model JSON)')
     .requiredOption('--fit <file>', 'fit file (fits/*.json) or a stepfit model JSON')
     .addOption(new Option('--to <format>', 'blis | table | json').choices(TARGETS).makeOptionMandatory())
-    .option('--out <file>', 'output file (written atomically); default: standard output')
+    .option('--out <file>', "output file (written atomically); '-' or none: standard output")
     .addOption(
       new Option(
         '--blis-backend <name>',
@@ -46,7 +47,7 @@ export function exportCommand(io: CliIO) {
         if (tableOnly.length) throw new UsageError(`export --to blis: ${tableOnly.map((k) => '--' + k).join(', ')} apply to --to table`);
         const b = blisExport(loaded.fit, loaded.path, o.blisBackend);
         await emit(b.yaml);
-        for (const w of b.warnings) io.err(`export: warning: ${w}`);
+        for (const w of b.warnings) io.err(`export: ${b.notes.has(w) ? 'note' : 'warning'}: ${w}`);
         io.err(
           `export: BLIS ${o.blisBackend} fragment (${b.alphaCoeffs.length} alpha_coeffs${loaded.fit.alpha ? '' : ' (zeros: no α in the fit)'}, ${b.betaCoeffs.length} beta_coeffs)${o.out !== undefined ? ` → ${o.out}` : ''}`,
         );
@@ -78,8 +79,7 @@ export function exportCommand(io: CliIO) {
         for (const c of tableCsv(grid, pr, check)) all += c;
         io.out(all.replace(/\n$/, ''));
       }
-      const warn = check.summary();
-      if (warn) io.err(`export: warning: ${warn}`);
+      printExtrapolation(io, 'export', check);
       io.err(`export: table of ${countGridSteps(grid)} batch shapes (${pr.name}, ${ctx.arch.name}, ${ctx.gpu.id}, TP ${o.tp})${o.out !== undefined ? ` → ${o.out}` : ''}`);
     });
 }

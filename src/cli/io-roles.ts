@@ -2,6 +2,8 @@
  * Which options of each command are files it reads and which it writes, for the check that no output
  * overwrites an input (io/guard.ts). One table; a new command with file options adds one line.
  * Keys are option attribute names (commander's camelCase); `dir` outputs list the files written in them.
+ * The same table decides where '-' (standard input / output) is allowed (cli/stdio.ts): any file input or
+ * output listed here, never a `dirOut` folder.
  */
 import type { PathRole } from '../io/guard.js';
 
@@ -26,6 +28,9 @@ export const IO_ROLES: Readonly<Record<string, Roles>> = Object.freeze({
   'engine serve': { in: ['scenarios'], out: ['out'] },
   'engine calibrate': { in: [], out: ['out'] },
   'engine check': { in: ['fit'], out: ['out'] },
+  planner: { in: [], out: ['out'] },
+  collect: { in: [], out: [], dirOut: { out: [] } },
+  'fits rebuild': { in: [], out: [], dirOut: { out: [] } },
 });
 
 const flagOf = (attr: string): string => `--${attr.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

@@ -5,14 +5,15 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { InputError } from '../io/errors.js';
 import { installPipeGuards, processIO, type CliIO } from './io.js';
-import { installTempCleanup } from '../io/atomic.js';
+import { installTempCleanup, setStdoutSink } from '../io/atomic.js';
 import { checkOutputsAgainstInputs } from '../io/guard.js';
 import { pathRoles } from './io-roles.js';
 import { renameDeprecatedFlags } from './flags.js';
 import { COMMANDS } from './commands.js';
 import { VERSION } from '../version.js';
+import { keyOf, newStdioState, routeIO, spoolStdin, stdioPlan, unspool, type StdioState } from './stdio.js';
 
-export function buildProgram(io: CliIO): Command {
+export function buildProgram(io: CliIO, stdio: StdioState = newStdioState()): Command {
   const program = new Command('stepfit')
     .description('Fit, check and export step-latency models for LLM serving.')
     .version(VERSION, '-V, --version')
@@ -29,11 +30,21 @@ export function buildProgram(io: CliIO): Command {
     for (const sub of c.commands) configure(sub as Command);
   };
   configure(program);
-  // before any command reads: no output may be one of its inputs (io/guard.ts, cli/io-roles.ts)
-  program.hook('preAction', (_root, action) => {
+  // before any command reads: no output may be one of its inputs (io/guard.ts, cli/io-roles.ts);
+  // '-' is standard input / output (cli/stdio.ts)
+  program.hook('preAction', async (_root, action) => {
     const parent = action.parent && action.parent !== program ? `${action.parent.name()} ` : '';
     const roles = pathRoles(`${parent}${action.name()}`, action.opts() as Record<string, unknown>);
-    if (roles) checkOutputsAgainstInputs(roles.inputs, roles.outputs);
+    if (!roles) return;
+    const plan = stdioPlan(roles.inputs, roles.outputs);
+    checkOutputsAgainstInputs(roles.inputs, roles.outputs);
+    stdio.dataOnStdout = plan.dataOnStdout;
+    if (plan.stdinFlag) {
+      if (!io.stdin) throw new InputError(`${plan.stdinFlag} '-': no standard input here`);
+      const file = await spoolStdin(io.stdin());
+      stdio.spooled.push(file);
+      action.setOptionValue(keyOf(plan.stdinFlag), file);
+    }
   });
   return program;
 }
@@ -43,7 +54,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     installPipeGuards();
     installTempCleanup();
   }
-  const program = buildProgram(io);
+  const stdio = newStdioState();
+  const outer = io;
+  io = routeIO(outer, stdio);
+  setStdoutSink(outer.write ? { write: (c) => outer.write!(c) } : null);
+  const program = buildProgram(io, stdio);
   if (argv.length === 0) {
     program.outputHelp();
     return 2;
@@ -65,7 +80,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       return e.exitCode;
     }
     const err = e as Error;
-    io.err(`stepfit: internal error: ${err?.message ?? String(e)}${process.env['STEPFIT_DEBUG'] ? '\n' + err?.stack : ' (set STEPFIT_DEBUG=1 for details)'}`);
+    io.err(`stepfit: internal error: ${unspool(stdio, err?.message ?? String(e))}${process.env['STEPFIT_DEBUG'] ? '\n' + err?.stack : ' (set STEPFIT_DEBUG=1 for details)'}`);
     return 70;
   }
 }

@@ -159,10 +159,10 @@ export function simulateCommand(io: CliIO) {
         dp: o.dp,
         ep: o.ep,
         seed: o.seed,
-        limits: { ...sim.limits, kv_blocks_from: limits.blocksFrom },
-        step_overhead_us: o.overheadUs,
-        step_noise_sigma: o.noise,
-        ...(traceFile ? { trace: { file: traceFile, format: 'vllm-otlp', snapshots: o.snapshots === true, sample_rate: o.sampleRate } } : {}),
+        limits: { ...sim.limits, kvBlocksFrom: limits.blocksFrom },
+        stepOverheadUs: o.overheadUs,
+        stepNoiseSigma: o.noise,
+        ...(traceFile ? { trace: { file: traceFile, format: 'vllm-otlp', snapshots: o.snapshots === true, sampleRate: o.sampleRate } } : {}),
       });
       const files: { path: string; data: string | Uint8Array }[] = [
         { path: path.join(out, 'requests.csv'), data: [METRICS_CSV_HEADER, ...res.metrics.map(metricsCsvRow)].join('\n') + '\n' },
@@ -187,13 +187,13 @@ export function simulateCommand(io: CliIO) {
         files.push({ path: path.resolve(o.emitRequestSpans), data: text } /* writeFilesAtomic gzips a .gz name */);
       }
       if (rec && o.emitBench) {
-        const sm = res.summary as { makespan_s: number };
-        files.push({ path: path.resolve(o.emitBench), data: JSON.stringify(benchResult(rec.bench(sim.results()), { model: arch.name, durationS: sm.makespan_s })) + '\n' });
+        const sm = res.summary as { makespanS: number };
+        files.push({ path: path.resolve(o.emitBench), data: JSON.stringify(benchResult(rec.bench(sim.results()), { model: arch.name, durationS: sm.makespanS })) + '\n' });
       }
       writeFilesAtomic(files);
-      const s = res.summary as { finished: number; dropped: number; requests: number; makespan_s: number; ttft_us: { p50: number | null }; tpot_us: { p50: number | null } };
+      const s = res.summary as { finished: number; dropped: number; requests: number; makespanS: number; ttftUs: { p50: number | null }; tpotUs: { p50: number | null } };
       io.err(
-        `simulate: ${s.requests} requests (${s.finished} finished, ${s.dropped} dropped) in ${sim.steps} steps, ${s.makespan_s.toFixed(2)} s simulated; TTFT p50 ${fmtMs(s.ttft_us.p50)}, TPOT p50 ${fmtMs(s.tpot_us.p50)} (${model.name}; KV ${sim.limits.numGpuBlocks} blocks × ${sim.limits.blockSize})`,
+        `simulate: ${s.requests} requests (${s.finished} finished, ${s.dropped} dropped) in ${sim.steps} steps, ${s.makespanS.toFixed(2)} s simulated; TTFT p50 ${fmtMs(s.ttftUs.p50)}, TPOT p50 ${fmtMs(s.tpotUs.p50)} (${model.name}; KV ${sim.limits.numGpuBlocks} blocks × ${sim.limits.blockSize})`,
       );
       if (sim.nonPositivePredictions > 0) io.err(`simulate: warning: ${sim.nonPositivePredictions} steps had a non-positive model prediction (clamped to 1 µs)`);
       io.out(out);

@@ -71,6 +71,12 @@ export interface BlisExport {
   /** `--latency-model … --beta-coeffs …[ --alpha-coeffs …]`. */
   flags: string;
   warnings: string[];
+  /**
+   * The entries of `warnings` that are facts of the export, not problems to act on (α exported as zeros,
+   * terms the fit could not identify, BLIS's own hardware table, what to pass BLIS): the CLI prints them as
+   * notes. The YAML header lists every entry as before.
+   */
+  notes: ReadonlySet<string>;
 }
 
 /** Shortest decimal that round-trips the float64 exactly. */
@@ -99,16 +105,21 @@ export function blisBetas(fit: FitFile, path: string): number[] {
 export function blisExport(fit: FitFile, path: string, backend: BlisBackend = 'trained-physics'): BlisExport {
   const beta = blisBetas(fit, path);
   const warnings: string[] = [];
+  const notes = new Set<string>();
+  const note = (w: string): void => {
+    warnings.push(w);
+    notes.add(w);
+  };
   // BLIS needs ≥ 3 alpha values whenever beta is given (cmd/root.go: both or neither; NewTrainedPhysicsModel: ≥ 3)
   const alphaTerms = ['alpha0_api', 'alpha1_post', 'alpha2_per_token'];
   let alpha: number[];
   if (fit.alpha) {
     alpha = alphaTerms.map((n) => fit.alpha!.terms.find((t) => t.name === n)?.coef ?? 0);
     const missing = fit.alpha.terms.filter((t) => t.status === 'not-in-data').map((t) => t.name);
-    if (missing.length) warnings.push(`α terms not in the fit's data, exported as 0: ${missing.join(', ')} (BLIS then under-estimates TTFT / E2E by those overheads)`);
+    if (missing.length) note(`α terms not in the fit's data, exported as 0: ${missing.join(', ')} (BLIS then under-estimates TTFT / E2E by those overheads)`);
   } else {
     alpha = [0, 0, 0];
-    warnings.push('the fit has no α terms (fit --alpha-from): alpha_coeffs exported as 0,0,0 — BLIS runs, but its TTFT / E2E lack API and post-decode overheads');
+    note('the fit has no α terms (fit --alpha-from): alpha_coeffs exported as 0,0,0 — BLIS runs, but its TTFT / E2E lack API and post-decode overheads');
   }
   if (alpha.some((a) => !Number.isFinite(a) || a < 0)) throw new InputError(`${path}: BLIS rejects negative or non-finite alpha coefficients, and this fit has alpha = [${alpha.join(', ')}]`);
   const tpBeta = beta[3]!;
@@ -124,8 +135,7 @@ export function blisExport(fit: FitFile, path: string, backend: BlisBackend = 't
     warnings.push(
       `${merged.map((t) => `${t.name} was merged into ${t.status.slice(7)}`).join(', ')} in the fit (not identifiable from its data): BLIS applies ${merged.map((t) => t.name).join(', ')} = 0, so the merged effect is exact only for the models/GPUs/TPs of the fit`,
     );
-  if (dropped.length)
-    warnings.push(`${dropped.map((t) => t.name).join(', ')} ${dropped.length > 1 ? 'were' : 'was'} not identifiable in the fit and ${dropped.length > 1 ? 'are' : 'is'} exported as 0`);
+  if (dropped.length) note(`${dropped.map((t) => t.name).join(', ')} ${dropped.length > 1 ? 'were' : 'was'} not identifiable in the fit and ${dropped.length > 1 ? 'are' : 'is'} exported as 0`);
   if (!fit.experiments.length) warnings.push('the fit records no training experiments: cannot say which models/GPUs/TPs these betas were fitted on');
 
   const section = BLIS_SECTION[backend];
@@ -133,12 +143,11 @@ export function blisExport(fit: FitFile, path: string, backend: BlisBackend = 't
   const e0 = fit.experiments[0];
   const bModel = e0 ? blisModelName(e0.model) : undefined;
   const bHw = e0 ? BLIS_HARDWARE[e0.gpu] : undefined;
-  if (e0 && !bModel) warnings.push(`model '${e0.model}' has no HuggingFace repo id in configs/models: give BLIS --model <hf repo id, lowercase> yourself`);
-  if (e0 && !bHw)
-    warnings.push(`GPU '${e0.gpu}' is not in BLIS's hardware list (hardware_config.json: H100, A100-SXM, A100-80, L40S): add its TFlopsPeak / BwPeakTBs there and pass --hardware <that key>`);
+  if (e0 && !bModel) note(`model '${e0.model}' has no HuggingFace repo id in configs/models: give BLIS --model <hf repo id, lowercase> yourself`);
+  if (e0 && !bHw) note(`GPU '${e0.gpu}' is not in BLIS's hardware list (hardware_config.json: H100, A100-SXM, A100-80, L40S): add its TFlopsPeak / BwPeakTBs there and pass --hardware <that key>`);
   if (new Set(fit.experiments.map((e) => `${e.model}|${e.gpu}|${e.tp}`)).size > 1)
     warnings.push(`the fit spans ${fit.experiments.length} experiments; the command line names the first (${e0!.model}, ${e0!.gpu}, TP ${e0!.tp}); BLIS's coefficient block is global to all models`);
-  warnings.push(
+  note(
     "BLIS recomputes its regressors from its own hardware table (TFlopsPeak, BwPeakTBs) and the model's config.json; where those differ from stepfit's datasheet (configs/hardware), the same β give different step times",
   );
   const target = `${bModel ? ` --model ${bModel}` : ''}${bHw ? ` --hardware ${bHw}` : ''}${e0 ? ` --tp ${e0.tp}` : ''}`;
@@ -159,5 +168,5 @@ export function blisExport(fit: FitFile, path: string, backend: BlisBackend = 't
   const doc = new YAML.Document({ [section]: { alpha_coeffs: alpha, beta_coeffs: beta } });
   for (const k of ['alpha_coeffs', 'beta_coeffs']) ((doc.get(section) as YAML.YAMLMap).get(k) as YAML.YAMLSeq).flow = true;
   doc.commentBefore = header.map((l) => ` ${l}`).join('\n');
-  return { yaml: doc.toString({ lineWidth: 0 }), betaCoeffs: beta, alphaCoeffs: alpha, flags, warnings };
+  return { yaml: doc.toString({ lineWidth: 0 }), betaCoeffs: beta, alphaCoeffs: alpha, flags, warnings, notes };
 }

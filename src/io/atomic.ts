@@ -1,11 +1,36 @@
 /**
  * Atomic output: everything is written to a temp file next to the target and renamed
  * into place only on success, so a failed run leaves no half-written output behind.
+ *
+ * The target '-' (STDIO) is standard output: written directly, no temp file (a run that fails midway may
+ * have written part of it; its exit code says so). The CLI installs the sink (`setStdoutSink`); nothing
+ * below cli/ touches `process`.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { InputError } from './errors.js';
+
+/** The output (and input) path that means standard output (input) on the command line. */
+export const STDIO = '-';
+
+/** Where outputs named '-' go. `write` may return a promise (back-pressure); whole-file writes do not wait for it. */
+export interface StdoutSink {
+  write(chunk: string | Uint8Array): void | Promise<void>;
+}
+
+let stdoutSink: StdoutSink | null = null;
+
+/** Install (or remove, with null) the sink for outputs named '-'. */
+export function setStdoutSink(sink: StdoutSink | null): void {
+  stdoutSink = sink;
+}
+
+function stdout(): StdoutSink {
+  if (!stdoutSink) throw new InputError(`output '-' (standard output) is not available here: give a file path`);
+  return stdoutSink;
+}
 
 /** Temp files of this process not yet renamed or removed (removed on SIGINT/SIGTERM and on exit). */
 const liveTemps = new Set<string>();
@@ -104,6 +129,10 @@ export function installTempCleanup(): void {
 
 /** Write a whole file atomically. */
 export function writeFileAtomic(target: string, data: string | Uint8Array): void {
+  if (target === STDIO) {
+    void stdout().write(data);
+    return;
+  }
   checkDir(target);
   const tmp = tempName(target);
   try {
@@ -126,7 +155,16 @@ export class AtomicWriter {
   private done = false;
   /** First stream error (e.g. disk full); reported by write/commit, never left unhandled. */
   private error: Error | null = null;
+  /** Standard output, when the target is '-' (no temp file, nothing to rename). */
+  private readonly direct: StdoutSink | null = null;
   constructor(readonly target: string) {
+    if (target === STDIO) {
+      this.direct = stdout();
+      this.tmp = '';
+      this.stream = null as unknown as fs.WriteStream;
+      this.sink = null as unknown as AtomicWriter['sink'];
+      return;
+    }
     checkDir(target);
     this.tmp = tempName(target);
     this.stream = fs.createWriteStream(this.tmp);
@@ -149,6 +187,7 @@ export class AtomicWriter {
   }
   /** Write a chunk; resolves after the stream drains when its buffer is full (back-pressure). */
   async write(chunk: string): Promise<void> {
+    if (this.direct) return this.direct.write(chunk);
     this.check();
     if (!this.sink.write(chunk)) {
       // wait for 'drain' (or the file closing after an error) and remove both listeners afterwards:
@@ -168,6 +207,7 @@ export class AtomicWriter {
   async commit(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    if (this.direct) return;
     this.check();
     if (!this.stream.closed) {
       const closed = new Promise<void>((resolve) => this.stream.once('close', () => resolve()));
@@ -189,6 +229,7 @@ export class AtomicWriter {
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    if (this.direct) return;
     if (!this.stream.closed) {
       const closed = new Promise<void>((resolve) => this.stream.once('close', () => resolve()));
       if (this.sink !== this.stream) this.sink.destroy();
@@ -215,8 +256,10 @@ export async function withAtomicWriter<T>(target: string, fn: (w: AtomicWriter) 
 /** Atomically replace a whole directory's named files: write each to temp then rename all at the end. */
 export function writeFilesAtomic(files: { path: string; data: string | Uint8Array }[]): void {
   const tmps: { tmp: string; target: string }[] = [];
+  const toStdout = files.filter((f) => f.path === STDIO);
   try {
     for (const f of files) {
+      if (f.path === STDIO) continue;
       checkDir(f.path);
       const tmp = tempName(f.path);
       tmps.push({ tmp, target: f.path });
@@ -226,6 +269,7 @@ export function writeFilesAtomic(files: { path: string; data: string | Uint8Arra
       fs.renameSync(t.tmp, t.target);
       liveTemps.delete(t.tmp);
     }
+    for (const f of toStdout) void stdout().write(f.data);
   } catch (e) {
     for (const t of tmps) removeTemp(t.tmp);
     if (e instanceof InputError) throw e;
@@ -247,12 +291,22 @@ export function releaseTemp(t: string): void {
  * temp path next to it (removed on SIGINT/SIGTERM/exit until committed or discarded).
  */
 export function prepareTemp(target: string): string {
+  if (target === STDIO) {
+    stdout();
+    return tempName(path.join(os.tmpdir(), 'stepfit-stdout'));
+  }
   checkDir(target);
   return tempName(target);
 }
 
-/** Rename a prepared temp file into place and stop tracking it. */
+/** Rename a prepared temp file into place and stop tracking it (for '-': copy it to standard output and remove it). */
 export function commitTemp(tmp: string, target: string): void {
+  if (target === STDIO) {
+    const data = fs.readFileSync(tmp);
+    removeTemp(tmp);
+    void stdout().write(data);
+    return;
+  }
   fs.renameSync(tmp, target);
   liveTemps.delete(tmp);
 }

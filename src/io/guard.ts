@@ -2,7 +2,8 @@
  * Outputs never overwrite inputs. Before a command reads anything, every output path is compared
  * with every input path of the same run (and with the other outputs): the same resolved path, the
  * same file through a link (device + inode), or an output inside an input directory that the
- * command reads is refused with one line naming both options.
+ * command reads is refused with one line naming both options. '-' (standard input / output) is no file and
+ * is not compared here (the CLI allows one of each per run).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,10 +45,10 @@ const inside = (file: Identity, dir: Identity): boolean => dir.dir && file.real.
 
 /** Throw when an output is an input (or inside an input directory), or two outputs are one file. */
 export function checkOutputsAgainstInputs(inputs: readonly PathRole[], outputs: readonly PathRole[]): void {
-  const ins = inputs.filter((r) => r.path !== '').map((r) => ({ r, id: identity(r.path) }));
+  const ins = inputs.filter((r) => r.path !== '' && r.path !== '-').map((r) => ({ r, id: identity(r.path) }));
   const outs: { flag: string; p: string; id: Identity }[] = [];
   for (const o of outputs) {
-    if (o.path === '') continue;
+    if (o.path === '' || o.path === '-') continue;
     outs.push({ flag: o.flag, p: o.path, id: identity(o.path) });
     for (const w of o.writes ?? []) {
       const f = path.join(o.path, w);

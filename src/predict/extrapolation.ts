@@ -116,18 +116,33 @@ export class ExtrapolationCheck {
     return this.outside;
   }
 
+  /** The steps-beyond-ranges part, or null. */
+  private rangePart(): string | null {
+    const r = this.ranges;
+    if (!r || this.outside === 0) return null;
+    const why: string[] = [];
+    if (this.overPrefill) why.push(`${this.overPrefill} with prefill tokens > ${r.prefillTokens[1]} (up to ${this.maxPrefill})`);
+    if (this.overDecode) why.push(`${this.overDecode} with decode batch > ${r.decodeRequests[1]} (up to ${this.maxDecode})`);
+    if (this.overCtx) why.push(`${this.overCtx} with context > ${r.maxContext} (up to ${this.maxCtx})`);
+    return `${this.outside} of ${this.n} steps beyond the training ranges: ${why.join('; ')}`;
+  }
+
   /** One line describing all extrapolation, or null when there is none. */
   summary(): string | null {
-    const parts = [...this.contextNotes];
-    const r = this.ranges;
-    if (r && this.outside > 0) {
-      const why: string[] = [];
-      if (this.overPrefill) why.push(`${this.overPrefill} with prefill tokens > ${r.prefillTokens[1]} (up to ${this.maxPrefill})`);
-      if (this.overDecode) why.push(`${this.overDecode} with decode batch > ${r.decodeRequests[1]} (up to ${this.maxDecode})`);
-      if (this.overCtx) why.push(`${this.overCtx} with context > ${r.maxContext} (up to ${this.maxCtx})`);
-      parts.push(`${this.outside} of ${this.n} steps beyond the training ranges: ${why.join('; ')}`);
-    }
+    const range = this.rangePart();
+    const parts = range ? [...this.contextNotes, range] : [...this.contextNotes];
     if (parts.length === 0) return null;
     return `extrapolating: ${parts.join('; ')}`;
+  }
+
+  /** The (model, GPU, TP) the fit did not see — what a what-if asks for — or null. */
+  contextSummary(): string | null {
+    return this.contextNotes.length ? `extrapolating: ${this.contextNotes.join('; ')}` : null;
+  }
+
+  /** Steps beyond the training ranges, or null. */
+  rangeSummary(): string | null {
+    const range = this.rangePart();
+    return range ? `extrapolating: ${range}` : null;
   }
 }

@@ -156,9 +156,9 @@ export class LogHistogram {
     let acc = 0;
     for (let i = 0; i < this.counts.length; i++) {
       acc += this.counts[i]!;
-      if (acc > target) return Math.pow(1.01, i + 0.5);
+      if (acc > target) return 1.01 ** (i + 0.5);
     }
-    return Math.pow(1.01, this.counts.length);
+    return 1.01 ** this.counts.length;
   }
   describe(): { n: number; mean: number; p50: number; p90: number; p95: number; p99: number } {
     return { n: this.n, mean: this.mean, p50: this.quantile(0.5), p90: this.quantile(0.9), p95: this.quantile(0.95), p99: this.quantile(0.99) };
@@ -182,6 +182,7 @@ const round = (d: Dist | ReturnType<LogHistogram['describe']>, digits = 1): Reco
 };
 
 /** summary.json body: counts, throughput and percentiles (µs) over finished requests. */
+/** summary.json: a JSON document, so camelCase keys with the unit last (docs/inputs.md, "JSON key style"). */
 export function summarize(s: SummaryInput): Record<string, unknown> {
   const fin = s.metrics.filter((m) => m.status === 'finished');
   let inTok = 0;
@@ -195,20 +196,20 @@ export function summarize(s: SummaryInput): Record<string, unknown> {
     finished: fin.length,
     dropped: s.metrics.filter((m) => m.status === 'dropped').length,
     unfinished: s.metrics.filter((m) => m.status === 'unfinished').length,
-    makespan_s: Number(s.makespanS.toFixed(6)),
+    makespanS: Number(s.makespanS.toFixed(6)),
     steps: s.steps,
-    busy_fraction: s.makespanS > 0 ? Number((s.busyS / s.makespanS).toFixed(4)) : null,
+    busyFraction: s.makespanS > 0 ? Number((s.busyS / s.makespanS).toFixed(4)) : null,
     preemptions: s.preemptions,
     throughput: {
-      requests_per_s: s.makespanS > 0 ? Number((fin.length / s.makespanS).toFixed(4)) : null,
-      output_tokens_per_s: s.makespanS > 0 ? Number((outTok / s.makespanS).toFixed(2)) : null,
-      total_tokens_per_s: s.makespanS > 0 ? Number(((inTok + outTok) / s.makespanS).toFixed(2)) : null,
+      requestsPerS: s.makespanS > 0 ? Number((fin.length / s.makespanS).toFixed(4)) : null,
+      outputTokensPerS: s.makespanS > 0 ? Number((outTok / s.makespanS).toFixed(2)) : null,
+      totalTokensPerS: s.makespanS > 0 ? Number(((inTok + outTok) / s.makespanS).toFixed(2)) : null,
     },
-    queue_us: round(describeValues(fin.map((m) => m.queueUs))),
-    ttft_us: round(describeValues(fin.map((m) => m.ttftUs))),
-    tpot_us: round(describeValues(fin.map((m) => m.tpotUs))),
-    e2e_us: round(describeValues(fin.map((m) => m.e2eUs))),
-    itl_max_us: round(describeValues(fin.map((m) => m.itlMaxUs))),
-    ...(s.itl ? { itl_us_all_gaps: { ...round(s.itl.describe()), note: 'over every gap between consecutive output tokens of all requests; percentiles from a 1%-wide log histogram' } } : {}),
+    queueUs: round(describeValues(fin.map((m) => m.queueUs))),
+    ttftUs: round(describeValues(fin.map((m) => m.ttftUs))),
+    tpotUs: round(describeValues(fin.map((m) => m.tpotUs))),
+    e2eUs: round(describeValues(fin.map((m) => m.e2eUs))),
+    itlMaxUs: round(describeValues(fin.map((m) => m.itlMaxUs))),
+    ...(s.itl ? { itlAllGapsUs: { ...round(s.itl.describe()), note: 'over every gap between consecutive output tokens of all requests; percentiles from a 1%-wide log histogram' } } : {}),
   };
 }

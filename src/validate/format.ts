@@ -1,4 +1,11 @@
-/** Text, Markdown and JSON renderings of a validation suite result. */
+/**
+ * Text, Markdown and JSON renderings of a validation suite result, and its verdict.
+ *
+ * Two kinds of threshold, never mixed: a **guard** is a regression check (the seed baseline must
+ * reproduce the published number within its tolerance): PASS / FAIL, and a FAIL makes `validate` exit 1.
+ * A **target** is an aspirational accuracy goal for the default configuration (issue 7's numbers):
+ * "met" / "not met", printed but deciding the exit code only under `--check`.
+ */
 import type { SplitResult, SuiteResult } from './run.js';
 
 const pct = (x: number | undefined | null): string => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x.toFixed(1));
@@ -6,8 +13,10 @@ const signed = (x: number): string => (Number.isFinite(x) ? (x >= 0 ? '+' : '') 
 
 function check(r: SplitResult): string {
   if (r.reference)
-    return r.reference.ok === null ? `published ${r.reference.mape.toFixed(1)} (not checked ‡)` : `ref ${r.reference.mape.toFixed(1)} ±${r.reference.tolerance}: ${r.reference.ok ? 'ok' : 'FAIL'}`;
-  if (r.target) return `target ≤ ${r.target.mape}: ${r.target.ok ? 'ok' : 'FAIL'}`;
+    return r.reference.ok === null
+      ? `published ${r.reference.mape.toFixed(1)} (not checked ‡)`
+      : `guard: ref ${r.reference.mape.toFixed(1)} ±${r.reference.tolerance} ${r.reference.ok ? 'PASS' : 'FAIL'}`;
+  if (r.target) return `target ≤ ${r.target.mape}: ${r.target.ok ? 'met' : 'not met'}`;
   return '';
 }
 
@@ -38,6 +47,7 @@ export function formatSuiteText(s: SuiteResult): string {
   out.push('', line(rows[0]!), line(w.map((n) => '-'.repeat(n))), ...rows.slice(1).map(line), '');
   for (const r of s.results) if (r.reference?.ok === null) out.push(`‡ ${r.split}: ${r.reference.why}`);
   for (const n of s.notes) out.push(`note: ${n}`);
+  out.push('', ...verdictLines(suiteVerdict(s)));
   return out.join('\n');
 }
 
@@ -49,16 +59,43 @@ export function formatSuiteMarkdown(s: SuiteResult): string {
   return out.join('\n');
 }
 
+/** The result with its verdict (`verdict`: guards and targets, see the module comment). */
 export function formatSuiteJson(s: SuiteResult): string {
-  return JSON.stringify(s, null, 2);
+  return JSON.stringify({ ...s, verdict: suiteVerdict(s) }, null, 2);
 }
 
-/** Lines describing every failed reference reproduction or target (empty when all pass). */
-export function suiteFailures(s: SuiteResult): string[] {
-  const f: string[] = [];
+/** What a suite run concludes: guards (decide the exit code) and aspirational targets (printed). */
+export interface Verdict {
+  /** Regression guards checked, and one line per failed one (a failure makes validate exit 1). */
+  guards: { checked: number; failed: string[] };
+  /** Aspirational targets checked, and one line per target not met (exit 1 only under --check). */
+  targets: { checked: number; notMet: string[] };
+}
+
+export function suiteVerdict(s: SuiteResult): Verdict {
+  const v: Verdict = { guards: { checked: 0, failed: [] }, targets: { checked: 0, notMet: [] } };
   for (const r of s.results) {
-    if (r.reference && r.reference.ok === false) f.push(`${r.split} (${r.config}): MAPE ${r.overall.mape.toFixed(2)} does not reproduce ${r.reference.mape} ± ${r.reference.tolerance}`);
-    if (r.target && !r.target.ok) f.push(`${r.split} (${r.config}): MAPE ${r.overall.mape.toFixed(2)} misses the target ≤ ${r.target.mape}`);
+    if (r.reference && r.reference.ok !== null) {
+      v.guards.checked++;
+      if (!r.reference.ok) v.guards.failed.push(`${r.split} (${r.config}): MAPE ${r.overall.mape.toFixed(2)} does not reproduce ${r.reference.mape} ± ${r.reference.tolerance}`);
+    }
+    if (r.target) {
+      v.targets.checked++;
+      if (!r.target.ok) v.targets.notMet.push(`${r.split} (${r.config}): MAPE ${r.overall.mape.toFixed(2)} misses the target ≤ ${r.target.mape}`);
+    }
   }
-  return f;
+  return v;
+}
+
+/** Closing lines of a text rendering: 'guards: PASS …' / 'guards: FAIL …' and the targets met. */
+export function verdictLines(v: Verdict): string[] {
+  const out: string[] = [];
+  if (v.guards.checked === 0) out.push('guards: none in this suite (nothing decides a FAIL)');
+  else if (v.guards.failed.length === 0) out.push(`guards: PASS (${v.guards.checked} of ${v.guards.checked})`);
+  else out.push(`guards: FAIL (${v.guards.failed.length} of ${v.guards.checked}): ${v.guards.failed.join('; ')}`);
+  if (v.targets.checked > 0) {
+    const met = v.targets.checked - v.targets.notMet.length;
+    out.push(`targets (aspirational): ${met} of ${v.targets.checked} met${v.targets.notMet.length ? `; not met: ${v.targets.notMet.join('; ')}` : ''}`);
+  }
+  return out;
 }
