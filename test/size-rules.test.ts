@@ -14,8 +14,8 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './support/shared.js';
 
-export const MAX_FILE_LINES = 400;
-export const MAX_FUNCTION_LINES = 80;
+const MAX_FILE_LINES = 400;
+const MAX_FUNCTION_LINES = 80;
 
 /** `file` (file size) or `file:function` (function size), paths relative to src/. */
 const ALLOWED: Readonly<Record<string, string>> = {
@@ -53,7 +53,7 @@ const ALLOWED: Readonly<Record<string, string>> = {
   'report/markdown.ts:renderMarkdown': 'report',
 };
 
-export interface SizeFinding {
+interface SizeFinding {
   /** `file` or `file:function` (the ALLOWED key). */
   readonly key: string;
   readonly lines: number;
@@ -88,7 +88,7 @@ function functionName(n: ts.Node, sf: ts.SourceFile): string {
 }
 
 /** Files over MAX_FILE_LINES and functions over MAX_FUNCTION_LINES in `text` (`rel`: path relative to src/). */
-export function sizeFindings(rel: string, text: string): SizeFinding[] {
+function sizeFindings(rel: string, text: string): SizeFinding[] {
   const out: SizeFinding[] = [];
   const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
   if (lines > MAX_FILE_LINES) out.push({ key: rel, lines, where: rel });
