@@ -9,7 +9,8 @@
  * - ring all-reduce traffic 2(TP−1)/TP at per-direction link bandwidth, plus a per-call latency term;
  * - head_dim from the config.
  */
-import type { Basis, BasisContext, CompiledBasis, TermInfo } from './types.js';
+import type { Basis, BasisContext } from './types.js';
+import { defineBasis, type TermFn, type TermRecord } from './define.js';
 import type { Step } from '../steps/step.js';
 import { DTYPE_BYTES } from '../model/arch.js';
 
@@ -123,7 +124,7 @@ export function rfWeight(c: RooflineConsts, s: Step): number {
   let bytes = c.denseWeightBytes;
   if (c.N > 0) {
     const B = tokensOf(s);
-    const distinct = c.N * (1 - Math.pow(1 - c.k / c.N, B));
+    const distinct = c.N * (1 - (1 - c.k / c.N) ** B);
     bytes += c.moeLayers * distinct * c.expertBytes;
   }
   return bytes / c.bytesPerUs;
@@ -140,45 +141,28 @@ export function rfTpCalls(c: RooflineConsts): number {
   return c.tp > 1 ? 2 * c.L : 0;
 }
 
-const COLUMNS = ['gemm', 'prefill_attn', 'decode_attn', 'prefill_kv', 'weight', 'tp_comm', 'tp_calls', 'layers', 'requests'] as const;
+const requests = (_c: RooflineConsts, s: Step): number => s.prefill.length + s.decode.length;
 
-export const rooflineBasis: Basis = Object.freeze({
+/** A term whose one feature column has the term's name and value. */
+function term(name: string, unit: 'us' | 'count', prior: number, meaning: string, compute: TermFn<RooflineConsts>, perStep = true): TermRecord<RooflineConsts> {
+  return { name, unit, prior, meaning, compute, perStep, columns: [{ name, count: unit === 'count', compute, perStep }] };
+}
+
+export const rooflineBasis: Basis = defineBasis<RooflineConsts>({
   name: 'roofline',
   version: 1,
   description: 'Separate compute and memory roofline terms with prior-context attention, dtype-aware bytes, MoE expected experts and collective latency.',
-  terms: Object.freeze<TermInfo[]>([
-    { name: 'gemm', unit: 'us', prior: 1, meaning: 'linear layers run at 1/β of peak tensor FLOPS' },
-    { name: 'prefill_attn', unit: 'us', prior: 1, meaning: 'prefill attention runs at 1/β of peak tensor FLOPS' },
-    { name: 'decode_attn', unit: 'us', prior: 1, meaning: 'decode attention reads KV at 1/β of peak memory bandwidth' },
-    { name: 'prefill_kv', unit: 'us', prior: 1, meaning: 'prefill KV writes at 1/β of peak memory bandwidth' },
-    { name: 'weight', unit: 'us', prior: 1, meaning: 'weights stream at 1/β of peak memory bandwidth' },
-    { name: 'tp_comm', unit: 'us', prior: 1, meaning: 'all-reduce moves data at 1/β of peak link bandwidth' },
-    { name: 'tp_calls', unit: 'count', prior: 0, meaning: 'µs latency per all-reduce call' },
-    { name: 'layers', unit: 'count', prior: 0, meaning: 'µs of fixed overhead per layer (kernel launches)' },
-    { name: 'requests', unit: 'count', prior: 0, meaning: 'µs per request in the batch' },
-    { name: 'constant', unit: 'count', prior: 0, meaning: 'µs of fixed overhead per step' },
-  ]),
-  featureColumns: COLUMNS,
-  countColumns: new Set(['tp_calls', 'layers', 'requests']),
-  compile(ctx: BasisContext): CompiledBasis {
-    const c = rooflineConsts(ctx);
-    const fill = (s: Step, out: Float64Array): void => {
-      out[0] = rfGemm(c, s);
-      out[1] = rfPrefillAttn(c, s);
-      out[2] = rfDecodeAttn(c, s);
-      out[3] = rfPrefillKv(c, s);
-      out[4] = rfWeight(c, s);
-      out[5] = rfTpComm(c, s);
-      out[6] = rfTpCalls(c);
-      out[7] = c.L;
-      out[8] = s.prefill.length + s.decode.length;
-    };
-    return {
-      features: fill,
-      row(s: Step, out: Float64Array): void {
-        fill(s, out);
-        out[9] = 1;
-      },
-    };
-  },
+  consts: (ctx) => rooflineConsts(ctx),
+  terms: [
+    term('gemm', 'us', 1, 'linear layers run at 1/β of peak tensor FLOPS', rfGemm),
+    term('prefill_attn', 'us', 1, 'prefill attention runs at 1/β of peak tensor FLOPS', rfPrefillAttn),
+    term('decode_attn', 'us', 1, 'decode attention reads KV at 1/β of peak memory bandwidth', rfDecodeAttn),
+    term('prefill_kv', 'us', 1, 'prefill KV writes at 1/β of peak memory bandwidth', rfPrefillKv),
+    term('weight', 'us', 1, 'weights stream at 1/β of peak memory bandwidth', rfWeight),
+    term('tp_comm', 'us', 1, 'all-reduce moves data at 1/β of peak link bandwidth', rfTpComm),
+    term('tp_calls', 'count', 0, 'µs latency per all-reduce call', rfTpCalls, false),
+    term('layers', 'count', 0, 'µs of fixed overhead per layer (kernel launches)', (c) => c.L, false),
+    term('requests', 'count', 0, 'µs per request in the batch', requests),
+    { name: 'constant', unit: 'count', prior: 0, meaning: 'µs of fixed overhead per step', compute: () => 1, perStep: false },
+  ],
 });

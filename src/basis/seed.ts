@@ -6,7 +6,8 @@
  * step = β1·max(T_pf_compute, T_pf_kv) + β2·max(T_dc_compute, T_dc_kv) + β3·T_weight + β4·T_tp
  *      + β5·L + β6·(#prefill + #decode requests) + β7
  */
-import type { Basis, BasisContext, CompiledBasis, TermInfo } from './types.js';
+import type { Basis, BasisContext } from './types.js';
+import { defineBasis } from './define.js';
 import type { Step } from '../steps/step.js';
 
 const idiv = (a: number, b: number): number => Math.floor(a / b);
@@ -118,45 +119,48 @@ export function seedTp(c: SeedConsts, step: Step): number {
   return (c.L * (c.tp === 2 ? 2 : 4) * msg) / (c.NV * 1e3);
 }
 
-const COLUMNS = ['t_pf_compute', 't_pf_kv', 't_dc_compute', 't_dc_kv', 't_weight', 't_tp', 'num_layers', 'batch_size'] as const;
+const batchSize = (_c: SeedConsts, s: Step): number => s.prefill.length + s.decode.length;
 
-export const seedBasis: Basis = Object.freeze({
+export const seedBasis: Basis = defineBasis<SeedConsts>({
   name: 'seed',
   version: 1,
   description: 'Published inference-sim crossmodel seven-term formulation (compatibility basis).',
-  terms: Object.freeze<TermInfo[]>([
-    { name: 'prefill', unit: 'us', prior: 1, meaning: 'prefill runs at 1/β of its roofline bound max(compute, KV write)' },
-    { name: 'decode', unit: 'us', prior: 1, meaning: 'decode runs at 1/β of its roofline bound max(compute, KV read)' },
-    { name: 'weight', unit: 'us', prior: 1, meaning: 'weights stream at 1/β of peak memory bandwidth' },
-    { name: 'tp', unit: 'us', prior: 1, meaning: 'TP all-reduce runs at 1/β of peak NVLink bandwidth' },
-    { name: 'layers', unit: 'count', prior: 0, meaning: 'µs of fixed overhead per layer (kernel launches)' },
-    { name: 'batch', unit: 'count', prior: 0, meaning: 'µs per request in the batch (scheduling, sampling)' },
-    { name: 'constant', unit: 'count', prior: 0, meaning: 'µs of fixed overhead per step' },
-  ]),
-  featureColumns: COLUMNS,
-  countColumns: new Set(['num_layers', 'batch_size']),
-  compile(ctx: BasisContext): CompiledBasis {
-    const c = seedConsts(ctx);
-    return {
-      features(step: Step, out: Float64Array): void {
-        out[0] = seedPrefillCompute(c, step);
-        out[1] = seedPrefillKv(c, step);
-        out[2] = seedDecodeCompute(c, step);
-        out[3] = seedDecodeKv(c, step);
-        out[4] = seedWeight(c, step);
-        out[5] = seedTp(c, step);
-        out[6] = c.L;
-        out[7] = step.prefill.length + step.decode.length;
-      },
-      row(step: Step, out: Float64Array): void {
-        out[0] = Math.max(seedPrefillCompute(c, step), seedPrefillKv(c, step));
-        out[1] = Math.max(seedDecodeCompute(c, step), seedDecodeKv(c, step));
-        out[2] = seedWeight(c, step);
-        out[3] = seedTp(c, step);
-        out[4] = c.L;
-        out[5] = step.prefill.length + step.decode.length;
-        out[6] = 1;
-      },
-    };
-  },
+  consts: (ctx) => seedConsts(ctx),
+  terms: [
+    {
+      name: 'prefill',
+      unit: 'us',
+      prior: 1,
+      meaning: 'prefill runs at 1/β of its roofline bound max(compute, KV write)',
+      compute: (c, s) => Math.max(seedPrefillCompute(c, s), seedPrefillKv(c, s)),
+      columns: [
+        { name: 't_pf_compute', compute: seedPrefillCompute },
+        { name: 't_pf_kv', compute: seedPrefillKv },
+      ],
+    },
+    {
+      name: 'decode',
+      unit: 'us',
+      prior: 1,
+      meaning: 'decode runs at 1/β of its roofline bound max(compute, KV read)',
+      compute: (c, s) => Math.max(seedDecodeCompute(c, s), seedDecodeKv(c, s)),
+      columns: [
+        { name: 't_dc_compute', compute: seedDecodeCompute },
+        { name: 't_dc_kv', compute: seedDecodeKv },
+      ],
+    },
+    { name: 'weight', unit: 'us', prior: 1, meaning: 'weights stream at 1/β of peak memory bandwidth', compute: seedWeight, columns: [{ name: 't_weight', compute: seedWeight }] },
+    { name: 'tp', unit: 'us', prior: 1, meaning: 'TP all-reduce runs at 1/β of peak NVLink bandwidth', compute: seedTp, columns: [{ name: 't_tp', compute: seedTp }] },
+    {
+      name: 'layers',
+      unit: 'count',
+      prior: 0,
+      meaning: 'µs of fixed overhead per layer (kernel launches)',
+      compute: (c) => c.L,
+      perStep: false,
+      columns: [{ name: 'num_layers', count: true, compute: (c) => c.L, perStep: false }],
+    },
+    { name: 'batch', unit: 'count', prior: 0, meaning: 'µs per request in the batch (scheduling, sampling)', compute: batchSize, columns: [{ name: 'batch_size', count: true, compute: batchSize }] },
+    { name: 'constant', unit: 'count', prior: 0, meaning: 'µs of fixed overhead per step', compute: () => 1, perStep: false },
+  ],
 });

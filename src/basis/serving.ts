@@ -31,7 +31,8 @@
  * s fall back to version 3's (989.5 / F_TFLOPS)^(1/3) — an exponent that was picked by comparing held-out test
  * splits (reports/validation.md), kept only as a last resort. Count coefficients are µs at s = 1.
  */
-import { logGrid, resolveBasisParams, type Basis, type BasisContext, type CompiledBasis, type TermInfo } from './types.js';
+import { logGrid, resolveBasisParams, type Basis, type BasisContext, type BasisParam } from './types.js';
+import { defineBasis, type TermFn, type TermRecord } from './define.js';
 import { InputError } from '../io/errors.js';
 import type { Step } from '../steps/step.js';
 import type { GpuSpec } from '../hardware/gpu.js';
@@ -170,70 +171,71 @@ export function svTpHops(c: ServingConsts): number {
   return c.rf.tp > 1 ? 2 * c.rf.L * 2 * (c.rf.tp - 1) : 0;
 }
 
-const COLUMNS = ['prefill_gemm', 'decode_gemm', 'prefill_attn', 'kv', 'weight', 'tp_comm', 'tp_comm_large', 'tp_hops', 'prefill_layers', 'decode_layers', 'requests', 'latency_scale'] as const;
+const prefillLayers = (c: ServingConsts, s: Step): number => (s.prefill.length > 0 ? c.rf.L : 0);
+const decodeLayers = (c: ServingConsts, s: Step): number => (s.prefill.length > 0 || s.decode.length === 0 ? 0 : c.rf.L);
+const requests = (_c: ServingConsts, s: Step): number => s.prefill.length + s.decode.length;
 
-export const servingBasis: Basis = Object.freeze({
+/** A GPU-work term at datasheet peak (β ≥ 1, prior 1) whose one feature column has its name and value. */
+function work(name: string, meaning: string, compute: TermFn<ServingConsts>, prior = 1, lower = 1): TermRecord<ServingConsts> {
+  return { name, unit: 'us', prior, lower, meaning, compute, columns: [{ name, compute }] };
+}
+/** A fixed cost counted in device-latency units: the column is the raw count, the regressor count × s. */
+function scaled(name: string, meaning: string, count: TermFn<ServingConsts>): TermRecord<ServingConsts> {
+  return { name, unit: 'count', prior: 0, lower: 0, meaning, compute: (c, s) => count(c, s) * c.latencyScale, columns: [{ name, count: true, compute: count }] };
+}
+
+/** The parameters of the serving basis (see `servingBasis.params`). */
+const SERVING_PARAMS: readonly BasisParam[] = Object.freeze([
+  {
+    name: 'tp_comm_knee_mib',
+    default: COMM_KNEE_MIB,
+    grid: COMM_KNEE_GRID_MIB,
+    unit: 'MiB',
+    affects: ['tp_comm_large'],
+    doc: 'all-reduce message size (per GPU, MiB) where all-reduce time leaves its latency floor: the knee of tp_comm_large; fitted on the training rows by profile likelihood, default = vLLM all-reduce microbenchmark n½ (2.63 MiB)',
+  },
+]);
+
+export const servingBasis: Basis = defineBasis<ServingConsts>({
   name: 'serving',
   version: 4,
   description:
     'Roofline GPU work at datasheet peak (β ≥ 1) plus serving-engine costs: message-size all-reduce growth, ring-hop latency, per-phase per-layer launch overhead, per-request and per-step costs in device-latency units (H100 SXM clock / datasheet boost clock).',
-  terms: Object.freeze<TermInfo[]>([
-    { name: 'prefill_gemm', unit: 'us', prior: 1, lower: 1, meaning: 'prefill linear layers run at 1/β of peak tensor FLOPS' },
-    { name: 'decode_gemm', unit: 'us', prior: 1, lower: 1, meaning: 'decode linear layers run at 1/β of peak tensor FLOPS' },
-    { name: 'prefill_attn', unit: 'us', prior: 1, lower: 1, meaning: 'prefill attention runs at 1/β of peak tensor FLOPS' },
-    { name: 'kv', unit: 'us', prior: 1, lower: 1, meaning: 'KV cache is read and written at 1/β of peak memory bandwidth' },
-    { name: 'weight', unit: 'us', prior: 1, lower: 1, meaning: 'weights stream at 1/β of peak memory bandwidth' },
-    { name: 'tp_comm', unit: 'us', prior: 1, lower: 1, meaning: 'all-reduce moves data at 1/β of peak link bandwidth' },
-    { name: 'tp_comm_large', unit: 'us', prior: 0, lower: 0, meaning: 'extra all-reduce time per unit of link time beyond the message-size knee' },
-    { name: 'tp_hops', unit: 'count', prior: 0, lower: 0, meaning: 'µs per ring hop of an all-reduce (at 450 GB/s links)' },
-    { name: 'prefill_layers', unit: 'count', prior: 0, lower: 0, meaning: 'µs per layer of a step with prefill (launch overhead; at s = 1)' },
-    { name: 'decode_layers', unit: 'count', prior: 0, lower: 0, meaning: 'µs per layer of a decode-only step (at s = 1)' },
-    { name: 'requests', unit: 'count', prior: 0, lower: 0, meaning: 'µs per request in the step (at s = 1)' },
-    { name: 'constant', unit: 'count', prior: 0, lower: 0, meaning: 'µs of fixed overhead per step (at s = 1)' },
-  ]),
-  featureColumns: COLUMNS,
-  countColumns: new Set(['tp_hops', 'prefill_layers', 'decode_layers', 'requests']),
-  params: Object.freeze([
-    {
-      name: 'tp_comm_knee_mib',
-      default: COMM_KNEE_MIB,
-      grid: COMM_KNEE_GRID_MIB,
-      unit: 'MiB',
-      affects: ['tp_comm_large'],
-      doc: 'all-reduce message size (per GPU, MiB) where all-reduce time leaves its latency floor: the knee of tp_comm_large; fitted on the training rows by profile likelihood, default = vLLM all-reduce microbenchmark n½ (2.63 MiB)',
-    },
-  ]),
-  compile(ctx: BasisContext, params?: Readonly<Record<string, number>>): CompiledBasis {
-    const pv = resolveBasisParams(servingBasis, params, (m) => new InputError(`basis 'serving': ${m}`));
-    const c = servingConsts(ctx, pv['tp_comm_knee_mib']! * 2 ** 20);
-    const L = c.rf.L;
-    const hops = svTpHops(c);
-    const features = (s: Step, out: Float64Array): void => {
-      const hasP = s.prefill.length > 0;
-      out[0] = svPrefillGemm(c, s);
-      out[1] = svDecodeGemm(c, s);
-      out[2] = rfPrefillAttn(c.rf, s);
-      out[3] = svKv(c, s);
-      out[4] = svWeight(c, s);
-      out[5] = svTpComm(c, s);
-      out[6] = svTpCommLarge(c, s);
-      out[7] = hops;
-      out[8] = hasP ? L : 0;
-      out[9] = hasP || s.decode.length === 0 ? 0 : L;
-      out[10] = s.prefill.length + s.decode.length;
-      out[11] = c.latencyScale;
-    };
-    return {
-      features,
-      row(s: Step, out: Float64Array): void {
-        features(s, out);
-        const k = c.latencyScale;
-        out[7]! *= c.hopScale;
-        out[8]! *= k;
-        out[9]! *= k;
-        out[10]! *= k;
-        out[11] = k;
-      },
-    };
+  params: SERVING_PARAMS,
+  consts(ctx, params) {
+    const pv = resolveBasisParams({ name: 'serving', params: SERVING_PARAMS }, params, (m) => new InputError(`basis 'serving': ${m}`));
+    return servingConsts(ctx, pv['tp_comm_knee_mib']! * 2 ** 20);
   },
+  terms: [
+    work('prefill_gemm', 'prefill linear layers run at 1/β of peak tensor FLOPS', svPrefillGemm),
+    work('decode_gemm', 'decode linear layers run at 1/β of peak tensor FLOPS', svDecodeGemm),
+    work('prefill_attn', 'prefill attention runs at 1/β of peak tensor FLOPS', (c, s) => rfPrefillAttn(c.rf, s)),
+    work('kv', 'KV cache is read and written at 1/β of peak memory bandwidth', svKv),
+    work('weight', 'weights stream at 1/β of peak memory bandwidth', svWeight),
+    work('tp_comm', 'all-reduce moves data at 1/β of peak link bandwidth', svTpComm),
+    work('tp_comm_large', 'extra all-reduce time per unit of link time beyond the message-size knee', svTpCommLarge, 0, 0),
+    {
+      name: 'tp_hops',
+      unit: 'count',
+      prior: 0,
+      lower: 0,
+      meaning: 'µs per ring hop of an all-reduce (at 450 GB/s links)',
+      compute: (c) => svTpHops(c) * c.hopScale,
+      perStep: false,
+      columns: [{ name: 'tp_hops', count: true, compute: svTpHops, perStep: false }],
+    },
+    scaled('prefill_layers', 'µs per layer of a step with prefill (launch overhead; at s = 1)', prefillLayers),
+    scaled('decode_layers', 'µs per layer of a decode-only step (at s = 1)', decodeLayers),
+    scaled('requests', 'µs per request in the step (at s = 1)', requests),
+    {
+      name: 'constant',
+      unit: 'count',
+      prior: 0,
+      lower: 0,
+      meaning: 'µs of fixed overhead per step (at s = 1)',
+      compute: (c) => c.latencyScale,
+      perStep: false,
+      columns: [{ name: 'latency_scale', compute: (c) => c.latencyScale, perStep: false }],
+    },
+  ],
 });

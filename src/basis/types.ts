@@ -96,7 +96,7 @@ export function logGrid(lo: number, hi: number, ratio: number): number[] {
  * subclasses via `fail` (the caller names the file or flag) for unknown names and non-finite or
  * non-positive values.
  */
-export function resolveBasisParams(b: Basis, given: Readonly<Record<string, number>> | undefined, fail: (msg: string) => Error): Record<string, number> {
+export function resolveBasisParams(b: Pick<Basis, 'name' | 'params'>, given: Readonly<Record<string, number>> | undefined, fail: (msg: string) => Error): Record<string, number> {
   const out: Record<string, number> = {};
   for (const p of b.params ?? []) out[p.name] = p.default;
   for (const [k, v] of Object.entries(given ?? {})) {

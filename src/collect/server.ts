@@ -79,11 +79,9 @@ const countSpans = (o: Record<string, unknown>): number => {
   return n;
 };
 
-export async function startCollector(o: CollectorOptions): Promise<Collector> {
-  fs.mkdirSync(o.out, { recursive: true });
-  const rotate = o.rotateBytes ?? 64 * 1024 * 1024;
+/** Rotating JSONL span files: `spans-<stamp>-<seq>.jsonl.part`, renamed without `.part` once complete (fsynced). */
+function spanFiles(out: string, rotate: number, stats: CollectorStats): { writeLine: (line: string) => void; closeFile: () => void } {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  const stats: CollectorStats = { requests: 0, spans: 0, files: [], rejected: 0 };
   let fd: number | undefined;
   let part = '';
   let bytes = 0;
@@ -100,7 +98,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   const writeLine = (line: string): void => {
     if (fd !== undefined && bytes >= rotate) closeFile();
     if (fd === undefined) {
-      part = path.join(o.out, `spans-${stamp}-${String(++seq).padStart(4, '0')}.jsonl.part`);
+      part = path.join(out, `spans-${stamp}-${String(++seq).padStart(4, '0')}.jsonl.part`);
       fd = fs.openSync(part, 'wx');
       bytes = 0;
     }
@@ -109,7 +107,24 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
     while (off < b.length) off += fs.writeSync(fd, b, off);
     bytes += b.length;
   };
+  return { writeLine, closeFile };
+}
 
+/** An OTLP/HTTP trace request body (gzip or not, JSON or protobuf) as an object with `resourceSpans`. */
+function decodeBody(req: http.IncomingMessage, raw: Buffer): { obj: Record<string, unknown>; json: boolean } {
+  let body = raw;
+  if ((req.headers['content-encoding'] ?? '').includes('gzip')) body = zlib.gunzipSync(body);
+  const json = String(req.headers['content-type'] ?? '').includes('json');
+  if (!json) return { obj: decodeTraceRequest(body), json };
+  const obj = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  if (!Array.isArray(obj['resourceSpans'])) throw new Error("field 'resourceSpans': expected an array");
+  return { obj, json };
+}
+
+export async function startCollector(o: CollectorOptions): Promise<Collector> {
+  fs.mkdirSync(o.out, { recursive: true });
+  const stats: CollectorStats = { requests: 0, spans: 0, files: [], rejected: 0 };
+  const { writeLine, closeFile } = spanFiles(o.out, o.rotateBytes ?? 64 * 1024 * 1024, stats);
   let inFlight = 0;
   let drained: (() => void) | undefined;
   const server = http.createServer((req, res) => {
@@ -127,17 +142,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       try {
-        let body: Buffer = Buffer.concat(chunks);
-        if ((req.headers['content-encoding'] ?? '').includes('gzip')) body = zlib.gunzipSync(body);
-        const type = String(req.headers['content-type'] ?? '');
-        const json = type.includes('json');
-        let obj: Record<string, unknown>;
-        if (json) {
-          obj = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-          if (!Array.isArray(obj['resourceSpans'])) throw new Error("field 'resourceSpans': expected an array");
-        } else {
-          obj = decodeTraceRequest(body);
-        }
+        const { obj, json } = decodeBody(req, Buffer.concat(chunks));
         const n = countSpans(obj);
         if (n > 0) writeLine(JSON.stringify({ resourceSpans: obj['resourceSpans'] }));
         stats.requests++;
@@ -156,24 +161,24 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
   let stopping: Promise<CollectorStats> | undefined;
+  const stop = async (): Promise<CollectorStats> => {
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    server.closeIdleConnections();
+    if (inFlight > 0)
+      await new Promise<void>((r) => {
+        drained = r;
+      });
+    closeFile();
+    server.closeAllConnections();
+    await closed;
+    return stats;
+  };
   return {
-    port,
+    port: (server.address() as AddressInfo).port,
     stats,
     stop() {
-      stopping ??= (async () => {
-        const closed = new Promise<void>((r) => server.close(() => r()));
-        server.closeIdleConnections();
-        if (inFlight > 0)
-          await new Promise<void>((r) => {
-            drained = r;
-          });
-        closeFile();
-        server.closeAllConnections();
-        await closed;
-        return stats;
-      })();
+      stopping ??= stop();
       return stopping;
     },
   };

@@ -34,7 +34,6 @@ import {
   AIC_DATASET,
   VIDUR_DATASET,
   type KernelRow,
-  type AllReduceRow,
   type CsvTable,
 } from './microbench.js';
 
@@ -78,166 +77,165 @@ export interface CalibrationSummaryRow {
 const round = (x: number, sig = 5): number => Number(x.toPrecision(sig));
 const roundCurve = (c: Curve): { x: number[]; eff: number[] } => ({ x: c.x.map((v) => round(v, 8)), eff: c.eff.map((v) => round(v)) });
 
+/** What a calibration run accumulates: the tables read, the fitted curves and their error rows. */
+interface Calibration {
+  readonly gpu: GpuSpec;
+  readonly def: ReturnType<typeof defaultTables>;
+  /** Memory bytes/µs and intra-node link bytes/µs per direction. */
+  readonly bw: number;
+  readonly link: number;
+  readonly rel: (f: string) => string;
+  readonly used: { src: 'aic' | 'vidur'; t: CsvTable }[];
+  readonly ops: EfficiencyFile['ops'];
+  readonly allreduce: EfficiencyFile['allreduce'];
+  readonly summary: CalibrationSummaryRow[];
+}
+
+/** Fit one kernel class's roofline curves on the training rows; record the held-out error. Classes with < 10 rows are skipped. */
+function fitKernelClass(st: Calibration, name: string, rows: KernelRow[], cols: string[], peak: number, source: string, perItem = false): void {
+  if (rows.length < 10) return;
+  const { train, heldOut } = splitHeldOut(rows, cols);
+  const prior = st.def.ops[name as keyof typeof st.def.ops];
+  const fit = fitRooflineCurves(train, peak, st.bw, prior, { perItem });
+  const trainStats = apeStats(
+    fit.predicted,
+    train.map((r) => r.us),
+  );
+  const heldStats = apeStats(
+    heldOut.map((r) => predictRow(r, peak, st.bw, fit.curves)),
+    heldOut.map((r) => r.us),
+  );
+  st.ops[name] = { compute: roundCurve(fit.curves.compute), memory: roundCurve(fit.curves.memory), perItemUs: round(fit.curves.perItemUs ?? 0), source, train: trainStats, heldOut: heldStats };
+  st.summary.push({ curve: name, source, train: trainStats, heldOut: heldStats });
+}
+
+/** GEMM (bf16, fp8) and context / generation attention (bf16 KV, fp8 KV) from AIConfigurator. Returns the GEMM table (its device name). */
+function calibrateKernels(st: Calibration, files: ReturnType<typeof aicFiles>): CsvTable {
+  const { gpu, rel } = st;
+  const bf16 = gpu.fp16DenseTflops * 1e6;
+  const fp8 = gpu.fp8DenseTflops ? gpu.fp8DenseTflops * 1e6 : null;
+  const gemmT = readCsv(files.gemm, ['gemm_dtype', 'm', 'n', 'k', 'latency']);
+  st.used.push({ src: 'aic', t: gemmT });
+  const gemm = aicGemmRows(gemmT);
+  fitKernelClass(st, 'gemm.bf16', gemm.bf16, ['m', 'n'], bf16, `${rel(files.gemm)} (gemm_dtype bfloat16)`);
+  if (fp8 && gemm.fp8.length) fitKernelClass(st, 'gemm.fp8', gemm.fp8, ['m', 'n'], fp8, `${rel(files.gemm)} (gemm_dtype fp8)`);
+  const attnCols = ['batch_size', 'isl', 'num_heads', 'num_key_value_heads', 'head_dim', 'kv_cache_dtype', 'step', 'latency'];
+  const ctxT = readCsv(files.context, attnCols);
+  st.used.push({ src: 'aic', t: ctxT });
+  const ctx = aicContextRows(ctxT);
+  fitKernelClass(st, 'attn_prefill.bf16', ctx.bf16, ['isl', 'bs'], bf16, `${rel(files.context)} (kv_cache_dtype bfloat16)`, true);
+  fitKernelClass(st, 'attn_prefill.fp8kv', ctx.fp8kv, ['isl', 'bs'], classPeakPerUs('attn_prefill.fp8kv', gpu), `${rel(files.context)} (kv_cache_dtype fp8)`, true);
+  const genT = readCsv(files.generation, attnCols);
+  st.used.push({ src: 'aic', t: genT });
+  const gen = aicGenerationRows(genT);
+  fitKernelClass(st, 'attn_decode.bf16', gen.bf16, ['ctx', 'bs'], bf16, `${rel(files.generation)} (kv_cache_dtype bfloat16)`, true);
+  fitKernelClass(st, 'attn_decode.fp8kv', gen.fp8kv, ['ctx', 'bs'], classPeakPerUs('attn_decode.fp8kv', gpu), `${rel(files.generation)} (kv_cache_dtype fp8)`, true);
+  return gemmT;
+}
+
+/** The elementwise curve (norms, rotary, activation) from Vidur's per-op profiles, when the GPU has them. */
+function calibrateElementwise(st: Calibration, dataRoot: string, vGpu: string): void {
+  const vFiles = vGpu ? vidurFiles(dataRoot, vGpu) : [];
+  if (!vFiles.length) return;
+  const rows: KernelRow[] = [];
+  for (const f of vFiles) {
+    const t = readCsv(f, ['num_tokens', 'num_tensor_parallel_workers', 'n_head', 'n_kv_head', 'n_embd', 'n_expanded_embd', 'use_gated_mlp']);
+    st.used.push({ src: 'vidur', t });
+    for (const r of vidurRows(t)) {
+      const bytes = vidurElementwiseBytes(r);
+      if (bytes !== null && r.us > 0) rows.push({ flops: 0, bytes, us: r.us, key: { tokens: r.tokens } });
+    }
+  }
+  fitKernelClass(st, 'elementwise', rows, ['tokens'], st.gpu.fp16DenseTflops * 1e6, `${vFiles.map(st.rel).join(', ')} (norms, rotary, activation; median)`);
+}
+
+type CollectiveRow = { trafficBytes: number; messageBytes: number; us: number; key: Record<string, number> };
+
+/** Fit one all-reduce curve (mode, GPU count) on the training rows; < 5 rows: skipped. */
+function fitAllReduce(st: Calibration, mode: string, p: number, rows: CollectiveRow[], source: string, summarySource: string): void {
+  if (rows.length < 5) return;
+  const prior = saturatingCurve(DEFAULTS.allreduce.bandwidthEff, 2, st.link, 2 ** 7, 2 ** 30);
+  const { train, heldOut } = splitHeldOut(rows, ['messageBytes']);
+  const fit = fitCollective(train, st.link, prior);
+  const pred = (r: CollectiveRow): number => fit.latencyUs + r.trafficBytes / (st.link * curveEff(fit.bandwidth, r.messageBytes));
+  const trainStats = apeStats(
+    train.map(pred),
+    train.map((r) => r.us),
+  );
+  const heldStats = apeStats(
+    heldOut.map(pred),
+    heldOut.map((r) => r.us),
+  );
+  (st.allreduce[mode] ??= {})[String(p)] = { latencyUs: round(fit.latencyUs), bandwidth: roundCurve(fit.bandwidth), source, train: trainStats, heldOut: heldStats };
+  st.summary.push({ curve: `allreduce.${mode}.${p}`, source: summarySource, train: trainStats, heldOut: heldStats });
+}
+
+/** vLLM custom all-reduce (CUDA graph, eager) per GPU count from AIConfigurator; plain NCCL within one node from Vidur's network profile. */
+function calibrateAllReduce(st: Calibration, file: string, dataRoot: string, vGpu: string): void {
+  const arT = readCsv(file, ['num_gpus', 'message_size', 'latency', 'backend']);
+  st.used.push({ src: 'aic', t: arT });
+  const ar = aicAllReduceRows(arT);
+  const sorted = (ps: number[]): number[] => [...new Set(ps)].sort((a, b) => a - b);
+  for (const mode of ['graph', 'eager'] as const) {
+    for (const p of sorted(ar.filter((r) => r.mode === mode).map((r) => r.p))) {
+      const rows = ar.filter((r) => r.mode === mode && r.p === p).map((r) => ({ ...r, key: { messageBytes: r.messageBytes } }));
+      fitAllReduce(st, mode, p, rows, `${st.rel(file)} (backend vllm_${mode}, num_gpus ${p})`, `${st.rel(file)}`);
+    }
+  }
+  const netFile = vGpu ? vidurNetworkFile(dataRoot, vGpu) : null;
+  if (!netFile) return;
+  const t = readCsv(netFile, ['num_workers', 'devices_per_node', 'size', 'time_stats.all_reduce.median']);
+  st.used.push({ src: 'vidur', t });
+  const rowsAll = vidurAllReduceRows(t).filter((r) => r.p === r.perNode);
+  for (const p of sorted(rowsAll.map((r) => r.p))) {
+    const rows = rowsAll.filter((r) => r.p === p).map((r) => ({ ...r, key: { messageBytes: r.messageBytes } }));
+    fitAllReduce(st, 'nccl', p, rows, `${st.rel(netFile)} (NCCL all_reduce, ${p} GPUs in one node, median)`, st.rel(netFile));
+  }
+}
+
+/** The provenance of the tables read: dataset, commit, files with hashes and row counts. */
+function sourcesOf(st: Calibration, dataRoot: string, device: string, vGpu: string): EfficiencyFile['sources'] {
+  const files = (src: 'aic' | 'vidur') => st.used.filter((u) => u.src === src).map((u) => ({ path: st.rel(u.t.file), sha256: u.t.sha256, rows: u.t.rows.length }));
+  const sources: EfficiencyFile['sources'] = [
+    { name: `AIConfigurator vLLM 0.14.0 microbenchmarks (${device})`, dataset: AIC_DATASET, commit: datasetCommit(dataRoot, AIC_DATASET), files: files('aic') },
+  ];
+  const vidur = files('vidur');
+  if (vidur.length) sources.push({ name: `Vidur per-op and NCCL all-reduce profiles (${vGpu})`, dataset: VIDUR_DATASET, commit: datasetCommit(dataRoot, VIDUR_DATASET), files: vidur });
+  return sources;
+}
+
 /** Calibrate all curves for `gpu` from the tables under `opts.dataRoot`. Pure apart from reading the inputs. */
 export function calibrate(gpu: GpuSpec, opts: CalibrateOptions): { file: EfficiencyFile; summary: CalibrationSummaryRow[] } {
   const aicGpu = opts.aicGpu ?? AIC_GPU[gpu.id];
   if (!aicGpu) throw new InputError(`no AIConfigurator system folder is known for GPU '${gpu.id}' (known: ${Object.keys(AIC_GPU).join(', ')}); pass --aic-gpu <folder>`);
   const files = aicFiles(opts.dataRoot, aicGpu);
   for (const f of Object.values(files)) if (!fs.existsSync(f)) throw new InputError(`${f}: file not found (is --data the shared data root holding ${AIC_DATASET}/?)`);
-  const def = defaultTables(gpu);
-  const bf16 = gpu.fp16DenseTflops * 1e6;
-  const fp8 = gpu.fp8DenseTflops ? gpu.fp8DenseTflops * 1e6 : null;
-  const bw = gpu.memBandwidthTBs * 1e6;
   const linkGBs = linkGBsPerDirection(gpu);
-  const link = linkGBs * 1e3;
-  const rel = (f: string): string => path.relative(opts.dataRoot, f);
-  const used: { src: 'aic' | 'vidur'; t: CsvTable }[] = [];
-  const ops: EfficiencyFile['ops'] = {};
-  const summary: CalibrationSummaryRow[] = [];
-
-  const fitClass = (name: string, rows: KernelRow[], cols: string[], peak: number, source: string, perItem = false): void => {
-    if (rows.length < 10) return;
-    const { train, heldOut } = splitHeldOut(rows, cols);
-    const prior = def.ops[name as keyof typeof def.ops];
-    const fit = fitRooflineCurves(train, peak, bw, prior, { perItem });
-    const trainStats = apeStats(
-      fit.predicted,
-      train.map((r) => r.us),
-    );
-    const heldStats = apeStats(
-      heldOut.map((r) => predictRow(r, peak, bw, fit.curves)),
-      heldOut.map((r) => r.us),
-    );
-    ops[name] = { compute: roundCurve(fit.curves.compute), memory: roundCurve(fit.curves.memory), perItemUs: round(fit.curves.perItemUs ?? 0), source, train: trainStats, heldOut: heldStats };
-    summary.push({ curve: name, source, train: trainStats, heldOut: heldStats });
+  const st: Calibration = {
+    gpu,
+    def: defaultTables(gpu),
+    bw: gpu.memBandwidthTBs * 1e6,
+    link: linkGBs * 1e3,
+    rel: (f) => path.relative(opts.dataRoot, f),
+    used: [],
+    ops: {},
+    allreduce: {},
+    summary: [],
   };
-
-  // GEMM
-  const gemmT = readCsv(files.gemm, ['gemm_dtype', 'm', 'n', 'k', 'latency']);
-  used.push({ src: 'aic', t: gemmT });
-  const gemm = aicGemmRows(gemmT);
-  fitClass('gemm.bf16', gemm.bf16, ['m', 'n'], bf16, `${rel(files.gemm)} (gemm_dtype bfloat16)`);
-  if (fp8 && gemm.fp8.length) fitClass('gemm.fp8', gemm.fp8, ['m', 'n'], fp8, `${rel(files.gemm)} (gemm_dtype fp8)`);
-  // attention
-  const attnCols = ['batch_size', 'isl', 'num_heads', 'num_key_value_heads', 'head_dim', 'kv_cache_dtype', 'step', 'latency'];
-  const ctxT = readCsv(files.context, attnCols);
-  used.push({ src: 'aic', t: ctxT });
-  const ctx = aicContextRows(ctxT);
-  fitClass('attn_prefill.bf16', ctx.bf16, ['isl', 'bs'], bf16, `${rel(files.context)} (kv_cache_dtype bfloat16)`, true);
-  fitClass('attn_prefill.fp8kv', ctx.fp8kv, ['isl', 'bs'], classPeakPerUs('attn_prefill.fp8kv', gpu), `${rel(files.context)} (kv_cache_dtype fp8)`, true);
-  const genT = readCsv(files.generation, attnCols);
-  used.push({ src: 'aic', t: genT });
-  const gen = aicGenerationRows(genT);
-  fitClass('attn_decode.bf16', gen.bf16, ['ctx', 'bs'], bf16, `${rel(files.generation)} (kv_cache_dtype bfloat16)`, true);
-  fitClass('attn_decode.fp8kv', gen.fp8kv, ['ctx', 'bs'], classPeakPerUs('attn_decode.fp8kv', gpu), `${rel(files.generation)} (kv_cache_dtype fp8)`, true);
-
-  // elementwise from Vidur
   const vGpu = opts.vidurGpu ?? VIDUR_GPU[gpu.id] ?? '';
-  const vFiles = vGpu ? vidurFiles(opts.dataRoot, vGpu) : [];
-  if (vFiles.length) {
-    const rows: KernelRow[] = [];
-    for (const f of vFiles) {
-      const t = readCsv(f, ['num_tokens', 'num_tensor_parallel_workers', 'n_head', 'n_kv_head', 'n_embd', 'n_expanded_embd', 'use_gated_mlp']);
-      used.push({ src: 'vidur', t });
-      for (const r of vidurRows(t)) {
-        const bytes = vidurElementwiseBytes(r);
-        if (bytes !== null && r.us > 0) rows.push({ flops: 0, bytes, us: r.us, key: { tokens: r.tokens } });
-      }
-    }
-    fitClass('elementwise', rows, ['tokens'], bf16, `${vFiles.map(rel).join(', ')} (norms, rotary, activation; median)`);
-  }
-
-  // all-reduce
-  const arT = readCsv(files.allreduce, ['num_gpus', 'message_size', 'latency', 'backend']);
-  used.push({ src: 'aic', t: arT });
-  const ar = aicAllReduceRows(arT);
-  const allreduce: EfficiencyFile['allreduce'] = {};
-  const prior = saturatingCurve(DEFAULTS.allreduce.bandwidthEff, 2, link, 2 ** 7, 2 ** 30);
-  for (const mode of ['graph', 'eager'] as const) {
-    for (const p of [...new Set(ar.filter((r) => r.mode === mode).map((r) => r.p))].sort((a, b) => a - b)) {
-      const rows = ar.filter((r) => r.mode === mode && r.p === p).map((r) => ({ ...r, key: { messageBytes: r.messageBytes } }));
-      if (rows.length < 5) continue;
-      const { train, heldOut } = splitHeldOut(rows, ['messageBytes']);
-      const fit = fitCollective(train, link, prior);
-      const pred = (r: AllReduceRow): number => fit.latencyUs + r.trafficBytes / (link * curveEff(fit.bandwidth, r.messageBytes));
-      const trainStats = apeStats(
-        train.map(pred),
-        train.map((r) => r.us),
-      );
-      const heldStats = apeStats(
-        heldOut.map(pred),
-        heldOut.map((r) => r.us),
-      );
-      (allreduce[mode] ??= {})[String(p)] = {
-        latencyUs: round(fit.latencyUs),
-        bandwidth: roundCurve(fit.bandwidth),
-        source: `${rel(files.allreduce)} (backend vllm_${mode}, num_gpus ${p})`,
-        train: trainStats,
-        heldOut: heldStats,
-      };
-      summary.push({ curve: `allreduce.${mode}.${p}`, source: `${rel(files.allreduce)}`, train: trainStats, heldOut: heldStats });
-    }
-  }
-
-  // plain NCCL all-reduce within one DGX node, from Vidur's network profile
-  const netFile = vGpu ? vidurNetworkFile(opts.dataRoot, vGpu) : null;
-  if (netFile) {
-    const t = readCsv(netFile, ['num_workers', 'devices_per_node', 'size', 'time_stats.all_reduce.median']);
-    used.push({ src: 'vidur', t });
-    const rowsAll = vidurAllReduceRows(t).filter((r) => r.p === r.perNode);
-    for (const p of [...new Set(rowsAll.map((r) => r.p))].sort((a, b) => a - b)) {
-      const rows = rowsAll.filter((r) => r.p === p).map((r) => ({ ...r, key: { messageBytes: r.messageBytes } }));
-      if (rows.length < 5) continue;
-      const { train, heldOut } = splitHeldOut(rows, ['messageBytes']);
-      const fit = fitCollective(train, link, prior);
-      const pred = (r: { trafficBytes: number; messageBytes: number }): number => fit.latencyUs + r.trafficBytes / (link * curveEff(fit.bandwidth, r.messageBytes));
-      const trainStats = apeStats(
-        train.map(pred),
-        train.map((r) => r.us),
-      );
-      const heldStats = apeStats(
-        heldOut.map(pred),
-        heldOut.map((r) => r.us),
-      );
-      (allreduce['nccl'] ??= {})[String(p)] = {
-        latencyUs: round(fit.latencyUs),
-        bandwidth: roundCurve(fit.bandwidth),
-        source: `${rel(netFile)} (NCCL all_reduce, ${p} GPUs in one node, median)`,
-        train: trainStats,
-        heldOut: heldStats,
-      };
-      summary.push({ curve: `allreduce.nccl.${p}`, source: rel(netFile), train: trainStats, heldOut: heldStats });
-    }
-  }
-
-  const device = gemmT.rows[0]?.['device'] ?? '';
-  const sources: EfficiencyFile['sources'] = [];
-  const aicUsed = used.filter((u) => u.src === 'aic');
-  sources.push({
-    name: `AIConfigurator vLLM 0.14.0 microbenchmarks (${device})`,
-    dataset: AIC_DATASET,
-    commit: datasetCommit(opts.dataRoot, AIC_DATASET),
-    files: aicUsed.map((u) => ({ path: rel(u.t.file), sha256: u.t.sha256, rows: u.t.rows.length })),
-  });
-  const vUsed = used.filter((u) => u.src === 'vidur');
-  if (vUsed.length)
-    sources.push({
-      name: `Vidur per-op and NCCL all-reduce profiles (${vGpu})`,
-      dataset: VIDUR_DATASET,
-      commit: datasetCommit(opts.dataRoot, VIDUR_DATASET),
-      files: vUsed.map((u) => ({ path: rel(u.t.file), sha256: u.t.sha256, rows: u.t.rows.length })),
-    });
-
+  const gemmT = calibrateKernels(st, files);
+  calibrateElementwise(st, opts.dataRoot, vGpu);
+  calibrateAllReduce(st, files.allreduce, opts.dataRoot, vGpu);
   const file: EfficiencyFile = {
     stepfitEfficiency: 1,
     gpu: gpu.id,
     peaks: { bf16Tflops: gpu.fp16DenseTflops, fp8Tflops: gpu.fp8DenseTflops, memTBs: gpu.memBandwidthTBs, linkGBsPerDirection: linkGBs },
-    sources,
+    sources: sourcesOf(st, opts.dataRoot, gemmT.rows[0]?.['device'] ?? '', vGpu),
     heldOutRule: HELD_OUT_RULE,
-    ops,
-    allreduce,
+    ops: st.ops,
+    allreduce: st.allreduce,
     createdAt: opts.createdAt ?? new Date().toISOString(),
     commandLine: opts.commandLine ?? '',
   };
-  return { file, summary };
+  return { file, summary: st.summary };
 }

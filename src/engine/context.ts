@@ -172,16 +172,8 @@ function mlaDims(arch: Architecture): Engine['mla'] {
   };
 }
 
-/**
- * Validate parallelism and dtypes for (arch, GPU) and derive per-GPU shapes.
- * @throws InputError for TP not dividing heads (or KV heads ≥ TP), EP not dividing experts or TP,
- *   PP not dividing layers, FP8 weights on a GPU without FP8 tensor cores.
- */
-export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, opts: EngineOptions = {}): Engine {
-  const { arch, gpu, tp } = ctx;
-  const pp = opts.pp ?? ctx.pp ?? 1;
-  const ep = opts.ep ?? ctx.ep ?? 1;
-  const dp = opts.dp ?? 1;
+/** @throws InputError for TP not dividing heads (or KV heads ≥ TP), EP not dividing experts or TP, PP not dividing layers. */
+function checkLayout(arch: Architecture, tp: number, pp: number, ep: number, dp: number): void {
   for (const [name, v] of [
     ['TP', tp],
     ['PP', pp],
@@ -202,6 +194,10 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
       );
     }
   }
+}
+
+/** Weight and KV dtypes. @throws InputError for FP8 weights on a GPU without FP8 tensor cores, an unknown KV dtype. */
+function dtypesOf(arch: Architecture, gpu: GpuSpec, opts: EngineOptions): { weightDtype: Dtype; kvDtype: KvDtype } {
   let weightDtype: Dtype = opts.weightDtype ?? arch.weightDtype;
   if (weightDtype === 'fp32') weightDtype = 'bf16';
   if (FP8_LIKE.has(weightDtype) && gpu.fp8DenseTflops === null) {
@@ -209,11 +205,14 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
   }
   const kvDtype: KvDtype = opts.kvDtype ?? 'bf16';
   if (!['bf16', 'fp16', 'fp8'].includes(kvDtype)) throw new InputError(`KV dtype must be bf16, fp16 or fp8, got '${kvDtype}'`);
+  return { weightDtype, kvDtype };
+}
 
-  const tables = typeof opts.efficiency === 'object' ? opts.efficiency : loadEfficiency(gpu, opts.efficiency ?? 'auto');
+/** The options with their defaults (launch time from the tables). */
+function optionsOf(opts: EngineOptions, tables: EfficiencyTables): Engine['options'] {
   if (opts.execution !== undefined && opts.execution !== 'graph' && opts.execution !== 'eager') throw new InputError(`execution must be 'graph' or 'eager', got '${String(opts.execution)}'`);
   if (opts.launchUs !== undefined && !(opts.launchUs >= 0)) throw new InputError(`launch time must be ≥ 0 µs, got ${opts.launchUs}`);
-  const options = {
+  return {
     launchUs: opts.launchUs ?? defaultLaunchUs(tables),
     allreduce: opts.allreduce ?? (opts.execution === 'eager' ? 'eager' : 'graph'),
     execution: opts.execution ?? 'graph',
@@ -226,97 +225,79 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
     stepOverheadUs: opts.stepOverheadUs ?? 0,
     layerOverheadUs: opts.layerOverheadUs ?? 0,
     lmHead: opts.lmHead ?? true,
-  } as const;
+  };
+}
 
-  // dtypes → bytes and peaks
-  const bf16Peak = gpu.fp16DenseTflops * 1e6;
-  let gemmPeak = bf16Peak;
-  let gemmClass: OpClass = 'gemm.bf16';
-  let actBytes = 2;
-  if (weightDtype === 'fp8') {
-    gemmPeak = gpu.fp8DenseTflops! * 1e6;
-    gemmClass = 'gemm.fp8';
-    actBytes = 1;
-  }
-  if (weightDtype === 'fp4' && gpu.fp4DenseTflops) {
-    gemmPeak = gpu.fp4DenseTflops * 1e6;
-    gemmClass = 'gemm.fp8';
-    actBytes = 0.5;
-  }
-  const wBytes = DTYPE_BYTES[weightDtype];
-  const kvBytes = DTYPE_BYTES[kvDtype];
-  const linkKind = options.link === 'pcie' ? 'pcie' : gpu.scaleUpKind;
-  const linkGBs = options.link === 'pcie' ? gpu.pcieGBs : linkGBsPerDirection(gpu);
+/** GEMM peak, curve class and activation bytes of the weight dtype (FP8 = W8A8, FP4 = W4A4 where the GPU has it). */
+function gemmPeakOf(gpu: GpuSpec, weightDtype: Dtype): Pick<Engine, 'gemmPeak' | 'gemmClass' | 'actBytes'> {
+  if (weightDtype === 'fp8') return { gemmPeak: gpu.fp8DenseTflops! * 1e6, gemmClass: 'gemm.fp8', actBytes: 1 };
+  if (weightDtype === 'fp4' && gpu.fp4DenseTflops) return { gemmPeak: gpu.fp4DenseTflops * 1e6, gemmClass: 'gemm.fp8', actBytes: 0.5 };
+  return { gemmPeak: gpu.fp16DenseTflops * 1e6, gemmClass: 'gemm.bf16', actBytes: 2 };
+}
 
-  // attention shapes
+type AttentionShapes = Pick<Engine, 'headsPerGpu' | 'kvHeadsPerGpu' | 'headDim' | 'window' | 'mla' | 'qkvGemms' | 'oGemm' | 'kvBytesPerTokenLayer' | 'ropeElems'>;
+
+/** Per-GPU attention shapes: QKV (or MLA) projections, output projection, KV bytes per token, rope elements. */
+function attentionShapes(arch: Architecture, tp: number, kvBytes: number): AttentionShapes {
   const d = arch.hiddenSize;
   const dh = arch.headDim;
   const Htp = arch.numHeads / tp;
   const kvHtp = Math.max(1, Math.ceil(arch.numKvHeads / tp));
   const mla = mlaDims(arch);
-  let qkvGemms: GemmShape[];
-  let oGemm: GemmShape;
-  let kvBytesPerTokenLayer: number;
-  let ropeElems: number;
-  if (mla) {
-    qkvGemms = [];
-    if (mla.qLoraRank > 0) {
-      qkvGemms.push({ n: mla.qLoraRank, k: d }, { n: Htp * (mla.nopeDim + mla.ropeDim), k: mla.qLoraRank });
-    } else {
-      qkvGemms.push({ n: Htp * (mla.nopeDim + mla.ropeDim), k: d });
-    }
-    qkvGemms.push({ n: mla.kvLoraRank + mla.ropeDim, k: d }); // kv_a (replicated on every TP rank)
-    oGemm = { n: d, k: Htp * mla.vDim };
-    kvBytesPerTokenLayer = (mla.kvLoraRank + mla.ropeDim) * kvBytes;
-    ropeElems = (Htp + 1) * mla.ropeDim;
-  } else {
-    qkvGemms = [{ n: (Htp + 2 * kvHtp) * dh, k: d }];
-    oGemm = { n: d, k: Htp * dh };
-    kvBytesPerTokenLayer = 2 * kvHtp * dh * kvBytes;
-    ropeElems = (Htp + kvHtp) * dh;
+  const common = { headsPerGpu: Htp, kvHeadsPerGpu: kvHtp, headDim: dh, window: arch.slidingWindow, mla };
+  if (!mla) {
+    return { ...common, qkvGemms: [{ n: (Htp + 2 * kvHtp) * dh, k: d }], oGemm: { n: d, k: Htp * dh }, kvBytesPerTokenLayer: 2 * kvHtp * dh * kvBytes, ropeElems: (Htp + kvHtp) * dh };
   }
+  const qkvGemms: GemmShape[] =
+    mla.qLoraRank > 0
+      ? [
+          { n: mla.qLoraRank, k: d },
+          { n: Htp * (mla.nopeDim + mla.ropeDim), k: mla.qLoraRank },
+        ]
+      : [{ n: Htp * (mla.nopeDim + mla.ropeDim), k: d }];
+  qkvGemms.push({ n: mla.kvLoraRank + mla.ropeDim, k: d }); // kv_a (replicated on every TP rank)
+  return {
+    ...common,
+    qkvGemms,
+    oGemm: { n: d, k: Htp * mla.vDim },
+    kvBytesPerTokenLayer: (mla.kvLoraRank + mla.ropeDim) * kvBytes,
+    ropeElems: (Htp + 1) * mla.ropeDim,
+  };
+}
 
-  // MLP / MoE shapes
+type MlpShapes = Pick<
+  Engine,
+  | 'denseLayers'
+  | 'denseUp'
+  | 'denseDown'
+  | 'denseWidth'
+  | 'gated'
+  | 'moeLayers'
+  | 'numExperts'
+  | 'topK'
+  | 'localExperts'
+  | 'expertTp'
+  | 'epReplicas'
+  | 'expertUp'
+  | 'expertDown'
+  | 'expertWidth'
+  | 'sharedUp'
+  | 'sharedDown'
+  | 'sharedWidth'
+  | 'routerGemm'
+>;
+
+/** Per-GPU dense MLP and MoE shapes (experts sharded over TP/EP ranks, shared experts over TP). */
+function mlpShapes(arch: Architecture, tp: number, ep: number): MlpShapes {
+  const d = arch.hiddenSize;
   const gated = arch.mlpMatrices === 3;
   const moeLayers = arch.numExperts > 0 ? arch.numLayers - arch.firstDenseLayers : 0;
-  const denseLayers = arch.numLayers - moeLayers;
   const denseWidth = arch.intermediateSize / tp;
   const expertTp = Math.max(1, tp / ep);
   const expertWidth = arch.expertIntermediateSize / expertTp;
   const sharedWidth = arch.sharedExpertIntermediateSize / tp;
-  return Object.freeze({
-    arch,
-    gpu,
-    tp,
-    pp,
-    ep,
-    dp,
-    weightDtype,
-    kvDtype,
-    tables,
-    options,
-    actBytes,
-    wBytes,
-    hBytes: 2,
-    kvBytes,
-    gemmPeak,
-    gemmClass,
-    attnPeak: bf16Peak,
-    memPerUs: gpu.memBandwidthTBs * 1e6,
-    linkPerUs: linkGBs * 1e3,
-    linkKind,
-    L: arch.numLayers,
-    d,
-    headsPerGpu: Htp,
-    kvHeadsPerGpu: kvHtp,
-    headDim: dh,
-    window: arch.slidingWindow,
-    mla,
-    qkvGemms,
-    oGemm,
-    kvBytesPerTokenLayer,
-    ropeElems,
-    denseLayers,
+  return {
+    denseLayers: arch.numLayers - moeLayers,
     denseUp: { n: (gated ? 2 : 1) * denseWidth, k: d },
     denseDown: { n: d, k: denseWidth },
     denseWidth,
@@ -334,6 +315,50 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
     sharedDown: sharedWidth > 0 ? { n: d, k: sharedWidth } : null,
     sharedWidth,
     routerGemm: arch.numExperts > 0 ? { n: arch.numExperts, k: d } : null,
+  };
+}
+
+/**
+ * Validate parallelism and dtypes for (arch, GPU) and derive per-GPU shapes.
+ * @throws InputError for TP not dividing heads (or KV heads ≥ TP), EP not dividing experts or TP,
+ *   PP not dividing layers, FP8 weights on a GPU without FP8 tensor cores.
+ */
+export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, opts: EngineOptions = {}): Engine {
+  const { arch, gpu, tp } = ctx;
+  const pp = opts.pp ?? ctx.pp ?? 1;
+  const ep = opts.ep ?? ctx.ep ?? 1;
+  const dp = opts.dp ?? 1;
+  checkLayout(arch, tp, pp, ep, dp);
+  const { weightDtype, kvDtype } = dtypesOf(arch, gpu, opts);
+  const tables = typeof opts.efficiency === 'object' ? opts.efficiency : loadEfficiency(gpu, opts.efficiency ?? 'auto');
+  const options = optionsOf(opts, tables);
+  const kvBytes = DTYPE_BYTES[kvDtype];
+  const peak = gemmPeakOf(gpu, weightDtype);
+  return Object.freeze({
+    arch,
+    gpu,
+    tp,
+    pp,
+    ep,
+    dp,
+    weightDtype,
+    kvDtype,
+    tables,
+    options,
+    actBytes: peak.actBytes,
+    wBytes: DTYPE_BYTES[weightDtype],
+    hBytes: 2,
+    kvBytes,
+    gemmPeak: peak.gemmPeak,
+    gemmClass: peak.gemmClass,
+    attnPeak: gpu.fp16DenseTflops * 1e6,
+    memPerUs: gpu.memBandwidthTBs * 1e6,
+    linkPerUs: (options.link === 'pcie' ? gpu.pcieGBs : linkGBsPerDirection(gpu)) * 1e3,
+    linkKind: options.link === 'pcie' ? 'pcie' : gpu.scaleUpKind,
+    L: arch.numLayers,
+    d: arch.hiddenSize,
+    ...attentionShapes(arch, tp, kvBytes),
+    ...mlpShapes(arch, tp, ep),
     vocabPerGpu: arch.vocabSize / tp,
   });
 }

@@ -18,8 +18,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import { InputError } from '../io/errors.js';
-import { loadArchitecture } from '../model/load.js';
-import { loadGpu } from '../hardware/gpu.js';
+import { type DeploymentContext, resolveDeployment } from '../model/context.js';
 import type { Dtype } from '../model/arch.js';
 import { compileEngine, type Engine, type EngineOptions } from './context.js';
 import { benchServeDeployment, type BenchProtocol } from './bench-serve.js';
@@ -107,11 +106,9 @@ export function predictScenarios(rows: ScenarioRow[], columns: string[], base: E
   let predicted = 0;
   rows.forEach((r, i) => {
     const carry = columns.map((c) => String((r as Record<string, unknown>)[c] ?? ''));
-    let arch: ReturnType<typeof loadArchitecture>;
-    let gpu: ReturnType<typeof loadGpu>;
+    let ctx: DeploymentContext;
     try {
-      arch = loadArchitecture(r.model);
-      gpu = loadGpu(r.gpu);
+      ctx = resolveDeployment({ model: r.model, gpu: r.gpu, tp: r.tp, check: false });
     } catch (e) {
       throw new InputError(`${file}:${i + 2}: ${(e as Error).message}`);
     }
@@ -120,17 +117,10 @@ export function predictScenarios(rows: ScenarioRow[], columns: string[], base: E
     try {
       let e = engines.get(key);
       if (!e) {
-        e = compileEngine({ arch, gpu, tp: r.tp }, opts);
+        e = compileEngine(ctx, opts);
         engines.set(key, e);
       }
-      const p = benchServeDeployment(
-        { arch, gpu, tp: r.tp },
-        opts,
-        { isl: r.isl, osl: r.osl, concurrency: r.concurrency, maxNumBatchedTokens: r.max_num_batched_tokens, maxNumSeqs: r.max_num_seqs },
-        host,
-        protocol,
-        e,
-      );
+      const p = benchServeDeployment(ctx, opts, { isl: r.isl, osl: r.osl, concurrency: r.concurrency, maxNumBatchedTokens: r.max_num_batched_tokens, maxNumSeqs: r.max_num_seqs }, host, protocol, e);
       out.push(
         [
           ...carry,

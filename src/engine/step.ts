@@ -153,9 +153,6 @@ export function allReduceCallUs(e: Engine, bytes: number, p: number): number {
 }
 
 /**
- * Per-operator breakdown of one step on a compiled engine.
- */
-/**
  * Attention layer groups [layers, window] of this engine: all L layers with the window W (0 = full)
  * unless the model mixes sliding-window and full-attention layers (`layer_types`), then
  * [sliding layers · L/numLayers, W] and [the rest, 0].
@@ -173,34 +170,24 @@ function windowGroups(e: Engine): [number, number][] {
   ];
 }
 
-export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepBreakdown {
-  const acc = new Acc(detail, e.options.execution === 'eager' ? e.options.launchUs : 0);
+/** Token counts of a step: prefill tokens, decode requests, sequences sampling a token. */
+function tokenCounts(step: Step): { Tpf: number; Tdc: number; sampled: number } {
   let Tpf = 0;
   let sampled = step.decode.length;
   for (const c of step.prefill) {
     Tpf += c.tokens;
     if (c.prior + c.tokens >= c.prompt) sampled++;
   }
-  const Tdc = step.decode.length;
-  const T = Tpf + Tdc;
-  if (T === 0) return { us: 0, stageUs: 0, ops: [], prefillTokens: 0, decodeRequests: 0, sampled: 0 };
-  const L = e.L;
-  const { d, hBytes: hB } = e;
-  const mem = e.memPerUs;
-  const kvCls = e.kvDtype === 'fp8' ? 'fp8kv' : 'bf16';
-  const attnPf = e.tables.ops[`attn_prefill.${kvCls}` as OpClass];
-  const attnDc = e.tables.ops[`attn_decode.${kvCls}` as OpClass];
-  const attnPeak = classPeakPerUs(`attn_prefill.${kvCls}` as OpClass, e.gpu);
-  const W = e.window;
+  return { Tpf, Tdc: step.decode.length, sampled };
+}
 
-  if (e.options.lmHead) elementwise(acc, e, 'embed', 2 * T * d * hB, 1);
-  // --- attention block ---
-  elementwise(acc, e, 'norm', 4 * T * d * hB, 2 * L);
-  for (const g of e.qkvGemms) gemm(acc, e, 'qkv', T, g, L);
-  elementwise(acc, e, 'rope', 2 * T * e.ropeElems * hB, L);
-  elementwise(acc, e, 'kv_write', T * e.kvBytesPerTokenLayer * (1 + hB / e.kvBytes), L);
+/** Prefill and decode attention kernels (per window group; MLA decompression / absorption GEMMs). */
+function attentionKernels(acc: Acc, e: Engine, step: Step, Tpf: number, Tdc: number): void {
+  const hB = e.hBytes;
+  const H = e.headsPerGpu;
+  const kvCls = e.kvDtype === 'fp8' ? 'fp8kv' : 'bf16';
+  const attnPeak = classPeakPerUs(`attn_prefill.${kvCls}` as OpClass, e.gpu);
   if (Tpf > 0) {
-    const H = e.headsPerGpu;
     for (const [layers, win] of windowGroups(e)) {
       const w = prefillAttnWork(H, e.headDim, e.kvBytesPerTokenLayer, hB, step.prefill, win);
       let { flops, bytes } = w;
@@ -210,11 +197,10 @@ export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepB
         bytes = (Tpf + w.kvTokens) * H * (m.nopeDim + m.ropeDim + m.vDim) * hB;
         gemm(acc, e, 'mla_kv_up', w.kvTokens, { n: H * (m.nopeDim + m.vDim), k: m.kvLoraRank }, layers);
       }
-      kernel(acc, 'attn_prefill', flops, bytes, attnPeak, mem, attnPf, layers, step.prefill.length);
+      kernel(acc, 'attn_prefill', flops, bytes, attnPeak, e.memPerUs, e.tables.ops[`attn_prefill.${kvCls}` as OpClass], layers, step.prefill.length);
     }
   }
   if (Tdc > 0) {
-    const H = e.headsPerGpu;
     for (const [layers, win] of windowGroups(e)) {
       const w = decodeAttnWork(H, e.headDim, e.kvBytesPerTokenLayer, hB, step.decode, win);
       let { flops, bytes } = w;
@@ -225,9 +211,102 @@ export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepB
         gemm(acc, e, 'mla_absorb', Tdc, { n: H * m.kvLoraRank, k: m.nopeDim }, layers);
         gemm(acc, e, 'mla_absorb', Tdc, { n: H * m.vDim, k: m.kvLoraRank }, layers);
       }
-      kernel(acc, 'attn_decode', flops, bytes, attnPeak, mem, attnDc, layers, Tdc);
+      kernel(acc, 'attn_decode', flops, bytes, attnPeak, e.memPerUs, e.tables.ops[`attn_decode.${kvCls}` as OpClass], layers, Tdc);
     }
   }
+}
+
+/** MoE layers: router, routed experts (expected distinct local experts), shared experts, EP all-to-all or TP all-reduce. */
+function moeBlock(acc: Acc, e: Engine, T: number, arBytes: number, addAr: (calls: number) => void): void {
+  const ML = e.moeLayers;
+  const hB = e.hBytes;
+  gemm(acc, e, 'router', T, e.routerGemm!, ML);
+  const N = e.numExperts;
+  const k = e.topK;
+  const r = e.epReplicas; // EP across DP: the group serves r replicas' tokens (same load assumed)
+  const pairs = (r * T * k) / e.ep;
+  const distinct = e.localExperts * (1 - (1 - k / N) ** (r * T));
+  const moeGemm = (op: string, g: GemmShape): void => {
+    const flops = 2 * pairs * g.n * g.k;
+    const bytes = pairs * g.k * e.actBytes + distinct * g.k * g.n * e.wBytes + pairs * g.n * hB;
+    kernel(acc, op, flops, bytes, e.gemmPeak, e.memPerUs, e.tables.ops[e.gemmClass], ML);
+  };
+  moeGemm('moe_up', e.expertUp);
+  elementwise(acc, e, 'moe_act', 3 * pairs * e.expertWidth * hB, ML);
+  moeGemm('moe_down', e.expertDown);
+  if (e.sharedUp && e.sharedDown) {
+    gemm(acc, e, 'shared_up', T, e.sharedUp, ML);
+    elementwise(acc, e, 'shared_act', 3 * T * e.sharedWidth * hB, ML);
+    gemm(acc, e, 'shared_down', T, e.sharedDown, ML);
+  }
+  if (e.ep <= 1) {
+    addAr(ML);
+    return;
+  }
+  const link: LinkSpec =
+    e.ep <= e.options.gpusPerNode
+      ? { bytesPerUs: e.linkPerUs, latencyUs: callLatencyUs(e), eff: DEFAULTS.allreduce.bandwidthEff }
+      : { ...interLink(e), latencyUs: callLatencyUs(e) + e.options.interNodeLatencyUs };
+  const S = (r * T * k * e.d * hB) / e.ep;
+  const t = allToAllUs(S, e.ep, link);
+  acc.add('ep_alltoall', t * 2 * ML, 0, 0, 0, (2 * ML * S * (e.ep - 1)) / e.ep, 2 * ML, 'network');
+  if (e.expertTp > 1) {
+    const t2 = allReduceCallUs(e, arBytes, e.expertTp);
+    acc.add('tp_allreduce', t2 * ML, 0, 0, 0, arBytes * ringTrafficFactor(e.expertTp) * ML, ML, 'network');
+  }
+}
+
+/** Per-step tail: final norm, LM head over the sampling sequences, logits gather, sampler. */
+function lmHeadOps(acc: Acc, e: Engine, T: number, sampled: number): void {
+  const hB = e.hBytes;
+  elementwise(acc, e, 'final_norm', 2 * T * e.d * hB, 1);
+  if (sampled <= 0) return;
+  gemm(acc, e, 'lm_head', sampled, { n: e.vocabPerGpu, k: e.d }, 1);
+  if (e.tp > 1) {
+    const bytes = sampled * e.arch.vocabSize * hB;
+    const t = callLatencyUs(e) + ringHalfUs(bytes, e.tp, e.linkPerUs, DEFAULTS.allreduce.hopLatencyUs, DEFAULTS.allreduce.bandwidthEff);
+    acc.add('logits_gather', t, 0, 0, 0, (bytes * (e.tp - 1)) / e.tp, 1, 'network');
+  }
+  elementwise(acc, e, 'sampler', sampled * e.arch.vocabSize * 4 * 2, 1);
+}
+
+/**
+ * Pipeline sends and fixed overheads; returns the slowest stage (µs). Layer ops are split evenly over
+ * the PP stages; per-step ops sit on the first (embed) or last stage.
+ */
+function pipelineAndOverhead(acc: Acc, e: Engine, T: number): number {
+  const L = e.L;
+  const perStageLayers = acc.layerSum / e.pp + (e.options.layerOverheadUs * L) / e.pp;
+  let stageUs = e.pp === 1 ? acc.sum : Math.max(perStageLayers + acc.firstSum, perStageLayers + acc.lastSum);
+  if (e.pp > 1) {
+    const crossNode = e.tp * e.pp > e.options.gpusPerNode;
+    const link: LinkSpec = crossNode
+      ? { bytesPerUs: e.options.interNodeGBs * 1e3, latencyUs: e.options.p2pLatencyUs, eff: DEFAULTS.allreduce.bandwidthEff }
+      : { bytesPerUs: e.linkPerUs, latencyUs: e.options.p2pLatencyUs, eff: DEFAULTS.allreduce.bandwidthEff };
+    const bytes = 2 * T * e.d * e.hBytes;
+    const t = p2pUs(bytes, link);
+    acc.add('pp_p2p', t * (e.pp - 1), 0, 0, 0, bytes * (e.pp - 1), e.pp - 1, 'network');
+    stageUs += t;
+  }
+  const overhead = e.options.stepOverheadUs + e.options.layerOverheadUs * L;
+  if (overhead > 0) acc.add('overhead', overhead, 0, 0, 0, 0, 1, 'latency');
+  return e.pp === 1 ? acc.total() : stageUs;
+}
+
+/** Per-operator breakdown of one step on a compiled engine (`detail` false: the total only, for speed). */
+export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepBreakdown {
+  const acc = new Acc(detail, e.options.execution === 'eager' ? e.options.launchUs : 0);
+  const { Tpf, Tdc, sampled } = tokenCounts(step);
+  const T = Tpf + Tdc;
+  if (T === 0) return { us: 0, stageUs: 0, ops: [], prefillTokens: 0, decodeRequests: 0, sampled: 0 };
+  const { L, d, hBytes: hB } = e;
+  if (e.options.lmHead) elementwise(acc, e, 'embed', 2 * T * d * hB, 1);
+  // --- attention block ---
+  elementwise(acc, e, 'norm', 4 * T * d * hB, 2 * L);
+  for (const g of e.qkvGemms) gemm(acc, e, 'qkv', T, g, L);
+  elementwise(acc, e, 'rope', 2 * T * e.ropeElems * hB, L);
+  elementwise(acc, e, 'kv_write', T * e.kvBytesPerTokenLayer * (1 + hB / e.kvBytes), L);
+  attentionKernels(acc, e, step, Tpf, Tdc);
   gemm(acc, e, 'o_proj', T, e.oGemm, L);
   const arBytes = T * d * hB;
   const arUs = allReduceCallUs(e, arBytes, e.tp);
@@ -242,72 +321,10 @@ export function engineStepBreakdown(step: Step, e: Engine, detail = true): StepB
     gemm(acc, e, 'mlp_down', T, e.denseDown, e.denseLayers);
     addAr(e.denseLayers);
   }
-  if (e.moeLayers > 0) {
-    const ML = e.moeLayers;
-    gemm(acc, e, 'router', T, e.routerGemm!, ML);
-    const N = e.numExperts;
-    const k = e.topK;
-    const r = e.epReplicas; // EP across DP: the group serves r replicas' tokens (same load assumed)
-    const pairs = (r * T * k) / e.ep;
-    const distinct = e.localExperts * (1 - Math.pow(1 - k / N, r * T));
-    const moeGemm = (op: string, g: GemmShape): void => {
-      const flops = 2 * pairs * g.n * g.k;
-      const bytes = pairs * g.k * e.actBytes + distinct * g.k * g.n * e.wBytes + pairs * g.n * hB;
-      kernel(acc, op, flops, bytes, e.gemmPeak, mem, e.tables.ops[e.gemmClass], ML);
-    };
-    moeGemm('moe_up', e.expertUp);
-    elementwise(acc, e, 'moe_act', 3 * pairs * e.expertWidth * hB, ML);
-    moeGemm('moe_down', e.expertDown);
-    if (e.sharedUp && e.sharedDown) {
-      gemm(acc, e, 'shared_up', T, e.sharedUp, ML);
-      elementwise(acc, e, 'shared_act', 3 * T * e.sharedWidth * hB, ML);
-      gemm(acc, e, 'shared_down', T, e.sharedDown, ML);
-    }
-    if (e.ep > 1) {
-      const link: LinkSpec =
-        e.ep <= e.options.gpusPerNode
-          ? { bytesPerUs: e.linkPerUs, latencyUs: callLatencyUs(e), eff: DEFAULTS.allreduce.bandwidthEff }
-          : { ...interLink(e), latencyUs: callLatencyUs(e) + e.options.interNodeLatencyUs };
-      const S = (r * T * k * d * hB) / e.ep;
-      const t = allToAllUs(S, e.ep, link);
-      acc.add('ep_alltoall', t * 2 * ML, 0, 0, 0, (2 * ML * S * (e.ep - 1)) / e.ep, 2 * ML, 'network');
-      if (e.expertTp > 1) {
-        const t2 = allReduceCallUs(e, arBytes, e.expertTp);
-        acc.add('tp_allreduce', t2 * ML, 0, 0, 0, arBytes * ringTrafficFactor(e.expertTp) * ML, ML, 'network');
-      }
-    } else {
-      addAr(ML);
-    }
-  }
+  if (e.moeLayers > 0) moeBlock(acc, e, T, arBytes, addAr);
   // --- per step ---
-  if (e.options.lmHead) {
-    elementwise(acc, e, 'final_norm', 2 * T * d * hB, 1);
-    if (sampled > 0) {
-      gemm(acc, e, 'lm_head', sampled, { n: e.vocabPerGpu, k: d }, 1);
-      if (e.tp > 1) {
-        const bytes = sampled * e.arch.vocabSize * hB;
-        const t = callLatencyUs(e) + ringHalfUs(bytes, e.tp, e.linkPerUs, DEFAULTS.allreduce.hopLatencyUs, DEFAULTS.allreduce.bandwidthEff);
-        acc.add('logits_gather', t, 0, 0, 0, (bytes * (e.tp - 1)) / e.tp, 1, 'network');
-      }
-      elementwise(acc, e, 'sampler', sampled * e.arch.vocabSize * 4 * 2, 1);
-    }
-  }
-  // stage time before PP sends / overheads: layer ops are split evenly; per-step ops sit on the first/last stage.
-  const perStageLayers = acc.layerSum / e.pp + (e.options.layerOverheadUs * L) / e.pp;
-  let stageUs = e.pp === 1 ? acc.sum : Math.max(perStageLayers + acc.firstSum, perStageLayers + acc.lastSum);
-  if (e.pp > 1) {
-    const crossNode = e.tp * e.pp > e.options.gpusPerNode;
-    const link: LinkSpec = crossNode
-      ? { bytesPerUs: e.options.interNodeGBs * 1e3, latencyUs: e.options.p2pLatencyUs, eff: DEFAULTS.allreduce.bandwidthEff }
-      : { bytesPerUs: e.linkPerUs, latencyUs: e.options.p2pLatencyUs, eff: DEFAULTS.allreduce.bandwidthEff };
-    const bytes = 2 * T * d * hB;
-    const t = p2pUs(bytes, link);
-    acc.add('pp_p2p', t * (e.pp - 1), 0, 0, 0, bytes * (e.pp - 1), e.pp - 1, 'network');
-    stageUs += t;
-  }
-  const overhead = e.options.stepOverheadUs + e.options.layerOverheadUs * L;
-  if (overhead > 0) acc.add('overhead', overhead, 0, 0, 0, 0, 1, 'latency');
-  if (e.pp === 1) stageUs = acc.total();
+  if (e.options.lmHead) lmHeadOps(acc, e, T, sampled);
+  const stageUs = pipelineAndOverhead(acc, e, T);
   return { us: acc.total(), stageUs, ops: acc.ops, prefillTokens: Tpf, decodeRequests: Tdc, sampled };
 }
 

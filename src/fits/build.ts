@@ -14,8 +14,7 @@ import { computeMetrics } from '../fit/metrics.js';
 import type { FitFile } from '../fit/fitfile.js';
 import { fittedModel } from '../predict/model.js';
 import { getBasis } from '../basis/registry.js';
-import { loadArchitecture } from '../model/load.js';
-import { loadGpu } from '../hardware/gpu.js';
+import { resolveDeployment } from '../model/context.js';
 import { blisExport } from '../export/blis.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { engineOptions } from '../validate/run.js';
@@ -130,7 +129,7 @@ function transferMape(fit: FitFile, u: Unit): { mape: number; rows: number } {
   const pred: number[] = [];
   const meas: number[] = [];
   for (const e of u.exps) {
-    const m = fittedModel(fit, { arch: loadArchitecture(e.model), gpu: loadGpu(e.gpu), tp: e.tp });
+    const m = fittedModel(fit, resolveDeployment({ model: e.model, gpu: e.gpu, tp: e.tp }));
     if (e.targets && e.targets.length > 0) {
       const byNo = new Map(e.steps.map((s) => [s.step, s]));
       for (const t of e.targets) {
@@ -171,88 +170,74 @@ export interface RebuildResult {
   transfers: TransferRow[];
 }
 
-/** Rebuild the published fits into `dir`. */
-export async function rebuildFits(o: RebuildOptions): Promise<RebuildResult> {
-  const log = o.log ?? (() => {});
-  const written: string[] = [];
-  const skipped: RebuildResult['skipped'] = [];
-  const cards: FitCard[] = [];
-  const fitted: { card: FitCard; fit: FitFile; unit: Unit }[] = [];
-  fs.mkdirSync(o.dir, { recursive: true });
-  const basis = getBasis(DEFAULT_CONFIG.basis);
-  for (const src of FIT_SOURCES) {
-    if (o.sources && !o.sources.includes(src.name)) continue;
-    const root = src.root();
-    const files =
-      src.files.length > 0
-        ? src.files
-        : fs.existsSync(root)
-          ? fs
-              .readdirSync(root)
-              .filter((f) => /\.(steps\.jsonl\.gz|meta\.json)$/.test(f))
-              .sort()
-          : [];
-    const missing = !fs.existsSync(root) ? root : files.map((f) => path.join(root, f)).find((f) => !fs.existsSync(f));
-    if (missing !== undefined) {
-      skipped.push({ source: src.name, why: `${missing} not found (needs the ${src.suite.bundled ? 'bundled' : 'vendored (data/vendor)'} data; set STEPFIT_FITS_DATA for another copy)` });
-      log(`fits: skipped ${src.name}: ${missing} not found`);
-      continue;
-    }
-    const inputs = files.map((f) => ({ path: src.suite.bundled ? `data/measured/${f}` : f, sha256: sha256(path.join(root, f)) }));
-    const data = await src.suite.load(root);
-    for (const u of units(src, data.experiments)) {
-      if (o.only && !o.only.includes(u.id)) continue;
-      const { ds, groups, rows, kind } = dataset(u);
-      const command = `stepfit fits rebuild --only ${u.id}`;
-      const r = fitDatasetSync(ds, { ...engineOptions(DEFAULT_CONFIG, basis), cv: groups >= 2 ? 'group:fold' : null });
-      const prov = await fitProvenance(ds, command, o.createdAt);
-      const fit = buildFitFile(r, { ...prov, inputs });
-      const file = path.join(o.dir, `${u.id}.json`);
-      writeFileAtomic(file, JSON.stringify(fit, null, 2) + '\n');
-      // BLIS computes the seven seed regressors: its fragment comes from a seed-basis fit (nnls, as published) of the same rows
-      const seedBasis = getBasis(SEED_CONFIG.basis);
-      const rs = fitDatasetSync(ds, { ...engineOptions(SEED_CONFIG, seedBasis), cv: null });
-      const seedFit = buildFitFile(rs, { ...prov, commandLine: `${command} (BLIS fragment: --basis seed)`, inputs });
-      const blis = blisExport(seedFit, `${u.id}.blis.yaml`);
-      writeFileAtomic(
-        path.join(o.dir, `${u.id}.blis.yaml`),
-        `# ${u.id}: seed-basis fit (nnls, relative) of the same rows, in-sample MAPE ${round(seedFit.metrics.train.overall.mape)}%; regenerate: ${command}\n# ${blis.flags.split('\n').join('\n# ')}\n${blis.yaml}`,
-      );
-      const alpha = fit.terms.filter((t) => t.name.startsWith('alpha'));
-      const card: FitCard = {
-        id: u.id,
-        source: src.name,
-        origin: src.origin,
-        license: src.license,
-        model: u.model,
-        family: modelFamily(u.model),
-        gpu: u.gpu,
-        tp: u.tp,
-        mode: u.mode,
-        experiments: u.exps.map((e) => e.id),
-        rows,
-        rowKind: kind,
-        command,
-        inputs,
-        terms: Object.fromEntries(fit.terms.map((t) => [t.name, t.coef])),
-        alphaTerms: alpha.length > 0 ? Object.fromEntries(alpha.map((t) => [t.name, t.coef])) : null,
-        inSample: { mape: round(fit.metrics.train.overall.mape), rows: fit.metrics.train.overall.n },
-        heldOut: {
-          mape: fit.metrics.cv ? round(fit.metrics.cv.overall.mape) : NaN,
-          scheme: fit.metrics.cv?.scheme ?? 'none',
-          groups,
-          description: src.cvGroup === 'batch' ? 'leave one batch-size class out (1, 2-3, 4-7, …)' : 'leave one arrival quartile of the requests out',
-        },
-        blis: { file: `${u.id}.blis.yaml`, basis: 'seed (nnls, relative)', inSampleMape: round(seedFit.metrics.train.overall.mape) },
-      };
-      writeFileAtomic(path.join(o.dir, `${u.id}.card.json`), JSON.stringify(card, null, 2) + '\n');
-      written.push(u.id);
-      cards.push(card);
-      fitted.push({ card, fit, unit: u });
-      log(`fits: ${u.id}: ${rows} ${kind}, in-sample MAPE ${card.inSample.mape}%, held-out ${card.heldOut.mape}%`);
-    }
-  }
-  // transfer: each fit on the data of every other published fit with the same GPU or model family (different model or GPU)
+/** The input files of a source (listed, or every steps/meta file of its root), or the first one missing. */
+function sourceFiles(src: FitSource): { root: string; files: readonly string[]; missing?: string } {
+  const root = src.root();
+  if (!fs.existsSync(root)) return { root, files: [], missing: root };
+  const files =
+    src.files.length > 0
+      ? src.files
+      : fs
+          .readdirSync(root)
+          .filter((f) => /\.(steps\.jsonl\.gz|meta\.json)$/.test(f))
+          .sort();
+  const missing = files.map((f) => path.join(root, f)).find((f) => !fs.existsSync(f));
+  return { root, files, ...(missing !== undefined ? { missing } : {}) };
+}
+
+type Inputs = FitCard['inputs'];
+
+/** Fit one unit with the default configuration (and the seed basis for its BLIS fragment); write its fit, BLIS and card files. */
+async function fitUnit(src: FitSource, u: Unit, inputs: Inputs, o: RebuildOptions): Promise<{ card: FitCard; fit: FitFile }> {
+  const { ds, groups, rows, kind } = dataset(u);
+  const command = `stepfit fits rebuild --only ${u.id}`;
+  const r = fitDatasetSync(ds, { ...engineOptions(DEFAULT_CONFIG, getBasis(DEFAULT_CONFIG.basis)), cv: groups >= 2 ? 'group:fold' : null });
+  const prov = await fitProvenance(ds, command, o.createdAt);
+  const fit = buildFitFile(r, { ...prov, inputs });
+  writeFileAtomic(path.join(o.dir, `${u.id}.json`), JSON.stringify(fit, null, 2) + '\n');
+  // BLIS computes the seven seed regressors: its fragment comes from a seed-basis fit (nnls, as published) of the same rows
+  const rs = fitDatasetSync(ds, { ...engineOptions(SEED_CONFIG, getBasis(SEED_CONFIG.basis)), cv: null });
+  const seedFit = buildFitFile(rs, { ...prov, commandLine: `${command} (BLIS fragment: --basis seed)`, inputs });
+  const blis = blisExport(seedFit, `${u.id}.blis.yaml`);
+  writeFileAtomic(
+    path.join(o.dir, `${u.id}.blis.yaml`),
+    `# ${u.id}: seed-basis fit (nnls, relative) of the same rows, in-sample MAPE ${round(seedFit.metrics.train.overall.mape)}%; regenerate: ${command}\n# ${blis.flags.split('\n').join('\n# ')}\n${blis.yaml}`,
+  );
+  const alpha = fit.terms.filter((t) => t.name.startsWith('alpha'));
+  const card: FitCard = {
+    id: u.id,
+    source: src.name,
+    origin: src.origin,
+    license: src.license,
+    model: u.model,
+    family: modelFamily(u.model),
+    gpu: u.gpu,
+    tp: u.tp,
+    mode: u.mode,
+    experiments: u.exps.map((e) => e.id),
+    rows,
+    rowKind: kind,
+    command,
+    inputs,
+    terms: Object.fromEntries(fit.terms.map((t) => [t.name, t.coef])),
+    alphaTerms: alpha.length > 0 ? Object.fromEntries(alpha.map((t) => [t.name, t.coef])) : null,
+    inSample: { mape: round(fit.metrics.train.overall.mape), rows: fit.metrics.train.overall.n },
+    heldOut: {
+      mape: fit.metrics.cv ? round(fit.metrics.cv.overall.mape) : NaN,
+      scheme: fit.metrics.cv?.scheme ?? 'none',
+      groups,
+      description: src.cvGroup === 'batch' ? 'leave one batch-size class out (1, 2-3, 4-7, …)' : 'leave one arrival quartile of the requests out',
+    },
+    blis: { file: `${u.id}.blis.yaml`, basis: 'seed (nnls, relative)', inSampleMape: round(seedFit.metrics.train.overall.mape) },
+  };
+  writeFileAtomic(path.join(o.dir, `${u.id}.card.json`), JSON.stringify(card, null, 2) + '\n');
+  return { card, fit };
+}
+
+type Fitted = { card: FitCard; fit: FitFile; unit: Unit };
+
+/** Each fit on the data of every other published fit with the same GPU or model family (different model or GPU), same source. */
+function transfersOf(fitted: readonly Fitted[]): TransferRow[] {
   const transfers: TransferRow[] = [];
   for (const a of fitted) {
     for (const b of fitted) {
@@ -264,22 +249,53 @@ export async function rebuildFits(o: RebuildOptions): Promise<RebuildResult> {
       transfers.push({ from: a.card.id, to: b.card.id, relation, mape: round(t.mape), rows: t.rows });
     }
   }
-  if (!o.only && !o.sources) {
-    // a skipped source keeps its committed files: the table and transfers keep their rows too
-    let allCards = cards;
-    let allTransfers = transfers;
-    if (skipped.length > 0) {
-      const rebuilt = new Set(written);
-      allCards = [...cards, ...readCardsIn(o.dir).filter((c) => !rebuilt.has(c.id))];
-      const old = fs.existsSync(path.join(o.dir, 'transfer.json')) ? (JSON.parse(fs.readFileSync(path.join(o.dir, 'transfer.json'), 'utf8')) as TransferRow[]) : [];
-      allTransfers = [...old.filter((t) => !(rebuilt.has(t.from) && rebuilt.has(t.to))), ...transfers];
-    }
-    const key = (t: TransferRow): string => `${t.from}\u0000${t.to}`;
-    allTransfers = [...allTransfers].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-    writeFileAtomic(path.join(o.dir, 'transfer.json'), JSON.stringify(allTransfers, null, 2) + '\n');
-    writeFileAtomic(path.join(o.dir, 'README.md'), fitsReadme(allCards, allTransfers));
+  return transfers;
+}
+
+/** transfer.json and README.md over every published fit: a skipped source keeps its committed cards and transfer rows. */
+function writeIndex(dir: string, r: RebuildResult): void {
+  let allCards = r.cards;
+  let allTransfers = r.transfers;
+  if (r.skipped.length > 0) {
+    const rebuilt = new Set(r.written);
+    allCards = [...r.cards, ...readCardsIn(dir).filter((c) => !rebuilt.has(c.id))];
+    const old = fs.existsSync(path.join(dir, 'transfer.json')) ? (JSON.parse(fs.readFileSync(path.join(dir, 'transfer.json'), 'utf8')) as TransferRow[]) : [];
+    allTransfers = [...old.filter((t) => !(rebuilt.has(t.from) && rebuilt.has(t.to))), ...r.transfers];
   }
-  return { written, skipped, cards, transfers };
+  const key = (t: TransferRow): string => `${t.from}\u0000${t.to}`;
+  allTransfers = [...allTransfers].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  writeFileAtomic(path.join(dir, 'transfer.json'), JSON.stringify(allTransfers, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'README.md'), fitsReadme(allCards, allTransfers));
+}
+
+/** Rebuild the published fits into `dir`. */
+export async function rebuildFits(o: RebuildOptions): Promise<RebuildResult> {
+  const log = o.log ?? (() => {});
+  const res: RebuildResult = { written: [], skipped: [], cards: [], transfers: [] };
+  const fitted: Fitted[] = [];
+  fs.mkdirSync(o.dir, { recursive: true });
+  for (const src of FIT_SOURCES) {
+    if (o.sources && !o.sources.includes(src.name)) continue;
+    const { root, files, missing } = sourceFiles(src);
+    if (missing !== undefined) {
+      res.skipped.push({ source: src.name, why: `${missing} not found (needs the ${src.suite.bundled ? 'bundled' : 'vendored (data/vendor)'} data; set STEPFIT_FITS_DATA for another copy)` });
+      log(`fits: skipped ${src.name}: ${missing} not found`);
+      continue;
+    }
+    const inputs = files.map((f) => ({ path: src.suite.bundled ? `data/measured/${f}` : f, sha256: sha256(path.join(root, f)) }));
+    const data = await src.suite.load(root);
+    for (const u of units(src, data.experiments)) {
+      if (o.only && !o.only.includes(u.id)) continue;
+      const { card, fit } = await fitUnit(src, u, inputs, o);
+      res.written.push(u.id);
+      res.cards.push(card);
+      fitted.push({ card, fit, unit: u });
+      log(`fits: ${u.id}: ${card.rows} ${card.rowKind}, in-sample MAPE ${card.inSample.mape}%, held-out ${card.heldOut.mape}%`);
+    }
+  }
+  res.transfers.push(...transfersOf(fitted));
+  if (!o.only && !o.sources) writeIndex(o.dir, res);
+  return res;
 }
 
 function readCardsIn(dir: string): FitCard[] {
