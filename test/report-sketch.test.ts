@@ -105,7 +105,7 @@ describe('report metrics beyond the sketch size', () => {
     expect(seed.rows).toBe(12_000);
     expect(d.seedFit!.rows).toBeGreaterThan(2700);
     expect(d.seedFit!.rows).toBeLessThan(3300);
-    expect(seed.description).toMatch(new RegExp(`seeded random sample of ${d.seedFit!.rows} of these 12000 rows`));
+    expect(seed.description).toMatch(new RegExp(`seeded random sample of ${d.seedFit!.rows.toLocaleString('en-US')} of these 12,000 rows`));
     expect(overallMetrics(d, 'seed')!.n).toBe(12_000);
     expect(overallMetrics(d, 'seed')!.mape).toBeLessThan(2 * overallMetrics(d, 'fit')!.mape + 1);
     const p: number[] = [];

@@ -13,6 +13,7 @@ import type { ErrorStats } from './error-stats.js';
 import { reportBaselines, type Baselines } from './baselines.js';
 import { RowPass, type GroupStats, type PlotPoint } from './rows.js';
 import { sampleKind, type SampleKind } from './sample-kind.js';
+import { int } from './format.js';
 
 export { PHASES, type Phase, phaseOf, kvContext, stepTokens } from './steps.js';
 export { seedMethodFor } from './baselines.js';
@@ -88,7 +89,7 @@ function comparatorsOf(loaded: LoadedFit, n: number, base: Baselines, pass: RowP
       label: 'seven-term seed (refit here)',
       description:
         base.seedFit && base.seedRows < n
-          ? `the published seven-term crossmodel formulation refit on a seeded random sample of ${base.seedRows} of these ${n} rows (${base.seedMethod}${rel}), scored on every row`
+          ? `the published seven-term crossmodel formulation refit on a seeded random sample of ${int(base.seedRows)} of these ${int(n)} rows (${base.seedMethod}${rel}), scored on every row`
           : `the published seven-term crossmodel formulation refit on these rows (${base.seedMethod}${rel}, in-sample)`,
       rows: base.seedFit ? n : 0,
       ...(base.seedNote ? { note: base.seedNote } : {}),
