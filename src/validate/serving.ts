@@ -17,7 +17,10 @@ import { loadGpu } from '../hardware/gpu.js';
 import { compileEngine, type Engine } from '../engine/context.js';
 import { benchServeDeployment, type BenchProtocol } from '../engine/bench-serve.js';
 import { NO_HOST_COSTS, type HostCosts } from '../engine/host-costs.js';
+import * as aq from 'arquero';
 import { loadSiliconScenarios, type ServingScenario } from './silicon.js';
+
+const { op } = aq;
 
 export interface ServingPrediction {
   readonly ttftMs: number;
@@ -79,60 +82,71 @@ export function scenarioPredictor(): (s: ServingScenario, host: HostCosts, proto
   };
 }
 
-function stats(pred: number[], meas: number[]): ErrStats {
-  const e = pred.map((p, i) => (p - meas[i]!) / meas[i]!);
-  const a = e.map(Math.abs).sort((x, y) => x - y);
-  const n = e.length;
-  const med = n ? (n % 2 ? a[(n - 1) / 2]! : (a[n / 2 - 1]! + a[n / 2]!) / 2) : NaN;
-  return { n, mape: n ? (100 * a.reduce((x, y) => x + y, 0)) / n : NaN, medianApe: 100 * med, biasPct: n ? (100 * e.reduce((x, y) => x + y, 0)) / n : NaN };
-}
-
 export function concurrencyBand(c: number): string {
   return c <= 8 ? 'c ≤ 8' : c <= 32 ? 'c 9–32' : c <= 128 ? 'c 33–128' : 'c > 128';
 }
 
-function evaluate(label: string, host: ServingEvaluation['host'], rows: ServingScenario[], preds: ServingPrediction[]): ServingEvaluation {
-  const g = (name: string, idx: number[]): GroupStats => ({
-    group: name,
-    ttft: stats(
-      idx.map((i) => preds[i]!.ttftMs),
-      idx.map((i) => rows[i]!.measuredTtftMs!),
-    ),
-    tpot: stats(
-      idx.map((i) => preds[i]!.tpotMs),
-      idx.map((i) => rows[i]!.measuredTpotMs!),
-    ),
-  });
-  const keys: [string, (s: ServingScenario) => string][] = [
-    ['model', (s) => s.labels['model']!],
-    ['dtype', (s) => s.labels['dtype']!],
-    ['TP', (s) => `TP${s.tp}${s.dp > 1 ? ` DP${s.dp}` : ''}`],
-    ['concurrency', (s) => concurrencyBand(s.concurrency)],
-  ];
-  const groups: GroupStats[] = [
-    g(
-      'rows with c ≤ 128',
-      rows.map((s, i) => (s.concurrency <= 128 ? i : -1)).filter((i) => i >= 0),
-    ),
-  ];
-  for (const [kind, f] of keys) {
-    const by = new Map<string, number[]>();
-    rows.forEach((s, i) => {
-      const k = f(s);
-      if (!by.has(k)) by.set(k, []);
-      by.get(k)!.push(i);
-    });
-    for (const [k, idx] of [...by].sort()) groups.push(g(`${kind}: ${k}`, idx));
-  }
-  return {
-    label,
-    host,
-    overall: g(
-      'all rows',
-      rows.map((_, i) => i),
-    ),
-    groups,
+/** The grouping dimensions of the per-group tables: name → the row's value. */
+const GROUP_KEYS: readonly (readonly [string, (s: ServingScenario) => string])[] = [
+  ['model', (s) => s.labels['model']!],
+  ['dtype', (s) => s.labels['dtype']!],
+  ['TP', (s) => `TP${s.tp}${s.dp > 1 ? ` DP${s.dp}` : ''}`],
+  ['concurrency', (s) => concurrencyBand(s.concurrency)],
+];
+
+/**
+ * One row per scenario: its group labels and signed percent errors pe = 100·(pred − meas)/meas of
+ * TTFT and TPOT (absolute errors ape = |pe|), as an arquero table for the group-by roll-ups.
+ */
+function errorTable(rows: readonly ServingScenario[], preds: readonly ServingPrediction[]): aq.ColumnTable {
+  const pe = (p: number, m: number) => (100 * (p - m)) / m;
+  const ttftPe = rows.map((s, i) => pe(preds[i]!.ttftMs, s.measuredTtftMs!));
+  const tpotPe = rows.map((s, i) => pe(preds[i]!.tpotMs, s.measuredTpotMs!));
+  const cols: Record<string, unknown[]> = {
+    all: rows.map(() => 'all rows'),
+    lowC: rows.map((s) => (s.concurrency <= 128 ? 'rows with c ≤ 128' : '')),
+    ttftPe,
+    ttftApe: ttftPe.map(Math.abs),
+    tpotPe,
+    tpotApe: tpotPe.map(Math.abs),
   };
+  for (const [kind, f] of GROUP_KEYS) cols[kind] = rows.map(f);
+  return aq.table(cols);
+}
+
+/** MAPE / median APE / bias of TTFT and TPOT per value of column `dim` (ordered by value), labelled `prefix + value`. */
+function rollupBy(t: aq.ColumnTable, dim: string, prefix: string): GroupStats[] {
+  if (t.numRows() === 0) return [];
+  const r = t
+    .groupby(dim)
+    .rollup({
+      n: op.count(),
+      ttftMape: op.mean('ttftApe'),
+      ttftMedian: op.median('ttftApe'),
+      ttftBias: op.mean('ttftPe'),
+      tpotMape: op.mean('tpotApe'),
+      tpotMedian: op.median('tpotApe'),
+      tpotBias: op.mean('tpotPe'),
+    })
+    .orderby(dim);
+  return (r.objects() as Record<string, number | string>[]).map((o) => ({
+    group: `${prefix}${String(o[dim])}`,
+    ttft: { n: o['n'] as number, mape: o['ttftMape'] as number, medianApe: o['ttftMedian'] as number, biasPct: o['ttftBias'] as number },
+    tpot: { n: o['n'] as number, mape: o['tpotMape'] as number, medianApe: o['tpotMedian'] as number, biasPct: o['tpotBias'] as number },
+  }));
+}
+
+function evaluate(label: string, host: ServingEvaluation['host'], rows: ServingScenario[], preds: ServingPrediction[]): ServingEvaluation {
+  const t = errorTable(rows, preds);
+  const nan: ErrStats = { n: 0, mape: NaN, medianApe: NaN, biasPct: NaN };
+  const overall = rollupBy(t, 'all', '')[0] ?? { group: 'all rows', ttft: nan, tpot: nan };
+  const groups = rollupBy(
+    t.filter((d: { lowC: string }) => d.lowC !== ''),
+    'lowC',
+    '',
+  );
+  for (const [kind] of GROUP_KEYS) groups.push(...rollupBy(t, kind, `${kind}: `));
+  return { label, host, overall, groups };
 }
 
 /** The stepHostUs grid and the α₀ scan (µs) of the fit. */
@@ -145,14 +159,20 @@ interface Cached {
   readonly preds: ServingPrediction[];
 }
 
+/** MAPE (%) of `pred` against `meas`: 100 · mean |p − m| / m (summed in ascending order). */
+function mapePct(pred: number[], meas: number[]): number {
+  const a = pred.map((p, i) => Math.abs(p - meas[i]!) / meas[i]!).sort((x, y) => x - y);
+  return a.length ? (100 * a.reduce((x, y) => x + y, 0)) / a.length : NaN;
+}
+
 /** Fit (α₀, stepHostUs) on the rows in `train` (indices) from predictions cached at α₀ = 0 per h. */
 function fitHost(rows: ServingScenario[], cached: Cached[], train: number[]): HostCosts {
   let best = { obj: Infinity, h: 0, a0: 0 };
   for (const c of cached) {
-    const tpot = stats(
+    const tpot = mapePct(
       train.map((i) => c.preds[i]!.tpotMs),
       train.map((i) => rows[i]!.measuredTpotMs!),
-    ).mape;
+    );
     for (let a0 = 0; a0 <= ALPHA0_MAX_US; a0 += ALPHA0_STEP_US) {
       let s = 0;
       for (const i of train) {
