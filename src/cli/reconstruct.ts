@@ -74,7 +74,7 @@ function baseCommand() {
     .option('--manifest <file>', 'sweep: manifest to write (default <out-dir>/manifest.yaml)')
     .option('--experiment <id>', 'experiment id for the step records (default: from the input path)')
     .addOption(new Option('--duration <source>', `vllm-otlp: step duration source (default ${DEFAULT_DURATION}: next traced step's ts_start_ns − this one's)`).choices(DURATION_SOURCES))
-    .option('--workers <n>', 'vllm-otlp: parser threads (default: up to 4 for traces of 64 MiB and more, else 1); outputs do not depend on it', intOption('--workers'));
+    .option('--workers <n>', 'vllm-otlp: parser threads (default 1); outputs do not depend on it', intOption('--workers'));
 }
 
 function withEngineOptions(c: ReturnType<typeof baseCommand>) {

@@ -36,7 +36,7 @@ export interface OtlpOptions {
   duration?: DurationSource;
   skipBad?: boolean;
   keepUncertain?: boolean;
-  /** Parser threads (default: up to 4 for traces of 64 MiB and more, else 1). Outputs do not depend on it. */
+  /** Parser threads (default 1). Outputs do not depend on it. */
   workers?: number;
   /** Tuning of the chunked read and the external sort (defaults suit multi-GB traces). */
   chunkBytes?: number;
