@@ -194,7 +194,7 @@ describe('scheduler core: vLLM V1 conformance', () => {
       group: number;
     }
     const bs = 10;
-    const mk = (id: string, prompt: number, group: number): P => ({ ...req(id, prompt), table: [], hitBlocks: 0, group });
+    const mk = (id: string, prompt: number, group: number): P => ({ ...req(id, prompt), table: new Int32Array(0), hitBlocks: 0, group });
     const keys = {
       shared: (r: P, i: number) => r.group >= 0 && (i + 1) * bs <= 30,
       key: (r: P, i: number) => (r.group >= 0 && (i + 1) * bs <= 30 ? 1000 + i : (Number(r.id.charCodeAt(0)) + 1) * 100 + i),

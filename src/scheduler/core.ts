@@ -78,20 +78,30 @@ export interface PlannedEntry<R> extends PlannedChunk<R> {
   computedBefore: number;
   /** A decode: it computes exactly its newest sampled token (schedule-log.ts `canonicalEntry`). */
   decode: boolean;
+  /** The request was (re)computing its prompt (+ outputs) when planned (`prefilling`). */
+  prefill: boolean;
 }
 
-export interface StepPlan<R> {
+/** One step's plan. Reused by the core's next `schedule` call: read it before scheduling again. */
+export class StepPlan<R> {
   /** Every scheduled request in schedule order (running queue, then admissions). */
-  entries: PlannedEntry<R>[];
-  /** Running requests past their (re)compute (one token each), in running order. */
-  decodes: R[];
-  /** The other entries: running (re)computes in running order, then admissions. */
-  prefills: PlannedChunk<R>[];
-  preempted: R[];
-  admitted: { req: R; resume: boolean }[];
+  readonly entries: PlannedEntry<R>[] = [];
+  readonly preempted: R[] = [];
+  readonly admitted: { req: R; resume: boolean }[] = [];
   /** Admission stopped by max_num_seqs / by the KV cache while requests were waiting with budget left. */
-  blockedBySeqs: boolean;
-  blockedByKv: boolean;
+  blockedBySeqs = false;
+  blockedByKv = false;
+  /** Entries written so far (the core's cursor while planning). */
+  count = 0;
+
+  /** Running requests past their (re)compute (one token each), in running order. */
+  get decodes(): R[] {
+    return this.entries.filter((e) => !e.prefill).map((e) => e.req);
+  }
+  /** The other entries: running (re)computes in running order, then admissions. */
+  get prefills(): PlannedChunk<R>[] {
+    return this.entries.filter((e) => e.prefill);
+  }
 }
 
 export interface ScheduleHooks<R> {
@@ -114,6 +124,8 @@ export class SchedulerCore<R extends SchedRequest> {
   readonly waiting = new Deque<R>();
   readonly kv: KvCache<R>;
   private readonly threshold: number;
+  private readonly plan = new StepPlan<R>();
+  private readonly entryPool: PlannedEntry<R>[] = [];
 
   constructor(
     readonly limits: SchedulerLimits,
@@ -144,11 +156,21 @@ export class SchedulerCore<R extends SchedRequest> {
     return this.running.length === 0 && this.waiting.length === 0;
   }
 
-  /** Plan one step and apply its admissions, preemptions and KV allocations. */
+  /**
+   * Plan one step and apply its admissions, preemptions and KV allocations. The returned plan (its
+   * arrays and entry objects) is reused by the next call: read it before scheduling again.
+   */
   schedule(hooks: ScheduleHooks<R> = {}): StepPlan<R> {
-    const plan: StepPlan<R> = { entries: [], decodes: [], prefills: [], preempted: [], admitted: [], blockedBySeqs: false, blockedByKv: false };
+    const plan = this.plan;
+    plan.count = 0;
+    if (plan.preempted.length > 0) plan.preempted.length = 0;
+    if (plan.admitted.length > 0) plan.admitted.length = 0;
+    plan.blockedBySeqs = false;
+    plan.blockedByKv = false;
     const budget = this.scheduleRunning(plan, hooks, this.limits.maxNumBatchedTokens);
     if (plan.preempted.length === 0) this.scheduleWaiting(plan, hooks, budget);
+    // written by index and trimmed once, so that the array keeps its storage from step to step
+    if (plan.entries.length !== plan.count) plan.entries.length = plan.count;
     return plan;
   }
 
@@ -158,9 +180,17 @@ export class SchedulerCore<R extends SchedRequest> {
 
   private add(plan: StepPlan<R>, g: R, n: number): void {
     const decode = n === 1 && g.outputs >= 1 && g.computed === prefillTarget(g) - 1;
-    plan.entries.push({ req: g, chunk: n, computedBefore: g.computed, decode });
-    if (g.prefilling) plan.prefills.push({ req: g, chunk: n });
-    else plan.decodes.push(g);
+    const k = plan.count++;
+    let e = this.entryPool[k];
+    if (e === undefined) this.entryPool[k] = e = { req: g, chunk: n, computedBefore: g.computed, decode, prefill: g.prefilling };
+    else {
+      e.req = g;
+      e.chunk = n;
+      e.computedBefore = g.computed;
+      e.decode = decode;
+      e.prefill = g.prefilling;
+    }
+    plan.entries[k] = e;
   }
 
   /** `_preempt_request`: free its KV, num_computed_tokens = 0, to the front of the waiting queue. */
@@ -224,7 +254,7 @@ export class SchedulerCore<R extends SchedRequest> {
       const start = Math.max(hit * bs, resume ? 0 : g.cachedTokens);
       let n = this.cap(total - start, budget);
       if (hooks.chunk) n = hooks.chunk(g, n);
-      const wm = plan.entries.length > 0 ? wmBlocks : 0;
+      const wm = plan.count > 0 ? wmBlocks : 0;
       if ((fullIsl && this.blocksFor(total) - hit + freeHits + wm > kv.free) || this.blocksFor(start + n) - hit + freeHits + wm > kv.free) {
         plan.blockedByKv = true;
         break;
@@ -268,14 +298,14 @@ export class SchedulerCore<R extends SchedRequest> {
     this.kv.drop?.(g);
   }
 
-  /** Remove several finished requests at once (one pass over the running queue). */
-  finishAll(done: ReadonlySet<R>): void {
-    if (done.size === 0) return;
+  /** Finish several requests at once (one pass over the running queue), releasing their blocks in the given order. */
+  finishAll(done: readonly R[], isDone: (g: R) => boolean): void {
+    if (done.length === 0) return;
     let w = 0;
     const running = this.running;
     for (let k = 0; k < running.length; k++) {
       const g = running[k]!;
-      if (!done.has(g)) running[w++] = g;
+      if (!isDone(g)) running[w++] = g;
     }
     running.length = w;
     for (const g of done) {

@@ -68,8 +68,8 @@ export class CountingKv<R extends SchedRequest> implements KvCache<R> {
 
 /** Per-request state of the paged KV cache. */
 export interface PagedReq extends SchedRequest {
-  /** Block ids; entries at and past `blocks` are those held before the last release (self hits on resume). */
-  table: number[];
+  /** Block ids; entries at and past `blocks` are those held before the last release (self hits on resume). Grown by the cache. */
+  table: Int32Array;
   /** Whole blocks hit from the prefix cache at the last (re)admission. */
   hitBlocks: number;
 }
@@ -80,6 +80,11 @@ export interface BlockKeys<R> {
   shared(r: R, i: number): boolean;
 }
 
+const EMPTY = new Int32Array(0);
+
+/** A request's initial (empty) block table. */
+export const emptyTable = (): Int32Array => EMPTY;
+
 export class PagedKv<R extends PagedReq> implements KvCache<R> {
   freeHits = 0;
   private scratch: number[] = [];
@@ -88,6 +93,8 @@ export class PagedKv<R extends PagedReq> implements KvCache<R> {
     readonly pool: BlockPool,
     private readonly blockSize: number,
     private readonly keys: BlockKeys<R>,
+    /** Blocks a request's table should have room for at its first allocation (e.g. its whole sequence). */
+    private readonly tableHint: (r: R) => number = () => 0,
   ) {}
 
   get free(): number {
@@ -106,7 +113,12 @@ export class PagedKv<R extends PagedReq> implements KvCache<R> {
     const full = pool.caching ? Math.floor(tokens / bs) : 0;
     const from = pool.caching ? Math.max(r.hitBlocks, Math.floor(r.computed / bs)) : 0;
     if (nb >= need && full <= from) return;
-    const bt = r.table;
+    let bt = r.table;
+    if (bt.length < need) {
+      const t = new Int32Array(Math.max(need, 2 * bt.length, this.tableHint(r)));
+      t.set(bt);
+      r.table = bt = t;
+    }
     while (nb < need) bt[nb++] = pool.allocate();
     r.blocks = nb;
     for (let i = from; i < full; i++) pool.register(bt[i]!, this.keys.key(r, i), this.keys.shared(r, i));
@@ -141,6 +153,11 @@ export class PagedKv<R extends PagedReq> implements KvCache<R> {
   }
 
   takeHit(r: R, hit: number): void {
+    if (r.table.length < hit) {
+      const t = new Int32Array(hit);
+      t.set(r.table.subarray(0, Math.min(hit, r.table.length)));
+      r.table = t;
+    }
     for (let h = 0; h < hit; h++) {
       const b = this.scratch[h]!;
       this.pool.touch(b);
@@ -151,6 +168,6 @@ export class PagedKv<R extends PagedReq> implements KvCache<R> {
   }
 
   drop(r: R): void {
-    r.table = [];
+    r.table = EMPTY;
   }
 }

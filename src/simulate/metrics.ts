@@ -156,9 +156,9 @@ export class LogHistogram {
     let acc = 0;
     for (let i = 0; i < this.counts.length; i++) {
       acc += this.counts[i]!;
-      if (acc > target) return Math.pow(1.01, i + 0.5);
+      if (acc > target) return 1.01 ** (i + 0.5);
     }
-    return Math.pow(1.01, this.counts.length);
+    return 1.01 ** this.counts.length;
   }
   describe(): { n: number; mean: number; p50: number; p90: number; p95: number; p99: number } {
     return { n: this.n, mean: this.mean, p50: this.quantile(0.5), p90: this.quantile(0.9), p95: this.quantile(0.95), p99: this.quantile(0.99) };
