@@ -2,11 +2,12 @@
  * Serving metrics for a steady workload of identical requests (input I tokens, output O tokens).
  *
  * Aggregated (prefill and decode on the same GPUs, vLLM chunked prefill): a deterministic
- * step-by-step replay of one engine replica. Each step runs every decoding request (one token
- * each) and fills the rest of the token budget (`chunkTokens`, decodes count one token each) with
- * prefill chunks, oldest request first; its duration is the engine step time. Closed loop: a
- * finished request is replaced at once (`concurrency` in flight); open loop: arrivals every 1/rate
- * seconds, admitted while fewer than the concurrency cap are in flight. Phases start staggered,
+ * step-by-step replay of one engine replica (serving-replay.ts) on the scheduler core
+ * (src/scheduler/core.ts, vLLM V1 rules: running queue in order — decodes one token each, the
+ * unfinished prefill its chunk — then waiting requests oldest first with the budget left,
+ * `chunkTokens`); its duration is the engine step time. Closed loop: a finished request is replaced
+ * at once (`concurrency` in flight); open loop: arrivals every 1/rate seconds, admitted while fewer
+ * than the concurrency cap are in flight. Phases start staggered,
  * a warm-up is discarded, then TTFT = first token − arrival, TPOT = (last − first token)/(O − 1),
  * throughput = tokens emitted / window time are averaged over the measured completions.
  * The concurrency cap is min(max_num_seqs, ⌊KV tokens / (I + O)⌋) (no preemption).
@@ -20,13 +21,15 @@
  *   TPOT = decode step time with c_d = concurrency/decode instances requests at contexts spread over [I, I+O];
  *   throughput = min(prefill capacity·O, decode instances·c_d/TPOT) tokens/s.
  */
-import type { Step } from '../steps/step.js';
 import type { Architecture } from '../model/arch.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import { InputError } from '../io/errors.js';
 import { compileEngine, type Engine, type EngineOptions } from './context.js';
 import { engineStepBreakdown } from './step.js';
 import { engineMemory, type MemoryResult } from './memory.js';
+import { replay } from './serving-replay.js';
+
+export { replay, type ReplayResult } from './serving-replay.js';
 
 export interface Workload {
   inputTokens: number;
@@ -70,137 +73,6 @@ export interface ServeResult {
   readonly kvHandoffMs?: number;
   readonly meanStepMs: number;
   readonly memory: MemoryResult;
-}
-
-interface Slot {
-  arrival: number;
-  prefilled: number;
-  generated: number;
-  firstToken: number;
-  active: boolean;
-}
-
-interface ReplayResult {
-  ttftS: number;
-  tpotS: number;
-  e2eS: number;
-  tokensPerS: number;
-  requestsPerS: number;
-  meanStepS: number;
-  queueGrows: boolean;
-}
-
-/**
- * Replay one engine (virtual engine under PP) with `n` concurrent slots (closed loop) or arrivals
- * every 1/rate s (open loop, at most `n` in flight). Deterministic.
- */
-export function replay(e: Engine, I: number, O: number, n: number, chunk: number, rate?: number): ReplayResult {
-  if (n < 1) throw new InputError('concurrency must be at least 1');
-  const stepUs = (s: Step): number => engineStepBreakdown(s, e, false).us;
-  const slots: Slot[] = [];
-  const open = rate !== undefined && rate > 0;
-  let now = 0;
-  // closed loop: staggered phases (request i is i/n of the way through its decode)
-  if (!open) {
-    for (let i = 0; i < n; i++) {
-      const g = Math.floor((i * O) / n);
-      slots.push(g === 0 ? { arrival: 0, prefilled: 0, generated: 0, firstToken: NaN, active: true } : { arrival: -Infinity, prefilled: I, generated: g, firstToken: -Infinity, active: true });
-    }
-  }
-  const queue: number[] = [];
-  let nextArrival = 0;
-  const warm = Math.max(n, 20);
-  const measure = Math.max(2 * n, 40);
-  let completed = 0;
-  let tStart = NaN;
-  let tokensInWindow = 0;
-  let doneInWindow = 0;
-  let steps = 0;
-  let stepTime = 0;
-  const ttft: number[] = [];
-  const tpot: number[] = [];
-  const e2e: number[] = [];
-  const maxSteps = 400_000;
-  let arrivals = 0;
-  while (completed < warm + measure && steps < maxSteps) {
-    if (open) {
-      while (nextArrival <= now) {
-        queue.push(nextArrival);
-        nextArrival += 1 / rate!;
-        arrivals++;
-      }
-      for (let i = 0; i < slots.length && queue.length; i++) if (!slots[i]!.active) slots[i] = { arrival: queue.shift()!, prefilled: 0, generated: 0, firstToken: NaN, active: true };
-      while (slots.length < n && queue.length) slots.push({ arrival: queue.shift()!, prefilled: 0, generated: 0, firstToken: NaN, active: true });
-      if (!slots.some((s) => s.active)) {
-        now = nextArrival;
-        continue;
-      }
-    }
-    const decode: number[] = [];
-    const prefill: { tokens: number; prior: number; prompt: number }[] = [];
-    const pfSlots: number[] = [];
-    for (const s of slots) if (s.active && s.prefilled >= I) decode.push(I + s.generated - 1 + 0);
-    let budget = chunk - decode.length;
-    // oldest first
-    const waiting = slots
-      .map((s, i) => ({ s, i }))
-      .filter((x) => x.s.active && x.s.prefilled < I)
-      .sort((a, b) => a.s.arrival - b.s.arrival);
-    for (const { s, i } of waiting) {
-      if (budget <= 0) break;
-      const t = Math.min(budget, I - s.prefilled);
-      prefill.push({ tokens: t, prior: s.prefilled, prompt: I });
-      pfSlots.push(i);
-      budget -= t;
-    }
-    if (decode.length === 0 && prefill.length === 0) break;
-    // the measurement window opens at the end of the step that completes the warm-up; only steps
-    // that start inside it count toward throughput
-    const windowOpen = Number.isFinite(tStart);
-    const dt = stepUs({ experiment: 'serve', step: steps, prefill, decode }) / 1e6;
-    now += dt;
-    steps++;
-    stepTime += dt;
-    let emitted = decode.length;
-    pfSlots.forEach((i, j) => {
-      const s = slots[i]!;
-      s.prefilled += prefill[j]!.tokens;
-      if (s.prefilled >= I) {
-        s.generated = 1;
-        s.firstToken = now;
-        emitted++;
-      }
-    });
-    for (let i = 0; i < slots.length; i++) {
-      const s = slots[i]!;
-      if (!s.active || s.prefilled < I) continue;
-      if (s.firstToken === now && s.generated === 1 && O > 1) continue; // just got its first token this step
-      if (decode.length && s.firstToken !== now) s.generated++;
-      if (s.generated >= O) {
-        completed++;
-        if (windowOpen) doneInWindow++;
-        if (completed > warm && Number.isFinite(s.arrival)) {
-          ttft.push(s.firstToken - s.arrival);
-          if (O > 1) tpot.push((now - s.firstToken) / (O - 1));
-          e2e.push(now - s.arrival);
-        }
-        if (completed === warm) tStart = now;
-        slots[i] = open ? { arrival: 0, prefilled: 0, generated: 0, firstToken: NaN, active: false } : { arrival: now, prefilled: 0, generated: 0, firstToken: NaN, active: true };
-      }
-    }
-    if (windowOpen) tokensInWindow += emitted;
-  }
-  const window = now - (Number.isFinite(tStart) ? tStart : 0);
-  const mean = (a: number[]): number => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : NaN);
-  return {
-    ttftS: mean(ttft),
-    tpotS: O > 1 ? mean(tpot) : 0,
-    e2eS: mean(e2e),
-    tokensPerS: window > 0 ? tokensInWindow / window : 0,
-    requestsPerS: window > 0 ? doneInWindow / window : 0,
-    meanStepS: steps ? stepTime / steps : 0,
-    queueGrows: open && queue.length > n,
-  };
 }
 
 /** Serving metrics (see file comment). `ctx` = {arch, gpu, tp}; `opts` engine options (pp, ep, dp, dtypes, efficiency). */
