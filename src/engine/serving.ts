@@ -24,7 +24,7 @@
 import type { Architecture } from '../model/arch.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import { InputError } from '../io/errors.js';
-import { compileEngine, type Engine, type EngineOptions } from './context.js';
+import { compileEngine, type EngineOptions } from './context.js';
 import { engineStepBreakdown } from './step.js';
 import { engineMemory, type MemoryResult } from './memory.js';
 import { replay } from './serving-replay.js';
