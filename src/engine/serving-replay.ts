@@ -27,16 +27,25 @@ export interface ReplayResult {
   queueGrows: boolean;
 }
 
-interface Req extends SchedRequest {
+/** A request of the replay (`id`: issue order). */
+export interface ReplayReq extends SchedRequest {
+  id: number;
   arrival: number;
   firstToken: number;
   slot: number;
 }
 
-/** Optional observer of every step: its plan (before the forward pass) and its end time, s. */
-export type ReplayObserver = (plan: StepPlan<Req>, endS: number) => void;
+type Req = ReplayReq;
 
-const newReq = (I: number, arrival: number, slot: number): Req => ({
+export interface ReplayOptions {
+  /** Closed loop: start the n requests staggered through their decode (default true) or all fresh at time 0. */
+  staggered?: boolean;
+  /** Sees every step's plan (before its forward pass) and the step's end time, s. */
+  observe?: (plan: StepPlan<ReplayReq>, endS: number) => void;
+}
+
+const newReq = (I: number, arrival: number, slot: number, id: number): Req => ({
+  id,
   promptTokens: I,
   outputs: 0,
   computed: 0,
@@ -52,7 +61,7 @@ const newReq = (I: number, arrival: number, slot: number): Req => ({
 
 /** A closed-loop request already `g` tokens into its decode at time 0 (not measured: arrival −∞). */
 const decodingReq = (I: number, g: number, slot: number): Req => ({
-  ...newReq(I, -Infinity, slot),
+  ...newReq(I, -Infinity, slot, slot),
   outputs: g,
   computed: I + g - 1,
   prefilling: false,
@@ -96,7 +105,7 @@ class Window {
  * Replay one engine (virtual engine under PP) with `n` concurrent requests (closed loop) or arrivals
  * every 1/rate s (open loop, at most `n` in flight). Deterministic.
  */
-export function replay(e: Engine, I: number, O: number, n: number, chunk: number, rate?: number, observe?: ReplayObserver): ReplayResult {
+export function replay(e: Engine, I: number, O: number, n: number, chunk: number, rate?: number, opts: ReplayOptions = {}): ReplayResult {
   if (n < 1) throw new InputError('concurrency must be at least 1');
   const open = rate !== undefined && rate > 0;
   const core = new SchedulerCore<Req>(
@@ -109,8 +118,8 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
   const queue: Req[] = [];
   if (!open) {
     for (let i = 0; i < n; i++) {
-      const g = Math.floor((i * O) / n);
-      const r = g === 0 ? newReq(I, 0, i) : decodingReq(I, g, i);
+      const g = opts.staggered === false ? 0 : Math.floor((i * O) / n);
+      const r = g === 0 ? newReq(I, 0, i, i) : decodingReq(I, g, i);
       slots.push(r);
       if (g === 0) core.enqueue(r);
       else core.running.push(r);
@@ -119,13 +128,14 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
   const win = new Window(Math.max(n, 20), Math.max(2 * n, 40), O);
   let now = 0;
   let nextArrival = 0;
+  let nextId = slots.length;
   let steps = 0;
   let stepTime = 0;
   const finished: Req[] = [];
   while (!win.full && steps < 400_000) {
     if (open) {
       while (nextArrival <= now) {
-        queue.push(newReq(I, nextArrival, -1));
+        queue.push(newReq(I, nextArrival, -1, nextId++));
         nextArrival += 1 / rate!;
       }
       fillSlots(slots, queue, n, core);
@@ -141,7 +151,7 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
     now += dt;
     steps++;
     stepTime += dt;
-    observe?.(plan, now);
+    opts.observe?.(plan, now);
     let emitted = 0;
     finished.length = 0;
     for (const x of plan.entries) {
@@ -156,7 +166,7 @@ export function replay(e: Engine, I: number, O: number, n: number, chunk: number
       core.finish(r);
       win.done(r, now, windowOpen);
       if (open) slots[r.slot] = null;
-      else core.enqueue((slots[r.slot] = newReq(I, now, r.slot)));
+      else core.enqueue((slots[r.slot] = newReq(I, now, r.slot, nextId++)));
     }
     if (windowOpen) win.tokensInWindow += emitted;
   }
