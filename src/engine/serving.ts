@@ -24,7 +24,7 @@
 import type { Architecture } from '../model/arch.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import { InputError } from '../io/errors.js';
-import { compileEngine, type EngineOptions } from './context.js';
+import { compileEngine, type Engine, type EngineOptions } from './context.js';
 import { engineStepBreakdown } from './step.js';
 import { engineMemory, type MemoryResult } from './memory.js';
 import { replay } from './serving-replay.js';
@@ -75,53 +75,66 @@ export interface ServeResult {
   readonly memory: MemoryResult;
 }
 
+interface Limits {
+  I: number;
+  O: number;
+  chunk: number;
+  maxSeqs: number;
+  util: number;
+}
+type Ctx = { arch: Architecture; gpu: GpuSpec; tp: number };
+
 /** Serving metrics (see file comment). `ctx` = {arch, gpu, tp}; `opts` engine options (pp, ep, dp, dtypes, efficiency). */
-export function serveMetrics(ctx: { arch: Architecture; gpu: GpuSpec; tp: number }, opts: EngineOptions, w: Workload, disagg?: DisaggOptions): ServeResult {
+export function serveMetrics(ctx: Ctx, opts: EngineOptions, w: Workload, disagg?: DisaggOptions): ServeResult {
   const I = w.inputTokens;
   const O = w.outputTokens;
   if (!(I >= 1 && O >= 1)) throw new InputError(`input and output lengths must be ≥ 1 token (got ${I}, ${O})`);
-  const chunk = w.chunkTokens ?? 2048;
-  const maxSeqs = w.maxSeqs ?? 256;
-  const util = w.gpuMemUtil ?? 0.9;
-  if (!disagg) {
-    const e = compileEngine(ctx, opts);
-    const mem = engineMemory(e, { maxModelLen: I + O, gpuMemUtil: util, maxBatchedTokens: chunk, maxSeqs });
-    if (!mem.fits) throw new InputError(`does not fit: ${mem.reason}`);
-    const dp = e.dp;
-    const memCap = Math.floor(mem.maxKvTokens / (I + O));
-    const cap = Math.min(maxSeqs * e.pp, memCap) * dp;
-    let limitedBy: string | undefined;
-    let C = w.concurrency ?? cap;
-    if (C > cap) {
-      limitedBy = cap === maxSeqs * e.pp * dp ? 'max-seqs' : 'KV-cache memory';
-      C = cap;
-    }
-    if (w.concurrency === undefined && w.ratePerS === undefined) limitedBy = cap === maxSeqs * e.pp * dp ? 'max-seqs' : 'KV-cache memory';
-    const perVirtual = Math.max(1, Math.floor(C / dp / e.pp));
-    const virtuals = dp * e.pp;
-    const capRun = replay(e, I, O, Math.max(1, Math.floor(cap / dp / e.pp)), chunk);
-    const capacity = capRun.requestsPerS * virtuals;
-    const run = w.ratePerS ? replay(e, I, O, Math.max(1, Math.floor(cap / dp / e.pp)), chunk, w.ratePerS / virtuals) : replay(e, I, O, perVirtual, chunk);
-    const gpus = e.tp * e.pp * dp;
-    const tokensPerS = run.tokensPerS * virtuals;
-    return {
-      deployment: `aggregated TP${e.tp}${e.pp > 1 ? ` PP${e.pp}` : ''}${e.ep > 1 ? ` EP${e.ep}` : ''}${dp > 1 ? ` DP${dp}` : ''}`,
-      gpus,
-      concurrency: w.ratePerS ? Math.round(w.ratePerS * run.e2eS) : perVirtual * virtuals,
-      ...(limitedBy ? { limitedBy } : {}),
-      ttftMs: run.ttftS * 1e3,
-      tpotMs: run.tpotS * 1e3,
-      e2eS: run.e2eS,
-      outputTokensPerS: tokensPerS,
-      outputTokensPerSPerGpu: tokensPerS / gpus,
-      requestsPerS: run.requestsPerS * virtuals,
-      capacityRequestsPerS: capacity,
-      ...(w.ratePerS ? { keepsUp: w.ratePerS < capacity && !run.queueGrows } : {}),
-      meanStepMs: run.meanStepS * 1e3,
-      memory: mem,
-    };
+  const lim: Limits = { I, O, chunk: w.chunkTokens ?? 2048, maxSeqs: w.maxSeqs ?? 256, util: w.gpuMemUtil ?? 0.9 };
+  return disagg ? disaggregated(ctx, opts, w, disagg, lim) : aggregated(ctx, opts, w, lim);
+}
+
+/** Aggregated: replays of one virtual engine at the concurrency cap (capacity) and at the workload. */
+function aggregated(ctx: Ctx, opts: EngineOptions, w: Workload, { I, O, chunk, maxSeqs, util }: Limits): ServeResult {
+  const e = compileEngine(ctx, opts);
+  const mem = engineMemory(e, { maxModelLen: I + O, gpuMemUtil: util, maxBatchedTokens: chunk, maxSeqs });
+  if (!mem.fits) throw new InputError(`does not fit: ${mem.reason}`);
+  const dp = e.dp;
+  const memCap = Math.floor(mem.maxKvTokens / (I + O));
+  const cap = Math.min(maxSeqs * e.pp, memCap) * dp;
+  let limitedBy: string | undefined;
+  let C = w.concurrency ?? cap;
+  if (C > cap) {
+    limitedBy = cap === maxSeqs * e.pp * dp ? 'max-seqs' : 'KV-cache memory';
+    C = cap;
   }
-  // ---- disaggregated ----
+  if (w.concurrency === undefined && w.ratePerS === undefined) limitedBy = cap === maxSeqs * e.pp * dp ? 'max-seqs' : 'KV-cache memory';
+  const perVirtual = Math.max(1, Math.floor(C / dp / e.pp));
+  const virtuals = dp * e.pp;
+  const capRun = replay(e, I, O, Math.max(1, Math.floor(cap / dp / e.pp)), chunk);
+  const capacity = capRun.requestsPerS * virtuals;
+  const run = w.ratePerS ? replay(e, I, O, Math.max(1, Math.floor(cap / dp / e.pp)), chunk, w.ratePerS / virtuals) : replay(e, I, O, perVirtual, chunk);
+  const gpus = e.tp * e.pp * dp;
+  const tokensPerS = run.tokensPerS * virtuals;
+  return {
+    deployment: `aggregated TP${e.tp}${e.pp > 1 ? ` PP${e.pp}` : ''}${e.ep > 1 ? ` EP${e.ep}` : ''}${dp > 1 ? ` DP${dp}` : ''}`,
+    gpus,
+    concurrency: w.ratePerS ? Math.round(w.ratePerS * run.e2eS) : perVirtual * virtuals,
+    ...(limitedBy ? { limitedBy } : {}),
+    ttftMs: run.ttftS * 1e3,
+    tpotMs: run.tpotS * 1e3,
+    e2eS: run.e2eS,
+    outputTokensPerS: tokensPerS,
+    outputTokensPerSPerGpu: tokensPerS / gpus,
+    requestsPerS: run.requestsPerS * virtuals,
+    capacityRequestsPerS: capacity,
+    ...(w.ratePerS ? { keepsUp: w.ratePerS < capacity && !run.queueGrows } : {}),
+    meanStepMs: run.meanStepS * 1e3,
+    memory: mem,
+  };
+}
+
+/** Disaggregated: prefill pool as an M/D/1 queue, KV handoff, decode pool at its concurrency. */
+function disaggregated(ctx: Ctx, opts: EngineOptions, w: Workload, disagg: DisaggOptions, { I, O, chunk, maxSeqs, util }: Limits): ServeResult {
   const pe = compileEngine({ ...ctx, tp: disagg.prefillTp }, { ...opts, pp: 1, dp: 1 });
   const de = compileEngine(ctx, { ...opts, dp: 1 });
   const pMem = engineMemory(pe, { maxModelLen: I, gpuMemUtil: util, maxBatchedTokens: chunk, maxSeqs });
@@ -129,16 +142,7 @@ export function serveMetrics(ctx: { arch: Architecture; gpu: GpuSpec; tp: number
   const dMem = engineMemory(de, { maxModelLen: I + O, gpuMemUtil: util, maxBatchedTokens: Math.min(chunk, maxSeqs), maxSeqs });
   if (!dMem.fits) throw new InputError(`decode pool does not fit: ${dMem.reason}`);
   // prefill service: one batch of b prompts, chunked by the token budget
-  const b = Math.max(1, Math.floor(chunk / I));
-  let tp = 0;
-  if (b > 1) {
-    tp = engineStepBreakdown({ experiment: 'p', step: 0, prefill: Array.from({ length: b }, () => ({ tokens: I, prior: 0, prompt: I })), decode: [] }, pe).us / 1e6;
-  } else {
-    for (let done = 0; done < I; done += chunk) {
-      const t = Math.min(chunk, I - done);
-      tp += engineStepBreakdown({ experiment: 'p', step: 0, prefill: [{ tokens: t, prior: done, prompt: I }], decode: [] }, pe).us / 1e6;
-    }
-  }
+  const { b, tp } = prefillService(pe, I, chunk);
   const prefillCap = (disagg.prefillInstances * b) / tp;
   // KV handoff
   const kvModelBytesPerToken = de.arch.numLayers * (de.mla ? de.kvBytesPerTokenLayer : 2 * de.arch.numKvHeads * de.headDim * de.kvBytes);
@@ -165,23 +169,7 @@ export function serveMetrics(ctx: { arch: Architecture; gpu: GpuSpec; tp: number
     return tp * (1 + rho / (2 * (1 - rho)));
   };
   const e2eAt = (lambda: number): number => ttftAt(lambda) + handoffS + (O - 1) * tpot;
-  let lambda: number;
-  if (w.ratePerS !== undefined) {
-    lambda = Math.min(w.ratePerS, capacityReq);
-  } else {
-    // closed loop: Little's law λ·e2e(λ) = concurrency, solved by bisection on (0, capacity]
-    const C = cd * disagg.decodeInstances;
-    let lo = 0;
-    let hi = capacityReq;
-    if (hi * e2eAt(hi) <= C) lo = hi;
-    else
-      for (let i = 0; i < 60; i++) {
-        const mid = (lo + hi) / 2;
-        if (mid * e2eAt(mid) < C) lo = mid;
-        else hi = mid;
-      }
-    lambda = lo;
-  }
+  const lambda = w.ratePerS !== undefined ? Math.min(w.ratePerS, capacityReq) : littleLambda(cd * disagg.decodeInstances, capacityReq, e2eAt);
   const ttft = ttftAt(lambda);
   const reqPerS = lambda;
   const gpus = disagg.prefillTp * disagg.prefillInstances + de.tp * de.pp * disagg.decodeInstances;
@@ -203,4 +191,32 @@ export function serveMetrics(ctx: { arch: Architecture; gpu: GpuSpec; tp: number
     meanStepMs: tpot * 1e3,
     memory: dMem,
   };
+}
+
+/** Prefill service of the prefill pool: one batch of b = ⌊chunk/I⌋ prompts (≥ 1), chunked by the token budget; its time tp, s. */
+function prefillService(pe: Engine, I: number, chunk: number): { b: number; tp: number } {
+  const b = Math.max(1, Math.floor(chunk / I));
+  let tp = 0;
+  if (b > 1) {
+    tp = engineStepBreakdown({ experiment: 'p', step: 0, prefill: Array.from({ length: b }, () => ({ tokens: I, prior: 0, prompt: I })), decode: [] }, pe).us / 1e6;
+  } else {
+    for (let done = 0; done < I; done += chunk) {
+      const t = Math.min(chunk, I - done);
+      tp += engineStepBreakdown({ experiment: 'p', step: 0, prefill: [{ tokens: t, prior: done, prompt: I }], decode: [] }, pe).us / 1e6;
+    }
+  }
+  return { b, tp };
+}
+
+/** Closed loop: Little's law λ·e2e(λ) = C, solved by bisection on (0, capacity]. */
+function littleLambda(C: number, capacityReq: number, e2eAt: (lambda: number) => number): number {
+  let lo = 0;
+  let hi = capacityReq;
+  if (hi * e2eAt(hi) <= C) return hi;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (mid * e2eAt(mid) < C) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }
