@@ -108,8 +108,13 @@ export interface ScheduleHooks<R> {
   /** May shorten a (re)compute chunk (an unmodelled engine limit); called once per planned prefill chunk, in plan order. */
   chunk?: (req: R, chunk: number) => number;
   onPreempt?: (req: R) => void;
-  /** After admission: `computedBefore` = the prefix-cache hit counted as computed. */
-  onAdmit?: (req: R, resume: boolean, computedBefore: number) => void;
+  /** After admission: `computedBefore` = the prefix-cache hit counted as computed; `chunk` = tokens scheduled now. */
+  onAdmit?: (req: R, resume: boolean, computedBefore: number, chunk: number) => void;
+  /**
+   * Admit the waiting request at the head even when no budget is left (it gets 0 tokens this step).
+   * Not vLLM: the request-log replay uses it where the log says a request was scheduled by now.
+   */
+  admitWithoutBudget?: (req: R) => boolean;
 }
 
 /** Tokens a request must (re)compute before it samples: prompt + output tokens so far (vLLM num_tokens). */
@@ -241,7 +246,7 @@ export class SchedulerCore<R extends SchedRequest> {
     const bs = this.limits.blockSize;
     const wmBlocks = this.limits.watermarkBlocks ?? 0;
     const fullIsl = this.limits.reserveFullIsl ?? false;
-    while (this.waiting.length > 0 && budget > 0) {
+    while (this.waiting.length > 0 && (budget > 0 || hooks.admitWithoutBudget?.(this.waiting.peek()!))) {
       if (this.running.length >= this.limits.maxNumSeqs) {
         plan.blockedBySeqs = true;
         break;
@@ -252,8 +257,8 @@ export class SchedulerCore<R extends SchedRequest> {
       const hit = kv.lookup(g, total);
       const freeHits = kv.freeHits;
       const start = Math.max(hit * bs, resume ? 0 : g.cachedTokens);
-      let n = this.cap(total - start, budget);
-      if (hooks.chunk) n = hooks.chunk(g, n);
+      let n = this.cap(total - start, Math.max(0, budget));
+      if (hooks.chunk && n > 0) n = hooks.chunk(g, n);
       const wm = plan.count > 0 ? wmBlocks : 0;
       if ((fullIsl && this.blocksFor(total) - hit + freeHits + wm > kv.free) || this.blocksFor(start + n) - hit + freeHits + wm > kv.free) {
         plan.blockedByKv = true;
@@ -265,10 +270,10 @@ export class SchedulerCore<R extends SchedRequest> {
       g.prefilling = true;
       kv.grow(g, start + n);
       this.running.push(g);
-      hooks.onAdmit?.(g, resume, start);
+      hooks.onAdmit?.(g, resume, start, n);
       g.admittedOnce = true;
       plan.admitted.push({ req: g, resume });
-      this.add(plan, g, n);
+      if (n > 0) this.add(plan, g, n);
       budget -= n;
     }
   }

@@ -95,6 +95,8 @@ export class PagedKv<R extends PagedReq> implements KvCache<R> {
     private readonly keys: BlockKeys<R>,
     /** Blocks a request's table should have room for at its first allocation (e.g. its whole sequence). */
     private readonly tableHint: (r: R) => number = () => 0,
+    /** forgetStale: a release forgets table entries past the blocks held (a resume hits only the blocks of its last run). */
+    private readonly opts: { forgetStale?: boolean } = {},
   ) {}
 
   get free(): number {
@@ -126,6 +128,7 @@ export class PagedKv<R extends PagedReq> implements KvCache<R> {
 
   release(r: R): void {
     const bt = r.table;
+    if (this.opts.forgetStale) bt.fill(0, r.blocks);
     for (let i = r.blocks - 1; i >= 0; i--) this.pool.release(bt[i]!);
     r.blocks = 0;
     r.hitBlocks = 0;

@@ -1,22 +1,23 @@
 /**
- * One engine of the request-log replay (see simulate.ts for the model): the scheduling rule over the
- * logged requests, the KV block pool, and the clock that places admissions and token stamps.
+ * One engine of the request-log replay (see simulate.ts for the model): the scheduler core
+ * (src/scheduler/core.ts) over the logged requests — with the log's admission times and, when the
+ * block count is known, a paged KV cache whose only prefix hits are a resumed request's own blocks —
+ * and the clock that places admissions and token stamps.
  */
 import { canonicalEntry } from '../../scheduler/schedule-log.js';
 import { BlockPool, blocksFor } from '../../scheduler/kv.js';
+import { SchedulerCore, type ScheduleHooks } from '../../scheduler/core.js';
+import { CountingKv, PagedKv, emptyTable, type KvCache, type PagedReq } from '../../scheduler/kv-cache.js';
 import { InputError } from '../../io/errors.js';
 import type { EngineLimits, LoggedRequest, SimStep } from './types.js';
 import { type ClockModel, RowSums, clockRow, clockTime, median } from './clock.js';
 
-/** Replay state of one logged request. */
-export interface R {
+/** Replay state of one logged request (scheduler state: promptTokens, outputs, computed, KV blocks). */
+export interface R extends PagedReq {
   q: LoggedRequest;
   engine: number;
   /** Index within its engine (private prefix-cache keys). */
   idx: number;
-  computed: number;
-  outputs: number;
-  prefilling: boolean;
   firstStep?: number;
   /** Step of the first admission. */
   admit?: number;
@@ -27,13 +28,31 @@ export interface R {
   ftRes?: number;
   ltRes?: number;
   zeroBudget: boolean;
-  /** KV: block ids held, in order; ids held before the last preemption (self prefix-cache hits); whole blocks hit at the last (re)admission. */
-  bt: number[];
-  oldBt: number[];
-  hit: number;
-  preemptions: number;
   /** Preemptions before its first token. */
   preemptionsBeforeFirst: number;
+}
+
+/** A request as the replay first sees it. */
+export function newR(q: LoggedRequest, engine: number, idx: number): R {
+  return {
+    q,
+    engine,
+    idx,
+    promptTokens: q.prompt,
+    outputs: 0,
+    computed: 0,
+    prefilling: true,
+    blocks: 0,
+    preemptions: 0,
+    admittedOnce: false,
+    cachedTokens: 0,
+    table: emptyTable(),
+    hitBlocks: 0,
+    pf: [],
+    dc: [],
+    zeroBudget: false,
+    preemptionsBeforeFirst: 0,
+  };
 }
 
 export interface EngineRun {
@@ -48,75 +67,54 @@ export interface EngineRun {
 
 /** Private prefix-cache key of block i of a request (index idx in its engine): only that request can hit it (on resume). */
 const KEY_SPAN = 2 ** 22;
-const blockKey = (idx: number, i: number): number => (idx + 1) * KEY_SPAN + i;
+const KEYS = { key: (r: R, i: number): number => (r.idx + 1) * KEY_SPAN + i, shared: (): boolean => false };
 
-/** Simulate one engine with a clock model. Step numbers start at 0. */
-export function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockModel): EngineRun {
-  for (const r of reqs) {
-    r.computed = 0;
-    r.outputs = 0;
-    r.prefilling = true;
-    r.firstStep = undefined;
-    r.admit = undefined;
-    r.due = undefined;
-    r.pf = [];
-    r.dc = [];
-    r.zeroBudget = false;
-    r.ftRes = undefined;
-    r.ltRes = undefined;
-    r.bt = [];
-    r.oldBt = [];
-    r.hit = 0;
-    r.preemptions = 0;
-    r.preemptionsBeforeFirst = 0;
-  }
+/** The engine's scheduler: paged KV when the block count is known (checked against every request), else unbounded. */
+function engineCore(reqs: readonly R[], lim: EngineLimits): SchedulerCore<R> {
   const kv = lim.kv;
   const bs = kv?.blockSize ?? 16;
-  const pool = kv ? new BlockPool(kv.numGpuBlocks, kv.prefixCaching ?? true) : undefined;
-  const wmBlocks = kv ? Math.floor((kv.watermark ?? 0.01) * kv.numGpuBlocks) : 0;
-  const fullIsl = kv?.reserveFullIsl ?? true;
-  if (pool) {
+  let cache: KvCache<R> = new CountingKv<R>(Number.MAX_SAFE_INTEGER, bs);
+  if (kv) {
+    const pool = new BlockPool(kv.numGpuBlocks, kv.prefixCaching ?? true);
     for (const r of reqs) {
       const need = blocksFor(r.q.prompt + r.q.outputs, bs);
       if (need > pool.usable) {
         throw new InputError(
-          `request ${r.q.id} (line ${r.q.line}): ${r.q.prompt} + ${r.q.outputs} tokens need ${need} KV blocks of ${bs}, but the engine has ${pool.usable} usable (num_gpu_blocks ${kv!.numGpuBlocks} − 1): the block count does not belong to this log`,
+          `request ${r.q.id} (line ${r.q.line}): ${r.q.prompt} + ${r.q.outputs} tokens need ${need} KV blocks of ${bs}, but the engine has ${pool.usable} usable (num_gpu_blocks ${kv.numGpuBlocks} − 1): the block count does not belong to this log`,
         );
       }
     }
+    // a resumed request hits only the blocks it held at its last preemption
+    cache = new PagedKv<R>(pool, bs, KEYS, () => 0, { forgetStale: true });
   }
-  /** Grow r's blocks to hold `upTo` tokens; register blocks that become full (self prefix-cache hits later). Caller checked the pool. */
-  const grow = (r: R, upTo: number): void => {
-    if (!pool) return;
-    const need = blocksFor(upTo, bs);
-    while (r.bt.length < need) r.bt.push(pool.allocate());
-    if (pool.caching) {
-      const full = Math.floor(upTo / bs);
-      for (let i = Math.max(r.hit, Math.floor(r.computed / bs)); i < full; i++) pool.register(r.bt[i]!, blockKey(r.idx, i), false);
-    }
-  };
-  const freeBlocks = (r: R): void => {
-    if (!pool) return;
-    for (let i = r.bt.length - 1; i >= 0; i--) pool.release(r.bt[i]!);
-    r.oldBt = r.bt;
-    r.bt = [];
-  };
+  return new SchedulerCore<R>(
+    {
+      maxNumBatchedTokens: lim.maxNumBatchedTokens,
+      maxNumSeqs: lim.maxNumSeqs,
+      blockSize: bs,
+      numGpuBlocks: kv?.numGpuBlocks ?? Number.MAX_SAFE_INTEGER,
+      reserveFullIsl: kv ? (kv.reserveFullIsl ?? true) : false,
+      watermarkBlocks: kv ? Math.floor((kv.watermark ?? 0.01) * kv.numGpuBlocks) : 0,
+    },
+    cache,
+  );
+}
 
+/** Simulate one engine with a clock model. Step numbers start at 0. */
+export function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: ClockModel): EngineRun {
+  // every pass starts afresh (simulateRequestLog reruns the replay with a refitted clock)
+  for (const r of reqs) Object.assign(r, newR(r.q, r.engine, r.idx), { firstStep: undefined, admit: undefined, due: undefined, ftRes: undefined, ltRes: undefined });
+  const core = engineCore(reqs, lim);
   const pending = [...reqs].sort((a, b) => a.q.scheduled - b.q.scheduled || a.q.line - b.q.line);
   let pi = 0;
-  /** Running requests in (re)admission order. */
-  let running: R[] = [];
-  /** Preempted requests waiting to resume (front first). */
-  const resumeQ: R[] = [];
-  /** Requests whose logged scheduled_ts has passed, not yet admitted (in order). */
-  const dueQ: R[] = [];
   /** Requests between their admission and the step stamping their last token (targets list these steps). */
   let live: R[] = [];
   let k = 0;
   let ePrev = -Infinity;
   let seqDelays = 0,
     kvDelays = 0,
-    preemptions = 0;
+    preemptions = 0,
+    preemptedNow = 0;
   const steps: SimStep[] = [];
   const rows = new Map<number, number[]>();
   const anchorRes: EngineRun['anchorRes'] = [];
@@ -124,8 +122,23 @@ export function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: 
   const lag = lim.outputLagSteps ?? 0;
   let tails: { r: R; left: number }[] = [];
   let observe: { at: number; r: R; kind: 'first' | 'last'; t: number }[] = [];
-  while (pi < pending.length || running.length > 0 || resumeQ.length > 0 || dueQ.length > 0) {
-    if (running.length === 0 && resumeQ.length === 0 && dueQ.length === 0) {
+  const hooks: ScheduleHooks<R> = {
+    // the log says a due request was scheduled by now: admitted even when the replay has no budget left (counted)
+    admitWithoutBudget: (r) => !r.admittedOnce,
+    onPreempt: (v) => {
+      if (v.firstStep === undefined) v.preemptionsBeforeFirst++;
+      preemptions++;
+      preemptedNow++;
+    },
+    onAdmit: (r, resume, _done, chunk) => {
+      if (resume) return;
+      r.admit = k;
+      live.push(r);
+      if (chunk === 0) r.zeroBudget = true;
+    },
+  };
+  while (pi < pending.length || !core.idle) {
+    if (core.idle) {
       ePrev = Math.max(ePrev, pending[pi]!.q.scheduled);
       tails = [];
       observe = [];
@@ -135,137 +148,25 @@ export function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: 
     while (pi < pending.length && pending[pi]!.q.scheduled <= ePrev + slack) {
       const r = pending[pi++]!;
       r.due = k;
-      dueQ.push(r);
+      core.enqueue(r);
     }
-    // 1. Running requests: decodes first, then prefill chunks, in (re)admission order; KV blocks, preempting the latest admitted.
-    let budget = lim.maxNumBatchedTokens;
-    const work: { r: R; tokens: number }[] = [];
-    const inWork = new Map<R, number>();
-    let preemptedNow = 0;
-    const preempt = (v: R): void => {
-      running.pop();
-      freeBlocks(v);
-      const w = inWork.get(v);
-      if (w !== undefined) {
-        budget += work[w]!.tokens;
-        work.splice(w, 1);
-        inWork.clear();
-        work.forEach((x, i) => inWork.set(x.r, i));
-      }
-      v.computed = 0;
-      v.hit = 0;
-      v.prefilling = true;
-      v.preemptions++;
-      if (v.firstStep === undefined) v.preemptionsBeforeFirst++;
-      preemptions++;
-      preemptedNow++;
-      resumeQ.unshift(v);
-    };
-    const order = [...running.filter((r) => !r.prefilling), ...running.filter((r) => r.prefilling)];
-    for (const r of order) {
-      if (!running.includes(r)) continue; // preempted earlier in this step
-      const tokens = r.prefilling ? Math.max(0, Math.min(r.q.prompt + r.outputs - r.computed, budget)) : 1;
-      if (tokens === 0) {
-        if (r.admit === k) r.zeroBudget = true;
-        continue;
-      }
-      if (pool) {
-        let self = false;
-        while (blocksFor(r.computed + tokens, bs) - r.bt.length > pool.free) {
-          const v = running[running.length - 1]!;
-          preempt(v);
-          if (v === r) {
-            self = true;
-            break;
-          }
-        }
-        if (self) break;
-        grow(r, r.computed + tokens);
-      }
-      inWork.set(r, work.length);
-      work.push({ r, tokens });
-      budget -= tokens;
-    }
-    // 2. Waiting queue (none in a step that preempted): preempted requests first, then new ones due by their logged time.
-    const blocked = { seq: false, kv: false };
-    if (preemptedNow === 0) {
-      while (resumeQ.length > 0 && budget > 0) {
-        if (running.length >= lim.maxNumSeqs) {
-          blocked.seq = true;
-          break;
-        }
-        const r = resumeQ[0]!;
-        const total = r.q.prompt + r.outputs;
-        let hit = 0,
-          hitFree = 0;
-        if (pool!.caching) {
-          const maxHit = Math.floor((total - 1) / bs);
-          while (hit < maxHit && hit < r.oldBt.length) {
-            const b = r.oldBt[hit]!;
-            if (!(b > 0 && pool!.keyOf(b) === blockKey(r.idx, hit))) break;
-            if (pool!.isFreeCached(b)) hitFree++;
-            hit++;
-          }
-        }
-        const start = hit * bs;
-        const n = Math.min(total - start, budget);
-        const wm = work.length > 0 ? wmBlocks : 0;
-        if (fullIsl && blocksFor(total, bs) - hit + hitFree + wm > pool!.free) {
-          blocked.kv = true;
-          break;
-        }
-        if (blocksFor(start + n, bs) - hit + hitFree + wm > pool!.free) {
-          blocked.kv = true;
-          break;
-        }
-        resumeQ.shift();
-        r.bt = r.oldBt.slice(0, hit);
-        for (const b of r.bt) pool!.touch(b);
-        r.hit = hit;
-        r.computed = start;
-        grow(r, start + n);
-        running.push(r);
-        inWork.set(r, work.length);
-        work.push({ r, tokens: n });
-        budget -= n;
-      }
-      while (resumeQ.length === 0 && dueQ.length > 0) {
-        if (running.length >= lim.maxNumSeqs) {
-          blocked.seq = true;
-          break;
-        }
-        const r = dueQ[0]!;
-        // The log says it was scheduled by now: admitted even when the replay has no budget left (counted), never beyond KV.
-        const n = Math.min(r.q.prompt, Math.max(0, budget));
-        if (pool) {
-          const wm = work.length > 0 ? wmBlocks : 0;
-          if ((fullIsl && blocksFor(r.q.prompt, bs) + wm > pool.free) || blocksFor(n, bs) + wm > pool.free) {
-            blocked.kv = true;
-            break;
-          }
-        }
-        dueQ.shift();
-        r.admit = k;
-        running.push(r);
-        live.push(r);
-        if (n === 0) {
-          r.zeroBudget = true;
-          continue;
-        }
-        grow(r, n);
-        inWork.set(r, work.length);
-        work.push({ r, tokens: n });
-        budget -= n;
-      }
-    }
-    if (dueQ.length > 0 && (preemptedNow > 0 || resumeQ.length > 0 || blocked.kv)) kvDelays++;
-    else if (dueQ.length > 0 && blocked.seq) seqDelays++;
-    if (work.length === 0) {
+    preemptedNow = 0;
+    const plan = core.schedule(hooks);
+    let due = 0;
+    let resumes = 0;
+    for (const r of core.waiting)
+      if (r.admittedOnce) resumes++;
+      else due++;
+    if (due > 0 && (preemptedNow > 0 || resumes > 0 || plan.blockedByKv)) kvDelays++;
+    else if (due > 0 && plan.blockedBySeqs) seqDelays++;
+    if (plan.entries.length === 0) {
       // Only a step that preempted everything it had may be empty; the next one resumes into the freed pool.
       if (preemptedNow === 0) throw new Error(`simulateEngine: step ${k} of engine ${engine} schedules nothing (internal)`);
       continue;
     }
-    const kvUsed = pool ? pool.usable - pool.free : undefined;
+    // canonical order: decodes, then prefill chunks (stable; the step record does not depend on it)
+    const work = plan.entries.map((e) => ({ r: e.req, tokens: e.chunk, prefill: e.prefill })).sort((x, y) => Number(x.prefill) - Number(y.prefill));
+    const kvUsed = lim.kv ? core.kv.usable - core.kv.free : undefined;
     // Target membership: every live request (running or preempted) takes this step.
     for (const r of live) (r.firstStep === undefined || k <= r.firstStep + lag ? r.pf : r.dc).push(k);
     for (const t of tails) {
@@ -275,12 +176,10 @@ export function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: 
     tails = tails.filter((t) => t.left > 0);
     const prefill: SimStep['prefill'] = [];
     const decode: number[] = [];
-    const finished = new Set<R>();
+    const finished: R[] = [];
     const anchors: { r: R; kind: 'first' | 'last'; t: number }[] = [];
     let pfTok = 0,
       ctx = 0;
-    // canonical order: decodes, then prefill chunks (the step record does not depend on it)
-    work.sort((x, y) => Number(x.r.prefilling) - Number(y.r.prefilling));
     for (const { r, tokens } of work) {
       const c = canonicalEntry(r.q.prompt, r.computed, tokens, r.outputs);
       if ('decode' in c) {
@@ -290,20 +189,13 @@ export function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: 
         prefill.push(c);
         pfTok += c.tokens;
       }
-      r.computed += tokens;
-      if (r.prefilling) {
-        if (r.computed < r.q.prompt + r.outputs) continue;
-        r.prefilling = false;
-        r.outputs++;
-        if (r.firstStep === undefined) {
-          r.firstStep = k;
-          observe.push({ at: k + lag, r, kind: 'first', t: r.q.firstToken });
-        }
-      } else {
-        r.outputs++;
+      if (!core.advance(r, tokens)) continue;
+      if (r.firstStep === undefined) {
+        r.firstStep = k;
+        observe.push({ at: k + lag, r, kind: 'first', t: r.q.firstToken });
       }
       if (r.outputs >= r.q.outputs) {
-        finished.add(r);
+        finished.push(r);
         if (r.q.outputs > 1) observe.push({ at: k + lag, r, kind: 'last', t: r.q.lastToken });
         if (lag > 0 && r.q.outputs > 1) tails.push({ r, left: lag });
       }
@@ -321,10 +213,10 @@ export function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: 
     }
     const endK = anchors.length > 0 ? Math.max(Number.isFinite(ePrev) ? ePrev : -Infinity, median(anchors.map((a) => a.t))) : pred;
     steps.push({ engine, step: k, prefill, decode, endEstimate: endK, ...(kvUsed !== undefined ? { kvBlocksUsed: kvUsed, preempted: preemptedNow } : {}) });
-    if (finished.size > 0) {
-      for (const r of finished) freeBlocks(r);
-      running = running.filter((r) => !finished.has(r));
-      live = live.filter((r) => !finished.has(r));
+    if (finished.length > 0) {
+      const done = new Set(finished);
+      core.finishAll(finished, (r) => done.has(r));
+      live = live.filter((r) => !done.has(r));
     }
     ePrev = endK;
     k++;

@@ -51,7 +51,7 @@
  */
 import type { EngineLimits, LoggedRequest, SimRequest, SimResult } from './types.js';
 import { type ClockModel, clockTime, fitClock, median } from './clock.js';
-import { simulateEngine, type EngineRun, type R } from './engine-replay.js';
+import { newR, simulateEngine, type EngineRun, type R } from './engine-replay.js';
 
 export type { EngineLimits, KvLimits, LoggedRequest, SimRequest, SimResult, SimStep } from './types.js';
 export { clockRow, clockTime, type ClockModel } from './clock.js';
@@ -83,22 +83,7 @@ export function simulateRequestLog(reqs: readonly LoggedRequest[], lim: EngineLi
   const engines = assignEngines(reqs, lim.dataParallel);
   const nE = Math.max(1, lim.dataParallel);
   const counts = new Array<number>(nE).fill(0);
-  const rs: R[] = reqs.map((q, i) => ({
-    q,
-    engine: engines[i]!,
-    idx: counts[engines[i]!]!++,
-    computed: 0,
-    outputs: 0,
-    prefilling: true,
-    pf: [],
-    dc: [],
-    zeroBudget: false,
-    bt: [],
-    oldBt: [],
-    hit: 0,
-    preemptions: 0,
-    preemptionsBeforeFirst: 0,
-  }));
+  const rs: R[] = reqs.map((q, i) => newR(q, engines[i]!, counts[engines[i]!]!++));
   const byEngine = Array.from({ length: nE }, (_, e) => rs.filter((r) => r.engine === e));
   // Initial clock: every step takes the median logged decode-step time.
   const deltas = reqs.filter((q) => q.outputs > 1).map((q) => (q.lastToken - q.firstToken) / (q.outputs - 1));
