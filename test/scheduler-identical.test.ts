@@ -1,7 +1,7 @@
 /**
  * One scheduler (issue 16): the serving simulator (src/simulate), the request-log replay
- * (src/reconstruct/request-log) and the serving estimate's replay (src/engine/serving-replay.ts)
- * give IDENTICAL schedules — the same batch composition at every step — on the same arrivals and
+ * (src/reconstruct/request-log) and the serving estimate's replay (src/engine/serving-replay.ts),
+ * all three on the scheduler core (src/scheduler/core.ts), give IDENTICAL schedules — the same batch composition at every step — on the same arrivals and
  * limits. Arrivals: a closed loop of n identical requests, all issued at time 0 and each replaced
  * the moment it finishes (the serving estimate's arrival process, which needs no clock agreement);
  * limits: token budget, max_num_seqs = n, no KV limit. Each schedule is written as a schedule log

@@ -6,12 +6,12 @@
  *
  * Model, per engine (data-parallel ranks are independent engines; requests are assigned by least
  * in-flight load at queue time, since the log does not say which rank served them):
- * - Each step (vLLM V1 `schedule()`): every running request past its (re)compute decodes one token,
- *   then the rest of `max_num_batched_tokens` goes to running requests still prefilling, in
- *   admission order (min(remaining, left)); then the waiting queue is served (below).
+ * - Each step: the scheduler core (src/scheduler/core.ts, vLLM V1 `schedule()`; engine-replay.ts):
+ *   running requests in running-queue order (a decode one token, a request still prefilling
+ *   min(remaining, left) of `max_num_batched_tokens`); then the waiting queue is served (below).
  *   A request finishes after its `output_toks`-th token.
  * - KV cache (when `numGpuBlocks` is known, e.g. meta.json `kv_cache.num_gpu_blocks`): a paged block
- *   pool (`BlockPool` of src/simulate/kv.ts, the simulator's; block 0 is the null block) of
+ *   pool (`BlockPool` of src/scheduler/kv.ts via `PagedKv`, as the simulator's; block 0 is the null block) of
  *   `blockSize`-token blocks. A scheduled request's blocks grow to ⌈(computed + n)/blockSize⌉; when the
  *   pool is short, the *latest-admitted* running request is preempted by recompute (blocks freed,
  *   computed = 0, pushed to the front of the waiting queue; if it was already scheduled in this step it
