@@ -59,7 +59,7 @@ export function lengthMean(d: LengthDist): number {
 export function sampleGamma(shape: number, scale: number, rng: Rng): number {
   if (shape < 1) {
     const u = 1 - rng.next(); // (0, 1]
-    return sampleGamma(shape + 1, scale, rng) * Math.pow(u, 1 / shape);
+    return sampleGamma(shape + 1, scale, rng) * u ** (1 / shape);
   }
   const d = shape - 1 / 3;
   const c = 1 / Math.sqrt(9 * d);

@@ -2,15 +2,12 @@
  * A small chunked-prefill scheduler that produces schedule logs (schedule.ts) with a known step
  * sequence, for round-trip tests and benchmarks of the vLLM OTLP reader.
  *
- * Scheduling rule per step (the one `vllm-otlp-trace.md` states, with vLLM v1's preemption):
- * 1. every running request whose (re)compute is done decodes one token, in running order;
- * 2. then running requests still prefilling get chunks min(remaining, budget left), in running order
- *    (= order of their latest admission);
- * 3. then waiting requests (preempted ones first, then arrivals in order) are admitted while budget
- *    is left, the running set is below maxNumSeqs and the KV blocks for their first chunk are free
- *    (none in a step that preempted, as in vLLM v1).
- * When a running request needs a KV block and none is free, the most recently admitted running
- * request is preempted (recompute: its KV is freed; on RESUME it prefills prompt + generated tokens).
+ * Scheduling rule: the scheduler core's (src/scheduler/core.ts, vLLM V1 `Scheduler.schedule()`):
+ * running requests in running-queue order (a decode 1 token, an unfinished prefill min(remaining,
+ * budget left)), then waiting requests (preempted ones first, then arrivals in order) while budget is
+ * left, the running set is below maxNumSeqs and the KV blocks of their first chunk are free (none in a
+ * step that preempted); when KV blocks run out the last running request is preempted (recompute: its
+ * KV is freed; on RESUME it prefills prompt + generated tokens). Its KV cache is a free-block counter.
  *
  * `ruleViolationRate` shortens a prefill chunk at random (an unmodelled engine limit), so that the
  * reconstructor's mismatch reporting can be tested; 0 (default) follows the rule exactly.

@@ -20,108 +20,10 @@ import { InputError } from '../../io/errors.js';
 import type { Step, PrefillChunk } from '../../steps/step.js';
 import type { JourneyRec, SnapshotRec, StepRec, SummaryRec } from './records.js';
 import { canonicalEntry } from '../../scheduler/schedule-log.js';
-import type { RequestTimes } from './labels.js';
+import { MAX_EXAMPLES, newStats, type Pending, type ReplayOptions, type ReplaySink, type ReplayStats, type RState, type Work } from './replay-types.js';
+import { checkSummary, checkSummaryTime, inferWork, newRState, requestResult, stepDuration } from './replay-rules.js';
 
-export type DurationSource = 'ts-delta' | 'ts-span' | 'duration-us';
-export const DURATION_SOURCES: readonly DurationSource[] = ['ts-delta', 'ts-span', 'duration-us'];
-/** Default: the difference of consecutive `step.ts_start_ns` (the doc's "safest" wall time). */
-export const DEFAULT_DURATION: DurationSource = 'ts-delta';
-
-export interface ReplayOptions {
-  readonly experiment: string;
-  readonly maxNumBatchedTokens: number;
-  readonly duration: DurationSource;
-  /** For messages: `${file}:${line}`. */
-  readonly file: string;
-  readonly skipBad: boolean;
-  /** Emit steps whose composition is uncertain instead of dropping them. */
-  readonly keepUncertain?: boolean;
-}
-
-/** What the replay knows about a request when it finishes (or the trace ends). */
-export interface RequestResult {
-  readonly id: string;
-  readonly prompt: number;
-  readonly outputs: number;
-  readonly preemptions: number;
-  readonly finished: boolean;
-  readonly times: RequestTimes;
-  /** Steps the request was running in (possibly with 0 tokens) up to and including its FIRST_TOKEN step. */
-  readonly prefillSteps: readonly number[];
-  /** Steps it was running in after its FIRST_TOKEN step, through FINISHED (preempted gaps excluded). */
-  readonly decodeSteps: readonly number[];
-  /** Why its request-level targets are unusable (a member step was dropped, or its timestamps are bad). */
-  readonly tainted?: string;
-}
-
-export interface ReplaySink {
-  step(s: Step): void;
-  request(r: RequestResult): void;
-  /** A skipped problem (only when skipBad). */
-  bad(msg: string): void;
-}
-
-export interface ReplayStats {
-  steps: number;
-  /** Output steps from snapshots / inferred from journey events. */
-  exact: number;
-  inferred: number;
-  /** Inferred steps whose batch.* counts matched a BATCH_SUMMARY. */
-  inferredChecked: number;
-  /** Inferred steps whose prefill token total was redistributed to match a BATCH_SUMMARY. */
-  inferredAdjusted: number;
-  /** Steps with snapshots where the inference agreed / disagreed with them. */
-  snapshotAgree: number;
-  snapshotDisagree: number;
-  withDuration: number;
-  dropped: Record<string, number>;
-  mismatches: number;
-  mismatchExamples: string[];
-  requestsSeen: number;
-  requestsFinished: number;
-  requestsUnfinished: number;
-  firstNs: number;
-  lastNs: number;
-  maxInFlight: number;
-}
-
-interface RState {
-  readonly id: string;
-  prompt: number;
-  admitted: boolean;
-  running: boolean;
-  prefilling: boolean;
-  computed: number;
-  outputs: number;
-  target: number;
-  preemptions: number;
-  seq: number;
-  lastTs: number;
-  times: { queuedNs?: number; scheduledNs?: number; firstTokenNs?: number; finishedNs?: number; prefillGapNs: number; decodeGapNs: number };
-  preemptNs?: number;
-  firstTokenStep?: number;
-  pfSteps: number[];
-  dcSteps: number[];
-  tainted?: string;
-  uncertain: boolean;
-}
-
-interface Work {
-  st: RState;
-  tokens: number;
-  decode: boolean;
-}
-
-interface Pending {
-  step: Step;
-  start?: number;
-  end?: number;
-  durUs?: number;
-  idleAfter: boolean;
-  exact: boolean;
-}
-
-const MAX_EXAMPLES = 20;
+export { DEFAULT_DURATION, DURATION_SOURCES, type DurationSource, type ReplayOptions, type ReplaySink, type ReplayStats, type RequestResult } from './replay-types.js';
 
 export class OtlpReplay {
   private readonly reqs = new Map<string, RState>();
@@ -130,25 +32,7 @@ export class OtlpReplay {
   private lastStep = -1;
   private pending: Pending | undefined;
   private lastSummary: { step: number; start: number; line: number } | undefined;
-  readonly stats: ReplayStats = {
-    steps: 0,
-    exact: 0,
-    inferred: 0,
-    inferredChecked: 0,
-    inferredAdjusted: 0,
-    snapshotAgree: 0,
-    snapshotDisagree: 0,
-    withDuration: 0,
-    dropped: {},
-    mismatches: 0,
-    mismatchExamples: [],
-    requestsSeen: 0,
-    requestsFinished: 0,
-    requestsUnfinished: 0,
-    firstNs: Infinity,
-    lastNs: -Infinity,
-    maxInFlight: 0,
-  };
+  readonly stats: ReplayStats = newStats();
 
   constructor(
     private readonly o: ReplayOptions,
@@ -191,23 +75,7 @@ export class OtlpReplay {
   private req(id: string, line: number): RState {
     let st = this.reqs.get(id);
     if (!st) {
-      st = {
-        id,
-        prompt: 0,
-        admitted: false,
-        running: false,
-        prefilling: false,
-        computed: 0,
-        outputs: 0,
-        target: 0,
-        preemptions: 0,
-        seq: 0,
-        lastTs: -Infinity,
-        times: { prefillGapNs: 0, decodeGapNs: 0 },
-        pfSteps: [],
-        dcSteps: [],
-        uncertain: false,
-      };
+      st = newRState(id);
       this.reqs.set(id, st);
       this.stats.requestsSeen++;
       if (this.reqs.size > this.stats.maxInFlight) this.stats.maxInFlight = this.reqs.size;
@@ -281,28 +149,6 @@ export class OtlpReplay {
     this.running = this.running.filter((r) => r !== st);
   }
 
-  /** The chunked-prefill rule over the current running set. */
-  private infer(): { work: Work[]; overBudget: boolean } {
-    let budget = this.o.maxNumBatchedTokens;
-    const work: Work[] = [];
-    for (const st of this.running) {
-      if (!st.prefilling) {
-        work.push({ st, tokens: 1, decode: true });
-        budget--;
-      }
-    }
-    const overBudget = budget < 0;
-    for (const st of this.running) {
-      if (!st.prefilling || budget <= 0) continue;
-      const c = Math.min(st.target - st.computed, budget);
-      if (c > 0) {
-        work.push({ st, tokens: c, decode: false });
-        budget -= c;
-      }
-    }
-    return { work, overBudget };
-  }
-
   private oneStep(s: number, recs: readonly StepRec[]): void {
     const early: JourneyRec[] = [];
     const late: JourneyRec[] = [];
@@ -315,10 +161,20 @@ export class OtlpReplay {
       else summary = r;
     }
     for (const e of early) this.early(e);
-    if (summary) summary = this.checkSummaryTime(s, summary);
+    if (summary) {
+      const t = checkSummaryTime(
+        s,
+        summary,
+        this.lastSummary,
+        (l, msg) => this.bad(l, msg),
+        (ts) => this.seen(ts),
+      );
+      summary = t.sum;
+      this.lastSummary = t.last;
+    }
 
     let uncertain = this.running.some((st) => st.uncertain);
-    const inferred = this.infer();
+    const inferred = inferWork(this.running, this.o.maxNumBatchedTokens);
     if (inferred.overBudget) {
       uncertain = true;
       this.mismatch(`step ${s}: ${this.running.filter((r) => !r.prefilling).length} running decodes exceed max_num_batched_tokens ${this.o.maxNumBatchedTokens}`);
@@ -329,7 +185,7 @@ export class OtlpReplay {
       exact = true;
       work = this.fromSnapshots(s, snaps, work);
     } else if (summary) {
-      const r = this.checkSummary(s, summary, work);
+      const r = checkSummary(s, summary, work, this.stats, (m) => this.mismatch(m));
       if (r === 'conflict') uncertain = true;
     }
 
@@ -339,6 +195,42 @@ export class OtlpReplay {
     // FIRST_TOKEN checks against the composition (before it is applied).
     const finishing: { st: RState; e: JourneyRec }[] = [];
     const firstTokenReqs = new Set<RState>();
+    if (this.checkTokens(s, late, work, exact, finishing, firstTokenReqs)) uncertain = true;
+
+    // Canonical step and state update.
+    const { prefill, decode } = this.applyWork(work, firstTokenReqs);
+    for (const { st, e } of finishing) {
+      if (e.count !== undefined && e.count !== st.outputs) this.mismatch(`request ${st.id}: FINISHED at step ${s} says ${e.count} output tokens, replay counted ${st.outputs}`);
+      st.times.finishedNs = e.ts;
+      st.running = false;
+      this.running = this.running.filter((r) => r !== st);
+      this.reqs.delete(st.id);
+      this.stats.requestsFinished++;
+      this.emitRequest(st, true);
+    }
+
+    const step: Step = { experiment: this.o.experiment, step: s, prefill, decode };
+    if (prefill.length === 0 && decode.length === 0) {
+      this.drop('no work in the step (empty composition)');
+      this.taint(work, 'a member step had no composition');
+      this.flushPending(undefined);
+      return;
+    }
+    if (uncertain && !this.o.keepUncertain) {
+      this.drop('composition uncertain (rule disagrees with journey events or batch summary)');
+      for (const st of this.running) st.tainted ??= 'a member step was dropped (uncertain composition)';
+      for (const w of work) w.st.tainted ??= 'a member step was dropped (uncertain composition)';
+      this.flushPending(undefined);
+      return;
+    }
+    const p: Pending = { step, start: summary?.start, end: summary?.end, durUs: summary?.durUs, idleAfter: this.running.length === 0 && this.reqs.size === 0, exact };
+    this.flushPending(p);
+    this.pending = p;
+  }
+
+  /** FIRST_TOKEN / FINISHED events against the composition (before it is applied); true when the step is uncertain. */
+  private checkTokens(s: number, late: readonly JourneyRec[], work: Work[], exact: boolean, finishing: { st: RState; e: JourneyRec }[], firstTokenReqs: Set<RState>): boolean {
+    let uncertain = false;
     for (const e of late) {
       const st = this.reqs.get(e.req);
       if (!st || !st.admitted) {
@@ -390,7 +282,11 @@ export class OtlpReplay {
       uncertain = true;
     }
 
-    // Canonical step and state update.
+    return uncertain;
+  }
+
+  /** The canonical step of the work, and the state update it implies. */
+  private applyWork(work: readonly Work[], firstTokenReqs: ReadonlySet<RState>): { prefill: PrefillChunk[]; decode: number[] } {
     const prefill: PrefillChunk[] = [];
     const decode: number[] = [];
     for (const w of work) {
@@ -408,94 +304,11 @@ export class OtlpReplay {
         }
       } else if (!st.prefilling) st.outputs++;
     }
-    for (const { st, e } of finishing) {
-      if (e.count !== undefined && e.count !== st.outputs) this.mismatch(`request ${st.id}: FINISHED at step ${s} says ${e.count} output tokens, replay counted ${st.outputs}`);
-      st.times.finishedNs = e.ts;
-      st.running = false;
-      this.running = this.running.filter((r) => r !== st);
-      this.reqs.delete(st.id);
-      this.stats.requestsFinished++;
-      this.emitRequest(st, true);
-    }
-
-    const step: Step = { experiment: this.o.experiment, step: s, prefill, decode };
-    if (prefill.length === 0 && decode.length === 0) {
-      this.drop('no work in the step (empty composition)');
-      this.taint(work, 'a member step had no composition');
-      this.flushPending(undefined);
-      return;
-    }
-    if (uncertain && !this.o.keepUncertain) {
-      this.drop('composition uncertain (rule disagrees with journey events or batch summary)');
-      for (const st of this.running) st.tainted ??= 'a member step was dropped (uncertain composition)';
-      for (const w of work) w.st.tainted ??= 'a member step was dropped (uncertain composition)';
-      this.flushPending(undefined);
-      return;
-    }
-    const p: Pending = { step, start: summary?.start, end: summary?.end, durUs: summary?.durUs, idleAfter: this.running.length === 0 && this.reqs.size === 0, exact };
-    this.flushPending(p);
-    this.pending = p;
+    return { prefill, decode };
   }
 
   private taint(work: Work[], why: string): void {
     for (const w of work) w.st.tainted ??= why;
-  }
-
-  private checkSummaryTime(s: number, sum: SummaryRec): SummaryRec | undefined {
-    if (sum.start !== undefined && sum.end !== undefined && sum.end < sum.start) {
-      this.bad(sum.line, `step ${s}: step.ts_end_ns ${sum.end} is before step.ts_start_ns ${sum.start} (timestamps going backwards)`);
-      return { ...sum, start: undefined, end: undefined };
-    }
-    if (sum.start !== undefined) {
-      this.seen(sum.start);
-      if (sum.end !== undefined) this.seen(sum.end);
-      const prev = this.lastSummary;
-      if (prev && sum.start < prev.start) {
-        this.bad(sum.line, `step ${s}: step.ts_start_ns ${sum.start} is before that of step ${prev.step} (${prev.start}, line ${prev.line}): timestamps going backwards`);
-        return { ...sum, start: undefined, end: undefined };
-      }
-      this.lastSummary = { step: s, start: sum.start, line: sum.line };
-    }
-    return sum;
-  }
-
-  /** Compare the inferred work with a BATCH_SUMMARY; redistribute the prefill total if it differs. */
-  private checkSummary(s: number, sum: SummaryRec, work: Work[]): 'ok' | 'adjusted' | 'conflict' {
-    const pf = work.filter((w) => !w.decode);
-    const nDc = work.length - pf.length;
-    const pfTok = pf.reduce((a, w) => a + w.tokens, 0);
-    if (sum.nDc !== undefined && sum.nDc !== nDc) {
-      this.mismatch(`step ${s}: batch.num_decode_reqs = ${sum.nDc}, the journey replay has ${nDc} decodes`);
-      return 'conflict';
-    }
-    if (sum.pfTok === undefined || sum.pfTok === pfTok) {
-      if (sum.nPf !== undefined && sum.nPf !== pf.length) {
-        this.mismatch(`step ${s}: batch.num_prefill_reqs = ${sum.nPf}, the replay has ${pf.length}`);
-        return 'conflict';
-      }
-      this.stats.inferredChecked++;
-      return 'ok';
-    }
-    this.mismatch(`step ${s}: batch.prefill_tokens = ${sum.pfTok}, the rule gives ${pfTok}`);
-    let diff = sum.pfTok - pfTok;
-    for (let i = pf.length - 1; i >= 0 && diff < 0; i--) {
-      const take = Math.min(pf[i]!.tokens, -diff);
-      pf[i]!.tokens -= take;
-      diff += take;
-    }
-    for (const w of pf) {
-      if (diff <= 0) break;
-      const room = w.st.target - w.st.computed - w.tokens;
-      const add = Math.min(room, diff);
-      w.tokens += add;
-      diff -= add;
-    }
-    for (let i = work.length - 1; i >= 0; i--) if (!work[i]!.decode && work[i]!.tokens === 0) work.splice(i, 1);
-    const nPf = work.filter((w) => !w.decode).length;
-    if (diff !== 0 || (sum.nPf !== undefined && sum.nPf !== nPf)) return 'conflict';
-    this.stats.inferredAdjusted++;
-    // With one prefill chunk the pinned total is that chunk: exact. Otherwise the split is a guess.
-    return nPf <= 1 ? 'adjusted' : 'conflict';
   }
 
   /** Exact composition from snapshots; compares with the inferred work and resyncs the state. */
@@ -543,18 +356,7 @@ export class OtlpReplay {
     const p = this.pending;
     if (!p) return;
     this.pending = undefined;
-    let dur: number | undefined;
-    switch (this.o.duration) {
-      case 'duration-us':
-        dur = p.durUs;
-        break;
-      case 'ts-span':
-        dur = p.start !== undefined && p.end !== undefined ? (p.end - p.start) / 1e3 : undefined;
-        break;
-      case 'ts-delta':
-        if (next && next.step.step === p.step.step + 1 && !p.idleAfter && p.start !== undefined && next.start !== undefined) dur = (next.start - p.start) / 1e3;
-        break;
-    }
+    const dur = stepDuration(p, next, this.o.duration);
     const step = dur !== undefined && dur > 0 ? { ...p.step, durationUs: dur } : p.step;
     if (step.durationUs !== undefined) this.stats.withDuration++;
     this.stats.steps++;
@@ -564,17 +366,7 @@ export class OtlpReplay {
   }
 
   private emitRequest(st: RState, finished: boolean): void {
-    this.sink.request({
-      id: st.id,
-      prompt: st.prompt,
-      outputs: st.outputs,
-      preemptions: st.preemptions,
-      finished,
-      times: { ...st.times },
-      prefillSteps: st.pfSteps,
-      decodeSteps: st.dcSteps,
-      ...(st.tainted ? { tainted: st.tainted } : {}),
-    });
+    this.sink.request(requestResult(st, finished));
   }
 
   /** End of input: flush the last step and report requests still in flight. */
