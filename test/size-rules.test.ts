@@ -27,30 +27,14 @@ const ALLOWED: Readonly<Record<string, string>> = {
   'fit/identify.ts:identify': 'fit split',
   'cli/fit.ts:fitCommand': 'fit split',
   // scheduler migration (scheduler/, simulate/, reconstruct/request-log, vllm-otlp replay/generate, engine/serving.ts, cli/simulate.ts)
-  'simulate/engine.ts': 'scheduler migration',
-  'simulate/engine.ts:advance': 'scheduler migration',
-  'simulate/engine.ts:schedule': 'scheduler migration',
-  'reconstruct/request-log/simulate.ts': 'scheduler migration',
-  'reconstruct/request-log/simulate.ts:simulateEngine': 'scheduler migration',
   'reconstruct/request-log/read.ts:reconstructRequestLog': 'scheduler migration',
-  'reconstruct/vllm-otlp/replay.ts': 'scheduler migration',
-  'reconstruct/vllm-otlp/replay.ts:oneStep': 'scheduler migration',
   'reconstruct/vllm-otlp/generate.ts:generateSchedule': 'scheduler migration',
-  'engine/serving.ts:replay': 'scheduler migration',
-  'engine/serving.ts:serveMetrics': 'scheduler migration',
   'cli/simulate.ts:simulateCommand': 'scheduler migration',
   'cli/simulate.ts:simulateCommand/.action': 'scheduler migration',
   // format registry (reconstruct readers and writers, cli/reconstruct.ts)
-  'reconstruct/vllm-otlp/emit.ts': 'format registry',
-  'reconstruct/vllm-otlp/read.ts:reconstructOtlp': 'format registry',
   'reconstruct/sweep/read.ts:reconstructSweep': 'format registry',
   'reconstruct/vllm-bench/read.ts:readBenchResult': 'format registry',
-  'cli/reconstruct.ts:reconstructCommand': 'format registry',
-  'cli/reconstruct.ts:reconstructCommand/.action': 'format registry',
   // report (src/report/**)
-  'report/data.ts:collectReportData': 'report',
-  'report/html.ts:renderHtml': 'report',
-  'report/markdown.ts:renderMarkdown': 'report',
 };
 
 interface SizeFinding {

@@ -121,7 +121,7 @@ export function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: 
   const slack = 0.5 * m.a;
   const lag = lim.outputLagSteps ?? 0;
   let tails: { r: R; left: number }[] = [];
-  let observe: { at: number; r: R; kind: 'first' | 'last'; t: number }[] = [];
+  let observe: Anchor[] = [];
   const hooks: ScheduleHooks<R> = {
     // the log says a due request was scheduled by now: admitted even when the replay has no budget left (counted)
     admitWithoutBudget: (r) => !r.admittedOnce,
@@ -152,13 +152,9 @@ export function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: 
     }
     preemptedNow = 0;
     const plan = core.schedule(hooks);
-    let due = 0;
-    let resumes = 0;
-    for (const r of core.waiting)
-      if (r.admittedOnce) resumes++;
-      else due++;
-    if (due > 0 && (preemptedNow > 0 || resumes > 0 || plan.blockedByKv)) kvDelays++;
-    else if (due > 0 && plan.blockedBySeqs) seqDelays++;
+    const delay = delayKind(core, plan, preemptedNow);
+    if (delay === 'kv') kvDelays++;
+    else if (delay === 'seqs') seqDelays++;
     if (plan.entries.length === 0) {
       // Only a step that preempted everything it had may be empty; the next one resumes into the freed pool.
       if (preemptedNow === 0) throw new Error(`simulateEngine: step ${k} of engine ${engine} schedules nothing (internal)`);
@@ -168,64 +164,112 @@ export function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: 
     const work = plan.entries.map((e) => ({ r: e.req, tokens: e.chunk, prefill: e.prefill })).sort((x, y) => Number(x.prefill) - Number(y.prefill));
     const kvUsed = lim.kv ? core.kv.usable - core.kv.free : undefined;
     // Target membership: every live request (running or preempted) takes this step.
-    for (const r of live) (r.firstStep === undefined || k <= r.firstStep + lag ? r.pf : r.dc).push(k);
-    for (const t of tails) {
-      t.r.dc.push(k);
-      t.left--;
-    }
-    tails = tails.filter((t) => t.left > 0);
-    const prefill: SimStep['prefill'] = [];
-    const decode: number[] = [];
-    const finished: R[] = [];
-    const anchors: { r: R; kind: 'first' | 'last'; t: number }[] = [];
-    let pfTok = 0,
-      ctx = 0;
-    for (const { r, tokens } of work) {
-      const c = canonicalEntry(r.q.prompt, r.computed, tokens, r.outputs);
-      if ('decode' in c) {
-        decode.push(c.decode);
-        ctx += c.decode;
-      } else {
-        prefill.push(c);
-        pfTok += c.tokens;
-      }
-      if (!core.advance(r, tokens)) continue;
-      if (r.firstStep === undefined) {
-        r.firstStep = k;
-        observe.push({ at: k + lag, r, kind: 'first', t: r.q.firstToken });
-      }
-      if (r.outputs >= r.q.outputs) {
-        finished.push(r);
-        if (r.q.outputs > 1) observe.push({ at: k + lag, r, kind: 'last', t: r.q.lastToken });
-        if (lag > 0 && r.q.outputs > 1) tails.push({ r, left: lag });
-      }
-    }
-    for (const o of observe) if (o.at === k) anchors.push(o);
+    tails = takeStep(live, tails, k, lag);
+    const { prefill, decode, finished, pfTok, ctx } = runWork(core, work, k, lag, observe, tails);
+    const anchors = observe.filter((o) => o.at === k);
     observe = observe.filter((o) => o.at > k);
     const row = clockRow(pfTok, decode.length, ctx);
     rows.set(k, row);
-    const pred = (Number.isFinite(ePrev) ? ePrev : (anchors[0]?.t ?? 0) - clockTime(m, row)) + clockTime(m, row);
-    for (const a of anchors) {
-      const us = (pred - a.t) * 1e6;
-      anchorRes.push({ kind: a.kind, us });
-      if (a.kind === 'first') a.r.ftRes = us;
-      else a.r.ltRes = us;
-    }
-    const endK = anchors.length > 0 ? Math.max(Number.isFinite(ePrev) ? ePrev : -Infinity, median(anchors.map((a) => a.t))) : pred;
+    const endK = clockEnd(m, row, ePrev, anchors, anchorRes);
     steps.push({ engine, step: k, prefill, decode, endEstimate: endK, ...(kvUsed !== undefined ? { kvBlocksUsed: kvUsed, preempted: preemptedNow } : {}) });
-    if (finished.length > 0) {
-      const done = new Set(finished);
-      core.finishAll(finished, (r) => done.has(r));
-      live = live.filter((r) => !done.has(r));
-    }
+    live = finish(core, live, finished);
     ePrev = endK;
     k++;
   }
-  // A request preempted before its first token: the replay's first-token step is not reliably the engine's
-  // (the log does not say whether the engine preempted it too, and where it did not, the replay's span has up to
-  // several times the steps its logged prefill allows). Its targets are placed by the clock instead: prefill =
-  // the steps from the one built after its logged scheduled_ts through the first whose clock end reaches its
-  // logged first_token_ts; decode = the steps after that through its last-token step.
+  placeByClock(reqs, steps);
+  return { steps, rows, cum: new RowSums(rows, k), seqDelays, kvDelays, preemptions, anchorRes };
+}
+
+/** Step k joins the targets of every live request (prefill until `lag` steps after its first token) and of the finished ones' lagging tails; the tails still open. */
+function takeStep(live: readonly R[], tails: readonly { r: R; left: number }[], k: number, lag: number): { r: R; left: number }[] {
+  for (const r of live) (r.firstStep === undefined || k <= r.firstStep + lag ? r.pf : r.dc).push(k);
+  for (const t of tails) {
+    t.r.dc.push(k);
+    t.left--;
+  }
+  return tails.filter((t) => t.left > 0);
+}
+
+/** Release the finished requests from the core; the live requests that remain. */
+function finish(core: SchedulerCore<R>, live: R[], finished: readonly R[]): R[] {
+  if (finished.length === 0) return live;
+  const done = new Set(finished);
+  core.finishAll(finished, (r) => done.has(r));
+  return live.filter((r) => !done.has(r));
+}
+
+type Anchor = { at: number; r: R; kind: 'first' | 'last'; t: number };
+
+/** Why due requests wait this step: KV (a preemption, resumes waiting, or the pool), max_num_seqs, or nothing. */
+function delayKind(core: SchedulerCore<R>, plan: { blockedByKv: boolean; blockedBySeqs: boolean }, preemptedNow: number): 'kv' | 'seqs' | null {
+  let due = 0;
+  let resumes = 0;
+  for (const r of core.waiting)
+    if (r.admittedOnce) resumes++;
+    else due++;
+  if (due > 0 && (preemptedNow > 0 || resumes > 0 || plan.blockedByKv)) return 'kv';
+  if (due > 0 && plan.blockedBySeqs) return 'seqs';
+  return null;
+}
+
+/**
+ * Run step k's scheduled work through the core: the canonical prefill chunks and decode contexts, the
+ * requests that finished, and the token stamps to observe `lag` steps later (pushed onto `observe`;
+ * finished multi-token requests stay in targets for `lag` more steps via `tails`).
+ */
+function runWork(core: SchedulerCore<R>, work: readonly { r: R; tokens: number }[], k: number, lag: number, observe: Anchor[], tails: { r: R; left: number }[]) {
+  const prefill: SimStep['prefill'] = [];
+  const decode: number[] = [];
+  const finished: R[] = [];
+  let pfTok = 0;
+  let ctx = 0;
+  for (const { r, tokens } of work) {
+    const c = canonicalEntry(r.q.prompt, r.computed, tokens, r.outputs);
+    if ('decode' in c) {
+      decode.push(c.decode);
+      ctx += c.decode;
+    } else {
+      prefill.push(c);
+      pfTok += c.tokens;
+    }
+    if (!core.advance(r, tokens)) continue;
+    if (r.firstStep === undefined) {
+      r.firstStep = k;
+      observe.push({ at: k + lag, r, kind: 'first', t: r.q.firstToken });
+    }
+    if (r.outputs >= r.q.outputs) {
+      finished.push(r);
+      if (r.q.outputs > 1) observe.push({ at: k + lag, r, kind: 'last', t: r.q.lastToken });
+      if (lag > 0 && r.q.outputs > 1) tails.push({ r, left: lag });
+    }
+  }
+  return { prefill, decode, finished, pfTok, ctx };
+}
+
+/**
+ * The step's end by the clock: previous end + the clock model's step time; the residuals of the token
+ * stamps observed at this step are recorded (µs), and with stamps the end is their median (never before
+ * the previous end).
+ */
+function clockEnd(m: ClockModel, row: number[], ePrev: number, anchors: readonly Anchor[], anchorRes: EngineRun['anchorRes']): number {
+  const pred = (Number.isFinite(ePrev) ? ePrev : (anchors[0]?.t ?? 0) - clockTime(m, row)) + clockTime(m, row);
+  for (const a of anchors) {
+    const us = (pred - a.t) * 1e6;
+    anchorRes.push({ kind: a.kind, us });
+    if (a.kind === 'first') a.r.ftRes = us;
+    else a.r.ltRes = us;
+  }
+  return anchors.length > 0 ? Math.max(Number.isFinite(ePrev) ? ePrev : -Infinity, median(anchors.map((a) => a.t))) : pred;
+}
+
+/**
+ * A request preempted before its first token: the replay's first-token step is not reliably the engine's
+ * (the log does not say whether the engine preempted it too, and where it did not, the replay's span has up to
+ * several times the steps its logged prefill allows). Its targets are placed by the clock instead: prefill =
+ * the steps from the one built after its logged scheduled_ts through the first whose clock end reaches its
+ * logged first_token_ts; decode = the steps after that through its last-token step.
+ */
+function placeByClock(reqs: readonly R[], steps: readonly SimStep[]): void {
   for (const r of reqs) {
     if (r.preemptionsBeforeFirst === 0 || r.due === undefined || r.dc.length === 0) continue;
     const last = r.dc[r.dc.length - 1]!;
@@ -234,7 +278,6 @@ export function simulateEngine(engine: number, reqs: R[], lim: EngineLimits, m: 
     r.pf = range(r.due, f);
     r.dc = range(f + 1, last);
   }
-  return { steps, rows, cum: new RowSums(rows, k), seqDelays, kvDelays, preemptions, anchorRes };
 }
 
 /** [a, a+1, …, b] */
