@@ -28,7 +28,6 @@ const ALLOWED: Readonly<Record<string, string>> = {
   'cli/fit.ts:fitCommand': 'fit split',
   // scheduler migration (scheduler/, simulate/, reconstruct/request-log, vllm-otlp replay/generate, engine/serving.ts, cli/simulate.ts)
   'reconstruct/request-log/read.ts:reconstructRequestLog': 'scheduler migration',
-  'reconstruct/vllm-otlp/generate.ts:generateSchedule': 'scheduler migration',
   // format registry (reconstruct readers and writers, cli/reconstruct.ts)
   'reconstruct/sweep/read.ts:reconstructSweep': 'format registry',
   'reconstruct/vllm-bench/read.ts:readBenchResult': 'format registry',

@@ -66,25 +66,92 @@ export function generatorConfig(o: GenerateOptions): ScheduleConfig {
   };
 }
 
+/** The generator's limits and workload parameters (defaults filled), checked for a feasible schedule. */
+function generatorParams(o: GenerateOptions) {
+  const cfg = generatorConfig(o);
+  const p = {
+    B: cfg.maxNumBatchedTokens,
+    S: cfg.maxNumSeqs!,
+    bs: cfg.blockSize!,
+    K: cfg.numGpuBlocks!,
+    meanIa: (o.meanInterArrivalMs ?? 20) * 1e6,
+    minP: o.minPrompt ?? 16,
+    maxP: o.maxPrompt ?? 2000,
+    maxOut: o.maxOutput ?? 200,
+    viol: o.ruleViolationRate ?? 0,
+    prefixRate: o.prefixHitRate ?? 0,
+  };
+  if (p.S > p.B) throw new Error(`generateSchedule: maxNumSeqs (${p.S}) must not exceed maxNumBatchedTokens (${p.B})`);
+  if (blocksFor0(p.maxP + p.maxOut, p.bs) > p.K) throw new Error(`generateSchedule: numGpuBlocks (${p.K}) cannot hold one request of ${p.maxP + p.maxOut} tokens`);
+  return p;
+}
+
+/** A step's batch entries: decodes first, then prefill chunks (the snapshot order); only requests still running. */
+function batchEntries(decodes: readonly GReq[], prefills: readonly { g: GReq; chunk: number }[], running: readonly GReq[], blocksFor: (tokens: number) => number): StepEntry[] {
+  const entries: StepEntry[] = [];
+  for (const g of decodes) {
+    if (!running.includes(g)) continue;
+    entries.push({ request: g.r.id, phase: 'DECODE', computedBefore: g.computed, scheduled: 1, outputBefore: g.outputs, preemptions: g.preemptions, kvBlocks: g.blocks });
+  }
+  for (const { g, chunk } of prefills) {
+    if (!running.includes(g)) continue;
+    entries.push({
+      request: g.r.id,
+      phase: 'PREFILL',
+      computedBefore: g.computed,
+      scheduled: chunk,
+      outputBefore: g.outputs,
+      preemptions: g.preemptions,
+      kvBlocks: g.blocks,
+      kvCachedBlocks: !g.preemptions && g.computed > 0 && g.computed === g.cachedTokens ? blocksFor(g.cachedTokens) : 0,
+    });
+  }
+  return entries;
+}
+
+/** The forward pass: advance every entry, emit FIRST_TOKEN / FINISHED (stamped by `late`), release finished requests; how many finished. */
+function forwardPass(core: SchedulerCore<GReq>, entries: readonly StepEntry[], events: JourneyEvent[], late: () => number, maxOut: number): number {
+  let finished = 0;
+  for (const e of entries) {
+    const g = core.running.find((x) => x.r.id === e.request)!;
+    if (!core.advance(g, e.scheduled)) continue;
+    if (g.outputs === 1) events.push({ request: g.r.id, kind: 'FIRST_TOKEN', tsNs: late() });
+    if (g.outputs >= g.outputLen) {
+      events.push({ request: g.r.id, kind: 'FINISHED', tsNs: late(), finishStatus: g.outputs >= maxOut ? 'LENGTH' : 'STOPPED' });
+      core.finish(g);
+      finished++;
+    }
+  }
+  return finished;
+}
+
+/** Build one step with the core; PREEMPTED / SCHEDULED events stamped by `tick`; with `viol` > 0 some chunks are cut short at random (rule violations). */
+function scheduleStep(core: SchedulerCore<GReq>, rng: ReturnType<typeof makeRng>, viol: number, events: JourneyEvent[], tick: () => number) {
+  return core.schedule({
+    chunk: (_g, chunk) => (viol > 0 && chunk > 1 && rng.next() < viol ? rng.int(1, chunk - 1) : chunk),
+    onPreempt: (victim) => {
+      events.push({ request: victim.r.id, kind: 'PREEMPTED', tsNs: tick(), numPreemptions: victim.preemptions });
+    },
+    onAdmit: (g, resume, done) => {
+      events.push({
+        request: g.r.id,
+        kind: 'SCHEDULED',
+        tsNs: tick(),
+        scheduleKind: resume ? 'RESUME' : 'FIRST',
+        prefillDoneTokens: done,
+        ...(resume ? { decodeDoneTokens: g.outputs } : {}),
+      });
+    },
+  });
+}
+
 /**
  * Stream a schedule: each request is yielded before the first step that mentions it, then steps
  * in order. Memory: the in-flight requests only.
  */
 export function* generateSchedule(o: GenerateOptions): Generator<GeneratedItem> {
-  const cfg = generatorConfig(o);
-  const B = cfg.maxNumBatchedTokens;
-  const S = cfg.maxNumSeqs!;
-  const bs = cfg.blockSize!;
-  const K = cfg.numGpuBlocks!;
-  const meanIa = (o.meanInterArrivalMs ?? 20) * 1e6;
-  const minP = o.minPrompt ?? 16;
-  const maxP = o.maxPrompt ?? 2000;
-  const maxOut = o.maxOutput ?? 200;
-  const viol = o.ruleViolationRate ?? 0;
-  const prefixRate = o.prefixHitRate ?? 0;
+  const { B, S, bs, K, meanIa, minP, maxP, maxOut, viol, prefixRate } = generatorParams(o);
   const rng = makeRng(o.seed);
-  if (S > B) throw new Error(`generateSchedule: maxNumSeqs (${S}) must not exceed maxNumBatchedTokens (${B})`);
-  if (blocksFor0(maxP + maxOut, bs) > K) throw new Error(`generateSchedule: numGpuBlocks (${K}) cannot hold one request of ${maxP + maxOut} tokens`);
 
   let t = 1e12; // monotonic ns
   let nextArrival = t + rng.exp(meanIa);
@@ -117,45 +184,12 @@ export function* generateSchedule(o: GenerateOptions): Generator<GeneratedItem> 
     const startNs = Math.round(t);
     let evT = startNs + 20_000; // scheduling-time event clock
     const tick = (): number => (evT += 1_000 + rng.int(0, 2_000));
-    const plan = core.schedule({
-      chunk: (_g, chunk) => (viol > 0 && chunk > 1 && rng.next() < viol ? rng.int(1, chunk - 1) : chunk),
-      onPreempt: (victim) => {
-        events.push({ request: victim.r.id, kind: 'PREEMPTED', tsNs: tick(), numPreemptions: victim.preemptions });
-      },
-      onAdmit: (g, resume, done) => {
-        events.push({
-          request: g.r.id,
-          kind: 'SCHEDULED',
-          tsNs: tick(),
-          scheduleKind: resume ? 'RESUME' : 'FIRST',
-          prefillDoneTokens: done,
-          ...(resume ? { decodeDoneTokens: g.outputs } : {}),
-        });
-      },
-    });
+    const plan = scheduleStep(core, rng, viol, events, tick);
     const decodes = plan.decodes;
     const prefills = plan.prefills.map(({ req, chunk }) => ({ g: req, chunk }));
     if (decodes.length + prefills.length === 0) throw new Error(`generateSchedule: step ${step} is empty (numGpuBlocks too small for one request?)`);
 
-    // Batch entries: decodes first, then prefill chunks (the snapshot order).
-    const entries: StepEntry[] = [];
-    for (const g of decodes) {
-      if (!running.includes(g)) continue;
-      entries.push({ request: g.r.id, phase: 'DECODE', computedBefore: g.computed, scheduled: 1, outputBefore: g.outputs, preemptions: g.preemptions, kvBlocks: g.blocks });
-    }
-    for (const { g, chunk } of prefills) {
-      if (!running.includes(g)) continue;
-      entries.push({
-        request: g.r.id,
-        phase: 'PREFILL',
-        computedBefore: g.computed,
-        scheduled: chunk,
-        outputBefore: g.outputs,
-        preemptions: g.preemptions,
-        kvBlocks: g.blocks,
-        kvCachedBlocks: !g.preemptions && g.computed > 0 && g.computed === g.cachedTokens ? blocksFor(g.cachedTokens) : 0,
-      });
-    }
+    const entries = batchEntries(decodes, prefills, running, blocksFor);
     const pfTok = entries.reduce((a, e) => a + (e.phase === 'PREFILL' ? e.scheduled : 0), 0);
     // Synthetic forward time: 4 ms + 25 µs per prefill token + 60 µs per decode, ±5 %.
     const durNs = Math.round((4e6 + 25e3 * pfTok + 60e3 * decodes.length) * (1 + 0.05 * (rng.next() * 2 - 1)));
@@ -163,16 +197,7 @@ export function* generateSchedule(o: GenerateOptions): Generator<GeneratedItem> 
     let lateT = endNs + 5_000;
     const late = (): number => (lateT += 500 + rng.int(0, 1_000));
     // Forward pass: advance state, emit FIRST_TOKEN / FINISHED.
-    for (const e of entries) {
-      const g = running.find((x) => x.r.id === e.request)!;
-      if (!core.advance(g, e.scheduled)) continue;
-      if (g.outputs === 1) events.push({ request: g.r.id, kind: 'FIRST_TOKEN', tsNs: late() });
-      if (g.outputs >= g.outputLen) {
-        events.push({ request: g.r.id, kind: 'FINISHED', tsNs: late(), finishStatus: g.outputs >= maxOut ? 'LENGTH' : 'STOPPED' });
-        core.finish(g);
-        finished++;
-      }
-    }
+    finished += forwardPass(core, entries, events, late, maxOut);
     yield {
       kind: 'step',
       step: {
