@@ -40,7 +40,13 @@ async function sampleWithTargets(): Promise<FitDataset> {
   const targets: RequestTarget[] = [];
   for (let k = 0; k + 8 <= 400; k += 8) {
     const group = steps.slice(k, k + 8);
-    targets.push({ experiment: e.ref.id, request: `r${k}`, kind: k % 16 === 0 ? 'prefill' : 'decode', steps: group.map((s) => s.step), durationUs: group.reduce((a, s) => a + (s.durationUs ?? 0), 0) * 1.02 });
+    targets.push({
+      experiment: e.ref.id,
+      request: `r${k}`,
+      kind: k % 16 === 0 ? 'prefill' : 'decode',
+      steps: group.map((s) => s.step),
+      durationUs: group.reduce((a, s) => a + (s.durationUs ?? 0), 0) * 1.02,
+    });
   }
   return { experiments: [{ ...e, steps: steps.slice(0, 1200), targets }] };
 }
