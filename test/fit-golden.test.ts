@@ -6,6 +6,7 @@
  * Re-record (only after an intended change of the numbers): RECORD_FIT_GOLDEN=1 npx vitest run test/fit-golden.test.ts
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { fitDataset, experimentFrom, materializeDataset, type FitDataset, type FitResult } from '../src/fit/api.js';
@@ -130,5 +131,19 @@ describe('fit results equal the recorded ones to 1e-12 relative', () => {
     const streamed = await fitDataset(sample(), { basis: 'seed' });
     const inMemory = await fitDataset(await materializeDataset(sample()), { basis: 'seed' });
     expect(Array.from(inMemory.coefficients)).toEqual(Array.from(streamed.coefficients));
+  });
+  it('rows kept between passes in memory, spilled to a temporary file, or re-read give bit-identical fits; the file is removed', async () => {
+    const tmpRows = (): string[] => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('stepfit-rows-'));
+    const before = tmpRows();
+    const opts: FitInput = { basis: 'serving', cv: 'kfold:3' };
+    const reread = await fitDataset(sample(), { ...opts, rowCacheBytes: 0 });
+    const memory = await fitDataset(sample(), opts);
+    const spilled = await fitDataset(sample(), { ...opts, rowCacheBytes: 64 * 1024 }); // 2,000 rows × 15 doubles = 240 KB: spills
+    for (const r of [memory, spilled]) {
+      expect(Array.from(r.coefficients)).toEqual(Array.from(reread.coefficients));
+      expect(r.metrics.cv!.overall).toEqual(reread.metrics.cv!.overall);
+      expect(r.residual).toEqual(reread.residual);
+    }
+    expect(tmpRows()).toEqual(before);
   });
 });

@@ -39,8 +39,8 @@ export interface FitOptions {
   /** Unidentifiable terms: 'resolve' (drop / merge, recorded) or 'fail'. Ridge always keeps every term. */
   collinear?: 'resolve' | 'fail';
   /**
-   * Memory budget (bytes) for keeping design rows between passes instead of re-reading the data;
-   * default 256 MiB for Huber (many passes), 0 otherwise (two passes: stream both).
+   * Memory budget (bytes) for keeping design rows between passes instead of re-reading the data (default
+   * 256 MiB; beyond it the rows spill to a temporary file); 0: every pass reads the data again.
    */
   rowCacheBytes?: number;
   /**

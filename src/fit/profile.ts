@@ -2,9 +2,9 @@
  * Profiling of basis parameters (e.g. the serving basis' all-reduce knee): every combination of the
  * parameters' grid values (a "variant") is fitted on the training rows with the configured method, and the
  * parameter values with the best objective are chosen — unless the profile is flat (not identifiable),
- * then the parameter keeps its default. One data pass serves all variants (wide rows, see dataset.ts).
+ * then the parameter keeps its default. One data pass serves all variants (wide rows, see rows.ts; their
+ * normal equations share every entry the parameters do not change, variant-accumulate.ts).
  */
-import { NormalAccumulator } from './accumulate.js';
 import type { RowSource, RowVisitor } from './dataset.js';
 import { boundedScorer, dot, methodParams, solveJob } from './estimators.js';
 import { huberIrls, huberKappa, newJob, type Job } from './huber.js';
@@ -12,6 +12,7 @@ import { identify } from './identify.js';
 import { num } from './format.js';
 import type { ResolvedOptions } from './options.js';
 import { quadraticRss } from './solvers.js';
+import { VariantAccumulator } from './variant-accumulate.js';
 import { resolveBasisParams, type Basis, type BasisParam } from '../basis/types.js';
 import { InputError } from '../io/errors.js';
 
@@ -48,22 +49,20 @@ export interface ProfileOut {
  * The ridge penalty (which only decides unidentified directions) is not part of the objective.
  * Returns null when there are not enough rows (the main fit then reports it).
  */
-export function* profilePlan(src: RowSource, basis: Basis, ro: ResolvedOptions, affects: readonly number[]): Generator<RowVisitor, ProfileOut | null, void> {
+export function* profilePlan(src: RowSource, basis: Basis, ro: ResolvedOptions, affects: readonly number[], G: number): Generator<RowVisitor, ProfileOut | null, void> {
   const p = src.pBasis;
-  const G = src.variants;
   const names = basis.terms.map((t) => t.name);
   const relative = ro.weight === 'relative';
   const wOf = (y: number): number => (relative ? 1 / (y * y) : 1);
-  const accs = Array.from({ length: G }, () => new NormalAccumulator(p));
+  const acc = new VariantAccumulator(p, src.varying, G, (x, g, out) => src.variantRow(x, g, out));
   const bufs = Array.from({ length: G }, () => new Float64Array(p));
   const view = (x: Float64Array, g: number): Float64Array => src.variantRow(x, g, bufs[g]!);
   yield {
     row(x, y) {
-      const w = wOf(y);
-      for (let g = 0; g < G; g++) accs[g]!.add(view(x, g), y, w);
+      acc.add(x, y, wOf(y));
     },
   };
-  const systems = accs.map((a) => a.system());
+  const systems = Array.from({ length: G }, (_, g) => acc.system(g));
   const n = systems[0]!.n;
   if (n <= p) return null;
   const exercised = systems.some((sys) => affects.some((j) => sys.A[j * p + j]! > 0));

@@ -14,6 +14,12 @@ import { getBasis } from '../basis/registry.js';
 import { resolveBasisParams } from '../basis/types.js';
 import { InputError } from '../io/errors.js';
 
+/**
+ * Design rows kept in memory between passes (beyond it they spill to a temporary file, row-cache.ts): every
+ * method makes at least two passes (accumulate, metrics), Huber one more per IRLS iteration.
+ */
+export const DEFAULT_ROW_CACHE_BYTES = 256 * 2 ** 20;
+
 interface Prepared extends ProfileSetup {
   ro: ResolvedOptions;
   cacheBytes: number;
@@ -22,7 +28,7 @@ interface Prepared extends ProfileSetup {
 function prepare(opts: FitOptions): Prepared {
   const basis = typeof opts.basis === 'string' ? getBasis(opts.basis) : opts.basis;
   const ro = resolveOptions(opts, basis);
-  const cacheBytes = opts.rowCacheBytes ?? (ro.method === 'huber' ? 256 * 2 ** 20 : 0);
+  const cacheBytes = opts.rowCacheBytes ?? DEFAULT_ROW_CACHE_BYTES;
   const given = { ...(opts.basisParams ?? {}) };
   resolveBasisParams(basis, given, (m) => new InputError(`--basis-param: ${m}`));
   const profiled = (basis.params ?? []).filter((bp) => !(bp.name in given) && bp.grid.length > 1);
@@ -76,35 +82,60 @@ function* fitProgram(ds: FitDataset, opts: FitOptions): Generator<PassRequest, F
   let prof: ProfileOut | null = null;
   let extra = 0;
   const variants = variantsOf(pr);
+  let wide: RowSource | null = null;
+  let wideVariants: Record<string, number>[] = [];
   if (pr.profiled.length > 0) {
-    const wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, variants, varying: affectedTerms(pr) });
-    prof = yield* passesOf(wide, profilePlan(wide, pr.basis, pr.ro, affectedTerms(pr)));
+    // the wide rows also carry the parameters' defaults (the fallback), so the main fit can replay them whatever is chosen
+    const defaults = resolveBasisParams(pr.basis, pr.given, (m) => new InputError(`--basis-param: ${m}`));
+    wideVariants = variants.some((v) => sameParams(v, defaults)) ? variants : [...variants, defaults];
+    wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, variants: wideVariants, varying: affectedTerms(pr) });
+    prof = yield* passesOf(wide, profilePlan(wide, pr.basis, pr.ro, affectedTerms(pr), variants.length));
     extra = wide.passCount;
   }
   const chosen = chooseParams(pr, variants, prof);
-  const src = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, params: chosen.params });
+  const g = wideVariants.findIndex((v) => sameParams(v, chosen.params));
+  const from = wide?.rowsKept && g >= 0 ? { source: wide, variant: g } : undefined;
+  const src = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, params: chosen.params, from });
   const result = yield* passesOf(src, fitPlan(src, pr.basis, pr.ro));
   return finishResult(result, chosen, extra);
+}
+
+/** Two parameter records with the same values for the same names. */
+function sameParams(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
 /** Fit a data set (steps streamed from files where given as paths). */
 export async function fitDataset(ds: FitDataset, input: FitInput): Promise<FitResult> {
   const program = fitProgram(ds, withFitDefaults(input));
-  let r = program.next();
-  while (!r.done) {
-    await r.value.src.pass(r.value.visitor);
-    r = program.next();
+  const sources = new Set<RowSource>();
+  try {
+    let r = program.next();
+    while (!r.done) {
+      sources.add(r.value.src);
+      await r.value.src.pass(r.value.visitor);
+      r = program.next();
+    }
+    return r.value;
+  } finally {
+    for (const s of sources) s.close();
   }
-  return r.value;
 }
 
 /** Fit an in-memory data set synchronously (steps as arrays or sync generators, targets in memory). */
 export function fitDatasetSync(ds: FitDataset, input: FitInput): FitResult {
   const program = fitProgram(ds, withFitDefaults(input));
-  let r = program.next();
-  while (!r.done) {
-    r.value.src.passSync(r.value.visitor);
-    r = program.next();
+  const sources = new Set<RowSource>();
+  try {
+    let r = program.next();
+    while (!r.done) {
+      sources.add(r.value.src);
+      r.value.src.passSync(r.value.visitor);
+      r = program.next();
+    }
+    return r.value;
+  } finally {
+    for (const s of sources) s.close();
   }
-  return r.value;
 }
