@@ -8,13 +8,22 @@
  *  3. from Parquet, in a child process (`stepfit fit` from dist/, peak RSS = the child's maxRSS): N steps × the
  *     default basis. The Parquet file is written once to the OS temp folder and reused by later runs.
  * Sizes: BENCH_FIT_ROWS (default 10000000), BENCH_FIT_PROFILE_ROWS (default 200000), BENCH_FIT_PARQUET_ROWS
- * (default 10000000). Run: npm run bench -- fit-scale   (npm run build first: case 3 runs dist/).
+ * (default 10000000); BENCH_FIT_CASES=rows,profile,parquet picks cases. Run: npm run bench -- fit-scale
+ * (npm run build first: case 3 runs dist/).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { measure } from './util.js';
+import { measure as measureWall } from './util.js';
+
+/** Wall time and peak RSS (bench/util.ts) plus this process's CPU seconds (user + system): on a shared machine CPU time is the figure that compares. */
+async function measure<T>(fn: () => Promise<T> | T) {
+  const c0 = process.cpuUsage();
+  const m = await measureWall(fn);
+  const c = process.cpuUsage(c0);
+  return { ...m, cpu: (c.user + c.system) / 1e6 };
+}
 import { fitDataset, type FitDataset, type FitOptions } from '../src/fit/api.js';
 import type { Step, PrefillChunk } from '../src/steps/step.js';
 import { loadArchitecture } from '../src/model/load.js';
@@ -70,7 +79,7 @@ async function inProcess(n: number, log: (s: string) => void): Promise<void> {
   const m = await measure(() => fitDataset(ds, { basis: 'seed', method: 'nnls', weight: 'relative', seed: 1 }));
   const passes = m.result.passes;
   log(
-    `in-process ${n} rows × seed (7 terms), nnls: ${m.seconds.toFixed(2)} s wall, ${passes} passes; generator alone ${gen.seconds.toFixed(2)} s/pass → fit work ≈ ${(m.seconds - passes * gen.seconds).toFixed(2)} s (${((n * passes) / Math.max(1e-9, m.seconds - passes * gen.seconds) / 1e6).toFixed(1)} M rows/s); peak RSS ${m.peakRssMiB.toFixed(0)} MiB`,
+    `in-process ${n} rows × seed (7 terms), nnls: ${m.seconds.toFixed(2)} s wall, ${m.cpu.toFixed(2)} CPU-s, ${passes} passes; the generator alone: ${gen.cpu.toFixed(2)} CPU-s per run of the data; peak RSS ${m.peakRssMiB.toFixed(0)} MiB`,
   );
 }
 
@@ -79,13 +88,15 @@ async function kneeProfile(n: number, log: (s: string) => void): Promise<void> {
   const ds: FitDataset = {
     experiments: [2, 4, 8].map((tp, k) => experiment(`knee-tp${tp}`, 'llama-3.1-70b', tp, () => timed(per, 100 + k, 'serving', tp, 'llama-3.1-70b', SERVING_COEF, { tp_comm_knee_mib: 4 }))),
   };
-  const opts: Partial<FitOptions> = { weight: 'relative', seed: 1 };
-  const prof = await measure(() => fitDataset(ds, opts));
-  const knee = prof.result.basisParams['tp_comm_knee_mib']!;
-  const fixed = await measure(() => fitDataset(ds, { ...opts, basisParams: { tp_comm_knee_mib: knee } }));
-  log(
-    `knee profile, ${3 * per} rows (TP 2/4/8) × serving, default fit (huber): profiled ${prof.seconds.toFixed(2)} s (${prof.result.passes} passes, knee ${knee.toFixed(3)} MiB) vs fixed knee ${fixed.seconds.toFixed(2)} s (${fixed.result.passes} passes): ×${(prof.seconds / fixed.seconds).toFixed(2)}; peak RSS ${prof.peakRssMiB.toFixed(0)} MiB`,
-  );
+  for (const method of ['huber', 'nnls'] as const) {
+    const opts: Partial<FitOptions> = { weight: 'relative', seed: 1, ...(method === 'nnls' ? { method, basis: 'serving' } : {}) };
+    const prof = await measure(() => fitDataset(ds, opts));
+    const knee = prof.result.basisParams['tp_comm_knee_mib']!;
+    const fixed = await measure(() => fitDataset(ds, { ...opts, basisParams: { tp_comm_knee_mib: knee } }));
+    log(
+      `knee profile, ${3 * per} rows (TP 2/4/8) × serving, ${method === 'huber' ? 'default fit (huber)' : 'nnls'}: profiled ${prof.cpu.toFixed(2)} CPU-s (${prof.seconds.toFixed(2)} s wall, ${prof.result.passes} passes, knee ${knee.toFixed(3)} MiB) vs fixed knee ${fixed.cpu.toFixed(2)} CPU-s (${fixed.seconds.toFixed(2)} s wall, ${fixed.result.passes} passes): ×${(prof.cpu / fixed.cpu).toFixed(2)} CPU; peak RSS ${prof.peakRssMiB.toFixed(0)} MiB`,
+    );
+  }
 }
 
 async function fromParquet(n: number, log: (s: string) => void): Promise<void> {
@@ -96,22 +107,23 @@ async function fromParquet(n: number, log: (s: string) => void): Promise<void> {
   }
   const cli = path.resolve('bin', 'stepfit.js');
   const args = ['fit', '--steps', file, '--model', 'llama-3.1-8b', '--gpu', 'h100-sxm', '--tp', '1'];
-  const script = `const t0=process.hrtime.bigint();process.argv=[process.argv[0],${JSON.stringify(cli)},...${JSON.stringify(args)}];await import(${JSON.stringify(cli)});process.on('exit',()=>{console.error('BENCH '+(Number(process.hrtime.bigint()-t0)/1e9)+' '+process.resourceUsage().maxRSS)})`;
+  const script = `const t0=process.hrtime.bigint();process.argv=[process.argv[0],${JSON.stringify(cli)},...${JSON.stringify(args)}];await import(${JSON.stringify(cli)});process.on('exit',()=>{const u=process.resourceUsage();console.error('BENCH '+(Number(process.hrtime.bigint()-t0)/1e9)+' '+u.maxRSS+' '+(u.userCPUTime+u.systemCPUTime)/1e6)})`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-  const m = /BENCH (\S+) (\d+)/.exec(r.stderr);
+  const m = /BENCH (\S+) (\d+) (\S+)/.exec(r.stderr);
   const line = r.stderr.split('\n').find((l) => l.startsWith('fit: ')) ?? r.stderr.trim().split('\n').slice(-3).join(' | ');
   if (!m || r.status !== 0) {
     log(`stepfit fit --steps <${n} steps Parquet> (default basis): FAILED (exit ${r.status}): ${line}`);
     return;
   }
   log(
-    `stepfit fit --steps <${n} steps, ${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MiB Parquet> (default: serving, huber): ${Number(m[1]).toFixed(2)} s wall in the child, peak RSS ${(Number(m[2]) / 1024).toFixed(0)} MiB; ${line}`,
+    `stepfit fit --steps <${n} steps, ${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MiB Parquet> (default: serving, huber): ${Number(m[3]).toFixed(2)} CPU-s, ${Number(m[1]).toFixed(2)} s wall in the child, peak RSS ${(Number(m[2]) / 1024).toFixed(0)} MiB; ${line}`,
   );
 }
 
 export default async function (log: (s: string) => void): Promise<void> {
   const env = (k: string, d: number): number => Number(process.env[k] ?? d);
-  await inProcess(env('BENCH_FIT_ROWS', 10_000_000), log);
-  await kneeProfile(env('BENCH_FIT_PROFILE_ROWS', 200_000), log);
-  await fromParquet(env('BENCH_FIT_PARQUET_ROWS', 10_000_000), log);
+  const cases = (process.env['BENCH_FIT_CASES'] ?? 'rows,profile,parquet').split(',');
+  if (cases.includes('rows')) await inProcess(env('BENCH_FIT_ROWS', 10_000_000), log);
+  if (cases.includes('profile')) await kneeProfile(env('BENCH_FIT_PROFILE_ROWS', 200_000), log);
+  if (cases.includes('parquet')) await fromParquet(env('BENCH_FIT_PARQUET_ROWS', 10_000_000), log);
 }

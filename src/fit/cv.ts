@@ -23,7 +23,7 @@ export interface Folds {
 /** Leave-one-group-out folds: one per distinct value of the field over the experiments. */
 function groupFolds(ds: FitDataset, field: string): Folds {
   const vals = ds.experiments.map((_, e) => groupValue(ds, e, field));
-  const missing = vals.findIndex((v) => v === undefined);
+  const missing = vals.indexOf(undefined);
   if (missing >= 0) {
     const known = [...GROUP_FIELDS, ...new Set(ds.experiments.flatMap((x) => Object.keys(x.ref.groups)))];
     throw new InputError(`--cv group:${field}: experiment '${ds.experiments[missing]!.ref.id}' has no '${field}' label (fields: ${known.join(', ')})`);

@@ -123,8 +123,11 @@ export class RowCache {
     }
   }
 
-  /** Remove the spill file (idempotent). */
+  /** Release the rows: the memory and the spill file (idempotent; the cache is not ready afterwards). */
   close(): void {
+    this.mem = new Float64Array(0);
+    this.rows = 0;
+    this.dropped = true;
     if (this.fd !== null) {
       fs.closeSync(this.fd);
       this.fd = null;
