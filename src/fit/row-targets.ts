@@ -96,6 +96,45 @@ export function endExperiment(s: ExpState, ei: number, v: RowVisitor, stepRows: 
   }
 }
 
+/** Where a step came from, for messages: file:line, or the experiment's record index. */
+export function where(s: ExpState, file: string | null, lineNo: number): string {
+  return file !== null ? `${file}:${lineNo}` : `experiment '${s.e.ref.id}' step record ${lineNo}`;
+}
+
+/** What the first-pass checks need to know about the row source. */
+export interface RowChecks {
+  basisName: string;
+  /** Term name of column j of a (possibly wide) row. */
+  termOf: (j: number) => string;
+  allowUnmeasured: boolean;
+}
+
+/** First pass: finite features, a duration where one is needed, ranges, target sums (x: the step's row). */
+export function firstPassChecks(c: RowChecks, s: ExpState, step: Step, at: string, x: Float64Array): void {
+  const p = x.length;
+  for (let j = 0; j < p; j++) {
+    if (!Number.isFinite(x[j]!)) {
+      throw new InputError(`${at}: basis '${c.basisName}' term '${c.termOf(j)}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`);
+    }
+  }
+  const hasTargets = s.targets !== null && s.targets.length > 0;
+  if (step.durationUs === undefined && !hasTargets && !c.allowUnmeasured) {
+    throw new InputError(`${at}: field 'duration_us' missing: fitting needs the measured step time (µs) on every step, or request-level targets for experiment '${s.e.ref.id}'`);
+  }
+  trackRanges(s.ranges!, step);
+  if (s.stepMap) {
+    s.seen!.add(step.step);
+    const ts = s.stepMap.get(step.step);
+    if (ts) {
+      for (const k of ts) {
+        const off = k * p;
+        for (let j = 0; j < p; j++) s.targetRows![off + j] += x[j]!;
+        s.targetFound![k]++;
+      }
+    }
+  }
+}
+
 export interface RangeAcc {
   steps: number;
   pfMin: number;

@@ -8,7 +8,7 @@
 import type { Basis } from '../basis/types.js';
 import type { ExperimentSummary, FitDataset, FitExperiment, RowVisitor } from './dataset-types.js';
 import { RowCache } from './row-cache.js';
-import { beginExperiment, endExperiment, loadTargets, trackRanges, type ExpState } from './row-targets.js';
+import { beginExperiment, endExperiment, firstPassChecks, loadTargets, where, type ExpState, type RowChecks } from './row-targets.js';
 import { parseStepLine, readLineBatches } from './step-lines.js';
 import { InputError } from '../io/errors.js';
 import { stepFiles } from '../steps/io.js';
@@ -58,6 +58,7 @@ export class RowSource {
   private readonly cache: RowCache | null;
   private readonly allowUnmeasured: boolean;
   private from: { source: RowSource; variant: number } | null;
+  private readonly checks: RowChecks;
 
   constructor(
     readonly ds: FitDataset,
@@ -76,6 +77,7 @@ export class RowSource {
     this.scratch = new Float64Array(this.pBasis);
     this.termNames = basis.terms.map((t) => t.name);
     this.x = new Float64Array(this.p);
+    this.checks = { basisName: basis.name, termOf: (j) => this.termNames[j < this.pBasis ? j : this.varying[(j - this.pBasis) % this.varying.length]!]!, allowUnmeasured: this.allowUnmeasured };
     const cacheBytes = opts.cacheBytes ?? 0;
     this.cache = cacheBytes > 0 ? new RowCache(this.p, cacheBytes, opts.spill ?? true) : null;
     this.st = ds.experiments.map((e) => ({
@@ -249,10 +251,6 @@ export class RowSource {
     };
   }
 
-  private where(s: ExpState, file: string | null, lineNo: number): string {
-    return file !== null ? `${file}:${lineNo}` : `experiment '${s.e.ref.id}' step record ${lineNo}`;
-  }
-
   /** Variant rows g ≥ 1 into the wide row's extra columns (first pass: check the other columns agree). */
   private fillVariants(s: ExpState, step: Step, first: boolean): void {
     const x = this.x;
@@ -273,45 +271,15 @@ export class RowSource {
     }
   }
 
-  /** First pass: finite features, a duration where one is needed, ranges, target sums. */
-  private firstPassChecks(s: ExpState, step: Step, file: string | null, lineNo: number): void {
-    const x = this.x;
-    for (let j = 0; j < this.p; j++) {
-      if (!Number.isFinite(x[j]!)) {
-        throw new InputError(
-          `${this.where(s, file, lineNo)}: basis '${this.basis.name}' term '${this.termNames[j < this.pBasis ? j : this.varying[(j - this.pBasis) % this.varying.length]!]}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`,
-        );
-      }
-    }
-    const hasTargets = s.targets !== null && s.targets.length > 0;
-    if (step.durationUs === undefined && !hasTargets && !this.allowUnmeasured) {
-      throw new InputError(
-        `${this.where(s, file, lineNo)}: field 'duration_us' missing: fitting needs the measured step time (µs) on every step, or request-level targets for experiment '${s.e.ref.id}'`,
-      );
-    }
-    trackRanges(s.ranges!, step);
-    if (s.stepMap) {
-      s.seen!.add(step.step);
-      const ts = s.stepMap.get(step.step);
-      if (ts) {
-        for (const k of ts) {
-          const off = k * this.p;
-          for (let j = 0; j < this.p; j++) s.targetRows![off + j] += x[j]!;
-          s.targetFound![k]++;
-        }
-      }
-    }
-  }
-
   private onStep(s: ExpState, ei: number, step: Step, file: string | null, lineNo: number, v: RowVisitor, st: { i: number }): void {
     const first = s.summary === null;
     if (step.durationUs === undefined && !first) return; // only needed for target rows, which are cached after the first pass
     s.compiled[0]!.row(step, this.x);
     if (s.compiled.length > 1) this.fillVariants(s, step, first);
-    if (first) this.firstPassChecks(s, step, file, lineNo);
+    if (first) firstPassChecks(this.checks, s, step, where(s, file, lineNo), this.x);
     if (step.durationUs !== undefined) {
       const y = step.durationUs;
-      if (!(y > 0) || !Number.isFinite(y)) throw new InputError(`${this.where(s, file, lineNo)}: field 'duration_us': expected a positive finite number (µs), got ${y}`);
+      if (!(y > 0) || !Number.isFinite(y)) throw new InputError(`${where(s, file, lineNo)}: field 'duration_us': expected a positive finite number (µs), got ${y}`);
       v.row(this.x, y, ei, st.i++, 0);
     }
   }
