@@ -2,7 +2,8 @@
  * The design rows of a fit's first pass, kept for the later passes (Huber IRLS, the metrics pass) so the
  * data are read and the basis evaluated once. Rows are Float64Array records of stride p + 3
  * (x, y, experiment, index·4 + kind), bit-exact copies, so a replayed pass equals a re-read one.
- * In memory up to `memBytes`; beyond that (when `spill` is allowed) the rows go to a temporary file in
+ * In memory up to `memBytes`; beyond that (when `spill` is allowed: the fit allows it when the steps come from
+ * files) the rows go to a temporary file in
  * blocks of BLOCK_ROWS, read back one block at a time: memory stays O(block) for any number of rows.
  * Without spill, a cache over budget is dropped and every pass reads the data again.
  */
@@ -82,7 +83,11 @@ export class RowCache {
   private flushBlock(): void {
     if (this.rows === 0) return;
     const bytes = new Uint8Array(this.mem.buffer, 0, this.rows * this.stride * 8);
-    fs.writeSync(this.fd!, bytes, 0, bytes.length, this.spilled * this.stride * 8);
+    try {
+      fs.writeSync(this.fd!, bytes, 0, bytes.length, this.spilled * this.stride * 8);
+    } catch (e) {
+      throw new Error(`cannot keep the fit's design rows in ${this.file} (${(e as Error).message}): free space in the temporary folder or point TMPDIR elsewhere`);
+    }
     this.spilled += this.rows;
     this.rows = 0;
   }

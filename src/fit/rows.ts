@@ -23,7 +23,7 @@ export interface RowSourceOptions {
    * passes instead of re-reading and re-computing; 0: every pass reads the data again.
    */
   cacheBytes?: number;
-  /** Beyond `cacheBytes`, keep the rows in a temporary file (default) instead of dropping the cache. */
+  /** Beyond `cacheBytes`, keep the rows in a temporary file instead of dropping the cache (default: when the steps come from files). */
   spill?: boolean;
   params?: Readonly<Record<string, number>>;
   variants?: readonly Readonly<Record<string, number>>[];
@@ -79,7 +79,6 @@ export class RowSource {
     this.x = new Float64Array(this.p);
     this.checks = { basisName: basis.name, termOf: (j) => this.termNames[j < this.pBasis ? j : this.varying[(j - this.pBasis) % this.varying.length]!]!, allowUnmeasured: this.allowUnmeasured };
     const cacheBytes = opts.cacheBytes ?? 0;
-    this.cache = cacheBytes > 0 ? new RowCache(this.p, cacheBytes, opts.spill ?? true) : null;
     this.st = ds.experiments.map((e) => ({
       e,
       compiled: variants.map((v) => basis.compile({ arch: e.arch, gpu: e.gpu, tp: e.ref.tp }, v)),
@@ -92,6 +91,8 @@ export class RowSource {
       ranges: null,
       summary: null,
     }));
+    // spill only what is costly to read again (files); in-memory steps and generators are re-run instead
+    this.cache = cacheBytes > 0 ? new RowCache(this.p, cacheBytes, opts.spill ?? !this.canSync) : null;
   }
 
   get experiments(): readonly FitExperiment[] {
