@@ -6,7 +6,8 @@
 import { describe, it, expect } from 'vitest';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
-import { fitDataset, fitDatasetSync, type FitOptions } from '../src/fit/engine.js';
+import { fitDataset, fitDatasetSync } from '../src/fit/program.js';
+import type { FitOptions } from '../src/fit/options.js';
 import { loadDataset, materializeDataset, type FitDataset, type FitExperiment, type RequestTarget } from '../src/fit/dataset.js';
 import { evaluateFitSync } from '../src/fit/evaluate.js';
 import { buildFitFile } from '../src/fit/build.js';

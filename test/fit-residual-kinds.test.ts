@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { KindScaleAccumulator } from '../src/fit/engine.js';
+import { KindScaleAccumulator } from '../src/fit/residuals.js';
 import { fitDatasetSync, experimentFrom, buildFitFile, type FitFile } from '../src/fit/api.js';
 import { physicalBounds } from '../src/basis/types.js';
 import { getBasis } from '../src/basis/registry.js';

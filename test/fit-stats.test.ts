@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { tQuantile, tCdf, normalQuantile, normalCdf, incompleteBeta, poisson1, hash32, logGamma } from '../src/util/stats.js';
 import { computeMetrics, MetricsAccumulator, sortedQuantile } from '../src/fit/metrics.js';
-import { huberKappa } from '../src/fit/engine.js';
+import { huberKappa } from '../src/fit/huber.js';
 import { NormalAccumulator } from '../src/fit/accumulate.js';
 
 describe('fit stats: distribution functions against tabulated values', () => {

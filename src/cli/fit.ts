@@ -6,7 +6,8 @@ import { intOption, floatOption } from './io.js';
 import { InputError, UsageError } from '../io/errors.js';
 import { BASES, DEFAULT_BASIS } from '../basis/registry.js';
 import { loadDataset, type FitDataset } from '../fit/dataset.js';
-import { fitDataset, parseCv, FIT_METHODS, DEFAULT_RIDGE_LAMBDA, type FitMethod, type FitOptions } from '../fit/engine.js';
+import { fitDataset } from '../fit/program.js';
+import { parseCv, FIT_METHODS, DEFAULT_RIDGE_LAMBDA, type CvSpec, type FitMethod, type FitOptions, type TermBounds } from '../fit/options.js';
 import { buildFitFile, fitProvenance } from '../fit/build.js';
 import { writeFitFile } from '../fit/fitfile.js';
 import { formatFit } from '../fit/format.js';
@@ -28,15 +29,14 @@ export function parseAssignments(flag: string, spec: string): [string, string][]
   return out;
 }
 
-/** --cv checked at the command line (a malformed scheme is a usage error, exit 2, like every other option value). */
-function cvOption(v: string): string {
+/** --cv parsed at the command line into a typed scheme (a malformed scheme is a usage error, exit 2, like every other option value). */
+export function cvOption(v: string): CvSpec {
   try {
-    parseCv(v);
+    return parseCv(v);
   } catch (e) {
     if (e instanceof InputError) throw new UsageError(e.message);
     throw e;
   }
-  return v;
 }
 
 const parseNum = (flag: string, name: string, v: string): number => {
@@ -84,10 +84,56 @@ export function commandLine(cmd: { parent: unknown }): string {
   return ['stepfit', ...raw].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 }
 
-export function fitCommand(io: CliIO) {
-  return new Command('fit')
-    .description('fit basis coefficients to measured step times (one experiment, or many via a manifest); prints the coefficient table and writes a fit file')
-    .option('--steps <path>', 'step records of one experiment (JSONL, .jsonl.gz, or a directory)')
+/** The flags of `fit` as commander parses them. */
+interface FitFlags {
+  basis: string;
+  method?: FitMethod;
+  weight: 'none' | 'relative';
+  bounds?: string;
+  lambda?: number;
+  prior?: string;
+  huberK?: number;
+  huberMaxIter?: number;
+  basisParam?: string;
+  cv?: CvSpec;
+  seed: number;
+  bootstrap: number;
+  onCollinear: 'resolve' | 'fail';
+}
+
+/** `--bounds`: 'physical' | 'none' | per-term spec; default physical for huber and bounded (DEFAULT_FIT), none otherwise. */
+function boundsFromFlags(o: FitFlags, method: FitMethod): TermBounds | undefined {
+  const spec = o.bounds ?? (method === 'huber' || method === 'bounded' ? DEFAULT_FIT.bounds : 'none');
+  if (spec === 'physical') return physicalBounds(getBasis(o.basis));
+  if (spec === 'none') return undefined;
+  return parseBounds(spec);
+}
+
+/** The typed fit options from the command line (every string parsed here; the fitter sees no option text). */
+export function fitOptionsFromFlags(o: FitFlags): FitOptions {
+  const method: FitMethod = o.method ?? (o.basis === 'seed' ? 'nnls' : DEFAULT_FIT.method);
+  const opts: FitOptions = { basis: o.basis, method, weight: o.weight, seed: o.seed, cv: o.cv ?? null, bootstrap: o.bootstrap, collinear: o.onCollinear };
+  if (o.basisParam !== undefined) opts.basisParams = Object.fromEntries(parseAssignments('--basis-param', o.basisParam).map(([k, v]) => [k, parseNum('--basis-param', k, v)]));
+  const bounds = boundsFromFlags(o, method);
+  if (bounds) opts.bounds = bounds;
+  if (o.lambda !== undefined || o.prior !== undefined) {
+    if (method === 'ols' || method === 'nnls') throw new UsageError(`--lambda / --prior apply to --method ridge, bounded or huber (got --method ${method})`);
+    const lambda = o.lambda ?? (method === 'ridge' ? DEFAULT_RIDGE_LAMBDA : DEFAULT_FIT.boundedRidgeLambda);
+    opts.ridge = { lambda, prior: o.prior ? Object.fromEntries(parseAssignments('--prior', o.prior).map(([k, v]) => [k, parseNum('--prior', k, v)])) : undefined };
+  } else if ((method === 'huber' || method === 'bounded') && opts.bounds !== undefined) {
+    opts.ridge = { lambda: DEFAULT_FIT.boundedRidgeLambda };
+  }
+  if (o.huberK !== undefined || o.huberMaxIter !== undefined) {
+    if (method !== 'huber') throw new UsageError(`--huber-k / --huber-max-iter apply to --method huber (got --method ${method})`);
+    opts.huber = { k: o.huberK, maxIter: o.huberMaxIter };
+  }
+  return opts;
+}
+
+/** The data-set flags (one experiment, or a manifest). */
+function withDatasetOptions(c: Command) {
+  return c
+    .option('--steps <path>', 'step records of one experiment (JSONL, .jsonl.gz, .parquet, or a directory)')
     .option('--model <id|path>', 'model of that experiment: a configs/models id or a config.json path')
     .option('--gpu <id|path>', 'GPU of that experiment: a configs/hardware id or a datasheet path')
     .option('--tp <n>', 'tensor-parallel degree of that experiment', intOption('--tp'), 1)
@@ -95,7 +141,12 @@ export function fitCommand(io: CliIO) {
     .option('--group <labels>', "labels of that experiment for grouped metrics / CV, e.g. 'workload=sharegpt'")
     .option('--targets <file>', 'request-level targets of that experiment (JSONL: experiment, request, kind, steps, duration_us)')
     .option('--manifest <file>', 'YAML/JSON manifest: experiments: [{id, steps, model, gpu, tp, groups, targets?}] (paths relative to it)')
-    .option('--allow-outside', "let manifest paths leave the manifest's folder (refused by default)")
+    .option('--allow-outside', "let manifest paths leave the manifest's folder (refused by default)");
+}
+
+/** The fit flags: basis, method and its settings, CV, seed, bootstrap. */
+function withMethodOptions(c: ReturnType<typeof withDatasetOptions>) {
+  return c
     .addOption(new Option('--basis <name>', 'basis (terms) to fit').choices(Object.keys(BASES)).default(DEFAULT_BASIS))
     .addOption(
       new Option(
@@ -122,14 +173,35 @@ export function fitCommand(io: CliIO) {
       '--basis-param <spec>',
       "fix basis parameters instead of fitting them, e.g. 'tp_comm_knee_mib=2.63' (default: every parameter is fitted on the training rows by profile likelihood over its fixed grid, falling back to its default when the data cannot identify it)",
     )
-    .option('--cv <scheme>', "cross-validation: 'kfold:K' (seeded) or 'group:<experiment|model|gpu|tp|label>' (leave one group out)")
+    .option('--cv <scheme>', "cross-validation: 'kfold:K' (seeded) or 'group:<experiment|model|gpu|tp|label>' (leave one group out)", cvOption)
     .option('--seed <n>', 'seed for k-fold assignment and bootstrap', intOption('--seed', 0), 1)
     .option('--bootstrap <n>', 'Poisson-bootstrap replicates for standard errors / percentile intervals (0 = analytic)', intOption('--bootstrap', 0), 0)
     .addOption(
       new Option('--on-collinear <mode>', 'terms the data cannot identify: resolve (drop / merge them, recorded in the fit file) | fail')
         .choices(['resolve', 'fail'] as const)
         .default('resolve' as const),
-    )
+    );
+}
+
+/** `--skip-bad`: every experiment reports its bad lines into `skipped` instead of failing. */
+function withSkipBad(ds: FitDataset, skipped: Set<string>): FitDataset {
+  return {
+    ...ds,
+    experiments: ds.experiments.map((e) => ({
+      ...e,
+      skipBad: {
+        bad: (m: string) => {
+          skipped.add(m);
+        },
+      },
+    })),
+  };
+}
+
+export function fitCommand(io: CliIO) {
+  return withMethodOptions(
+    withDatasetOptions(new Command('fit').description('fit basis coefficients to measured step times (one experiment, or many via a manifest); prints the coefficient table and writes a fit file')),
+  )
     .option(
       '--alpha-from <file>',
       'also fit BLIS α terms (API time before queueing, post-decode fixed + per output token) from request labels (reconstruct --format vllm-otlp --labels) or vllm request spans; stored in the fit file with CIs',
@@ -140,44 +212,8 @@ export function fitCommand(io: CliIO) {
     .action(async (o, cmd) => {
       const skipped = new Set<string>();
       const ds0 = datasetFromFlags(o, 'fit');
-      const ds = o.skipBad
-        ? {
-            ...ds0,
-            experiments: ds0.experiments.map((e) => ({
-              ...e,
-              skipBad: {
-                bad: (m: string) => {
-                  skipped.add(m);
-                },
-              },
-            })),
-          }
-        : ds0;
-      const method: FitMethod = o.method ?? (o.basis === 'seed' ? 'nnls' : DEFAULT_FIT.method);
-      const opts: FitOptions = {
-        basis: o.basis,
-        method,
-        weight: o.weight,
-        seed: o.seed,
-        cv: o.cv === undefined ? null : cvOption(o.cv),
-        bootstrap: o.bootstrap,
-        collinear: o.onCollinear,
-      };
-      if (o.basisParam !== undefined) opts.basisParams = Object.fromEntries(parseAssignments('--basis-param', o.basisParam).map(([k, v]) => [k, parseNum('--basis-param', k, v)]));
-      const boundsSpec = o.bounds ?? (method === 'huber' || method === 'bounded' ? DEFAULT_FIT.bounds : 'none');
-      if (boundsSpec === 'physical') opts.bounds = physicalBounds(getBasis(o.basis));
-      else if (boundsSpec !== 'none') opts.bounds = parseBounds(boundsSpec);
-      if (o.lambda !== undefined || o.prior !== undefined) {
-        if (method === 'ols' || method === 'nnls') throw new UsageError(`--lambda / --prior apply to --method ridge, bounded or huber (got --method ${method})`);
-        const lambda = o.lambda ?? (method === 'ridge' ? DEFAULT_RIDGE_LAMBDA : DEFAULT_FIT.boundedRidgeLambda);
-        opts.ridge = { lambda, prior: o.prior ? Object.fromEntries(parseAssignments('--prior', o.prior).map(([k, v]) => [k, parseNum('--prior', k, v)])) : undefined };
-      } else if ((method === 'huber' || method === 'bounded') && opts.bounds !== undefined) {
-        opts.ridge = { lambda: DEFAULT_FIT.boundedRidgeLambda };
-      }
-      if (o.huberK !== undefined || o.huberMaxIter !== undefined) {
-        if (method !== 'huber') throw new UsageError(`--huber-k / --huber-max-iter apply to --method huber (got --method ${method})`);
-        opts.huber = { k: o.huberK, maxIter: o.huberMaxIter };
-      }
+      const ds = o.skipBad ? withSkipBad(ds0, skipped) : ds0;
+      const opts = fitOptionsFromFlags(o);
       const t0 = process.hrtime.bigint();
       const result = await fitDataset(ds, opts);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

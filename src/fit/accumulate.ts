@@ -9,7 +9,8 @@
  * Memory is O(p²) regardless of the number of rows.
  */
 
-const BLOCK = 512;
+/** Rows summed into a block before it is flushed into the totals. */
+export const BLOCK = 512;
 
 export class NormalAccumulator {
   readonly p: number;

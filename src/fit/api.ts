@@ -1,5 +1,5 @@
 /**
- * The fitting engine's library API (what the CLI, report, validate and simulate code call).
+ * The fitter's library API (what the CLI, report, validate and simulate code call).
  *
  *   const ds = loadDataset({ manifest: 'exp.yaml' });            // or { steps, model, gpu, tp }
  *   const r = await fitDataset(ds, { basis: 'seed', method: 'nnls', weight: 'relative', seed: 1, cv: 'group:model' });
@@ -10,23 +10,22 @@
  * In-memory data sets (steps as Step[] or sync generators, targets as arrays) can use the
  * synchronous `fitDatasetSync` / `evaluateFitSync`.
  */
+export { fitDataset, fitDatasetSync } from './program.js';
 export {
-  fitDataset,
-  fitDatasetSync,
   resolveOptions,
   parseCv,
-  huberKappa,
+  formatCv,
   FIT_METHODS,
   DEFAULT_RIDGE_LAMBDA,
   type FitOptions,
-  type FitResult,
   type FitMethod,
   type FitWeight,
   type ResolvedOptions,
-  type CvResult,
-  type FitDiagnostics,
   type CvSpec,
-} from './engine.js';
+  type TermBounds,
+} from './options.js';
+export { huberKappa } from './huber.js';
+export type { FitResult, CvResult, FitDiagnostics, ParamChoice } from './result.js';
 export {
   loadDataset,
   datasetFromManifest,

@@ -5,7 +5,7 @@
  */
 import { VERSION } from '../version.js';
 import { FIT_SCHEMA_VERSION, FitFile } from './fitfile.js';
-import type { FitResult } from './engine.js';
+import type { FitResult } from './result.js';
 import { hashDatasetInputs, type FitDataset } from './dataset.js';
 
 export interface FitProvenance {

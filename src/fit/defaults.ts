@@ -7,7 +7,7 @@
  */
 import { DEFAULT_BASIS, getBasis } from '../basis/registry.js';
 import { physicalBounds } from '../basis/types.js';
-import type { FitMethod, FitOptions } from './engine.js';
+import type { FitMethod, FitOptions } from './options.js';
 
 export const DEFAULT_FIT = Object.freeze({
   basis: DEFAULT_BASIS,

@@ -82,6 +82,135 @@ export interface IdentifyOptions {
   score?: (active: readonly number[]) => number;
 }
 
+/** State of one identification while its steps run. */
+interface IdentState {
+  sys: NormalSystem;
+  names: readonly string[];
+  out: Identification;
+  active: number[];
+  change: boolean;
+  mergeTargets: Set<number>;
+}
+
+const q = (n: string): string => `'${n}'`;
+
+/** 1. all-zero columns: no information about their terms. */
+function dropZeroColumns(s: IdentState): void {
+  const { sys, names, out } = s;
+  const p = sys.p;
+  const zeros = s.active.filter((j) => sys.A[j * p + j] === 0);
+  for (const j of zeros) {
+    out.problems.push({ kind: 'zero', terms: [names[j]!], detail: `term ${q(names[j]!)} is 0 in every row: the data carry no information about it` });
+    if (s.change) {
+      out.status[j] = 'dropped';
+      out.dropped.push(names[j]!);
+      out.notes.push(`${q(names[j]!)} is 0 in every training row (e.g. no TP communication at TP 1, or no rows of that phase): not identifiable; dropped, coefficient fixed at 0`);
+    }
+  }
+  if (s.change) s.active = s.active.filter((j) => !zeros.includes(j));
+}
+
+/** 2. constant columns (min = max ≠ 0 over the rows): merged into `constant` (or the first of them). */
+function mergeConstantColumns(s: IdentState): void {
+  const { sys, names, out } = s;
+  const p = sys.p;
+  const consts = s.active.filter((j) => sys.A[j * p + j]! > 0 && sys.colMin[j] === sys.colMax[j]);
+  if (consts.length < 2) return;
+  const keep = consts.find((j) => names[j] === 'constant') ?? consts[0]!;
+  const others = consts.filter((j) => j !== keep);
+  const desc = consts.map((j) => `${names[j]} = ${fmt(sys.colMin[j]!)}`).join(', ');
+  out.problems.push({
+    kind: 'constant',
+    terms: consts.map((j) => names[j]!),
+    detail: `terms ${consts.map((j) => q(names[j]!)).join(', ')} are constant in every row (${desc}) and so perfectly collinear: only their combined effect is identified`,
+  });
+  if (!s.change) return;
+  s.mergeTargets.add(keep);
+  for (const j of others) {
+    out.status[j] = `merged:${names[keep]}`;
+    out.merged.push({ term: names[j]!, into: names[keep]! });
+  }
+  out.notes.push(
+    `${others.map((j) => q(names[j]!)).join(', ')} ${others.length > 1 ? 'are' : 'is'} constant in every training row, like ${q(names[keep]!)} (${desc}): not separately identifiable; merged into ${q(names[keep]!)} (its coefficient absorbs ${others.map((j) => `β_${names[j]}·${fmt(sys.colMin[j]!)}`).join(' + ')}; ${others.length > 1 ? 'they are' : 'it is'} reported as 0). Data from several models / TPs / GPUs would separate them.`,
+  );
+  s.active = s.active.filter((j) => !others.includes(j));
+}
+
+/** The term a collinear set loses: the best constrained fit without it (when scored); ties → not a merge target, then the largest loading, then the later term. */
+function termToDrop(s: IdentState, involved: { j: number; load: number }[], score: IdentifyOptions['score']): { worst: { j: number; load: number }; why: string } {
+  const rank = (t: { j: number; load: number }): number[] => [s.mergeTargets.has(t.j) ? 1 : 0, -Math.abs(t.load), -t.j];
+  const scored = involved.map((t) => ({ ...t, score: score ? score(s.active.filter((j) => j !== t.j)) : 0 }));
+  const bestScore = Math.min(...scored.map((t) => t.score));
+  const tol = 1e-9 * Math.max(1, Math.abs(bestScore));
+  const tied = scored.filter((t) => t.score <= bestScore + tol);
+  tied.sort((a, b) => {
+    const ra = rank(a);
+    const rb = rank(b);
+    for (let k = 0; k < ra.length; k++) if (ra[k] !== rb[k]) return ra[k]! - rb[k]!;
+    return 0;
+  });
+  return { worst: tied[0]!, why: score && tied.length < scored.length ? 'the best constrained fit without it' : 'largest loading' };
+}
+
+/** Drop one term of a collinear set (and what was merged into it), with its note. */
+function dropCollinear(s: IdentState, terms: string[], ratio: number, involved: { j: number; load: number }[], score: IdentifyOptions['score']): void {
+  const { names, out } = s;
+  const { worst, why } = termToDrop(s, involved, score);
+  out.status[worst.j] = 'dropped';
+  out.dropped.push(names[worst.j]!);
+  let extra = '';
+  if (s.mergeTargets.has(worst.j)) {
+    const gone = out.merged.filter((x) => x.into === names[worst.j]).map((x) => x.term);
+    for (const m of gone) {
+      out.status[names.indexOf(m)] = 'dropped';
+      out.dropped.push(m);
+    }
+    out.merged = out.merged.filter((x) => x.into !== names[worst.j]);
+    if (gone.length > 0) extra = `; ${gone.map(q).join(', ')} (merged into it) ${gone.length > 1 ? 'go' : 'goes'} too — the remaining collinear terms carry that constant`;
+  }
+  out.notes.push(
+    `${terms.map(q).join(', ')} are collinear in the training data (singular value ratio ${ratio.toExponential(2)}): dropped ${q(names[worst.j]!)} (${why}), coefficient fixed at 0${extra}`,
+  );
+  s.active = s.active.filter((j) => j !== worst.j);
+}
+
+/** 3. general collinearity on what is left: one weakest direction at a time; true when a term was dropped (look again). */
+function collinearStep(s: IdentState, score: IdentifyOptions['score']): boolean {
+  const { sys, names, out } = s;
+  const { values, vectors } = spectrum(sys, s.active);
+  const smax = Math.sqrt(Math.max(0, values[values.length - 1]!));
+  const smin = Math.sqrt(Math.max(0, values[0]!));
+  const ratio = smax > 0 ? smin / smax : 0;
+  const v = vectors[0]!;
+  const maxLoad = Math.max(...v.map(Math.abs));
+  const involved = s.active.map((j, a) => ({ j, load: v[a]! })).filter((t) => Math.abs(t.load) >= 0.1 * maxLoad && Math.abs(t.load) >= 0.05);
+  const loads = involved.map((t) => `${names[t.j]} ${t.load >= 0 ? '+' : '−'}${Math.abs(t.load).toFixed(2)}`).join(', ');
+  if (ratio < RANK_TOL) {
+    const terms = involved.map((t) => names[t.j]!);
+    const alreadyNamed = out.problems.some((pr) => pr.kind === 'collinear' && pr.terms.join() === terms.join());
+    if (!alreadyNamed)
+      out.problems.push({
+        kind: 'collinear',
+        terms,
+        detail: `terms ${terms.map(q).join(', ')} are collinear in the data (smallest/largest singular value of the scaled design ${ratio.toExponential(2)}; direction ${loads}): not separately identifiable`,
+      });
+    if (!s.change) return false;
+    dropCollinear(s, terms, ratio, involved, score);
+    return true;
+  }
+  const cond = smax / smin;
+  out.activeConditionNumber = cond;
+  if (cond > COND_WARN) {
+    out.problems.push({
+      kind: 'ill-conditioned',
+      terms: involved.map((t) => names[t.j]!),
+      detail: `poorly conditioned design (condition number ${fmt(cond)}); the weakest direction mixes ${loads}: these coefficients trade off against each other, expect wide intervals`,
+    });
+    out.notes.push(`poorly conditioned (condition number ${fmt(cond)}): ${involved.map((t) => q(names[t.j]!)).join(', ')} trade off against each other; expect wide intervals`);
+  }
+  return false;
+}
+
 export function identify(sys: NormalSystem, names: readonly string[], mode: IdentMode, opts: IdentifyOptions = {}): Identification {
   const p = sys.p;
   const status = names.map(() => 'fitted');
@@ -90,113 +219,13 @@ export function identify(sys: NormalSystem, names: readonly string[], mode: Iden
   const rc = rankAndCondition(sys, all);
   out.rank = rc.rank;
   out.conditionNumber = rc.cond;
-  let active = [...(opts.initialActive ?? all)];
-  const change = mode === 'resolve';
-  const q = (n: string): string => `'${n}'`;
-
-  // 1. all-zero columns
-  const zeros = active.filter((j) => sys.A[j * p + j] === 0);
-  for (const j of zeros) {
-    out.problems.push({ kind: 'zero', terms: [names[j]!], detail: `term ${q(names[j]!)} is 0 in every row: the data carry no information about it` });
-    if (change) {
-      status[j] = 'dropped';
-      out.dropped.push(names[j]!);
-      out.notes.push(`${q(names[j]!)} is 0 in every training row (e.g. no TP communication at TP 1, or no rows of that phase): not identifiable; dropped, coefficient fixed at 0`);
-    }
-  }
-  if (change) active = active.filter((j) => !zeros.includes(j));
-
-  // 2. constant columns (min = max ≠ 0 over the rows)
-  const mergeTargets = new Set<number>();
-  const consts = active.filter((j) => sys.A[j * p + j]! > 0 && sys.colMin[j] === sys.colMax[j]);
-  if (consts.length >= 2) {
-    const keep = consts.find((j) => names[j] === 'constant') ?? consts[0]!;
-    const others = consts.filter((j) => j !== keep);
-    const desc = consts.map((j) => `${names[j]} = ${fmt(sys.colMin[j]!)}`).join(', ');
-    out.problems.push({
-      kind: 'constant',
-      terms: consts.map((j) => names[j]!),
-      detail: `terms ${consts.map((j) => q(names[j]!)).join(', ')} are constant in every row (${desc}) and so perfectly collinear: only their combined effect is identified`,
-    });
-    if (change) {
-      mergeTargets.add(keep);
-      for (const j of others) {
-        status[j] = `merged:${names[keep]}`;
-        out.merged.push({ term: names[j]!, into: names[keep]! });
-      }
-      out.notes.push(
-        `${others.map((j) => q(names[j]!)).join(', ')} ${others.length > 1 ? 'are' : 'is'} constant in every training row, like ${q(names[keep]!)} (${desc}): not separately identifiable; merged into ${q(names[keep]!)} (its coefficient absorbs ${others.map((j) => `β_${names[j]}·${fmt(sys.colMin[j]!)}`).join(' + ')}; ${others.length > 1 ? 'they are' : 'it is'} reported as 0). Data from several models / TPs / GPUs would separate them.`,
-      );
-      active = active.filter((j) => !others.includes(j));
-    }
-  }
-
-  // 3. general collinearity on what is left
+  const s: IdentState = { sys, names, out, active: [...(opts.initialActive ?? all)], change: mode === 'resolve', mergeTargets: new Set() };
+  dropZeroColumns(s);
+  mergeConstantColumns(s);
   for (let guard = 0; guard < p; guard++) {
-    if (active.length === 0) break;
-    const { values, vectors } = spectrum(sys, active);
-    const smax = Math.sqrt(Math.max(0, values[values.length - 1]!));
-    const smin = Math.sqrt(Math.max(0, values[0]!));
-    const ratio = smax > 0 ? smin / smax : 0;
-    const v = vectors[0]!;
-    const maxLoad = Math.max(...v.map(Math.abs));
-    const involved = active.map((j, a) => ({ j, load: v[a]! })).filter((t) => Math.abs(t.load) >= 0.1 * maxLoad && Math.abs(t.load) >= 0.05);
-    const loads = involved.map((t) => `${names[t.j]} ${t.load >= 0 ? '+' : '−'}${Math.abs(t.load).toFixed(2)}`).join(', ');
-    if (ratio < RANK_TOL) {
-      const terms = involved.map((t) => names[t.j]!);
-      const alreadyNamed = out.problems.some((pr) => pr.kind === 'collinear' && pr.terms.join() === terms.join());
-      if (!alreadyNamed)
-        out.problems.push({
-          kind: 'collinear',
-          terms,
-          detail: `terms ${terms.map(q).join(', ')} are collinear in the data (smallest/largest singular value of the scaled design ${ratio.toExponential(2)}; direction ${loads}): not separately identifiable`,
-        });
-      if (!change) break;
-      // which term goes: the best constrained fit without it (when scored); ties → not a merge target, then the largest loading, then the later term
-      const rank = (t: { j: number; load: number }): number[] => [mergeTargets.has(t.j) ? 1 : 0, -Math.abs(t.load), -t.j];
-      const scored = involved.map((t) => ({ ...t, score: opts.score ? opts.score(active.filter((j) => j !== t.j)) : 0 }));
-      const bestScore = Math.min(...scored.map((t) => t.score));
-      const tol = 1e-9 * Math.max(1, Math.abs(bestScore));
-      const tied = scored.filter((t) => t.score <= bestScore + tol);
-      tied.sort((a, b) => {
-        const ra = rank(a);
-        const rb = rank(b);
-        for (let k = 0; k < ra.length; k++) if (ra[k] !== rb[k]) return ra[k]! - rb[k]!;
-        return 0;
-      });
-      const worst = tied[0]!;
-      const why = opts.score && tied.length < scored.length ? 'the best constrained fit without it' : 'largest loading';
-      status[worst.j] = 'dropped';
-      out.dropped.push(names[worst.j]!);
-      let extra = '';
-      if (mergeTargets.has(worst.j)) {
-        const gone = out.merged.filter((x) => x.into === names[worst.j]).map((x) => x.term);
-        for (const m of gone) {
-          status[names.indexOf(m)] = 'dropped';
-          out.dropped.push(m);
-        }
-        out.merged = out.merged.filter((x) => x.into !== names[worst.j]);
-        if (gone.length > 0) extra = `; ${gone.map(q).join(', ')} (merged into it) ${gone.length > 1 ? 'go' : 'goes'} too — the remaining collinear terms carry that constant`;
-      }
-      out.notes.push(
-        `${terms.map(q).join(', ')} are collinear in the training data (singular value ratio ${ratio.toExponential(2)}): dropped ${q(names[worst.j]!)} (${why}), coefficient fixed at 0${extra}`,
-      );
-      active = active.filter((j) => j !== worst.j);
-      continue;
-    }
-    const cond = smax / smin;
-    out.activeConditionNumber = cond;
-    if (cond > COND_WARN) {
-      out.problems.push({
-        kind: 'ill-conditioned',
-        terms: involved.map((t) => names[t.j]!),
-        detail: `poorly conditioned design (condition number ${fmt(cond)}); the weakest direction mixes ${loads}: these coefficients trade off against each other, expect wide intervals`,
-      });
-      out.notes.push(`poorly conditioned (condition number ${fmt(cond)}): ${involved.map((t) => q(names[t.j]!)).join(', ')} trade off against each other; expect wide intervals`);
-    }
-    break;
+    if (s.active.length === 0 || !collinearStep(s, opts.score)) break;
   }
-  out.active = active;
+  out.active = s.active;
 
   const blocking = out.problems.filter((pr) => pr.kind !== 'ill-conditioned');
   if (mode === 'fail' && blocking.length > 0) {

@@ -1,0 +1,143 @@
+/**
+ * The robust estimator: Huber IRLS with Huber's proposal-2 scale, run for every job of a fit (the full
+ * fit, each CV fold, each bootstrap replicate, each profile variant) at once — one data pass per iteration.
+ */
+import { NormalAccumulator, type NormalSystem } from './accumulate.js';
+import type { RowVisitor } from './dataset.js';
+import { dot, solveJob, type MethodParams, type SolveOut } from './estimators.js';
+import type { Identification } from './identify.js';
+import { scaleSystem } from './linalg.js';
+import { quadraticRss } from './solvers.js';
+import { normalCdf } from '../util/stats.js';
+
+/** E[min(Z², k²)] for Z ~ N(0,1): (2Φ(k) − 1) − 2kφ(k) + 2k²(1 − Φ(k)) (Huber's proposal-2 consistency constant). */
+export function huberKappa(k: number): number {
+  const Phi = normalCdf(k);
+  const phi = Math.exp((-k * k) / 2) / Math.sqrt(2 * Math.PI);
+  return 2 * Phi - 1 - 2 * k * phi + 2 * k * k * (1 - Phi);
+}
+
+/** One solve of a fit: the full data, a CV fold's training rows, or a bootstrap replicate (with its state during IRLS). */
+export interface Job {
+  kind: 'full' | 'fold' | 'boot';
+  index: number;
+  /** Parameter variant of this job's design row in a wide row (parameter profiles); 0 otherwise. */
+  variant: number;
+  ident: Identification;
+  sys: NormalSystem;
+  sol: SolveOut;
+  /** Huber state. */
+  scale: number;
+  converged: boolean;
+  acc: NormalAccumulator | null;
+  psi2: number;
+  inliers: number;
+}
+
+export const newJob = (kind: Job['kind'], index: number, variant: number, ident: Identification, sys: NormalSystem, sol: SolveOut): Job => ({
+  kind,
+  index,
+  variant,
+  ident,
+  sys,
+  sol,
+  scale: 0,
+  converged: false,
+  acc: null,
+  psi2: 0,
+  inliers: 0,
+});
+
+/** How the IRLS pass sees the rows: weight of a response, fold of a row (−1: none), bootstrap multiplicity, variant view. */
+export interface IrlsRows {
+  wOf: (y: number) => number;
+  foldOf: (e: number, i: number) => number;
+  mult: (e: number, i: number, b: number) => number;
+  view: (x: Float64Array, variant: number) => Float64Array;
+}
+
+/** Huber settings as the IRLS needs them. */
+export interface HuberSettings {
+  k: number;
+  maxIter: number;
+  tol: number;
+}
+
+/** Re-weight one row into every live job's accumulator. */
+function irlsVisitor(live: readonly Job[], rows: IrlsRows, hk: number): RowVisitor {
+  return {
+    row(x, y, e, i) {
+      const w0 = rows.wOf(y);
+      const sw = Math.sqrt(w0);
+      const f = rows.foldOf(e, i);
+      for (let a = 0; a < live.length; a++) {
+        const j = live[a]!;
+        let m = 1;
+        if (j.kind === 'fold') {
+          if (f === j.index) continue;
+        } else if (j.kind === 'boot') {
+          m = rows.mult(e, i, j.index);
+          if (m === 0) continue;
+        }
+        const xv = rows.view(x, j.variant);
+        const r = ((y - dot(xv, j.sol.beta)) * sw) / j.scale;
+        const ar = Math.abs(r);
+        const u = ar <= hk ? 1 : hk / ar;
+        j.acc!.add(xv, y, w0 * u * m, m);
+        j.psi2 += m * (ar <= hk ? r * r : hk * hk);
+        if (ar <= hk) j.inliers += m;
+      }
+    },
+  };
+}
+
+/** Re-solve one job after an IRLS pass; scale update s ← s·√(Σψ²/((n − p)κ)); convergence on the scaled step and the scale. */
+function irlsUpdate(j: Job, mp: MethodParams, kappa: number, tol: number): void {
+  const sys = j.acc!.system();
+  const sol = solveJob(sys, j.ident.active, mp);
+  const dof = Math.max(1, j.sys.n - j.ident.active.length);
+  const newScale = j.scale * Math.sqrt(j.psi2 / (dof * kappa));
+  const D = scaleSystem(j.sys).D;
+  let dz = 0;
+  let zmax = 0;
+  for (const c of j.ident.active) {
+    dz = Math.max(dz, Math.abs(sol.beta[c]! - j.sol.beta[c]!) * D[c]!);
+    zmax = Math.max(zmax, Math.abs(sol.beta[c]!) * D[c]!);
+  }
+  j.converged = dz <= tol * Math.max(1, zmax) && Math.abs(newScale - j.scale) <= tol * j.scale;
+  j.sol = sol;
+  j.scale = newScale;
+  if (j.kind === 'full') j.acc = null;
+}
+
+/**
+ * Huber IRLS with Huber's proposal-2 scale, all jobs at once (one pass per iteration): each iteration
+ * re-weights every job's rows by u = min(1, k/|r/s|), re-solves the bounded / penalised problem and
+ * updates s ← s·√(Σψ²/((n − p)κ)). Jobs start from their least-squares solutions.
+ */
+export function* huberIrls(jobs: Job[], h: HuberSettings, p: number, rows: IrlsRows, mp: MethodParams): Generator<RowVisitor, { iterations: number; converged: boolean }, void> {
+  const kappa = huberKappa(h.k);
+  for (const j of jobs) {
+    const rss = Math.max(0, quadraticRss(j.sys.A, j.sys.b, j.sys.c, j.sol.beta));
+    j.scale = Math.sqrt(rss / Math.max(1, j.sys.n - j.ident.active.length)) || 1e-300;
+  }
+  let converged = false;
+  let iterations = 0;
+  for (let it = 0; it < h.maxIter; it++) {
+    const live = jobs.filter((j) => !j.converged);
+    if (live.length === 0) {
+      converged = true;
+      break;
+    }
+    for (const j of live) {
+      j.acc = new NormalAccumulator(p, { trackRange: false });
+      j.psi2 = 0;
+      j.inliers = 0;
+    }
+    yield irlsVisitor(live, rows, h.k);
+    iterations = it + 1;
+    for (const j of live) irlsUpdate(j, mp, kappa, h.tol);
+  }
+  if (!converged && jobs.every((j) => j.converged)) converged = true;
+  return { iterations, converged };
+}

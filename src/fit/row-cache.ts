@@ -1,0 +1,145 @@
+/**
+ * The design rows of a fit's first pass, kept for the later passes (Huber IRLS, the metrics pass) so the
+ * data are read and the basis evaluated once. Rows are Float64Array records of stride p + 3
+ * (x, y, experiment, index·4 + kind), bit-exact copies, so a replayed pass equals a re-read one.
+ * In memory up to `memBytes`; beyond that (when `spill` is allowed: the fit allows it when the steps come from
+ * files) the rows go to a temporary file in
+ * blocks of BLOCK_ROWS, read back one block at a time: memory stays O(block) for any number of rows.
+ * Without spill, a cache over budget is dropped and every pass reads the data again.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { RowKind, RowVisitor } from './dataset-types.js';
+
+/** Rows per block written to (and read from) the spill file. */
+export const BLOCK_ROWS = 8192;
+
+export class RowCache {
+  private readonly stride: number;
+  private mem: Float64Array;
+  private rows = 0;
+  private dropped = false;
+  /** Spill file (fd and path), rows already written to it, the block being filled. */
+  private fd: number | null = null;
+  private file: string | null = null;
+  private spilled = 0;
+  private complete = false;
+
+  constructor(
+    private readonly p: number,
+    private readonly memBytes: number,
+    private readonly spill: boolean,
+  ) {
+    this.stride = p + 3;
+    this.mem = new Float64Array(this.stride * 1024);
+  }
+
+  /** True once the first pass has finished with every row kept. */
+  get ready(): boolean {
+    return this.complete && !this.dropped;
+  }
+
+  /** Rows written to disk (0 while everything is in memory). */
+  get spilledRows(): number {
+    return this.spilled;
+  }
+
+  add(x: Float64Array, y: number, e: number, i: number, kind: RowKind): void {
+    if (this.dropped) return;
+    const s = this.stride;
+    if ((this.rows + 1) * s > this.mem.length) this.grow();
+    if (this.dropped) return;
+    const c = this.mem;
+    const off = this.rows++ * s;
+    for (let j = 0; j < this.p; j++) c[off + j] = x[j]!;
+    c[off + this.p] = y;
+    c[off + this.p + 1] = e;
+    c[off + this.p + 2] = i * 4 + kind;
+  }
+
+  /** Double the in-memory buffer within budget; else start (or continue) spilling a full block; else drop the cache. */
+  private grow(): void {
+    const c = this.mem;
+    if (this.fd === null && c.length * 2 * 8 <= this.memBytes) {
+      const g = new Float64Array(c.length * 2);
+      g.set(c);
+      this.mem = g;
+      return;
+    }
+    if (!this.spill) {
+      this.dropped = true;
+      this.mem = new Float64Array(0);
+      return;
+    }
+    if (this.fd === null) {
+      this.file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-rows-')), 'rows.f64');
+      this.fd = fs.openSync(this.file, 'w+');
+    }
+    this.flushBlock();
+    if (this.mem.length !== this.stride * BLOCK_ROWS) this.mem = new Float64Array(this.stride * BLOCK_ROWS);
+  }
+
+  private flushBlock(): void {
+    if (this.rows === 0) return;
+    const bytes = new Uint8Array(this.mem.buffer, 0, this.rows * this.stride * 8);
+    try {
+      fs.writeSync(this.fd!, bytes, 0, bytes.length, this.spilled * this.stride * 8);
+    } catch (e) {
+      throw new Error(`cannot keep the fit's design rows in ${this.file} (${(e as Error).message}): free space in the temporary folder or point TMPDIR elsewhere`);
+    }
+    this.spilled += this.rows;
+    this.rows = 0;
+  }
+
+  /** The first pass is over. */
+  finish(): void {
+    if (this.dropped) return;
+    if (this.fd !== null) this.flushBlock();
+    this.complete = true;
+  }
+
+  /** Visit every kept row, in the order added. */
+  replay(v: RowVisitor, x: Float64Array): void {
+    const s = this.stride;
+    if (this.fd !== null) {
+      const buf = new Float64Array(s * BLOCK_ROWS);
+      const bytes = new Uint8Array(buf.buffer);
+      for (let r0 = 0; r0 < this.spilled; r0 += BLOCK_ROWS) {
+        const n = Math.min(BLOCK_ROWS, this.spilled - r0);
+        const want = n * s * 8;
+        let got = 0;
+        while (got < want) got += fs.readSync(this.fd, bytes, got, want - got, r0 * s * 8 + got);
+        this.visit(buf, n, v, x);
+      }
+      return;
+    }
+    this.visit(this.mem, this.rows, v, x);
+  }
+
+  private visit(c: Float64Array, n: number, v: RowVisitor, x: Float64Array): void {
+    const p = this.p;
+    const s = this.stride;
+    for (let r = 0; r < n; r++) {
+      const off = r * s;
+      for (let j = 0; j < p; j++) x[j] = c[off + j]!;
+      const ik = c[off + p + 2]!;
+      v.row(x, c[off + p]!, c[off + p + 1]!, Math.floor(ik / 4), (ik % 4) as RowKind);
+    }
+  }
+
+  /** Release the rows: the memory and the spill file (idempotent; the cache is not ready afterwards). */
+  close(): void {
+    this.mem = new Float64Array(0);
+    this.rows = 0;
+    this.dropped = true;
+    if (this.fd !== null) {
+      fs.closeSync(this.fd);
+      this.fd = null;
+    }
+    if (this.file !== null) {
+      fs.rmSync(path.dirname(this.file), { recursive: true, force: true });
+      this.file = null;
+    }
+  }
+}
