@@ -7,7 +7,7 @@ import { describe, it, expect } from 'vitest';
 import MLR from 'ml-regression-multivariate-linear';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
-import { fitDatasetSync } from '../src/fit/engine.js';
+import { fitDatasetSync } from '../src/fit/program.js';
 import type { FitDataset } from '../src/fit/dataset.js';
 import { makeRng } from '../src/util/rng.js';
 import { designBasis } from './support/design-basis.js';

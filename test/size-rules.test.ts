@@ -19,19 +19,11 @@ const MAX_FUNCTION_LINES = 80;
 
 /** `file` (file size) or `file:function` (function size), paths relative to src/. */
 const ALLOWED: Readonly<Record<string, string>> = {
-  // fit split (src/fit/**, cli/fit.ts)
-  'fit/engine.ts': 'fit split',
-  'fit/engine.ts:fitPlan': 'fit split',
-  'fit/dataset.ts': 'fit split',
-  'fit/solvers.ts:solveBox': 'fit split',
-  'fit/identify.ts:identify': 'fit split',
-  'cli/fit.ts:fitCommand': 'fit split',
   // scheduler migration (scheduler/, simulate/, reconstruct/request-log, vllm-otlp replay/generate, engine/serving.ts, cli/simulate.ts)
   'reconstruct/request-log/read.ts:reconstructRequestLog': 'scheduler migration',
   // format registry (reconstruct readers and writers, cli/reconstruct.ts)
   'reconstruct/sweep/read.ts:reconstructSweep': 'format registry',
   'reconstruct/vllm-bench/read.ts:readBenchResult': 'format registry',
-  // report (src/report/**)
 };
 
 interface SizeFinding {

@@ -5,7 +5,7 @@ import { DEFAULT_FIT } from '../fit/defaults.js';
  */
 import type { Step } from '../steps/step.js';
 import type { RequestTarget } from '../steps/targets.js';
-import type { FitMethod, FitWeight } from '../fit/engine.js';
+import type { FitMethod, FitWeight } from '../fit/options.js';
 
 /** An experiment of a suite: one (model, GPU, TP) with its measured steps. */
 export interface SuiteExperiment {
