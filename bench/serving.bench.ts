@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { measure } from './util.js';
-import { readScenarios, predictScenarios } from '../src/engine/scenarios.js';
-import { DEFAULT_HOST_COSTS } from '../src/engine/host-costs.js';
+import { readScenarios, predictScenarios } from '../src/analytic/scenarios.js';
+import { DEFAULT_HOST_COSTS } from '../src/analytic/host-costs.js';
 import { runServingSuite } from '../src/validate/serving.js';
 import { PACKAGE_ROOT } from '../src/io/paths.js';
 

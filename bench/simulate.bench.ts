@@ -15,7 +15,7 @@ import { measure } from './util.js';
 import { main } from '../src/cli/main.js';
 import { memoryIO } from '../src/cli/io.js';
 import { buildWorkload, parseInlineSpec } from '../src/simulate/workload.js';
-import { ServingSimulator } from '../src/simulate/engine.js';
+import { ServingSimulator } from '../src/simulate/simulator.js';
 import { syntheticTruthModel } from '../src/simulate/models.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';

@@ -43,17 +43,17 @@ export { makePredictor, type Prediction, type Predictor } from './predict/predic
 export { parseGridSpec, gridPoints, gridStep, type Grid, type GridPoint } from './predict/grid.js';
 
 // the analytical engine and the serving model
-export { compileEngine, type Engine, type EngineOptions } from './engine/context.js';
-export { engineModel } from './engine/model.js';
-export { engineStepUs, engineStepBreakdown, type StepBreakdown } from './engine/step.js';
-export { engineMemory, type MemoryOptions, type MemoryResult } from './engine/memory.js';
-export { serveMetrics, replay, type Workload, type ServeResult } from './engine/serving.js';
-export { benchServeDeployment, type BenchDeployment, type BenchDeploymentResult, type BenchProtocol } from './engine/bench-serve.js';
-export { DEFAULT_HOST_COSTS, NO_HOST_COSTS, HOST_COST_TERMS, type HostCosts } from './engine/host-costs.js';
-export { vllmDefaultLimits, type VllmLimits } from './engine/vllm-defaults.js';
+export { compileEngine, type Engine, type EngineOptions } from './analytic/context.js';
+export { engineModel } from './analytic/model.js';
+export { engineStepUs, engineStepBreakdown, type StepBreakdown } from './analytic/step.js';
+export { engineMemory, type MemoryOptions, type MemoryResult } from './analytic/memory.js';
+export { serveMetrics, replay, type Workload, type ServeResult } from './analytic/serving.js';
+export { benchServeDeployment, type BenchDeployment, type BenchDeploymentResult, type BenchProtocol } from './analytic/bench-serve.js';
+export { DEFAULT_HOST_COSTS, NO_HOST_COSTS, HOST_COST_TERMS, type HostCosts } from './analytic/host-costs.js';
+export { vllmDefaultLimits, type VllmLimits } from './analytic/vllm-defaults.js';
 
 // the serving simulator
-export { ServingSimulator, type SimOptions, type EngineLimits, type RequestResult } from './simulate/engine.js';
+export { ServingSimulator, type SimOptions, type EngineLimits, type RequestResult } from './simulate/simulator.js';
 export { buildWorkload, parseWorkloadSpec, type WorkloadSpec, type WorkloadRequest } from './simulate/workload.js';
 
 // exports for simulators and tables

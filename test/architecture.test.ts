@@ -17,7 +17,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   model: 1,
   hardware: 1,
   basis: 2,
-  engine: 3,
+  analytic: 3,
   fit: 3,
   scheduler: 3,
   predict: 4,

@@ -8,12 +8,12 @@ import path from 'node:path';
 import { haveShared, SHARED_DATA } from './support/shared.js';
 import { loadGpu } from '../src/hardware/gpu.js';
 import { loadArchitecture } from '../src/model/load.js';
-import { readEfficiencyFile, efficiencyFilePath } from '../src/engine/efficiency.js';
-import { apeStats } from '../src/engine/fitcurve.js';
-import { calibrate } from '../src/engine/calibrate.js';
-import { readCsv, vidurFiles, vidurRows, vidurGemmShape } from '../src/engine/microbench.js';
-import { compileEngine } from '../src/engine/context.js';
-import { gemmOpUs } from '../src/engine/step.js';
+import { readEfficiencyFile, efficiencyFilePath } from '../src/analytic/efficiency.js';
+import { apeStats } from '../src/analytic/fitcurve.js';
+import { calibrate } from '../src/analytic/calibrate.js';
+import { readCsv, vidurFiles, vidurRows, vidurGemmShape } from '../src/analytic/microbench.js';
+import { compileEngine } from '../src/analytic/context.js';
+import { gemmOpUs } from '../src/analytic/step.js';
 
 const AIC_REL = 'ai-dynamo__aiconfigurator/aic-core/src/aiconfigurator_core/systems/data';
 

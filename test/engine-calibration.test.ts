@@ -8,10 +8,10 @@ import { describe, it, expect } from 'vitest';
 import path from 'node:path';
 import { haveShared, SHARED_DATA } from './support/shared.js';
 import { loadGpu } from '../src/hardware/gpu.js';
-import { loadEfficiency, readEfficiencyFile, efficiencyFilePath, classPeakPerUs, curveEff, linkGBsPerDirection, type OpClass } from '../src/engine/efficiency.js';
-import { predictRow, apeStats } from '../src/engine/fitcurve.js';
-import { splitHeldOut } from '../src/engine/calibrate.js';
-import { readCsv, aicFiles, aicGemmRows, aicContextRows, aicGenerationRows, aicAllReduceRows, AIC_GPU, type KernelRow } from '../src/engine/microbench.js';
+import { loadEfficiency, readEfficiencyFile, efficiencyFilePath, classPeakPerUs, curveEff, linkGBsPerDirection, type OpClass } from '../src/analytic/efficiency.js';
+import { predictRow, apeStats } from '../src/analytic/fitcurve.js';
+import { splitHeldOut } from '../src/analytic/calibrate.js';
+import { readCsv, aicFiles, aicGemmRows, aicContextRows, aicGenerationRows, aicAllReduceRows, AIC_GPU, type KernelRow } from '../src/analytic/microbench.js';
 
 const AIC_REL = 'ai-dynamo__aiconfigurator/aic-core/src/aiconfigurator_core/systems/data';
 

@@ -6,7 +6,7 @@ import { runCli } from './support/cli.js';
 import { haveShared, SHARED_DATA } from './support/shared.js';
 import { FIT_SCHEMA_VERSION } from '../src/fit/fitfile.js';
 import { seedBasis } from '../src/basis/seed.js';
-import { readEfficiencyFile } from '../src/engine/efficiency.js';
+import { readEfficiencyFile } from '../src/analytic/efficiency.js';
 import { parsePrefill, parseDecode } from '../src/cli/engine.js';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-engine-'));

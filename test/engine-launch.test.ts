@@ -6,9 +6,9 @@
 import { describe, it, expect } from 'vitest';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
-import { compileEngine, defaultLaunchUs } from '../src/engine/context.js';
-import { engineStepBreakdown } from '../src/engine/step.js';
-import { DEFAULTS, loadEfficiency } from '../src/engine/efficiency.js';
+import { compileEngine, defaultLaunchUs } from '../src/analytic/context.js';
+import { engineStepBreakdown } from '../src/analytic/step.js';
+import { DEFAULTS, loadEfficiency } from '../src/analytic/efficiency.js';
 
 const step = (bs: number) => ({ experiment: 'x', step: 0, prefill: [], decode: new Array<number>(bs).fill(512) });
 

@@ -1,5 +1,5 @@
 /**
- * The one KV-capacity formula (src/engine/memory.ts `kvCacheBlocks`, used by `engine memory/serve`
+ * The one KV-capacity formula (src/analytic/memory.ts `kvCacheBlocks`, used by `engine memory/serve`
  * and the simulator) against the KV block counts vLLM logged in the four real runs of
  * LLMServingSim (bench/examples/*\/vllm/meta.json). Only the RTX 4090 run logs `num_gpu_blocks`
  * (kv_cache.num_gpu_blocks = 2588); the three RTX PRO 6000 runs' meta.json carry no kv_cache
@@ -14,8 +14,8 @@ import path from 'node:path';
 import { haveShared, sharedPath } from './support/shared.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
-import { compileEngine } from '../src/engine/context.js';
-import { kvCacheBlocks, activationBytes, weightBytesPerGpu, RUNTIME_RESERVED_BYTES, NCCL_RESERVED_BYTES, GIB } from '../src/engine/memory.js';
+import { compileEngine } from '../src/analytic/context.js';
+import { kvCacheBlocks, activationBytes, weightBytesPerGpu, RUNTIME_RESERVED_BYTES, NCCL_RESERVED_BYTES, GIB } from '../src/analytic/memory.js';
 
 const BASE = 'casys-kaist__LLMServingSim/bench/examples';
 const RUNS = [

@@ -1,15 +1,15 @@
 import { describe, it, expect } from 'vitest';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
-import { compileEngine } from '../src/engine/context.js';
-import { engineStepBreakdown } from '../src/engine/step.js';
-import { serveMetrics, replay } from '../src/engine/serving.js';
-import { costMetrics } from '../src/engine/cost.js';
-import { searchParallelism } from '../src/engine/search.js';
+import { compileEngine } from '../src/analytic/context.js';
+import { engineStepBreakdown } from '../src/analytic/step.js';
+import { serveMetrics, replay } from '../src/analytic/serving.js';
+import { costMetrics } from '../src/analytic/cost.js';
+import { searchParallelism } from '../src/analytic/search.js';
 import { checkFit, checkGrid } from '../src/validate/engine-check.js';
 import { FIT_SCHEMA_VERSION, type FitFile } from '../src/fit/fitfile.js';
 import { seedBasis } from '../src/basis/seed.js';
-import { engineModel } from '../src/engine/model.js';
+import { engineModel } from '../src/analytic/model.js';
 
 const rel = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
 const h100 = loadGpu('h100-sxm');

@@ -8,7 +8,7 @@
  *     TP2/4/8, BLOOM-176B TP8): prompt_time = one prefill step of batch_size × prompt_size,
  *     token_time = one decode step of batch_size requests at context prompt_size + token_size/2.
  *     Splitwise measured a 2023 vLLM without CUDA graphs: the 'eager execution' variants add the
- *     per-kernel host launch floor (engine/context.ts `launchUs`, derived from AIConfigurator's
+ *     per-kernel host launch floor (analytic/context.ts `launchUs`, derived from AIConfigurator's
  *     eager vs graph all-reduce microbenchmarks, not from these sweeps) and eager all-reduce.
  * MAPE thresholds are set from the measured values with a small margin; the values are printed.
  */
@@ -18,10 +18,10 @@ import { parse } from 'csv-parse/sync';
 import { haveShared, sharedPath } from './support/shared.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
-import { engineModel, type EngineModel } from '../src/engine/model.js';
-import { gemmOpUs } from '../src/engine/step.js';
-import { engineMemory } from '../src/engine/memory.js';
-import type { EngineOptions } from '../src/engine/context.js';
+import { engineModel, type EngineModel } from '../src/analytic/model.js';
+import { gemmOpUs } from '../src/analytic/step.js';
+import { engineMemory } from '../src/analytic/memory.js';
+import type { EngineOptions } from '../src/analytic/context.js';
 
 const mape = (e: number[]): number => e.reduce((s, x) => s + Math.abs(x), 0) / e.length;
 const bias = (e: number[]): number => e.reduce((s, x) => s + x, 0) / e.length;

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ServingSimulator, type StepView } from '../src/simulate/engine.js';
+import { ServingSimulator, type StepView } from '../src/simulate/simulator.js';
 import type { Workload, WorkloadRequest } from '../src/simulate/workload.js';
 import type { StepTimeModel } from '../src/predict/model.js';
 import { makeRng } from '../src/util/rng.js';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ServingSimulator } from '../src/simulate/engine.js';
+import { ServingSimulator } from '../src/simulate/simulator.js';
 import type { Workload, WorkloadRequest } from '../src/simulate/workload.js';
 import type { StepTimeModel } from '../src/predict/model.js';
 import { makeRng } from '../src/util/rng.js';

@@ -1,6 +1,6 @@
 /**
  * One scheduler (issue 16): the serving simulator (src/simulate), the request-log replay
- * (src/reconstruct/request-log) and the serving estimate's replay (src/engine/serving-replay.ts),
+ * (src/reconstruct/request-log) and the serving estimate's replay (src/analytic/serving-replay.ts),
  * all three on the scheduler core (src/scheduler/core.ts), give IDENTICAL schedules — the same batch composition at every step — on the same arrivals and
  * limits. Arrivals: a closed loop of n identical requests, all issued at time 0 and each replaced
  * the moment it finishes (the serving estimate's arrival process, which needs no clock agreement);
@@ -8,12 +8,12 @@
  * (src/scheduler/schedule-log.ts) and compared in canonical form (`scheduleToSteps`).
  */
 import { describe, expect, it } from 'vitest';
-import { ServingSimulator, type StepView } from '../src/simulate/engine.js';
+import { ServingSimulator, type StepView } from '../src/simulate/simulator.js';
 import type { Workload } from '../src/simulate/workload.js';
 import type { StepTimeModel } from '../src/predict/model.js';
 import { simulateRequestLog, type LoggedRequest } from '../src/reconstruct/request-log/simulate.js';
-import { replay } from '../src/engine/serving-replay.js';
-import { compileEngine } from '../src/engine/context.js';
+import { replay } from '../src/analytic/serving-replay.js';
+import { compileEngine } from '../src/analytic/context.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
 import { scheduleToSteps, type ScheduleLog, type ScheduleRequest, type ScheduleStep, type StepEntry } from '../src/scheduler/schedule-log.js';

@@ -5,11 +5,11 @@ import { describe, it, expect } from 'vitest';
 import { loadArchitecture } from '../src/model/load.js';
 import { parseArchitecture } from '../src/model/arch.js';
 import { loadGpu } from '../src/hardware/gpu.js';
-import { compileEngine } from '../src/engine/context.js';
-import { vllmDefaultLimits } from '../src/engine/vllm-defaults.js';
-import { benchServe, benchServeDeployment, burstTtftS } from '../src/engine/bench-serve.js';
-import { NO_HOST_COSTS, DEFAULT_HOST_COSTS } from '../src/engine/host-costs.js';
-import { readScenarios, predictScenarios } from '../src/engine/scenarios.js';
+import { compileEngine } from '../src/analytic/context.js';
+import { vllmDefaultLimits } from '../src/analytic/vllm-defaults.js';
+import { benchServe, benchServeDeployment, burstTtftS } from '../src/analytic/bench-serve.js';
+import { NO_HOST_COSTS, DEFAULT_HOST_COSTS } from '../src/analytic/host-costs.js';
+import { readScenarios, predictScenarios } from '../src/analytic/scenarios.js';
 import { runServingSuite, SERVING_THRESHOLDS, servingFailures } from '../src/validate/serving.js';
 
 const h100 = loadGpu('h100-sxm');

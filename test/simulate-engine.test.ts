@@ -7,7 +7,7 @@
  * limits, without looking at the simulator's internals.
  */
 import { describe, it, expect } from 'vitest';
-import { ServingSimulator, type EngineLimits, type StepView } from '../src/simulate/engine.js';
+import { ServingSimulator, type EngineLimits, type StepView } from '../src/simulate/simulator.js';
 import type { Workload, WorkloadRequest } from '../src/simulate/workload.js';
 import { buildWorkload, parseInlineSpec } from '../src/simulate/workload.js';
 import { simulate } from '../src/simulate/run.js';

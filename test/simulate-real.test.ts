@@ -35,7 +35,7 @@ import { reconstructRequestLog } from '../src/reconstruct/request-log/read.js';
 import { fitDataset, experimentFrom, buildFitFile, fitProvenance } from '../src/fit/api.js';
 import { DEFAULT_BASIS } from '../src/basis/registry.js';
 import { fittedModel, type StepTimeModel } from '../src/predict/model.js';
-import { engineModel } from '../src/engine/model.js';
+import { engineModel } from '../src/analytic/model.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { loadGpu } from '../src/hardware/gpu.js';
 import { buildWorkload } from '../src/simulate/workload.js';

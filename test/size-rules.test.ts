@@ -19,7 +19,7 @@ const MAX_FUNCTION_LINES = 80;
 
 /** `file` (file size) or `file:function` (function size), paths relative to src/. */
 const ALLOWED: Readonly<Record<string, string>> = {
-  // scheduler migration (scheduler/, simulate/, reconstruct/request-log, vllm-otlp replay/generate, engine/serving.ts, cli/simulate.ts)
+  // scheduler migration (scheduler/, simulate/, reconstruct/request-log, vllm-otlp replay/generate, analytic/serving.ts, cli/simulate.ts)
   'reconstruct/request-log/read.ts:reconstructRequestLog': 'scheduler migration',
   // format registry (reconstruct readers and writers, cli/reconstruct.ts)
   'reconstruct/sweep/read.ts:reconstructSweep': 'format registry',

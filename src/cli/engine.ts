@@ -1,7 +1,7 @@
 /**
  * `stepfit engine step|serve|search|memory|calibrate|check` — the analytical engine from the command line.
  * One file per subcommand under cli/engine/: parse options into typed objects (cli/engine/options.ts) →
- * resolve the context once (model/context.ts) → call src/engine → print a table (or `--json`) / write files atomically.
+ * resolve the context once (model/context.ts) → call src/analytic → print a table (or `--json`) / write files atomically.
  */
 import { Command } from '@commander-js/extra-typings';
 import type { CliIO } from './io.js';

@@ -42,7 +42,9 @@ export function predictCommand(io: CliIO) {
       const check = new ExtrapolationCheck(loaded.fit, ref);
       const stats = newStats();
       await withAtomicWriter(o.out, async (w) => {
-        const chunks = grid ? predictGridCsv(grid, pr, stats, check, o.experiment ?? 'grid') : predictStepsCsv(readSteps(o.steps!, skipped.readOptions()), pr, stats, check, provenanceOf(loaded.fit, ref));
+        const chunks = grid
+          ? predictGridCsv(grid, pr, stats, check, o.experiment ?? 'grid')
+          : predictStepsCsv(readSteps(o.steps!, skipped.readOptions()), pr, stats, check, provenanceOf(loaded.fit, ref));
         for await (const c of chunks) await w.write(c);
       });
       const summary = skipped.summary();

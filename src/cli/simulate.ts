@@ -15,7 +15,7 @@ import { AtomicWriter, writeFilesAtomic } from '../io/atomic.js';
 import { stepToJson } from '../steps/step.js';
 import { resolveWorkloadArg, buildWorkload } from '../simulate/workload.js';
 import { buildStepModel, type StepModelChoice } from '../simulate/models.js';
-import { ServingSimulator } from '../simulate/engine.js';
+import { ServingSimulator } from '../simulate/simulator.js';
 import { LogHistogram, METRICS_CSV_HEADER, metricsCsvRow } from '../simulate/metrics.js';
 import { resolveLimits, outcome } from '../simulate/run.js';
 import { OtlpTraceEmitter, TraceFileWriter, expConfigYaml } from '../reconstruct/vllm-otlp/emit.js';

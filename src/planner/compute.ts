@@ -6,8 +6,8 @@
  */
 import { loadArchitecture } from '../model/load.js';
 import { loadGpu, type GpuSpec } from '../hardware/gpu.js';
-import { serveMetrics, type ServeResult } from '../engine/serving.js';
-import { costMetrics, type CostResult } from '../engine/cost.js';
+import { serveMetrics, type ServeResult } from '../analytic/serving.js';
+import { costMetrics, type CostResult } from '../analytic/cost.js';
 import { engineOptionsOf, workloadOfState, costOfState, type PlannerState } from './state.js';
 
 /** Exactly the object `stepfit engine serve --json` prints. */

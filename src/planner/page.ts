@@ -5,7 +5,7 @@
  * memory, the batch limit, plots and the comparison. State lives in the URL fragment.
  */
 import { mount } from './shims/fs.js';
-import { loadEfficiency } from '../engine/efficiency.js';
+import { loadEfficiency } from '../analytic/efficiency.js';
 import { knownGpuIds } from '../hardware/gpu.js';
 import { knownModelIds } from '../model/load.js';
 import { $, esc, fieldHtml, formGroups, readForm, showConditional, writeForm } from './form.js';

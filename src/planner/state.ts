@@ -3,9 +3,9 @@
  * engine's inputs and onto the equivalent `stepfit engine serve` command line. Defaults are the
  * CLI's defaults (src/cli/engine.ts), so a page left at its defaults and the CLI agree.
  */
-import type { EngineOptions, KvDtype } from '../engine/context.js';
-import type { Workload } from '../engine/serving.js';
-import type { CostOptions } from '../engine/cost.js';
+import type { EngineOptions, KvDtype } from '../analytic/context.js';
+import type { Workload } from '../analytic/serving.js';
+import type { CostOptions } from '../analytic/cost.js';
 import type { Dtype } from '../model/arch.js';
 
 export const WEIGHT_DTYPES = ['', 'bf16', 'fp16', 'fp8', 'int8', 'int4', 'fp4'] as const;

@@ -11,7 +11,7 @@ import { getBasis } from '../basis/registry.js';
 import type { LoadedFit } from '../predict/load.js';
 import { makePredictor, type Predictor } from '../predict/predict.js';
 import { NormalAccumulator, type FitExperiment } from '../fit/api.js';
-import { engineModel } from '../engine/model.js';
+import { engineModel } from '../analytic/model.js';
 import { makeRng, type Rng } from '../util/rng.js';
 import { ErrorStats } from './error-stats.js';
 import { PHASES, experimentSteps, kvContext, phaseOf, stepTokens } from './steps.js';

@@ -16,8 +16,8 @@
 import type { Architecture } from '../model/arch.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import { InputError } from '../io/errors.js';
-import { compileEngine } from '../engine/context.js';
-import { kvCacheBlocks, kvCacheBudget } from '../engine/memory.js';
+import { compileEngine } from '../analytic/context.js';
+import { kvCacheBlocks, kvCacheBudget } from '../analytic/memory.js';
 
 /** ⌈tokens / blockSize⌉ */
 export const blocksFor = (tokens: number, blockSize: number): number => Math.ceil(tokens / blockSize);
@@ -151,7 +151,7 @@ export class BlockPool {
 
 /**
  * Blocks vLLM would give the KV cache (num_gpu_blocks): the engine's one KV-capacity formula
- * (`kvCacheBlocks` in src/engine/memory.ts, whose doc comment has the formula and its calibration):
+ * (`kvCacheBlocks` in src/analytic/memory.ts, whose doc comment has the formula and its calibration):
  *   ⌊(capacity · util − weights − activations(maxNumBatchedTokens, maxNumSeqs) − reserved) / (blockSize · KV bytes per token)⌋
  * `reserveGB` replaces activations + reserved with a fixed figure. `ep` > TP spreads the routed
  * experts over data-parallel replicas (vLLM --enable-expert-parallel, EP = TP·DP).

@@ -6,7 +6,7 @@
  *   queue = s − a,  TTFT = f − a,  E2E = e − a,
  *   TPOT = (e − f) / (n − 1)   (n ≥ 2; also the request's mean inter-token latency, ITL mean).
  */
-import type { RequestResult } from './engine.js';
+import type { RequestResult } from './simulator.js';
 
 export interface RequestMetrics {
   readonly id: string;

@@ -8,8 +8,8 @@ import type { StepTimeModel } from '../predict/model.js';
 import { fittedModel } from '../predict/model.js';
 import { readFitFile } from '../fit/fitfile.js';
 import { resolveFitRef } from '../io/fit-ref.js';
-import { engineModel } from '../engine/model.js';
-import type { EngineOptions } from '../engine/context.js';
+import { engineModel } from '../analytic/model.js';
+import type { EngineOptions } from '../analytic/context.js';
 import { rooflineConsts } from '../basis/roofline.js';
 import { syntheticTruthUs } from '../basis/synthetic.js';
 

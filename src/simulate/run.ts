@@ -6,7 +6,7 @@ import type { Architecture } from '../model/arch.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import type { StepTimeModel } from '../predict/model.js';
 import type { Workload } from './workload.js';
-import { ServingSimulator, type EngineLimits, type SimOptions, type StepView } from './engine.js';
+import { ServingSimulator, type EngineLimits, type SimOptions, type StepView } from './simulator.js';
 import { gpuBlocksFromMemory } from '../scheduler/kv.js';
 import { LogHistogram, requestMetrics, summarize, type RequestMetrics } from './metrics.js';
 

@@ -1,5 +1,5 @@
 /**
- * Types of the serving simulator (src/simulate/engine.ts): engine limits, options, the per-step
+ * Types of the serving simulator (src/simulate/simulator.ts): engine limits, options, the per-step
  * view and the per-request outcome.
  */
 import type { Step } from '../steps/step.js';

@@ -6,7 +6,7 @@
  * (computed_before + scheduled ≥ prompt + outputs so far), at the step's end time.
  */
 import type { ScheduleRequest } from '../scheduler/schedule-log.js';
-import type { RequestResult, StepView } from './engine.js';
+import type { RequestResult, StepView } from './simulator.js';
 import type { SpanRequest } from '../reconstruct/vllm-request-spans/emit.js';
 import type { BenchRequest } from '../reconstruct/vllm-bench/emit.js';
 

@@ -102,7 +102,7 @@ export function stepToJson(s: Step): string {
 /**
  * A step-time model: anything that maps a step to predicted µs for one (model, GPU, TP) context.
  * Implemented by fitted coefficients (predict/model.ts) and by the analytical engine
- * (engine/model.ts); used by predict, report, export and the simulator.
+ * (analytic/model.ts); used by predict, report, export and the simulator.
  */
 export interface StepTimeModel {
   readonly name: string;

@@ -12,8 +12,8 @@ import type { FitFile } from '../fit/fitfile.js';
 import type { BasisContext } from '../basis/types.js';
 import type { Step } from '../steps/step.js';
 import { fittedModel } from '../predict/model.js';
-import { compileEngine, type EngineOptions } from '../engine/context.js';
-import { engineStepBreakdown } from '../engine/step.js';
+import { compileEngine, type EngineOptions } from '../analytic/context.js';
+import { engineStepBreakdown } from '../analytic/step.js';
 
 export interface CheckPoint {
   readonly kind: 'decode' | 'prefill' | 'mixed';

@@ -1,5 +1,5 @@
 /**
- * `stepfit validate --suite serving`: the closed-loop serving model (engine/bench-serve.ts) against
+ * `stepfit validate --suite serving`: the closed-loop serving model (analytic/bench-serve.ts) against
  * the real vLLM deployments on H100 (validate/silicon.ts). Reports TTFT and TPOT MAPE / median APE /
  * bias overall and per model, dtype, TP and concurrency band, for:
  *   - leave-one-model-out: the host-cost terms (α₀ = apiOverheadUs, stepHostUs) are fitted on the rows
@@ -14,9 +14,9 @@
  */
 import { loadArchitecture } from '../model/load.js';
 import { loadGpu } from '../hardware/gpu.js';
-import { compileEngine, type Engine } from '../engine/context.js';
-import { benchServeDeployment, type BenchProtocol } from '../engine/bench-serve.js';
-import { NO_HOST_COSTS, type HostCosts } from '../engine/host-costs.js';
+import { compileEngine, type Engine } from '../analytic/context.js';
+import { benchServeDeployment, type BenchProtocol } from '../analytic/bench-serve.js';
+import { NO_HOST_COSTS, type HostCosts } from '../analytic/host-costs.js';
 import * as aq from 'arquero';
 import { loadSiliconScenarios, type ServingScenario } from './silicon.js';
 
@@ -233,7 +233,7 @@ export function runServingSuite(dataRoot: string): ServingSuiteResult {
     ablation,
     notes: [
       `${load.skipped.disagg} disaggregated rows are not scenarios of this model; ${notFitting} rows do not fit in memory per the engine`,
-      "vLLM limits: the GPU's vLLM defaults (engine/vllm-defaults.ts) for every row (the rows do not record their limits)",
+      "vLLM limits: the GPU's vLLM defaults (analytic/vllm-defaults.ts) for every row (the rows do not record their limits)",
       'protocol: vllm bench serve, 1000 prompts, all clients start at t = 0, fixed ISL/OSL (docs/serving.md)',
     ],
   };

@@ -1,8 +1,8 @@
 /** `stepfit engine calibrate`: efficiency curves of a GPU from per-operator microbenchmarks. */
 import path from 'node:path';
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
-import { calibrate } from '../../engine/calibrate.js';
-import { efficiencyFilePath } from '../../engine/efficiency.js';
+import { calibrate } from '../../analytic/calibrate.js';
+import { efficiencyFilePath } from '../../analytic/efficiency.js';
 import { loadGpu } from '../../hardware/gpu.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { PACKAGE_ROOT } from '../../io/paths.js';

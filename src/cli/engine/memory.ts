@@ -1,8 +1,8 @@
 /** `stepfit engine memory`: per-GPU memory, max concurrent tokens and sequences. */
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { z } from 'zod';
-import { engineMemory, type MemoryOptions } from '../../engine/memory.js';
-import { engineModel } from '../../engine/model.js';
+import { engineMemory, type MemoryOptions } from '../../analytic/memory.js';
+import { engineModel } from '../../analytic/model.js';
 import { InputError, UsageError } from '../../io/errors.js';
 import { resolveDeployment } from '../../model/context.js';
 import { type CliIO, floatOption, intOption } from '../io.js';

@@ -7,10 +7,10 @@
  */
 import { type CommandUnknownOpts, Option } from '@commander-js/extra-typings';
 import { z } from 'zod';
-import type { EngineOptions } from '../../engine/context.js';
-import type { CostOptions } from '../../engine/cost.js';
-import type { Workload } from '../../engine/serving.js';
-import { vllmDefaultLimits } from '../../engine/vllm-defaults.js';
+import type { EngineOptions } from '../../analytic/context.js';
+import type { CostOptions } from '../../analytic/cost.js';
+import type { Workload } from '../../analytic/serving.js';
+import { vllmDefaultLimits } from '../../analytic/vllm-defaults.js';
 import type { GpuSpec } from '../../hardware/gpu.js';
 import { UsageError } from '../../io/errors.js';
 import type { ContextSpec } from '../../model/context.js';
@@ -156,7 +156,7 @@ export function lengthsOf(o: WorkloadFlags): { input: number; output: number } {
   return { input: o.input, output: o.output };
 }
 
-/** The workload, with vLLM's default limits for the GPU where the user gave none (engine/vllm-defaults.ts). */
+/** The workload, with vLLM's default limits for the GPU where the user gave none (analytic/vllm-defaults.ts). */
 export function workloadOf(o: WorkloadFlags, gpu: GpuSpec): Workload {
   const { input, output } = lengthsOf(o);
   const d = vllmDefaultLimits(gpu);

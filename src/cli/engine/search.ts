@@ -1,7 +1,7 @@
 /** `stepfit engine search`: TP/PP/EP/DP layouts of N GPUs that meet latency targets at the best throughput per GPU. */
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { z } from 'zod';
-import { searchParallelism } from '../../engine/search.js';
+import { searchParallelism } from '../../analytic/search.js';
 import { resolveDeployment } from '../../model/context.js';
 import { type CliIO, floatOption, intOption } from '../io.js';
 import { f1, f2, table } from './format.js';

@@ -4,13 +4,13 @@
  */
 import { Command, type CommandUnknownOpts, Option } from '@commander-js/extra-typings';
 import { z } from 'zod';
-import { BENCH_DEFAULT_NUM_PROMPTS, type BenchDeploymentResult, benchServeDeployment } from '../../engine/bench-serve.js';
-import { compileEngine } from '../../engine/context.js';
-import { costMetrics } from '../../engine/cost.js';
-import { DEFAULT_HOST_COSTS, type HostCosts } from '../../engine/host-costs.js';
-import { engineMemory } from '../../engine/memory.js';
-import { predictScenarios, readScenarios } from '../../engine/scenarios.js';
-import { serveMetrics } from '../../engine/serving.js';
+import { BENCH_DEFAULT_NUM_PROMPTS, type BenchDeploymentResult, benchServeDeployment } from '../../analytic/bench-serve.js';
+import { compileEngine } from '../../analytic/context.js';
+import { costMetrics } from '../../analytic/cost.js';
+import { DEFAULT_HOST_COSTS, type HostCosts } from '../../analytic/host-costs.js';
+import { engineMemory } from '../../analytic/memory.js';
+import { predictScenarios, readScenarios } from '../../analytic/scenarios.js';
+import { serveMetrics } from '../../analytic/serving.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { UsageError } from '../../io/errors.js';
 import { type DeploymentContext, resolveDeployment } from '../../model/context.js';

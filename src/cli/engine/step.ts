@@ -1,9 +1,9 @@
 /** `stepfit engine step`: one step (or every step of a file) from first principles, with a per-operator breakdown. */
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { z } from 'zod';
-import { bubbleFraction } from '../../engine/collectives.js';
-import { engineMemory } from '../../engine/memory.js';
-import { type EngineModel, engineModel } from '../../engine/model.js';
+import { bubbleFraction } from '../../analytic/collectives.js';
+import { engineMemory } from '../../analytic/memory.js';
+import { type EngineModel, engineModel } from '../../analytic/model.js';
 import { withAtomicWriter } from '../../io/atomic.js';
 import { InputError, UsageError } from '../../io/errors.js';
 import { resolveDeployment } from '../../model/context.js';

@@ -1,6 +1,6 @@
 /**
  * Engine context: architecture + GPU + parallelism + dtypes + efficiency tables, validated once
- * and turned into per-GPU operator shapes. Everything per-step (engine/step.ts) reads these.
+ * and turned into per-GPU operator shapes. Everything per-step (analytic/step.ts) reads these.
  *
  * Parallelism (documented simplifications):
  * - TP shards attention heads (KV heads replicated when kvH < TP: each GPU holds ⌈kvH/TP⌉) and

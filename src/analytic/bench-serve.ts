@@ -231,7 +231,7 @@ export interface BenchDeployment {
   readonly osl: number;
   /** Total client concurrency across the deployment (spread evenly over DP ranks). */
   readonly concurrency: number;
-  /** vLLM limits (undefined = vLLM's defaults for the GPU, engine/vllm-defaults.ts). */
+  /** vLLM limits (undefined = vLLM's defaults for the GPU, analytic/vllm-defaults.ts). */
   readonly maxNumBatchedTokens?: number;
   readonly maxNumSeqs?: number;
   readonly gpuMemUtil?: number;

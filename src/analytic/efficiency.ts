@@ -121,7 +121,7 @@ export function saturatingCurve(effMax: number, t0Us: number, peakPerUs: number,
  * - elementwise memory: effMax 0.70, t₀ 3 µs (compute effMax 0.5, rarely binds);
  * - all-reduce (no calibrated curve for the group): per-call latency 6 µs (CUDA graph) / 20 µs
  *   (eager, NCCL) + 0.7 µs per hop (ring 2(p−1) hops, tree 2⌈log₂p⌉) + traffic (ring 2(p−1)/p·S,
- *   tree 2·S) at 0.70 of the per-direction link bandwidth (engine/step.ts `allReduceCallUs`).
+ *   tree 2·S) at 0.70 of the per-direction link bandwidth (analytic/step.ts `allReduceCallUs`).
  * The numbers are typical of published microbenchmarks (cuBLAS ~70% of peak on large BF16 GEMMs,
  * ~80% of HBM bandwidth on streaming kernels, flash attention ~50% of peak), not fitted to any table here.
  */
@@ -179,7 +179,7 @@ export function defaultTables(gpu: GpuSpec): EfficiencyTables {
       'attn_decode.fp8kv': mk(DEFAULTS.attention, 'attn_decode.fp8kv'),
       elementwise: mk(DEFAULTS.elementwise, 'elementwise'),
     },
-    // no measured curves: all-reduce uses the formula (engine/step.ts `allReduceCallUs`)
+    // no measured curves: all-reduce uses the formula (analytic/step.ts `allReduceCallUs`)
     allreduce: { graph: {}, eager: {}, nccl: {} },
     calibrated: [],
   };

@@ -1,6 +1,6 @@
 /**
  * Step time without fitted numbers: the sum over the step's operators of their roofline bound
- * with size-dependent efficiencies (engine/roofline.ts), plus collectives and pipeline sends.
+ * with size-dependent efficiencies (analytic/roofline.ts), plus collectives and pipeline sends.
  *
  * Per layer, on one GPU (T = prefill tokens + decode requests of the step, all TP ranks see all T):
  * - `norm`     2 fused add+RMSNorm kernels, bytes 4·T·d·2 each (read x, residual; write both)
@@ -24,7 +24,7 @@
  * Per step: `embed`, `final_norm`, `lm_head` (m = sequences sampling: decodes + final prefill
  * chunks), `logits_gather`, `sampler`; `pp_p2p` (PP−1 sends of hidden+residual 2·T·d·2 bytes);
  * `overhead` (stepOverheadUs + L·layerOverheadUs).
- * Each GEMM/elementwise/attention op: t = max(F/(P·eff_c(F)), B/(BW·eff_m(B))) (engine/roofline.ts);
+ * Each GEMM/elementwise/attention op: t = max(F/(P·eff_c(F)), B/(BW·eff_m(B))) (analytic/roofline.ts);
  * in eager execution (no CUDA graphs) each kernel lasts at least the host launch time:
  * t = max(t_roofline, launchUs) per call (collectives use the eager all-reduce tables instead).
  */

@@ -3,7 +3,7 @@
  *
  * Model of one measured row i (ideal times tc₀ = F/P, tm₀ = B/BW in µs):
  *   t̂_i = max( tc₀_i / eff_c(F_i), tm₀_i / eff_m(B_i) )
- * with log eff piecewise linear in log size (engine/efficiency.ts `curveEff`). The fit minimises
+ * with log eff piecewise linear in log size (analytic/efficiency.ts `curveEff`). The fit minimises
  * Σ (log t̂_i − log t_i)² (≈ squared relative error) + a smoothness penalty on second differences
  * of the knot values, by alternating: assign each row to the bound that binds under the current
  * curves, fit each curve by linear least squares to its rows' achieved efficiencies

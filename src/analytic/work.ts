@@ -1,6 +1,6 @@
 /**
- * Work (FLOPs and bytes) of the attention kernels, shared by the step model (engine/step.ts) and
- * the calibration (engine/calibrate.ts) so that calibrated curves and predictions use the same
+ * Work (FLOPs and bytes) of the attention kernels, shared by the step model (analytic/step.ts) and
+ * the calibration (analytic/calibrate.ts) so that calibrated curves and predictions use the same
  * size measure.
  */
 

@@ -1,6 +1,6 @@
 /**
  * Scenario batches for `stepfit engine serve --scenarios S.csv --out P.csv`: many deployments
- * predicted in one process with the closed-loop benchmark model (engine/bench-serve.ts).
+ * predicted in one process with the closed-loop benchmark model (analytic/bench-serve.ts).
  *
  * Input columns (header row; names as below, any order; extra columns are carried through):
  *   model, gpu                      configs id or path (resolved relative to the CSV's folder when a path)
