@@ -149,36 +149,40 @@ const quantile = (xs: number[], q: number): number => {
 };
 
 export async function reconstructRequestLog(o: RequestLogOptions): Promise<RequestLogOutput> {
+  const { file, meta, lim } = resolveLog(o);
+  const experiment = o.experiment ?? defaultExperiment(file);
+  const sum = emptySummary('request-log', o.input);
+  const reqs = await readLogged(file, o.skipBad === true, sum);
+  const sim = simulateRequestLog(reqs, lim);
+  const dp = lim.dataParallel ?? 1;
+  const expOf = (engine: number): string => (dp > 1 ? `${experiment}-dp${engine}` : experiment);
+  const steps: Step[] = sim.steps.map((s) => ({ experiment: expOf(s.engine), step: s.step, prefill: s.prefill, decode: s.decode }));
+  const targets: RequestTarget[] = [];
+  for (const r of sim.requests) {
+    if (r.prefillSteps.length > 0 && r.prefillUs > 0) targets.push({ experiment: expOf(r.engine), request: r.id, kind: 'prefill', steps: r.prefillSteps, durationUs: r.prefillUs });
+    if (r.decodeSteps.length > 0 && r.decodeUs > 0) targets.push({ experiment: expOf(r.engine), request: r.id, kind: 'decode', steps: r.decodeSteps, durationUs: r.decodeUs });
+  }
+  sum.experiments = dp > 1 ? Array.from({ length: dp }, (_, e) => expOf(e)) : [experiment];
+  sum.steps = steps.length;
+  sum.stepsInferred = steps.length;
+  sum.durationSource = 'none (steps are implied by a scheduler replay; timings are request-level targets)';
+  sum.requests = reqs.length;
+  sum.targets = targets.length;
+  sum.timeCoveredS = Math.max(...reqs.map((r) => r.lastToken)) - Math.min(...reqs.map((r) => r.queued));
+  sum.detail = replayDetail(sim, lim);
+  sum.notes.push(...replayNotes(o, meta, lim));
+  return { summary: sum, steps, targets, sim };
+}
+
+/** The log file, its meta.json and the engine limits (options first, then meta.json, then vLLM's defaults). */
+function resolveLog(o: RequestLogOptions): { file: string; meta: Meta; lim: EngineLimits } {
   if (!fs.existsSync(o.input)) throw new InputError(`${o.input}: requests.jsonl file or directory not found`);
   const file = fs.statSync(o.input).isDirectory() ? path.join(o.input, 'requests.jsonl') : o.input;
   if (!fs.existsSync(file)) throw new InputError(`${o.input}: directory has no requests.jsonl`);
   const metaFile = path.join(path.dirname(file), 'meta.json');
   const meta = fs.existsSync(metaFile) ? readMeta(metaFile) : {};
   const B = o.maxNumBatchedTokens ?? meta.maxNumBatchedTokens;
-  const S = o.maxNumSeqs ?? meta.maxNumSeqs;
-  const dp = o.dataParallel ?? meta.dataParallel ?? 1;
   if (B === undefined) throw new InputError(`${file}: max_num_batched_tokens unknown: give --max-num-batched-tokens or a meta.json with engine_kwargs.max_num_batched_tokens`);
-  const experiment = o.experiment ?? defaultExperiment(file);
-  const sum = emptySummary('request-log', o.input);
-
-  const reqs: LoggedRequest[] = [];
-  const ids = new Set<string>();
-  for await (const { text, lineNo } of readLines(file)) {
-    sum.records++;
-    let r = parseLoggedRequest(text, lineNo);
-    if (typeof r !== 'string' && ids.has(r.id)) r = `request ${r.id}: duplicate request_id`;
-    if (typeof r === 'string') {
-      const msg = `${file}:${lineNo}: ${r}`;
-      if (!o.skipBad) throw new InputError(msg);
-      sum.bad.count++;
-      if (sum.bad.examples.length < 20) sum.bad.examples.push(msg);
-      continue;
-    }
-    ids.add(r.id);
-    reqs.push(r);
-  }
-  if (reqs.length === 0) throw new InputError(`${file}: no usable requests`);
-  const lag = o.outputLagSteps ?? meta.outputLagSteps ?? 1;
   const blocks = o.numGpuBlocks ?? meta.numGpuBlocks;
   const kv: KvLimits | undefined =
     blocks !== undefined
@@ -190,84 +194,105 @@ export async function reconstructRequestLog(o: RequestLogOptions): Promise<Reque
           ...(meta.watermark !== undefined ? { watermark: meta.watermark } : {}),
         }
       : undefined;
-  const lim: EngineLimits = { maxNumBatchedTokens: B, maxNumSeqs: S ?? 256, dataParallel: dp, outputLagSteps: lag, ...(kv ? { kv } : {}) };
-  const sim = simulateRequestLog(reqs, lim);
+  const lim: EngineLimits = {
+    maxNumBatchedTokens: B,
+    maxNumSeqs: o.maxNumSeqs ?? meta.maxNumSeqs ?? 256,
+    dataParallel: o.dataParallel ?? meta.dataParallel ?? 1,
+    outputLagSteps: o.outputLagSteps ?? meta.outputLagSteps ?? 1,
+    ...(kv ? { kv } : {}),
+  };
+  return { file, meta, lim };
+}
 
-  const expOf = (engine: number): string => (dp > 1 ? `${experiment}-dp${engine}` : experiment);
-  const steps: Step[] = sim.steps.map((s) => ({ experiment: expOf(s.engine), step: s.step, prefill: s.prefill, decode: s.decode }));
-  const targets: RequestTarget[] = [];
-  for (const r of sim.requests) {
-    if (r.prefillSteps.length > 0 && r.prefillUs > 0) targets.push({ experiment: expOf(r.engine), request: r.id, kind: 'prefill', steps: r.prefillSteps, durationUs: r.prefillUs });
-    if (r.decodeSteps.length > 0 && r.decodeUs > 0) targets.push({ experiment: expOf(r.engine), request: r.id, kind: 'decode', steps: r.decodeSteps, durationUs: r.decodeUs });
+/** The logged requests (unique ids); bad lines stop the read, or with skipBad are counted in the summary. */
+async function readLogged(file: string, skipBad: boolean, sum: ReturnType<typeof emptySummary>): Promise<LoggedRequest[]> {
+  const reqs: LoggedRequest[] = [];
+  const ids = new Set<string>();
+  for await (const { text, lineNo } of readLines(file)) {
+    sum.records++;
+    let r = parseLoggedRequest(text, lineNo);
+    if (typeof r !== 'string' && ids.has(r.id)) r = `request ${r.id}: duplicate request_id`;
+    if (typeof r === 'string') {
+      const msg = `${file}:${lineNo}: ${r}`;
+      if (!skipBad) throw new InputError(msg);
+      sum.bad.count++;
+      if (sum.bad.examples.length < 20) sum.bad.examples.push(msg);
+      continue;
+    }
+    ids.add(r.id);
+    reqs.push(r);
   }
+  if (reqs.length === 0) throw new InputError(`${file}: no usable requests`);
+  return reqs;
+}
 
-  sum.experiments = dp > 1 ? Array.from({ length: dp }, (_, e) => expOf(e)) : [experiment];
-  sum.steps = steps.length;
-  sum.stepsInferred = steps.length;
-  sum.durationSource = 'none (steps are implied by a scheduler replay; timings are request-level targets)';
-  sum.requests = reqs.length;
-  sum.targets = targets.length;
-  const t0 = Math.min(...reqs.map((r) => r.queued));
-  const t1 = Math.max(...reqs.map((r) => r.lastToken));
-  sum.timeCoveredS = t1 - t0;
+const ms = (us: number): string => `${(us / 1e3).toFixed(1)} ms`;
+type SimRequest = RequestLogOutput['sim']['requests'][number];
+
+/** Residuals of implied (Σ steps) vs logged phase times over the requests where `ok`. */
+function residualLine(rq: readonly SimRequest[], pred: (r: SimRequest) => number, logged: (r: SimRequest) => number, ok: (r: SimRequest) => boolean): string {
+  const xs = rq.filter(ok);
+  const abs = xs.map((r) => Math.abs(pred(r) - logged(r)));
+  const rel = xs.map((r) => Math.abs(pred(r) - logged(r)) / logged(r));
+  const bias = xs.reduce((a, r) => a + pred(r) - logged(r), 0) / Math.max(1, xs.length);
+  return `n ${xs.length}, bias ${ms(bias)}, |res| p50 ${ms(quantile(abs, 0.5))} p90 ${ms(quantile(abs, 0.9))}, relative p50 ${(100 * quantile(rel, 0.5)).toFixed(1)}% p90 ${(100 * quantile(rel, 0.9)).toFixed(1)}%`;
+}
+
+/** The replay clock's residuals at token stamps. */
+function anchorLine(rq: readonly SimRequest[], pick: (r: SimRequest) => number | undefined): string {
+  const xs = rq.map(pick).filter((x): x is number => x !== undefined);
+  const abs = xs.map(Math.abs);
+  return `n ${xs.length}, median ${ms(quantile(xs, 0.5))}, |res| p50 ${ms(quantile(abs, 0.5))} p90 ${ms(quantile(abs, 0.9))} max ${ms(Math.max(0, ...abs))}`;
+}
+
+/** KV lines of the summary: preemptions, KV-delayed admissions, blocks used. */
+function kvDetail(sim: RequestLogOutput['sim']): Record<string, string> {
   const rq = sim.requests;
-  const ms = (us: number): string => `${(us / 1e3).toFixed(1)} ms`;
-  const resid = (pred: (r: (typeof rq)[number]) => number, logged: (r: (typeof rq)[number]) => number, ok: (r: (typeof rq)[number]) => boolean) => {
-    const xs = rq.filter(ok);
-    const abs = xs.map((r) => Math.abs(pred(r) - logged(r)));
-    const rel = xs.map((r) => Math.abs(pred(r) - logged(r)) / logged(r));
-    const bias = xs.reduce((a, r) => a + pred(r) - logged(r), 0) / Math.max(1, xs.length);
-    return `n ${xs.length}, bias ${ms(bias)}, |res| p50 ${ms(quantile(abs, 0.5))} p90 ${ms(quantile(abs, 0.9))}, relative p50 ${(100 * quantile(rel, 0.5)).toFixed(1)}% p90 ${(100 * quantile(rel, 0.9)).toFixed(1)}%`;
+  const delayed = rq.filter((r) => r.admissionDelaySteps > 0).map((r) => r.admissionDelaySteps);
+  return {
+    'KV: preemptions (recompute) in the replay': `${sim.preemptions} (${rq.filter((r) => r.preemptions > 0).length} requests; ${rq.filter((r) => r.preemptionsBeforeFirstToken > 0).length} of them before their first token: targets placed by the clock)`,
+    'KV: admissions delayed by the KV cache (steps)': `${sim.kvDelays}; requests admitted later than logged: ${delayed.length}, delay p50 ${quantile(delayed, 0.5) || 0} p90 ${quantile(delayed, 0.9) || 0} steps`,
+    'KV: blocks used per step': `max ${Math.max(0, ...sim.steps.map((s) => s.kvBlocksUsed ?? 0))} of ${sim.kvBlocksUsable} usable, mean ${(sim.steps.reduce((a, s) => a + (s.kvBlocksUsed ?? 0), 0) / Math.max(1, sim.steps.length)).toFixed(0)}`,
   };
-  const anchor = (pick: (r: (typeof rq)[number]) => number | undefined) => {
-    const xs = rq.map(pick).filter((x): x is number => x !== undefined);
-    const abs = xs.map(Math.abs);
-    return `n ${xs.length}, median ${ms(quantile(xs, 0.5))}, |res| p50 ${ms(quantile(abs, 0.5))} p90 ${ms(quantile(abs, 0.9))} max ${ms(Math.max(0, ...abs))}`;
-  };
+}
+
+/** The summary's detail block: limits, the fitted clock, phase and clock residuals, delays, KV. */
+function replayDetail(sim: RequestLogOutput['sim'], lim: EngineLimits): Record<string, string | number> {
+  const rq = sim.requests;
+  const kv = lim.kv;
   const c = sim.clock;
-  sum.detail = {
-    limits: `max_num_batched_tokens ${B}, max_num_seqs ${lim.maxNumSeqs}, data_parallel ${dp}, ${kv ? `KV ${kv.numGpuBlocks} blocks × ${kv.blockSize} tokens per engine (prefix caching ${(kv.prefixCaching ?? true) ? 'on' : 'off'}, full-sequence admission ${(kv.reserveFullIsl ?? true) ? 'on' : 'off'}, watermark ${kv.watermark ?? 0.01})` : 'KV cache not modelled (no block count)'}`,
+  return {
+    limits: `max_num_batched_tokens ${lim.maxNumBatchedTokens}, max_num_seqs ${lim.maxNumSeqs}, data_parallel ${lim.dataParallel ?? 1}, ${kv ? `KV ${kv.numGpuBlocks} blocks × ${kv.blockSize} tokens per engine (prefix caching ${(kv.prefixCaching ?? true) ? 'on' : 'off'}, full-sequence admission ${(kv.reserveFullIsl ?? true) ? 'on' : 'off'}, watermark ${kv.watermark ?? 0.01})` : 'KV cache not modelled (no block count)'}`,
     'clock model fitted to request times (ms)': `${(c.a * 1e3).toFixed(2)} + ${(c.b * 1e3).toFixed(2)}·kTok_prefill + ${(c.c * 1e3).toFixed(2)}·(decodes/100) + ${(c.d * 1e3).toFixed(2)}·(context/1e5)`,
-    'prefill time (first_token − scheduled): implied Σ steps − logged': resid(
+    'prefill time (first_token − scheduled): implied Σ steps − logged': residualLine(
+      rq,
       (r) => r.prefillPredUs,
       (r) => r.prefillUs,
       (r) => r.prefillUs > 0 && r.prefillSteps.length > 0,
     ),
-    'decode time (last_token − first_token): implied Σ steps − logged': resid(
+    'decode time (last_token − first_token): implied Σ steps − logged': residualLine(
+      rq,
       (r) => r.decodePredUs,
       (r) => r.decodeUs,
       (r) => r.decodeUs > 0 && r.decodeSteps.length > 0,
     ),
-    "first-token clock residual (replay clock at the rule's completion step − logged)": anchor((r) => r.firstTokenResidualUs),
-    'last-token clock residual': anchor((r) => r.lastTokenResidualUs),
+    "first-token clock residual (replay clock at the rule's completion step − logged)": anchorLine(rq, (r) => r.firstTokenResidualUs),
+    'last-token clock residual': anchorLine(rq, (r) => r.lastTokenResidualUs),
     'admissions delayed by max_num_seqs (steps)': sim.seqLimitDelays,
-    ...(kv
-      ? {
-          'KV: preemptions (recompute) in the replay': `${sim.preemptions} (${rq.filter((r) => r.preemptions > 0).length} requests; ${rq.filter((r) => r.preemptionsBeforeFirstToken > 0).length} of them before their first token: targets placed by the clock)`,
-          'KV: admissions delayed by the KV cache (steps)': `${sim.kvDelays}; requests admitted later than logged: ${rq.filter((r) => r.admissionDelaySteps > 0).length}, delay p50 ${
-            quantile(
-              rq.filter((r) => r.admissionDelaySteps > 0).map((r) => r.admissionDelaySteps),
-              0.5,
-            ) || 0
-          } p90 ${
-            quantile(
-              rq.filter((r) => r.admissionDelaySteps > 0).map((r) => r.admissionDelaySteps),
-              0.9,
-            ) || 0
-          } steps`,
-          'KV: blocks used per step': `max ${Math.max(0, ...sim.steps.map((s) => s.kvBlocksUsed ?? 0))} of ${sim.kvBlocksUsable} usable, mean ${(sim.steps.reduce((a, s) => a + (s.kvBlocksUsed ?? 0), 0) / Math.max(1, sim.steps.length)).toFixed(0)}`,
-        }
-      : {}),
+    ...(kv ? kvDetail(sim) : {}),
     'admissions at a step with no budget left': rq.filter((r) => r.admittedAtBudgetZero).length,
   };
-  sum.notes.push(
-    `output lag: ${lag} step(s) between a token's forward pass and its logged timestamp (${o.outputLagSteps !== undefined ? 'from the option' : (meta.asyncSource ?? 'default 1: vLLM ≥ 0.14 schedules asynchronously unless told otherwise')})`,
-  );
-  sum.notes.push(
-    kv
+}
+
+/** Notes: where the output lag came from, what the KV model covers, how DP engines were assigned. */
+function replayNotes(o: RequestLogOptions, meta: Meta, lim: EngineLimits): string[] {
+  const notes = [
+    `output lag: ${lim.outputLagSteps} step(s) between a token's forward pass and its logged timestamp (${o.outputLagSteps !== undefined ? 'from the option' : (meta.asyncSource ?? 'default 1: vLLM ≥ 0.14 schedules asynchronously unless told otherwise')})`,
+    lim.kv
       ? "KV cache modelled (block pool, full-sequence admission, preemption by recompute of the latest-admitted request); requests.jsonl records no preemption, so preemptions and resumes are inferred; prefix-cache hits between requests are not modelled (no token ids), only a resumed request's own cached blocks; targets of a preempted request include the steps it sat out (see simulate.ts)"
       : 'KV cache not modelled (no num_gpu_blocks in meta.json): no preemption, unbounded admission; prefix-cache hits are not modelled',
-  );
-  if (dp > 1) sum.notes.push(`data_parallel_size ${dp}: requests assigned to engines by least in-flight load at queue time (the log does not say which engine served a request)`);
-  return { summary: sum, steps, targets, sim };
+  ];
+  const dp = lim.dataParallel ?? 1;
+  if (dp > 1) notes.push(`data_parallel_size ${dp}: requests assigned to engines by least in-flight load at queue time (the log does not say which engine served a request)`);
+  return notes;
 }

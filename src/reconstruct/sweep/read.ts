@@ -117,9 +117,6 @@ const slug = (s: string): string =>
 
 export async function reconstructSweep(o: SweepOptions): Promise<SweepOutput> {
   const cols = o.columns ?? SPLITWISE_COLUMNS;
-  const unit = TO_US[o.timeUnit ?? 'ms'];
-  const models = o.models ?? SPLITWISE_MODELS;
-  const hw = o.hardware ?? SPLITWISE_HARDWARE;
   if (!fs.existsSync(o.input)) throw new InputError(`${o.input}: sweep CSV not found`);
   const sum = emptySummary('sweep', o.input);
   const exps = new Map<string, SweepExperiment>();
@@ -133,73 +130,14 @@ export async function reconstructSweep(o: SweepOptions): Promise<SweepOutput> {
   const drop = (why: string): void => {
     sum.dropped[why] = (sum.dropped[why] ?? 0) + 1;
   };
-  let header: string[] | undefined;
+  let header = false;
   try {
     for await (const item of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-      const rec = item.record;
-      const line = item.info.lines;
       sum.records++;
-      if (!header) {
-        header = Object.keys(rec);
-        for (const k of SWEEP_KEYS) {
-          const c = cols[k];
-          if (c.startsWith('=') || c === '-') continue;
-          if (!header.includes(c)) throw new InputError(`${o.input}: column '${c}' (for ${k}) not in the header (${header.join(', ')}); map it with --columns ${k}=<column>`);
-        }
-      }
-      const get = (k: SweepKey): string | undefined => {
-        const c = cols[k];
-        if (c === '-') return undefined;
-        return c.startsWith('=') ? c.slice(1) : rec[c];
-      };
-      const num = (k: SweepKey, integer: boolean, min: number): number | undefined | string => {
-        const v = get(k);
-        if (v === undefined || v === '') return undefined;
-        const x = Number(v);
-        if (!Number.isFinite(x) || (integer && !Number.isInteger(x)) || x < min) return `field '${cols[k]}' (${k}): expected ${integer ? 'an integer' : 'a number'} ≥ ${min}, got '${v}'`;
-        return x;
-      };
-      const model = get('model');
-      const hardware = get('hardware');
-      if (!model) {
-        badRow(line, `field '${cols.model}' (model): expected a model name`);
-        continue;
-      }
-      if (!hardware) {
-        badRow(line, `field '${cols.hardware}' (hardware): expected a hardware name`);
-        continue;
-      }
-      const tp = num('tp', true, 1),
-        batch = num('batch', true, 1),
-        prompt = num('prompt', true, 1),
-        tokens = num('tokens', true, 0);
-      const pt = num('prefill_time', false, 0),
-        dt = num('decode_time', false, 0);
-      const err = [tp, batch, prompt, tokens, pt, dt].find((x) => typeof x === 'string') as string | undefined;
-      if (err) {
-        badRow(line, err);
-        continue;
-      }
-      if (tp === undefined || batch === undefined || prompt === undefined) {
-        badRow(line, `fields ${cols.tp}, ${cols.batch} and ${cols.prompt} are required`);
-        continue;
-      }
-      const mm = models[model] ?? { id: model };
-      const hm = hw[hardware] ?? { id: hardware };
-      const id = `${slug(model)}-${slug(hardware)}-tp${tp}`;
-      let e = exps.get(id);
-      if (!e) {
-        e = { id, model: mm.id, gpu: hm.id, tp: tp as number, groups: { source_model: model, source_hardware: hardware, ...(mm.groups ?? {}), ...(hm.groups ?? {}) }, steps: [] };
-        exps.set(id, e);
-      }
-      if (typeof pt === 'number' && pt > 0) {
-        const chunk = { tokens: prompt as number, prior: 0, prompt: prompt as number };
-        e.steps.push({ experiment: id, step: e.steps.length, durationUs: pt * unit, prefill: Array.from({ length: batch as number }, () => chunk), decode: [] });
-      } else if (cols.prefill_time !== '-') drop('prefill time missing or 0');
-      if (typeof dt === 'number' && dt > 0) {
-        const ctx = Math.round((prompt as number) + ((tokens as number | undefined) ?? 0) / 2);
-        e.steps.push({ experiment: id, step: e.steps.length, durationUs: dt * unit, prefill: [], decode: new Array<number>(batch as number).fill(ctx) });
-      } else if (cols.decode_time !== '-') drop('decode time missing or 0');
+      if (!header) header = checkHeader(Object.keys(item.record), cols, o.input);
+      const row = parseRow(item.record, cols);
+      if (typeof row === 'string') badRow(item.info.lines, row);
+      else addRow(exps, row, o, drop);
     }
   } catch (e) {
     if (e instanceof InputError) throw e;
@@ -207,6 +145,92 @@ export async function reconstructSweep(o: SweepOptions): Promise<SweepOutput> {
     throw new InputError(`${o.input}${err.lines ? `:${err.lines}` : ''}: not a valid CSV (${err.message})`);
   }
   const experiments = [...exps.values()].sort((a, b) => a.id.localeCompare(b.id));
+  finishSummary(sum, experiments, o);
+  return { summary: sum, experiments };
+}
+
+/** Every mapped column (not a constant `=value` or absent `-`) is in the CSV header. */
+function checkHeader(header: readonly string[], cols: ColumnMapping, input: string): true {
+  for (const k of SWEEP_KEYS) {
+    const c = cols[k];
+    if (c.startsWith('=') || c === '-') continue;
+    if (!header.includes(c)) throw new InputError(`${input}: column '${c}' (for ${k}) not in the header (${header.join(', ')}); map it with --columns ${k}=<column>`);
+  }
+  return true;
+}
+
+/** One sweep row, parsed through the column mapping (times in the sweep's unit). */
+interface SweepRow {
+  readonly model: string;
+  readonly hardware: string;
+  readonly tp: number;
+  readonly batch: number;
+  readonly prompt: number;
+  readonly tokens: number | undefined;
+  readonly pt: number | undefined;
+  readonly dt: number | undefined;
+}
+
+/** Parse a CSV record through `cols`; a string is the problem (`field '…' (key): expected …`). */
+function parseRow(rec: Record<string, string>, cols: ColumnMapping): SweepRow | string {
+  const get = (k: SweepKey): string | undefined => {
+    const c = cols[k];
+    if (c === '-') return undefined;
+    return c.startsWith('=') ? c.slice(1) : rec[c];
+  };
+  const num = (k: SweepKey, integer: boolean, min: number): number | undefined | string => {
+    const v = get(k);
+    if (v === undefined || v === '') return undefined;
+    const x = Number(v);
+    if (!Number.isFinite(x) || (integer && !Number.isInteger(x)) || x < min) return `field '${cols[k]}' (${k}): expected ${integer ? 'an integer' : 'a number'} ≥ ${min}, got '${v}'`;
+    return x;
+  };
+  const model = get('model');
+  const hardware = get('hardware');
+  if (!model) return `field '${cols.model}' (model): expected a model name`;
+  if (!hardware) return `field '${cols.hardware}' (hardware): expected a hardware name`;
+  const tp = num('tp', true, 1),
+    batch = num('batch', true, 1),
+    prompt = num('prompt', true, 1),
+    tokens = num('tokens', true, 0);
+  const pt = num('prefill_time', false, 0),
+    dt = num('decode_time', false, 0);
+  const err = [tp, batch, prompt, tokens, pt, dt].find((x) => typeof x === 'string') as string | undefined;
+  if (err) return err;
+  if (tp === undefined || batch === undefined || prompt === undefined) return `fields ${cols.tp}, ${cols.batch} and ${cols.prompt} are required`;
+  return { model, hardware, tp: tp as number, batch: batch as number, prompt: prompt as number, tokens: tokens as number | undefined, pt: pt as number | undefined, dt: dt as number | undefined };
+}
+
+/**
+ * A row's steps in its experiment (model × hardware × TP): a prefill batch of `batch` prompts, and a
+ * decode batch of `batch` requests at context round(prompt + tokens/2); a missing or zero time is dropped.
+ */
+function addRow(exps: Map<string, SweepExperiment>, r: SweepRow, o: SweepOptions, drop: (why: string) => void): void {
+  const cols = o.columns ?? SPLITWISE_COLUMNS;
+  const unit = TO_US[o.timeUnit ?? 'ms'];
+  const mm = (o.models ?? SPLITWISE_MODELS)[r.model] ?? { id: r.model };
+  const hm = (o.hardware ?? SPLITWISE_HARDWARE)[r.hardware] ?? { id: r.hardware };
+  const id = `${slug(r.model)}-${slug(r.hardware)}-tp${r.tp}`;
+  let e = exps.get(id);
+  if (!e) {
+    e = { id, model: mm.id, gpu: hm.id, tp: r.tp, groups: { source_model: r.model, source_hardware: r.hardware, ...(mm.groups ?? {}), ...(hm.groups ?? {}) }, steps: [] };
+    exps.set(id, e);
+  }
+  if (typeof r.pt === 'number' && r.pt > 0) {
+    const chunk = { tokens: r.prompt, prior: 0, prompt: r.prompt };
+    e.steps.push({ experiment: id, step: e.steps.length, durationUs: r.pt * unit, prefill: Array.from({ length: r.batch }, () => chunk), decode: [] });
+  } else if (cols.prefill_time !== '-') drop('prefill time missing or 0');
+  if (typeof r.dt === 'number' && r.dt > 0) {
+    const ctx = Math.round(r.prompt + (r.tokens ?? 0) / 2);
+    e.steps.push({ experiment: id, step: e.steps.length, durationUs: r.dt * unit, prefill: [], decode: new Array<number>(r.batch).fill(ctx) });
+  } else if (cols.decode_time !== '-') drop('decode time missing or 0');
+}
+
+/** Counts, duration source, unmapped names and the phase split of the reconstruction summary. */
+function finishSummary(sum: ReturnType<typeof emptySummary>, experiments: readonly SweepExperiment[], o: SweepOptions): void {
+  const cols = o.columns ?? SPLITWISE_COLUMNS;
+  const models = o.models ?? SPLITWISE_MODELS;
+  const hw = o.hardware ?? SPLITWISE_HARDWARE;
   sum.experiments = experiments.map((e) => e.id);
   sum.steps = experiments.reduce((a, e) => a + e.steps.length, 0);
   sum.stepsExact = sum.steps;
@@ -221,10 +245,8 @@ export async function reconstructSweep(o: SweepOptions): Promise<SweepOutput> {
     'decode steps': experiments.reduce((a, e) => a + e.steps.filter((s) => s.decode.length > 0).length, 0),
     'decode context': `round(${cols.prompt} + ${cols.tokens}/2)`,
   };
-  return { summary: sum, experiments };
 }
 
-/** Manifest entries for the experiments, with step files `<dir>/<id>.jsonl`. */
 export function sweepManifest(experiments: readonly SweepExperiment[], stepFile: (id: string) => string): ManifestEntry[] {
   return experiments.map((e) => ({ id: e.id, steps: stepFile(e.id), model: e.model, gpu: e.gpu, tp: e.tp, groups: e.groups }));
 }

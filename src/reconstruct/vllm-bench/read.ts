@@ -23,6 +23,36 @@ export interface BenchReadResult {
 }
 
 export function readBenchResult(file: string, skipBad: boolean): BenchReadResult {
+  const b = loadBench(file);
+  const n = b.input_lens.length;
+  const start_times = b.start_times!;
+  const res: BenchReadResult = { requests: [], records: n, failed: 0, bad: { count: 0, examples: [] }, ...(b.model_id ? { model: b.model_id } : {}) };
+  const t0 = Math.min(...start_times);
+  for (let i = 0; i < n; i++) {
+    const err = b.errors?.[i] ?? '';
+    if (err !== '' || b.output_lens[i] === 0) {
+      res.failed++;
+      continue;
+    }
+    const msg = requestProblem(b, i);
+    if (msg) {
+      const m = `${file}: request ${i}: ${msg}`;
+      if (!skipBad) throw new InputError(m);
+      res.bad.count++;
+      if (res.bad.examples.length < 20) res.bad.examples.push(m);
+      continue;
+    }
+    res.requests.push(benchRequest(b, i, start_times[i]! - t0));
+  }
+  res.requests.sort((a, b2) => a.queued - b2.queued);
+  res.requests = estimateScheduled(res.requests);
+  return res;
+}
+
+type BenchResult = ReturnType<typeof BenchResultSchema.parse>;
+
+/** Read (gunzip), parse and validate the result file: every per-request array as long as input_lens, start_times present. */
+function loadBench(file: string): BenchResult {
   if (!fs.existsSync(file)) throw new InputError(`${file}: bench result file not found`);
   if (fs.statSync(file).isDirectory()) throw new InputError(`${file}: is a directory, expected the JSON file written by vllm bench serve --save-result --save-detailed`);
   let raw = fs.readFileSync(file);
@@ -53,60 +83,52 @@ export function readBenchResult(file: string, skipBad: boolean): BenchReadResult
     throw new InputError(
       `${file}: field 'start_times' missing: the replay needs each request's send time; this vllm bench serve version does not record it (use a vLLM release whose --save-detailed results include start_times, or the request spans)`,
     );
-  const res: BenchReadResult = { requests: [], records: n, failed: 0, bad: { count: 0, examples: [] }, ...(b.model_id ? { model: b.model_id } : {}) };
-  const t0 = Math.min(...b.start_times);
-  for (let i = 0; i < n; i++) {
-    const err = b.errors?.[i] ?? '';
-    if (err !== '' || b.output_lens[i] === 0) {
-      res.failed++;
-      continue;
-    }
-    const itl = b.itls[i]!;
-    const start = b.start_times[i]! - t0;
-    const ttft = b.ttfts[i]!;
-    const msg = !(b.input_lens[i]! > 0)
-      ? `field 'input_lens[${i}]': expected a positive integer, got ${b.input_lens[i]}`
-      : !(Number.isFinite(ttft) && ttft > 0)
-        ? `field 'ttfts[${i}]': expected a positive number of seconds, got ${ttft}`
-        : itl.findIndex((x) => !(Number.isFinite(x) && x >= 0)) >= 0
-          ? `field 'itls[${i}][${itl.findIndex((x) => !(Number.isFinite(x) && x >= 0))}]': expected a non-negative number of seconds`
-          : itl.length > b.output_lens[i]! - 1
-            ? `field 'itls[${i}]': ${itl.length} gaps for ${b.output_lens[i]} output tokens (expected at most output_lens − 1)`
-            : undefined;
-    if (msg) {
-      const m = `${file}: request ${i}: ${msg}`;
-      if (!skipBad) throw new InputError(m);
-      res.bad.count++;
-      if (res.bad.examples.length < 20) res.bad.examples.push(m);
-      continue;
-    }
-    // in whole ns (the clocks' resolution), so equal instants of different requests compare equal
-    const ns = (sec: number): number => Math.round(sec * 1e9);
-    const startNs = ns(start);
-    const firstNs = startNs + ns(ttft);
-    const itlNs = itl.map(ns);
-    const first = firstNs / 1e9;
-    const last = (firstNs + itlNs.reduce((a, x) => a + x, 0)) / 1e9;
-    res.requests.push({
-      id: `bench-${i}`,
-      line: i + 1,
-      prompt: b.input_lens[i]!,
-      outputs: b.output_lens[i]!,
-      queued: startNs / 1e9,
-      scheduled: startNs / 1e9,
-      firstToken: first,
-      lastToken: last,
-      ...(itl.length === b.output_lens[i]! - 1 ? { itlsS: itl } : {}),
-      hasEngineSplit: false,
-    });
-  }
-  res.requests.sort((a, b2) => a.queued - b2.queued);
-  // Admission estimate: a request joins the first step built after its send time, and steps are built
-  // when the previous one ends; every step that samples a token ends at a token time of some request.
-  // So scheduled ≈ the first token time (of any request) at or after the send time, capped at its own
-  // first token (the send time itself when the engine was idle).
+  return b;
+}
+
+/** What is wrong with request i (field and expectation), or undefined. */
+function requestProblem(b: BenchResult, i: number): string | undefined {
+  const itl = b.itls[i]!;
+  const ttft = b.ttfts[i]!;
+  const badGap = itl.findIndex((x) => !(Number.isFinite(x) && x >= 0));
+  if (!(b.input_lens[i]! > 0)) return `field 'input_lens[${i}]': expected a positive integer, got ${b.input_lens[i]}`;
+  if (!(Number.isFinite(ttft) && ttft > 0)) return `field 'ttfts[${i}]': expected a positive number of seconds, got ${ttft}`;
+  if (badGap >= 0) return `field 'itls[${i}][${badGap}]': expected a non-negative number of seconds`;
+  if (itl.length > b.output_lens[i]! - 1) return `field 'itls[${i}]': ${itl.length} gaps for ${b.output_lens[i]} output tokens (expected at most output_lens − 1)`;
+  return undefined;
+}
+
+/** Request i as a logged request; `start` its send time (s) from the first send. Scheduled = send time until estimateScheduled. */
+function benchRequest(b: BenchResult, i: number, start: number): UpstreamRequest {
+  const itl = b.itls[i]!;
+  // in whole ns (the clocks' resolution), so equal instants of different requests compare equal
+  const ns = (sec: number): number => Math.round(sec * 1e9);
+  const startNs = ns(start);
+  const firstNs = startNs + ns(b.ttfts[i]!);
+  const itlNs = itl.map(ns);
+  return {
+    id: `bench-${i}`,
+    line: i + 1,
+    prompt: b.input_lens[i]!,
+    outputs: b.output_lens[i]!,
+    queued: startNs / 1e9,
+    scheduled: startNs / 1e9,
+    firstToken: firstNs / 1e9,
+    lastToken: (firstNs + itlNs.reduce((a, x) => a + x, 0)) / 1e9,
+    ...(itl.length === b.output_lens[i]! - 1 ? { itlsS: itl } : {}),
+    hasEngineSplit: false,
+  };
+}
+
+/**
+ * Admission estimate: a request joins the first step built after its send time, and steps are built
+ * when the previous one ends; every step that samples a token ends at a token time of some request.
+ * So scheduled ≈ the first token time (of any request) at or after the send time, capped at its own
+ * first token (the send time itself when the engine was idle). `requests` sorted by send time.
+ */
+function estimateScheduled(requests: readonly UpstreamRequest[]): UpstreamRequest[] {
   const ends: number[] = [];
-  for (const r of res.requests) {
+  for (const r of requests) {
     let t = Math.round(r.firstToken * 1e9);
     ends.push(t / 1e9);
     for (const x of r.itlsS ?? []) {
@@ -119,11 +141,11 @@ export function readBenchResult(file: string, skipBad: boolean): BenchReadResult
   // flight starts a step at once (scheduled = send time)
   const busyUntil: number[] = [];
   let until = -Infinity;
-  for (const r of res.requests) {
+  for (const r of requests) {
     busyUntil.push(until);
     until = Math.max(until, r.lastToken);
   }
-  res.requests = res.requests.map((r, i) => {
+  return requests.map((r, i) => {
     if (busyUntil[i]! < r.queued) return r;
     let lo = 0,
       hi = ends.length;
@@ -135,5 +157,4 @@ export function readBenchResult(file: string, skipBad: boolean): BenchReadResult
     const e = lo < ends.length ? ends[lo]! : r.firstToken;
     return { ...r, scheduled: Math.min(e, r.firstToken) };
   });
-  return res;
 }
