@@ -2,13 +2,13 @@
  * stepfit as a library: the same functions the CLI commands call.
  *
  *   import { loadDataset, fitDataset, buildFitFile, fitProvenance, writeFitFile,
- *            loadArchitecture, loadGpu, fittedModel, compileEngine, benchServeDeployment, DEFAULT_HOST_COSTS } from 'stepfit';
+ *            resolveDeployment, fittedModel, compileEngine, benchServeDeployment, DEFAULT_HOST_COSTS } from 'stepfit';
  *
  *   const ds = loadDataset({ steps: 'data/sample/steps.jsonl', model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1 });
  *   const r = await fitDataset(ds, { cv: 'kfold:5' });             // the default policy of `stepfit fit`
  *   const fit = buildFitFile(r, await fitProvenance(ds, 'my script'));
  *   writeFitFile('fits/mine.json', fit);
- *   const m = fittedModel(fit, { arch: loadArchitecture('llama-3.1-8b'), gpu: loadGpu('h100-sxm'), tp: 1 });
+ *   const m = fittedModel(fit, resolveDeployment({ model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1 }));
  *   m.predictUs({ experiment: 'x', step: 0, prefill: [{ tokens: 512, prior: 0, prompt: 512 }], decode: [1024, 2048] });
  *
  * Errors from bad input are `InputError` (message names the file/record/field); the CLI prints them
@@ -17,6 +17,7 @@
 
 // models, GPUs, step records
 export { loadArchitecture, knownModelIds } from './model/load.js';
+export { resolveDeployment, type ContextSpec, type DeploymentContext } from './model/context.js';
 export { parseArchitecture, checkParallelism, decoderParams, type Architecture, type Dtype } from './model/arch.js';
 export { loadGpu, knownGpuIds, parseGpuSpec, type GpuSpec } from './hardware/gpu.js';
 export { readSteps, readAllSteps, writeSteps, stepFiles } from './steps/io.js';

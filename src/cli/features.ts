@@ -1,9 +1,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
+import { resolveDeployment } from '../model/context.js';
 import type { CliIO } from './io.js';
 import { intOption } from './io.js';
-import { loadArchitecture } from '../model/load.js';
-import { checkParallelism } from '../model/arch.js';
-import { loadGpu } from '../hardware/gpu.js';
 import { getBasis, BASES } from '../basis/registry.js';
 import { readSteps } from '../steps/io.js';
 import { skippedSummary } from './fit.js';
@@ -23,9 +21,7 @@ export function featuresCommand(io: CliIO) {
     .option('--skip-bad', 'skip malformed step lines (listed in a summary) instead of stopping at the first one')
     .action(async (o) => {
       const skipped: string[] = [];
-      const arch = loadArchitecture(o.model);
-      checkParallelism(arch, o.tp);
-      const gpu = loadGpu(o.gpu);
+      const { arch, gpu } = resolveDeployment({ model: o.model, gpu: o.gpu, tp: o.tp });
       const basis = getBasis(o.basis);
       const compiled = basis.compile({ arch, gpu, tp: o.tp });
       const buf = new Float64Array(basis.featureColumns.length);

@@ -1,9 +1,7 @@
 import { Command } from '@commander-js/extra-typings';
+import { resolveDeployment } from '../model/context.js';
 import type { CliIO } from './io.js';
 import { intOption, floatOption } from './io.js';
-import { loadArchitecture } from '../model/load.js';
-import { checkParallelism } from '../model/arch.js';
-import { loadGpu } from '../hardware/gpu.js';
 import { syntheticSteps } from '../basis/synthetic.js';
 import { writeSteps } from '../steps/io.js';
 
@@ -21,9 +19,7 @@ export function sampleCommand(io: CliIO) {
     .option('--experiment <name>', 'experiment name written on each record (default <model>-<gpu>-tp<N>)')
     .requiredOption('--out <file>', 'output step records (JSONL, or Parquet when the name ends in .parquet; written atomically)')
     .action(async (o) => {
-      const arch = loadArchitecture(o.model);
-      checkParallelism(arch, o.tp);
-      const gpu = loadGpu(o.gpu);
+      const { arch, gpu } = resolveDeployment({ model: o.model, gpu: o.gpu, tp: o.tp });
       const experiment = o.experiment ?? `${arch.name}-${gpu.id}-tp${o.tp}`;
       const n = await writeSteps(
         o.out,

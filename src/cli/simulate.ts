@@ -3,13 +3,11 @@
  * model (fitted, analytical engine, or synthetic truth) and write per-request metrics, step records,
  * a summary and optionally a vLLM OTLP trace.
  */
+import { resolveDeployment } from '../model/context.js';
 import path from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import type { CliIO } from './io.js';
 import { intOption, floatOption } from './io.js';
-import { loadArchitecture } from '../model/load.js';
-import { checkParallelism } from '../model/arch.js';
-import { loadGpu } from '../hardware/gpu.js';
 import { UsageError } from '../io/errors.js';
 import { AtomicWriter, writeFilesAtomic } from '../io/atomic.js';
 import { stepToJson } from '../steps/step.js';
@@ -87,9 +85,7 @@ function checkFlags(o: SimulateOpts): void {
 
 /** The deployment, the step model and the scheduler limits the flags describe. */
 function deployment(o: SimulateOpts) {
-  const arch = loadArchitecture(o.model);
-  checkParallelism(arch, o.tp);
-  const gpu = loadGpu(o.gpu);
+  const { arch, gpu } = resolveDeployment({ model: o.model, gpu: o.gpu, tp: o.tp });
   const epOver = o.ep > 1 && o.tp % o.ep !== 0 ? { ep: o.ep, dp: o.dp } : {};
   // the engine spreads experts over TP (EP | TP) or over TP × DP ranks (TP | EP | TP·DP)
   const epFits = o.ep > 1 && (o.tp % o.ep === 0 || (o.ep % o.tp === 0 && (o.tp * o.dp) % o.ep === 0));

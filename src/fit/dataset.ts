@@ -3,13 +3,11 @@
  * directory streamed from disk, or as a re-runnable generator — and optional request-level targets.
  * The design rows of a data set for one basis come from `RowSource` (rows.ts).
  */
+import { resolveDeployment } from '../model/context.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import YAML from 'yaml';
-import { checkParallelism } from '../model/arch.js';
-import { loadGpu } from '../hardware/gpu.js';
-import { loadArchitecture } from '../model/load.js';
 import { stepToJson, type Step } from '../steps/step.js';
 import { stepFiles } from '../steps/io.js';
 import { checkInside, loadManifest, type ManifestOptions } from '../steps/manifest.js';
@@ -36,9 +34,7 @@ export { readLineBatches } from './step-lines.js';
 
 /** One experiment from explicit values (loads and checks the model config and GPU datasheet). */
 export function experimentFrom(spec: SingleExperimentSpec): FitExperiment {
-  const arch = loadArchitecture(spec.model);
-  checkParallelism(arch, spec.tp);
-  const gpu = loadGpu(spec.gpu);
+  const { arch, gpu } = resolveDeployment({ model: spec.model, gpu: spec.gpu, tp: spec.tp });
   if (typeof spec.steps === 'string') stepFiles(spec.steps);
   if (typeof spec.targets === 'string' && !fs.existsSync(spec.targets)) throw new InputError(`targets file '${spec.targets}' not found`);
   return {

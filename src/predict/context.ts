@@ -1,7 +1,5 @@
 /** Resolve `--model/--gpu/--tp` into a basis context plus the names under which the fit may list it. */
-import { loadArchitecture } from '../model/load.js';
-import { checkParallelism } from '../model/arch.js';
-import { loadGpu } from '../hardware/gpu.js';
+import { resolveDeployment } from '../model/context.js';
 import type { BasisContext } from '../basis/types.js';
 import type { ContextRef } from './extrapolation.js';
 
@@ -11,9 +9,7 @@ export interface ResolvedContext {
 }
 
 export function resolveContext(model: string, gpu: string, tp: number): ResolvedContext {
-  const arch = loadArchitecture(model);
-  checkParallelism(arch, tp);
-  const g = loadGpu(gpu);
+  const { arch, gpu: g } = resolveDeployment({ model, gpu, tp });
   return {
     ctx: Object.freeze({ arch, gpu: g, tp }),
     ref: { model: [model, arch.name], gpu: [gpu, g.id], tp },

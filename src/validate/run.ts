@@ -3,6 +3,7 @@
  * suite data (reconstructed steps) → `fitDatasetSync` (stepfit fit) → fit file (`buildFitFile`) →
  * `fittedModel` (stepfit predict) on the held-out steps → metrics (`computeMetrics`), overall and per phase.
  */
+import { resolveDeployment } from '../model/context.js';
 import { fitDatasetSync, experimentFrom, type FitDataset, type FitOptions } from '../fit/api.js';
 import { buildFitFile } from '../fit/build.js';
 import { computeMetrics } from '../fit/metrics.js';
@@ -10,8 +11,6 @@ import type { Metrics } from '../fit/fitfile.js';
 import { fittedModel } from '../predict/model.js';
 import { getBasis } from '../basis/registry.js';
 import { physicalBounds, type Basis } from '../basis/types.js';
-import { loadArchitecture } from '../model/load.js';
-import { loadGpu } from '../hardware/gpu.js';
 import type { Step } from '../steps/step.js';
 import type { RequestTarget } from '../steps/targets.js';
 import { stepPhase, type FitConfig, type Split, type Suite, type SuiteData, type SuiteExperiment } from './suite.js';
@@ -131,7 +130,7 @@ function predictParts(cfg: FitConfig, fc: FittedConfig, test: readonly Part[]): 
   const phase: string[] = [];
   for (const { e, steps, targets } of test) {
     // fittedModel reads basis, basisVersion, basisParams and terms of the fit file
-    const m = fittedModel(fit, { arch: loadArchitecture(e.model), gpu: loadGpu(e.gpu), tp: e.tp });
+    const m = fittedModel(fit, resolveDeployment({ model: e.model, gpu: e.gpu, tp: e.tp, check: false }));
     for (const s of steps) {
       pred.push(m.predictUs(s));
       meas.push(s.durationUs!);

@@ -12,8 +12,7 @@
  * apart from its small effect on the clients' cycle, which the final evaluation includes) by a
  * scan; objective = TTFT MAPE + TPOT MAPE on the training rows.
  */
-import { loadArchitecture } from '../model/load.js';
-import { loadGpu } from '../hardware/gpu.js';
+import { resolveDeployment } from '../model/context.js';
 import { compileEngine, type Engine } from '../analytic/context.js';
 import { benchServeDeployment, type BenchProtocol } from '../analytic/bench-serve.js';
 import { NO_HOST_COSTS, type HostCosts } from '../analytic/host-costs.js';
@@ -64,8 +63,7 @@ export function scenarioPredictor(): (s: ServingScenario, host: HostCosts, proto
   return (s, host, protocol = {}) => {
     const key = `${s.model}|${s.gpu}|${s.tp}|${s.ep}|${s.dp}|${s.dtype ?? ''}`;
     let e = engines.get(key);
-    const arch = loadArchitecture(s.model);
-    const gpu = loadGpu(s.gpu);
+    const { arch, gpu } = resolveDeployment({ model: s.model, gpu: s.gpu, tp: s.tp, check: false });
     if (!e) {
       e = compileEngine({ arch, gpu, tp: s.tp }, { ep: s.ep, dp: s.dp, weightDtype: s.dtype, efficiency: 'auto' });
       engines.set(key, e);
