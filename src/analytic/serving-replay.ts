@@ -12,7 +12,7 @@
  */
 import type { Step } from '../steps/step.js';
 import { InputError } from '../io/errors.js';
-import { SchedulerCore, type SchedRequest, type StepPlan } from '../scheduler/core.js';
+import { SchedulerCore, newSchedRequest, type SchedRequest, type StepPlan } from '../scheduler/core.js';
 import { CountingKv } from '../scheduler/kv-cache.js';
 import type { Engine } from './context.js';
 import { engineStepBreakdown } from './step.js';
@@ -46,14 +46,7 @@ export interface ReplayOptions {
 
 const newReq = (I: number, arrival: number, slot: number, id: number): Req => ({
   id,
-  promptTokens: I,
-  outputs: 0,
-  computed: 0,
-  prefilling: true,
-  blocks: 0,
-  preemptions: 0,
-  admittedOnce: false,
-  cachedTokens: 0,
+  ...newSchedRequest(I),
   arrival,
   firstToken: NaN,
   slot,

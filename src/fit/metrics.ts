@@ -29,7 +29,12 @@ export function sortedQuantile(sorted: ArrayLike<number>, q: number): number {
 /** APE values are stored in fixed-size float32 chunks (no copying as the count grows; merges share full chunks). */
 const CHUNK = 1 << 16;
 
-export class MetricsAccumulator {
+/**
+ * The exact running sums behind every metric but the APE quantiles: Σ APE, Σ signed relative error,
+ * SSE, and Welford's mean and Σ(m − m̄)² of the measured values (Chan's update on merge). Subclasses
+ * add a store for the APE quantiles (exact here; a sketch in report/error-stats.ts).
+ */
+export class ErrorMoments {
   n = 0;
   sumApe = 0;
   sumPe = 0;
@@ -37,18 +42,65 @@ export class MetricsAccumulator {
   /** Welford running mean and Σ(m − m̄)² of the measured values. */
   meanY = 0;
   m2Y = 0;
+
+  /** Add one (predicted, measured) pair; returns its APE (%). */
+  protected addMoments(pred: number, meas: number): number {
+    const err = pred - meas;
+    const pe = err / meas;
+    const ape = Math.abs(pe) * 100;
+    this.n++;
+    this.sumApe += ape;
+    this.sumPe += pe;
+    this.sse += err * err;
+    const d = meas - this.meanY;
+    this.meanY += d / this.n;
+    this.m2Y += d * (meas - this.meanY);
+    return ape;
+  }
+
+  /** Add the sums of `p` (Chan's parallel update for the variance). */
+  protected mergeMoments(p: ErrorMoments): void {
+    const n = this.n + p.n;
+    const delta = p.meanY - this.meanY;
+    this.m2Y += p.m2Y + (delta * delta * this.n * p.n) / n;
+    this.meanY += (delta * p.n) / n;
+    this.n = n;
+    this.sumApe += p.sumApe;
+    this.sumPe += p.sumPe;
+    this.sse += p.sse;
+  }
+
+  /** The metrics, given the APE median / p90 / p99 (the caller's quantile store). */
+  protected metricsWith(medianApe: number, p90Ape: number, p99Ape: number): Metrics {
+    const n = this.n;
+    return {
+      n,
+      mape: this.sumApe / n,
+      medianApe,
+      p90Ape,
+      p99Ape,
+      rmseUs: Math.sqrt(this.sse / n),
+      r2: n >= 2 && this.m2Y > 0 ? 1 - this.sse / this.m2Y : null,
+      biasPct: (100 * this.sumPe) / n,
+    };
+  }
+}
+
+/** Metrics of no rows. */
+export const EMPTY_METRICS: Metrics = Object.freeze({ n: 0, mape: NaN, medianApe: NaN, p90Ape: NaN, p99Ape: NaN, rmseUs: NaN, r2: null, biasPct: NaN });
+
+export class MetricsAccumulator extends ErrorMoments {
   /** Full chunks (never written again) and the chunk being filled. */
   private full: Float32Array[] = [];
   private cur: Float32Array;
   private curN = 0;
   constructor(capacity = 256) {
+    super();
     this.cur = new Float32Array(Math.min(CHUNK, Math.max(16, capacity)));
   }
 
   add(pred: number, meas: number): void {
-    const err = pred - meas;
-    const pe = err / meas;
-    const ape = Math.abs(pe) * 100;
+    const ape = this.addMoments(pred, meas);
     if (this.curN === this.cur.length) {
       if (this.cur.length < CHUNK) {
         const g = new Float32Array(Math.min(CHUNK, this.cur.length * 4));
@@ -61,13 +113,6 @@ export class MetricsAccumulator {
       }
     }
     this.cur[this.curN++] = ape;
-    this.n++;
-    this.sumApe += ape;
-    this.sumPe += pe;
-    this.sse += err * err;
-    const d = meas - this.meanY;
-    this.meanY += d / this.n;
-    this.m2Y += d * (meas - this.meanY);
   }
 
   /** The stored APE values as chunks (the last one trimmed, copied). */
@@ -81,14 +126,7 @@ export class MetricsAccumulator {
     for (const p of parts) {
       if (p.n === 0) continue;
       out.full.push(...p.chunks());
-      const n = out.n + p.n;
-      const delta = p.meanY - out.meanY;
-      out.m2Y += p.m2Y + (delta * delta * out.n * p.n) / n;
-      out.meanY += (delta * p.n) / n;
-      out.n = n;
-      out.sumApe += p.sumApe;
-      out.sumPe += p.sumPe;
-      out.sse += p.sse;
+      out.mergeMoments(p);
     }
     return out;
   }
@@ -96,7 +134,7 @@ export class MetricsAccumulator {
   /** The metrics (sorts a copy of the stored APE values). */
   result(): Metrics {
     const n = this.n;
-    if (n === 0) return { n: 0, mape: NaN, medianApe: NaN, p90Ape: NaN, p99Ape: NaN, rmseUs: NaN, r2: null, biasPct: NaN };
+    if (n === 0) return { ...EMPTY_METRICS };
     const sorted = new Float32Array(n);
     let off = 0;
     for (const c of this.full) {
@@ -105,16 +143,7 @@ export class MetricsAccumulator {
     }
     sorted.set(this.cur.subarray(0, this.curN), off);
     sorted.sort();
-    return {
-      n,
-      mape: this.sumApe / n,
-      medianApe: sortedQuantile(sorted, 0.5),
-      p90Ape: sortedQuantile(sorted, 0.9),
-      p99Ape: sortedQuantile(sorted, 0.99),
-      rmseUs: Math.sqrt(this.sse / n),
-      r2: n >= 2 && this.m2Y > 0 ? 1 - this.sse / this.m2Y : null,
-      biasPct: (100 * this.sumPe) / n,
-    };
+    return this.metricsWith(sortedQuantile(sorted, 0.5), sortedQuantile(sorted, 0.9), sortedQuantile(sorted, 0.99));
   }
 }
 

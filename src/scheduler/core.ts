@@ -30,7 +30,7 @@
  * finished request.
  */
 import { Deque } from './deque.js';
-import { CountingKv, type KvCache } from './kv-cache.js';
+import { CountingKv, emptyTable, type KvCache, type PagedReq } from './kv-cache.js';
 
 export interface SchedulerLimits {
   /** Token budget per step (vLLM `max_num_batched_tokens`). */
@@ -122,6 +122,11 @@ export const prefillTarget = (r: SchedRequest): number => r.promptTokens + r.out
 
 export function newSchedRequest(promptTokens: number, cachedTokens = 0): SchedRequest {
   return { promptTokens, outputs: 0, computed: 0, prefilling: true, blocks: 0, preemptions: 0, admittedOnce: false, cachedTokens };
+}
+
+/** A fresh request for a paged cache (kv-cache.ts `PagedKv`): `newSchedRequest` plus an empty block table and no prefix hits. */
+export function newPagedRequest(promptTokens: number, cachedTokens = 0): PagedReq {
+  return { ...newSchedRequest(promptTokens, cachedTokens), table: emptyTable(), hitBlocks: 0 };
 }
 
 export class SchedulerCore<R extends SchedRequest> {

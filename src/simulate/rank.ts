@@ -5,8 +5,8 @@
  */
 import type { PrefillChunk } from '../steps/step.js';
 import type { JourneyEvent, StepEntry } from '../scheduler/schedule-log.js';
-import { SchedulerCore, prefillTarget, type StepPlan, type SchedulerLimits } from '../scheduler/core.js';
-import { PagedKv, emptyTable, type BlockKeys, type PagedReq } from '../scheduler/kv-cache.js';
+import { SchedulerCore, newPagedRequest, prefillTarget, type StepPlan, type SchedulerLimits } from '../scheduler/core.js';
+import { PagedKv, type BlockKeys, type PagedReq } from '../scheduler/kv-cache.js';
 import { BlockPool } from '../scheduler/kv.js';
 import { Status, type RequestResult } from './sim-types.js';
 
@@ -38,16 +38,7 @@ export interface SimReq extends PagedReq {
 
 export function newSimReq(idx: number, w: { id: string; input: number; output: number; prefixGroup: number; prefixTokens: number }, arrivalNs: number): SimReq {
   return {
-    promptTokens: w.input,
-    outputs: 0,
-    computed: 0,
-    prefilling: true,
-    blocks: 0,
-    preemptions: 0,
-    admittedOnce: false,
-    cachedTokens: 0,
-    table: emptyTable(),
-    hitBlocks: 0,
+    ...newPagedRequest(w.input),
     idx,
     id: w.id,
     engineId: undefined,

@@ -6,8 +6,8 @@
  */
 import { canonicalEntry } from '../../scheduler/schedule-log.js';
 import { BlockPool, blocksFor } from '../../scheduler/kv.js';
-import { SchedulerCore, type ScheduleHooks } from '../../scheduler/core.js';
-import { CountingKv, PagedKv, emptyTable, type KvCache, type PagedReq } from '../../scheduler/kv-cache.js';
+import { SchedulerCore, newPagedRequest, type ScheduleHooks } from '../../scheduler/core.js';
+import { CountingKv, PagedKv, type KvCache, type PagedReq } from '../../scheduler/kv-cache.js';
 import { InputError } from '../../io/errors.js';
 import type { EngineLimits, LoggedRequest, SimStep } from './types.js';
 import { type ClockModel, RowSums, clockRow, clockTime, median } from './clock.js';
@@ -38,16 +38,7 @@ export function newR(q: LoggedRequest, engine: number, idx: number): R {
     q,
     engine,
     idx,
-    promptTokens: q.prompt,
-    outputs: 0,
-    computed: 0,
-    prefilling: true,
-    blocks: 0,
-    preemptions: 0,
-    admittedOnce: false,
-    cachedTokens: 0,
-    table: emptyTable(),
-    hitBlocks: 0,
+    ...newPagedRequest(q.prompt),
     pf: [],
     dc: [],
     zeroBudget: false,
