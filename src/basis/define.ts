@@ -8,6 +8,7 @@
  */
 import type { Basis, BasisContext, BasisParam, CompiledBasis, TermInfo } from './types.js';
 import type { Step } from '../steps/step.js';
+import { batchStep, type StepBatch } from '../steps/batch.js';
 
 /** A value computed from the basis constants `C` of one context and one step. */
 export type TermFn<C> = (c: C, s: Step) => number;
@@ -102,6 +103,16 @@ function loop<C>(stepAt: number[], stepFn: TermFn<C>[], fixedAt: number[], fixed
   };
 }
 
+/**
+ * A per-step evaluator lifted to column batches: row r of the batch → out[r·width …]. (Generic version:
+ * one step record per row via `batchStep`; a columnar evaluator may replace its inside.)
+ */
+export function batchEvaluator(one: Eval, width: number): (b: StepBatch, out: Float64Array) => void {
+  return (b, out) => {
+    for (let r = 0; r < b.n; r++) one(batchStep(b, r), out.subarray(r * width, (r + 1) * width));
+  };
+}
+
 /** The step context-only terms are evaluated with (they must not read it). */
 const NO_STEP: Step = Object.freeze({ experiment: '', step: 0, prefill: Object.freeze([]), decode: Object.freeze([]) });
 
@@ -127,7 +138,9 @@ export function defineBasis<C>(def: BasisDefinition<C>): Basis {
     ...(def.params ? { params: def.params } : {}),
     compile(ctx: BasisContext, params?: Readonly<Record<string, number>>): CompiledBasis {
       const c = def.consts(ctx, params);
-      return { features: flatEvaluator(columns, c), row: flatEvaluator(def.terms, c) };
+      const features = flatEvaluator(columns, c);
+      const row = flatEvaluator(def.terms, c);
+      return { features, row, rowsBatch: batchEvaluator(row, def.terms.length), featuresBatch: batchEvaluator(features, columns.length) };
     },
   });
 }

@@ -4,6 +4,7 @@
  */
 import type { Architecture } from '../model/arch.js';
 import type { GpuSpec } from '../hardware/gpu.js';
+import type { StepBatch } from '../steps/batch.js';
 import type { Step } from '../steps/step.js';
 
 /** Everything a basis may depend on besides the step itself. Frozen. */
@@ -43,6 +44,13 @@ export interface CompiledBasis {
   features(step: Step, out: Float64Array): void;
   /** Regressors in term order (the design-matrix row). */
   row(step: Step, out: Float64Array): void;
+  /**
+   * `row` for every step of a column batch (steps/batch.ts), row-major: out[r·p + j] = term j of step r
+   * (p = number of terms; `out` holds at least b.n·p values). Bit-identical to `row(batchStep(b, r), …)`.
+   */
+  rowsBatch(b: StepBatch, out: Float64Array): void;
+  /** `features` for every step of a batch, row-major (width = featureColumns.length); bit-identical to `features`. */
+  featuresBatch(b: StepBatch, out: Float64Array): void;
 }
 
 export interface Basis {

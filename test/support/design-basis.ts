@@ -1,4 +1,5 @@
 /** A test-only basis whose design row is the step's `decode` array: lets tests fit an arbitrary X through the real engine. */
+import { batchEvaluator } from '../../src/basis/define.js';
 import type { Basis } from '../../src/basis/types.js';
 import type { Step } from '../../src/steps/step.js';
 
@@ -10,13 +11,11 @@ export function designBasis(names: string[]): Basis {
     terms: names.map((n) => ({ name: n, unit: 'count' as const, prior: 0, meaning: n })),
     featureColumns: names,
     countColumns: new Set(),
-    compile: () => ({
-      features(s: Step, out: Float64Array) {
+    compile: () => {
+      const row = (s: Step, out: Float64Array): void => {
         for (let j = 0; j < names.length; j++) out[j] = s.decode[j]!;
-      },
-      row(s: Step, out: Float64Array) {
-        for (let j = 0; j < names.length; j++) out[j] = s.decode[j]!;
-      },
-    }),
+      };
+      return { features: row, row, rowsBatch: batchEvaluator(row, names.length), featuresBatch: batchEvaluator(row, names.length) };
+    },
   };
 }
