@@ -74,7 +74,7 @@ export interface BlisExport {
   /**
    * The entries of `warnings` that are facts of the export, not problems to act on (α exported as zeros,
    * terms the fit could not identify, BLIS's own hardware table, what to pass BLIS): the CLI prints them as
-   * notes. The YAML header lists every entry as before.
+   * notes, and the YAML header labels them `note:` (the others `warning:`).
    */
   notes: ReadonlySet<string>;
 }
@@ -163,7 +163,7 @@ export function blisExport(fit: FitFile, path: string, backend: BlisBackend = 't
     "not carried over: BLIS's TP term divides all-reduce bytes by HBM bandwidth (not NVLink); the coefficient",
     '  block is global to every model in defaults.yaml; BLIS knows only the GPUs in its hardware_config.json',
     `command line: ${flags}`,
-    ...warnings.map((w) => `warning: ${w}`),
+    ...warnings.map((w) => `${notes.has(w) ? 'note' : 'warning'}: ${w}`),
   ];
   const doc = new YAML.Document({ [section]: { alpha_coeffs: alpha, beta_coeffs: beta } });
   for (const k of ['alpha_coeffs', 'beta_coeffs']) ((doc.get(section) as YAML.YAMLMap).get(k) as YAML.YAMLSeq).flow = true;
