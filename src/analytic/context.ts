@@ -21,6 +21,7 @@ import { DTYPE_BYTES, type Architecture, type Dtype } from '../model/arch.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import type { BasisContext } from '../basis/types.js';
 import { loadEfficiency, linkGBsPerDirection, DEFAULTS, type EfficiencyTables, type AllReduceMode, type OpClass } from './efficiency.js';
+import type { GemmTable } from './gemm-table.js';
 
 export type KvDtype = 'bf16' | 'fp16' | 'fp8';
 
@@ -70,6 +71,12 @@ export interface EngineOptions {
   layerOverheadUs?: number;
   /** Include embedding, final norm, LM head and sampler (default true). */
   lmHead?: boolean;
+  /**
+   * Dense GEMM time: 'table' (default) = the calibrated shape-aware (m, n, k) table of the weight
+   * dtype when the efficiency file has one (analytic/gemm-table.ts), else the 1-D curve; 'curve' =
+   * always the 1-D efficiency curve in FLOPs (the engine before tables; for ablations).
+   */
+  gemmModel?: 'table' | 'curve';
 }
 
 /** One GEMM of a layer: C[m×n] = A[m×k]·W[k×n] with m = the step's tokens (times `mScale`). */
@@ -97,6 +104,8 @@ export interface Engine {
   /** GEMM peak (FLOPs/µs) and curve class; attention peak; memory bytes/µs; intra-node link bytes/µs per direction. */
   readonly gemmPeak: number;
   readonly gemmClass: OpClass;
+  /** The measured (m, n, k) table used for dense GEMMs (null: the 1-D curve of gemmClass). */
+  readonly gemmTable: GemmTable | null;
   readonly attnPeak: number;
   readonly memPerUs: number;
   readonly linkPerUs: number;
@@ -225,6 +234,7 @@ function optionsOf(opts: EngineOptions, tables: EfficiencyTables): Engine['optio
     stepOverheadUs: opts.stepOverheadUs ?? 0,
     layerOverheadUs: opts.layerOverheadUs ?? 0,
     lmHead: opts.lmHead ?? true,
+    gemmModel: opts.gemmModel ?? 'table',
   };
 }
 
@@ -233,6 +243,18 @@ function gemmPeakOf(gpu: GpuSpec, weightDtype: Dtype): Pick<Engine, 'gemmPeak' |
   if (weightDtype === 'fp8') return { gemmPeak: gpu.fp8DenseTflops! * 1e6, gemmClass: 'gemm.fp8', actBytes: 1 };
   if (weightDtype === 'fp4' && gpu.fp4DenseTflops) return { gemmPeak: gpu.fp4DenseTflops * 1e6, gemmClass: 'gemm.fp8', actBytes: 0.5 };
   return { gemmPeak: gpu.fp16DenseTflops * 1e6, gemmClass: 'gemm.bf16', actBytes: 2 };
+}
+
+/**
+ * The GEMM table for the weight dtype: BF16/FP16 → `bf16`; FP8 → `fp8_block` when the checkpoint
+ * scales weights per block (`weight_block_size`), else `fp8` (per-tensor/per-channel); other
+ * dtypes (INT8, 4-bit) have no measured table and use the 1-D curve.
+ */
+function gemmTableOf(arch: Architecture, weightDtype: Dtype, tables: EfficiencyTables, model: 'table' | 'curve'): GemmTable | null {
+  if (model === 'curve' || !tables.gemm) return null;
+  if (weightDtype === 'bf16' || weightDtype === 'fp16') return tables.gemm.bf16 ?? null;
+  if (weightDtype === 'fp8') return (arch.weightBlockSize ? tables.gemm.fp8_block : tables.gemm.fp8) ?? null;
+  return null;
 }
 
 type AttentionShapes = Pick<Engine, 'headsPerGpu' | 'kvHeadsPerGpu' | 'headDim' | 'window' | 'mla' | 'qkvGemms' | 'oGemm' | 'kvBytesPerTokenLayer' | 'ropeElems'>;
@@ -351,6 +373,7 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
     kvBytes,
     gemmPeak: peak.gemmPeak,
     gemmClass: peak.gemmClass,
+    gemmTable: gemmTableOf(arch, weightDtype, tables, options.gemmModel),
     attnPeak: gpu.fp16DenseTflops * 1e6,
     memPerUs: gpu.memBandwidthTBs * 1e6,
     linkPerUs: (options.link === 'pcie' ? gpu.pcieGBs : linkGBsPerDirection(gpu)) * 1e3,
