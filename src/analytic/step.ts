@@ -115,7 +115,10 @@ function kernel(acc: Acc, op: string, flops: number, bytes: number, peak: number
 function gemm(acc: Acc, e: Engine, op: string, m: number, g: GemmShape, calls: number): void {
   if (m <= 0) return;
   const w = gemmWork(m, g.n, g.k, e.actBytes, e.wBytes, e.hBytes);
-  if (!e.gemmTable) return kernel(acc, op, w.flops, w.bytes, e.gemmPeak, e.memPerUs, e.tables.ops[e.gemmClass], calls);
+  if (!e.gemmTable) {
+    kernel(acc, op, w.flops, w.bytes, e.gemmPeak, e.memPerUs, e.tables.ops[e.gemmClass], calls);
+    return;
+  }
   const us = gemmTableUs(e.gemmTable, m, g.n, g.k);
   const r = rooflineUs(w.flops, w.bytes, e.gemmPeak, e.memPerUs, e.tables.ops[e.gemmClass]);
   acc.add(op, Math.max(us, acc.floor) * calls, r.computeUs * calls, r.memoryUs * calls, w.flops * calls, w.bytes * calls, calls, r.computeUs >= r.memoryUs ? 'compute' : 'memory');
