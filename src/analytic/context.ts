@@ -106,6 +106,8 @@ export interface Engine {
   readonly gemmClass: OpClass;
   /** The measured (m, n, k) table used for dense GEMMs (null: the 1-D curve of gemmClass). */
   readonly gemmTable: GemmTable | null;
+  /** FP8 weights: the BF16 table of the same GPU, an upper bound on the FP8 GEMM time (see `gemmTableOf`); else null. */
+  readonly gemmBound: GemmTable | null;
   readonly attnPeak: number;
   readonly memPerUs: number;
   readonly linkPerUs: number;
@@ -249,6 +251,13 @@ function gemmPeakOf(gpu: GpuSpec, weightDtype: Dtype): Pick<Engine, 'gemmPeak' |
  * The GEMM table for the weight dtype: BF16/FP16 → `bf16`; FP8 → `fp8_block` when the checkpoint
  * scales weights per block (`weight_block_size`), else `fp8` (per-tensor/per-channel); other
  * dtypes (INT8, 4-bit) have no measured table and use the 1-D curve.
+ *
+ * FP8 GEMMs are bounded above by the BF16 table (`gemmBound`): an FP8 GEMM moves half the operand
+ * bytes and runs on tensor cores of twice the BF16 rate, so the same shape never needs more GPU time
+ * than in BF16. The AIConfigurator FP8 rows break the bound (a fixed ≈ 5–8 µs more per call at small
+ * m on H100, up to 5× the BF16 time for n ≤ 2560 at large m): per-call activation quantization and
+ * kernel selection of the microbenchmark, which served vLLM fuses or avoids (real Llama-3.1-70B FP8
+ * decode steps on H100 are ≈ 1.7× faster than the FP8 table's GEMMs allow).
  */
 function gemmTableOf(arch: Architecture, weightDtype: Dtype, tables: EfficiencyTables, model: 'table' | 'curve'): GemmTable | null {
   if (model === 'curve' || !tables.gemm) return null;
@@ -374,6 +383,7 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
     gemmPeak: peak.gemmPeak,
     gemmClass: peak.gemmClass,
     gemmTable: gemmTableOf(arch, weightDtype, tables, options.gemmModel),
+    gemmBound: weightDtype === 'fp8' && options.gemmModel === 'table' ? (tables.gemm?.bf16 ?? null) : null,
     attnPeak: gpu.fp16DenseTflops * 1e6,
     memPerUs: gpu.memBandwidthTBs * 1e6,
     linkPerUs: (options.link === 'pcie' ? gpu.pcieGBs : linkGBsPerDirection(gpu)) * 1e3,
