@@ -109,7 +109,7 @@ function kernel(acc: Acc, op: string, flops: number, bytes: number, peak: number
 
 /**
  * One dense GEMM repeated `calls` times: the measured (m, n, k) table when the engine has one
- * (analytic/gemm-table.ts; FP8: at most the BF16 table's time, context.ts `gemmTableOf`; the
+ * (analytic/gemm-table.ts; FP8: at most its BF16 twin (m, n, k/2), context.ts `gemmTableOf`; the
  * roofline split is kept for the breakdown's bound), else the roofline with the 1-D curves.
  */
 function gemm(acc: Acc, e: Engine, op: string, m: number, g: GemmShape, calls: number): void {
@@ -119,7 +119,7 @@ function gemm(acc: Acc, e: Engine, op: string, m: number, g: GemmShape, calls: n
     kernel(acc, op, w.flops, w.bytes, e.gemmPeak, e.memPerUs, e.tables.ops[e.gemmClass], calls);
     return;
   }
-  const us = e.gemmBound ? Math.min(gemmTableUs(e.gemmTable, m, g.n, g.k), gemmTableUs(e.gemmBound, m, g.n, g.k)) : gemmTableUs(e.gemmTable, m, g.n, g.k);
+  const us = e.gemmBound ? Math.min(gemmTableUs(e.gemmTable, m, g.n, g.k), gemmTableUs(e.gemmBound, m, g.n, g.k / 2)) : gemmTableUs(e.gemmTable, m, g.n, g.k);
   const r = rooflineUs(w.flops, w.bytes, e.gemmPeak, e.memPerUs, e.tables.ops[e.gemmClass]);
   acc.add(op, Math.max(us, acc.floor) * calls, r.computeUs * calls, r.memoryUs * calls, w.flops * calls, w.bytes * calls, calls, r.computeUs >= r.memoryUs ? 'compute' : 'memory');
 }
