@@ -88,3 +88,30 @@ describe('committed tables', () => {
     expect(gemmOpUs(table, 512, 4096, 4096)).toBeCloseTo(t.us[i]!, 9);
   });
 });
+
+describe('FP8 GEMMs and their BF16 twin', () => {
+  it('an FP8 GEMM (m, n, k) takes at most the BF16 table time of (m, n, k/2), and the FP8 table time when that is lower', () => {
+    const { arch, gpu } = resolveDeployment({ model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1, check: false });
+    const e = compileEngine({ arch, gpu, tp: 1 }, { efficiency: 'auto', weightDtype: 'fp8' });
+    const t = e.tables.gemm!;
+    expect(e.gemmTable).toBe(t.fp8);
+    expect(e.gemmBound).toBe(t.bf16);
+    let bounded = 0;
+    for (const [m, n, k] of [
+      [4, 2560, 8192],
+      [8192, 2560, 8192],
+      [8192, 16384, 8192],
+      [64, 14336, 4096],
+    ] as const) {
+      const fp8 = gemmTableUs(t.fp8!, m, n, k);
+      const twin = gemmTableUs(t.bf16!, m, n, k / 2);
+      expect(gemmOpUs(e, m, n, k)).toBeCloseTo(Math.min(fp8, twin), 9);
+      if (twin < fp8) bounded++;
+    }
+    expect(bounded).toBeGreaterThan(0);
+    // the 1-D curve mode has neither table nor bound
+    const c = compileEngine({ arch, gpu, tp: 1 }, { efficiency: 'auto', weightDtype: 'fp8', gemmModel: 'curve' });
+    expect(c.gemmTable).toBeNull();
+    expect(c.gemmBound).toBeNull();
+  });
+});
