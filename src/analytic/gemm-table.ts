@@ -54,8 +54,20 @@ function locate(grid: readonly number[], x: number): { i: number; t: number; sca
   return { i: lo, t: Math.log(x / a) / Math.log(grid[hi]! / a), scale: 1 };
 }
 
+/** log(us) of each table, computed once per table object (the interpolation's hot path reads logs only). */
+const LOG_US = new WeakMap<GemmTable, Float64Array>();
+function logUs(tb: GemmTable): Float64Array {
+  let l = LOG_US.get(tb);
+  if (!l) {
+    l = Float64Array.from(tb.us, Math.log);
+    LOG_US.set(tb, l);
+  }
+  return l;
+}
+
 /** Time of one GEMM (m, n, k) from the table, µs (log-trilinear inside the grid; see the module doc outside it). */
 export function gemmTableUs(tb: GemmTable, m: number, n: number, k: number): number {
+  const lu = logUs(tb);
   const a = locate(tb.m, m);
   const b = locate(tb.n, n);
   const c = locate(tb.k, k);
@@ -74,7 +86,7 @@ export function gemmTableUs(tb: GemmTable, m: number, n: number, k: number): num
         const wc = dc ? c.t : 1 - c.t;
         if (wc === 0) continue;
         const ic = Math.min(c.i + dc, nk - 1);
-        logT += wa * wb * wc * Math.log(tb.us[(ia * nn + ib) * nk + ic]!);
+        logT += wa * wb * wc * lu[(ia * nn + ib) * nk + ic]!;
       }
     }
   }
