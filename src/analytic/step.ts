@@ -119,9 +119,15 @@ function gemm(acc: Acc, e: Engine, op: string, m: number, g: GemmShape, calls: n
     kernel(acc, op, w.flops, w.bytes, e.gemmPeak, e.memPerUs, e.tables.ops[e.gemmClass], calls);
     return;
   }
-  const us = e.gemmBound ? Math.min(gemmTableUs(e.gemmTable, m, g.n, g.k), gemmTableUs(e.gemmBound, m, g.n, g.k / 2)) : gemmTableUs(e.gemmTable, m, g.n, g.k);
+  const us = tableGemmUs(e, m, g.n, g.k);
   const r = rooflineUs(w.flops, w.bytes, e.gemmPeak, e.memPerUs, e.tables.ops[e.gemmClass]);
   acc.add(op, Math.max(us, acc.floor) * calls, r.computeUs * calls, r.memoryUs * calls, w.flops * calls, w.bytes * calls, calls, r.computeUs >= r.memoryUs ? 'compute' : 'memory');
+}
+
+/** Table time of a GEMM on an engine with a table: the measured time, FP8 at most its BF16 twin (m, n, k/2). */
+function tableGemmUs(e: Engine, m: number, n: number, k: number): number {
+  const t = gemmTableUs(e.gemmTable!, m, n, k);
+  return e.gemmBound ? Math.min(t, gemmTableUs(e.gemmBound, m, n, k / 2)) : t;
 }
 
 function elementwise(acc: Acc, e: Engine, op: string, bytes: number, calls: number): void {
