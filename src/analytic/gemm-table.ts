@@ -141,23 +141,7 @@ export function buildGemmTable(samples: readonly GemmSample[]): GemmTable | null
     us[(a * n.length + b) * k.length + c] = s.us;
   }
   fillMissing(us, m, n, k);
-  if (us.some((v) => !Number.isFinite(v))) return null;
-  boundAlongM(us, m, n.length * k.length);
-  return { m, n, k, us };
-}
-
-/**
- * Two physical bounds along m for every (n, k), which remove isolated slow outliers of the
- * measurements (e.g. one 2.7 ms BF16 GEMM where half the rows took 0.53 ms):
- * - more rows are never less efficient than running the GEMM in pieces: t(m_b)/m_b ≤ t(m_a)/m_a for
- *   m_b > m_a (a forward pass caps t(m_i) at t(m_{i−1})·m_i/m_{i−1});
- * - more rows are never faster: t(m_a) ≤ t(m_b) (a backward pass caps t(m_i) at t(m_{i+1})).
- */
-function boundAlongM(us: number[], m: readonly number[], stride: number): void {
-  for (let j = 0; j < stride; j++) {
-    for (let i = 1; i < m.length; i++) us[i * stride + j] = Math.min(us[i * stride + j]!, (us[(i - 1) * stride + j]! * m[i]!) / m[i - 1]!);
-    for (let i = m.length - 2; i >= 0; i--) us[i * stride + j] = Math.min(us[i * stride + j]!, us[(i + 1) * stride + j]!);
-  }
+  return us.some((v) => !Number.isFinite(v)) ? null : { m, n, k, us };
 }
 
 /** Fill missing cells from the nearest measured cell with smaller k, n or m at the same efficiency (time × FLOP ratio). */

@@ -245,11 +245,11 @@ export function runServingSuite(dataRoot: string): ServingSuiteResult {
 }
 
 /**
- * Regression guards at the measured values × 1.1 + 0.5 (LOMO 21.9 / 38.3 %, in-sample 21.3 / 35.1 %): a run worse than these prints
+ * Regression guards at the measured values × 1.1 + 0.5 (LOMO 23.1 / 37.1 %, in-sample 21.6 / 34.4 %): a run worse than these prints
  * FAIL and `validate` exits 1. They are NOT the issue's targets (SERVING_TARGETS), which this model does
  * not reach yet (docs/serving.md, "What still limits accuracy").
  */
-export const SERVING_THRESHOLDS = Object.freeze({ lomoTpotMape: 24.6, lomoTtftMape: 42.6, inSampleTpotMape: 23.9, inSampleTtftMape: 39.1 });
+export const SERVING_THRESHOLDS = Object.freeze({ lomoTpotMape: 25.9, lomoTtftMape: 41.3, inSampleTpotMape: 24.3, inSampleTtftMape: 38.3 });
 
 /** Aspirational targets (issue 12): leave-one-model-out TPOT ≤ 12 %, TTFT ≤ 25 %; printed as met / not met. */
 export const SERVING_TARGETS = Object.freeze({ lomoTpotMape: 12, lomoTtftMape: 25 });
