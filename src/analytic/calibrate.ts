@@ -15,9 +15,11 @@ import { InputError } from '../io/errors.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import { curveEff, classPeakPerUs, defaultTables, linkGBsPerDirection, saturatingCurve, DEFAULTS, type Curve, type EfficiencyFile, type ErrorStats } from './efficiency.js';
 import { fitRooflineCurves, fitCollective, predictRow, apeStats } from './fitcurve.js';
+import { buildGemmTable, gemmTableUs, onGrid, GEMM_TABLE_DTYPES, type GemmSample } from './gemm-table.js';
 import {
   readCsv,
   aicGemmRows,
+  aicGemmSamples,
   aicContextRows,
   aicGenerationRows,
   aicAllReduceRows,
@@ -88,7 +90,50 @@ interface Calibration {
   readonly used: { src: 'aic' | 'vidur'; t: CsvTable }[];
   readonly ops: EfficiencyFile['ops'];
   readonly allreduce: EfficiencyFile['allreduce'];
+  readonly gemmShapes: NonNullable<EfficiencyFile['gemmShapes']>;
   readonly summary: CalibrationSummaryRow[];
+}
+
+export const GEMM_SHAPE_RULE =
+  'grid: the measured sizes of m, n and k that are 2^j or 3·2^j, and the largest of each; times in µs (4 significant digits), ' +
+  'log-trilinear interpolation; held out: every measured shape with a size off the grid (e.g. n or k 2560, 3584, 5120, 7168, 10240), predicted by interpolation';
+
+/**
+ * Shape-aware GEMM tables (bf16, fp8, fp8_block) from the same AIConfigurator table: the grid rows
+ * (GEMM_SHAPE_RULE) make the table, the off-grid rows are its held-out check; `heldOutCurve` is the
+ * 1-D curve's error on those rows (fp8_block: the fp8 curve, which the engine used for it before).
+ */
+function calibrateGemmShapes(st: Calibration, gemmT: CsvTable, file: string): void {
+  const samples = aicGemmSamples(gemmT);
+  for (const dt of GEMM_TABLE_DTYPES) {
+    const rows = samples[dt];
+    const fp8 = dt !== 'bf16';
+    const curves = st.ops[fp8 ? 'gemm.fp8' : 'gemm.bf16'];
+    if (rows.length < 10 || !curves) continue;
+    const table = buildGemmTable(rows);
+    if (!table) continue;
+    const tb = { m: [...table.m], n: [...table.n], k: [...table.k], us: table.us.map((v) => round(v, 4)) };
+    const max = (f: (r: GemmSample) => number): number => Math.max(...rows.map(f));
+    const mx = [max((r) => r.m), max((r) => r.n), max((r) => r.k)];
+    const held = rows.filter((r) => [r.m, r.n, r.k].some((v, i) => !onGrid(v) && v !== mx[i]));
+    const meas = held.map((r) => r.us);
+    const peak = fp8 ? classPeakPerUs('gemm.fp8', st.gpu) : st.gpu.fp16DenseTflops * 1e6;
+    const b = fp8 ? 1 : 2;
+    const curvePred = held.map((r) => predictRow({ flops: 2 * r.m * r.n * r.k, bytes: r.m * r.k * b + r.k * r.n * b + r.m * r.n * 2 }, peak, st.bw, curves));
+    const heldOut = apeStats(
+      held.map((r) => gemmTableUs(tb, r.m, r.n, r.k)),
+      meas,
+    );
+    const heldOutCurve = apeStats(curvePred, meas);
+    const source = `${st.rel(file)} (gemm_dtype ${dt === 'bf16' ? 'bfloat16' : dt})`;
+    st.gemmShapes[dt] = { ...tb, source, heldOutRule: GEMM_SHAPE_RULE, heldOut, heldOutCurve };
+    const grid = rows.filter((r) => !held.includes(r));
+    const train = apeStats(
+      grid.map((r) => gemmTableUs(tb, r.m, r.n, r.k)),
+      grid.map((r) => r.us),
+    );
+    st.summary.push({ curve: `gemm_shapes.${dt}`, source, train, heldOut }, { curve: `  1-D curve on the same held-out rows`, source, train: apeStats([], []), heldOut: heldOutCurve });
+  }
 }
 
 /** Fit one kernel class's roofline curves on the training rows; record the held-out error. Classes with < 10 rows are skipped. */
@@ -204,6 +249,11 @@ function sourcesOf(st: Calibration, dataRoot: string, device: string, vGpu: stri
   return sources;
 }
 
+/** The efficiency file as JSON text (one value per line, except the long number arrays of the GEMM tables: one line each). */
+export function efficiencyFileText(file: EfficiencyFile): string {
+  return `${JSON.stringify(file, null, 1).replace(/\[\n[\d.e+\-\s,]{2000,}\]/g, (a) => `[${a.slice(1, -1).replace(/\s+/g, '')}]`)}\n`;
+}
+
 /** Calibrate all curves for `gpu` from the tables under `opts.dataRoot`. Pure apart from reading the inputs. */
 export function calibrate(gpu: GpuSpec, opts: CalibrateOptions): { file: EfficiencyFile; summary: CalibrationSummaryRow[] } {
   const aicGpu = opts.aicGpu ?? AIC_GPU[gpu.id];
@@ -220,20 +270,23 @@ export function calibrate(gpu: GpuSpec, opts: CalibrateOptions): { file: Efficie
     used: [],
     ops: {},
     allreduce: {},
+    gemmShapes: {},
     summary: [],
   };
   const vGpu = opts.vidurGpu ?? VIDUR_GPU[gpu.id] ?? '';
   const gemmT = calibrateKernels(st, files);
+  calibrateGemmShapes(st, gemmT, files.gemm);
   calibrateElementwise(st, opts.dataRoot, vGpu);
   calibrateAllReduce(st, files.allreduce, opts.dataRoot, vGpu);
   const file: EfficiencyFile = {
-    stepfitEfficiency: 1,
+    stepfitEfficiency: 2,
     gpu: gpu.id,
     peaks: { bf16Tflops: gpu.fp16DenseTflops, fp8Tflops: gpu.fp8DenseTflops, memTBs: gpu.memBandwidthTBs, linkGBsPerDirection: linkGBs },
     sources: sourcesOf(st, opts.dataRoot, gemmT.rows[0]?.['device'] ?? '', vGpu),
     heldOutRule: HELD_OUT_RULE,
     ops: st.ops,
     allreduce: st.allreduce,
+    ...(Object.keys(st.gemmShapes).length ? { gemmShapes: st.gemmShapes } : {}),
     createdAt: opts.createdAt ?? new Date().toISOString(),
     commandLine: opts.commandLine ?? '',
   };

@@ -75,3 +75,17 @@ export function bubbleFraction(p: number, m: number): number {
   if (p <= 1) return 0;
   return (p - 1) / (m + p - 1);
 }
+
+/**
+ * vLLM's custom all-reduce (CUDA-graph and eager modes) only takes messages up to its buffer size,
+ * `CustomAllreduce(max_size=8192 * 1024)` in vllm/distributed/device_communicators/custom_all_reduce.py
+ * (8 MiB); larger all-reduces (prefill chunks: T·d·2 bytes, e.g. 512 tokens × 8192 × 2) fall back to
+ * NCCL (pynccl). Newer vLLM lets torch symmetric memory take some sizes above 8 MiB; it is modelled
+ * as NCCL too (no measurement of it here).
+ */
+export const CUSTOM_ALLREDUCE_MAX_BYTES = 8192 * 1024;
+
+/** The all-reduce implementation vLLM uses for a message of `bytes` under the chosen mode. */
+export function allReduceBackend<M extends string>(mode: M, bytes: number): M | 'nccl' {
+  return bytes > CUSTOM_ALLREDUCE_MAX_BYTES ? 'nccl' : mode;
+}

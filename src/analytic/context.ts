@@ -21,6 +21,8 @@ import { DTYPE_BYTES, type Architecture, type Dtype } from '../model/arch.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import type { BasisContext } from '../basis/types.js';
 import { loadEfficiency, linkGBsPerDirection, DEFAULTS, type EfficiencyTables, type AllReduceMode, type OpClass } from './efficiency.js';
+import type { GemmTable } from './gemm-table.js';
+import { gemmBoundOf, gemmTableOf } from './gemm-select.js';
 
 export type KvDtype = 'bf16' | 'fp16' | 'fp8';
 
@@ -70,6 +72,12 @@ export interface EngineOptions {
   layerOverheadUs?: number;
   /** Include embedding, final norm, LM head and sampler (default true). */
   lmHead?: boolean;
+  /**
+   * Dense GEMM time: 'table' (default) = the calibrated shape-aware (m, n, k) table of the weight
+   * dtype when the efficiency file has one (analytic/gemm-table.ts), else the 1-D curve; 'curve' =
+   * always the 1-D efficiency curve in FLOPs (the engine before tables; for ablations).
+   */
+  gemmModel?: 'table' | 'curve';
 }
 
 /** One GEMM of a layer: C[m×n] = A[m×k]·W[k×n] with m = the step's tokens (times `mScale`). */
@@ -97,6 +105,10 @@ export interface Engine {
   /** GEMM peak (FLOPs/µs) and curve class; attention peak; memory bytes/µs; intra-node link bytes/µs per direction. */
   readonly gemmPeak: number;
   readonly gemmClass: OpClass;
+  /** The measured (m, n, k) table used for dense GEMMs (null: the 1-D curve of gemmClass). */
+  readonly gemmTable: GemmTable | null;
+  /** FP8 weights: the BF16 table of the same GPU, an upper bound on the FP8 GEMM time (see `gemmTableOf`); else null. */
+  readonly gemmBound: GemmTable | null;
   readonly attnPeak: number;
   readonly memPerUs: number;
   readonly linkPerUs: number;
@@ -225,6 +237,7 @@ function optionsOf(opts: EngineOptions, tables: EfficiencyTables): Engine['optio
     stepOverheadUs: opts.stepOverheadUs ?? 0,
     layerOverheadUs: opts.layerOverheadUs ?? 0,
     lmHead: opts.lmHead ?? true,
+    gemmModel: opts.gemmModel ?? 'table',
   };
 }
 
@@ -351,6 +364,8 @@ export function compileEngine(ctx: BasisContext & { pp?: number; ep?: number }, 
     kvBytes,
     gemmPeak: peak.gemmPeak,
     gemmClass: peak.gemmClass,
+    gemmTable: gemmTableOf(arch, weightDtype, tables, options.gemmModel),
+    gemmBound: gemmBoundOf(weightDtype, tables, options.gemmModel),
     attnPeak: gpu.fp16DenseTflops * 1e6,
     memPerUs: gpu.memBandwidthTBs * 1e6,
     linkPerUs: (options.link === 'pcie' ? gpu.pcieGBs : linkGBsPerDirection(gpu)) * 1e3,

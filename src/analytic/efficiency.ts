@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { CONFIGS_DIR } from '../io/paths.js';
 import type { GpuSpec } from '../hardware/gpu.js';
+import { GEMM_TABLE_DTYPES, type GemmTable, type GemmTableDtype } from './gemm-table.js';
 
 export interface Curve {
   /** Knot sizes, strictly increasing, > 0. */
@@ -69,6 +70,8 @@ export interface EfficiencyTables {
   readonly allreduce: Readonly<Record<AllReduceMode, Readonly<Record<string, CollectiveCurve>>>>;
   /** Which op classes / all-reduce groups were calibrated from measurements (the rest are defaults). */
   readonly calibrated: readonly string[];
+  /** Shape-aware GEMM tables per GEMM dtype (analytic/gemm-table.ts); dtypes without one use the 1-D `gemm.*` curves. */
+  readonly gemm?: Readonly<Partial<Record<GemmTableDtype, GemmTable>>>;
 }
 
 /**
@@ -216,8 +219,31 @@ const CollEntry = z.object({
   heldOut: ErrorStats,
 });
 
+/**
+ * A measured GEMM latency table over (m, n, k) (analytic/gemm-table.ts): the grid and the times in
+ * µs, m-major (`us[(i·|n| + j)·|k| + l]`); `heldOut` is the error on the measured shapes off the grid
+ * (interpolated), `heldOutCurve` the 1-D curve's error on the same rows.
+ */
+const GemmShapeEntry = z
+  .object({
+    m: z.array(z.number().positive()).min(2),
+    n: z.array(z.number().positive()).min(2),
+    k: z.array(z.number().positive()).min(2),
+    us: z.array(z.number().positive()),
+    source: z.string(),
+    heldOutRule: z.string(),
+    heldOut: ErrorStats,
+    heldOutCurve: ErrorStats,
+  })
+  .refine((g) => g.us.length === g.m.length * g.n.length * g.k.length, { message: "'us' must hold |m|·|n|·|k| times" })
+  .refine((g) => [g.m, g.n, g.k].every((a) => a.every((v, i) => i === 0 || v > a[i - 1]!)), { message: "'m', 'n' and 'k' must be strictly increasing" });
+
+/**
+ * The calibrated file. Version 1: curves only; version 2 adds the optional `gemmShapes` tables
+ * (readers of version 2 read version 1 files unchanged: no tables, 1-D GEMM curves).
+ */
 export const EfficiencyFile = z.object({
-  stepfitEfficiency: z.literal(1),
+  stepfitEfficiency: z.union([z.literal(1), z.literal(2)]),
   gpu: z.string(),
   /** Peaks the efficiencies are relative to (from the datasheet at calibration time). */
   peaks: z.object({ bf16Tflops: z.number(), fp8Tflops: z.number().nullable(), memTBs: z.number(), linkGBsPerDirection: z.number() }),
@@ -225,6 +251,7 @@ export const EfficiencyFile = z.object({
   heldOutRule: z.string(),
   ops: z.record(z.string(), OpEntry),
   allreduce: z.record(z.string(), z.record(z.string(), CollEntry)),
+  gemmShapes: z.record(z.string(), GemmShapeEntry).optional(),
   createdAt: z.string(),
   commandLine: z.string(),
 });
@@ -281,7 +308,14 @@ export function tablesFromFile(f: EfficiencyFile, gpu: GpuSpec, origin: string):
       calibrated.push(`allreduce.${mode}.${g}`);
     }
   }
-  return { origin, gpu: gpu.id, ops: ops as Record<OpClass, RooflineCurves>, allreduce: allreduce as Record<AllReduceMode, Record<string, CollectiveCurve>>, calibrated };
+  // GEMM tables hold times (µs), not efficiencies: nothing to rescale
+  const gemm: Partial<Record<GemmTableDtype, GemmTable>> = {};
+  for (const [dt, g] of Object.entries(f.gemmShapes ?? {})) {
+    if (!(GEMM_TABLE_DTYPES as readonly string[]).includes(dt)) continue;
+    gemm[dt as GemmTableDtype] = { m: g.m, n: g.n, k: g.k, us: g.us };
+    calibrated.push(`gemm_shapes.${dt}`);
+  }
+  return { origin, gpu: gpu.id, ops: ops as Record<OpClass, RooflineCurves>, allreduce: allreduce as Record<AllReduceMode, Record<string, CollectiveCurve>>, calibrated, gemm };
 }
 
 /**

@@ -40,6 +40,6 @@ export const NO_HOST_COSTS: HostCosts = Object.freeze({ apiOverheadUs: 0, stepHo
  * Defaults: fitted on all 237 `agg` rows of the H100 silicon sample (see file comment); reproduce
  * with `stepfit validate --suite serving --json` (`fitted.allRows`).
  */
-export const DEFAULT_HOST_COSTS: HostCosts = Object.freeze({ apiOverheadUs: 36000, stepHostUs: 750, postDecodeFixedUs: 0, postDecodePerTokenUs: 0 });
+export const DEFAULT_HOST_COSTS: HostCosts = Object.freeze({ apiOverheadUs: 45000, stepHostUs: 1000, postDecodeFixedUs: 0, postDecodePerTokenUs: 0 });
 
 export const HOST_COST_TERMS = Object.freeze(['apiOverheadUs', 'stepHostUs', 'postDecodeFixedUs', 'postDecodePerTokenUs'] as const);

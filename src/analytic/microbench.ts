@@ -12,6 +12,7 @@ import { parse } from 'csv-parse/sync';
 import { InputError } from '../io/errors.js';
 import { prefillAttnWork, decodeAttnWork } from './work.js';
 import { ringTrafficFactor } from './collectives.js';
+import type { GemmSample, GemmTableDtype } from './gemm-table.js';
 
 export interface CsvTable {
   readonly file: string;
@@ -69,6 +70,18 @@ export function aicGemmRows(t: CsvTable): Record<GemmDtype, KernelRow[]> {
     const k = num(t, i, 'k');
     const b = dtype === 'fp8' ? 1 : 2;
     out[dtype].push({ flops: 2 * m * n * k, bytes: m * k * b + k * n * b + m * n * 2, us: num(t, i, 'latency') * 1000, key: { m, n, k } });
+  }
+  return out;
+}
+
+/** AIConfigurator GEMM rows as (m, n, k, µs) samples per GEMM dtype (bfloat16/float16 → bf16, fp8, fp8_block), for the shape tables. */
+export function aicGemmSamples(t: CsvTable): Record<GemmTableDtype, GemmSample[]> {
+  const out: Record<GemmTableDtype, GemmSample[]> = { bf16: [], fp8: [], fp8_block: [] };
+  for (let i = 0; i < t.rows.length; i++) {
+    const dt = t.rows[i]!['gemm_dtype'];
+    const dtype: GemmTableDtype | null = dt === 'bfloat16' || dt === 'float16' ? 'bf16' : dt === 'fp8' || dt === 'fp8_block' ? dt : null;
+    if (!dtype) continue;
+    out[dtype].push({ m: num(t, i, 'm'), n: num(t, i, 'n'), k: num(t, i, 'k'), us: num(t, i, 'latency') * 1000 });
   }
   return out;
 }

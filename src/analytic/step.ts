@@ -32,10 +32,11 @@ import type { Step } from '../steps/step.js';
 import type { BasisContext } from '../basis/types.js';
 import { curveEff, classPeakPerUs, DEFAULTS, type RooflineCurves, type OpClass } from './efficiency.js';
 import { rooflineUs, gemmWork, type OpTime } from './roofline.js';
-import { ringTrafficFactor, hierarchicalAllReduceUs, allToAllUs, p2pUs, ringHalfUs, bubbleFraction, type LinkSpec } from './collectives.js';
+import { allReduceBackend, ringTrafficFactor, hierarchicalAllReduceUs, allToAllUs, p2pUs, ringHalfUs, bubbleFraction, type LinkSpec } from './collectives.js';
 import { compileEngine, type Engine, type EngineOptions, type GemmShape } from './context.js';
 import { InputError } from '../io/errors.js';
 import { prefillAttnWork, decodeAttnWork } from './work.js';
+import { gemmTableUs } from './gemm-table.js';
 
 export { causalPairs } from './work.js';
 
@@ -106,10 +107,27 @@ function kernel(acc: Acc, op: string, flops: number, bytes: number, peak: number
   acc.add(op, Math.max(r.us, acc.floor) * calls, r.computeUs * calls, r.memoryUs * calls, flops * calls, bytes * calls, calls, r.computeUs >= r.memoryUs ? 'compute' : 'memory');
 }
 
+/**
+ * One dense GEMM repeated `calls` times: the measured (m, n, k) table when the engine has one
+ * (analytic/gemm-table.ts; FP8: at most its BF16 twin (m, n, k/2), context.ts `gemmTableOf`; the
+ * roofline split is kept for the breakdown's bound), else the roofline with the 1-D curves.
+ */
 function gemm(acc: Acc, e: Engine, op: string, m: number, g: GemmShape, calls: number): void {
   if (m <= 0) return;
   const w = gemmWork(m, g.n, g.k, e.actBytes, e.wBytes, e.hBytes);
-  kernel(acc, op, w.flops, w.bytes, e.gemmPeak, e.memPerUs, e.tables.ops[e.gemmClass], calls);
+  if (!e.gemmTable) {
+    kernel(acc, op, w.flops, w.bytes, e.gemmPeak, e.memPerUs, e.tables.ops[e.gemmClass], calls);
+    return;
+  }
+  const us = tableGemmUs(e, m, g.n, g.k);
+  const r = rooflineUs(w.flops, w.bytes, e.gemmPeak, e.memPerUs, e.tables.ops[e.gemmClass]);
+  acc.add(op, Math.max(us, acc.floor) * calls, r.computeUs * calls, r.memoryUs * calls, w.flops * calls, w.bytes * calls, calls, r.computeUs >= r.memoryUs ? 'compute' : 'memory');
+}
+
+/** Table time of a GEMM on an engine with a table: the measured time, FP8 at most its BF16 twin (m, n, k/2). */
+function tableGemmUs(e: Engine, m: number, n: number, k: number): number {
+  const t = gemmTableUs(e.gemmTable!, m, n, k);
+  return e.gemmBound ? Math.min(t, gemmTableUs(e.gemmBound, m, n, k / 2)) : t;
 }
 
 function elementwise(acc: Acc, e: Engine, op: string, bytes: number, calls: number): void {
@@ -131,7 +149,8 @@ function interLink(e: Engine): LinkSpec {
 /**
  * One all-reduce of S bytes over p GPUs (µs).
  * - p ≤ GPUs per node with a measured curve for p (calibrated file, link not forced):
- *   latency_p + 2(p−1)/p·S/(link·eff_p(S));
+ *   latency_p + 2(p−1)/p·S/(link·eff_p(S)), the curve of the mode's implementation, or NCCL's
+ *   for messages above vLLM's custom all-reduce buffer (8 MiB, collectives.ts `allReduceBackend`);
  * - p ≤ GPUs per node otherwise: callLatency + hops·0.7 µs + traffic/(0.7·link), ring (2(p−1) hops,
  *   traffic 2(p−1)/p·S) or tree (2⌈log₂p⌉ hops, traffic 2·S);
  * - p > GPUs per node: hierarchical (intra reduce-scatter, inter-node all-reduce of S/g, intra all-gather) + callLatency.
@@ -140,7 +159,7 @@ export function allReduceCallUs(e: Engine, bytes: number, p: number): number {
   if (p <= 1 || bytes <= 0) return 0;
   const g = e.options.gpusPerNode;
   if (p <= g) {
-    const cc = e.options.link === 'auto' ? e.tables.allreduce[e.options.allreduce][String(p)] : undefined;
+    const cc = e.options.link === 'auto' ? e.tables.allreduce[allReduceBackend(e.options.allreduce, bytes)][String(p)] : undefined;
     if (cc) return cc.latencyUs + (ringTrafficFactor(p) * bytes) / (e.linkPerUs * curveEff(cc.bandwidth, bytes));
     const link = intraLink(e);
     const tree = e.options.algorithm === 'tree';

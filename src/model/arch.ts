@@ -72,6 +72,8 @@ export interface Architecture {
   readonly qkRopeHeadDim: number;
   readonly weightDtype: Dtype;
   readonly tieWordEmbeddings: boolean;
+  /** Block-scaled quantized weights: `quantization_config.weight_block_size` (e.g. [128, 128]); absent otherwise. */
+  readonly weightBlockSize?: readonly number[];
 }
 
 const pos = z.number().int().positive();
@@ -172,6 +174,12 @@ function weightDtype(raw: z.infer<typeof RawConfig>): Dtype {
   return dtypeOf(raw.torch_dtype) ?? dtypeOf(raw.dtype) ?? 'bf16';
 }
 
+/** `weight_block_size` of a block-quantized checkpoint (positive integers), as an optional field. */
+function blockSizeOf(raw: z.infer<typeof RawConfig>): { weightBlockSize?: number[] } {
+  const b = (raw.quantization_config as Record<string, unknown> | null | undefined)?.['weight_block_size'];
+  return Array.isArray(b) && b.length > 0 && b.every((v) => Number.isInteger(v) && v > 0) ? { weightBlockSize: b as number[] } : {};
+}
+
 /**
  * Parse a HuggingFace config object. `source` names the file in errors.
  * Multimodal configs are read from their `text_config`.
@@ -250,6 +258,7 @@ export function parseArchitecture(json: unknown, source: string, name?: string):
     qkRopeHeadDim: raw.qk_rope_head_dim ?? 0,
     weightDtype: weightDtype(raw),
     tieWordEmbeddings: raw.tie_word_embeddings ?? false,
+    ...blockSizeOf(raw),
   };
   return Object.freeze(arch);
 }

@@ -13,7 +13,7 @@
  * scan; objective = TTFT MAPE + TPOT MAPE on the training rows.
  */
 import { resolveDeployment } from '../model/context.js';
-import { compileEngine, type Engine } from '../analytic/context.js';
+import { compileEngine, type Engine, type EngineOptions } from '../analytic/context.js';
 import { benchServeDeployment, type BenchProtocol } from '../analytic/bench-serve.js';
 import { NO_HOST_COSTS, type HostCosts } from '../analytic/host-costs.js';
 import * as aq from 'arquero';
@@ -58,14 +58,14 @@ export interface ServingSuiteResult {
 }
 
 /** Predictor with an engine cache (scenarios that share model, GPU and parallelism share one compiled engine). */
-export function scenarioPredictor(): (s: ServingScenario, host: HostCosts, protocol?: BenchProtocol) => ServingPrediction {
+export function scenarioPredictor(engineOpts: EngineOptions = {}): (s: ServingScenario, host: HostCosts, protocol?: BenchProtocol) => ServingPrediction {
   const engines = new Map<string, Engine>();
   return (s, host, protocol = {}) => {
     const key = `${s.model}|${s.gpu}|${s.tp}|${s.ep}|${s.dp}|${s.dtype ?? ''}`;
     let e = engines.get(key);
     const { arch, gpu } = resolveDeployment({ model: s.model, gpu: s.gpu, tp: s.tp, check: false });
     if (!e) {
-      e = compileEngine({ arch, gpu, tp: s.tp }, { ep: s.ep, dp: s.dp, weightDtype: s.dtype, efficiency: 'auto' });
+      e = compileEngine({ arch, gpu, tp: s.tp }, { ...engineOpts, ep: s.ep, dp: s.dp, weightDtype: s.dtype, efficiency: 'auto' });
       engines.set(key, e);
     }
     const r = benchServeDeployment(
@@ -200,6 +200,7 @@ export function runServingSuite(dataRoot: string): ServingSuiteResult {
     }
   }
   const at = (host: HostCosts, protocol: BenchProtocol = {}): ServingPrediction[] => rows.map((s) => predict(s, host, protocol));
+  const curvePredict = scenarioPredictor({ gemmModel: 'curve' });
   const cached: Cached[] = STEP_HOST_GRID_US.map((h) => ({ h, preds: at({ ...NO_HOST_COSTS, stepHostUs: h }) }));
   const all = rows.map((_, i) => i);
   const allHost = fitHost(rows, cached, all);
@@ -220,6 +221,12 @@ export function runServingSuite(dataRoot: string): ServingSuiteResult {
     evaluate('+ first wave (1000 prompts, all clients start at t = 0)', NO_HOST_COSTS, rows, at(NO_HOST_COSTS)),
     evaluate('+ α₀ API overhead (in-sample value)', { ...NO_HOST_COSTS, apiOverheadUs: allHost.apiOverheadUs }, rows, at({ ...NO_HOST_COSTS, apiOverheadUs: allHost.apiOverheadUs })),
     evaluate('+ per-step host time (in-sample value) = in-sample', allHost, rows, at(allHost)),
+    evaluate(
+      'in-sample, but dense GEMMs on the 1-D efficiency curve (no (m, n, k) tables, no FP8 twin bound)',
+      allHost,
+      rows,
+      rows.map((s) => curvePredict(s, allHost)),
+    ),
   ];
   return {
     source: load.source,
@@ -238,11 +245,11 @@ export function runServingSuite(dataRoot: string): ServingSuiteResult {
 }
 
 /**
- * Regression guards at the measured values (rounded up by ≤ 1 point): a run worse than these prints
+ * Regression guards at the measured values × 1.1 + 0.5 (LOMO 23.1 / 37.1 %, in-sample 21.6 / 34.4 %): a run worse than these prints
  * FAIL and `validate` exits 1. They are NOT the issue's targets (SERVING_TARGETS), which this model does
  * not reach yet (docs/serving.md, "What still limits accuracy").
  */
-export const SERVING_THRESHOLDS = Object.freeze({ lomoTpotMape: 35, lomoTtftMape: 43, inSampleTpotMape: 32, inSampleTtftMape: 41.5 });
+export const SERVING_THRESHOLDS = Object.freeze({ lomoTpotMape: 25.9, lomoTtftMape: 41.3, inSampleTpotMape: 24.3, inSampleTtftMape: 38.3 });
 
 /** Aspirational targets (issue 12): leave-one-model-out TPOT ≤ 12 %, TTFT ≤ 25 %; printed as met / not met. */
 export const SERVING_TARGETS = Object.freeze({ lomoTpotMape: 12, lomoTtftMape: 25 });

@@ -1,7 +1,7 @@
 /** `stepfit engine calibrate`: efficiency curves of a GPU from per-operator microbenchmarks. */
 import path from 'node:path';
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
-import { calibrate } from '../../analytic/calibrate.js';
+import { calibrate, efficiencyFileText } from '../../analytic/calibrate.js';
 import { efficiencyFilePath } from '../../analytic/efficiency.js';
 import { loadGpu } from '../../hardware/gpu.js';
 import { writeFileAtomic } from '../../io/atomic.js';
@@ -27,7 +27,7 @@ export function calibrateCommand(io: CliIO): CommandUnknownOpts {
         vidurGpu: o.vidurGpu,
         commandLine: `stepfit engine calibrate --gpu ${o.gpu}${o.aicGpu ? ` --aic-gpu ${o.aicGpu}` : ''}${o.vidurGpu !== undefined ? ` --vidur-gpu '${o.vidurGpu}'` : ''}`,
       });
-      writeFileAtomic(out, JSON.stringify(file, null, 1) + '\n');
+      writeFileAtomic(out, efficiencyFileText(file));
       if (o.json) {
         io.out(JSON.stringify({ out, summary }, null, 2));
         return;

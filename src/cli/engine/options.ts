@@ -38,7 +38,12 @@ export function addParallelism(c: CommandUnknownOpts): void {
 function addDtypes(c: CommandUnknownOpts): void {
   c.addOption(new Option('--weight-dtype <dtype>', "weight dtype (default: the model config's): fp8 = W8A8 on FP8 tensor cores, int4 = W4A16").choices(WEIGHT_DTYPES))
     .addOption(new Option('--kv-dtype <dtype>', 'KV-cache dtype').choices(KV_DTYPES).default('bf16' as const))
-    .option('--efficiency <auto|default|file>', "efficiency curves: 'auto' = configs/efficiency/<gpu>.json when present, 'default' = documented defaults, or a calibrated file", 'auto');
+    .option('--efficiency <auto|default|file>', "efficiency curves: 'auto' = configs/efficiency/<gpu>.json when present, 'default' = documented defaults, or a calibrated file", 'auto')
+    .addOption(
+      new Option('--gemm-model <kind>', "dense GEMM time: the calibrated (m, n, k) table of the weight dtype when the efficiency file has one ('table'), or the 1-D curve in FLOPs ('curve')")
+        .choices(['table', 'curve'] as const)
+        .default('table' as const),
+    );
 }
 
 /** Kernel launch and collectives. */
@@ -79,6 +84,7 @@ export const EngineFlags = z.object({
   weightDtype: z.enum(WEIGHT_DTYPES).optional(),
   kvDtype: z.enum(KV_DTYPES),
   efficiency: z.string(),
+  gemmModel: z.enum(['table', 'curve']),
   execution: z.enum(['graph', 'eager']),
   launchUs: z.number().optional(),
   allreduce: z.enum(['graph', 'eager', 'nccl']).optional(),
@@ -104,6 +110,7 @@ export function engineOptionsOf(o: EngineFlags, par: Partial<ParallelFlags> = {}
     weightDtype: o.weightDtype,
     kvDtype: o.kvDtype,
     efficiency: o.efficiency,
+    gemmModel: o.gemmModel,
     execution: o.execution,
     ...(o.launchUs !== undefined ? { launchUs: o.launchUs } : {}),
     ...(o.allreduce !== undefined ? { allreduce: o.allreduce } : {}),
