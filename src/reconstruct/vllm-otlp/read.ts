@@ -20,7 +20,9 @@ import { apiRequestId } from './emit.js';
 import { ingestTrace, type IngestCounts } from './ingest.js';
 import { resolveOtlpInput } from './input.js';
 import { decodeUs, prefillUs, requestLabel, type RequestLabel, type RequestTimes } from './labels.js';
-import { compareRecs, decodeRec, type StepRec } from './records.js';
+import { unpackSeg } from './packed.js';
+import { PackedBuckets } from './packed-spill.js';
+import { compareRecs, type StepRec } from './records.js';
 import { DEFAULT_DURATION, OtlpReplay, type DurationSource, type ReplayStats, type RequestResult } from './replay.js';
 import { fnv1a, SpillBuckets } from './spill.js';
 
@@ -74,7 +76,7 @@ interface Run {
   readonly file: string;
   readonly sum: ReconstructSummary;
   readonly bad: (msg: string) => void;
-  readonly steps: SpillBuckets;
+  readonly steps: PackedBuckets;
   readonly api: SpillBuckets;
   readonly labels: SpillBuckets;
 }
@@ -101,7 +103,7 @@ export async function reconstructOtlp(o: OtlpOptions, sinks: ReconstructSinks): 
     file: inp.traceFile,
     sum,
     bad,
-    steps: new SpillBuckets('otlp-steps', o.memCapBytes, o.tmpDir),
+    steps: new PackedBuckets('otlp-steps', o.memCapBytes, o.tmpDir),
     api: new SpillBuckets('otlp-api', side, o.tmpDir),
     labels: new SpillBuckets('otlp-labels', side, o.tmpDir),
   };
@@ -152,7 +154,8 @@ async function replaySteps(run: Run, o: OtlpOptions, sinks: ReconstructSinks): P
     }
   };
   for (const key of run.steps.keys()) {
-    const recs: StepRec[] = run.steps.take(key).map(decodeRec);
+    const recs: StepRec[] = [];
+    for (const seg of run.steps.take(key)) unpackSeg(seg, recs);
     recs.sort(compareRecs);
     let i = 0;
     while (i < recs.length) {
