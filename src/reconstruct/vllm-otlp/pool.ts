@@ -25,13 +25,15 @@ let bundled: string | undefined;
  */
 function startWorker(): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', here));
+  // a worker inherits node's options; --input-type (a script given with -e) would stop it loading
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  if (!here.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', here), { execArgv });
   if (bundled === undefined) {
     const esbuild = createRequire(here)('esbuild') as typeof import('esbuild');
     const r = esbuild.buildSync({ entryPoints: [fileURLToPath(new URL('./parse-worker.ts', here))], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'silent' });
     bundled = `data:text/javascript;base64,${Buffer.from(r.outputFiles[0]!.text).toString('base64')}`;
   }
-  return new Worker(new URL(bundled));
+  return new Worker(new URL(bundled), { execArgv });
 }
 
 /** What to parse: a byte range of the file, or a chunk's bytes (transferred to the worker). */

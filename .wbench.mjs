@@ -1,0 +1,10 @@
+import { Worker } from 'node:worker_threads';
+const c0 = process.cpuUsage(); const t0 = Date.now();
+const n = Number(process.argv[2] ?? 2);
+const ws = [];
+for (let i = 0; i < n; i++) ws.push(new Worker(new URL('./dist/reconstruct/vllm-otlp/parse-worker.js', import.meta.url)));
+await Promise.all(ws.map((w) => new Promise((r) => w.once('online', r))));
+await new Promise((r) => setTimeout(r, 300));
+const c1 = process.cpuUsage(c0);
+console.log(n, 'workers online+300ms', ((c1.user + c1.system) / 1e6).toFixed(2), 'CPU s', Date.now() - t0, 'ms');
+await Promise.all(ws.map((w) => w.terminate()));
