@@ -39,7 +39,7 @@ export interface PackedSeg {
 
 const opt = (x: number | undefined): number => (x === undefined ? Number.NaN : x === 0 ? 0 : x);
 const req = (x: number): number => (x === 0 ? 0 : x);
-const und = (x: number): number | undefined => (Number.isNaN(x) ? undefined : x);
+const und = (x: number): number | undefined => (x === x ? x : undefined);
 
 class Run {
   data = new Float64Array(256);
@@ -150,14 +150,14 @@ export function unpackSeg(seg: PackedSeg, out: StepRec[]): void {
   const base = seg.lineBase;
   let p = 0;
   while (p < d.length) {
-    const code = d[p]!;
+    const code = d[p]! | 0;
     const step = d[p + 1]!;
     const line = d[p + 2]! + base;
     if (code < CODE_S) {
-      const tag = d[p + 5]!;
+      const tag = d[p + 5]! | 0;
       const kind = JOURNEY_KINDS[code]!;
       const ts = d[p + 3]!;
-      const id = strs[d[p + 4]!]!;
+      const id = strs[d[p + 4]! | 0]!;
       out.push(
         tag < 0
           ? { t: 'J', step, line, ts, kind, req: id, pDone: und(d[p + 6]!), total: und(d[p + 7]!), count: und(d[p + 8]!) }
@@ -187,7 +187,7 @@ export function unpackSeg(seg: PackedSeg, out: StepRec[]): void {
         t: 'R',
         step,
         line,
-        req: strs[d[p + 3]!]!,
+        req: strs[d[p + 3]! | 0]!,
         phase: PHASES[code - CODE_R]!,
         prompt: d[p + 4]!,
         computed: d[p + 5]!,
