@@ -143,6 +143,130 @@ export class RecPacker {
   }
 }
 
+/*
+ * The records pass 2 builds are instances of these classes rather than object literals: the same
+ * own properties in the same order as records.ts `decodeRec`'s literals, but maps of their own, so
+ * that their small-integer fields stay unboxed (literals share their maps with the scanner's
+ * records, whose number fields V8 has generalised to boxed doubles), which made unpacking a
+ * record cost several allocations.
+ */
+class JRec {
+  declare readonly t: 'J';
+  declare readonly step: number;
+  declare readonly line: number;
+  declare readonly ts: number;
+  declare readonly kind: JourneyKind;
+  declare readonly req: string;
+  declare readonly pDone: number | undefined;
+  declare readonly total: number | undefined;
+  declare readonly count: number | undefined;
+  constructor(step: number, line: number, ts: number, kind: JourneyKind, req: string, pDone: number | undefined, total: number | undefined, count: number | undefined) {
+    this.t = 'J';
+    this.step = step;
+    this.line = line;
+    this.ts = ts;
+    this.kind = kind;
+    this.req = req;
+    this.pDone = pDone;
+    this.total = total;
+    this.count = count;
+  }
+}
+class JRecTag {
+  declare readonly t: 'J';
+  declare readonly step: number;
+  declare readonly line: number;
+  declare readonly ts: number;
+  declare readonly kind: JourneyKind;
+  declare readonly req: string;
+  declare readonly tag: string;
+  declare readonly pDone: number | undefined;
+  declare readonly total: number | undefined;
+  declare readonly count: number | undefined;
+  constructor(step: number, line: number, ts: number, kind: JourneyKind, req: string, tag: string, pDone: number | undefined, total: number | undefined, count: number | undefined) {
+    this.t = 'J';
+    this.step = step;
+    this.line = line;
+    this.ts = ts;
+    this.kind = kind;
+    this.req = req;
+    this.tag = tag;
+    this.pDone = pDone;
+    this.total = total;
+    this.count = count;
+  }
+}
+class SRec {
+  declare readonly t: 'S';
+  declare readonly step: number;
+  declare readonly line: number;
+  declare readonly start: number | undefined;
+  declare readonly end: number | undefined;
+  declare readonly durUs: number | undefined;
+  declare readonly nPf: number | undefined;
+  declare readonly nDc: number | undefined;
+  declare readonly pfTok: number | undefined;
+  declare readonly dcTok: number | undefined;
+  declare readonly running: number | undefined;
+  declare readonly waiting: number | undefined;
+  declare readonly kvTotal: number | undefined;
+  declare readonly kvFree: number | undefined;
+  constructor(
+    step: number,
+    line: number,
+    start: number | undefined,
+    end: number | undefined,
+    durUs: number | undefined,
+    nPf: number | undefined,
+    nDc: number | undefined,
+    pfTok: number | undefined,
+    dcTok: number | undefined,
+    running: number | undefined,
+    waiting: number | undefined,
+    kvTotal: number | undefined,
+    kvFree: number | undefined,
+  ) {
+    this.t = 'S';
+    this.step = step;
+    this.line = line;
+    this.start = start;
+    this.end = end;
+    this.durUs = durUs;
+    this.nPf = nPf;
+    this.nDc = nDc;
+    this.pfTok = pfTok;
+    this.dcTok = dcTok;
+    this.running = running;
+    this.waiting = waiting;
+    this.kvTotal = kvTotal;
+    this.kvFree = kvFree;
+  }
+}
+class RRec {
+  declare readonly t: 'R';
+  declare readonly step: number;
+  declare readonly line: number;
+  declare readonly req: string;
+  declare readonly phase: RequestPhase;
+  declare readonly prompt: number;
+  declare readonly computed: number;
+  declare readonly outputs: number;
+  declare readonly preemptions: number;
+  declare readonly scheduled: number;
+  constructor(step: number, line: number, req: string, phase: RequestPhase, prompt: number, computed: number, outputs: number, preemptions: number, scheduled: number) {
+    this.t = 'R';
+    this.step = step;
+    this.line = line;
+    this.req = req;
+    this.phase = phase;
+    this.prompt = prompt;
+    this.computed = computed;
+    this.outputs = outputs;
+    this.preemptions = preemptions;
+    this.scheduled = scheduled;
+  }
+}
+
 /** Append the records of a segment to `out`, as records.ts `decodeRec` would give them. */
 export function unpackSeg(seg: PackedSeg, out: StepRec[]): void {
   const d = seg.data;
@@ -160,41 +284,31 @@ export function unpackSeg(seg: PackedSeg, out: StepRec[]): void {
       const id = strs[d[p + 4]! | 0]!;
       out.push(
         tag < 0
-          ? { t: 'J', step, line, ts, kind, req: id, pDone: und(d[p + 6]!), total: und(d[p + 7]!), count: und(d[p + 8]!) }
-          : { t: 'J', step, line, ts, kind, req: id, tag: strs[tag]!, pDone: und(d[p + 6]!), total: und(d[p + 7]!), count: und(d[p + 8]!) },
+          ? new JRec(step, line, ts, kind, id, und(d[p + 6]!), und(d[p + 7]!), und(d[p + 8]!))
+          : new JRecTag(step, line, ts, kind, id, strs[tag]!, und(d[p + 6]!), und(d[p + 7]!), und(d[p + 8]!)),
       );
       p += WIDTH_J;
     } else if (code === CODE_S) {
-      out.push({
-        t: 'S',
-        step,
-        line,
-        start: und(d[p + 3]!),
-        end: und(d[p + 4]!),
-        durUs: und(d[p + 5]!),
-        nPf: und(d[p + 6]!),
-        nDc: und(d[p + 7]!),
-        pfTok: und(d[p + 8]!),
-        dcTok: und(d[p + 9]!),
-        running: und(d[p + 10]!),
-        waiting: und(d[p + 11]!),
-        kvTotal: und(d[p + 12]!),
-        kvFree: und(d[p + 13]!),
-      });
+      out.push(
+        new SRec(
+          step,
+          line,
+          und(d[p + 3]!),
+          und(d[p + 4]!),
+          und(d[p + 5]!),
+          und(d[p + 6]!),
+          und(d[p + 7]!),
+          und(d[p + 8]!),
+          und(d[p + 9]!),
+          und(d[p + 10]!),
+          und(d[p + 11]!),
+          und(d[p + 12]!),
+          und(d[p + 13]!),
+        ),
+      );
       p += WIDTH_S;
     } else {
-      out.push({
-        t: 'R',
-        step,
-        line,
-        req: strs[d[p + 3]! | 0]!,
-        phase: PHASES[code - CODE_R]!,
-        prompt: d[p + 4]!,
-        computed: d[p + 5]!,
-        outputs: d[p + 6]!,
-        preemptions: d[p + 7]!,
-        scheduled: d[p + 8]!,
-      });
+      out.push(new RRec(step, line, strs[d[p + 3]! | 0]!, PHASES[code - CODE_R]!, d[p + 4]!, d[p + 5]!, d[p + 6]!, d[p + 7]!, d[p + 8]!));
       p += WIDTH_R;
     }
   }

@@ -1,0 +1,17 @@
+import { PackedBuckets } from './dist/reconstruct/vllm-otlp/packed-spill.js';
+import { parseChunk } from './dist/reconstruct/vllm-otlp/chunks.js';
+import { RangeReader, byteRanges } from './dist/reconstruct/vllm-otlp/ranges.js';
+import { unpackSeg } from './dist/reconstruct/vllm-otlp/packed.js';
+import fs from 'node:fs';
+const file = process.argv[2];
+const fd = fs.openSync(file, 'r');
+const rr = new RangeReader(fd, file, 64 << 20);
+const pb = new PackedBuckets('x', Number(process.argv[3] ?? (32 << 20)), '/tmp');
+let base = 0;
+for (const r of byteRanges(fs.fstatSync(fd).size, 4 << 20)) { const t = rr.read(r); const res = parseChunk(t.buf, { first: r.start === 0, perBucket: 1024 }); pb.addChunk(res.recs, base); base += res.lines; }
+let tu = 0n, n = 0, ns = 0;
+const c0 = process.cpuUsage();
+for (const k of pb.keys()) { const segs = pb.take(k); ns += segs.length; const out = []; const t = process.hrtime.bigint(); for (const s of segs) unpackSeg(s, out); tu += process.hrtime.bigint() - t; n += out.length; }
+const c = process.cpuUsage(c0);
+console.log('segments', ns, 'records', n, 'unpack ms', Number(tu) / 1e6, 'take+unpack CPU', (c.user + c.system) / 1e3);
+pb.dispose();
