@@ -78,7 +78,7 @@ describe('vllm-otlp outputs: golden hashes, independent of workers, chunk size a
       const size = fs.statSync(file).size;
       for (const [workers, chunkBytes] of [
         [1, 4096],
-        [2, 4096],
+        [2, 16_384],
         [3, 30_000],
         [4, Math.ceil(size / 3)],
         [2, 1 << 30],

@@ -21,7 +21,7 @@ afterAll(() => {
 });
 
 const RECS: StepRec[] = [
-  { t: 'J', step: 3, line: 1, ts: 1_700_000_000_123_456_789, kind: 'SCHEDULED', req: 'cmpl-a-0', tag: 'RESUME', pDone: 0, total: 812, count: 17 },
+  { t: 'J', step: 3, line: 1, ts: 1_700_000_000_123_456, kind: 'SCHEDULED', req: 'cmpl-a-0', tag: 'RESUME', pDone: 0, total: 812, count: 17 },
   { t: 'J', step: 3, line: 1, ts: 5, kind: 'QUEUED', req: 'cmpl-b-0' },
   { t: 'J', step: 4, line: 2, ts: 6, kind: 'FINISHED', req: 'cmpl-ü-0', tag: '', count: -0, total: undefined },
   { t: 'J', step: 2048, line: 2, ts: -0, kind: 'FIRST_TOKEN', req: 'cmpl-a-0', pDone: 812.5, count: 0 },

@@ -39,7 +39,7 @@ export interface PackedSeg {
 
 const opt = (x: number | undefined): number => (x === undefined ? Number.NaN : x === 0 ? 0 : x);
 const req = (x: number): number => (x === 0 ? 0 : x);
-const und = (x: number): number | undefined => (x === x ? x : undefined);
+const und = (x: number): number | undefined => (Number.isNaN(x) ? undefined : x);
 
 class Run {
   data = new Float64Array(256);

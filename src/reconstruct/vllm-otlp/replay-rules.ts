@@ -154,7 +154,7 @@ export function checkSummaryTime(
 }
 
 /** Numbers equal as their text is (NaN equals NaN). */
-const same = (a: number, b: number): boolean => a === b || (a !== a && b !== b);
+const same = (a: number, b: number): boolean => a === b || (Number.isNaN(a) && Number.isNaN(b));
 
 /**
  * The set of (request id, computed, tokens) triples of the inferred work, taken before the
