@@ -102,9 +102,12 @@ export async function ingestTrace(o: IngestOptions, steps: PackedBuckets, api: S
     if (r.fatal) throw new InputError(`${o.file}:${lineBase + r.fatal[0]}: ${r.fatal[1]}`);
     lineBase += r.lines;
   };
-  const pool = workers > 1 ? new ChunkPool(workers, o.file, o.perBucket) : undefined;
   const chunkBytes = o.chunkBytes ?? 4 << 20;
-  const jobs = isPlainFile(o.file) ? rangeJobs(o.file, chunkBytes, o.perBucket, pool) : streamJobs(o.file, chunkBytes, o.perBucket, pool);
+  const plain = isPlainFile(o.file);
+  // no more threads than ranges: a small file is parsed here, without starting a pool
+  const threads = plain ? Math.min(workers, Math.ceil(fs.statSync(o.file).size / chunkBytes)) : workers;
+  const pool = threads > 1 ? new ChunkPool(threads, o.file, o.perBucket) : undefined;
+  const jobs = plain ? rangeJobs(o.file, chunkBytes, o.perBucket, pool) : streamJobs(o.file, chunkBytes, o.perBucket, pool);
   const inFlight: Job[] = [];
   const ahead = pool ? 4 * workers : 0;
   let readError: unknown;

@@ -3,10 +3,12 @@
  * in any order) or an experiment directory (`exp-config.yaml` + `traces.json[.gz]`) → canonical
  * steps, request-level targets and per-request labels.
  *
- * One pass over the file: pass 1 (ingest.ts) parses it in chunks — on a fast path that builds only
- * compact records (scan.ts), in worker threads when it is large — and groups the records by step
- * bucket (in memory up to a cap, then spilled to temp files: an external bucket sort); pass 2
- * replays the buckets in step order holding only the in-flight requests (replay.ts).
+ * One pass over the file: pass 1 (ingest.ts) parses it in chunks — byte ranges of a plain file
+ * (ranges.ts), read by whoever parses them, in this thread or in worker threads; on a fast path
+ * that builds only compact records (scan.ts) — and groups the records, packed into flat buffers
+ * (packed.ts), by step bucket (in memory up to a cap, then spilled to temp files: an external
+ * bucket sort, packed-spill.ts); pass 2 replays the buckets in step order holding only the
+ * in-flight requests (replay.ts).
  * API arrival/departure times (no step number) are joined to finished requests through hash
  * partitions of the request id, one partition in memory at a time.
  * Memory is bounded independently of trace length: chunks in flight, the spill cap, one bucket.
