@@ -12,7 +12,7 @@ import { InputError } from '../../io/errors.js';
 import { MAX_LINE_BYTES, openInput } from '../../io/lines.js';
 import { parseOtlpLine, type ParsedLine } from './parse.js';
 import { RecPacker, type PackedRecs } from './packed.js';
-import { scanOtlpLine } from './scan.js';
+import { scanOtlpLineInto } from './scan.js';
 import { fnv1a } from './spill.js';
 
 /** Hash partitions of API events (joined to requests one partition at a time). */
@@ -104,7 +104,7 @@ export function parseChunk(buf: Buffer, o: ChunkParse): ChunkResult {
     if (isAscii(buf.subarray(start, end))) {
       if (isBlank(buf, start, end)) continue;
       r.records++;
-      parsed = scanOtlpLine(buf, start, end, lineNo);
+      parsed = scanOtlpLineInto(buf, start, end, lineNo, steps);
       if (!parsed) parsed = slowParse(buf.toString('latin1', start, end), lineNo, r);
     } else {
       let text: string;
@@ -122,6 +122,9 @@ export function parseChunk(buf: Buffer, o: ChunkParse): ChunkResult {
     if (parsed) addParsed(parsed, lineNo, r, steps, api);
   }
   if (o.tooLongAfter && !r.fatal) r.fatal = [r.lines + 1, tooLongText(maxLine)];
+  r.journey = steps.journeys;
+  r.summaries = steps.summaries;
+  r.snapshots = steps.snapshots;
   r.recs = steps.finish();
   r.api = api.out();
   return r;
@@ -140,12 +143,7 @@ function slowParse(text: string, lineNo: number, r: ChunkResult): ParsedLine | u
 function addParsed(p: ParsedLine, lineNo: number, r: ChunkResult, steps: RecPacker, api: Grouper): void {
   r.ignoredSpans += p.ignoredSpans;
   for (const m of p.bad) r.bad.push([lineNo, m]);
-  for (const rec of p.recs) {
-    if (rec.t === 'J') r.journey++;
-    else if (rec.t === 'S') r.summaries++;
-    else r.snapshots++;
-    steps.add(rec);
-  }
+  for (const rec of p.recs) steps.add(rec); // the full parser's (the fast path's are in `steps` already)
   for (const a of p.api) api.add(fnv1a(a.id) % API_PARTS, `${a.kind}\t${a.id}\t${a.ts}`);
 }
 

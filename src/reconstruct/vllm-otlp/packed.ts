@@ -38,13 +38,15 @@ export interface PackedSeg {
 }
 
 const opt = (x: number | undefined): number => (x === undefined ? Number.NaN : x === 0 ? 0 : x);
-const req = (x: number): number => (x === 0 ? 0 : x);
+const nz = (x: number): number => (x === 0 ? 0 : x);
 const und = (x: number): number | undefined => (Number.isNaN(x) ? undefined : x);
 
 class Run {
   data = new Float64Array(256);
   n = 0;
   count = 0;
+  /** The packer's mark generation when this run was last journaled. */
+  gen = -1;
   room(k: number): Float64Array {
     if (this.n + k > this.data.length) {
       const d = new Float64Array(Math.max(2 * this.data.length, this.n + k));
@@ -56,11 +58,22 @@ class Run {
   }
 }
 
-/** Builds the packed records of one chunk, bucket by bucket, in the order they are added. */
+/**
+ * Builds the packed records of one chunk, bucket by bucket, in the order they are added. The fast
+ * path writes a line's records as it reads them: `mark()` before the line, `rollback()` when it
+ * gives up on it (the full parser then adds the line's records).
+ */
 export class RecPacker {
   private readonly runs = new Map<number, Run>();
   private readonly ids = new Map<string, number>();
   private readonly strs: string[] = [];
+  private gen = 0;
+  private readonly journal: [Run, number, number][] = [];
+  private saved: [number, number, number] = [0, 0, 0];
+  /** Journey events, batch summaries and request snapshots added. */
+  journeys = 0;
+  summaries = 0;
+  snapshots = 0;
 
   constructor(private readonly perBucket: number) {}
 
@@ -75,56 +88,110 @@ export class RecPacker {
     return i;
   }
 
-  add(r: StepRec): void {
-    const b = Math.floor(r.step / this.perBucket);
+  private run(step: number): Run {
+    const b = Math.floor(step / this.perBucket);
     let run = this.runs.get(b);
     if (!run) {
       run = new Run();
       this.runs.set(b, run);
     }
-    const p = run.n;
-    if (r.t === 'J') {
-      const d = run.room(WIDTH_J);
-      d[p] = JOURNEY_KINDS.indexOf(r.kind);
-      d[p + 1] = req(r.step);
-      d[p + 2] = req(r.line);
-      d[p + 3] = req(r.ts);
-      d[p + 4] = this.str(r.req);
-      d[p + 5] = r.tag === undefined || r.tag === '' ? -1 : this.str(r.tag);
-      d[p + 6] = opt(r.pDone);
-      d[p + 7] = opt(r.total);
-      d[p + 8] = opt(r.count);
-      run.n = p + WIDTH_J;
-    } else if (r.t === 'S') {
-      const d = run.room(WIDTH_S);
-      d[p] = CODE_S;
-      d[p + 1] = req(r.step);
-      d[p + 2] = req(r.line);
-      d[p + 3] = opt(r.start);
-      d[p + 4] = opt(r.end);
-      d[p + 5] = opt(r.durUs);
-      d[p + 6] = opt(r.nPf);
-      d[p + 7] = opt(r.nDc);
-      d[p + 8] = opt(r.pfTok);
-      d[p + 9] = opt(r.dcTok);
-      d[p + 10] = opt(r.running);
-      d[p + 11] = opt(r.waiting);
-      d[p + 12] = opt(r.kvTotal);
-      d[p + 13] = opt(r.kvFree);
-      run.n = p + WIDTH_S;
-    } else {
-      const d = run.room(WIDTH_R);
-      d[p] = CODE_R + PHASES.indexOf(r.phase);
-      d[p + 1] = req(r.step);
-      d[p + 2] = req(r.line);
-      d[p + 3] = this.str(r.req);
-      d[p + 4] = req(r.prompt);
-      d[p + 5] = req(r.computed);
-      d[p + 6] = req(r.outputs);
-      d[p + 7] = req(r.preemptions);
-      d[p + 8] = req(r.scheduled);
-      run.n = p + WIDTH_R;
+    if (run.gen !== this.gen) {
+      run.gen = this.gen;
+      this.journal.push([run, run.n, run.count]);
     }
+    return run;
+  }
+
+  mark(): void {
+    this.gen++;
+    this.journal.length = 0;
+    this.saved = [this.journeys, this.summaries, this.snapshots];
+  }
+
+  /** Drop the records added since `mark()`. */
+  rollback(): void {
+    for (const [r, n, count] of this.journal) {
+      r.n = n;
+      r.count = count;
+    }
+    [this.journeys, this.summaries, this.snapshots] = this.saved;
+    this.mark();
+  }
+
+  journey(kind: JourneyKind, step: number, line: number, ts: number, req: string, tag: string | undefined, pDone?: number, total?: number, count?: number): void {
+    const run = this.run(step);
+    const p = run.n;
+    const d = run.room(WIDTH_J);
+    d[p] = JOURNEY_KINDS.indexOf(kind);
+    d[p + 1] = nz(step);
+    d[p + 2] = nz(line);
+    d[p + 3] = nz(ts);
+    d[p + 4] = this.str(req);
+    d[p + 5] = tag === undefined || tag === '' ? -1 : this.str(tag);
+    d[p + 6] = opt(pDone);
+    d[p + 7] = opt(total);
+    d[p + 8] = opt(count);
+    run.n = p + WIDTH_J;
+    this.journeys++;
+  }
+
+  summary(
+    step: number,
+    line: number,
+    start?: number,
+    end?: number,
+    durUs?: number,
+    nPf?: number,
+    nDc?: number,
+    pfTok?: number,
+    dcTok?: number,
+    running?: number,
+    waiting?: number,
+    kvTotal?: number,
+    kvFree?: number,
+  ): void {
+    const run = this.run(step);
+    const p = run.n;
+    const d = run.room(WIDTH_S);
+    d[p] = CODE_S;
+    d[p + 1] = nz(step);
+    d[p + 2] = nz(line);
+    d[p + 3] = opt(start);
+    d[p + 4] = opt(end);
+    d[p + 5] = opt(durUs);
+    d[p + 6] = opt(nPf);
+    d[p + 7] = opt(nDc);
+    d[p + 8] = opt(pfTok);
+    d[p + 9] = opt(dcTok);
+    d[p + 10] = opt(running);
+    d[p + 11] = opt(waiting);
+    d[p + 12] = opt(kvTotal);
+    d[p + 13] = opt(kvFree);
+    run.n = p + WIDTH_S;
+    this.summaries++;
+  }
+
+  snapshot(step: number, line: number, req: string, phase: RequestPhase, prompt: number, computed: number, outputs: number, preemptions: number, scheduled: number): void {
+    const run = this.run(step);
+    const p = run.n;
+    const d = run.room(WIDTH_R);
+    d[p] = CODE_R + PHASES.indexOf(phase);
+    d[p + 1] = nz(step);
+    d[p + 2] = nz(line);
+    d[p + 3] = this.str(req);
+    d[p + 4] = nz(prompt);
+    d[p + 5] = nz(computed);
+    d[p + 6] = nz(outputs);
+    d[p + 7] = nz(preemptions);
+    d[p + 8] = nz(scheduled);
+    run.n = p + WIDTH_R;
+    this.snapshots++;
+  }
+
+  add(r: StepRec): void {
+    if (r.t === 'J') this.journey(r.kind, r.step, r.line, r.ts, r.req, r.tag, r.pDone, r.total, r.count);
+    else if (r.t === 'S') this.summary(r.step, r.line, r.start, r.end, r.durUs, r.nPf, r.nDc, r.pfTok, r.dcTok, r.running, r.waiting, r.kvTotal, r.kvFree);
+    else this.snapshot(r.step, r.line, r.req, r.phase, r.prompt, r.computed, r.outputs, r.preemptions, r.scheduled);
   }
 
   /** The chunk's records in one buffer (runs in first-seen bucket order). */
@@ -135,6 +202,7 @@ export class RecPacker {
     const segs: number[] = [];
     let at = 0;
     for (const [b, r] of this.runs) {
+      if (r.count === 0) continue; // emptied by a rollback
       data.set(r.data.subarray(0, r.n), at);
       segs.push(b, at, at + r.n, r.count);
       at += r.n;
