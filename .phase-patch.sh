@@ -1,4 +1,0 @@
-# instrument dist read.js with phase CPU timings (local measurement only; rebuilt away by npm run build)
-f=dist/reconstruct/vllm-otlp/read.js
-sed -i 's/^\(\s*\)const counts = await ingestTrace(ingest, run.steps, run.api, bad);/\1const __c0 = process.cpuUsage(); const __t0 = Date.now();\n&\n\1const __c1 = process.cpuUsage(); const __t1 = Date.now();/' $f
-sed -i 's/^\(\s*\)const nLabels = await joinLabels(run, sinks);/\1const __c2 = process.cpuUsage(); const __t2 = Date.now();\n&\n\1{ const __c3 = process.cpuUsage(); const cs = (a, b) => ((b.user + b.system - a.user - a.system) \/ 1e6).toFixed(2); process.stderr.write(`PHASES ingest ${cs(__c0, __c1)} replay ${cs(__c1, __c2)} labels ${cs(__c2, __c3)} (startup-to-ingest ${((__c0.user + __c0.system) \/ 1e6).toFixed(2)}) wall ${__t1 - __t0} ${__t2 - __t1}\\n`); }/' $f
