@@ -1,18 +1,18 @@
 /**
- * Pass 1 of the vLLM OTLP reader over chunks of a trace: the file is cut at line boundaries into
- * chunks (a few MiB each, `readChunks`); each chunk is parsed on its own (`parseChunk`, in this
- * thread or in a worker thread) into encoded records grouped by step bucket and API partition.
- * The reader applies the chunk results in file order, so the result is the same for any number of
- * workers. Line semantics are those of io/lines.ts `readLines` (CRLF, blank lines counted and
+ * Pass 1 of the vLLM OTLP reader over chunks of a trace: whole lines — a byte range of a plain
+ * file (ranges.ts) or a piece of a decompressed stream (`readChunks`) — each parsed on its own
+ * (`parseChunk`, in this thread or in a worker thread) into packed records grouped by step bucket
+ * (packed.ts) and API partition, with line numbers relative to the chunk. The reader applies the
+ * chunk results in file order, adding each chunk's first line, so the result is the same for any
+ * number of workers and any chunk size. Line semantics are those of io/lines.ts `readLines` (CRLF, blank lines counted and
  * skipped, UTF-8 checked, a byte-order mark dropped), with the same error messages.
  */
 import { isAscii } from 'node:buffer';
-import fs from 'node:fs';
 import { InputError } from '../../io/errors.js';
 import { MAX_LINE_BYTES, openInput } from '../../io/lines.js';
 import { parseOtlpLine, type ParsedLine } from './parse.js';
-import { encodeRec } from './records.js';
-import { scanOtlpLine } from './scan.js';
+import { RecPacker, type PackedRecs } from './packed.js';
+import { scanOtlpLineInto } from './scan.js';
 import { fnv1a } from './spill.js';
 
 /** Hash partitions of API events (joined to requests one partition at a time). */
@@ -24,26 +24,37 @@ export interface TraceChunk {
   readonly firstLine: number;
 }
 
-/** What one chunk contributes, in a form cheap to pass between threads. */
+/** What one chunk contributes, in a form cheap to pass between threads (the packed records' buffer is transferred). */
 export interface ChunkResult {
   /** Lines in the chunk, blank ones included. */
   lines: number;
   /** Non-blank lines (OTLP export requests). */
   records: number;
-  /** [step bucket, encoded records joined by '\n', how many] in first-seen order. */
-  buckets: [number, string, number][];
+  /** The step records, packed by step bucket; line numbers relative to the chunk (its first line is 1). */
+  recs: PackedRecs;
   /** [API partition, `kind\tid\tts` lines joined by '\n', how many]. */
   api: [number, string, number][];
-  /** Problems, `file:line: message`, in line order. */
-  bad: string[];
+  /** Problems: [line in the chunk, message], in line order. */
+  bad: [number, string][];
   ignoredSpans: number;
   journey: number;
   summaries: number;
   snapshots: number;
   /** Lines that needed the full parser (the fast path gave up on them). */
   slowLines: number;
-  /** An error that ends the input at this chunk (invalid UTF-8), after the lines before it. */
-  fatal?: string;
+  /** An error that ends the input at this chunk (invalid UTF-8, a line too long), after the lines before it: [line in the chunk, message]. */
+  fatal?: [number, string];
+}
+
+/** How a chunk is parsed. */
+export interface ChunkParse {
+  /** The chunk starts at the file's first line (a byte-order mark is dropped there). */
+  readonly first: boolean;
+  readonly perBucket: number;
+  /** Longer lines are an error (io/lines.ts MAX_LINE_BYTES by default). */
+  readonly maxLineBytes?: number;
+  /** The line after the chunk's lines is longer than the limit (found by the range reader). */
+  readonly tooLongAfter?: boolean;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -68,16 +79,23 @@ class Grouper {
   }
 }
 
-/** Parse the lines of one chunk (pure: no I/O). */
-export function parseChunk(buf: Buffer, firstLine: number, file: string, perBucket: number): ChunkResult {
-  const r: ChunkResult = { lines: 0, records: 0, buckets: [], api: [], bad: [], ignoredSpans: 0, journey: 0, summaries: 0, snapshots: 0, slowLines: 0 };
-  const steps = new Grouper();
+const tooLongText = (max: number): string => `line longer than ${max / (1024 * 1024)} MiB without a newline (not a JSON Lines / CSV text file?)`;
+
+/** Parse the lines of one chunk (pure: no I/O). Line numbers in the result are relative to the chunk. */
+export function parseChunk(buf: Buffer, o: ChunkParse): ChunkResult {
+  const r: ChunkResult = { lines: 0, records: 0, recs: { data: new Float64Array(0), segs: [], strs: [] }, api: [], bad: [], ignoredSpans: 0, journey: 0, summaries: 0, snapshots: 0, slowLines: 0 };
+  const steps = new RecPacker(o.perBucket);
   const api = new Grouper();
+  const maxLine = o.maxLineBytes ?? MAX_LINE_BYTES;
   let from = 0;
   while (from < buf.length) {
     let nl = buf.indexOf(10, from);
     if (nl < 0) nl = buf.length;
-    const lineNo = firstLine + r.lines++;
+    const lineNo = ++r.lines;
+    if (nl - from > maxLine) {
+      r.fatal = [lineNo, tooLongText(maxLine)];
+      break;
+    }
     let end = nl;
     if (end > from && buf[end - 1] === 13) end--;
     const start = from;
@@ -86,47 +104,46 @@ export function parseChunk(buf: Buffer, firstLine: number, file: string, perBuck
     if (isAscii(buf.subarray(start, end))) {
       if (isBlank(buf, start, end)) continue;
       r.records++;
-      parsed = scanOtlpLine(buf, start, end, lineNo);
-      if (!parsed) parsed = slowParse(buf.toString('latin1', start, end), lineNo, file, r);
+      parsed = scanOtlpLineInto(buf, start, end, lineNo, steps);
+      if (!parsed) parsed = slowParse(buf.toString('latin1', start, end), lineNo, r);
     } else {
       let text: string;
       try {
         text = decoder.decode(buf.subarray(start, end));
       } catch {
-        r.fatal = `${file}:${lineNo}: not valid UTF-8 text`;
+        r.fatal = [lineNo, 'not valid UTF-8 text'];
         break;
       }
-      if (lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (lineNo === 1 && o.first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       if (text.trim() === '') continue;
       r.records++;
-      parsed = slowParse(text, lineNo, file, r);
+      parsed = slowParse(text, lineNo, r);
     }
-    if (parsed) addParsed(parsed, perBucket, lineNo, file, r, steps, api);
+    if (parsed) addParsed(parsed, lineNo, r, steps, api);
   }
-  r.buckets = steps.out();
+  if (o.tooLongAfter && !r.fatal) r.fatal = [r.lines + 1, tooLongText(maxLine)];
+  r.journey = steps.journeys;
+  r.summaries = steps.summaries;
+  r.snapshots = steps.snapshots;
+  r.recs = steps.finish();
   r.api = api.out();
   return r;
 }
 
-function slowParse(text: string, lineNo: number, file: string, r: ChunkResult): ParsedLine | undefined {
+function slowParse(text: string, lineNo: number, r: ChunkResult): ParsedLine | undefined {
   r.slowLines++;
   try {
     return parseOtlpLine(text, lineNo);
   } catch (e) {
-    r.bad.push(`${file}:${lineNo}: ${(e as Error).message}`);
+    r.bad.push([lineNo, (e as Error).message]);
     return undefined;
   }
 }
 
-function addParsed(p: ParsedLine, perBucket: number, lineNo: number, file: string, r: ChunkResult, steps: Grouper, api: Grouper): void {
+function addParsed(p: ParsedLine, lineNo: number, r: ChunkResult, steps: RecPacker, api: Grouper): void {
   r.ignoredSpans += p.ignoredSpans;
-  for (const m of p.bad) r.bad.push(`${file}:${lineNo}: ${m}`);
-  for (const rec of p.recs) {
-    if (rec.t === 'J') r.journey++;
-    else if (rec.t === 'S') r.summaries++;
-    else r.snapshots++;
-    steps.add(Math.floor(rec.step / perBucket), encodeRec(rec));
-  }
+  for (const m of p.bad) r.bad.push([lineNo, m]);
+  for (const rec of p.recs) steps.add(rec); // the full parser's (the fast path's are in `steps` already)
   for (const a of p.api) api.add(fnv1a(a.id) % API_PARTS, `${a.kind}\t${a.id}\t${a.ts}`);
 }
 
@@ -145,80 +162,13 @@ function countLines(b: Buffer): number {
 const tooLong = (file: string, lineNo: number, max: number): InputError =>
   new InputError(`${file}:${lineNo}: line longer than ${max / (1024 * 1024)} MiB without a newline (not a JSON Lines / CSV text file?)`);
 
-function isGzipFile(file: string): boolean {
-  if (file.endsWith('.gz')) return true;
-  const fd = fs.openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(2);
-    return fs.readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /**
- * Cut a (possibly gzipped) file into chunks of about `chunkBytes` that end at a line end. A read or
- * gzip error is thrown after the chunk of the complete lines before it, with readLines's message.
+ * Cut a gzipped file (or one that is not a regular file) into chunks of about `chunkBytes` that
+ * end at a line end (plain files are read by byte ranges: ranges.ts). A read or gzip error is
+ * thrown after the chunk of the complete lines before it, with readLines's message.
  */
-export async function* readChunks(file: string, chunkBytes: number, o: { maxLineBytes?: number; reuse?: boolean } = {}): AsyncGenerator<TraceChunk> {
-  const maxLineBytes = o.maxLineBytes ?? MAX_LINE_BYTES;
-  if (fs.existsSync(file) && !fs.statSync(file).isDirectory() && !isGzipFile(file)) {
-    yield* plainChunks(file, chunkBytes, maxLineBytes, o.reuse ?? false);
-    return;
-  }
-  yield* streamChunks(file, chunkBytes, maxLineBytes);
-}
-
-/**
- * A plain file: read straight into each chunk's own buffer; only a partial last line is copied.
- * With `reuse` (the consumer is done with a chunk when it asks for the next), one buffer serves them all.
- */
-function* plainChunks(file: string, chunkBytes: number, maxLineBytes: number, reuse: boolean): Generator<TraceChunk> {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw new InputError(`${file}: read error: ${(e as Error).message}`);
-  }
-  try {
-    let carry: Buffer | undefined;
-    let nextLine = 1;
-    let eof = false;
-    let spare: Buffer | undefined;
-    while (!eof) {
-      const size = Math.max(chunkBytes, 2 * (carry?.length ?? 0));
-      const buf = spare && spare.length === size ? spare : Buffer.allocUnsafeSlow(size);
-      if (reuse) spare = buf;
-      let len = carry ? carry.copy(buf, 0) : 0;
-      while (len < size) {
-        let n: number;
-        try {
-          n = fs.readSync(fd, buf, len, size - len, null);
-        } catch (e) {
-          throw new InputError(`${file}: read error: ${(e as Error).message}`);
-        }
-        if (n === 0) {
-          eof = true;
-          break;
-        }
-        len += n;
-      }
-      const end = eof ? len : buf.lastIndexOf(10, len - 1) + 1;
-      const firstEnd = buf.indexOf(10);
-      if ((end === 0 && len > maxLineBytes) || (carry && (firstEnd < 0 ? len : firstEnd) > maxLineBytes)) throw tooLong(file, nextLine, maxLineBytes);
-      if (end === 0) {
-        carry = buf.subarray(0, len);
-        continue;
-      }
-      carry = end < len ? Buffer.from(buf.subarray(end, len)) : undefined;
-      const chunk = buf.subarray(0, end);
-      const firstLine = nextLine;
-      nextLine += countLines(chunk); // before the yield: a worker pool takes the buffer over
-      yield { buf: chunk, firstLine };
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
+export async function* readChunks(file: string, chunkBytes: number, o: { maxLineBytes?: number } = {}): AsyncGenerator<TraceChunk> {
+  yield* streamChunks(file, chunkBytes, o.maxLineBytes ?? MAX_LINE_BYTES);
 }
 
 /** A gzipped file (or one that is not a regular file): through io/lines.ts's stream. */

@@ -1,12 +1,15 @@
 /**
- * A pool of worker threads that parse trace chunks (parse-worker.ts). Results come back as
- * promises, one per chunk; the caller applies them in chunk order (deterministic merge).
+ * A pool of worker threads that parse trace chunks (parse-worker.ts): byte ranges the workers read
+ * themselves, or chunks of a decompressed stream. Jobs go to the least busy worker; results come
+ * back as promises, one per job, whose packed records arrive as transferred buffers; the caller
+ * applies them in job order (deterministic merge).
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ChunkResult, TraceChunk } from './chunks.js';
-import type { ChunkJob } from './parse-worker.js';
+import { InputError } from '../../io/errors.js';
+import type { ChunkResult } from './chunks.js';
+import type { ChunkJob, ChunkReply } from './parse-worker.js';
 
 interface Waiter {
   resolve(r: ChunkResult): void;
@@ -22,18 +25,32 @@ let bundled: string | undefined;
  */
 function startWorker(): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', here));
+  // a worker inherits node's options; --input-type (a script given with -e) would stop it loading
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  if (!here.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', here), { execArgv });
   if (bundled === undefined) {
     const esbuild = createRequire(here)('esbuild') as typeof import('esbuild');
     const r = esbuild.buildSync({ entryPoints: [fileURLToPath(new URL('./parse-worker.ts', here))], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'silent' });
     bundled = `data:text/javascript;base64,${Buffer.from(r.outputFiles[0]!.text).toString('base64')}`;
   }
-  return new Worker(new URL(bundled));
+  return new Worker(new URL(bundled), { execArgv });
 }
 
+/** What to parse: a byte range of the file, or a chunk's bytes (transferred to the worker). */
+export type PoolJob = Pick<ChunkJob, 'range' | 'buf' | 'first'>;
+
+interface Slot {
+  readonly w: Worker;
+  busy: number;
+}
+
+/** Jobs each worker holds at most (one parsing, one queued behind it). */
+const PER_WORKER = 2;
+
 export class ChunkPool {
-  private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<number, Waiter>();
+  private readonly slots: Slot[] = [];
+  private readonly waiting = new Map<number, Waiter & { slot?: Slot }>();
+  private readonly queue: ChunkJob[] = [];
   private nextId = 0;
   private failure: Error | undefined;
 
@@ -43,16 +60,21 @@ export class ChunkPool {
     private readonly perBucket: number,
   ) {
     for (let i = 0; i < n; i++) {
-      const w = startWorker();
-      w.on('message', (m: { id: number; result?: ChunkResult; error?: string }) => {
-        const waiter = this.waiting.get(m.id);
-        this.waiting.delete(m.id);
-        if (m.result) waiter?.resolve(m.result);
-        else waiter?.reject(new Error(`trace parser worker failed: ${m.error}`));
-      });
-      w.on('error', (e) => this.fail(new Error(`trace parser worker failed: ${e.message}`)));
-      this.workers.push(w);
+      const slot: Slot = { w: startWorker(), busy: 0 };
+      slot.w.on('message', (m: ChunkReply) => this.reply(slot, m));
+      slot.w.on('error', (e) => this.fail(new Error(`trace parser worker failed: ${e.message}`)));
+      this.slots.push(slot);
     }
+  }
+
+  private reply(slot: Slot, m: ChunkReply): void {
+    slot.busy--;
+    const waiter = this.waiting.get(m.id);
+    this.waiting.delete(m.id);
+    if (m.result) waiter?.resolve(m.result);
+    else if (m.inputError !== undefined) waiter?.reject(new InputError(m.inputError));
+    else waiter?.reject(new Error(`trace parser worker failed: ${m.error}`));
+    this.dispatch();
   }
 
   private fail(e: Error): void {
@@ -61,18 +83,30 @@ export class ChunkPool {
     this.waiting.clear();
   }
 
-  /** Parse a chunk on the next worker (round robin); its buffer is transferred, not copied. */
-  submit(c: TraceChunk): Promise<ChunkResult> {
+  /** Hand queued jobs to the least busy workers. */
+  private dispatch(): void {
+    while (this.queue.length) {
+      let best: Slot | undefined;
+      for (const s of this.slots) if (s.busy < PER_WORKER && (!best || s.busy < best.busy)) best = s;
+      if (!best) return;
+      const job = this.queue.shift()!;
+      best.busy++;
+      best.w.postMessage(job, job.buf ? [job.buf.buffer as ArrayBuffer] : []);
+    }
+  }
+
+  /** Parse a job on the next free worker; results may come back in any order (the caller awaits them in order). */
+  submit(j: PoolJob): Promise<ChunkResult> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     const p = new Promise<ChunkResult>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
     p.catch(() => {}); // awaited by the caller in order; a rejection of a chunk it never reaches is not unhandled
-    const job: ChunkJob = { id, buf: c.buf, firstLine: c.firstLine, file: this.file, perBucket: this.perBucket };
-    this.workers[id % this.workers.length]!.postMessage(job, [c.buf.buffer as ArrayBuffer]);
+    this.queue.push({ id, file: this.file, perBucket: this.perBucket, first: j.first, ...(j.range ? { range: j.range } : {}), ...(j.buf ? { buf: j.buf } : {}) });
+    this.dispatch();
     return p;
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.slots.map((s) => s.w.terminate()));
   }
 }

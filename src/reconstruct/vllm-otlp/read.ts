@@ -3,10 +3,12 @@
  * in any order) or an experiment directory (`exp-config.yaml` + `traces.json[.gz]`) → canonical
  * steps, request-level targets and per-request labels.
  *
- * One pass over the file: pass 1 (ingest.ts) parses it in chunks — on a fast path that builds only
- * compact records (scan.ts), in worker threads when it is large — and groups the records by step
- * bucket (in memory up to a cap, then spilled to temp files: an external bucket sort); pass 2
- * replays the buckets in step order holding only the in-flight requests (replay.ts).
+ * One pass over the file: pass 1 (ingest.ts) parses it in chunks — byte ranges of a plain file
+ * (ranges.ts), read by whoever parses them, in this thread or in worker threads; on a fast path
+ * that builds only compact records (scan.ts) — and groups the records, packed into flat buffers
+ * (packed.ts), by step bucket (in memory up to a cap, then spilled to temp files: an external
+ * bucket sort, packed-spill.ts); pass 2 replays the buckets in step order holding only the
+ * in-flight requests (replay.ts).
  * API arrival/departure times (no step number) are joined to finished requests through hash
  * partitions of the request id, one partition in memory at a time.
  * Memory is bounded independently of trace length: chunks in flight, the spill cap, one bucket.
@@ -20,7 +22,9 @@ import { apiRequestId } from './emit.js';
 import { ingestTrace, type IngestCounts } from './ingest.js';
 import { resolveOtlpInput } from './input.js';
 import { decodeUs, prefillUs, requestLabel, type RequestLabel, type RequestTimes } from './labels.js';
-import { compareRecs, decodeRec, type StepRec } from './records.js';
+import { unpackSeg } from './packed.js';
+import { PackedBuckets } from './packed-spill.js';
+import { compareRecs, type StepRec } from './records.js';
 import { DEFAULT_DURATION, OtlpReplay, type DurationSource, type ReplayStats, type RequestResult } from './replay.js';
 import { fnv1a, SpillBuckets } from './spill.js';
 
@@ -74,7 +78,7 @@ interface Run {
   readonly file: string;
   readonly sum: ReconstructSummary;
   readonly bad: (msg: string) => void;
-  readonly steps: SpillBuckets;
+  readonly steps: PackedBuckets;
   readonly api: SpillBuckets;
   readonly labels: SpillBuckets;
 }
@@ -101,7 +105,7 @@ export async function reconstructOtlp(o: OtlpOptions, sinks: ReconstructSinks): 
     file: inp.traceFile,
     sum,
     bad,
-    steps: new SpillBuckets('otlp-steps', o.memCapBytes, o.tmpDir),
+    steps: new PackedBuckets('otlp-steps', o.memCapBytes, o.tmpDir),
     api: new SpillBuckets('otlp-api', side, o.tmpDir),
     labels: new SpillBuckets('otlp-labels', side, o.tmpDir),
   };
@@ -152,7 +156,8 @@ async function replaySteps(run: Run, o: OtlpOptions, sinks: ReconstructSinks): P
     }
   };
   for (const key of run.steps.keys()) {
-    const recs: StepRec[] = run.steps.take(key).map(decodeRec);
+    const recs: StepRec[] = [];
+    for (const seg of run.steps.take(key)) unpackSeg(seg, recs);
     recs.sort(compareRecs);
     let i = 0;
     while (i < recs.length) {

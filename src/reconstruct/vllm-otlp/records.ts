@@ -1,6 +1,6 @@
 /**
- * Compact records extracted from OTLP lines (pass 1) and their one-line text form, used to spill
- * them to disk buckets keyed by step (an external sort by step: lines arrive out of order).
+ * Compact records extracted from OTLP lines (pass 1), their order within a step, and their
+ * one-line text form (the reference for the packed form that pass 1 hands to pass 2, packed.ts).
  */
 import type { JourneyKind, RequestPhase } from '../../scheduler/schedule-log.js';
 

@@ -21,7 +21,7 @@ import type { Step, PrefillChunk } from '../../steps/step.js';
 import type { JourneyRec, SnapshotRec, StepRec, SummaryRec } from './records.js';
 import { canonicalEntry } from '../../scheduler/schedule-log.js';
 import { MAX_EXAMPLES, newStats, type Pending, type ReplayOptions, type ReplaySink, type ReplayStats, type RState, type Work } from './replay-types.js';
-import { checkSummary, checkSummaryTime, inferWork, newRState, requestResult, stepDuration } from './replay-rules.js';
+import { checkSummary, checkSummaryTime, InferredSet, inferWork, newRState, requestResult, stepDuration } from './replay-rules.js';
 
 export { DEFAULT_DURATION, DURATION_SOURCES, type DurationSource, type ReplayOptions, type ReplaySink, type ReplayStats, type RequestResult } from './replay-types.js';
 
@@ -313,8 +313,7 @@ export class OtlpReplay {
 
   /** Exact composition from snapshots; compares with the inferred work and resyncs the state. */
   private fromSnapshots(s: number, snaps: SnapshotRec[], inferred: Work[]): Work[] {
-    const key = (id: string, computed: number, tokens: number) => `${id}|${computed}|${tokens}`;
-    const inf = new Set(inferred.map((w) => key(w.st.id, w.st.computed, w.tokens)));
+    const inf = new InferredSet(inferred);
     let agree = inf.size === snaps.length;
     const work: Work[] = [];
     const seenIds = new Set<string>();
@@ -324,7 +323,7 @@ export class OtlpReplay {
         continue;
       }
       seenIds.add(r.req);
-      if (!inf.has(key(r.req, r.computed, r.scheduled))) agree = false;
+      if (agree && !inf.has(r.req, r.computed, r.scheduled)) agree = false;
       let st = this.reqs.get(r.req);
       if (!st || !st.running) {
         this.mismatch(`step ${s}: snapshot of request ${r.req}, which the journey events do not show running`);

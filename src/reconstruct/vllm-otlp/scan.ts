@@ -1,7 +1,7 @@
 /**
  * Fast path of the vLLM OTLP line parser (pass 1): walks the bytes of one ASCII JSON line with a
- * cursor and builds only the compact records (records.ts) — never the line's text or the OTLP
- * object tree. Irrelevant values (trace and
+ * cursor and writes only the compact records, packed (packed.ts) as they are read — never the
+ * line's text, the OTLP object tree or an object per record. Irrelevant values (trace and
  * span ids, resource attributes, spans of other scopes) are skipped and checked for JSON validity
  * without being built.
  *
@@ -13,8 +13,9 @@
 import type { JourneyKind } from '../../scheduler/schedule-log.js';
 import { GIVE_UP } from './json-cursor.js';
 import { A, AttrCursor, type Bag, W } from './otlp-attrs.js';
+import { RecPacker, unpackSeg } from './packed.js';
 import type { ParsedLine } from './parse.js';
-import type { ApiRec, JourneyRec, StepRec } from './records.js';
+import type { ApiRec, StepRec } from './records.js';
 
 const JOURNEY_KINDS: readonly JourneyKind[] = ['QUEUED', 'SCHEDULED', 'FIRST_TOKEN', 'PREEMPTED', 'FINISHED'];
 
@@ -24,16 +25,17 @@ type SpanKind = 'core' | 'step' | 'api' | 'other';
 
 class Scanner extends AttrCursor {
   line = 0;
-  recs: StepRec[] = [];
+  /** Where the records go, as they are read. */
+  pk = new RecPacker(1);
   api: ApiRec[] = [];
   ignored = 0;
 
-  line1(b: Buffer, start: number, end: number, line: number): ParsedLine {
+  line1(b: Buffer, start: number, end: number, line: number, pk: RecPacker): ParsedLine {
+    this.pk = pk;
     this.b = b;
     this.p = start;
     this.n = end;
     this.line = line;
-    this.recs = [];
     this.api = [];
     this.ignored = 0;
     this.expect(123);
@@ -50,7 +52,7 @@ class Scanner extends AttrCursor {
     }
     this.ws();
     if (!seen || this.p !== end) throw GIVE_UP;
-    return { recs: this.recs, api: this.api, bad: [], ignoredSpans: this.ignored };
+    return { recs: [], api: this.api, bad: [], ignoredSpans: this.ignored };
   }
 
   resourceSpans(): void {
@@ -160,31 +162,29 @@ class Scanner extends AttrCursor {
       ts = Math.round(sec * 1e9);
     }
     const line = this.line;
-    let r: JourneyRec;
     switch (kind) {
       case 'SCHEDULED': {
         const total = m.num(A['prefill.total_tokens']);
         if (total === undefined || total <= 0) throw GIVE_UP;
         const tag = m.str(A['schedule.kind']) === 'RESUME' ? 'RESUME' : 'FIRST';
-        r = { t: 'J', step, line, ts, kind, req, tag, pDone: m.num(A['prefill.done_tokens']) ?? 0, total, count: m.num(A['decode.done_tokens']) };
-        break;
+        this.pk.journey(kind, step, line, ts, req, tag, m.num(A['prefill.done_tokens']) ?? 0, total, m.num(A['decode.done_tokens']));
+        return;
       }
       case 'FIRST_TOKEN':
-        r = { t: 'J', step, line, ts, kind, req, pDone: m.num(A['prefill.done_tokens']), count: m.num(A['decode.done_tokens']) };
-        break;
+        this.pk.journey(kind, step, line, ts, req, undefined, m.num(A['prefill.done_tokens']), undefined, m.num(A['decode.done_tokens']));
+        return;
       case 'PREEMPTED':
-        r = { t: 'J', step, line, ts, kind, req, count: m.num(A.num_preemptions) };
-        break;
+        this.pk.journey(kind, step, line, ts, req, undefined, undefined, undefined, m.num(A.num_preemptions));
+        return;
       case 'FINISHED': {
         const st = m.str(A['finish.status']);
         const tag = st !== undefined && !badId(st) && st !== '' ? st : undefined;
-        r = { t: 'J', step, line, ts, kind, req, ...(tag !== undefined ? { tag } : {}), count: m.num(A['decode.done_tokens']), total: m.num(A['decode.max_tokens']) };
-        break;
+        this.pk.journey(kind, step, line, ts, req, tag, undefined, m.num(A['decode.max_tokens']), m.num(A['decode.done_tokens']));
+        return;
       }
       default:
-        r = { t: 'J', step, line, ts, kind, req };
+        this.pk.journey(kind, step, line, ts, req, undefined);
     }
-    this.recs.push(r);
   }
 
   stepEvent(name: number): void {
@@ -194,22 +194,21 @@ class Scanner extends AttrCursor {
     if (step === undefined || !Number.isInteger(step) || step < 0) throw GIVE_UP;
     const line = this.line;
     if (name === W['step.BATCH_SUMMARY']) {
-      this.recs.push({
-        t: 'S',
+      this.pk.summary(
         step,
         line,
-        start: m.num(A['step.ts_start_ns']),
-        end: m.num(A['step.ts_end_ns']),
-        durUs: m.num(A['step.duration_us']),
-        nPf: m.num(A['batch.num_prefill_reqs']),
-        nDc: m.num(A['batch.num_decode_reqs']),
-        pfTok: m.num(A['batch.prefill_tokens']),
-        dcTok: m.num(A['batch.decode_tokens']),
-        running: m.num(A['queue.running_depth']),
-        waiting: m.num(A['queue.waiting_depth']),
-        kvTotal: m.num(A['kv.blocks_total_gpu']),
-        kvFree: m.num(A['kv.blocks_free_gpu']),
-      });
+        m.num(A['step.ts_start_ns']),
+        m.num(A['step.ts_end_ns']),
+        m.num(A['step.duration_us']),
+        m.num(A['batch.num_prefill_reqs']),
+        m.num(A['batch.num_decode_reqs']),
+        m.num(A['batch.prefill_tokens']),
+        m.num(A['batch.decode_tokens']),
+        m.num(A['queue.running_depth']),
+        m.num(A['queue.waiting_depth']),
+        m.num(A['kv.blocks_total_gpu']),
+        m.num(A['kv.blocks_free_gpu']),
+      );
       return;
     }
     const req = m.str(A['request.id']);
@@ -220,7 +219,7 @@ class Scanner extends AttrCursor {
     const computed = count(m, A['request.num_computed_tokens']);
     const outputs = count(m, A['request.num_output_tokens']);
     const scheduled = count(m, A['request.scheduled_tokens_this_step']);
-    this.recs.push({ t: 'R', step, line, req, phase, prompt, computed, outputs, preemptions: m.num(A['request.num_preemptions']) ?? 0, scheduled });
+    this.pk.snapshot(step, line, req, phase, prompt, computed, outputs, m.num(A['request.num_preemptions']) ?? 0, scheduled);
   }
 
   apiEvent(name: number, id: string): void {
@@ -250,14 +249,30 @@ const scanner = new Scanner();
 
 /**
  * Parse one OTLP export line (bytes start..end of `b`, all ASCII: check with `isAscii` first) on
- * the fast path; undefined when the line needs the full parser
- * (`parseOtlpLine`), which then gives the same records or the right error messages.
+ * the fast path, its records written to `pk` as they are read (and taken back if it gives up);
+ * undefined when the line needs the full parser (`parseOtlpLine`), which then gives the same
+ * records or the right error messages. The result's `recs` is empty: the records are in `pk`.
  */
-export function scanOtlpLine(b: Buffer, start: number, end: number, line: number): ParsedLine | undefined {
+export function scanOtlpLineInto(b: Buffer, start: number, end: number, line: number, pk: RecPacker): ParsedLine | undefined {
+  pk.mark();
   try {
-    return scanner.line1(b, start, end, line);
+    return scanner.line1(b, start, end, line, pk);
   } catch (e) {
-    if (e === GIVE_UP) return undefined;
+    if (e === GIVE_UP) {
+      pk.rollback();
+      return undefined;
+    }
     throw e;
   }
+}
+
+/** `scanOtlpLineInto` with the records returned as objects (as records.ts `decodeRec` gives them). */
+export function scanOtlpLine(b: Buffer, start: number, end: number, line: number): ParsedLine | undefined {
+  const pk = new RecPacker(2 ** 52);
+  const p = scanOtlpLineInto(b, start, end, line, pk);
+  if (!p) return undefined;
+  const { data, segs, strs } = pk.finish();
+  const recs: StepRec[] = [];
+  for (let i = 0; i < segs.length; i += 4) unpackSeg({ data: data.subarray(segs[i + 1]!, segs[i + 2]!), strs, lineBase: 0, count: segs[i + 3]! }, recs);
+  return { ...p, recs };
 }

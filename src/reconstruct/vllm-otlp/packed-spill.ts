@@ -1,0 +1,121 @@
+/**
+ * Bounded-memory grouping of packed record runs (packed.ts) by step bucket: an external bucket
+ * sort like spill.ts's, but over binary segments. Segments are kept in memory (views of the chunk
+ * buffers) until they exceed `memCapBytes`, then appended to one file per bucket in a private temp
+ * directory. `take(key)` gives a bucket's segments in the order they were added (disk part first),
+ * so records keep their file order within a bucket.
+ *
+ * File format, per segment: a header of 4 doubles [count, doubles, lineBase, string bytes], the
+ * string table (UTF-8, joined by '\n'; ids and tags never contain newlines), zero padding to a
+ * multiple of 8 bytes, then the doubles (host byte order: the file is private to this process).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PackedRecs, PackedSeg } from './packed.js';
+
+const HEADER = 4;
+
+export class PackedBuckets {
+  private readonly mem = new Map<number, PackedSeg[]>();
+  private readonly onDisk = new Set<number>();
+  private buffered = 0;
+  private dir: string | undefined;
+  spilledBytes = 0;
+  records = 0;
+
+  constructor(
+    private readonly tag: string,
+    private readonly memCapBytes = 32 << 20,
+    private readonly tmpRoot = os.tmpdir(),
+  ) {}
+
+  /** Add the runs of one packed chunk whose first line is line `lineBase + 1` of the file. */
+  addChunk(p: PackedRecs, lineBase: number): void {
+    const s = p.segs;
+    for (let i = 0; i < s.length; i += 4) {
+      const key = s[i]!;
+      const seg: PackedSeg = { data: p.data.subarray(s[i + 1]!, s[i + 2]!), strs: p.strs, lineBase, count: s[i + 3]! };
+      const l = this.mem.get(key);
+      if (l) l.push(seg);
+      else this.mem.set(key, [seg]);
+      this.records += seg.count;
+    }
+    let strBytes = 0;
+    for (const x of p.strs) strBytes += x.length + 48;
+    this.buffered += p.data.byteLength + strBytes;
+    if (this.buffered > this.memCapBytes) this.spill();
+  }
+
+  private fileOf(key: number): string {
+    if (!this.dir) this.dir = fs.mkdtempSync(path.join(this.tmpRoot, `stepfit-${this.tag}-`));
+    return path.join(this.dir, `${key}.bin`);
+  }
+
+  /** Append every in-memory segment to its bucket's file and drop them from memory. */
+  spill(): void {
+    for (const [key, segs] of this.mem) {
+      const parts: Uint8Array[] = [];
+      for (const g of segs) {
+        const text = Buffer.from(g.strs.join('\n'), 'utf8');
+        const pad = (8 - (text.length % 8)) % 8;
+        parts.push(new Uint8Array(new Float64Array([g.count, g.data.length, g.lineBase, text.length]).buffer), text, new Uint8Array(pad));
+        parts.push(new Uint8Array(g.data.buffer, g.data.byteOffset, g.data.byteLength));
+      }
+      const fd = fs.openSync(this.fileOf(key), 'a');
+      try {
+        for (const b of parts) {
+          fs.writeSync(fd, b);
+          this.spilledBytes += b.length;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+      this.onDisk.add(key);
+    }
+    this.mem.clear();
+    this.buffered = 0;
+  }
+
+  keys(): number[] {
+    return [...new Set<number>([...this.mem.keys(), ...this.onDisk])].sort((a, b) => a - b);
+  }
+
+  /** The segments of one bucket (disk part first, then the in-memory rest); frees them. */
+  take(key: number): PackedSeg[] {
+    const out: PackedSeg[] = [];
+    if (this.onDisk.has(key)) {
+      const file = this.fileOf(key);
+      const buf = fs.readFileSync(file);
+      fs.rmSync(file, { force: true });
+      this.onDisk.delete(key);
+      // an aligned copy: Float64Array views need 8-byte alignment
+      const ab = new ArrayBuffer(buf.length);
+      new Uint8Array(ab).set(buf);
+      let at = 0;
+      while (at < ab.byteLength) {
+        const h = new Float64Array(ab, at, HEADER);
+        const [count, doubles, lineBase, textLen] = [h[0]!, h[1]!, h[2]!, h[3]!];
+        at += HEADER * 8;
+        const strs = textLen ? Buffer.from(ab, at, textLen).toString('utf8').split('\n') : [];
+        at += textLen + ((8 - (textLen % 8)) % 8);
+        out.push({ data: new Float64Array(ab, at, doubles), strs, lineBase, count });
+        at += doubles * 8;
+      }
+    }
+    const segs = this.mem.get(key);
+    if (segs) {
+      out.push(...segs);
+      this.mem.delete(key);
+    }
+    return out;
+  }
+
+  /** Remove the temp directory. */
+  dispose(): void {
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    this.mem.clear();
+    this.onDisk.clear();
+  }
+}
