@@ -15,9 +15,13 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+let program: Awaited<ReturnType<typeof buildProgram>>;
+beforeAll(async () => {
+  program = await buildProgram(memoryIO());
+});
 const rename = (argv: string[]): { argv: string[]; notes: string[] } => {
   const notes: string[] = [];
-  return { argv: renameDeprecatedFlags(buildProgram(memoryIO()) as never, argv, (l) => notes.push(l)), notes };
+  return { argv: renameDeprecatedFlags(program as never, argv, (l) => notes.push(l)), notes };
 };
 
 describe('one flag vocabulary', () => {
@@ -68,5 +72,17 @@ describe('one default fit policy', () => {
     const r2 = await fitDataset({ experiments: [experimentFrom({ steps: 'data/sample/steps.jsonl', model: 'llama-3.1-8b', gpu: 'h100-sxm', tp: 1 })] }, { basis: 'seed' });
     const lib = buildFitFile(r2, { commandLine: 'lib', inputs: [], gpus: {}, createdAt: '1970-01-01T00:00:00.000Z' });
     expect(lib.terms.map((t: { coef: number }) => t.coef)).toEqual(cli.terms.map((t) => t.coef));
+  });
+});
+
+describe('commands load on demand (cli/commands.ts)', () => {
+  it('every entry loads a factory whose command has the entry name; one named command loads alone', async () => {
+    const { COMMANDS } = await import('../src/cli/commands.js');
+    const { commandsFor } = await import('../src/cli/main.js');
+    for (const c of COMMANDS) expect((await c.load())(memoryIO(), async () => 0).name()).toBe(c.name);
+    expect(commandsFor(['features', '--steps', 'x']).map((c) => c.name)).toEqual(['features']);
+    expect(commandsFor(['--help'])).toBe(COMMANDS);
+    expect(commandsFor(['featurs'])).toBe(COMMANDS);
+    expect(commandsFor([])).toBe(COMMANDS);
   });
 });

@@ -9,17 +9,28 @@ import { installTempCleanup, setStdoutSink } from '../io/atomic.js';
 import { checkOutputsAgainstInputs } from '../io/guard.js';
 import { pathRoles } from './io-roles.js';
 import { renameDeprecatedFlags } from './flags.js';
-import { COMMANDS } from './commands.js';
+import { COMMANDS, type CommandEntry } from './commands.js';
 import { VERSION } from '../version.js';
 import { keyOf, newStdioState, routeIO, spoolStdin, stdioPlan, unspool, type StdioState } from './stdio.js';
 
-export function buildProgram(io: CliIO, stdio: StdioState = newStdioState()): Command {
+/**
+ * The commands a command line needs: only the one it names (the common case, so that a command loads
+ * only its own modules), or every command for help, version, suggestions and unknown names.
+ */
+export function commandsFor(argv: readonly string[]): readonly CommandEntry[] {
+  const named = COMMANDS.find((c) => c.name === argv[0]);
+  return named ? [named] : COMMANDS;
+}
+
+/** The stepfit program with the commands `argv` needs (all of them when argv is not given). */
+export async function buildProgram(io: CliIO, stdio: StdioState = newStdioState(), argv?: readonly string[]): Promise<Command> {
+  const factories = await Promise.all((argv ? commandsFor(argv) : COMMANDS).map((c) => c.load()));
   const program = new Command('stepfit')
     .description('Fit, check and export step-latency models for LLM serving.')
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: false });
-  for (const make of COMMANDS) program.addCommand(make(io, main) as unknown as Command);
+  for (const make of factories) program.addCommand(make(io, main) as unknown as Command);
   const configure = (c: Command): void => {
     c.exitOverride();
     c.configureOutput({
@@ -58,7 +69,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   const outer = io;
   io = routeIO(outer, stdio);
   setStdoutSink(outer.write ? { write: (c) => outer.write!(c) } : null);
-  const program = buildProgram(io, stdio);
+  const program = await buildProgram(io, stdio, argv);
   if (argv.length === 0) {
     program.outputHelp();
     return 2;
