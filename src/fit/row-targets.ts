@@ -136,17 +136,17 @@ export function firstPassChecks(c: RowChecks, s: ExpState, step: Step, at: strin
   }
 }
 
-/** `firstPassChecks` for row r of a column batch (`at` builds the message location only when one is needed). */
-export function firstPassChecksBatch(c: RowChecks, s: ExpState, b: StepBatch, r: number, at: () => string, x: Float64Array): void {
+/** `firstPassChecks` for row r of a column batch (`at(r)` builds the message location only when one is needed). */
+export function firstPassChecksBatch(c: RowChecks, s: ExpState, b: StepBatch, r: number, at: (r: number) => string, x: Float64Array): void {
   const p = x.length;
   for (let j = 0; j < p; j++) {
     if (!Number.isFinite(x[j]!)) {
-      throw new InputError(`${at()}: basis '${c.basisName}' term '${c.termOf(j)}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`);
+      throw new InputError(`${at(r)}: basis '${c.basisName}' term '${c.termOf(j)}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`);
     }
   }
   const hasTargets = s.targets !== null && s.targets.length > 0;
   if (Number.isNaN(b.durationUs[r]!) && !hasTargets && !c.allowUnmeasured) {
-    throw new InputError(`${at()}: field 'duration_us' missing: fitting needs the measured step time (µs) on every step, or request-level targets for experiment '${s.e.ref.id}'`);
+    throw new InputError(`${at(r)}: field 'duration_us' missing: fitting needs the measured step time (µs) on every step, or request-level targets for experiment '${s.e.ref.id}'`);
   }
   trackRangesBatch(s.ranges!, b, r);
   if (s.stepMap) {

@@ -110,8 +110,23 @@ export class RowSource {
       ranges: null,
       summary: null,
     }));
-    // spill only what is costly to read again (files); in-memory steps and generators are re-run instead
-    this.cache = cacheBytes > 0 ? new RowCache(this.p, cacheBytes, opts.spill ?? !this.canSync) : null;
+    // spill only what is costly to read again (files); in-memory steps and generators are re-run instead, and
+    // in-memory arrays known to exceed the budget are not kept at all (the kept rows would be dropped at the budget)
+    const spill = opts.spill ?? !this.canSync;
+    const tooBig = !spill && this.knownRows() * (this.p + 3) * 8 > cacheBytes;
+    this.cache = cacheBytes > 0 && !tooBig ? new RowCache(this.p, cacheBytes, spill) : null;
+  }
+
+  /** Rows the in-memory arrays (steps, batches, targets) can give at most (steps without a time give none); generators and files count 0. */
+  private knownRows(): number {
+    let n = 0;
+    for (const { e } of this.st) {
+      const src = e.steps;
+      if (Array.isArray(src)) n += src.length;
+      else if (isBatchSource(src) && Array.isArray(src.batches)) for (const b of src.batches as readonly StepBatch[]) n += b.n;
+      if (Array.isArray(e.targets)) n += e.targets.length;
+    }
+    return n;
   }
 
   get experiments(): readonly FitExperiment[] {
@@ -340,7 +355,7 @@ export class RowSource {
       if (r === br.mismatch) {
         throw new Error(`internal: basis '${this.basis.name}' parameter variants differ in term '${this.termNames[br.mismatchTerm]}', which no parameter declares in 'affects'`);
       }
-      if (first) firstPassChecksBatch(this.checks, s, b, r, () => at(r), x);
+      if (first) firstPassChecksBatch(this.checks, s, b, r, at, x);
       if (measured) {
         if (!(y > 0) || !Number.isFinite(y)) throw new InputError(`${at(r)}: field 'duration_us': expected a positive finite number (µs), got ${y}`);
         v.row(x, y, ei, st.i++, 0);

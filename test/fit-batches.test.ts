@@ -1,0 +1,100 @@
+/**
+ * The fit's columnar paths give the numbers of the row-wise path bit for bit: in-process steps given as
+ * column batches (`{batches}`), Parquet files read as batches, and Parquet files read by 1, 2 or 4 worker
+ * threads (row-pool.ts) — the same coefficients, metrics and profiled knee, and the same first error.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { experimentFrom, fitDataset, fitDatasetSync, type FitDataset, type FitResult } from '../src/fit/api.js';
+import type { FitInput } from '../src/fit/defaults.js';
+import { stepsToBatch, type StepBatch } from '../src/steps/batch.js';
+import { readAllSteps } from '../src/steps/io.js';
+import { writeStepsParquet } from '../src/steps/parquet.js';
+import type { Step } from '../src/steps/step.js';
+import { REPO_ROOT } from './support/shared.js';
+
+let steps: Step[] = [];
+let dir = '';
+let big = '';
+const MODEL = 'llama-3.1-70b';
+
+/** The sample's steps repeated (renumbered) to `n` steps: several Parquet row groups. */
+function repeated(n: number): Step[] {
+  return Array.from({ length: n }, (_, k) => ({ ...steps[k % steps.length]!, step: k, experiment: 'x' }));
+}
+
+/** Batches of at most `size` steps (uneven split, so batch borders fall anywhere). */
+function batches(s: readonly Step[], size: number): StepBatch[] {
+  const out: StepBatch[] = [];
+  for (let k = 0; k < s.length; k += size) out.push(stepsToBatch(s.slice(k, k + size)));
+  return out;
+}
+
+const ds = (src: FitDataset['experiments'][number]['steps'], tp = 2): FitDataset => ({ experiments: [experimentFrom({ steps: src, model: MODEL, gpu: 'h100-sxm', tp, experiment: 'x' })] });
+
+const same = (a: FitResult, b: FitResult): void => {
+  expect(Array.from(a.coefficients)).toEqual(Array.from(b.coefficients));
+  expect(a.basisParams).toEqual(b.basisParams);
+  expect(a.paramChoices).toEqual(b.paramChoices);
+  expect(a.residual).toEqual(b.residual);
+  expect(a.metrics).toEqual(b.metrics);
+  expect(a.experiments).toEqual(b.experiments);
+  expect(a.rows).toBe(b.rows);
+};
+
+beforeAll(async () => {
+  steps = (await readAllSteps(path.join(REPO_ROOT, 'data/sample/steps.jsonl'))).map((s) => ({ ...s, experiment: 'x' }));
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-fit-batches-'));
+  big = path.join(dir, 'big.parquet');
+  await writeStepsParquet(big, repeated(40_000)); // 3 row groups of 16,384
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('fit over column batches', () => {
+  const cases: [string, FitInput][] = [
+    ['default (serving, huber, knee profiled)', {}],
+    ['seed nnls kfold:3', { basis: 'seed', cv: 'kfold:3' }],
+    ['serving ols bootstrap 10', { basis: 'serving', method: 'ols', bootstrap: 10 }],
+  ];
+  for (const [name, opts] of cases) {
+    it(`in-process batches = step objects: ${name}`, () => {
+      const rowWise = fitDatasetSync(ds(steps), opts);
+      same(fitDatasetSync(ds({ batches: batches(steps, 333) }), opts), rowWise);
+      same(fitDatasetSync(ds({ batches: () => batches(steps, 700) }), { ...opts, rowCacheBytes: 0 }), rowWise);
+    });
+  }
+
+  it('async batch factories and steps without a time (NaN) behave as step objects without duration_us', async () => {
+    const unmeasured = steps.map((s, k) => (k % 50 === 7 ? { ...s, durationUs: undefined } : s));
+    const targets = [{ experiment: 'x', request: 'r', kind: 'decode' as const, steps: [7, 57], durationUs: 30_000 }];
+    const rowWise = await fitDataset({ experiments: [{ ...ds(unmeasured).experiments[0]!, targets }] }, { basis: 'seed' });
+    async function* gen(): AsyncGenerator<StepBatch> {
+      yield* batches(unmeasured, 512);
+    }
+    same(await fitDataset({ experiments: [{ ...ds({ batches: gen }).experiments[0]!, targets }] }, { basis: 'seed' }), rowWise);
+    await expect(fitDataset(ds({ batches: batches(unmeasured, 512) }), { basis: 'seed' })).rejects.toThrow(
+      "experiment 'x' step record 7: field 'duration_us' missing: fitting needs the measured step time",
+    );
+  });
+
+  it('a Parquet file read by 1, 2 or 4 workers gives the fit of its steps in memory, bit for bit (several row groups, knee profiled)', async () => {
+    const inMemory = await fitDataset(ds(repeated(40_000)), { basis: 'serving', method: 'ols' });
+    for (const workers of [1, 2]) same(await fitDataset(ds(big), { basis: 'serving', method: 'ols', workers }), inMemory);
+    // no row cache: every pass reads the file through the workers again
+    same(await fitDataset(ds(big), { basis: 'serving', method: 'ols', workers: 4, rowCacheBytes: 0 }), inMemory);
+  }, 60_000);
+
+  it('with workers, the first bad row of the file is the one reported', async () => {
+    const bad = path.join(dir, 'bad.parquet');
+    const s = repeated(40_000);
+    s[20_000] = { ...s[20_000]!, durationUs: undefined };
+    s[36_000] = { ...s[36_000]!, durationUs: undefined };
+    s[39_000] = { ...s[39_000]!, durationUs: undefined };
+    await writeStepsParquet(bad, s);
+    const msg = `${bad}:20001: field 'duration_us' missing`;
+    await expect(fitDataset(ds(bad), { basis: 'seed' })).rejects.toThrow(msg);
+    await expect(fitDataset(ds(bad), { basis: 'seed', workers: 4 })).rejects.toThrow(msg);
+  }, 60_000);
+});
