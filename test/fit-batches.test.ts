@@ -13,6 +13,7 @@ import { stepsToBatch, type StepBatch } from '../src/steps/batch.js';
 import { readAllSteps } from '../src/steps/io.js';
 import { writeStepsParquet } from '../src/steps/parquet.js';
 import type { Step } from '../src/steps/step.js';
+import { runCli } from './support/cli.js';
 import { REPO_ROOT } from './support/shared.js';
 
 let steps: Step[] = [];
@@ -97,4 +98,21 @@ describe('fit over column batches', () => {
     await expect(fitDataset(ds(bad), { basis: 'seed' })).rejects.toThrow(msg);
     await expect(fitDataset(ds(bad), { basis: 'seed', workers: 4 })).rejects.toThrow(msg);
   }, 60_000);
+
+  it('stepfit fit --workers: the same fit file with 1 or 2 workers; a bad count is a usage error', async () => {
+    const small = path.join(dir, 'small.parquet');
+    await writeStepsParquet(small, steps);
+    const args = ['fit', '--steps', small, '--model', MODEL, '--gpu', 'h100-sxm', '--tp', '2', '--basis', 'serving', '--method', 'ols', '--json'];
+    const one = await runCli([...args, '--workers', '1']);
+    const two = await runCli([...args, '--workers', '2']);
+    expect(one.code).toBe(0);
+    const body = (out: string): unknown => {
+      const f = JSON.parse(out) as Record<string, unknown>;
+      return { ...f, provenance: null };
+    };
+    expect(body(two.stdout)).toEqual(body(one.stdout));
+    const bad = await runCli([...args, '--workers', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("option '--workers' expects an integer ≥ 1, got '0'");
+  }, 30_000);
 });
