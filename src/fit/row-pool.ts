@@ -111,7 +111,7 @@ export class RowPool {
   constructor(n: number) {
     for (let i = 0; i < n; i++) {
       const w = startWorker();
-      w.unref();
+      w.unref(); // referenced only while it runs a task (below): an idle pool never keeps the process alive
       w.on('message', (m: WorkerReply) => this.onReply(w, m));
       w.on('error', (e) => this.fail(new Error(`fit row worker failed: ${e.message}`)));
       this.workers.push(w);
@@ -167,6 +167,7 @@ export class RowPool {
         sent.add(t.req.setup);
       }
       this.running.set(w, t);
+      w.ref();
       w.postMessage(t.req satisfies WorkerRequest);
     }
   }
@@ -179,6 +180,7 @@ export class RowPool {
       if ('error' in m) t.error = m.input ? new InputError(m.error) : new Error(m.error);
       else t.done = true;
       this.running.delete(w);
+      w.unref();
       this.idle.push(w);
       this.dispatch();
     }
@@ -192,7 +194,10 @@ export class RowPool {
 
   private fail(e: Error): void {
     this.failure ??= e;
-    for (const t of this.running.values()) this.settle(t, e);
+    for (const [w, t] of this.running) {
+      w.unref();
+      this.settle(t, e);
+    }
     this.running.clear();
     this.dispatch();
   }
