@@ -13,6 +13,10 @@ import { stepsToBatch, type StepBatch } from '../src/steps/batch.js';
 import { readAllSteps } from '../src/steps/io.js';
 import { writeStepsParquet } from '../src/steps/parquet.js';
 import type { Step } from '../src/steps/step.js';
+import { getBasis } from '../src/basis/registry.js';
+import { loadGpu } from '../src/hardware/gpu.js';
+import { loadArchitecture } from '../src/model/load.js';
+import { makeRng } from '../src/util/rng.js';
 import { runCli } from './support/cli.js';
 import { REPO_ROOT } from './support/shared.js';
 
@@ -115,4 +119,26 @@ describe('fit over column batches', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("option '--workers' expects an integer ≥ 1, got '0'");
   }, 30_000);
+
+  it("the knee profile's Huber IRLS run by worker threads (a share of the variants each) gives the same fit, bit for bit", async () => {
+    // step times from the serving basis at known coefficients with a 4 MiB knee, TP 4, 3% noise
+    const c = getBasis('serving').compile({ arch: loadArchitecture(MODEL), gpu: loadGpu('h100-sxm'), tp: 4 }, { tp_comm_knee_mib: 4 });
+    const coef = [1.6, 1.4, 1.8, 1.3, 1.1, 1.5, 0.8, 3, 12, 8, 9, 900];
+    const rng = makeRng(3);
+    const x = new Float64Array(coef.length);
+    const timed = steps.map((s) => {
+      c.row(s, x);
+      return { ...s, durationUs: coef.reduce((a, b, j) => a + b * x[j]!, 0) * (1 + 0.03 * rng.normal()) };
+    });
+    const two = ds(timed, 4);
+    const one = await fitDataset(two, {});
+    expect(one.paramChoices[0]!.source).toBe('profile');
+    same(await fitDataset(two, { workers: 3 }), one);
+    // from a file with a small row cache: the rows are spilled to a temporary file, which the workers read
+    const file = path.join(dir, 'knee.parquet');
+    await writeStepsParquet(file, timed);
+    const fromFile = await fitDataset(ds(file, 4), { rowCacheBytes: 16 * 1024 });
+    same(fromFile, one);
+    same(await fitDataset(ds(file, 4), { workers: 2, rowCacheBytes: 16 * 1024 }), one);
+  }, 60_000);
 });

@@ -18,6 +18,17 @@ export interface BatchRows {
   readonly mismatchTerm: number;
 }
 
+/** Variant g's design row (pBasis columns) from a wide row `x` (variant 0's row, then |varying| values per other variant), into `out`. */
+export function variantRowOf(x: Float64Array, g: number, out: Float64Array, pBasis: number, varying: readonly number[]): Float64Array {
+  for (let j = 0; j < pBasis; j++) out[j] = x[j]!;
+  if (g > 0) {
+    const k = varying.length;
+    const off = pBasis + (g - 1) * k;
+    for (let a = 0; a < k; a++) out[varying[a]!] = x[off + a]!;
+  }
+  return out;
+}
+
 export class BatchEvaluator {
   private base = new Float64Array(0);
   private other = new Float64Array(0);

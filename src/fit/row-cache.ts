@@ -15,6 +15,57 @@ import type { RowKind, RowVisitor } from './dataset-types.js';
 /** Rows per block written to (and read from) the spill file. */
 export const BLOCK_ROWS = 8192;
 
+/**
+ * The kept rows as another thread can replay them (`replayRows`): the in-memory chunks (shared memory) and the
+ * rows in the last one, or the spill file and its row count.
+ */
+export interface SharedRows {
+  readonly p: number;
+  readonly chunks: readonly Float64Array[];
+  readonly lastRows: number;
+  readonly file: string | null;
+  readonly spilled: number;
+}
+
+/** Visit rows of a chunk (stride p + 3), copying each into x. */
+function visitChunk(c: Float64Array, n: number, p: number, v: RowVisitor, x: Float64Array): void {
+  const s = p + 3;
+  for (let r = 0; r < n; r++) {
+    const off = r * s;
+    for (let j = 0; j < p; j++) x[j] = c[off + j]!;
+    const ik = c[off + p + 2]!;
+    v.row(x, c[off + p]!, c[off + p + 1]!, Math.floor(ik / 4), (ik % 4) as RowKind);
+  }
+}
+
+/** Visit every kept row in order: the same rows, bit for bit, as `RowCache.replay` (fd: the spill file, opened by the caller). */
+export function replayRows(rows: SharedRows, v: RowVisitor, x: Float64Array, fd: number | null = null): void {
+  const s = rows.p + 3;
+  if (rows.file !== null) {
+    const own = fd === null;
+    const f = fd ?? fs.openSync(rows.file, 'r');
+    try {
+      const buf = new Float64Array(s * BLOCK_ROWS);
+      const bytes = new Uint8Array(buf.buffer);
+      for (let r0 = 0; r0 < rows.spilled; r0 += BLOCK_ROWS) {
+        const n = Math.min(BLOCK_ROWS, rows.spilled - r0);
+        const want = n * s * 8;
+        let got = 0;
+        while (got < want) got += fs.readSync(f, bytes, got, want - got, r0 * s * 8 + got);
+        visitChunk(buf, n, rows.p, v, x);
+      }
+    } finally {
+      if (own) fs.closeSync(f);
+    }
+    return;
+  }
+  const last = rows.chunks.length - 1;
+  rows.chunks.forEach((c, k) => visitChunk(c, k === last ? rows.lastRows : c.length / s, rows.p, v, x));
+}
+
+/** A Float64Array in memory other threads can read (SharedArrayBuffer). */
+const sharedF64 = (n: number): Float64Array => new Float64Array(new SharedArrayBuffer(n * 8));
+
 /** Most rows in one in-memory chunk (chunks double up to this size, then the cache grows by whole chunks: no copying). */
 export const CHUNK_ROWS = 65536;
 
@@ -38,7 +89,7 @@ export class RowCache {
     private readonly spill: boolean,
   ) {
     this.stride = p + 3;
-    this.cur = new Float64Array(this.stride * 1024);
+    this.cur = sharedF64(this.stride * 1024);
   }
 
   /** True once the first pass has finished with every row kept. */
@@ -76,7 +127,7 @@ export class RowCache {
       if ((kept + next) * s * 8 <= this.memBytes) {
         this.chunks.push(this.cur);
         this.chunkRows = kept;
-        this.cur = new Float64Array(s * next);
+        this.cur = sharedF64(s * next);
         this.rows = 0;
         return;
       }
@@ -123,32 +174,13 @@ export class RowCache {
 
   /** Visit every kept row, in the order added. */
   replay(v: RowVisitor, x: Float64Array): void {
-    const s = this.stride;
-    if (this.fd !== null) {
-      const buf = new Float64Array(s * BLOCK_ROWS);
-      const bytes = new Uint8Array(buf.buffer);
-      for (let r0 = 0; r0 < this.spilled; r0 += BLOCK_ROWS) {
-        const n = Math.min(BLOCK_ROWS, this.spilled - r0);
-        const want = n * s * 8;
-        let got = 0;
-        while (got < want) got += fs.readSync(this.fd, bytes, got, want - got, r0 * s * 8 + got);
-        this.visit(buf, n, v, x);
-      }
-      return;
-    }
-    for (const c of this.chunks) this.visit(c, c.length / s, v, x);
-    this.visit(this.cur, this.rows, v, x);
+    replayRows(this.shared(), v, x, this.fd);
   }
 
-  private visit(c: Float64Array, n: number, v: RowVisitor, x: Float64Array): void {
-    const p = this.p;
-    const s = this.stride;
-    for (let r = 0; r < n; r++) {
-      const off = r * s;
-      for (let j = 0; j < p; j++) x[j] = c[off + j]!;
-      const ik = c[off + p + 2]!;
-      v.row(x, c[off + p]!, c[off + p + 1]!, Math.floor(ik / 4), (ik % 4) as RowKind);
-    }
+  /** The kept rows for another thread (complete cache only). */
+  shared(): SharedRows {
+    if (this.fd !== null) return { p: this.p, chunks: [], lastRows: 0, file: this.file, spilled: this.spilled };
+    return { p: this.p, chunks: [...this.chunks, this.cur], lastRows: this.rows, file: null, spilled: 0 };
   }
 
   /** Release the rows: the memory and the spill file (idempotent; the cache is not ready afterwards). */

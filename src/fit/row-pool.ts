@@ -10,7 +10,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { AccumulatorTotals } from './accumulate.js';
 import type { BatchRows } from './batch-rows.js';
+import type { SharedRows } from './row-cache.js';
 import { getBasis } from '../basis/registry.js';
 import type { Basis } from '../basis/types.js';
 import type { FitDataset, FitExperiment } from './dataset-types.js';
@@ -38,8 +40,26 @@ export interface PoolSetup {
   p: number;
 }
 
-export type WorkerRequest = { type: 'setup'; key: number; setup: PoolSetup } | { type: 'task'; id: number; setup: number; file: string; g0: number; g1: number; check: boolean };
-export type WorkerReply = { id: number; batch: StepBatch; rows: BatchRows } | { id: number; done: true } | { id: number; error: string; input: boolean };
+/** One IRLS pass for a share of a profile's jobs (huber.ts IrlsPass) over the kept wide rows. */
+export interface IrlsRequest {
+  type: 'irls';
+  id: number;
+  rows: SharedRows;
+  pBasis: number;
+  varying: readonly number[];
+  relative: boolean;
+  hk: number;
+  jobs: { variant: number; beta: Float64Array; scale: number }[];
+}
+/** Per job of an IrlsRequest: its accumulator's totals and Huber sums. */
+export interface IrlsSums {
+  totals: AccumulatorTotals;
+  psi2: number;
+  inliers: number;
+}
+
+export type WorkerRequest = { type: 'setup'; key: number; setup: PoolSetup } | { type: 'task'; id: number; setup: number; file: string; g0: number; g1: number; check: boolean } | IrlsRequest;
+export type WorkerReply = { id: number; batch: StepBatch; rows: BatchRows } | { id: number; done: true } | { id: number; error: string; input: boolean } | { id: number; sums: IrlsSums[] };
 
 let bundled: string | undefined;
 
@@ -107,6 +127,7 @@ export class RowPool {
   private readonly setups: PoolSetup[] = [];
   private nextId = 0;
   private failure: Error | null = null;
+  private readonly irlsWaiting = new Map<number, { w: Worker; resolve: (s: IrlsSums[]) => void; reject: (e: Error) => void }>();
 
   constructor(n: number) {
     for (let i = 0; i < n; i++) {
@@ -172,7 +193,37 @@ export class RowPool {
     }
   }
 
+  /**
+   * One IRLS pass of `jobs` over `rows`, the jobs split into contiguous shares, one per worker; each job's sums
+   * are computed by one thread over every row in order, so they equal the main thread's bit for bit.
+   */
+  async irls(req: Omit<IrlsRequest, 'type' | 'id' | 'jobs'>, jobs: IrlsRequest['jobs']): Promise<IrlsSums[]> {
+    if (this.failure) throw this.failure;
+    const W = Math.min(this.workers.length, jobs.length);
+    const parts = await Promise.all(
+      Array.from({ length: W }, (_, k) => {
+        const share = jobs.slice(Math.floor((k * jobs.length) / W), Math.floor(((k + 1) * jobs.length) / W));
+        const id = this.nextId++;
+        const w = this.workers[k]!;
+        return new Promise<IrlsSums[]>((resolve, reject) => {
+          this.irlsWaiting.set(id, { w, resolve, reject });
+          w.ref();
+          w.postMessage({ ...req, type: 'irls', id, jobs: share } satisfies WorkerRequest);
+        });
+      }),
+    );
+    return parts.flat();
+  }
+
   private onReply(w: Worker, m: WorkerReply): void {
+    const iw = this.irlsWaiting.get(m.id);
+    if (iw) {
+      this.irlsWaiting.delete(m.id);
+      w.unref();
+      if ('sums' in m) iw.resolve(m.sums);
+      else iw.reject(new Error(`fit row worker failed: ${'error' in m ? m.error : 'no result'}`));
+      return;
+    }
     const t = this.running.get(w);
     if (!t || t.req.id !== m.id) return;
     if ('batch' in m) t.items.push({ batch: m.batch, rows: m.rows });
@@ -194,6 +245,11 @@ export class RowPool {
 
   private fail(e: Error): void {
     this.failure ??= e;
+    for (const x of this.irlsWaiting.values()) {
+      x.w.unref();
+      x.reject(e);
+    }
+    this.irlsWaiting.clear();
     for (const [w, t] of this.running) {
       w.unref();
       this.settle(t, e);

@@ -4,7 +4,10 @@
  * evaluation: every check, the accumulation and everything else stay on the main thread, in file order.
  */
 import { parentPort } from 'node:worker_threads';
-import { BatchEvaluator } from './batch-rows.js';
+import { NormalAccumulator } from './accumulate.js';
+import { BatchEvaluator, variantRowOf } from './batch-rows.js';
+import { irlsVisitor, type Job } from './huber.js';
+import { replayRows } from './row-cache.js';
 import { getBasis } from '../basis/registry.js';
 import type { CompiledBasis } from '../basis/types.js';
 import { InputError } from '../io/errors.js';
@@ -53,8 +56,33 @@ async function task(m: Extract<WorkerRequest, { type: 'task' }>): Promise<void> 
   }
 }
 
+/** One IRLS pass of a share of a profile's jobs over the kept rows (the same code as on the main thread). */
+function irls(m: Extract<WorkerRequest, { type: 'irls' }>): void {
+  try {
+    const { pBasis, varying } = m;
+    const bufs = new Map<number, Float64Array>();
+    const view = (x: Float64Array, g: number): Float64Array => {
+      let out = bufs.get(g);
+      if (!out) bufs.set(g, (out = new Float64Array(pBasis)));
+      return variantRowOf(x, g, out, pBasis, varying);
+    };
+    const live = m.jobs.map(
+      (j, a) =>
+        ({ kind: 'full', index: a, variant: j.variant, sol: { beta: j.beta }, scale: j.scale, acc: new NormalAccumulator(pBasis, { trackRange: false }), psi2: 0, inliers: 0 }) as unknown as Job,
+    );
+    const relative = m.relative;
+    const v = irlsVisitor(live, { wOf: (y) => (relative ? 1 / (y * y) : 1), foldOf: () => -1, mult: () => 1, view }, m.hk);
+    replayRows(m.rows, v, new Float64Array(m.rows.p));
+    const sums = live.map((j) => ({ totals: j.acc!.totals(), psi2: j.psi2, inliers: j.inliers }));
+    parentPort!.postMessage({ id: m.id, sums } satisfies WorkerReply);
+  } catch (e) {
+    parentPort!.postMessage({ id: m.id, error: (e as Error).message, input: false } satisfies WorkerReply);
+  }
+}
+
 // tasks run one after the other (the pool sends a worker its next task only after the last one is done)
 parentPort!.on('message', (m: WorkerRequest) => {
   if (m.type === 'setup') setup(m.key, m.setup);
+  else if (m.type === 'irls') irls(m);
   else void task(m);
 });

@@ -5,7 +5,9 @@
  * response = the target's duration_us). The first pass can keep the rows (row-cache.ts: in memory, then
  * spilled to a temporary file) so later passes replay them instead of reading and evaluating again.
  */
-import { BatchEvaluator, type BatchRows } from './batch-rows.js';
+import { NormalAccumulator } from './accumulate.js';
+import { BatchEvaluator, variantRowOf, type BatchRows } from './batch-rows.js';
+import { irlsPassOf } from './huber.js';
 import type { Basis } from '../basis/types.js';
 import { isBatchSource, type BatchSource, type ExperimentSummary, type FitDataset, type FitExperiment, type RowVisitor } from './dataset-types.js';
 import { RowCache } from './row-cache.js';
@@ -134,14 +136,7 @@ export class RowSource {
   }
   /** Variant g's design row (pBasis columns) from a wide row `x`, into `out`. */
   variantRow(x: Float64Array, g: number, out: Float64Array): Float64Array {
-    const pb = this.pBasis;
-    for (let j = 0; j < pb; j++) out[j] = x[j]!;
-    if (g > 0) {
-      const k = this.varying.length;
-      const off = pb + (g - 1) * k;
-      for (let a = 0; a < k; a++) out[this.varying[a]!] = x[off + a]!;
-    }
-    return out;
+    return variantRowOf(x, g, out, this.pBasis, this.varying);
   }
   /** Per-experiment row counts and data ranges (available after the first pass). */
   summaries(): ExperimentSummary[] {
@@ -195,6 +190,7 @@ export class RowSource {
   /** Visit every row (async: reads files). */
   async pass(v: RowVisitor): Promise<void> {
     this.passes++;
+    if (await this.parallelIrls(v)) return;
     if (this.replay(v) || this.readFrom(v)) return;
     v = this.recording(v);
     for (let ei = 0; ei < this.st.length; ei++) {
@@ -283,6 +279,24 @@ export class RowSource {
       endExperiment(s, ei, v, st.i, this.x);
     }
     this.cache?.finish();
+  }
+
+  /**
+   * An IRLS pass of a profile's jobs (huber.ts IrlsPass) run by the worker threads over the kept rows, a share
+   * of the jobs each; false when it is not one, there is one thread, or the rows are not kept.
+   */
+  private async parallelIrls(v: RowVisitor): Promise<boolean> {
+    const irls = irlsPassOf(v);
+    if (!irls || this.workers < 2 || irls.live.length < 2 || !this.cache?.ready) return false;
+    this.pool ??= new RowPool(this.workers);
+    const jobs = irls.live.map((j) => ({ variant: j.variant, beta: j.sol.beta, scale: j.scale }));
+    const sums = await this.pool.irls({ rows: this.cache.shared(), pBasis: this.pBasis, varying: this.varying, relative: irls.relative, hk: irls.hk }, jobs);
+    irls.live.forEach((j, a) => {
+      j.acc = NormalAccumulator.fromTotals(this.pBasis, sums[a]!.totals, { trackRange: false });
+      j.psi2 = sums[a]!.psi2;
+      j.inliers = sums[a]!.inliers;
+    });
+    return true;
   }
 
   /** Replay the cached rows; false when there is no complete cache. */
