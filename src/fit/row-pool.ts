@@ -66,13 +66,14 @@ let bundled: string | undefined;
 /** A worker running row-worker next to this module: the built .js; from the TypeScript sources (tsx, vitest) an esbuild bundle as a data: URL. */
 function startWorker(): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./row-worker.js', here));
+  // no inherited node flags: e.g. --input-type (a CLI started with -e) stops a worker from starting
+  if (!here.endsWith('.ts')) return new Worker(new URL('./row-worker.js', here), { execArgv: [] });
   if (bundled === undefined) {
     const esbuild = createRequire(here)('esbuild') as typeof import('esbuild');
     const r = esbuild.buildSync({ entryPoints: [fileURLToPath(new URL('./row-worker.ts', here))], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'silent' });
     bundled = `data:text/javascript;base64,${Buffer.from(r.outputFiles[0]!.text).toString('base64')}`;
   }
-  return new Worker(new URL(bundled));
+  return new Worker(new URL(bundled), { execArgv: [] });
 }
 
 /** One task's batches as they arrive, consumed in order. */
