@@ -5,7 +5,8 @@
  *     pass printed, so the fit's share is visible; BENCH_FIT_GENERATOR=0 skips it);
  *  2. the knee profile: the default fit (serving basis, Huber) on TP 2/4/8 steps whose times carry an
  *     all-reduce knee, once profiling `tp_comm_knee_mib` over its 15-value grid and once with the knee fixed
- *     (`basisParams`): the ratio is what the profile costs;
+ *     (`basisParams`): the ratio is what the profile costs; with 1 worker, then (more than one core) with
+ *     min(8, cores) workers, which run the profile's IRLS passes a share of the grid each (CPU-s: all threads);
  *  3. from Parquet: the file read alone (readStepBatchesParquet, one pass), then in a child process `stepfit fit`
  *     from dist/ (peak RSS = the child's maxRSS; CPU = the child's, workers included) with --workers
  *     BENCH_FIT_WORKERS (default auto): N steps × the default basis. The Parquet file is written once to the OS
@@ -116,13 +117,15 @@ async function kneeProfile(n: number, log: (s: string) => void): Promise<void> {
   const ds: FitDataset = {
     experiments: [2, 4, 8].map((tp, k) => experiment(`knee-tp${tp}`, 'llama-3.1-70b', tp, () => timed(per, 100 + k, 'serving', tp, 'llama-3.1-70b', SERVING_COEF, { tp_comm_knee_mib: 4 }))),
   };
-  for (const method of ['huber', 'nnls'] as const) {
-    const opts: Partial<FitOptions> = { weight: 'relative', seed: 1, ...(method === 'nnls' ? { method, basis: 'serving' } : {}) };
+  const W = Math.min(8, os.availableParallelism());
+  const runs = [{ method: 'huber', workers: 1 }, ...(W > 1 ? [{ method: 'huber', workers: W }] : []), { method: 'nnls', workers: 1 }] as const;
+  for (const { method, workers } of runs) {
+    const opts: Partial<FitOptions> = { weight: 'relative', seed: 1, workers, ...(method === 'nnls' ? { method, basis: 'serving' } : {}) };
     const prof = await measure(() => fitDataset(ds, opts));
     const knee = prof.result.basisParams['tp_comm_knee_mib']!;
     const fixed = await measure(() => fitDataset(ds, { ...opts, basisParams: { tp_comm_knee_mib: knee } }));
     log(
-      `knee profile, ${3 * per} rows (TP 2/4/8) × serving, ${method === 'huber' ? 'default fit (huber)' : 'nnls'}: profiled ${prof.cpu.toFixed(2)} CPU-s (${prof.seconds.toFixed(2)} s wall, ${prof.result.passes} passes, knee ${knee.toFixed(3)} MiB) vs fixed knee ${fixed.cpu.toFixed(2)} CPU-s (${fixed.seconds.toFixed(2)} s wall, ${fixed.result.passes} passes): ×${(prof.cpu / fixed.cpu).toFixed(2)} CPU; peak RSS ${prof.peakRssMiB.toFixed(0)} MiB`,
+      `knee profile, ${3 * per} rows (TP 2/4/8) × serving, ${method === 'huber' ? 'default fit (huber)' : 'nnls'}, workers ${workers}: profiled ${prof.seconds.toFixed(2)} s wall, ${prof.cpu.toFixed(2)} CPU-s (${prof.result.passes} passes, knee ${knee.toFixed(3)} MiB) vs fixed knee ${fixed.seconds.toFixed(2)} s wall, ${fixed.cpu.toFixed(2)} CPU-s (${fixed.result.passes} passes): ×${(prof.seconds / fixed.seconds).toFixed(2)} wall, ×${(prof.cpu / fixed.cpu).toFixed(2)} CPU; peak RSS ${prof.peakRssMiB.toFixed(0)} MiB`,
     );
   }
 }
