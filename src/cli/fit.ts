@@ -7,6 +7,7 @@ import { InputError, UsageError } from '../io/errors.js';
 import { BASES, DEFAULT_BASIS } from '../basis/registry.js';
 import { loadDataset, type FitDataset } from '../fit/dataset.js';
 import { fitDataset } from '../fit/program.js';
+import { AUTO_MAX_WORKERS, AUTO_MIN_GROUPS, autoWorkers } from '../fit/row-pool.js';
 import { parseCv, FIT_METHODS, DEFAULT_RIDGE_LAMBDA, type CvSpec, type FitMethod, type FitOptions, type TermBounds } from '../fit/options.js';
 import { buildFitFile, fitProvenance } from '../fit/build.js';
 import { writeFitFile } from '../fit/fitfile.js';
@@ -183,6 +184,11 @@ function withMethodOptions(c: ReturnType<typeof withDatasetOptions>) {
     );
 }
 
+/** `--workers`: a positive integer or 'auto'. */
+function workersOption(v: string): number | 'auto' {
+  return v === 'auto' ? 'auto' : intOption('--workers')(v);
+}
+
 /** `--skip-bad`: every experiment reports its bad lines into `skipped` instead of failing. */
 function withSkipBad(ds: FitDataset, skipped: Set<string>): FitDataset {
   return {
@@ -209,11 +215,18 @@ export function fitCommand(io: CliIO) {
     .option('--out <file>', 'fit file to write (atomically), e.g. fits/x.json; without it nothing is written')
     .option('--json', 'print the fit file JSON on stdout instead of the table')
     .option('--skip-bad', 'skip malformed step lines (listed in a summary) instead of stopping at the first one')
+    .option(
+      '--workers <n|auto>',
+      `threads that read Parquet step files and evaluate their design rows (the fit does not depend on the count); auto: the available cores, at most ${AUTO_MAX_WORKERS}, when the Parquet input has ≥ ${AUTO_MIN_GROUPS} row groups (≈ 1M steps), else 1`,
+      workersOption,
+      'auto' as const,
+    )
     .action(async (o, cmd) => {
       const skipped = new Set<string>();
       const ds0 = datasetFromFlags(o, 'fit');
       const ds = o.skipBad ? withSkipBad(ds0, skipped) : ds0;
       const opts = fitOptionsFromFlags(o);
+      opts.workers = o.workers === 'auto' ? await autoWorkers(ds) : o.workers;
       const t0 = process.hrtime.bigint();
       const result = await fitDataset(ds, opts);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

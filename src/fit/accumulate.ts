@@ -81,6 +81,23 @@ export class NormalAccumulator {
     this.bn = 0;
   }
 
+  /** The running totals after a flush (the upper triangle of A is the maintained part), e.g. to send to another thread. */
+  totals(): AccumulatorTotals {
+    this.flush();
+    return { A: this.A, b: this.b, c: this.c, n: this.n, sumW: this.sumW };
+  }
+
+  /** An accumulator holding `t` (from `totals()` of one fed the same rows): bit-identical to that one. */
+  static fromTotals(p: number, t: AccumulatorTotals, opts: { trackRange?: boolean } = {}): NormalAccumulator {
+    const a = new NormalAccumulator(p, opts);
+    a.A.set(t.A);
+    a.b.set(t.b);
+    a.c = t.c;
+    a.n = t.n;
+    a.sumW = t.sumW;
+    return a;
+  }
+
   /** Add another accumulator's totals into this one. */
   addFrom(o: NormalAccumulator): void {
     this.flush();
@@ -111,6 +128,15 @@ export class NormalAccumulator {
     for (const a of parts) out.addFrom(a);
     return out;
   }
+}
+
+/** What `NormalAccumulator.totals()` returns. */
+export interface AccumulatorTotals {
+  readonly A: Float64Array;
+  readonly b: Float64Array;
+  readonly c: number;
+  readonly n: number;
+  readonly sumW: number;
 }
 
 /** Weighted normal equations of a data set. */

@@ -32,6 +32,8 @@ export {
   experimentFrom,
   materializeDataset,
   hashDatasetInputs,
+  inMemorySteps,
+  isBatchSource,
   RowSource,
   ROW_KINDS,
   type FitDataset,
@@ -39,6 +41,7 @@ export {
   type ExperimentSpec,
   type SingleExperimentSpec,
   type StepSource,
+  type BatchSource,
   type RequestTarget,
   type RowVisitor,
   type RowKind,
@@ -48,4 +51,5 @@ export { computeMetrics, MetricsAccumulator, sortedQuantile } from './metrics.js
 export { buildFitFile, fitProvenance, type FitProvenance } from './build.js';
 export { readFitFile, writeFitFile, FitFile, FIT_SCHEMA_VERSION, type Metrics, type TermFit, type ExperimentRef } from './fitfile.js';
 export { NormalAccumulator, type NormalSystem } from './accumulate.js';
+export { stepsToBatch, type StepBatch } from '../steps/batch.js';
 export { identify, RANK_TOL, COND_WARN, type Identification, type IdentProblem } from './identify.js';

@@ -1,13 +1,29 @@
 /** The records of a fit data set and of its design rows (shared by the loaders, the row source and the fitter). */
 import type { Architecture } from '../model/arch.js';
 import type { GpuSpec } from '../hardware/gpu.js';
+import type { StepBatch } from '../steps/batch.js';
 import type { Step } from '../steps/step.js';
 import type { RequestTarget } from '../steps/targets.js';
 
 export type { RequestTarget };
 
-/** Where an experiment's steps come from: an array, a file / directory path (streamed), or a generator factory (called once per pass). */
-export type StepSource = readonly Step[] | string | (() => Iterable<Step> | AsyncIterable<Step>);
+/**
+ * Steps already in columns (steps/batch.ts), for large in-process inputs without one object per step: the
+ * experiment's batches in order, or a factory called once per pass. Every batch's `experiment` is ignored
+ * (the rows belong to the experiment that holds the source); a NaN `durationUs` is a step without a time.
+ */
+export interface BatchSource {
+  readonly batches: readonly StepBatch[] | (() => Iterable<StepBatch> | AsyncIterable<StepBatch>);
+}
+
+/**
+ * Where an experiment's steps come from: an array, a file / directory path (streamed), a generator factory
+ * (called once per pass), or column batches (`{batches}`).
+ */
+export type StepSource = readonly Step[] | string | (() => Iterable<Step> | AsyncIterable<Step>) | BatchSource;
+
+/** True for a `{batches}` source. */
+export const isBatchSource = (s: StepSource): s is BatchSource => typeof s === 'object' && s !== null && !Array.isArray(s) && 'batches' in s;
 
 export interface ExperimentSpec {
   readonly id: string;

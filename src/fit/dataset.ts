@@ -13,8 +13,8 @@ import { stepFiles } from '../steps/io.js';
 import { checkInside, loadManifest, type ManifestOptions } from '../steps/manifest.js';
 import { InputError } from '../io/errors.js';
 import { readAllTargets as readTargetRows } from '../steps/targets.js';
-import type { FitDataset, FitExperiment, SingleExperimentSpec } from './dataset-types.js';
-import { iterateSteps } from './step-lines.js';
+import { isBatchSource, type FitDataset, type FitExperiment, type SingleExperimentSpec } from './dataset-types.js';
+import { inMemorySteps, iterateSteps } from './step-lines.js';
 
 export type {
   BadLineSink,
@@ -27,7 +27,10 @@ export type {
   RowVisitor,
   SingleExperimentSpec,
   StepSource,
+  BatchSource,
 } from './dataset-types.js';
+export { isBatchSource } from './dataset-types.js';
+export { inMemorySteps } from './step-lines.js';
 export { ROW_KINDS } from './dataset-types.js';
 export { RowSource } from './rows.js';
 export { readLineBatches } from './step-lines.js';
@@ -117,9 +120,9 @@ export async function hashDatasetInputs(ds: FitDataset): Promise<{ path: string;
   for (const e of ds.experiments) {
     if (typeof e.steps === 'string') {
       for (const f of stepFiles(e.steps)) await addFile(f);
-    } else if (Array.isArray(e.steps)) {
+    } else if (Array.isArray(e.steps) || (isBatchSource(e.steps) && Array.isArray(e.steps.batches))) {
       const h = crypto.createHash('sha256');
-      for (const s of e.steps as readonly Step[]) h.update(stepToJson(s) + '\n');
+      for await (const s of inMemorySteps(e.steps)) h.update(stepToJson(s) + '\n');
       out.push({ path: `memory:${e.ref.id}/steps`, sha256: h.digest('hex') });
     } else {
       out.push({ path: `generator:${e.ref.id}`, sha256: 'unhashed' });

@@ -54,7 +54,22 @@ export interface IrlsRows {
   foldOf: (e: number, i: number) => number;
   mult: (e: number, i: number, b: number) => number;
   view: (x: Float64Array, variant: number) => Float64Array;
+  /**
+   * Set when every job is a 'full' one (no folds, no bootstrap multiplicities) on the rows of a wide row source
+   * (`relative`: w = 1/y²): the pass may then be run by worker threads, a share of the jobs each (row-pool.ts).
+   */
+  parallel?: { relative: boolean };
 }
+
+/** An IRLS pass that worker threads may run instead (each job's sums are the same whoever computes them). */
+export interface IrlsPass {
+  readonly live: readonly Job[];
+  readonly hk: number;
+  readonly relative: boolean;
+}
+
+/** The IRLS pass a visitor stands for, when it may be run in parallel (see IrlsRows.parallel). */
+export const irlsPassOf = (v: RowVisitor): IrlsPass | null => (v as RowVisitor & { irls?: IrlsPass }).irls ?? null;
 
 /** Huber settings as the IRLS needs them. */
 export interface HuberSettings {
@@ -64,7 +79,7 @@ export interface HuberSettings {
 }
 
 /** Re-weight one row into every live job's accumulator. */
-function irlsVisitor(live: readonly Job[], rows: IrlsRows, hk: number): RowVisitor {
+export function irlsVisitor(live: readonly Job[], rows: IrlsRows, hk: number): RowVisitor {
   return {
     row(x, y, e, i) {
       const w0 = rows.wOf(y);
@@ -134,7 +149,8 @@ export function* huberIrls(jobs: Job[], h: HuberSettings, p: number, rows: IrlsR
       j.psi2 = 0;
       j.inliers = 0;
     }
-    yield irlsVisitor(live, rows, h.k);
+    const v = irlsVisitor(live, rows, h.k);
+    yield rows.parallel ? Object.assign(v, { irls: { live, hk: h.k, relative: rows.parallel.relative } satisfies IrlsPass }) : v;
     iterations = it + 1;
     for (const j of live) irlsUpdate(j, mp, kappa, h.tol);
   }

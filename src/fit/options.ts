@@ -44,6 +44,11 @@ export interface FitOptions {
    */
   rowCacheBytes?: number;
   /**
+   * Worker threads that read Parquet step files (a range of row groups each) and evaluate their design rows;
+   * the rows are consumed in file order, so the result does not depend on the count. 1 (default): no workers.
+   */
+  workers?: number;
+  /**
    * Basis parameters (`Basis.params`) fixed to these values; every other parameter with a grid is
    * fitted on the training rows by profile likelihood (fallback: its default when not identifiable).
    */

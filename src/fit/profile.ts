@@ -76,7 +76,7 @@ export function* profilePlan(src: RowSource, basis: Basis, ro: ResolvedOptions, 
   if (ro.method !== 'huber') {
     return { objective: jobs.map((j) => Math.max(0, quadraticRss(j.sys.A, j.sys.b, j.sys.c, j.sol.beta))), exercised, n };
   }
-  yield* huberIrls(jobs, ro.huber!, p, { wOf, foldOf: () => -1, mult: () => 1, view }, mp);
+  yield* huberIrls(jobs, ro.huber!, p, { wOf, foldOf: () => -1, mult: () => 1, view, parallel: { relative } }, mp);
   const hk = ro.huber!.k;
   const kappa = huberKappa(hk);
   const obj = jobs.map((j) => 0.5 * Math.max(1, n - j.ident.active.length) * kappa * j.scale);

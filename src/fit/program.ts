@@ -23,6 +23,7 @@ export const DEFAULT_ROW_CACHE_BYTES = 256 * 2 ** 20;
 interface Prepared extends ProfileSetup {
   ro: ResolvedOptions;
   cacheBytes: number;
+  workers: number;
 }
 
 function prepare(opts: FitOptions): Prepared {
@@ -32,7 +33,7 @@ function prepare(opts: FitOptions): Prepared {
   const given = { ...(opts.basisParams ?? {}) };
   resolveBasisParams(basis, given, (m) => new InputError(`--basis-param: ${m}`));
   const profiled = (basis.params ?? []).filter((bp) => !(bp.name in given) && bp.grid.length > 1);
-  return { basis, ro, cacheBytes, given, profiled };
+  return { basis, ro, cacheBytes, workers: opts.workers ?? 1, given, profiled };
 }
 
 /** The main fit with the chosen basis parameters, then its result annotated with them. */
@@ -88,14 +89,14 @@ function* fitProgram(ds: FitDataset, opts: FitOptions): Generator<PassRequest, F
     // the wide rows also carry the parameters' defaults (the fallback), so the main fit can replay them whatever is chosen
     const defaults = resolveBasisParams(pr.basis, pr.given, (m) => new InputError(`--basis-param: ${m}`));
     wideVariants = variants.some((v) => sameParams(v, defaults)) ? variants : [...variants, defaults];
-    wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, variants: wideVariants, varying: affectedTerms(pr) });
+    wide = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, workers: pr.workers, variants: wideVariants, varying: affectedTerms(pr) });
     prof = yield* passesOf(wide, profilePlan(wide, pr.basis, pr.ro, affectedTerms(pr), variants.length));
     extra = wide.passCount;
   }
   const chosen = chooseParams(pr, variants, prof);
   const g = wideVariants.findIndex((v) => sameParams(v, chosen.params));
   const from = wide?.rowsKept && g >= 0 ? { source: wide, variant: g } : undefined;
-  const src = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, params: chosen.params, from });
+  const src = new RowSource(ds, pr.basis, { cacheBytes: pr.cacheBytes, workers: pr.workers, params: chosen.params, from });
   const result = yield* passesOf(src, fitPlan(src, pr.basis, pr.ro));
   return finishResult(result, chosen, extra);
 }

@@ -2,7 +2,7 @@
  * The design rows of a fit's first pass, kept for the later passes (Huber IRLS, the metrics pass) so the
  * data are read and the basis evaluated once. Rows are Float64Array records of stride p + 3
  * (x, y, experiment, index·4 + kind), bit-exact copies, so a replayed pass equals a re-read one.
- * In memory up to `memBytes`; beyond that (when `spill` is allowed: the fit allows it when the steps come from
+ * In memory (chunks that are never copied to grow) up to `memBytes`; beyond that (when `spill` is allowed: the fit allows it when the steps come from
  * files) the rows go to a temporary file in
  * blocks of BLOCK_ROWS, read back one block at a time: memory stays O(block) for any number of rows.
  * Without spill, a cache over budget is dropped and every pass reads the data again.
@@ -15,12 +15,69 @@ import type { RowKind, RowVisitor } from './dataset-types.js';
 /** Rows per block written to (and read from) the spill file. */
 export const BLOCK_ROWS = 8192;
 
+/**
+ * The kept rows as another thread can replay them (`replayRows`): the in-memory chunks (shared memory) and the
+ * rows in the last one, or the spill file and its row count.
+ */
+export interface SharedRows {
+  readonly p: number;
+  readonly chunks: readonly Float64Array[];
+  readonly lastRows: number;
+  readonly file: string | null;
+  readonly spilled: number;
+}
+
+/** Visit rows of a chunk (stride p + 3), copying each into x. */
+function visitChunk(c: Float64Array, n: number, p: number, v: RowVisitor, x: Float64Array): void {
+  const s = p + 3;
+  for (let r = 0; r < n; r++) {
+    const off = r * s;
+    for (let j = 0; j < p; j++) x[j] = c[off + j]!;
+    const ik = c[off + p + 2]!;
+    v.row(x, c[off + p]!, c[off + p + 1]!, Math.floor(ik / 4), (ik % 4) as RowKind);
+  }
+}
+
+/** Visit every kept row in order: the same rows, bit for bit, as `RowCache.replay` (fd: the spill file, opened by the caller). */
+export function replayRows(rows: SharedRows, v: RowVisitor, x: Float64Array, fd: number | null = null): void {
+  const s = rows.p + 3;
+  if (rows.file !== null) {
+    const own = fd === null;
+    const f = fd ?? fs.openSync(rows.file, 'r');
+    try {
+      const buf = new Float64Array(s * BLOCK_ROWS);
+      const bytes = new Uint8Array(buf.buffer);
+      for (let r0 = 0; r0 < rows.spilled; r0 += BLOCK_ROWS) {
+        const n = Math.min(BLOCK_ROWS, rows.spilled - r0);
+        const want = n * s * 8;
+        let got = 0;
+        while (got < want) got += fs.readSync(f, bytes, got, want - got, r0 * s * 8 + got);
+        visitChunk(buf, n, rows.p, v, x);
+      }
+    } finally {
+      if (own) fs.closeSync(f);
+    }
+    return;
+  }
+  const last = rows.chunks.length - 1;
+  rows.chunks.forEach((c, k) => visitChunk(c, k === last ? rows.lastRows : c.length / s, rows.p, v, x));
+}
+
+/** A Float64Array in memory other threads can read (SharedArrayBuffer). */
+const sharedF64 = (n: number): Float64Array => new Float64Array(new SharedArrayBuffer(n * 8));
+
+/** Most rows in one in-memory chunk (chunks double up to this size, then the cache grows by whole chunks: no copying). */
+export const CHUNK_ROWS = 65536;
+
 export class RowCache {
   private readonly stride: number;
-  private mem: Float64Array;
+  /** Full in-memory chunks, in order, then the one being filled (`cur`, `rows` rows in it). */
+  private chunks: Float64Array[] = [];
+  private chunkRows = 0;
+  private cur: Float64Array;
   private rows = 0;
   private dropped = false;
-  /** Spill file (fd and path), rows already written to it, the block being filled. */
+  /** Spill file (fd and path), rows already written to it; `cur` is then the block being filled. */
   private fd: number | null = null;
   private file: string | null = null;
   private spilled = 0;
@@ -32,7 +89,7 @@ export class RowCache {
     private readonly spill: boolean,
   ) {
     this.stride = p + 3;
-    this.mem = new Float64Array(this.stride * 1024);
+    this.cur = sharedF64(this.stride * 1024);
   }
 
   /** True once the first pass has finished with every row kept. */
@@ -48,9 +105,9 @@ export class RowCache {
   add(x: Float64Array, y: number, e: number, i: number, kind: RowKind): void {
     if (this.dropped) return;
     const s = this.stride;
-    if ((this.rows + 1) * s > this.mem.length) this.grow();
+    if ((this.rows + 1) * s > this.cur.length) this.grow();
     if (this.dropped) return;
-    const c = this.mem;
+    const c = this.cur;
     const off = this.rows++ * s;
     for (let j = 0; j < this.p; j++) c[off + j] = x[j]!;
     c[off + this.p] = y;
@@ -58,37 +115,53 @@ export class RowCache {
     c[off + this.p + 2] = i * 4 + kind;
   }
 
-  /** Double the in-memory buffer within budget; else start (or continue) spilling a full block; else drop the cache. */
+  /**
+   * The current chunk is full: a new chunk (as many rows as are kept, at most CHUNK_ROWS) within budget; else
+   * start (or continue) spilling — every kept row, then one block at a time; else drop the cache.
+   */
   private grow(): void {
-    const c = this.mem;
-    if (this.fd === null && c.length * 2 * 8 <= this.memBytes) {
-      const g = new Float64Array(c.length * 2);
-      g.set(c);
-      this.mem = g;
-      return;
+    const s = this.stride;
+    if (this.fd === null) {
+      const kept = this.chunkRows + this.rows;
+      const next = Math.min(kept, CHUNK_ROWS);
+      if ((kept + next) * s * 8 <= this.memBytes) {
+        this.chunks.push(this.cur);
+        this.chunkRows = kept;
+        this.cur = sharedF64(s * next);
+        this.rows = 0;
+        return;
+      }
     }
     if (!this.spill) {
       this.dropped = true;
-      this.mem = new Float64Array(0);
+      this.chunks = [];
+      this.cur = new Float64Array(0);
       return;
     }
     if (this.fd === null) {
       this.file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'stepfit-rows-')), 'rows.f64');
       this.fd = fs.openSync(this.file, 'w+');
+      for (const c of this.chunks) this.write(c, c.length / s);
+      this.chunks = [];
+      this.chunkRows = 0;
     }
     this.flushBlock();
-    if (this.mem.length !== this.stride * BLOCK_ROWS) this.mem = new Float64Array(this.stride * BLOCK_ROWS);
+    if (this.cur.length !== s * BLOCK_ROWS) this.cur = new Float64Array(s * BLOCK_ROWS);
   }
 
-  private flushBlock(): void {
-    if (this.rows === 0) return;
-    const bytes = new Uint8Array(this.mem.buffer, 0, this.rows * this.stride * 8);
+  private write(c: Float64Array, n: number): void {
+    if (n === 0) return;
+    const bytes = new Uint8Array(c.buffer, c.byteOffset, n * this.stride * 8);
     try {
       fs.writeSync(this.fd!, bytes, 0, bytes.length, this.spilled * this.stride * 8);
     } catch (e) {
       throw new Error(`cannot keep the fit's design rows in ${this.file} (${(e as Error).message}): free space in the temporary folder or point TMPDIR elsewhere`);
     }
-    this.spilled += this.rows;
+    this.spilled += n;
+  }
+
+  private flushBlock(): void {
+    this.write(this.cur, this.rows);
     this.rows = 0;
   }
 
@@ -101,36 +174,19 @@ export class RowCache {
 
   /** Visit every kept row, in the order added. */
   replay(v: RowVisitor, x: Float64Array): void {
-    const s = this.stride;
-    if (this.fd !== null) {
-      const buf = new Float64Array(s * BLOCK_ROWS);
-      const bytes = new Uint8Array(buf.buffer);
-      for (let r0 = 0; r0 < this.spilled; r0 += BLOCK_ROWS) {
-        const n = Math.min(BLOCK_ROWS, this.spilled - r0);
-        const want = n * s * 8;
-        let got = 0;
-        while (got < want) got += fs.readSync(this.fd, bytes, got, want - got, r0 * s * 8 + got);
-        this.visit(buf, n, v, x);
-      }
-      return;
-    }
-    this.visit(this.mem, this.rows, v, x);
+    replayRows(this.shared(), v, x, this.fd);
   }
 
-  private visit(c: Float64Array, n: number, v: RowVisitor, x: Float64Array): void {
-    const p = this.p;
-    const s = this.stride;
-    for (let r = 0; r < n; r++) {
-      const off = r * s;
-      for (let j = 0; j < p; j++) x[j] = c[off + j]!;
-      const ik = c[off + p + 2]!;
-      v.row(x, c[off + p]!, c[off + p + 1]!, Math.floor(ik / 4), (ik % 4) as RowKind);
-    }
+  /** The kept rows for another thread (complete cache only). */
+  shared(): SharedRows {
+    if (this.fd !== null) return { p: this.p, chunks: [], lastRows: 0, file: this.file, spilled: this.spilled };
+    return { p: this.p, chunks: [...this.chunks, this.cur], lastRows: this.rows, file: null, spilled: 0 };
   }
 
   /** Release the rows: the memory and the spill file (idempotent; the cache is not ready afterwards). */
   close(): void {
-    this.mem = new Float64Array(0);
+    this.chunks = [];
+    this.cur = new Float64Array(0);
     this.rows = 0;
     this.dropped = true;
     if (this.fd !== null) {

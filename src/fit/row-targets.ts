@@ -6,6 +6,7 @@
 import type { CompiledBasis } from '../basis/types.js';
 import type { ExperimentSummary, FitExperiment, RequestTarget, RowVisitor } from './dataset-types.js';
 import { InputError } from '../io/errors.js';
+import type { StepBatch } from '../steps/batch.js';
 import type { Step } from '../steps/step.js';
 import { readAllTargets as readTargetRows } from '../steps/targets.js';
 
@@ -135,6 +136,33 @@ export function firstPassChecks(c: RowChecks, s: ExpState, step: Step, at: strin
   }
 }
 
+/** `firstPassChecks` for row r of a column batch (`at(r)` builds the message location only when one is needed). */
+export function firstPassChecksBatch(c: RowChecks, s: ExpState, b: StepBatch, r: number, at: (r: number) => string, x: Float64Array): void {
+  const p = x.length;
+  for (let j = 0; j < p; j++) {
+    if (!Number.isFinite(x[j]!)) {
+      throw new InputError(`${at(r)}: basis '${c.basisName}' term '${c.termOf(j)}' is ${x[j]} for this step (check model config '${s.e.ref.model}' and GPU datasheet '${s.e.ref.gpu}')`);
+    }
+  }
+  const hasTargets = s.targets !== null && s.targets.length > 0;
+  if (Number.isNaN(b.durationUs[r]!) && !hasTargets && !c.allowUnmeasured) {
+    throw new InputError(`${at(r)}: field 'duration_us' missing: fitting needs the measured step time (µs) on every step, or request-level targets for experiment '${s.e.ref.id}'`);
+  }
+  trackRangesBatch(s.ranges!, b, r);
+  if (s.stepMap) {
+    const no = b.step[r]!;
+    s.seen!.add(no);
+    const ts = s.stepMap.get(no);
+    if (ts) {
+      for (const k of ts) {
+        const off = k * p;
+        for (let j = 0; j < p; j++) s.targetRows![off + j] += x[j]!;
+        s.targetFound![k]++;
+      }
+    }
+  }
+}
+
 export interface RangeAcc {
   steps: number;
   pfMin: number;
@@ -155,6 +183,25 @@ export function trackRanges(a: RangeAcc, s: Step): void {
   if (pf < a.pfMin) a.pfMin = pf;
   if (pf > a.pfMax) a.pfMax = pf;
   const dc = s.decode.length;
+  if (dc < a.dcMin) a.dcMin = dc;
+  if (dc > a.dcMax) a.dcMax = dc;
+}
+
+/** `trackRanges` for row r of a column batch. */
+export function trackRangesBatch(a: RangeAcc, b: StepBatch, r: number): void {
+  a.steps++;
+  let pf = 0;
+  for (let i = b.prefillOffsets[r]!, e = b.prefillOffsets[r + 1]!; i < e; i++) {
+    const t = b.prefillTokens[i]!;
+    pf += t;
+    if (b.prefillPrior[i]! + t > a.maxCtx) a.maxCtx = b.prefillPrior[i]! + t;
+  }
+  const d0 = b.decodeOffsets[r]!;
+  const d1 = b.decodeOffsets[r + 1]!;
+  for (let i = d0; i < d1; i++) if (b.decodeContext[i]! > a.maxCtx) a.maxCtx = b.decodeContext[i]!;
+  if (pf < a.pfMin) a.pfMin = pf;
+  if (pf > a.pfMax) a.pfMax = pf;
+  const dc = d1 - d0;
   if (dc < a.dcMin) a.dcMin = dc;
   if (dc > a.dcMax) a.dcMax = dc;
 }

@@ -5,15 +5,26 @@
  * response = the target's duration_us). The first pass can keep the rows (row-cache.ts: in memory, then
  * spilled to a temporary file) so later passes replay them instead of reading and evaluating again.
  */
+import { NormalAccumulator } from './accumulate.js';
+import { BatchEvaluator, variantRowOf, type BatchRows } from './batch-rows.js';
+import { irlsPassOf } from './huber.js';
 import type { Basis } from '../basis/types.js';
-import type { ExperimentSummary, FitDataset, FitExperiment, RowVisitor } from './dataset-types.js';
+import { isBatchSource, type BatchSource, type ExperimentSummary, type FitDataset, type FitExperiment, type RowVisitor } from './dataset-types.js';
 import { RowCache } from './row-cache.js';
-import { beginExperiment, endExperiment, firstPassChecks, loadTargets, where, type ExpState, type RowChecks } from './row-targets.js';
+import { RowPool, type PoolSetup } from './row-pool.js';
+import { beginExperiment, endExperiment, firstPassChecks, firstPassChecksBatch, loadTargets, where, type ExpState, type RowChecks } from './row-targets.js';
 import { parseStepLine, readLineBatches } from './step-lines.js';
 import { InputError } from '../io/errors.js';
+import type { StepBatch } from '../steps/batch.js';
 import { stepFiles } from '../steps/io.js';
-import { isParquetPath, readStepsParquetRows } from '../steps/parquet.js';
+import { isParquetPath, readStepBatchesParquet } from '../steps/parquet.js';
 import type { Step } from '../steps/step.js';
+
+/** Where the rows of one pass over an experiment stand: rows visited, step records read (record index of in-memory steps). */
+interface PassState {
+  i: number;
+  k: number;
+}
 
 export interface RowSourceOptions {
   /** Evaluation mode: steps without duration_us are not rows (and not an error) when nothing needs them. */
@@ -33,6 +44,8 @@ export interface RowSourceOptions {
    * source whose first pass is complete (its rows bit-identical to what this source would compute).
    */
   from?: { source: RowSource; variant: number };
+  /** > 1: read Parquet step files with this many worker threads (row-pool.ts); rows arrive in file order all the same. */
+  workers?: number;
 }
 
 /**
@@ -59,6 +72,11 @@ export class RowSource {
   private readonly allowUnmeasured: boolean;
   private from: { source: RowSource; variant: number } | null;
   private readonly checks: RowChecks;
+  private readonly evaluator: BatchEvaluator;
+  private readonly variantParams: readonly Readonly<Record<string, number>>[];
+  private readonly workers: number;
+  private pool: RowPool | null = null;
+  private readonly poolSetups = new Map<number, PoolSetup>();
 
   constructor(
     readonly ds: FitDataset,
@@ -79,6 +97,9 @@ export class RowSource {
     this.x = new Float64Array(this.p);
     this.checks = { basisName: basis.name, termOf: (j) => this.termNames[j < this.pBasis ? j : this.varying[(j - this.pBasis) % this.varying.length]!]!, allowUnmeasured: this.allowUnmeasured };
     const cacheBytes = opts.cacheBytes ?? 0;
+    this.evaluator = new BatchEvaluator(this.pBasis, this.p, this.varying);
+    this.variantParams = variants;
+    this.workers = Math.max(1, Math.floor(opts.workers ?? 1));
     this.st = ds.experiments.map((e) => ({
       e,
       compiled: variants.map((v) => basis.compile({ arch: e.arch, gpu: e.gpu, tp: e.ref.tp }, v)),
@@ -91,8 +112,23 @@ export class RowSource {
       ranges: null,
       summary: null,
     }));
-    // spill only what is costly to read again (files); in-memory steps and generators are re-run instead
-    this.cache = cacheBytes > 0 ? new RowCache(this.p, cacheBytes, opts.spill ?? !this.canSync) : null;
+    // spill only what is costly to read again (files); in-memory steps and generators are re-run instead, and
+    // in-memory arrays known to exceed the budget are not kept at all (the kept rows would be dropped at the budget)
+    const spill = opts.spill ?? !this.canSync;
+    const tooBig = !spill && this.knownRows() * (this.p + 3) * 8 > cacheBytes;
+    this.cache = cacheBytes > 0 && !tooBig ? new RowCache(this.p, cacheBytes, spill) : null;
+  }
+
+  /** Rows the in-memory arrays (steps, batches, targets) can give at most (steps without a time give none); generators and files count 0. */
+  private knownRows(): number {
+    let n = 0;
+    for (const { e } of this.st) {
+      const src = e.steps;
+      if (Array.isArray(src)) n += src.length;
+      else if (isBatchSource(src) && Array.isArray(src.batches)) for (const b of src.batches as readonly StepBatch[]) n += b.n;
+      if (Array.isArray(e.targets)) n += e.targets.length;
+    }
+    return n;
   }
 
   get experiments(): readonly FitExperiment[] {
@@ -100,14 +136,7 @@ export class RowSource {
   }
   /** Variant g's design row (pBasis columns) from a wide row `x`, into `out`. */
   variantRow(x: Float64Array, g: number, out: Float64Array): Float64Array {
-    const pb = this.pBasis;
-    for (let j = 0; j < pb; j++) out[j] = x[j]!;
-    if (g > 0) {
-      const k = this.varying.length;
-      const off = pb + (g - 1) * k;
-      for (let a = 0; a < k; a++) out[this.varying[a]!] = x[off + a]!;
-    }
-    return out;
+    return variantRowOf(x, g, out, this.pBasis, this.varying);
   }
   /** Per-experiment row counts and data ranges (available after the first pass). */
   summaries(): ExperimentSummary[] {
@@ -154,22 +183,28 @@ export class RowSource {
   /** Release the cache's temporary file (call when the fit is done; idempotent). */
   close(): void {
     this.cache?.close();
+    this.pool?.close();
+    this.pool = null;
   }
 
   /** Visit every row (async: reads files). */
   async pass(v: RowVisitor): Promise<void> {
     this.passes++;
+    if (await this.parallelIrls(v)) return;
     if (this.replay(v) || this.readFrom(v)) return;
     v = this.recording(v);
     for (let ei = 0; ei < this.st.length; ei++) {
       const s = this.st[ei]!;
       if (s.summary === null && typeof s.e.targets === 'string') s.targets = await loadTargets(s, s.e.targets);
       beginExperiment(s, this.p);
-      const st = { i: 0 };
+      const st: PassState = { i: 0, k: 0 };
       if (s.summary === null || s.summary.stepRows > 0) {
         const src = s.e.steps;
         if (typeof src === 'string') await this.readFiles(s, ei, src, v, st);
-        else {
+        else if (isBatchSource(src)) {
+          const it = typeof src.batches === 'function' ? src.batches() : src.batches;
+          for await (const b of it as AsyncIterable<StepBatch>) this.onBatch(s, ei, b, null, null, v, st);
+        } else {
           const it = Array.isArray(src) ? src : (src as () => Iterable<Step> | AsyncIterable<Step>)();
           let k = 0;
           if (typeof (it as Iterable<Step>)[Symbol.iterator] === 'function') {
@@ -185,10 +220,20 @@ export class RowSource {
   }
 
   /** The step files of one experiment (JSON Lines in batches, Parquet by row group). */
-  private async readFiles(s: ExpState, ei: number, src: string, v: RowVisitor, st: { i: number }): Promise<void> {
+  private async readFiles(s: ExpState, ei: number, src: string, v: RowVisitor, st: PassState): Promise<void> {
     for (const file of stepFiles(src)) {
       if (isParquetPath(file)) {
-        for await (const { step, row } of readStepsParquetRows(file)) this.onStep(s, ei, step, file, row, v, st);
+        if (this.workers > 1 && RowPool.canRun(this.basis, s.e)) {
+          this.pool ??= new RowPool(this.workers);
+          let setup = this.poolSetups.get(ei);
+          if (!setup) {
+            setup = { basis: this.basis.name, arch: s.e.arch, gpu: s.e.gpu, tp: s.e.ref.tp, variants: this.variantParams, varying: this.varying, pBasis: this.pBasis, p: this.p };
+            this.poolSetups.set(ei, setup);
+          }
+          for await (const { batch, rows } of this.pool.rows(file, setup, s.summary === null)) this.onBatch(s, ei, batch, file, rows, v, st);
+        } else {
+          for await (const b of readStepBatchesParquet(file)) this.onBatch(s, ei, b, file, null, v, st);
+        }
         continue;
       }
       for await (const { lines, lineNos } of readLineBatches(file)) {
@@ -218,19 +263,40 @@ export class RowSource {
     for (let ei = 0; ei < this.st.length; ei++) {
       const s = this.st[ei]!;
       beginExperiment(s, this.p);
-      const st = { i: 0 };
+      const st: PassState = { i: 0, k: 0 };
       if (s.summary === null || s.summary.stepRows > 0) {
-        const src = s.e.steps as readonly Step[] | (() => Iterable<Step>);
-        const it = Array.isArray(src) ? src : (src as () => Iterable<Step>)();
-        if (!Array.isArray(it) && typeof (it as Iterable<Step>)[Symbol.iterator] !== 'function') {
-          throw new Error(`RowSource.passSync: steps of experiment '${s.e.ref.id}' are an async iterable; use pass()`);
+        const src = s.e.steps;
+        if (isBatchSource(src)) this.batchesSync(s, ei, src, v, st);
+        else {
+          const it = Array.isArray(src) ? src : (src as () => Iterable<Step>)();
+          if (!Array.isArray(it) && typeof (it as Iterable<Step>)[Symbol.iterator] !== 'function') {
+            throw new Error(`RowSource.passSync: steps of experiment '${s.e.ref.id}' are an async iterable; use pass()`);
+          }
+          let k = 0;
+          for (const step of it as Iterable<Step>) this.onStep(s, ei, step, null, k++, v, st);
         }
-        let k = 0;
-        for (const step of it as Iterable<Step>) this.onStep(s, ei, step, null, k++, v, st);
       }
       endExperiment(s, ei, v, st.i, this.x);
     }
     this.cache?.finish();
+  }
+
+  /**
+   * An IRLS pass of a profile's jobs (huber.ts IrlsPass) run by the worker threads over the kept rows, a share
+   * of the jobs each; false when it is not one, there is one thread, or the rows are not kept.
+   */
+  private async parallelIrls(v: RowVisitor): Promise<boolean> {
+    const irls = irlsPassOf(v);
+    if (!irls || this.workers < 2 || irls.live.length < 2 || !this.cache?.ready) return false;
+    this.pool ??= new RowPool(this.workers);
+    const jobs = irls.live.map((j) => ({ variant: j.variant, beta: j.sol.beta, scale: j.scale }));
+    const sums = await this.pool.irls({ rows: this.cache.shared(), pBasis: this.pBasis, varying: this.varying, relative: irls.relative, hk: irls.hk }, jobs);
+    irls.live.forEach((j, a) => {
+      j.acc = NormalAccumulator.fromTotals(this.pBasis, sums[a]!.totals, { trackRange: false });
+      j.psi2 = sums[a]!.psi2;
+      j.inliers = sums[a]!.inliers;
+    });
+    return true;
   }
 
   /** Replay the cached rows; false when there is no complete cache. */
@@ -272,7 +338,46 @@ export class RowSource {
     }
   }
 
-  private onStep(s: ExpState, ei: number, step: Step, file: string | null, lineNo: number, v: RowVisitor, st: { i: number }): void {
+  /** The batches of an in-memory batch source, synchronously. */
+  private batchesSync(s: ExpState, ei: number, src: BatchSource, v: RowVisitor, st: PassState): void {
+    const it = typeof src.batches === 'function' ? src.batches() : src.batches;
+    if (!Array.isArray(it) && typeof (it as Iterable<StepBatch>)[Symbol.iterator] !== 'function') {
+      throw new Error(`RowSource.passSync: batches of experiment '${s.e.ref.id}' are an async iterable; use pass()`);
+    }
+    for (const b of it as Iterable<StepBatch>) this.onBatch(s, ei, b, null, null, v, st);
+  }
+
+  /**
+   * Every row of a column batch (rows evaluated here, or already by a worker): the same checks, messages
+   * and rows, in the same order, as `onStep` over the batch's steps.
+   */
+  private onBatch(s: ExpState, ei: number, b: StepBatch, file: string | null, pre: BatchRows | null, v: RowVisitor, st: PassState): void {
+    const first = s.summary === null;
+    const br = pre ?? this.evaluator.evaluate(s.compiled, b, first);
+    const rows = br.rows;
+    const p = this.p;
+    const x = this.x;
+    const k0 = st.k;
+    st.k += b.n;
+    const at = (r: number): string => where(s, file, file !== null ? b.firstRow + r : k0 + r);
+    for (let r = 0; r < b.n; r++) {
+      const y = b.durationUs[r]!;
+      const measured = !Number.isNaN(y);
+      if (!measured && !first) continue;
+      const off = r * p;
+      for (let j = 0; j < p; j++) x[j] = rows[off + j]!;
+      if (r === br.mismatch) {
+        throw new Error(`internal: basis '${this.basis.name}' parameter variants differ in term '${this.termNames[br.mismatchTerm]}', which no parameter declares in 'affects'`);
+      }
+      if (first) firstPassChecksBatch(this.checks, s, b, r, at, x);
+      if (measured) {
+        if (!(y > 0) || !Number.isFinite(y)) throw new InputError(`${at(r)}: field 'duration_us': expected a positive finite number (µs), got ${y}`);
+        v.row(x, y, ei, st.i++, 0);
+      }
+    }
+  }
+
+  private onStep(s: ExpState, ei: number, step: Step, file: string | null, lineNo: number, v: RowVisitor, st: PassState): void {
     const first = s.summary === null;
     if (step.durationUs === undefined && !first) return; // only needed for target rows, which are cached after the first pass
     s.compiled[0]!.row(step, this.x);

@@ -1,7 +1,8 @@
 /** Step records of an experiment as the fit reads them: JSON Lines in ~1 MiB batches, Parquet row groups, arrays or generators. */
-import type { FitExperiment } from './dataset-types.js';
+import { isBatchSource, type FitExperiment, type StepSource } from './dataset-types.js';
 import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { MAX_LINE_BYTES, openInput } from '../io/lines.js';
+import { batchSteps, type StepBatch } from '../steps/batch.js';
 import { stepFiles } from '../steps/io.js';
 import { isParquetPath, readStepsParquetRows } from '../steps/parquet.js';
 import { validateStep, type Step } from '../steps/step.js';
@@ -103,7 +104,17 @@ export async function* iterateSteps(e: FitExperiment): AsyncGenerator<{ step: St
     }
     return;
   }
-  const it = Array.isArray(src) ? src : (src as () => Iterable<Step> | AsyncIterable<Step>)();
   let k = 0;
-  for await (const step of it as AsyncIterable<Step>) yield { step, file: null, lineNo: k++ };
+  for await (const step of inMemorySteps(src)) yield { step, file: null, lineNo: k++ };
+}
+
+/** The steps of an in-memory source (array, generator factory or column batches) as step records. */
+export async function* inMemorySteps(src: Exclude<StepSource, string>): AsyncGenerator<Step> {
+  if (isBatchSource(src)) {
+    const it = typeof src.batches === 'function' ? src.batches() : src.batches;
+    for await (const b of it as AsyncIterable<StepBatch>) yield* batchSteps(b);
+    return;
+  }
+  const it = Array.isArray(src) ? src : (src as () => Iterable<Step> | AsyncIterable<Step>)();
+  yield* it as AsyncIterable<Step>;
 }

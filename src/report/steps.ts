@@ -1,7 +1,7 @@
 /** Step descriptors the report groups and plots by, and the step stream of one experiment. */
 import { readSteps } from '../steps/io.js';
 import type { Step } from '../steps/step.js';
-import type { FitExperiment } from '../fit/api.js';
+import { inMemorySteps, type FitExperiment } from '../fit/api.js';
 
 export const PHASES = ['prefill-only', 'decode-only', 'mixed'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -35,8 +35,7 @@ export async function* experimentSteps(e: Pick<FitExperiment, 'steps' | 'skipBad
     yield* readSteps(src, sink ? { skipBad: true, onBad: (m) => sink.bad(m) } : {});
     return;
   }
-  const it = Array.isArray(src) ? src : (src as () => Iterable<Step> | AsyncIterable<Step>)();
-  for await (const s of it as AsyncIterable<Step>) yield s;
+  yield* inMemorySteps(src);
 }
 
 /** The steps of an experiment that carry a measured duration_us (the report's rows). */
