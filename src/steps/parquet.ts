@@ -10,23 +10,24 @@
  *   decode       LIST<INT32>          context length of each decoding request
  * (token counts above 2^31 − 1 are refused with a clear error on write)
  *
- * Every row read back goes through the same `validateStep` as a JSON line, so a Parquet file is held to
- * the same rules and a JSONL → Parquet → JSONL round trip is byte-identical.
+ * Every row read back is held to the rules of `validateStep` (checked on the decoded columns by
+ * parquet-batch.ts, or by `validateStep` itself on the general path, parquet-rows.ts), so a Parquet file
+ * meets the same rules with the same messages as a JSON line, and JSONL → Parquet → JSONL is byte-identical.
  * Memory: writes go out one row group (ROW_GROUP steps) at a time; reads decode one row group at a time.
  */
 import { commitTemp, discardTemp, prepareTemp } from '../io/atomic.js';
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
-import type { FileMetaData } from 'hyparquet';
+import { parquetReadObjects } from 'hyparquet';
 
 /** The writer's schema element type (hyparquet-writer pins its own hyparquet version). */
 type SchemaElement = ConstructorParameters<typeof ParquetWriter>[0]['schema'][number];
 import { InputError } from '../io/errors.js';
-import { validateStep, type Step } from './step.js';
-import { stepsToBatch, type StepBatch } from './batch.js';
+import type { Step } from './step.js';
+import { batchStep, type StepBatch } from './batch.js';
+import { openParquet, ROW_GROUP } from './parquet-rows.js';
+import { readStepBatches } from './parquet-batch.js';
 
-/** Steps per row group (and per read batch). */
-export const ROW_GROUP = 16384;
+export { ROW_GROUP } from './parquet-rows.js';
 
 export const isParquetPath = (p: string): boolean => /\.parquet$/i.test(p);
 
@@ -46,7 +47,6 @@ const STEP_SCHEMA: SchemaElement[] = [
   ...listOf('prefill_prompt'),
   ...listOf('decode'),
 ];
-const STEP_COLUMNS = ['experiment', 'step', 'duration_us', 'prefill_tokens', 'prefill_prior', 'prefill_prompt', 'decode'] as const;
 
 /** Write a Parquet file atomically (temp file + rename, io/atomic.ts); `fill` writes the row groups. */
 async function withParquetFile<T>(target: string, schema: SchemaElement[], kv: Record<string, string>, fill: (pw: ParquetWriter) => Promise<T>): Promise<T> {
@@ -194,79 +194,14 @@ export async function writeStepsParquet(target: string, steps: AsyncIterable<Ste
   }
 }
 
-async function openParquet(file: string): Promise<{ buf: Awaited<ReturnType<typeof asyncBufferFromFile>>; meta: FileMetaData }> {
-  try {
-    const buf = await asyncBufferFromFile(file);
-    const meta = await parquetMetadataAsync(buf);
-    return { buf, meta };
-  } catch (e) {
-    throw new InputError(`${file}: not a readable Parquet file (${(e as Error).message})`);
-  }
-}
-
-const num = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
-const numList = (v: unknown): unknown => (Array.isArray(v) ? v.map(num) : v);
-
 /**
- * Stream validated steps from a Parquet step file, one row group at a time, with each row's 1-based number.
- * Errors name the file, the row and the field (same wording as for JSON lines). With `onBad`, a row that
- * fails validation is reported there and skipped instead.
+ * Stream validated steps from a Parquet step file with each row's 1-based number (the columnar reader,
+ * parquet-batch.ts, one step record per row). Errors name the file, the row and the field (same wording
+ * as for JSON lines). With `onBad`, a row that fails validation is reported there and skipped instead.
  */
 export async function* readStepsParquetRows(file: string, onBad?: (message: string) => void): AsyncGenerator<{ step: Step; row: number }> {
-  const { buf, meta } = await openParquet(file);
-  const have = new Set(parquetSchema(meta).children.map((c) => c.element.name));
-  for (const c of ['step', 'prefill_tokens', 'decode'] as const) {
-    if (!have.has(c)) throw new InputError(`${file}: Parquet step file has no column '${c}' (expected columns ${STEP_COLUMNS.join(', ')})`);
-  }
-  const columns = STEP_COLUMNS.filter((c) => have.has(c));
-  const total = Number(meta.num_rows);
-  for (let start = 0; start < total; start += ROW_GROUP) {
-    const end = Math.min(total, start + ROW_GROUP);
-    let rows: Record<string, unknown>[];
-    try {
-      rows = await parquetReadObjects({ file: buf, metadata: meta, columns: [...columns], rowStart: start, rowEnd: end });
-    } catch (e) {
-      throw new InputError(`${file}: rows ${start + 1}-${end}: cannot decode Parquet data (${(e as Error).message})`);
-    }
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      const row = start + i + 1;
-      const where = `${file}: row ${row}`;
-      let step: Step;
-      try {
-        const tokens = r['prefill_tokens'];
-        const prior = r['prefill_prior'];
-        const prompt = r['prefill_prompt'];
-        let prefill: unknown = tokens;
-        if (Array.isArray(tokens)) {
-          if (prior !== undefined && prior !== null && (!Array.isArray(prior) || prior.length !== tokens.length))
-            throw new InputError(`${where}: field 'prefill_prior': expected a list as long as 'prefill_tokens' (${tokens.length})`);
-          if (prompt !== undefined && prompt !== null && (!Array.isArray(prompt) || prompt.length !== tokens.length))
-            throw new InputError(`${where}: field 'prefill_prompt': expected a list as long as 'prefill_tokens' (${tokens.length})`);
-          prefill = tokens.map((t, k) => {
-            const c: Record<string, unknown> = { tokens: num(t) };
-            if (Array.isArray(prior)) c['prior'] = num(prior[k]);
-            if (Array.isArray(prompt)) c['prompt'] = num(prompt[k]);
-            return c;
-          });
-        }
-        const obj = {
-          experiment: r['experiment'] ?? undefined,
-          step: num(r['step']),
-          duration_us: r['duration_us'] ?? undefined,
-          prefill,
-          decode: numList(r['decode']),
-        };
-        step = validateStep(obj, where);
-      } catch (e) {
-        if (onBad && e instanceof InputError) {
-          onBad(e.message);
-          continue;
-        }
-        throw e;
-      }
-      yield { step, row };
-    }
+  for await (const b of readStepBatches(file, onBad ? { onBad } : {})) {
+    for (let r = 0; r < b.n; r++) yield { step: batchStep(b, r), row: b.firstRow + r };
   }
 }
 
@@ -338,37 +273,11 @@ export async function parquetRowGroupCount(file: string): Promise<number> {
 }
 
 /**
- * Validated steps of a Parquet step file as column batches (steps/batch.ts), at most `ROW_GROUP` rows each
- * and split where the experiment changes; `rowGroups: [from, to)` reads only those row groups.
- * Same rules and messages as `readStepsParquetRows`. (First version: built on the row reader; the
- * columnar fast path replaces its inside, not its signature.)
+ * Validated steps of a Parquet step file as column batches (steps/batch.ts) of consecutive rows, at most
+ * `ROW_GROUP` rows each and split where the experiment changes; `rowGroups: [from, to)` reads only those
+ * row groups. Same rules and messages as `readStepsParquetRows`. Columns are decoded straight into typed
+ * arrays (parquet-batch.ts); shapes the fast decoder leaves aside go through hyparquet's general reader.
  */
-export async function* readStepBatchesParquet(file: string, opts: { rowGroups?: readonly [number, number]; onBad?: (message: string) => void } = {}): AsyncGenerator<StepBatch> {
-  const { meta } = await openParquet(file);
-  let lo = 0;
-  let hi = Number(meta.num_rows);
-  if (opts.rowGroups) {
-    const [g0, g1] = opts.rowGroups;
-    let start = 0;
-    for (let g = 0; g < meta.row_groups.length; g++) {
-      const n = Number(meta.row_groups[g]!.num_rows);
-      if (g === g0) lo = start;
-      if (g === g1 - 1) hi = start + n;
-      start += n;
-    }
-    if (g1 <= g0) hi = lo;
-  }
-  let buf: Step[] = [];
-  let first = 0;
-  for await (const { step, row } of readStepsParquetRows(file, opts.onBad)) {
-    if (row <= lo) continue;
-    if (row > hi) break;
-    if (buf.length > 0 && (buf.length >= ROW_GROUP || step.experiment !== buf[0]!.experiment)) {
-      yield stepsToBatch(buf, first);
-      buf = [];
-    }
-    if (buf.length === 0) first = row;
-    buf.push(step);
-  }
-  if (buf.length > 0) yield stepsToBatch(buf, first);
+export function readStepBatchesParquet(file: string, opts: { rowGroups?: readonly [number, number]; onBad?: (message: string) => void } = {}): AsyncGenerator<StepBatch> {
+  return readStepBatches(file, opts);
 }
