@@ -72,14 +72,15 @@ function planOf(meta: FileMetaData): Plan | null {
   return plan;
 }
 
-/** The bytes of one column chunk of row group `g`, read from the open file. */
-function chunkBytes(fd: number, meta: FileMetaData, g: number, name: string): { bytes: Uint8Array; codec: string; count: number } | null {
+/** The bytes of one column chunk of row group `g`, read from the open file into `buf` (grown as needed). */
+function chunkBytes(fd: number, meta: FileMetaData, g: number, name: string, scratch: Scratch): { bytes: Uint8Array; codec: string; count: number } | null {
   const col = meta.row_groups[g]!.columns.find((c) => c.meta_data?.path_in_schema[0] === name);
   const md = col?.meta_data;
   if (!md) return null;
   const start = Number(md.dictionary_page_offset || md.data_page_offset);
   const len = Number(md.total_compressed_size);
-  const bytes = Buffer.allocUnsafe(len);
+  if (scratch.chunk.length < len) scratch.chunk = new Uint8Array(Math.max(len, scratch.chunk.length * 2));
+  const bytes = scratch.chunk.subarray(0, len);
   if (fs.readSync(fd, bytes, 0, len, start) !== len) throw new Error('column chunk past the end of the file');
   return { bytes, codec: md.codec, count: Number(md.num_values) };
 }
@@ -95,11 +96,11 @@ interface Source {
 function decodeColumn(src: Source, g: number, name: keyof Plan): DecodedChunk | null {
   const leaf = src.plan[name];
   if (!leaf) return null;
-  const c = chunkBytes(src.fd, src.meta, g, name);
-  if (!c) throw new Unsupported(`no chunk for column ${name}`);
   let scratch = src.scratch.get(name);
   if (!scratch) src.scratch.set(name, (scratch = newScratch()));
-  return decodeChunk(c.bytes, { type: leaf.type, maxRep: leaf.maxRep, maxDef: leaf.maxDef, codec: c.codec, count: c.count }, scratch);
+  const c = chunkBytes(src.fd, src.meta, g, name, scratch);
+  if (!c) throw new Unsupported(`no chunk for column ${name}`);
+  return decodeChunk(c.bytes, { type: leaf.type, maxRep: leaf.maxRep, maxDef: leaf.maxDef, codec: c.codec, count: c.count, rows: Number(src.meta.row_groups[g]!.num_rows), emptyDef: leaf.emptyDef }, scratch);
 }
 
 /** Whether the definition levels of a flat optional column agree with its number of values. */
@@ -113,26 +114,10 @@ function flatDefined(ch: DecodedChunk, n: number): boolean {
 const isCount = (x: number): boolean => x >= 0 && x <= MAX_TOKENS && Number.isInteger(x);
 
 /** Offsets of a LIST column over n rows, or null when a list or element is null (left to the general reader). */
-function listOffsets(ch: DecodedChunk, leaf: Leaf, n: number): Int32Array | null {
-  const rep = ch.rep!;
-  const def = ch.def!;
-  const off = new Int32Array(n + 1);
-  const full = leaf.maxDef;
-  const empty = leaf.emptyDef;
-  let r = -1;
-  let v = 0;
-  for (let i = 0; i < ch.count; i++) {
-    if (rep[i] === 0) {
-      if (++r >= n) return null;
-      off[r] = v;
-    }
-    const d = def[i]!;
-    if (d === full) v++;
-    else if (d !== empty || rep[i] !== 0) return null;
-  }
-  if (r !== n - 1 || v !== ch.nValues) return null;
-  off[n] = v;
-  return off;
+function listOffsets(ch: DecodedChunk, _leaf: Leaf, n: number): Int32Array | null {
+  const l = ch.list;
+  if (!l || l.bad || l.rows !== n || l.values !== ch.nValues) return null;
+  return l.off;
 }
 
 /** A LIST column's values as Int32Array after checking each is a count (0 … 2^30); null if one is not. */

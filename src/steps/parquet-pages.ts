@@ -21,13 +21,13 @@ export type LeafType = 'INT32' | 'INT64' | 'FLOAT' | 'DOUBLE' | 'BYTE_ARRAY';
 export interface DecodedChunk {
   /** Number of level entries (= rows for a flat column). */
   readonly count: number;
-  /** Repetition levels (count entries), or null when the column is not repeated. */
-  readonly rep: Uint8Array | null;
-  /** Definition levels (count entries), or null when the column has no optional/repeated node. */
+  /** Definition levels of a flat optional column (count entries), else null. */
   readonly def: Uint8Array | null;
   /** Numbers for numeric types (INT64 converted with Number()), strings for BYTE_ARRAY. */
   readonly values: Float64Array | Int32Array | string[];
   readonly nValues: number;
+  /** For a LIST column (maxRep 1): its row offsets (`def` is then null). */
+  readonly list: ListState | null;
 }
 
 export interface ChunkSpec {
@@ -37,6 +37,9 @@ export interface ChunkSpec {
   readonly codec: string;
   /** Level entries in the chunk (column metadata num_values). */
   readonly count: number;
+  /** Rows of the row group, and the definition level of an empty list (LIST columns). */
+  readonly rows: number;
+  readonly emptyDef: number;
 }
 
 const utf8 = new TextDecoder();
@@ -61,7 +64,8 @@ export function snappyInto(src: Uint8Array, out: Uint8Array): void {
         pos += k;
       }
       if (pos + len > n || o + len > out.length) throw new Error('corrupt snappy data (literal past the end)');
-      out.set(src.subarray(pos, pos + len), o);
+      if (len > 32) out.set(src.subarray(pos, pos + len), o);
+      else for (let i = 0; i < len; i++) out[o + i] = src[pos + i]!;
       pos += len;
       o += len;
       continue;
@@ -81,7 +85,7 @@ export function snappyInto(src: Uint8Array, out: Uint8Array): void {
       pos += 4;
     }
     if (off === 0 || off > o || o + len > out.length) throw new Error('corrupt snappy data (bad copy)');
-    if (off >= len) out.copyWithin(o, o - off, o - off + len);
+    if (off >= len && len > 32) out.copyWithin(o, o - off, o - off + len);
     else for (let i = 0; i < len; i++) out[o + i] = out[o - off + i]!;
     o += len;
   }
@@ -155,6 +159,101 @@ export function readHybrid(src: Uint8Array, pos: number, end: number, width: num
   return pos;
 }
 
+/** Row offsets of a LIST column (maxRep 1), built page by page from its levels without a level array. */
+export interface ListState {
+  /** off[r] = index of the first value of row r; rows + 1 entries once complete. */
+  readonly off: Int32Array;
+  rows: number;
+  values: number;
+  /** A null list or null element, or more rows than expected: the general reader must take this chunk. */
+  bad: boolean;
+}
+
+/** The value of a hybrid stream that is one RLE run covering all n entries, else -1. */
+function uniformRun(src: Uint8Array, pos: number, end: number, width: number, n: number): number {
+  let h = 0;
+  let shift = 0;
+  let b: number;
+  do {
+    if (pos >= end) return -1;
+    b = src[pos++]!;
+    h += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (b & 0x80);
+  if (h % 2 === 1 || h / 2 < n) return -1;
+  let v = 0;
+  for (let i = 0; i < (width + 7) >> 3; i++) v |= src[pos++]! << (8 * i);
+  return v;
+}
+
+/**
+ * One page's repetition levels (width 1, src[pos, end)) walked run by run into row offsets. `def` holds the
+ * page's definition levels, or is null when they are all `full` (every entry carries a value).
+ */
+function listLevels(src: Uint8Array, pos: number, end: number, n: number, def: Uint8Array | null, full: number, empty: number, st: ListState): void {
+  const off = st.off;
+  const cap = off.length - 1;
+  let r = st.rows;
+  let v = st.values;
+  let i = 0;
+  while (i < n) {
+    if (pos >= end) throw new Error('repetition levels end early');
+    let h = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = src[pos++]!;
+      h += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    if (h % 2 === 1) {
+      const groups = (h - 1) / 2;
+      const take = Math.min(groups * 8, n - i);
+      if (pos + Math.ceil(take / 8) > end) throw new Error('bit-packed run past the end of the page');
+      for (let k = 0; k < take; ) {
+        const byte = src[pos + (k >>> 3)]!;
+        if (def === null && byte === 0xff && k + 8 <= take) {
+          v += 8;
+          k += 8;
+          continue;
+        }
+        const lim = Math.min((k & ~7) + 8, take);
+        for (; k < lim; k++) {
+          const start = ((byte >>> (k & 7)) & 1) === 0;
+          if (start) {
+            if (r >= cap) return void (st.bad = true);
+            off[r++] = v;
+          }
+          const d = def === null ? full : def[i + k]!;
+          if (d === full) v++;
+          else if (d !== empty || !start) return void (st.bad = true);
+        }
+      }
+      i += take;
+      pos += groups;
+    } else {
+      const c = Math.min(h / 2, n - i);
+      const x = src[pos++]!;
+      if (x > 1) return void (st.bad = true);
+      for (let k = 0; k < c; k++) {
+        if (x === 0) {
+          if (r >= cap) return void (st.bad = true);
+          off[r++] = v;
+        } else if (def === null) {
+          v += c - k;
+          break;
+        }
+        const d = def === null ? full : def[i + k]!;
+        if (d === full) v++;
+        else if (d !== empty || x !== 0) return void (st.bad = true);
+      }
+      i += c;
+    }
+  }
+  st.rows = r;
+  st.values = v;
+}
+
 /** A growing output of one chunk's values. */
 interface Sink {
   num: Float64Array | Int32Array | null;
@@ -197,14 +296,15 @@ function plainInto(sink: Sink, type: LeafType, page: Uint8Array, pos: number, co
   sink.n += count;
 }
 
-/** Reusable buffers of one column across row groups (levels and indices are consumed before the next chunk). */
+/** Reusable buffers of one column across row groups (everything in them is consumed before the next chunk). */
 export interface Scratch {
-  rep: Uint8Array;
+  /** The column chunk's bytes as read from the file. */
+  chunk: Uint8Array;
   def: Uint8Array;
   idx: Int32Array;
   page: Uint8Array;
 }
-export const newScratch = (): Scratch => ({ rep: new Uint8Array(0), def: new Uint8Array(0), idx: new Int32Array(0), page: new Uint8Array(0) });
+export const newScratch = (): Scratch => ({ chunk: new Uint8Array(0), def: new Uint8Array(0), idx: new Int32Array(0), page: new Uint8Array(0) });
 
 function lookupNum(out: Float64Array | Int32Array, at: number, dict: Float64Array | Int32Array, idx: Int32Array, count: number): void {
   const nd = dict.length;
@@ -215,23 +315,79 @@ function lookupNum(out: Float64Array | Int32Array, at: number, dict: Float64Arra
   }
 }
 
-function lookupInt(out: Int32Array, at: number, dict: Int32Array, idx: Int32Array, count: number): void {
-  const nd = dict.length;
-  for (let i = 0; i < count; i++) {
-    const j = idx[i]!;
-    if (j >= nd) throw new Error(`dictionary index ${j} out of range (${nd} entries)`);
-    out[at + i] = dict[j]!;
+/**
+ * Dictionary indices (hybrid stream of `width` bits, from src[pos]) of an INT32 column looked up straight
+ * into `out`. `dict` is padded to 2^width entries with -1 (an out-of-range index yields -1, which no count
+ * passes, so the row group goes to the general reader). Reads up to 3 bytes past the run (bytes past the
+ * end of `src` read as 0 and are masked off anyway).
+ */
+function dictInts(src: Uint8Array, pos: number, end: number, width: number, dict: Int32Array, out: Int32Array, at: number, count: number): void {
+  if (width > 24 || dict.length !== 2 ** width) throw new Unsupported(`bit width ${width}`);
+  const mask = (1 << width) - 1;
+  let done = 0;
+  while (done < count) {
+    if (pos >= end) throw new Error('dictionary indices end early');
+    let h = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = src[pos++]!;
+      h += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    if (h % 2 === 1) {
+      const groups = (h - 1) / 2;
+      const take = Math.min(groups * 8, count - done);
+      if (pos + Math.ceil((take * width) / 8) > end) throw new Error('bit-packed run past the end of the page');
+      let o = at + done;
+      const oEnd = o + take;
+      if (width <= 17) {
+        for (let bit = pos * 8; o < oEnd; bit += width) {
+          const q = bit >>> 3;
+          out[o++] = dict[((src[q]! | (src[q + 1]! << 8) | (src[q + 2]! << 16)) >>> (bit & 7)) & mask]!;
+        }
+      } else {
+        for (let bit = pos * 8; o < oEnd; bit += width) {
+          const q = bit >>> 3;
+          out[o++] = dict[((src[q]! | (src[q + 1]! << 8) | (src[q + 2]! << 16) | (src[q + 3]! << 24)) >>> (bit & 7)) & mask]!;
+        }
+      }
+      done += take;
+      pos += groups * width;
+    } else {
+      const run = Math.min(h / 2, count - done);
+      let j = 0;
+      for (let i = 0; i < (width + 7) >> 3; i++) j |= src[pos++]! << (8 * i);
+      out.fill(dict[j & mask]!, at + done, at + done + run);
+      done += run;
+    }
   }
 }
 
-function dictionaryInto(sink: Sink, dict: Float64Array | Int32Array | string[], page: Uint8Array, count: number, scratch: Scratch): void {
+/** An INT32 dictionary padded with -1 to 2^width entries (cached per width). */
+function paddedDict(d: Int32Array, width: number, cache: Map<number, Int32Array>): Int32Array {
+  let p = cache.get(width);
+  if (!p) {
+    p = new Int32Array(2 ** width).fill(-1);
+    p.set(d.length > p.length ? d.subarray(0, p.length) : d);
+    cache.set(width, p);
+  }
+  return p;
+}
+
+function dictionaryInto(sink: Sink, dict: Float64Array | Int32Array | string[], page: Uint8Array, count: number, scratch: Scratch, padded: Map<number, Int32Array>): void {
   const width = page[0]!;
+  if (sink.num instanceof Int32Array && dict instanceof Int32Array && width <= 24) {
+    const src = page.buffer === scratch.page.buffer && page.byteOffset === scratch.page.byteOffset ? scratch.page : page;
+    if (count > 0) dictInts(src, 1, page.length, width, paddedDict(dict, width, padded), sink.num, sink.n, count);
+    sink.n += count;
+    return;
+  }
   if (scratch.idx.length < count) scratch.idx = new Int32Array(count);
   const idx = scratch.idx;
   if (count > 0) readHybrid(page, 1, page.length, width, idx, 0, count);
   const at = sink.n;
-  if (sink.num instanceof Int32Array && dict instanceof Int32Array) lookupInt(sink.num, at, dict, idx, count);
-  else if (sink.num) lookupNum(sink.num, at, dict as Float64Array | Int32Array, idx, count);
+  if (sink.num) lookupNum(sink.num, at, dict as Float64Array | Int32Array, idx, count);
   else {
     const out = sink.str!;
     const d = dict as string[];
@@ -254,7 +410,7 @@ function decompress(codec: string, body: Uint8Array, size: number, scratch: Scra
   if (codec !== 'SNAPPY') throw new Unsupported(`codec ${codec}`);
   let out: Uint8Array;
   if (scratch) {
-    if (scratch.page.length < size) scratch.page = new Uint8Array(Math.max(size, scratch.page.length * 2));
+    if (scratch.page.length < size + 8) scratch.page = new Uint8Array(Math.max(size + 8, scratch.page.length * 2));
     out = scratch.page.subarray(0, size);
   } else out = new Uint8Array(size);
   if (size > 0) snappyInto(body, out);
@@ -271,12 +427,13 @@ const grow = (a: Uint8Array, n: number): Uint8Array => (a.length >= n ? a : new 
  */
 export function decodeChunk(bytes: Uint8Array, spec: ChunkSpec, scratch: Scratch = newScratch()): DecodedChunk {
   const { type, maxRep, maxDef, codec, count } = spec;
-  if (maxRep > 0) scratch.rep = grow(scratch.rep, count);
+  if (maxRep > 1) throw new Unsupported('nested lists');
+  const list: ListState | null = maxRep === 1 ? { off: new Int32Array(spec.rows + 1), rows: 0, values: 0, bad: false } : null;
   if (maxDef > 0) scratch.def = grow(scratch.def, count);
-  const rep = maxRep > 0 ? scratch.rep : null;
-  const def = maxDef > 0 ? scratch.def : null;
+  const def = maxDef > 0 && !list ? scratch.def : null;
   const sink = newSink(type, count);
   let dict: Float64Array | Int32Array | string[] | null = null;
+  const padded = new Map<number, Int32Array>();
   let levels = 0;
   const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
   while (levels < count) {
@@ -290,25 +447,30 @@ export function decodeChunk(bytes: Uint8Array, spec: ChunkSpec, scratch: Scratch
       const d = newSink(type, nd);
       plainInto(d, type, decompress(codec, body, h.uncompressed_page_size, null), 0, nd);
       dict = d.num ?? d.str!;
+      padded.clear();
       continue;
     }
     const v2 = h.data_page_header_v2;
     if (h.type !== 'DATA_PAGE_V2' || !v2) throw new Unsupported(`page type ${h.type}`);
     const n = v2.num_values;
     const nonNull = n - v2.num_nulls;
-    if (levels + n > count || nonNull < 0 || (!def && nonNull !== n)) throw new Error('page value counts do not add up');
+    if (levels + n > count || nonNull < 0 || (maxDef === 0 && nonNull !== n)) throw new Error('page value counts do not add up');
     const rl = v2.repetition_levels_byte_length;
     const dl = v2.definition_levels_byte_length;
-    if (rep) readHybrid(body, 0, rl, levelWidth(maxRep), rep, levels, n);
-    if (def) readHybrid(body, rl, rl + dl, levelWidth(maxDef), def, levels, n);
+    if (list) {
+      let pageDef: Uint8Array | null = null;
+      if (uniformRun(body, rl, rl + dl, levelWidth(maxDef), n) !== maxDef) readHybrid(body, rl, rl + dl, levelWidth(maxDef), (pageDef = scratch.def), 0, n);
+      listLevels(body, 0, rl, n, pageDef, maxDef, spec.emptyDef, list);
+    } else if (def) readHybrid(body, rl, rl + dl, levelWidth(maxDef), def, levels, n);
     const rest = body.subarray(rl + dl);
     const page = v2.is_compressed === false ? rest : decompress(codec, rest, h.uncompressed_page_size - rl - dl, scratch);
     if (v2.encoding === 'PLAIN') plainInto(sink, type, page, 0, nonNull);
     else if (v2.encoding === 'RLE_DICTIONARY' || v2.encoding === 'PLAIN_DICTIONARY') {
       if (!dict) throw new Unsupported('dictionary-encoded page without a dictionary page');
-      dictionaryInto(sink, dict, page, nonNull, scratch);
+      dictionaryInto(sink, dict, page, nonNull, scratch, padded);
     } else throw new Unsupported(`encoding ${v2.encoding}`);
     levels += n;
   }
-  return { count, rep, def, values: sink.num ?? sink.str!, nValues: sink.n };
+  if (list && !list.bad) list.off[list.rows] = list.values;
+  return { count, def, values: sink.num ?? sink.str!, nValues: sink.n, list };
 }
