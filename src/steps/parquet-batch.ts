@@ -100,7 +100,11 @@ function decodeColumn(src: Source, g: number, name: keyof Plan): DecodedChunk | 
   if (!scratch) src.scratch.set(name, (scratch = newScratch()));
   const c = chunkBytes(src.fd, src.meta, g, name, scratch);
   if (!c) throw new Unsupported(`no chunk for column ${name}`);
-  return decodeChunk(c.bytes, { type: leaf.type, maxRep: leaf.maxRep, maxDef: leaf.maxDef, codec: c.codec, count: c.count, rows: Number(src.meta.row_groups[g]!.num_rows), emptyDef: leaf.emptyDef }, scratch);
+  return decodeChunk(
+    c.bytes,
+    { type: leaf.type, maxRep: leaf.maxRep, maxDef: leaf.maxDef, codec: c.codec, count: c.count, rows: Number(src.meta.row_groups[g]!.num_rows), emptyDef: leaf.emptyDef },
+    scratch,
+  );
 }
 
 /** Whether the definition levels of a flat optional column agree with its number of values. */

@@ -74,7 +74,14 @@ function rowToStep(r: Record<string, unknown>, where: string): Step {
  * at most ROW_GROUP rows at a time (chunks aligned to multiples of ROW_GROUP from row 1). Errors name the file, the row and the field (same wording as for JSON lines);
  * with `onBad`, a row that fails validation is reported there and skipped instead.
  */
-export async function* stepRowsOfRange(file: string, pq: OpenParquet, columns: readonly string[], start: number, end: number, onBad?: (message: string) => void): AsyncGenerator<{ step: Step; row: number }> {
+export async function* stepRowsOfRange(
+  file: string,
+  pq: OpenParquet,
+  columns: readonly string[],
+  start: number,
+  end: number,
+  onBad?: (message: string) => void,
+): AsyncGenerator<{ step: Step; row: number }> {
   for (let lo = start; lo < end; ) {
     const hi = Math.min(end, (Math.floor(lo / ROW_GROUP) + 1) * ROW_GROUP);
     let rows: Record<string, unknown>[];

@@ -19,13 +19,12 @@ import { commitTemp, discardTemp, prepareTemp } from '../io/atomic.js';
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
 import { parquetReadObjects } from 'hyparquet';
 
-/** The writer's schema element type (hyparquet-writer pins its own hyparquet version). */
-type SchemaElement = ConstructorParameters<typeof ParquetWriter>[0]['schema'][number];
 import { InputError } from '../io/errors.js';
 import type { Step } from './step.js';
 import { batchStep, type StepBatch } from './batch.js';
 import { openParquet, ROW_GROUP } from './parquet-rows.js';
 import { readStepBatches } from './parquet-batch.js';
+import type { SchemaElement } from './parquet-features.js';
 
 export { ROW_GROUP } from './parquet-rows.js';
 
@@ -47,22 +46,6 @@ const STEP_SCHEMA: SchemaElement[] = [
   ...listOf('prefill_prompt'),
   ...listOf('decode'),
 ];
-
-/** Write a Parquet file atomically (temp file + rename, io/atomic.ts); `fill` writes the row groups. */
-async function withParquetFile<T>(target: string, schema: SchemaElement[], kv: Record<string, string>, fill: (pw: ParquetWriter) => Promise<T>): Promise<T> {
-  const tmp = prepareTemp(target);
-  try {
-    const pw = new ParquetWriter({ writer: fileWriter(tmp), schema, createdBy: 'stepfit', kvMetadata: Object.entries(kv).map(([key, value]) => ({ key, value })) });
-    const r = await fill(pw);
-    pw.finish();
-    commitTemp(tmp, target);
-    return r;
-  } catch (e) {
-    discardTemp(tmp);
-    if (e instanceof InputError) throw e;
-    throw new InputError(`cannot write output '${target}': ${(e as Error).message}`);
-  }
-}
 
 const I32 = 2 ** 31 - 1;
 const i32 = (x: number, where: string): number => {
@@ -205,60 +188,7 @@ export async function* readStepsParquetRows(file: string, onBad?: (message: stri
   }
 }
 
-/** A feature table (`features --out x.parquet`): experiment, step, duration_us (µs, nullable), one DOUBLE column per feature. */
-export interface FeatureTableWriter {
-  add(s: Step, f: Float64Array): void;
-}
-
-/** Write a feature table atomically as Parquet; `fill` calls `add` per step. Returns the number of rows. */
-export async function writeFeaturesParquet(target: string, featureColumns: readonly string[], kv: Record<string, string>, fill: (w: FeatureTableWriter) => Promise<void>): Promise<number> {
-  const schema: SchemaElement[] = [
-    { name: 'root', num_children: 3 + featureColumns.length },
-    { name: 'experiment', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
-    { name: 'step', type: 'INT64', repetition_type: 'REQUIRED' },
-    { name: 'duration_us', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
-    ...featureColumns.map((name): SchemaElement => ({ name, type: 'DOUBLE', repetition_type: 'REQUIRED' })),
-  ];
-  return withParquetFile(target, schema, { 'stepfit.schema': 'features/1', ...kv }, async (pw) => {
-    const k = featureColumns.length;
-    let n = 0;
-    let m = 0;
-    let experiment: string[] = [];
-    let step: bigint[] = [];
-    let dur: (number | null)[] = [];
-    let cols: Float64Array[] = featureColumns.map(() => new Float64Array(ROW_GROUP));
-    const flush = (): void => {
-      if (m === 0) return;
-      pw.write({
-        columnData: [
-          { name: 'experiment', data: experiment },
-          { name: 'step', data: step },
-          { name: 'duration_us', data: dur },
-          ...featureColumns.map((name, j) => ({ name, data: cols[j]!.subarray(0, m) })),
-        ],
-        rowGroupSize: m,
-      });
-      experiment = [];
-      step = [];
-      dur = [];
-      cols = featureColumns.map(() => new Float64Array(ROW_GROUP));
-      m = 0;
-    };
-    await fill({
-      add(s, f) {
-        experiment.push(s.experiment);
-        step.push(big(s.step, `${target}: step ${s.step}`));
-        dur.push(s.durationUs ?? null);
-        for (let j = 0; j < k; j++) cols[j]![m] = f[j]!;
-        m++;
-        n++;
-        if (m >= ROW_GROUP) flush();
-      },
-    });
-    flush();
-    return n;
-  });
-}
+export { writeFeaturesParquet, type FeatureTableWriter } from './parquet-features.js';
 
 /** Read a whole Parquet table into row objects (tests and small files; INT64 as bigint). */
 export async function readParquetRows(file: string): Promise<Record<string, unknown>[]> {
