@@ -6,7 +6,9 @@
  * million rows of seed features, and snappy in JS would cost more than everything else), the experiment
  * as a dictionary page plus RLE indices, min/max/null statistics — and the footer by hyparquet-writer.
  */
-import { ParquetWriter, fileWriter } from 'hyparquet-writer';
+import fs from 'node:fs';
+import { ParquetWriter } from 'hyparquet-writer';
+import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { commitTemp, discardTemp, prepareTemp } from '../io/atomic.js';
 import { InputError } from '../io/errors.js';
@@ -22,16 +24,49 @@ type Writer = ParquetWriter['writer'];
 /** Rows per row group of a feature table. */
 const GROUP = 16384;
 
+/**
+ * hyparquet-writer's byte writer onto one open file: flushes past 1 MiB with `writeSync` (its own
+ * `fileWriter` reopens the file for every flush). `close()` releases the descriptor (idempotent).
+ */
+export class FileByteWriter extends ByteWriter {
+  private fd: number | null;
+  constructor(file: string) {
+    super(1 << 21);
+    this.fd = fs.openSync(file, 'w');
+  }
+  override ensure(size: number): void {
+    if (this.index > 1 << 20) this.flush();
+    super.ensure(size);
+  }
+  flush(): void {
+    if (this.fd === null) throw new Error('write after close');
+    const bytes = new Uint8Array(this.buffer, 0, this.index);
+    for (let o = 0; o < bytes.length; ) o += fs.writeSync(this.fd, bytes, o);
+    this.index = 0;
+  }
+  override finish(): void {
+    this.flush();
+    this.close();
+  }
+  close(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
 /** Write a Parquet file atomically (temp file + rename, io/atomic.ts); `fill` writes the row groups. */
 export async function withParquetFile<T>(target: string, schema: SchemaElement[], kv: Record<string, string>, fill: (pw: ParquetWriter) => Promise<T>): Promise<T> {
   const tmp = prepareTemp(target);
+  let out: FileByteWriter | undefined;
   try {
-    const pw = new ParquetWriter({ writer: fileWriter(tmp), schema, createdBy: 'stepfit', kvMetadata: Object.entries(kv).map(([key, value]) => ({ key, value })) });
+    out = new FileByteWriter(tmp);
+    const pw = new ParquetWriter({ writer: out, schema, createdBy: 'stepfit', kvMetadata: Object.entries(kv).map(([key, value]) => ({ key, value })) });
     const r = await fill(pw);
     pw.finish();
     commitTemp(tmp, target);
     return r;
   } catch (e) {
+    out?.close();
     discardTemp(tmp);
     if (e instanceof InputError) throw e;
     throw new InputError(`cannot write output '${target}': ${(e as Error).message}`);
@@ -247,12 +282,13 @@ export async function writeFeaturesParquet(target: string, featureColumns: reado
   ];
   return withParquetFile(target, schema, { 'stepfit.schema': 'features/1', ...kv }, async (pw) => {
     const k = featureColumns.length;
-    let g = new FeatureGroup(k);
+    const g = new FeatureGroup(k);
     let n = 0;
     const flush = (): void => {
       if (g.m === 0) return;
       writeGroup(pw, featureColumns, g);
-      g = new FeatureGroup(k);
+      g.m = 0;
+      g.exDict = [];
     };
     await fill({
       add(s, f) {

@@ -16,7 +16,7 @@
  * Memory: writes go out one row group (ROW_GROUP steps) at a time; reads decode one row group at a time.
  */
 import { commitTemp, discardTemp, prepareTemp } from '../io/atomic.js';
-import { ParquetWriter, fileWriter } from 'hyparquet-writer';
+import { ParquetWriter } from 'hyparquet-writer';
 import { parquetReadObjects } from 'hyparquet';
 
 import { InputError } from '../io/errors.js';
@@ -24,7 +24,7 @@ import type { Step } from './step.js';
 import { batchStep, type StepBatch } from './batch.js';
 import { openParquet, ROW_GROUP } from './parquet-rows.js';
 import { readStepBatches } from './parquet-batch.js';
-import type { SchemaElement } from './parquet-features.js';
+import { FileByteWriter, type SchemaElement } from './parquet-features.js';
 
 export { ROW_GROUP } from './parquet-rows.js';
 
@@ -95,6 +95,7 @@ function stepColumns(batch: readonly Step[], target: string) {
 export class StepParquetWriter {
   private readonly tmp: string;
   private readonly pw: ParquetWriter;
+  private out: FileByteWriter | undefined;
   private batch: Step[] = [];
   private done = false;
   count = 0;
@@ -105,8 +106,9 @@ export class StepParquetWriter {
   ) {
     this.tmp = prepareTemp(target);
     try {
+      this.out = new FileByteWriter(this.tmp);
       this.pw = new ParquetWriter({
-        writer: fileWriter(this.tmp),
+        writer: this.out,
         schema: STEP_SCHEMA,
         createdBy: 'stepfit',
         kvMetadata: [
@@ -115,6 +117,7 @@ export class StepParquetWriter {
         ],
       });
     } catch (e) {
+      this.out?.close();
       throw new InputError(`cannot write output '${target}': ${(e as Error).message}`);
     }
   }
@@ -144,6 +147,7 @@ export class StepParquetWriter {
       this.pw.finish();
       commitTemp(this.tmp, this.target);
     } catch (e) {
+      this.out?.close();
       discardTemp(this.tmp);
       if (e instanceof InputError) throw e;
       throw new InputError(`cannot write output '${this.target}': ${(e as Error).message}`);
@@ -152,6 +156,7 @@ export class StepParquetWriter {
   abort(): void {
     if (this.done) return;
     this.done = true;
+    this.out?.close();
     discardTemp(this.tmp);
   }
 }
