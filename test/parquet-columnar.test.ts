@@ -177,7 +177,7 @@ describe('columnar Parquet step reader', () => {
 
   it('bad values are judged by validateStep: the messages and skipped rows of the general reader', async () => {
     const file = path.join(dir, 'bad.parquet');
-    const bad = steps.slice(0, 2000).map((s) => ({ ...s }));
+    const bad = variedSteps(2000, 9);
     bad[3] = { ...bad[3]!, durationUs: -2 };
     bad[1500] = { ...bad[1500]!, decode: [2 ** 30 + 1] };
     const w = new StepParquetWriter(file, 1000);

@@ -93,6 +93,9 @@ interface Source {
   readonly scratch: Map<string, Scratch>;
 }
 
+/** The values a column may hold (validateStep's rules for counts), checked while decoding where possible. */
+const RANGE: Partial<Record<keyof Plan, readonly [number, number]>> = { prefill_tokens: [1, MAX_TOKENS], prefill_prior: [0, MAX_TOKENS], prefill_prompt: [0, MAX_TOKENS], decode: [0, MAX_TOKENS] };
+
 function decodeColumn(src: Source, g: number, name: keyof Plan): DecodedChunk | null {
   const leaf = src.plan[name];
   if (!leaf) return null;
@@ -102,7 +105,7 @@ function decodeColumn(src: Source, g: number, name: keyof Plan): DecodedChunk | 
   if (!c) throw new Unsupported(`no chunk for column ${name}`);
   return decodeChunk(
     c.bytes,
-    { type: leaf.type, maxRep: leaf.maxRep, maxDef: leaf.maxDef, codec: c.codec, count: c.count, rows: Number(src.meta.row_groups[g]!.num_rows), emptyDef: leaf.emptyDef },
+    { type: leaf.type, maxRep: leaf.maxRep, maxDef: leaf.maxDef, codec: c.codec, count: c.count, range: RANGE[name], rows: Number(src.meta.row_groups[g]!.num_rows), emptyDef: leaf.emptyDef },
     scratch,
   );
 }
@@ -130,6 +133,7 @@ function counts(ch: DecodedChunk, positive: boolean): Int32Array | null {
   const m = ch.nValues;
   const lo = positive ? 1 : 0;
   if (v instanceof Int32Array) {
+    if (ch.inRange) return v.length === m ? v : v.subarray(0, m);
     for (let i = 0; i < m; i++) {
       const x = v[i]!;
       if (x < lo || x > MAX_TOKENS) return null;

@@ -26,6 +26,8 @@ export interface DecodedChunk {
   /** Numbers for numeric types (INT64 converted with Number()), strings for BYTE_ARRAY. */
   readonly values: Float64Array | Int32Array | string[];
   readonly nValues: number;
+  /** All values were checked against `spec.range` while decoding (dictionary pages only) and are in it. */
+  readonly inRange: boolean;
   /** For a LIST column (maxRep 1): its row offsets (`def` is then null). */
   readonly list: ListState | null;
 }
@@ -37,6 +39,8 @@ export interface ChunkSpec {
   readonly codec: string;
   /** Level entries in the chunk (column metadata num_values). */
   readonly count: number;
+  /** INT32 values outside [lo, hi] are refused: with it, a dictionary-encoded chunk is checked as it decodes (`inRange`). */
+  readonly range?: readonly [number, number];
   /** Rows of the row group, and the definition level of an empty list (LIST columns). */
   readonly rows: number;
   readonly emptyDef: number;
@@ -256,6 +260,8 @@ function listLevels(src: Uint8Array, pos: number, end: number, n: number, def: U
 
 /** A growing output of one chunk's values. */
 interface Sink {
+  /** Still true when every value so far came from a range-checked dictionary and none was out of range. */
+  inRange: boolean;
   num: Float64Array | Int32Array | null;
   str: string[] | null;
   n: number;
@@ -263,8 +269,8 @@ interface Sink {
 
 /** INT32 values land in an Int32Array (the batch columns use it as is), other numbers in a Float64Array. */
 function newSink(type: LeafType, n: number): Sink {
-  if (type === 'BYTE_ARRAY') return { num: null, str: new Array<string>(n), n: 0 };
-  return { num: type === 'INT32' ? new Int32Array(n) : new Float64Array(n), str: null, n: 0 };
+  if (type === 'BYTE_ARRAY') return { inRange: false, num: null, str: new Array<string>(n), n: 0 };
+  return { inRange: true, num: type === 'INT32' ? new Int32Array(n) : new Float64Array(n), str: null, n: 0 };
 }
 
 function plainInto(sink: Sink, type: LeafType, page: Uint8Array, pos: number, count: number): void {
@@ -315,15 +321,57 @@ function lookupNum(out: Float64Array | Int32Array, at: number, dict: Float64Arra
   }
 }
 
+type GroupUnpack = (src: Uint8Array, p: number, dict: Int32Array, out: Int32Array, o: number, groups: number) => number;
+const unpackers = new Map<number, GroupUnpack | null>();
+
+/**
+ * Straight-line code for whole groups of 8 indices of one bit width (8 values in `width` bytes, constant
+ * shifts), looked up in the dictionary; returns the OR of the values written. Only numbers are written
+ * into the source. Null where code generation is not allowed.
+ */
+function groupUnpack(width: number): GroupUnpack | null {
+  let f = unpackers.get(width);
+  if (f !== undefined) return f;
+  const lines: string[] = [];
+  for (let i = 0; i < width; i++) lines.push(`const b${i} = src[p + ${i}];`);
+  for (let k = 0; k < 8; k++) {
+    const bit = k * width;
+    const parts: string[] = [];
+    for (let i = bit >> 3; i <= (bit + width - 1) >> 3; i++) {
+      const d = (i - (bit >> 3)) * 8 - (bit & 7);
+      parts.push(d === 0 ? `b${i}` : d < 0 ? `(b${i} >>> ${-d})` : `(b${i} << ${d})`);
+    }
+    lines.push(`v = dict[(${parts.join(' | ')}) & ${(1 << width) - 1}]; out[o + ${k}] = v; acc |= v;`);
+  }
+  try {
+    f = new Function(
+      'src',
+      'p',
+      'dict',
+      'out',
+      'o',
+      'groups',
+      `let acc = 0; let v = 0;\nfor (let g = 0; g < groups; g++, p += ${width}, o += 8) {\n${lines.join('\n')}\n}\nreturn acc;`,
+    ) as GroupUnpack;
+  } catch {
+    f = null;
+  }
+  unpackers.set(width, f);
+  return f;
+}
+
 /**
  * Dictionary indices (hybrid stream of `width` bits, from src[pos]) of an INT32 column looked up straight
- * into `out`. `dict` is padded to 2^width entries with -1 (an out-of-range index yields -1, which no count
- * passes, so the row group goes to the general reader). Reads up to 3 bytes past the run (bytes past the
- * end of `src` read as 0 and are masked off anyway).
+ * into `out`; returns the OR of the values written (negative when one is -1). `dict` is padded to 2^width
+ * entries with -1, and entries outside the column's valid range are -1 too (paddedDict), so a negative
+ * result means an index out of range or a value the rules refuse: the row group goes to the general reader.
+ * Reads up to 3 bytes past a run (bytes past the end of `src` read as 0 and are masked off anyway).
  */
-function dictInts(src: Uint8Array, pos: number, end: number, width: number, dict: Int32Array, out: Int32Array, at: number, count: number): void {
+function dictInts(src: Uint8Array, pos: number, end: number, width: number, dict: Int32Array, out: Int32Array, at: number, count: number): number {
   if (width > 24 || dict.length !== 2 ** width) throw new Unsupported(`bit width ${width}`);
   const mask = (1 << width) - 1;
+  const groups8 = groupUnpack(width);
+  let acc = 0;
   let done = 0;
   while (done < count) {
     if (pos >= end) throw new Error('dictionary indices end early');
@@ -340,17 +388,18 @@ function dictInts(src: Uint8Array, pos: number, end: number, width: number, dict
       const take = Math.min(groups * 8, count - done);
       if (pos + Math.ceil((take * width) / 8) > end) throw new Error('bit-packed run past the end of the page');
       let o = at + done;
-      const oEnd = o + take;
-      if (width <= 17) {
-        for (let bit = pos * 8; o < oEnd; bit += width) {
-          const q = bit >>> 3;
-          out[o++] = dict[((src[q]! | (src[q + 1]! << 8) | (src[q + 2]! << 16)) >>> (bit & 7)) & mask]!;
-        }
-      } else {
-        for (let bit = pos * 8; o < oEnd; bit += width) {
-          const q = bit >>> 3;
-          out[o++] = dict[((src[q]! | (src[q + 1]! << 8) | (src[q + 2]! << 16) | (src[q + 3]! << 24)) >>> (bit & 7)) & mask]!;
-        }
+      let k = 0;
+      if (groups8) {
+        const full = take >>> 3;
+        acc |= groups8(src, pos, dict, out, o, full);
+        o += full * 8;
+        k = full * 8;
+      }
+      for (let bit = pos * 8 + k * width; k < take; k++, bit += width) {
+        const q = bit >>> 3;
+        const v = dict[((src[q]! | (src[q + 1]! << 8) | (src[q + 2]! << 16) | (src[q + 3]! << 24)) >>> (bit & 7)) & mask]!;
+        out[o++] = v;
+        acc |= v;
       }
       done += take;
       pos += groups * width;
@@ -358,31 +407,44 @@ function dictInts(src: Uint8Array, pos: number, end: number, width: number, dict
       const run = Math.min(h / 2, count - done);
       let j = 0;
       for (let i = 0; i < (width + 7) >> 3; i++) j |= src[pos++]! << (8 * i);
-      out.fill(dict[j & mask]!, at + done, at + done + run);
+      const v = dict[j & mask]!;
+      out.fill(v, at + done, at + done + run);
+      if (run > 0) acc |= v;
       done += run;
     }
   }
+  return acc;
 }
 
 /** An INT32 dictionary padded with -1 to 2^width entries (cached per width). */
-function paddedDict(d: Int32Array, width: number, cache: Map<number, Int32Array>): Int32Array {
+function paddedDict(d: Int32Array, width: number, cache: Map<number, Int32Array>, range: readonly [number, number] | undefined): Int32Array {
   let p = cache.get(width);
   if (!p) {
     p = new Int32Array(2 ** width).fill(-1);
     p.set(d.length > p.length ? d.subarray(0, p.length) : d);
+    if (range) for (let i = 0; i < p.length; i++) if (p[i]! < range[0] || p[i]! > range[1]) p[i] = -1;
     cache.set(width, p);
   }
   return p;
 }
 
-function dictionaryInto(sink: Sink, dict: Float64Array | Int32Array | string[], page: Uint8Array, count: number, scratch: Scratch, padded: Map<number, Int32Array>): void {
+function dictionaryInto(
+  sink: Sink,
+  dict: Float64Array | Int32Array | string[],
+  page: Uint8Array,
+  count: number,
+  scratch: Scratch,
+  padded: Map<number, Int32Array>,
+  range: readonly [number, number] | undefined,
+): void {
   const width = page[0]!;
   if (sink.num instanceof Int32Array && dict instanceof Int32Array && width <= 24) {
     const src = page.buffer === scratch.page.buffer && page.byteOffset === scratch.page.byteOffset ? scratch.page : page;
-    if (count > 0) dictInts(src, 1, page.length, width, paddedDict(dict, width, padded), sink.num, sink.n, count);
+    if (count > 0 && dictInts(src, 1, page.length, width, paddedDict(dict, width, padded, range), sink.num, sink.n, count) < 0) sink.inRange = false;
     sink.n += count;
     return;
   }
+  sink.inRange = false;
   if (scratch.idx.length < count) scratch.idx = new Int32Array(count);
   const idx = scratch.idx;
   if (count > 0) readHybrid(page, 1, page.length, width, idx, 0, count);
@@ -464,13 +526,15 @@ export function decodeChunk(bytes: Uint8Array, spec: ChunkSpec, scratch: Scratch
     } else if (def) readHybrid(body, rl, rl + dl, levelWidth(maxDef), def, levels, n);
     const rest = body.subarray(rl + dl);
     const page = v2.is_compressed === false ? rest : decompress(codec, rest, h.uncompressed_page_size - rl - dl, scratch);
-    if (v2.encoding === 'PLAIN') plainInto(sink, type, page, 0, nonNull);
-    else if (v2.encoding === 'RLE_DICTIONARY' || v2.encoding === 'PLAIN_DICTIONARY') {
+    if (v2.encoding === 'PLAIN') {
+      plainInto(sink, type, page, 0, nonNull);
+      sink.inRange = false;
+    } else if (v2.encoding === 'RLE_DICTIONARY' || v2.encoding === 'PLAIN_DICTIONARY') {
       if (!dict) throw new Unsupported('dictionary-encoded page without a dictionary page');
-      dictionaryInto(sink, dict, page, nonNull, scratch, padded);
+      dictionaryInto(sink, dict, page, nonNull, scratch, padded, spec.range);
     } else throw new Unsupported(`encoding ${v2.encoding}`);
     levels += n;
   }
   if (list && !list.bad) list.off[list.rows] = list.values;
-  return { count, def, values: sink.num ?? sink.str!, nValues: sink.n, list };
+  return { count, def, values: sink.num ?? sink.str!, nValues: sink.n, list, inRange: spec.range !== undefined && sink.inRange };
 }
