@@ -11,7 +11,6 @@ import { ParquetWriter } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BASES } from '../src/basis/registry.js';
 import type { BasisContext } from '../src/basis/types.js';
-import { syntheticSteps } from '../src/basis/synthetic.js';
 import { loadGpu } from '../src/hardware/gpu.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { batchSteps, checkBatch, stepsToBatch, type StepBatch } from '../src/steps/batch.js';
