@@ -12,7 +12,7 @@
 import type { Basis, BasisContext } from './types.js';
 import { defineBasis, type TermFn, type TermRecord } from './define.js';
 import type { Step } from '../steps/step.js';
-import { decodeCount, decodeKvTokens } from '../steps/batch-row.js';
+import { decodeKvTokens } from '../steps/batch-row.js';
 import { DTYPE_BYTES } from '../model/arch.js';
 
 export interface RooflineConsts {
@@ -79,7 +79,7 @@ export function rooflineConsts(ctx: BasisContext): RooflineConsts {
 }
 
 const tokensOf = (s: Step): number => {
-  let T = decodeCount(s);
+  let T = s.decode.length;
   for (const c of s.prefill) T += c.tokens;
   return T;
 };
@@ -141,7 +141,7 @@ export function rfTpCalls(c: RooflineConsts): number {
   return c.tp > 1 ? 2 * c.L : 0;
 }
 
-const requests = (_c: RooflineConsts, s: Step): number => s.prefill.length + decodeCount(s);
+const requests = (_c: RooflineConsts, s: Step): number => s.prefill.length + s.decode.length;
 
 /** A term whose one feature column has the term's name and value. */
 function term(name: string, unit: 'us' | 'count', prior: number, meaning: string, compute: TermFn<RooflineConsts>, perStep = true): TermRecord<RooflineConsts> {

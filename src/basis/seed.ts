@@ -9,7 +9,7 @@
 import type { Basis, BasisContext } from './types.js';
 import { defineBasis } from './define.js';
 import type { Step } from '../steps/step.js';
-import { decodeContextSum, decodeCount } from '../steps/batch-row.js';
+import { decodeContextSum } from '../steps/batch-row.js';
 
 const idiv = (a: number, b: number): number => Math.floor(a / b);
 
@@ -75,7 +75,7 @@ export function seedPrefillCompute(c: SeedConsts, step: Step): number {
  * T_dc_compute = [L·2·T_dc·d·(2d+2d_kv)/TP + L·4·(H/TP)·Σ_j c_j·d_h + L·T_dc·k_eff·6·d·d_ff/TP] / (F·10⁶)
  */
 export function seedDecodeCompute(c: SeedConsts, step: Step): number {
-  const T = decodeCount(step);
+  const T = step.decode.length;
   if (T === 0) return 0;
   const ctxSum = decodeContextSum(step);
   const proj = (c.L * 2 * T * c.d * (2 * c.d + 2 * c.dkv)) / c.tp;
@@ -93,9 +93,9 @@ export function seedPrefillKv(c: SeedConsts, step: Step): number {
 
 /** Decode KV read+write (µs): T_dc_kv = L·2·(kvH/TP)·d_h·2·(Σ_j c_j + T_dc) / (BW·10⁶) */
 export function seedDecodeKv(c: SeedConsts, step: Step): number {
-  if (decodeCount(step) === 0) return 0;
+  if (step.decode.length === 0) return 0;
   const ctxSum = decodeContextSum(step);
-  return (c.L * 2 * c.kvHtp * c.dh * 2 * (ctxSum + decodeCount(step))) / (c.BW * 1e6);
+  return (c.L * 2 * c.kvHtp * c.dh * 2 * (ctxSum + step.decode.length)) / (c.BW * 1e6);
 }
 
 /**
@@ -103,7 +103,7 @@ export function seedDecodeKv(c: SeedConsts, step: Step): number {
  * N_eff = 1 for dense, min(N, max(k, B·k)) for MoE, B = T_pf + T_dc.
  */
 export function seedWeight(c: SeedConsts, step: Step): number {
-  let B = decodeCount(step);
+  let B = step.decode.length;
   for (const ch of step.prefill) B += ch.tokens;
   const nEff = c.N > 0 ? Math.min(c.N, Math.max(c.k, B * c.k)) : 1;
   return ((c.L * c.d * (2 * c.d + 2 * c.dkv) * 2) / c.tp + (c.L * nEff * 3 * c.d * c.dff * 2) / c.tp) / (c.BW * 1e6);
@@ -112,13 +112,13 @@ export function seedWeight(c: SeedConsts, step: Step): number {
 /** TP communication (µs): 0 at TP=1; msg = B·d·2 bytes; L·2·msg/(NV·10³) at TP=2; L·4·msg/(NV·10³) at TP≥4. */
 export function seedTp(c: SeedConsts, step: Step): number {
   if (c.tp === 1) return 0;
-  let B = decodeCount(step);
+  let B = step.decode.length;
   for (const ch of step.prefill) B += ch.tokens;
   const msg = B * c.d * 2;
   return (c.L * (c.tp === 2 ? 2 : 4) * msg) / (c.NV * 1e3);
 }
 
-const batchSize = (_c: SeedConsts, s: Step): number => s.prefill.length + decodeCount(s);
+const batchSize = (_c: SeedConsts, s: Step): number => s.prefill.length + s.decode.length;
 
 export const seedBasis: Basis = defineBasis<SeedConsts>({
   name: 'seed',

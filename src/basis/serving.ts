@@ -35,7 +35,7 @@ import { logGrid, resolveBasisParams, type Basis, type BasisContext, type BasisP
 import { defineBasis, type TermFn, type TermRecord } from './define.js';
 import { InputError } from '../io/errors.js';
 import type { Step } from '../steps/step.js';
-import { decodeCount, decodeKvTokens } from '../steps/batch-row.js';
+import { decodeKvTokens } from '../steps/batch-row.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import { DTYPE_BYTES } from '../model/arch.js';
 import { rooflineConsts, rfPrefillAttn, rfWeight, type RooflineConsts } from './roofline.js';
@@ -129,7 +129,7 @@ export function svPrefillGemm(c: ServingConsts, s: Step): number {
 
 /** Decode GEMM (µs): T_dc · (flopsPerToken + 2dV/TP) / F. */
 export function svDecodeGemm(c: ServingConsts, s: Step): number {
-  return (decodeCount(s) * (c.rf.flopsPerToken + c.lmFlops)) / c.rf.flopsPerUs;
+  return (s.decode.length * (c.rf.flopsPerToken + c.lmFlops)) / c.rf.flopsPerUs;
 }
 
 /** KV traffic (µs): L · [Σ_j (min(c_j, W) + 1) + T_pf] · kvBytesPerToken / BW (decode reads, prefill writes). */
@@ -151,7 +151,7 @@ function commUs(c: ServingConsts, tokens: number): number {
 
 /** TP all-reduce traffic (µs) of all T = T_pf + T_dc tokens. */
 export function svTpComm(c: ServingConsts, s: Step): number {
-  return commUs(c, prefillTokens(s) + decodeCount(s));
+  return commUs(c, prefillTokens(s) + s.decode.length);
 }
 
 /** Knee of `tp_comm_large` in tokens: T₀ = kneeBytes / (d · actBytes) (one token's all-reduce message is d activations). */
@@ -161,7 +161,7 @@ export function commKneeTokens(c: ServingConsts): number {
 
 /** Message-size growth of all-reduce time (µs): commUs(√(T² + T₀²) − T₀), T₀ = commKneeTokens. */
 export function svTpCommLarge(c: ServingConsts, s: Step): number {
-  const T = prefillTokens(s) + decodeCount(s);
+  const T = prefillTokens(s) + s.decode.length;
   const T0 = commKneeTokens(c);
   return commUs(c, Math.sqrt(T * T + T0 * T0) - T0);
 }
@@ -172,8 +172,8 @@ export function svTpHops(c: ServingConsts): number {
 }
 
 const prefillLayers = (c: ServingConsts, s: Step): number => (s.prefill.length > 0 ? c.rf.L : 0);
-const decodeLayers = (c: ServingConsts, s: Step): number => (s.prefill.length > 0 || decodeCount(s) === 0 ? 0 : c.rf.L);
-const requests = (_c: ServingConsts, s: Step): number => s.prefill.length + decodeCount(s);
+const decodeLayers = (c: ServingConsts, s: Step): number => (s.prefill.length > 0 || s.decode.length === 0 ? 0 : c.rf.L);
+const requests = (_c: ServingConsts, s: Step): number => s.prefill.length + s.decode.length;
 
 /** A GPU-work term at datasheet peak (β ≥ 1, prior 1) whose one feature column has its name and value. */
 function work(name: string, meaning: string, compute: TermFn<ServingConsts>, prior = 1, lower = 1): TermRecord<ServingConsts> {

@@ -15,11 +15,8 @@ export class BatchRow implements Step {
   step = 0;
   durationUs: number | undefined = undefined;
   prefill: readonly PrefillChunk[] = NO_CHUNKS;
-  /** Number of decode requests of this row. */
-  nDecode = 0;
-  private batch: StepBatch | null = null;
-  private d0 = 0;
-  private view: Int32Array | null = null;
+  decode: readonly number[] = [];
+  private ctx: Int32Array = new Int32Array(0);
   private sum = -1;
   private kvWindow = -1;
   private kv = 0;
@@ -38,27 +35,19 @@ export class BatchRow implements Step {
       for (let i = p0; i < p1; i++) pf[i - p0] = { tokens: b.prefillTokens[i]!, prior: b.prefillPrior[i]!, prompt: b.prefillPrompt[i]! };
       this.prefill = pf;
     }
-    this.batch = b;
-    this.d0 = b.decodeOffsets[r]!;
-    this.nDecode = b.decodeOffsets[r + 1]! - this.d0;
-    this.view = null;
+    this.ctx = b.decodeContext.subarray(b.decodeOffsets[r]!, b.decodeOffsets[r + 1]!);
+    this.decode = this.ctx as unknown as readonly number[];
     this.sum = -1;
     this.kvWindow = -1;
     return this;
   }
 
-  /** The decode contexts of this row (a view of the batch column, made on first use). */
-  get decode(): readonly number[] {
-    this.view ??= this.batch ? this.batch.decodeContext.subarray(this.d0, this.d0 + this.nDecode) : new Int32Array(0);
-    return this.view as unknown as readonly number[];
-  }
-
   /** Σ decode contexts of this row (computed on first use). */
   contextSum(): number {
     if (this.sum < 0) {
-      const c = this.batch!.decodeContext;
+      const c = this.ctx;
       let t = 0;
-      for (let i = this.d0, e = this.d0 + this.nDecode; i < e; i++) t += c[i]!;
+      for (let i = 0; i < c.length; i++) t += c[i]!;
       this.sum = t;
     }
     return this.sum;
@@ -67,11 +56,10 @@ export class BatchRow implements Step {
   /** Σ (min(c, window) + 1) over the decode contexts (window 0: no window), computed once per row and window. */
   kvTokens(window: number): number {
     if (window !== this.kvWindow) {
-      const c = this.batch!.decodeContext;
-      const e = this.d0 + this.nDecode;
+      const c = this.ctx;
       let t = 0;
-      if (window > 0) for (let i = this.d0; i < e; i++) t += Math.min(c[i]!, window) + 1;
-      else for (let i = this.d0; i < e; i++) t += c[i]! + 1;
+      if (window > 0) for (let i = 0; i < c.length; i++) t += Math.min(c[i]!, window) + 1;
+      else for (let i = 0; i < c.length; i++) t += c[i]! + 1;
       this.kvWindow = window;
       this.kv = t;
     }
@@ -93,9 +81,4 @@ export function decodeKvTokens(s: Step, window: number): number {
   let t = 0;
   for (const x of s.decode) t += (window > 0 ? Math.min(x, window) : x) + 1;
   return t;
-}
-
-/** Number of decode requests of a step (no view of the batch column needed for a `BatchRow`). */
-export function decodeCount(s: Step): number {
-  return s instanceof BatchRow ? s.nDecode : s.decode.length;
 }
