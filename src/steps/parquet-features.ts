@@ -4,9 +4,9 @@
  * features/1`. Row groups of ROW_GROUP rows are written here straight from typed arrays — one DATA_PAGE_V2
  * per column chunk, PLAIN doubles and integers, uncompressed (snappy or dictionary building in JS would
  * cost more than everything else), the experiment as a dictionary page plus RLE indices, min/max/null
- * statistics — and the footer by hyparquet-writer. Trade-off: ≈ 3× the size of hyparquet-writer's
- * dictionary/snappy output (80 vs 27 MB per million seed rows of llama-3.1-8b TP 1, whose constant and
- * low-cardinality columns it dictionary-encodes); run-length encoding constant columns would win most back.
+ * statistics — and the footer by hyparquet-writer. Trade-off: ≈ 2× the size of hyparquet-writer's
+ * dictionary/snappy output for low-cardinality columns; a column chunk whose values are all the same bits
+ * (num_layers, t_tp at TP 1, latency_scale, …) is one dictionary entry and one RLE run.
  */
 import fs from 'node:fs';
 import { ParquetWriter } from 'hyparquet-writer';
@@ -172,6 +172,15 @@ function doubleStats(v: Float64Array, nulls: number, nans: number): Record<strin
 
 const bytesOf = (a: Float64Array | BigInt64Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
+/** Whether every value has the same bits as the first (constant columns: num_layers, t_tp at TP 1, …). */
+function constant(v: Float64Array): boolean {
+  const w = new Uint32Array(v.buffer, v.byteOffset, v.length * 2);
+  const lo = w[0];
+  const hi = w[1];
+  for (let i = 2; i < w.length; i += 2) if (w[i] !== lo || w[i + 1] !== hi) return false;
+  return true;
+}
+
 /** The buffered columns of one row group. */
 class FeatureGroup {
   readonly exIdx = new Int32Array(GROUP);
@@ -191,10 +200,9 @@ class FeatureGroup {
   }
 }
 
-function writeGroup(pw: ParquetWriter, names: readonly string[], g: FeatureGroup): void {
-  const w = pw.writer;
+/** The experiment column chunk: its distinct names as a dictionary page, the rows as RLE indices. */
+function experimentChunk(w: Writer, g: FeatureGroup): ColumnChunk {
   const m = g.m;
-  const start = w.offset;
   const enc = new TextEncoder();
   const dictParts = g.exDict.map((s) => enc.encode(s));
   const dictData = new Uint8Array(dictParts.reduce((a, p) => a + 4 + p.length, 0));
@@ -206,18 +214,16 @@ function writeGroup(pw: ParquetWriter, names: readonly string[], g: FeatureGroup
   }
   const width = Math.max(1, 32 - Math.clz32(Math.max(0, g.exDict.length - 1)));
   const idx = rleRuns(g.exIdx, m, width);
-  const exData = new Uint8Array(1 + idx.length);
-  exData[0] = width;
-  exData.set(idx, 1);
-  const columns: ColumnChunk[] = [
-    writeChunk(
-      w,
-      'experiment',
-      'BYTE_ARRAY',
-      { defs: new Uint8Array(0), data: exData, values: m, nulls: 0, rows: m, encoding: 'RLE_DICTIONARY' },
-      { dict: { data: dictData, count: g.exDict.length } },
-    ),
-  ];
+  const data = new Uint8Array(1 + idx.length);
+  data[0] = width;
+  data.set(idx, 1);
+  const page = { defs: new Uint8Array(0), data, values: m, nulls: 0, rows: m, encoding: 'RLE_DICTIONARY' as const };
+  return writeChunk(w, 'experiment', 'BYTE_ARRAY', page, { dict: { data: dictData, count: g.exDict.length } });
+}
+
+/** The step column chunk: INT64 little-endian words from the (safe-integer) doubles. */
+function stepChunk(w: Writer, g: FeatureGroup): ColumnChunk {
+  const m = g.m;
   const step = new BigInt64Array(m);
   const words = new Uint32Array(step.buffer);
   let sMin = Number.POSITIVE_INFINITY;
@@ -229,15 +235,13 @@ function writeGroup(pw: ParquetWriter, names: readonly string[], g: FeatureGroup
     if (x < sMin) sMin = x;
     if (x > sMax) sMax = x;
   }
-  columns.push(
-    writeChunk(
-      w,
-      'step',
-      'INT64',
-      { defs: new Uint8Array(0), data: bytesOf(step), values: m, nulls: 0, rows: m, encoding: 'PLAIN' },
-      { statistics: { min_value: BigInt(sMin), max_value: BigInt(sMax), null_count: 0n } },
-    ),
-  );
+  const page = { defs: new Uint8Array(0), data: bytesOf(step), values: m, nulls: 0, rows: m, encoding: 'PLAIN' as const };
+  return writeChunk(w, 'step', 'INT64', page, { statistics: { min_value: BigInt(sMin), max_value: BigInt(sMax), null_count: 0n } });
+}
+
+/** The optional duration column chunk: definition levels (NaN = null) and the measured values. */
+function durationChunk(w: Writer, g: FeatureGroup): ColumnChunk {
+  const m = g.m;
   const defined = new Uint8Array(m);
   const dv = new Float64Array(m);
   let nd = 0;
@@ -247,25 +251,33 @@ function writeGroup(pw: ParquetWriter, names: readonly string[], g: FeatureGroup
     defined[r] = 1;
     dv[nd++] = d;
   }
-  const durVals = dv.subarray(0, nd);
-  columns.push(
-    writeChunk(
-      w,
-      'duration_us',
-      'DOUBLE',
-      { defs: rleRuns(defined, m, 1), data: bytesOf(durVals), values: m, nulls: m - nd, rows: m, encoding: 'PLAIN' },
-      { statistics: doubleStats(durVals, m - nd, 0) },
-    ),
-  );
-  names.forEach((name, j) => {
-    const v = g.cols[j]!.subarray(0, m);
-    let nans = 0;
-    for (let r = 0; r < m; r++) if (Number.isNaN(v[r]!)) nans++;
-    columns.push(writeChunk(w, name, 'DOUBLE', { defs: new Uint8Array(0), data: bytesOf(v), values: m, nulls: 0, rows: m, encoding: 'PLAIN' }, { statistics: doubleStats(v, 0, nans) }));
-  });
+  const vals = dv.subarray(0, nd);
+  const page = { defs: rleRuns(defined, m, 1), data: bytesOf(vals), values: m, nulls: m - nd, rows: m, encoding: 'PLAIN' as const };
+  return writeChunk(w, 'duration_us', 'DOUBLE', page, { statistics: doubleStats(vals, m - nd, 0) });
+}
+
+/** A feature column chunk: PLAIN doubles, or one dictionary entry and one RLE run when all values have the same bits. */
+function featureChunk(w: Writer, name: string, v: Float64Array): ColumnChunk {
+  const m = v.length;
+  let nans = 0;
+  for (let r = 0; r < m; r++) if (Number.isNaN(v[r]!)) nans++;
+  const statistics = doubleStats(v, 0, nans);
+  if (!constant(v)) return writeChunk(w, name, 'DOUBLE', { defs: new Uint8Array(0), data: bytesOf(v), values: m, nulls: 0, rows: m, encoding: 'PLAIN' }, { statistics });
+  const run = rleRuns(new Uint8Array(m), m, 1);
+  const data = new Uint8Array(1 + run.length);
+  data[0] = 1;
+  data.set(run, 1);
+  const page = { defs: new Uint8Array(0), data, values: m, nulls: 0, rows: m, encoding: 'RLE_DICTIONARY' as const };
+  return writeChunk(w, name, 'DOUBLE', page, { dict: { data: bytesOf(v.slice(0, 1)), count: 1 }, statistics });
+}
+
+function writeGroup(pw: ParquetWriter, names: readonly string[], g: FeatureGroup): void {
+  const w = pw.writer;
+  const start = w.offset;
+  const columns = [experimentChunk(w, g), stepChunk(w, g), durationChunk(w, g), ...names.map((name, j) => featureChunk(w, name, g.cols[j]!.subarray(0, g.m)))];
   const size = BigInt(w.offset - start);
-  pw.row_groups.push({ columns, total_byte_size: size, num_rows: BigInt(m), total_compressed_size: size });
-  pw.num_rows += BigInt(m);
+  pw.row_groups.push({ columns, total_byte_size: size, num_rows: BigInt(g.m), total_compressed_size: size });
+  pw.num_rows += BigInt(g.m);
   w.flush?.();
 }
 
