@@ -8,7 +8,8 @@
  */
 import type { Basis, BasisContext, BasisParam, CompiledBasis, TermInfo } from './types.js';
 import type { Step } from '../steps/step.js';
-import { batchStep, type StepBatch } from '../steps/batch.js';
+import type { StepBatch } from '../steps/batch.js';
+import { BatchRow } from '../steps/batch-row.js';
 
 /** A value computed from the basis constants `C` of one context and one step. */
 export type TermFn<C> = (c: C, s: Step) => number;
@@ -55,6 +56,12 @@ export interface Slot<C> {
  * form (the fallback where code generation is not allowed; tests compare the two).
  */
 export function flatEvaluator<C>(slots: readonly Slot<C>[], c: C, opts: { codegen?: boolean } = {}): (s: Step, out: Float64Array) => void {
+  const at = flatEvaluatorAt(slots, c, opts);
+  return (s, out) => at(s, out, 0);
+}
+
+/** `flatEvaluator` writing slot i to out[o + i] (the batch evaluator fills row r at o = r · width). */
+export function flatEvaluatorAt<C>(slots: readonly Slot<C>[], c: C, opts: { codegen?: boolean } = {}): EvalAt {
   const fixedAt: number[] = [];
   const fixedVal: number[] = [];
   const stepAt: number[] = [];
@@ -71,7 +78,7 @@ export function flatEvaluator<C>(slots: readonly Slot<C>[], c: C, opts: { codege
   return (opts.codegen === false ? undefined : straightLine(stepAt, stepFn, fixedAt, fixedVal, c)) ?? loop(stepAt, stepFn, fixedAt, fixedVal, c);
 }
 
-type Eval = (s: Step, out: Float64Array) => void;
+type EvalAt = (s: Step, out: Float64Array, o: number) => void;
 
 /**
  * The evaluator as straight-line code, `out[i] = f_i(c, s); …; out[j] = v_j;`, so that every call site
@@ -79,11 +86,11 @@ type Eval = (s: Step, out: Float64Array) => void;
  * of this function's own parameters, are written into the source; the functions and values are passed
  * in. Undefined where code generation is not allowed (a page whose content security policy forbids it).
  */
-function straightLine<C>(stepAt: number[], stepFn: TermFn<C>[], fixedAt: number[], fixedVal: number[], c: C): Eval | undefined {
-  const body = [...stepAt.map((i, k) => `out[${i}] = f${k}(c, s);`), ...fixedAt.map((i, k) => `out[${i}] = v${k};`)].join('\n');
+function straightLine<C>(stepAt: number[], stepFn: TermFn<C>[], fixedAt: number[], fixedVal: number[], c: C): EvalAt | undefined {
+  const body = [...stepAt.map((i, k) => `out[o + ${i}] = f${k}(c, s);`), ...fixedAt.map((i, k) => `out[o + ${i}] = v${k};`)].join('\n');
   const names = ['c', ...stepFn.map((_, k) => `f${k}`), ...fixedVal.map((_, k) => `v${k}`)];
   try {
-    const make = new Function(...names, `return function evaluate(s, out) {\n${body}\n};`) as (...args: unknown[]) => Eval;
+    const make = new Function(...names, `return function evaluate(s, out, o) {\n${body}\n};`) as (...args: unknown[]) => EvalAt;
     return make(c, ...stepFn, ...fixedVal);
   } catch {
     return undefined;
@@ -91,26 +98,39 @@ function straightLine<C>(stepAt: number[], stepFn: TermFn<C>[], fixedAt: number[
 }
 
 /** The same evaluator as a loop over the per-step functions (no code generation). */
-function loop<C>(stepAt: number[], stepFn: TermFn<C>[], fixedAt: number[], fixedVal: number[], c: C): Eval {
+function loop<C>(stepAt: number[], stepFn: TermFn<C>[], fixedAt: number[], fixedVal: number[], c: C): EvalAt {
   const nStep = stepAt.length;
   const nFixed = fixedAt.length;
   const sAt = Int32Array.from(stepAt);
   const fAt = Int32Array.from(fixedAt);
   const fVal = Float64Array.from(fixedVal);
-  return (s: Step, out: Float64Array): void => {
-    for (let k = 0; k < nStep; k++) out[sAt[k]!] = stepFn[k]!(c, s);
-    for (let k = 0; k < nFixed; k++) out[fAt[k]!] = fVal[k]!;
+  return (s: Step, out: Float64Array, o: number): void => {
+    for (let k = 0; k < nStep; k++) out[o + sAt[k]!] = stepFn[k]!(c, s);
+    for (let k = 0; k < nFixed; k++) out[o + fAt[k]!] = fVal[k]!;
   };
 }
 
 /**
- * A per-step evaluator lifted to column batches: row r of the batch → out[r·width …]. (Generic version:
- * one step record per row via `batchStep`; a columnar evaluator may replace its inside.)
+ * A per-step evaluator lifted to column batches: row r of the batch → out[r·width …]. The same term
+ * functions run on one `BatchRow` view moved along the batch (no step record per row; the decode-context
+ * sums are computed once per row and shared by the terms), so the values are those of `row`/`features`
+ * bit for bit.
  */
-export function batchEvaluator(one: Eval, width: number): (b: StepBatch, out: Float64Array) => void {
+export function batchEvaluatorAt(at: EvalAt, width: number): (b: StepBatch, out: Float64Array) => void {
+  const view = new BatchRow();
   return (b, out) => {
-    for (let r = 0; r < b.n; r++) one(batchStep(b, r), out.subarray(r * width, (r + 1) * width));
+    if (out.length < b.n * width) throw new Error(`batch evaluator: output holds ${out.length} values, ${b.n} rows × ${width} needed`);
+    for (let r = 0; r < b.n; r++) at(view.moveTo(b, r), out, r * width);
   };
+}
+
+/** A plain per-step evaluator `(step, out)` lifted to batches the same way (through a scratch row). */
+export function batchEvaluator(one: (s: Step, out: Float64Array) => void, width: number): (b: StepBatch, out: Float64Array) => void {
+  const tmp = new Float64Array(width);
+  return batchEvaluatorAt((s, out, o) => {
+    one(s, tmp);
+    out.set(tmp, o);
+  }, width);
 }
 
 /** The step context-only terms are evaluated with (they must not read it). */
@@ -138,9 +158,14 @@ export function defineBasis<C>(def: BasisDefinition<C>): Basis {
     ...(def.params ? { params: def.params } : {}),
     compile(ctx: BasisContext, params?: Readonly<Record<string, number>>): CompiledBasis {
       const c = def.consts(ctx, params);
-      const features = flatEvaluator(columns, c);
-      const row = flatEvaluator(def.terms, c);
-      return { features, row, rowsBatch: batchEvaluator(row, def.terms.length), featuresBatch: batchEvaluator(features, columns.length) };
+      const featuresAt = flatEvaluatorAt(columns, c);
+      const rowAt = flatEvaluatorAt(def.terms, c);
+      return {
+        features: (s, out) => featuresAt(s, out, 0),
+        row: (s, out) => rowAt(s, out, 0),
+        rowsBatch: batchEvaluatorAt(rowAt, def.terms.length),
+        featuresBatch: batchEvaluatorAt(featuresAt, columns.length),
+      };
     },
   });
 }

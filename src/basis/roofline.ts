@@ -12,6 +12,7 @@
 import type { Basis, BasisContext } from './types.js';
 import { defineBasis, type TermFn, type TermRecord } from './define.js';
 import type { Step } from '../steps/step.js';
+import { decodeKvTokens } from '../steps/batch-row.js';
 import { DTYPE_BYTES } from '../model/arch.js';
 
 export interface RooflineConsts {
@@ -104,8 +105,7 @@ export function rfPrefillAttn(c: RooflineConsts, s: Step): number {
 
 /** Decode attention KV traffic (µs): L·Σ_j (min(c_j, W) + 1)·kvBytesPerToken / BW. */
 export function rfDecodeAttn(c: RooflineConsts, s: Step): number {
-  let toks = 0;
-  for (const x of s.decode) toks += (c.window > 0 ? Math.min(x, c.window) : x) + 1;
+  const toks = decodeKvTokens(s, c.window);
   return (c.L * toks * c.kvBytesPerToken) / c.bytesPerUs;
 }
 

@@ -9,6 +9,7 @@
 import type { Basis, BasisContext } from './types.js';
 import { defineBasis } from './define.js';
 import type { Step } from '../steps/step.js';
+import { decodeContextSum } from '../steps/batch-row.js';
 
 const idiv = (a: number, b: number): number => Math.floor(a / b);
 
@@ -76,8 +77,7 @@ export function seedPrefillCompute(c: SeedConsts, step: Step): number {
 export function seedDecodeCompute(c: SeedConsts, step: Step): number {
   const T = step.decode.length;
   if (T === 0) return 0;
-  let ctxSum = 0;
-  for (const x of step.decode) ctxSum += x;
+  const ctxSum = decodeContextSum(step);
   const proj = (c.L * 2 * T * c.d * (2 * c.d + 2 * c.dkv)) / c.tp;
   const attn = c.L * 4 * c.Htp * ctxSum * c.dh;
   const mlp = (c.L * T * c.kEff * 6 * c.d * c.dff) / c.tp;
@@ -94,8 +94,7 @@ export function seedPrefillKv(c: SeedConsts, step: Step): number {
 /** Decode KV read+write (µs): T_dc_kv = L·2·(kvH/TP)·d_h·2·(Σ_j c_j + T_dc) / (BW·10⁶) */
 export function seedDecodeKv(c: SeedConsts, step: Step): number {
   if (step.decode.length === 0) return 0;
-  let ctxSum = 0;
-  for (const x of step.decode) ctxSum += x;
+  const ctxSum = decodeContextSum(step);
   return (c.L * 2 * c.kvHtp * c.dh * 2 * (ctxSum + step.decode.length)) / (c.BW * 1e6);
 }
 

@@ -35,6 +35,7 @@ import { logGrid, resolveBasisParams, type Basis, type BasisContext, type BasisP
 import { defineBasis, type TermFn, type TermRecord } from './define.js';
 import { InputError } from '../io/errors.js';
 import type { Step } from '../steps/step.js';
+import { decodeKvTokens } from '../steps/batch-row.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import { DTYPE_BYTES } from '../model/arch.js';
 import { rooflineConsts, rfPrefillAttn, rfWeight, type RooflineConsts } from './roofline.js';
@@ -133,8 +134,7 @@ export function svDecodeGemm(c: ServingConsts, s: Step): number {
 
 /** KV traffic (µs): L · [Σ_j (min(c_j, W) + 1) + T_pf] · kvBytesPerToken / BW (decode reads, prefill writes). */
 export function svKv(c: ServingConsts, s: Step): number {
-  let toks = prefillTokens(s);
-  for (const x of s.decode) toks += (c.rf.window > 0 ? Math.min(x, c.rf.window) : x) + 1;
+  const toks = prefillTokens(s) + decodeKvTokens(s, c.rf.window);
   return (c.rf.L * toks * c.rf.kvBytesPerToken) / c.rf.bytesPerUs;
 }
 

@@ -5,7 +5,8 @@ import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { readLines } from '../io/lines.js';
 import { withAtomicWriter } from '../io/atomic.js';
 import { validateStep, stepToJson, type Step } from './step.js';
-import { isParquetPath, readStepsParquetRows, writeStepsParquet } from './parquet.js';
+import { isParquetPath, readStepBatchesParquet, readStepsParquetRows, writeStepsParquet } from './parquet.js';
+import { stepsToBatch, type StepBatch } from './batch.js';
 
 export interface ReadStepsOptions {
   /** Default experiment name for records without one. */
@@ -30,6 +31,33 @@ export function stepFiles(p: string): string[] {
   return [p];
 }
 
+/** Validated steps of one JSON Lines file (optionally gzipped) with their line numbers; bad lines as in `readSteps`. */
+async function* readJsonlSteps(file: string, opts: ReadStepsOptions): AsyncGenerator<{ step: Step; lineNo: number }> {
+  for await (const { text, lineNo } of readLines(file)) {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch (e) {
+      const msg = `${file}:${lineNo}: not valid JSON (${jsonErrorDetail(e)})`;
+      if (opts.skipBad) {
+        opts.onBad?.(msg);
+        continue;
+      }
+      throw new InputError(msg);
+    }
+    try {
+      const s = validateStep(v, `${file}:${lineNo}`);
+      yield { step: s.experiment === '' && opts.experiment ? { ...s, experiment: opts.experiment } : s, lineNo };
+    } catch (e) {
+      if (opts.skipBad && e instanceof InputError) {
+        opts.onBad?.(e.message);
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
 /** Stream validated steps from a file or directory. Throws InputError with file:line on the first bad record. */
 export async function* readSteps(p: string, opts: ReadStepsOptions = {}): AsyncGenerator<Step> {
   for (const file of stepFiles(p)) {
@@ -40,29 +68,37 @@ export async function* readSteps(p: string, opts: ReadStepsOptions = {}): AsyncG
       }
       continue;
     }
-    for await (const { text, lineNo } of readLines(file)) {
-      let v: unknown;
-      try {
-        v = JSON.parse(text);
-      } catch (e) {
-        const msg = `${file}:${lineNo}: not valid JSON (${jsonErrorDetail(e)})`;
-        if (opts.skipBad) {
-          opts.onBad?.(msg);
-          continue;
-        }
-        throw new InputError(msg);
-      }
-      try {
-        const s = validateStep(v, `${file}:${lineNo}`);
-        yield s.experiment === '' && opts.experiment ? { ...s, experiment: opts.experiment } : s;
-      } catch (e) {
-        if (opts.skipBad && e instanceof InputError) {
-          opts.onBad?.(e.message);
-          continue;
-        }
-        throw e;
-      }
+    for await (const { step } of readJsonlSteps(file, opts)) yield step;
+  }
+}
+
+/** Rows per batch made from JSON Lines. */
+const JSONL_BATCH = 4096;
+
+/**
+ * Validated steps of a file or directory as column batches (steps/batch.ts), same rules, messages and
+ * skipping as `readSteps`: Parquet files decoded column-wise (parquet-batch.ts), JSON Lines grouped
+ * into batches of up to 4096 lines split where the experiment changes.
+ */
+export async function* readStepBatches(p: string, opts: ReadStepsOptions = {}): AsyncGenerator<StepBatch> {
+  const rename = (b: StepBatch): StepBatch => (b.experiment === '' && opts.experiment ? { ...b, experiment: opts.experiment } : b);
+  for (const file of stepFiles(p)) {
+    if (isParquetPath(file)) {
+      const onBad = opts.skipBad ? (m: string) => opts.onBad?.(m) : undefined;
+      for await (const b of readStepBatchesParquet(file, onBad ? { onBad } : {})) yield rename(b);
+      continue;
     }
+    let buf: Step[] = [];
+    let first = 0;
+    for await (const { step, lineNo } of readJsonlSteps(file, opts)) {
+      if (buf.length > 0 && (buf.length >= JSONL_BATCH || step.experiment !== buf[0]!.experiment)) {
+        yield stepsToBatch(buf, first);
+        buf = [];
+      }
+      if (buf.length === 0) first = lineNo;
+      buf.push(step);
+    }
+    if (buf.length > 0) yield stepsToBatch(buf, first);
   }
 }
 

@@ -10,23 +10,23 @@
  *   decode       LIST<INT32>          context length of each decoding request
  * (token counts above 2^31 − 1 are refused with a clear error on write)
  *
- * Every row read back goes through the same `validateStep` as a JSON line, so a Parquet file is held to
- * the same rules and a JSONL → Parquet → JSONL round trip is byte-identical.
+ * Every row read back is held to the rules of `validateStep` (checked on the decoded columns by
+ * parquet-batch.ts, or by `validateStep` itself on the general path, parquet-rows.ts), so a Parquet file
+ * meets the same rules with the same messages as a JSON line, and JSONL → Parquet → JSONL is byte-identical.
  * Memory: writes go out one row group (ROW_GROUP steps) at a time; reads decode one row group at a time.
  */
 import { commitTemp, discardTemp, prepareTemp } from '../io/atomic.js';
-import { ParquetWriter, fileWriter } from 'hyparquet-writer';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
-import type { FileMetaData } from 'hyparquet';
+import { ParquetWriter } from 'hyparquet-writer';
+import { parquetReadObjects } from 'hyparquet';
 
-/** The writer's schema element type (hyparquet-writer pins its own hyparquet version). */
-type SchemaElement = ConstructorParameters<typeof ParquetWriter>[0]['schema'][number];
 import { InputError } from '../io/errors.js';
-import { validateStep, type Step } from './step.js';
-import { stepsToBatch, type StepBatch } from './batch.js';
+import type { Step } from './step.js';
+import { batchStep, type StepBatch } from './batch.js';
+import { openParquet, ROW_GROUP } from './parquet-rows.js';
+import { readStepBatches } from './parquet-batch.js';
+import { FileByteWriter, type SchemaElement } from './parquet-features.js';
 
-/** Steps per row group (and per read batch). */
-export const ROW_GROUP = 16384;
+export { ROW_GROUP } from './parquet-rows.js';
 
 export const isParquetPath = (p: string): boolean => /\.parquet$/i.test(p);
 
@@ -46,23 +46,6 @@ const STEP_SCHEMA: SchemaElement[] = [
   ...listOf('prefill_prompt'),
   ...listOf('decode'),
 ];
-const STEP_COLUMNS = ['experiment', 'step', 'duration_us', 'prefill_tokens', 'prefill_prior', 'prefill_prompt', 'decode'] as const;
-
-/** Write a Parquet file atomically (temp file + rename, io/atomic.ts); `fill` writes the row groups. */
-async function withParquetFile<T>(target: string, schema: SchemaElement[], kv: Record<string, string>, fill: (pw: ParquetWriter) => Promise<T>): Promise<T> {
-  const tmp = prepareTemp(target);
-  try {
-    const pw = new ParquetWriter({ writer: fileWriter(tmp), schema, createdBy: 'stepfit', kvMetadata: Object.entries(kv).map(([key, value]) => ({ key, value })) });
-    const r = await fill(pw);
-    pw.finish();
-    commitTemp(tmp, target);
-    return r;
-  } catch (e) {
-    discardTemp(tmp);
-    if (e instanceof InputError) throw e;
-    throw new InputError(`cannot write output '${target}': ${(e as Error).message}`);
-  }
-}
 
 const I32 = 2 ** 31 - 1;
 const i32 = (x: number, where: string): number => {
@@ -112,6 +95,7 @@ function stepColumns(batch: readonly Step[], target: string) {
 export class StepParquetWriter {
   private readonly tmp: string;
   private readonly pw: ParquetWriter;
+  private out: FileByteWriter | undefined;
   private batch: Step[] = [];
   private done = false;
   count = 0;
@@ -122,8 +106,9 @@ export class StepParquetWriter {
   ) {
     this.tmp = prepareTemp(target);
     try {
+      this.out = new FileByteWriter(this.tmp);
       this.pw = new ParquetWriter({
-        writer: fileWriter(this.tmp),
+        writer: this.out,
         schema: STEP_SCHEMA,
         createdBy: 'stepfit',
         kvMetadata: [
@@ -132,6 +117,7 @@ export class StepParquetWriter {
         ],
       });
     } catch (e) {
+      this.out?.close();
       throw new InputError(`cannot write output '${target}': ${(e as Error).message}`);
     }
   }
@@ -161,6 +147,7 @@ export class StepParquetWriter {
       this.pw.finish();
       commitTemp(this.tmp, this.target);
     } catch (e) {
+      this.out?.close();
       discardTemp(this.tmp);
       if (e instanceof InputError) throw e;
       throw new InputError(`cannot write output '${this.target}': ${(e as Error).message}`);
@@ -169,6 +156,7 @@ export class StepParquetWriter {
   abort(): void {
     if (this.done) return;
     this.done = true;
+    this.out?.close();
     discardTemp(this.tmp);
   }
 }
@@ -194,136 +182,18 @@ export async function writeStepsParquet(target: string, steps: AsyncIterable<Ste
   }
 }
 
-async function openParquet(file: string): Promise<{ buf: Awaited<ReturnType<typeof asyncBufferFromFile>>; meta: FileMetaData }> {
-  try {
-    const buf = await asyncBufferFromFile(file);
-    const meta = await parquetMetadataAsync(buf);
-    return { buf, meta };
-  } catch (e) {
-    throw new InputError(`${file}: not a readable Parquet file (${(e as Error).message})`);
-  }
-}
-
-const num = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
-const numList = (v: unknown): unknown => (Array.isArray(v) ? v.map(num) : v);
-
 /**
- * Stream validated steps from a Parquet step file, one row group at a time, with each row's 1-based number.
- * Errors name the file, the row and the field (same wording as for JSON lines). With `onBad`, a row that
- * fails validation is reported there and skipped instead.
+ * Stream validated steps from a Parquet step file with each row's 1-based number (the columnar reader,
+ * parquet-batch.ts, one step record per row). Errors name the file, the row and the field (same wording
+ * as for JSON lines). With `onBad`, a row that fails validation is reported there and skipped instead.
  */
 export async function* readStepsParquetRows(file: string, onBad?: (message: string) => void): AsyncGenerator<{ step: Step; row: number }> {
-  const { buf, meta } = await openParquet(file);
-  const have = new Set(parquetSchema(meta).children.map((c) => c.element.name));
-  for (const c of ['step', 'prefill_tokens', 'decode'] as const) {
-    if (!have.has(c)) throw new InputError(`${file}: Parquet step file has no column '${c}' (expected columns ${STEP_COLUMNS.join(', ')})`);
-  }
-  const columns = STEP_COLUMNS.filter((c) => have.has(c));
-  const total = Number(meta.num_rows);
-  for (let start = 0; start < total; start += ROW_GROUP) {
-    const end = Math.min(total, start + ROW_GROUP);
-    let rows: Record<string, unknown>[];
-    try {
-      rows = await parquetReadObjects({ file: buf, metadata: meta, columns: [...columns], rowStart: start, rowEnd: end });
-    } catch (e) {
-      throw new InputError(`${file}: rows ${start + 1}-${end}: cannot decode Parquet data (${(e as Error).message})`);
-    }
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      const row = start + i + 1;
-      const where = `${file}: row ${row}`;
-      let step: Step;
-      try {
-        const tokens = r['prefill_tokens'];
-        const prior = r['prefill_prior'];
-        const prompt = r['prefill_prompt'];
-        let prefill: unknown = tokens;
-        if (Array.isArray(tokens)) {
-          if (prior !== undefined && prior !== null && (!Array.isArray(prior) || prior.length !== tokens.length))
-            throw new InputError(`${where}: field 'prefill_prior': expected a list as long as 'prefill_tokens' (${tokens.length})`);
-          if (prompt !== undefined && prompt !== null && (!Array.isArray(prompt) || prompt.length !== tokens.length))
-            throw new InputError(`${where}: field 'prefill_prompt': expected a list as long as 'prefill_tokens' (${tokens.length})`);
-          prefill = tokens.map((t, k) => {
-            const c: Record<string, unknown> = { tokens: num(t) };
-            if (Array.isArray(prior)) c['prior'] = num(prior[k]);
-            if (Array.isArray(prompt)) c['prompt'] = num(prompt[k]);
-            return c;
-          });
-        }
-        const obj = {
-          experiment: r['experiment'] ?? undefined,
-          step: num(r['step']),
-          duration_us: r['duration_us'] ?? undefined,
-          prefill,
-          decode: numList(r['decode']),
-        };
-        step = validateStep(obj, where);
-      } catch (e) {
-        if (onBad && e instanceof InputError) {
-          onBad(e.message);
-          continue;
-        }
-        throw e;
-      }
-      yield { step, row };
-    }
+  for await (const b of readStepBatches(file, onBad ? { onBad } : {})) {
+    for (let r = 0; r < b.n; r++) yield { step: batchStep(b, r), row: b.firstRow + r };
   }
 }
 
-/** A feature table (`features --out x.parquet`): experiment, step, duration_us (µs, nullable), one DOUBLE column per feature. */
-export interface FeatureTableWriter {
-  add(s: Step, f: Float64Array): void;
-}
-
-/** Write a feature table atomically as Parquet; `fill` calls `add` per step. Returns the number of rows. */
-export async function writeFeaturesParquet(target: string, featureColumns: readonly string[], kv: Record<string, string>, fill: (w: FeatureTableWriter) => Promise<void>): Promise<number> {
-  const schema: SchemaElement[] = [
-    { name: 'root', num_children: 3 + featureColumns.length },
-    { name: 'experiment', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
-    { name: 'step', type: 'INT64', repetition_type: 'REQUIRED' },
-    { name: 'duration_us', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
-    ...featureColumns.map((name): SchemaElement => ({ name, type: 'DOUBLE', repetition_type: 'REQUIRED' })),
-  ];
-  return withParquetFile(target, schema, { 'stepfit.schema': 'features/1', ...kv }, async (pw) => {
-    const k = featureColumns.length;
-    let n = 0;
-    let m = 0;
-    let experiment: string[] = [];
-    let step: bigint[] = [];
-    let dur: (number | null)[] = [];
-    let cols: Float64Array[] = featureColumns.map(() => new Float64Array(ROW_GROUP));
-    const flush = (): void => {
-      if (m === 0) return;
-      pw.write({
-        columnData: [
-          { name: 'experiment', data: experiment },
-          { name: 'step', data: step },
-          { name: 'duration_us', data: dur },
-          ...featureColumns.map((name, j) => ({ name, data: cols[j]!.subarray(0, m) })),
-        ],
-        rowGroupSize: m,
-      });
-      experiment = [];
-      step = [];
-      dur = [];
-      cols = featureColumns.map(() => new Float64Array(ROW_GROUP));
-      m = 0;
-    };
-    await fill({
-      add(s, f) {
-        experiment.push(s.experiment);
-        step.push(big(s.step, `${target}: step ${s.step}`));
-        dur.push(s.durationUs ?? null);
-        for (let j = 0; j < k; j++) cols[j]![m] = f[j]!;
-        m++;
-        n++;
-        if (m >= ROW_GROUP) flush();
-      },
-    });
-    flush();
-    return n;
-  });
-}
+export { writeFeaturesParquet, type FeatureTableWriter } from './parquet-features.js';
 
 /** Read a whole Parquet table into row objects (tests and small files; INT64 as bigint). */
 export async function readParquetRows(file: string): Promise<Record<string, unknown>[]> {
@@ -338,37 +208,11 @@ export async function parquetRowGroupCount(file: string): Promise<number> {
 }
 
 /**
- * Validated steps of a Parquet step file as column batches (steps/batch.ts), at most `ROW_GROUP` rows each
- * and split where the experiment changes; `rowGroups: [from, to)` reads only those row groups.
- * Same rules and messages as `readStepsParquetRows`. (First version: built on the row reader; the
- * columnar fast path replaces its inside, not its signature.)
+ * Validated steps of a Parquet step file as column batches (steps/batch.ts) of consecutive rows, at most
+ * `ROW_GROUP` rows each and split where the experiment changes; `rowGroups: [from, to)` reads only those
+ * row groups. Same rules and messages as `readStepsParquetRows`. Columns are decoded straight into typed
+ * arrays (parquet-batch.ts); shapes the fast decoder leaves aside go through hyparquet's general reader.
  */
-export async function* readStepBatchesParquet(file: string, opts: { rowGroups?: readonly [number, number]; onBad?: (message: string) => void } = {}): AsyncGenerator<StepBatch> {
-  const { meta } = await openParquet(file);
-  let lo = 0;
-  let hi = Number(meta.num_rows);
-  if (opts.rowGroups) {
-    const [g0, g1] = opts.rowGroups;
-    let start = 0;
-    for (let g = 0; g < meta.row_groups.length; g++) {
-      const n = Number(meta.row_groups[g]!.num_rows);
-      if (g === g0) lo = start;
-      if (g === g1 - 1) hi = start + n;
-      start += n;
-    }
-    if (g1 <= g0) hi = lo;
-  }
-  let buf: Step[] = [];
-  let first = 0;
-  for await (const { step, row } of readStepsParquetRows(file, opts.onBad)) {
-    if (row <= lo) continue;
-    if (row > hi) break;
-    if (buf.length > 0 && (buf.length >= ROW_GROUP || step.experiment !== buf[0]!.experiment)) {
-      yield stepsToBatch(buf, first);
-      buf = [];
-    }
-    if (buf.length === 0) first = row;
-    buf.push(step);
-  }
-  if (buf.length > 0) yield stepsToBatch(buf, first);
+export function readStepBatchesParquet(file: string, opts: { rowGroups?: readonly [number, number]; onBad?: (message: string) => void } = {}): AsyncGenerator<StepBatch> {
+  return readStepBatches(file, opts);
 }
