@@ -105,18 +105,27 @@ class Task {
 export const AUTO_MIN_GROUPS = 64;
 /** Most workers `auto` starts. */
 export const AUTO_MAX_WORKERS = 8;
+/**
+ * Fewest cores on which `auto` starts workers: the main thread keeps the serial part (checks, sums, the later
+ * passes), so on 2 cores a worker only competes with it (1M-step default fit, quiet 2-vCPU machine: 1 thread
+ * 10.65 s wall, 2 workers 12.4 s).
+ */
+export const AUTO_MIN_CORES = 4;
 
 /**
  * Worker count for `--workers auto`: the available cores (at most AUTO_MAX_WORKERS) when the data set's Parquet
- * step files hold at least AUTO_MIN_GROUPS row groups in all, else 1 (small inputs: starting threads costs more).
+ * step files hold at least AUTO_MIN_GROUPS row groups in all and the machine has AUTO_MIN_CORES or more, else 1
+ * (small inputs: starting threads costs more; few cores: workers compete with the main thread).
  */
 export async function autoWorkers(ds: FitDataset): Promise<number> {
+  const cores = os.availableParallelism();
+  if (cores < AUTO_MIN_CORES) return 1;
   let groups = 0;
   for (const e of ds.experiments) {
     if (typeof e.steps !== 'string') continue;
     for (const f of stepFiles(e.steps)) if (isParquetPath(f)) groups += await parquetRowGroupCount(f);
   }
-  return groups >= AUTO_MIN_GROUPS ? Math.max(1, Math.min(AUTO_MAX_WORKERS, os.availableParallelism())) : 1;
+  return groups >= AUTO_MIN_GROUPS ? Math.min(AUTO_MAX_WORKERS, cores) : 1;
 }
 
 export class RowPool {
