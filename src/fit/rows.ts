@@ -13,7 +13,7 @@ import { isBatchSource, type BatchSource, type ExperimentSummary, type FitDatase
 import { RowCache } from './row-cache.js';
 import { RowPool, type PoolSetup } from './row-pool.js';
 import { beginExperiment, endExperiment, firstPassChecks, firstPassChecksBatch, loadTargets, where, type ExpState, type RowChecks } from './row-targets.js';
-import { parseStepLine, readLineBatches } from './step-lines.js';
+import { parseStepLineOrSkip, readLineBatches } from './step-lines.js';
 import { InputError } from '../io/errors.js';
 import type { StepBatch } from '../steps/batch.js';
 import { stepFiles } from '../steps/io.js';
@@ -238,17 +238,8 @@ export class RowSource {
       }
       for await (const { lines, lineNos } of readLineBatches(file)) {
         for (let k = 0; k < lines.length; k++) {
-          let step: Step;
-          try {
-            step = parseStepLine(lines[k]!, file, lineNos[k]!);
-          } catch (err) {
-            if (s.e.skipBad && err instanceof InputError) {
-              s.e.skipBad.bad(err.message);
-              continue;
-            }
-            throw err;
-          }
-          this.onStep(s, ei, step, file, lineNos[k]!, v, st);
+          const step = parseStepLineOrSkip(lines[k]!, file, lineNos[k]!, s.e.skipBad);
+          if (step) this.onStep(s, ei, step, file, lineNos[k]!, v, st);
         }
       }
     }

@@ -1,5 +1,5 @@
 /** Step records of an experiment as the fit reads them: JSON Lines in ~1 MiB batches, Parquet row groups, arrays or generators. */
-import { isBatchSource, type FitExperiment, type StepSource } from './dataset-types.js';
+import { isBatchSource, type BadLineSink, type FitExperiment, type StepSource } from './dataset-types.js';
 import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { MAX_LINE_BYTES, openInput } from '../io/lines.js';
 import { batchSteps, type StepBatch } from '../steps/batch.js';
@@ -77,6 +77,19 @@ export function parseStepLine(text: string, file: string, lineNo: number): Step 
   return validateStep(v, `${file}:${lineNo}`);
 }
 
+/** `parseStepLine`, or null when the line is bad and `skipBad` takes it (reported there). */
+export function parseStepLineOrSkip(text: string, file: string, lineNo: number, skipBad: BadLineSink | undefined): Step | null {
+  try {
+    return parseStepLine(text, file, lineNo);
+  } catch (err) {
+    if (skipBad && err instanceof InputError) {
+      skipBad.bad(err.message);
+      return null;
+    }
+    throw err;
+  }
+}
+
 /** Steps of an experiment with where each came from (file:line, or a record index). */
 export async function* iterateSteps(e: FitExperiment): AsyncGenerator<{ step: Step; file: string | null; lineNo: number }> {
   const src = e.steps;
@@ -88,17 +101,8 @@ export async function* iterateSteps(e: FitExperiment): AsyncGenerator<{ step: St
       }
       for await (const { lines, lineNos } of readLineBatches(file)) {
         for (let k = 0; k < lines.length; k++) {
-          let step: Step;
-          try {
-            step = parseStepLine(lines[k]!, file, lineNos[k]!);
-          } catch (err) {
-            if (e.skipBad && err instanceof InputError) {
-              e.skipBad.bad(err.message);
-              continue;
-            }
-            throw err;
-          }
-          yield { step, file, lineNo: lineNos[k]! };
+          const step = parseStepLineOrSkip(lines[k]!, file, lineNos[k]!, e.skipBad);
+          if (step) yield { step, file, lineNo: lineNos[k]! };
         }
       }
     }

@@ -84,6 +84,27 @@ function unpack(src: Uint8Array, pos: number, width: number, mask: number, out: 
 
 const tail = (src: Uint8Array, b: number): number => (src[b] ?? 0) | ((src[b + 1] ?? 0) << 8) | ((src[b + 2] ?? 0) << 16) | ((src[b + 3] ?? 0) << 24);
 
+/** The last run header read by `readRunHeader`: its value and the position after it. */
+export const run = { h: 0, pos: 0 };
+
+/**
+ * The ULEB128 header of an RLE / bit-packed hybrid run at src[pos] into `run` (h odd: (h − 1)/2 bit-packed
+ * groups of 8 values; h even: an RLE run of h/2 values). Bytes past the end of `src` read as 0; callers
+ * check `run.pos` against their end.
+ */
+export function readRunHeader(src: Uint8Array, pos: number): void {
+  let h = 0;
+  let shift = 0;
+  let b: number;
+  do {
+    b = src[pos++]!;
+    h += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (b & 0x80);
+  run.h = h;
+  run.pos = pos;
+}
+
 /**
  * RLE / bit-packed hybrid values of `width` bits from src[pos, end) into out[at, at + count).
  * Returns the position after the last run read.
@@ -95,14 +116,9 @@ export function readHybrid(src: Uint8Array, pos: number, end: number, width: num
   let done = 0;
   while (done < count) {
     if (pos >= end) throw new Error('level/index data ends early');
-    let h = 0;
-    let shift = 0;
-    let b: number;
-    do {
-      b = src[pos++]!;
-      h += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80);
+    readRunHeader(src, pos);
+    const h = run.h;
+    pos = run.pos;
     if (h % 2 === 1) {
       const groups = (h - 1) / 2;
       const take = Math.min(groups * 8, count - done);
@@ -134,15 +150,10 @@ export interface ListState {
 
 /** The value of a hybrid stream that is one RLE run covering all n entries, else -1. */
 export function uniformRun(src: Uint8Array, pos: number, end: number, width: number, n: number): number {
-  let h = 0;
-  let shift = 0;
-  let b: number;
-  do {
-    if (pos >= end) return -1;
-    b = src[pos++]!;
-    h += (b & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (b & 0x80);
+  readRunHeader(src, pos);
+  if (run.pos > end) return -1;
+  const h = run.h;
+  pos = run.pos;
   if (h % 2 === 1 || h / 2 < n) return -1;
   let v = 0;
   for (let i = 0; i < (width + 7) >> 3; i++) v |= src[pos++]! << (8 * i);
@@ -161,14 +172,9 @@ export function listLevels(src: Uint8Array, pos: number, end: number, n: number,
   let i = 0;
   while (i < n) {
     if (pos >= end) throw new Error('repetition levels end early');
-    let h = 0;
-    let shift = 0;
-    let b: number;
-    do {
-      b = src[pos++]!;
-      h += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80);
+    readRunHeader(src, pos);
+    const h = run.h;
+    pos = run.pos;
     if (h % 2 === 1) {
       const groups = (h - 1) / 2;
       const take = Math.min(groups * 8, n - i);

@@ -2,7 +2,7 @@
  * Dictionary-encoded INT32 pages of the columnar Parquet reader (parquet-pages.ts): indices unpacked
  * eight at a time by straight-line code per bit width and looked up in a padded, range-checked dictionary.
  */
-import { Unsupported } from './parquet-bits.js';
+import { readRunHeader, run, Unsupported } from './parquet-bits.js';
 
 type GroupUnpack = (src: Uint8Array, p: number, dict: Int32Array, out: Int32Array, o: number, groups: number) => number;
 const unpackers = new Map<number, GroupUnpack | null>();
@@ -58,14 +58,9 @@ export function dictInts(src: Uint8Array, pos: number, end: number, width: numbe
   let done = 0;
   while (done < count) {
     if (pos >= end) throw new Error('dictionary indices end early');
-    let h = 0;
-    let shift = 0;
-    let b: number;
-    do {
-      b = src[pos++]!;
-      h += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80);
+    readRunHeader(src, pos);
+    const h = run.h;
+    pos = run.pos;
     if (h % 2 === 1) {
       const groups = (h - 1) / 2;
       const take = Math.min(groups * 8, count - done);
