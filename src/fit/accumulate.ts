@@ -64,6 +64,37 @@ export class NormalAccumulator {
     if (++this.bn === BLOCK) this.flush();
   }
 
+  /**
+   * `add` of the row at `c[off … off + p)` (a kept row in a row-cache chunk, read in place): the same operations
+   * in the same order as `add`, so the sums are bit-identical.
+   */
+  addAt(c: Float64Array, off: number, y: number, w: number, count: number): void {
+    const p = this.p;
+    const A = this.bA;
+    const bb = this.bb;
+    for (let i = 0; i < p; i++) {
+      const wx = w * c[off + i]!;
+      if (wx !== 0) {
+        const o = i * p - off;
+        for (let j = off + i; j < off + p; j++) A[o + j] += wx * c[j]!;
+        bb[i] += wx * y;
+      }
+    }
+    if (this.trackRange) this.range(c, off);
+    this.bc += w * y * y;
+    this.n += count;
+    this.sumW += w;
+    if (++this.bn === BLOCK) this.flush();
+  }
+
+  private range(c: Float64Array, off: number): void {
+    for (let i = 0; i < this.p; i++) {
+      const v = c[off + i]!;
+      if (v < this.colMin[i]!) this.colMin[i] = v;
+      if (v > this.colMax[i]!) this.colMax[i] = v;
+    }
+  }
+
   /** Move the block sums into the totals. */
   flush(): void {
     if (this.bn === 0) return;

@@ -29,6 +29,13 @@ export function variantRowOf(x: Float64Array, g: number, out: Float64Array, pBas
   return out;
 }
 
+/** Where `variantRowOf(x, g, …)` takes each of its pBasis values from, as column indices into the wide row x. */
+export function variantColumns(g: number, pBasis: number, varying: readonly number[]): Int32Array {
+  const cols = Int32Array.from({ length: pBasis }, (_, j) => j);
+  if (g > 0) varying.forEach((j, a) => (cols[j] = pBasis + (g - 1) * varying.length + a));
+  return cols;
+}
+
 export class BatchEvaluator {
   private base = new Float64Array(0);
   private other = new Float64Array(0);

@@ -76,6 +76,11 @@ export type RowKind = 0 | 1 | 2;
 /** Receives the design rows of one pass. `x` is reused between calls: copy it to keep it. */
 export interface RowVisitor {
   row(x: Float64Array, y: number, experiment: number, index: number, kind: RowKind): void;
+  /**
+   * Optional: visit `n` kept rows in place — row r at `c[r·(p + 3) …]`: x (p values), y, experiment, index·4 + kind
+   * (row-cache.ts) — with the same result as `row` on each of them in order. A replay of kept rows calls it instead of `row`.
+   */
+  chunk?(c: Float64Array, n: number, p: number): void;
 }
 
 export interface ExperimentSummary {

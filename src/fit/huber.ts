@@ -55,6 +55,11 @@ export interface IrlsRows {
   mult: (e: number, i: number, b: number) => number;
   view: (x: Float64Array, variant: number) => Float64Array;
   /**
+   * Optional: where `view(x, variant)` takes its values from, as column indices into x. Given, a replay of kept rows
+   * runs the pass straight over the cache's chunks (`irlsChunk`) instead of one `row` call per row.
+   */
+  columns?: (variant: number) => Int32Array;
+  /**
    * Set when every job is a 'full' one (no folds, no bootstrap multiplicities) on the rows of a wide row source
    * (`relative`: w = 1/y²): the pass may then be run by worker threads, a share of the jobs each (row-pool.ts).
    */
@@ -81,6 +86,7 @@ export interface HuberSettings {
 /** Re-weight one row into every live job's accumulator. */
 export function irlsVisitor(live: readonly Job[], rows: IrlsRows, hk: number): RowVisitor {
   return {
+    ...(rows.columns ? { chunk: irlsChunk(live, rows, hk, rows.columns) } : {}),
     row(x, y, e, i) {
       const w0 = rows.wOf(y);
       const sw = Math.sqrt(w0);
@@ -103,6 +109,59 @@ export function irlsVisitor(live: readonly Job[], rows: IrlsRows, hk: number): R
         if (ar <= hk) j.inliers += m;
       }
     },
+  };
+}
+
+/**
+ * `irlsVisitor`'s `row` over kept rows in place (RowVisitor.chunk): the same operations in the same order, so the
+ * sums are bit-identical, without copying each row out or a call per row. A job whose view is the row's first
+ * columns reads them where they are; any other view is gathered into a buffer of its own first.
+ */
+function irlsChunk(live: readonly Job[], rows: IrlsRows, hk: number, columns: (variant: number) => Int32Array): (c: Float64Array, n: number, p: number) => void {
+  const maps = live.map((j) => columns(j.variant));
+  const inPlace = maps.map((m) => m.every((v, k) => v === k));
+  const bufs = maps.map((m) => new Float64Array(m.length));
+  const keyed = live.some((j) => j.kind !== 'full');
+  return (c, n, p) => {
+    const s = p + 3;
+    for (let r = 0; r < n; r++) {
+      const off = r * s;
+      const y = c[off + p]!;
+      const w0 = rows.wOf(y);
+      const sw = Math.sqrt(w0);
+      const e = keyed ? c[off + p + 1]! : 0;
+      const i = keyed ? Math.floor(c[off + p + 2]! / 4) : 0;
+      const f = keyed ? rows.foldOf(e, i) : -1;
+      for (let a = 0; a < live.length; a++) {
+        const j = live[a]!;
+        let m = 1;
+        if (j.kind === 'fold') {
+          if (f === j.index) continue;
+        } else if (j.kind === 'boot') {
+          m = rows.mult(e, i, j.index);
+          if (m === 0) continue;
+        }
+        const beta = j.sol.beta;
+        let d = 0;
+        let xv: Float64Array | null = null;
+        if (inPlace[a]) {
+          const pj = maps[a]!.length;
+          for (let k = 0; k < pj; k++) d += c[off + k]! * beta[k]!;
+        } else {
+          xv = bufs[a]!;
+          const map = maps[a]!;
+          for (let k = 0; k < xv.length; k++) xv[k] = c[off + map[k]!]!;
+          d = dot(xv, beta);
+        }
+        const res = ((y - d) * sw) / j.scale;
+        const ar = Math.abs(res);
+        const u = ar <= hk ? 1 : hk / ar;
+        if (xv) j.acc!.add(xv, y, w0 * u * m, m);
+        else j.acc!.addAt(c, off, y, w0 * u * m, m);
+        j.psi2 += m * (ar <= hk ? res * res : hk * hk);
+        if (ar <= hk) j.inliers += m;
+      }
+    }
   };
 }
 

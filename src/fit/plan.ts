@@ -187,7 +187,13 @@ export function* fitPlan(src: RowSource, basis: Basis, ro: ResolvedOptions): Gen
   let huberRun: { iterations: number; converged: boolean } | null = null;
   if (ro.method === 'huber') {
     const K = c.folds.K;
-    huberRun = yield* huberIrls([full, ...folds, ...boots], ro.huber!, p, { wOf: c.wOf, foldOf: (e, i) => (K ? c.folds.foldOf(e, i) : -1), mult: c.mult, view: (x) => x }, c.mp);
+    huberRun = yield* huberIrls(
+      [full, ...folds, ...boots],
+      ro.huber!,
+      p,
+      { wOf: c.wOf, foldOf: (e, i) => (K ? c.folds.foldOf(e, i) : -1), mult: c.mult, view: (x) => x, columns: () => Int32Array.from({ length: p }, (_, j) => j) },
+      c.mp,
+    );
     c.ro = { ...ro, huber: { ...ro.huber!, iterations: huberRun.iterations, converged: huberRun.converged } };
   }
   const st: MetricsState = {

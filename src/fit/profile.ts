@@ -5,6 +5,7 @@
  * then the parameter keeps its default. One data pass serves all variants (wide rows, see rows.ts; their
  * normal equations share every entry the parameters do not change, variant-accumulate.ts).
  */
+import { variantColumns } from './batch-rows.js';
 import type { RowSource, RowVisitor } from './dataset.js';
 import { boundedScorer, dot, methodParams, solveJob } from './estimators.js';
 import { huberIrls, huberKappa, newJob, type Job } from './huber.js';
@@ -76,7 +77,8 @@ export function* profilePlan(src: RowSource, basis: Basis, ro: ResolvedOptions, 
   if (ro.method !== 'huber') {
     return { objective: jobs.map((j) => Math.max(0, quadraticRss(j.sys.A, j.sys.b, j.sys.c, j.sol.beta))), exercised, n };
   }
-  yield* huberIrls(jobs, ro.huber!, p, { wOf, foldOf: () => -1, mult: () => 1, view, parallel: { relative } }, mp);
+  const columns = (g: number): Int32Array => variantColumns(g, p, src.varying);
+  yield* huberIrls(jobs, ro.huber!, p, { wOf, foldOf: () => -1, mult: () => 1, view, columns, parallel: { relative } }, mp);
   const hk = ro.huber!.k;
   const kappa = huberKappa(hk);
   const obj = jobs.map((j) => 0.5 * Math.max(1, n - j.ident.active.length) * kappa * j.scale);

@@ -29,6 +29,10 @@ export interface SharedRows {
 
 /** Visit rows of a chunk (stride p + 3), copying each into x. */
 function visitChunk(c: Float64Array, n: number, p: number, v: RowVisitor, x: Float64Array): void {
+  if (v.chunk) {
+    v.chunk(c, n, p);
+    return;
+  }
   const s = p + 3;
   for (let r = 0; r < n; r++) {
     const off = r * s;

@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { NormalAccumulator } from './accumulate.js';
-import { BatchEvaluator, variantRowOf } from './batch-rows.js';
+import { BatchEvaluator, variantColumns, variantRowOf } from './batch-rows.js';
 import { irlsVisitor, type Job } from './huber.js';
 import { replayRows } from './row-cache.js';
 import { getBasis } from '../basis/registry.js';
@@ -71,7 +71,7 @@ function irls(m: Extract<WorkerRequest, { type: 'irls' }>): void {
         ({ kind: 'full', index: a, variant: j.variant, sol: { beta: j.beta }, scale: j.scale, acc: new NormalAccumulator(pBasis, { trackRange: false }), psi2: 0, inliers: 0 }) as unknown as Job,
     );
     const relative = m.relative;
-    const v = irlsVisitor(live, { wOf: (y) => (relative ? 1 / (y * y) : 1), foldOf: () => -1, mult: () => 1, view }, m.hk);
+    const v = irlsVisitor(live, { wOf: (y) => (relative ? 1 / (y * y) : 1), foldOf: () => -1, mult: () => 1, view, columns: (g) => variantColumns(g, pBasis, varying) }, m.hk);
     replayRows(m.rows, v, new Float64Array(m.rows.p));
     const sums = live.map((j) => ({ totals: j.acc!.totals(), psi2: j.psi2, inliers: j.inliers }));
     parentPort!.postMessage({ id: m.id, sums } satisfies WorkerReply);
