@@ -73,6 +73,9 @@ describe('VariantAccumulator', () => {
     const buf = new Float64Array(p);
     for (let r = 0; r < 3 * BLOCK + 77; r++) {
       for (let j = 0; j < x.length; j++) x[j] = (r * 13 + j * 7) % 11 === 0 ? 0 : Math.cos(r * 0.37 + j) * 10 ** ((j % 4) - 1);
+      // some rows where a variant's varying values are all 0 (its pair sums are then skipped), one of them −0
+      if (r % 3 === 0) x.fill(0, p + (r % (G - 1)) * varying.length, p + ((r % (G - 1)) + 1) * varying.length);
+      if (r % 6 === 0) x[p + (r % (G - 1)) * varying.length] = -0;
       const y = 100 + Math.sin(r) * 30;
       const w = 1 / (y * y);
       va.add(x, y, w);

@@ -160,7 +160,23 @@ export function defineBasis<C>(def: BasisDefinition<C>): Basis {
       const c = def.consts(ctx, params);
       const featuresAt = flatEvaluatorAt(columns, c);
       const rowAt = flatEvaluatorAt(def.terms, c);
+      const subsets = new Map<string, (b: StepBatch, out: Float64Array) => void>();
       return {
+        termsBatch: (b, terms, out) => {
+          let at = subsets.get(terms.join());
+          if (!at)
+            subsets.set(
+              terms.join(),
+              (at = batchEvaluatorAt(
+                flatEvaluatorAt(
+                  terms.map((j) => def.terms[j]!),
+                  c,
+                ),
+                terms.length,
+              )),
+            );
+          at(b, out);
+        },
         features: (s, out) => featuresAt(s, out, 0),
         row: (s, out) => rowAt(s, out, 0),
         rowsBatch: batchEvaluatorAt(rowAt, def.terms.length),

@@ -49,6 +49,11 @@ export interface CompiledBasis {
    * (p = number of terms; `out` holds at least b.n·p values). Bit-identical to `row(batchStep(b, r), …)`.
    */
   rowsBatch(b: StepBatch, out: Float64Array): void;
+  /**
+   * Only terms `terms` (indices) of `rowsBatch`, row-major with width terms.length, the same values bit for bit
+   * (the fit's basis-parameter variants differ only in the terms the parameters affect). Optional.
+   */
+  termsBatch?(b: StepBatch, terms: readonly number[], out: Float64Array): void;
   /** `features` for every step of a batch, row-major (width = featureColumns.length); bit-identical to `features`. */
   featuresBatch(b: StepBatch, out: Float64Array): void;
 }

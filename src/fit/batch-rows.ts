@@ -40,6 +40,7 @@ export class BatchEvaluator {
   private base = new Float64Array(0);
   private other = new Float64Array(0);
   private wide = new Float64Array(0);
+  private sub = new Float64Array(0);
 
   constructor(
     /** Number of basis terms. */
@@ -50,9 +51,11 @@ export class BatchEvaluator {
   ) {}
 
   /**
-   * Wide rows of `b` for the compiled variants (one per basis-parameter variant). `check`: find the first row
-   * where a variant differs from variant 0 in a column outside `varying` (first pass). The returned array is
-   * reused by the next call unless `fresh` (then it is a new array the caller may keep or transfer).
+   * Wide rows of `b` for the compiled variants (one per basis-parameter variant). `check`: evaluate every term of
+   * every variant and find the first row where a variant differs from variant 0 in a column outside `varying`;
+   * otherwise variants g ≥ 1 evaluate only their `varying` terms (`termsBatch`, when the basis has it) and take the
+   * rest from variant 0 — the basis' `affects` declaration, checked on each experiment's first batch. The
+   * returned array is reused by the next call unless `fresh` (then it is a new array the caller may keep or transfer).
    */
   evaluate(compiled: readonly CompiledBasis[], b: StepBatch, check: boolean, fresh = false): BatchRows {
     const n = b.n;
@@ -75,6 +78,10 @@ export class BatchEvaluator {
     let mismatch = -1;
     let mismatchTerm = -1;
     for (let g = 1; g < G; g++) {
+      if (!check && compiled[g]!.termsBatch) {
+        this.varyingOnly(compiled[g]!, b, g, wide);
+        continue;
+      }
       compiled[g]!.rowsBatch(b, other);
       const off = pb + (g - 1) * k;
       for (let r = 0; r < n; r++) {
@@ -95,7 +102,22 @@ export class BatchEvaluator {
     return { n, rows: wide, mismatch, mismatchTerm };
   }
 
-  private grow(which: 'base' | 'other' | 'wide', len: number): Float64Array {
+  /** Variant g's varying columns of every row of `b` into the wide rows (its other columns are variant 0's: `affects`). */
+  private varyingOnly(cg: CompiledBasis, b: StepBatch, g: number, wide: Float64Array): void {
+    const vc = this.varying;
+    const k = vc.length;
+    const sub = this.grow('sub', b.n * k);
+    cg.termsBatch!(b, vc, sub);
+    const p = this.p;
+    const off = this.pBasis + (g - 1) * k;
+    for (let r = 0; r < b.n; r++) {
+      const w = r * p + off;
+      const o = r * k;
+      for (let a = 0; a < k; a++) wide[w + a] = sub[o + a]!;
+    }
+  }
+
+  private grow(which: 'base' | 'other' | 'wide' | 'sub', len: number): Float64Array {
     if (this[which].length < len) this[which] = new Float64Array(Math.max(len, this[which].length * 2));
     return this[which];
   }

@@ -162,7 +162,7 @@ export class RowPool {
     }
   }
 
-  /** Batches of `file` with their rows, in file order. `check`: first pass (find variants that differ outside `varying`). */
+  /** Batches of `file` with their rows, in file order. `check`: check the first task's batches (find variants that differ outside `varying`, batch-rows.ts). */
   async *rows(file: string, setup: PoolSetup, check: boolean): AsyncGenerator<{ batch: StepBatch; rows: BatchRows }> {
     let key = this.setups.indexOf(setup);
     if (key < 0) key = this.setups.push(setup) - 1;
@@ -172,7 +172,7 @@ export class RowPool {
     let g = 0;
     const submit = (): void => {
       while (g < groups && live.length < window) {
-        const t = new Task({ type: 'task', id: this.nextId++, setup: key, file, g0: g, g1: Math.min(groups, g + TASK_GROUPS), check });
+        const t = new Task({ type: 'task', id: this.nextId++, setup: key, file, g0: g, g1: Math.min(groups, g + TASK_GROUPS), check: check && g === 0 });
         g = t.req.g1;
         live.push(t);
         this.pending.push(t);

@@ -230,7 +230,7 @@ export class RowSource {
             setup = { basis: this.basis.name, arch: s.e.arch, gpu: s.e.gpu, tp: s.e.ref.tp, variants: this.variantParams, varying: this.varying, pBasis: this.pBasis, p: this.p };
             this.poolSetups.set(ei, setup);
           }
-          for await (const { batch, rows } of this.pool.rows(file, setup, s.summary === null)) this.onBatch(s, ei, batch, file, rows, v, st);
+          for await (const { batch, rows } of this.pool.rows(file, setup, s.summary === null && st.k === 0)) this.onBatch(s, ei, batch, file, rows, v, st);
         } else {
           for await (const b of readStepBatchesParquet(file)) this.onBatch(s, ei, b, file, null, v, st);
         }
@@ -344,7 +344,7 @@ export class RowSource {
    */
   private onBatch(s: ExpState, ei: number, b: StepBatch, file: string | null, pre: BatchRows | null, v: RowVisitor, st: PassState): void {
     const first = s.summary === null;
-    const br = pre ?? this.evaluator.evaluate(s.compiled, b, first);
+    const br = pre ?? this.evaluator.evaluate(s.compiled, b, first && st.k === 0);
     const rows = br.rows;
     const p = this.p;
     const x = this.x;

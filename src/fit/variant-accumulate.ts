@@ -23,6 +23,10 @@ export class VariantAccumulator {
   private readonly vMax: Float64Array[];
   private bn = 0;
   private readonly xg: Float64Array;
+  private readonly gi: Int32Array[];
+  private readonly gj: Int32Array[];
+  /** Per variant: the wide-row column of each varying column's value. */
+  private readonly vAt: Int32Array[];
 
   constructor(
     private readonly p: number,
@@ -45,29 +49,45 @@ export class VariantAccumulator {
     this.vMin = per(varying.length, Infinity);
     this.vMax = per(varying.length, -Infinity);
     this.xg = new Float64Array(p);
+    // where each variant's view takes column c from: the view of a wide row whose values are their own indices
+    const probe = Float64Array.from({ length: p + (G - 1) * varying.length }, (_, i) => i);
+    const from = Array.from({ length: G }, (_, g) => Float64Array.from(view(probe, g, new Float64Array(p))));
+    this.gi = from.map((f) => Int32Array.from(this.pi, (c) => f[c]!));
+    this.gj = from.map((f) => Int32Array.from(this.pj, (c) => f[c]!));
+    this.vAt = from.map((f) => Int32Array.from(varying, (c) => f[c]!));
   }
 
-  /** One wide row with response y and weight w. */
+  /**
+   * One wide row with response y and weight w. Variant g's values are read where they are in the wide row
+   * (`gi`/`gj`: the wide-row columns of each pair's two entries). When all of variant g's varying values in the
+   * row are 0, its pair products are all ±0 and adding them leaves the block sums as they are (a sum that
+   * starts at +0 never becomes −0), so they are skipped: the sums are the same bit for bit.
+   */
   add(x: Float64Array, y: number, w: number): void {
     this.base.add(this.view(x, 0, this.xg), y, w);
     const np = this.pairs.length;
     const k = this.varying.length;
     for (let g = 1; g < this.G; g++) {
-      const xg = this.view(x, g, this.xg);
-      const bA = this.pBA[g]!;
-      for (let a = 0; a < np; a++) {
-        const wx = w * xg[this.pi[a]!]!;
-        if (wx !== 0) bA[a] += wx * xg[this.pj[a]!]!;
-      }
+      const vAt = this.vAt[g]!;
       const bb = this.vBB[g]!;
       const mn = this.vMin[g]!;
       const mx = this.vMax[g]!;
+      let zero = true;
       for (let a = 0; a < k; a++) {
-        const v = xg[this.varying[a]!]!;
+        const v = x[vAt[a]!]!;
+        if (v !== 0) zero = false;
         const wx = w * v;
         if (wx !== 0) bb[a] += wx * y;
         if (v < mn[a]!) mn[a] = v;
         if (v > mx[a]!) mx[a] = v;
+      }
+      if (zero && Number.isFinite(w)) continue;
+      const bA = this.pBA[g]!;
+      const gi = this.gi[g]!;
+      const gj = this.gj[g]!;
+      for (let a = 0; a < np; a++) {
+        const wx = w * x[gi[a]!]!;
+        if (wx !== 0) bA[a] += wx * x[gj[a]!]!;
       }
     }
     if (++this.bn === BLOCK) this.flush();
