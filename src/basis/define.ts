@@ -161,21 +161,15 @@ export function defineBasis<C>(def: BasisDefinition<C>): Basis {
       const featuresAt = flatEvaluatorAt(columns, c);
       const rowAt = flatEvaluatorAt(def.terms, c);
       const subsets = new Map<string, (b: StepBatch, out: Float64Array) => void>();
+      const subset = (terms: readonly number[]) => {
+        const slots = terms.map((j) => def.terms[j]!);
+        return batchEvaluatorAt(flatEvaluatorAt(slots, c), terms.length);
+      };
       return {
         termsBatch: (b, terms, out) => {
-          let at = subsets.get(terms.join());
-          if (!at)
-            subsets.set(
-              terms.join(),
-              (at = batchEvaluatorAt(
-                flatEvaluatorAt(
-                  terms.map((j) => def.terms[j]!),
-                  c,
-                ),
-                terms.length,
-              )),
-            );
-          at(b, out);
+          const key = terms.join();
+          if (!subsets.has(key)) subsets.set(key, subset(terms));
+          subsets.get(key)!(b, out);
         },
         features: (s, out) => featuresAt(s, out, 0),
         row: (s, out) => rowAt(s, out, 0),
