@@ -87,6 +87,34 @@ export class NormalAccumulator {
     if (++this.bn === BLOCK) this.flush();
   }
 
+  /**
+   * `addAt` reading only columns `nz` (ascending) of the row: exact when every other column of the row is 0 and
+   * w·|x| is finite for every x — the products skipped are then ±0, and a block sum (started at +0) plus ±0 is itself.
+   */
+  addAtCols(c: Float64Array, off: number, nz: Int32Array, y: number, w: number, count: number): void {
+    const p = this.p;
+    const A = this.bA;
+    const bb = this.bb;
+    const m = nz.length;
+    for (let a = 0; a < m; a++) {
+      const i = nz[a]!;
+      const wx = w * c[off + i]!;
+      if (wx !== 0) {
+        const o = i * p;
+        for (let b = a; b < m; b++) {
+          const j = nz[b]!;
+          A[o + j] += wx * c[off + j]!;
+        }
+        bb[i] += wx * y;
+      }
+    }
+    if (this.trackRange) this.range(c, off);
+    this.bc += w * y * y;
+    this.n += count;
+    this.sumW += w;
+    if (++this.bn === BLOCK) this.flush();
+  }
+
   private range(c: Float64Array, off: number): void {
     for (let i = 0; i < this.p; i++) {
       const v = c[off + i]!;

@@ -80,7 +80,13 @@ export interface RowVisitor {
    * Optional: visit `n` kept rows in place — row r at `c[r·(p + 3) …]`: x (p values), y, experiment, index·4 + kind
    * (row-cache.ts) — with the same result as `row` on each of them in order. A replay of kept rows calls it instead of `row`.
    */
-  chunk?(c: Float64Array, n: number, p: number): void;
+  chunk?(c: Float64Array, n: number, p: number, shape: ChunkShape): void;
+}
+
+/** What a replay knows of a chunk of kept rows: the columns (< p) not 0 in every row, ascending; the largest |x| (Infinity: some x is not finite). */
+export interface ChunkShape {
+  readonly nz: Int32Array;
+  readonly maxAbs: number;
 }
 
 export interface ExperimentSummary {

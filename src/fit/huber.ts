@@ -113,17 +113,20 @@ export function irlsVisitor(live: readonly Job[], rows: IrlsRows, hk: number): R
 }
 
 /**
- * `irlsVisitor`'s `row` over kept rows in place (RowVisitor.chunk): the same operations in the same order, so the
- * sums are bit-identical, without copying each row out or a call per row. A job whose view is the row's first
- * columns reads them where they are; any other view is gathered into a buffer of its own first.
+ * `irlsVisitor`'s `row` over kept rows in place (RowVisitor.chunk): the same sums bit for bit, without copying each
+ * row out or a call per row. A job whose view is the row's first columns reads them where they are, and only the
+ * chunk's columns that are not all 0 (when β and w·|x| are finite: the products skipped are ±0, which leave a sum
+ * started at +0 as it is — NormalAccumulator.addAtCols); any other view is gathered into a buffer of its own first.
  */
-function irlsChunk(live: readonly Job[], rows: IrlsRows, hk: number, columns: (variant: number) => Int32Array): (c: Float64Array, n: number, p: number) => void {
+function irlsChunk(live: readonly Job[], rows: IrlsRows, hk: number, columns: (variant: number) => Int32Array): NonNullable<RowVisitor['chunk']> {
   const maps = live.map((j) => columns(j.variant));
   const inPlace = maps.map((m) => m.every((v, k) => v === k));
   const bufs = maps.map((m) => new Float64Array(m.length));
   const keyed = live.some((j) => j.kind !== 'full');
-  return (c, n, p) => {
+  return (c, n, p, shape) => {
     const s = p + 3;
+    const maxAbs = shape.maxAbs;
+    const nzs = live.map((j, a) => (inPlace[a] && Number.isFinite(maxAbs) && j.sol.beta.every(Number.isFinite) ? shape.nz.filter((k) => k < maps[a]!.length) : null));
     for (let r = 0; r < n; r++) {
       const off = r * s;
       const y = c[off + p]!;
@@ -142,11 +145,13 @@ function irlsChunk(live: readonly Job[], rows: IrlsRows, hk: number, columns: (v
           if (m === 0) continue;
         }
         const beta = j.sol.beta;
+        const nz = nzs[a]!;
         let d = 0;
         let xv: Float64Array | null = null;
-        if (inPlace[a]) {
-          const pj = maps[a]!.length;
-          for (let k = 0; k < pj; k++) d += c[off + k]! * beta[k]!;
+        if (nz) {
+          for (let t = 0; t < nz.length; t++) d += c[off + nz[t]!]! * beta[nz[t]!]!;
+        } else if (inPlace[a]) {
+          for (let k = 0; k < maps[a]!.length; k++) d += c[off + k]! * beta[k]!;
         } else {
           xv = bufs[a]!;
           const map = maps[a]!;
@@ -156,8 +161,10 @@ function irlsChunk(live: readonly Job[], rows: IrlsRows, hk: number, columns: (v
         const res = ((y - d) * sw) / j.scale;
         const ar = Math.abs(res);
         const u = ar <= hk ? 1 : hk / ar;
-        if (xv) j.acc!.add(xv, y, w0 * u * m, m);
-        else j.acc!.addAt(c, off, y, w0 * u * m, m);
+        const w = w0 * u * m;
+        if (xv) j.acc!.add(xv, y, w, m);
+        else if (nz && w * maxAbs < Infinity) j.acc!.addAtCols(c, off, nz, y, w, m);
+        else j.acc!.addAt(c, off, y, w, m);
         j.psi2 += m * (ar <= hk ? res * res : hk * hk);
         if (ar <= hk) j.inliers += m;
       }

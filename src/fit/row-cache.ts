@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { RowKind, RowVisitor } from './dataset-types.js';
+import type { ChunkShape, RowKind, RowVisitor } from './dataset-types.js';
 
 /** Rows per block written to (and read from) the spill file. */
 export const BLOCK_ROWS = 8192;
@@ -27,10 +27,36 @@ export interface SharedRows {
   readonly spilled: number;
 }
 
-/** Visit rows of a chunk (stride p + 3), copying each into x. */
-function visitChunk(c: Float64Array, n: number, p: number, v: RowVisitor, x: Float64Array): void {
+/** The columns of a chunk's n rows (stride p + 3) that are not all 0, and the largest |x|. */
+export function chunkShape(c: Float64Array, n: number, p: number): ChunkShape {
+  const s = p + 3;
+  const nonzero = new Uint8Array(p);
+  let maxAbs = 0;
+  for (let r = 0; r < n; r++) {
+    const off = r * s;
+    for (let j = 0; j < p; j++) {
+      const a = Math.abs(c[off + j]!);
+      if (a !== 0) nonzero[j] = 1;
+      if (!(a <= maxAbs)) maxAbs = Number.isFinite(a) ? a : Infinity;
+    }
+  }
+  const nz: number[] = [];
+  nonzero.forEach((f, j) => f && nz.push(j));
+  return { nz: Int32Array.from(nz), maxAbs };
+}
+
+/** Shapes of in-memory chunks, computed on their first replay (a chunk does not change once the first pass is over). */
+const shapes = new WeakMap<Float64Array, { n: number; shape: ChunkShape }>();
+
+/** Visit rows of a chunk (stride p + 3): in place (`v.chunk`), or copying each into x. `keep`: the chunk is an in-memory one (its shape may be kept). */
+function visitChunk(c: Float64Array, n: number, p: number, v: RowVisitor, x: Float64Array, keep = false): void {
   if (v.chunk) {
-    v.chunk(c, n, p);
+    let known = keep ? shapes.get(c) : undefined;
+    if (!known || known.n !== n) {
+      known = { n, shape: chunkShape(c, n, p) };
+      if (keep) shapes.set(c, known);
+    }
+    v.chunk(c, n, p, known.shape);
     return;
   }
   const s = p + 3;
@@ -64,7 +90,7 @@ export function replayRows(rows: SharedRows, v: RowVisitor, x: Float64Array, fd:
     return;
   }
   const last = rows.chunks.length - 1;
-  rows.chunks.forEach((c, k) => visitChunk(c, k === last ? rows.lastRows : c.length / s, rows.p, v, x));
+  rows.chunks.forEach((c, k) => visitChunk(c, k === last ? rows.lastRows : c.length / s, rows.p, v, x, true));
 }
 
 /** A Float64Array in memory other threads can read (SharedArrayBuffer). */
