@@ -49,6 +49,22 @@ describe('RowCache', () => {
     c.close();
   });
 
+  it('rows added in bulk (addRows, uneven pieces across chunk, spill and block borders) = rows added one by one', () => {
+    const n = 2 * BLOCK_ROWS + 3000;
+    const one = new RowCache(5, 96 * 1024, true);
+    const rows = fill(one, n, 5);
+    for (const budget of [1 << 24, 96 * 1024]) {
+      const bulk = new RowCache(5, budget, true);
+      const flat = Float64Array.from(rows.flatMap((r) => [...r.slice(0, 6), r[6]!, r[7]! * 4 + r[8]!]));
+      for (let r = 0, k = 1; r < n; r += k, k = (k * 7) % 5000 || 1) bulk.addRows(flat.subarray(r * 8, Math.min(n, r + k) * 8), Math.min(n, r + k) - r);
+      bulk.finish();
+      expect(bulk.spilledRows).toBe(budget < 1 << 20 ? n : 0);
+      expect(replayed(bulk, 5)).toEqual(rows);
+      bulk.close();
+    }
+    one.close();
+  });
+
   it('over the budget without spill: the cache is dropped (every pass reads the data again)', () => {
     const c = new RowCache(5, 64 * 1024, false);
     fill(c, 5000, 5);

@@ -195,6 +195,22 @@ export class RowCache {
     this.rows = 0;
   }
 
+  /** Add n rows already in the cache's layout (row r at src[r·(p + 3) …]): the same as `add` of each in order. */
+  addRows(src: Float64Array, n: number): void {
+    const s = this.stride;
+    let r = 0;
+    while (r < n && !this.dropped) {
+      if ((this.rows + 1) * s > this.cur.length) {
+        this.grow();
+        if (this.dropped) return;
+      }
+      const k = Math.min(n - r, Math.floor(this.cur.length / s) - this.rows);
+      this.cur.set(src.subarray(r * s, (r + k) * s), this.rows * s);
+      this.rows += k;
+      r += k;
+    }
+  }
+
   /** The first pass is over. */
   finish(): void {
     if (this.dropped) return;
@@ -228,4 +244,35 @@ export class RowCache {
       this.file = null;
     }
   }
+}
+
+/**
+ * A visitor of kept wide rows that hands `v` the rows of one basis-parameter variant (`cols`: the wide-row column of
+ * each of its values, batch-rows.ts variantColumns), keeping them in `into` as well: a chunk at a time when replayed.
+ */
+export function variantRows(cols: Int32Array, v: RowVisitor, into: RowCache | null): RowVisitor {
+  const pb = cols.length;
+  const s = pb + 3;
+  const x = new Float64Array(pb);
+  let buf = new Float64Array(0);
+  return {
+    row(w, y, e, i, kind) {
+      for (let j = 0; j < pb; j++) x[j] = w[cols[j]!]!;
+      into?.add(x, y, e, i, kind);
+      v.row(x, y, e, i, kind);
+    },
+    chunk(c, n, p) {
+      if (buf.length < n * s) buf = new Float64Array(n * s);
+      for (let r = 0; r < n; r++) {
+        const off = r * (p + 3);
+        const o = r * s;
+        for (let j = 0; j < pb; j++) buf[o + j] = c[off + cols[j]!]!;
+        buf[o + pb] = c[off + p]!;
+        buf[o + pb + 1] = c[off + p + 1]!;
+        buf[o + pb + 2] = c[off + p + 2]!;
+      }
+      into?.addRows(buf, n);
+      visitChunk(buf, n, pb, v, x);
+    },
+  };
 }

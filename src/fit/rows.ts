@@ -6,11 +6,11 @@
  * spilled to a temporary file) so later passes replay them instead of reading and evaluating again.
  */
 import { NormalAccumulator } from './accumulate.js';
-import { BatchEvaluator, variantRowOf, type BatchRows } from './batch-rows.js';
+import { BatchEvaluator, variantColumns, variantRowOf, type BatchRows } from './batch-rows.js';
 import { irlsPassOf } from './huber.js';
 import type { Basis } from '../basis/types.js';
 import { isBatchSource, type BatchSource, type ExperimentSummary, type FitDataset, type FitExperiment, type RowVisitor } from './dataset-types.js';
-import { RowCache } from './row-cache.js';
+import { RowCache, variantRows } from './row-cache.js';
 import { RowPool, type PoolSetup } from './row-pool.js';
 import { beginExperiment, endExperiment, firstPassChecks, firstPassChecksBatch, loadTargets, where, type ExpState, type RowChecks } from './row-targets.js';
 import { parseStepLineOrSkip, readLineBatches } from './step-lines.js';
@@ -160,17 +160,16 @@ export class RowSource {
   get rowsKept(): boolean {
     return this.cache?.ready ?? false;
   }
-  /** Replay the kept rows as variant g's design rows. */
-  replayVariant(g: number, v: RowVisitor): void {
+  /** Replay the kept rows as variant g's design rows (and keep them in `into`, when given). */
+  replayVariant(g: number, v: RowVisitor, into: RowCache | null = null): void {
     if (!this.cache?.ready) throw new Error('RowSource.replayVariant: no complete row cache');
-    const out = new Float64Array(this.pBasis);
-    this.cache.replay({ row: (x, y, e, i, kind) => v.row(this.variantRow(x, g, out), y, e, i, kind) }, this.x);
+    this.cache.replay(variantRows(variantColumns(g, this.pBasis, this.varying), v, into), this.x);
   }
   /** First pass of a source built `from` another: its rows, its summaries; then the other's rows are released. */
   private readFrom(v: RowVisitor): boolean {
     const from = this.from;
     if (!from || this.passes !== 1) return false;
-    from.source.replayVariant(from.variant, this.recording(v));
+    from.source.replayVariant(from.variant, v, this.cache);
     const sums = from.source.summaries();
     this.st.forEach((s, e) => {
       s.summary = sums[e]!;
