@@ -27,6 +27,8 @@ export class VariantAccumulator {
   private readonly gj: Int32Array[];
   /** Per variant: the wide-row column of each varying column's value. */
   private readonly vAt: Int32Array[];
+  /** Variant 0's row is the wide row's first p values (read in place: NormalAccumulator.addAt). */
+  private readonly baseInPlace: boolean;
 
   constructor(
     private readonly p: number,
@@ -55,6 +57,7 @@ export class VariantAccumulator {
     this.gi = from.map((f) => Int32Array.from(this.pi, (c) => f[c]!));
     this.gj = from.map((f) => Int32Array.from(this.pj, (c) => f[c]!));
     this.vAt = from.map((f) => Int32Array.from(varying, (c) => f[c]!));
+    this.baseInPlace = from[0]!.every((c, j) => c === j);
   }
 
   /**
@@ -64,7 +67,8 @@ export class VariantAccumulator {
    * starts at +0 never becomes −0), so they are skipped: the sums are the same bit for bit.
    */
   add(x: Float64Array, y: number, w: number): void {
-    this.base.add(this.view(x, 0, this.xg), y, w);
+    if (this.baseInPlace) this.base.addAt(x, 0, y, w, 1);
+    else this.base.add(this.view(x, 0, this.xg), y, w);
     const np = this.pairs.length;
     const k = this.varying.length;
     for (let g = 1; g < this.G; g++) {
