@@ -343,6 +343,7 @@ export class RowSource {
    */
   private onBatch(s: ExpState, ei: number, b: StepBatch, file: string | null, pre: BatchRows | null, v: RowVisitor, st: PassState): void {
     const first = s.summary === null;
+    // every term of every variant on an experiment's first batch (checks `affects`), then only the varying terms
     const br = pre ?? this.evaluator.evaluate(s.compiled, b, first && st.k === 0);
     const rows = br.rows;
     const p = this.p;
