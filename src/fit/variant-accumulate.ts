@@ -8,6 +8,16 @@
  */
 import { BLOCK, NormalAccumulator, type NormalSystem } from './accumulate.js';
 
+/** Largest |x| of a row (Infinity when some x is not finite). */
+function maxAbs(x: Float64Array): number {
+  let m = 0;
+  for (let j = 0; j < x.length; j++) {
+    const a = Math.abs(x[j]!);
+    if (!(a <= m)) m = Number.isFinite(a) ? a : Infinity;
+  }
+  return m;
+}
+
 export class VariantAccumulator {
   private readonly base: NormalAccumulator;
   /** Upper-triangle entries (i ≤ j) touching a varying column, as flat indices i·p + j. */
@@ -63,14 +73,15 @@ export class VariantAccumulator {
   /**
    * One wide row with response y and weight w. Variant g's values are read where they are in the wide row
    * (`gi`/`gj`: the wide-row columns of each pair's two entries). When all of variant g's varying values in the
-   * row are 0, its pair products are all ±0 and adding them leaves the block sums as they are (a sum that
-   * starts at +0 never becomes −0), so they are skipped: the sums are the same bit for bit.
+   * row are 0 (and every w·x is finite), its pair products are all ±0 and adding them leaves the block sums as they
+   * are (a sum that starts at +0 never becomes −0), so they are skipped: the sums are the same bit for bit.
    */
   add(x: Float64Array, y: number, w: number): void {
     if (this.baseInPlace) this.base.addAt(x, 0, y, w, 1);
     else this.base.add(this.view(x, 0, this.xg), y, w);
     const np = this.pairs.length;
     const k = this.varying.length;
+    let safe = -1; // is every w·x finite (then a skipped product is ±0, not NaN)? decided on the first all-zero variant
     for (let g = 1; g < this.G; g++) {
       const vAt = this.vAt[g]!;
       const bb = this.vBB[g]!;
@@ -85,7 +96,10 @@ export class VariantAccumulator {
         if (v < mn[a]!) mn[a] = v;
         if (v > mx[a]!) mx[a] = v;
       }
-      if (zero && Number.isFinite(w)) continue;
+      if (zero) {
+        if (safe < 0) safe = w * maxAbs(x) < Infinity ? 1 : 0;
+        if (safe === 1) continue;
+      }
       const bA = this.pBA[g]!;
       const gi = this.gi[g]!;
       const gj = this.gj[g]!;
