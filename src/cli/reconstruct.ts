@@ -15,6 +15,7 @@ import { targetToJson, type RequestTarget } from '../steps/targets.js';
 import { writeManifest } from '../steps/manifest.js';
 import { isParquetPath, StepParquetWriter } from '../steps/parquet.js';
 import { formatSummary, type ReconstructSummary } from '../reconstruct/summary.js';
+import { stepsJsonl, targetsJsonl } from '../reconstruct/jsonl.js';
 import { DEFAULT_DURATION, DURATION_SOURCES } from '../reconstruct/vllm-otlp/replay.js';
 import type { RequestLabel } from '../reconstruct/vllm-otlp/labels.js';
 import { parseColumnMapping, parseIdMap, SPLITWISE_HARDWARE, SPLITWISE_MODELS, type TimeUnit } from '../reconstruct/sweep/read.js';
@@ -60,7 +61,12 @@ function labelText(b: RequestLabel[], csv: boolean): string {
   return lines(b, (l) => LABEL_COLUMNS.map((c) => cell((l as unknown as Record<string, unknown>)[c])).join(','));
 }
 
-const lines = <T>(xs: readonly T[], f: (x: T) => string): string => (xs.length ? xs.map(f).join('\n') + '\n' : '');
+/** JSON Lines of `xs`, one `f(x)` a line; steps and targets through reconstruct/jsonl.ts (the same bytes, built without an object per record). */
+function lines<T>(xs: readonly T[], f: (x: T) => string): string {
+  if (f === (stepToJson as unknown)) return stepsJsonl(xs as readonly Step[]);
+  if (f === (targetToJson as unknown)) return targetsJsonl(xs as readonly RequestTarget[]);
+  return xs.length ? xs.map(f).join('\n') + '\n' : '';
+}
 
 function baseCommand() {
   return new Command('reconstruct')

@@ -23,6 +23,10 @@ export function newRState(id: string): RState {
     pfSteps: [],
     dcSteps: [],
     uncertain: false,
+    mark: 0,
+    infComputed: 0,
+    infTokens: 0,
+    snapMark: 0,
   };
 }
 
@@ -154,32 +158,4 @@ export function checkSummaryTime(
 }
 
 /** Numbers equal as their text is (NaN equals NaN). */
-const same = (a: number, b: number): boolean => a === b || (Number.isNaN(a) && Number.isNaN(b));
-
-/**
- * The set of (request id, computed, tokens) triples of the inferred work, taken before the
- * snapshots resync the state: what a Set of `${id}|${computed}|${tokens}` keys holds, without
- * building a string per entry.
- */
-export class InferredSet {
-  private readonly byId = new Map<string, number[]>();
-  size = 0;
-  constructor(work: readonly Work[]) {
-    for (const w of work) {
-      const l = this.byId.get(w.st.id);
-      if (!l) {
-        this.byId.set(w.st.id, [w.st.computed, w.tokens]);
-        this.size++;
-      } else if (!this.has(w.st.id, w.st.computed, w.tokens)) {
-        l.push(w.st.computed, w.tokens);
-        this.size++;
-      }
-    }
-  }
-  has(id: string, computed: number, tokens: number): boolean {
-    const l = this.byId.get(id);
-    if (!l) return false;
-    for (let i = 0; i < l.length; i += 2) if (same(l[i]!, computed) && same(l[i + 1]!, tokens)) return true;
-    return false;
-  }
-}
+export const same = (a: number, b: number): boolean => a === b || (Number.isNaN(a) && Number.isNaN(b));
