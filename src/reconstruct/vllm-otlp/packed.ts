@@ -335,49 +335,32 @@ class RRec {
   }
 }
 
+/** Doubles taken by the record whose code is `code`. */
+export const recWidth = (code: number): number => (code < CODE_S ? WIDTH_J : code === CODE_S ? WIDTH_S : WIDTH_R);
+
+/** The record at offset p of `d` (line numbers relative to `base`), as records.ts `decodeRec` would give it. */
+export function unpackRec(d: Float64Array, p: number, strs: readonly string[], base: number): StepRec {
+  const code = d[p]! | 0;
+  const step = d[p + 1]!;
+  const line = d[p + 2]! + base;
+  if (code < CODE_S) {
+    const tag = d[p + 5]! | 0;
+    const kind = JOURNEY_KINDS[code]!;
+    const ts = d[p + 3]!;
+    const id = strs[d[p + 4]! | 0]!;
+    return tag < 0
+      ? new JRec(step, line, ts, kind, id, und(d[p + 6]!), und(d[p + 7]!), und(d[p + 8]!))
+      : new JRecTag(step, line, ts, kind, id, strs[tag]!, und(d[p + 6]!), und(d[p + 7]!), und(d[p + 8]!));
+  }
+  if (code === CODE_S) {
+    const u = (k: number): number | undefined => und(d[p + k]!);
+    return new SRec(step, line, u(3), u(4), u(5), u(6), u(7), u(8), u(9), u(10), u(11), u(12), u(13));
+  }
+  return new RRec(step, line, strs[d[p + 3]! | 0]!, PHASES[code - CODE_R]!, d[p + 4]!, d[p + 5]!, d[p + 6]!, d[p + 7]!, d[p + 8]!);
+}
+
 /** Append the records of a segment to `out`, as records.ts `decodeRec` would give them. */
 export function unpackSeg(seg: PackedSeg, out: StepRec[]): void {
   const d = seg.data;
-  const strs = seg.strs;
-  const base = seg.lineBase;
-  let p = 0;
-  while (p < d.length) {
-    const code = d[p]! | 0;
-    const step = d[p + 1]!;
-    const line = d[p + 2]! + base;
-    if (code < CODE_S) {
-      const tag = d[p + 5]! | 0;
-      const kind = JOURNEY_KINDS[code]!;
-      const ts = d[p + 3]!;
-      const id = strs[d[p + 4]! | 0]!;
-      out.push(
-        tag < 0
-          ? new JRec(step, line, ts, kind, id, und(d[p + 6]!), und(d[p + 7]!), und(d[p + 8]!))
-          : new JRecTag(step, line, ts, kind, id, strs[tag]!, und(d[p + 6]!), und(d[p + 7]!), und(d[p + 8]!)),
-      );
-      p += WIDTH_J;
-    } else if (code === CODE_S) {
-      out.push(
-        new SRec(
-          step,
-          line,
-          und(d[p + 3]!),
-          und(d[p + 4]!),
-          und(d[p + 5]!),
-          und(d[p + 6]!),
-          und(d[p + 7]!),
-          und(d[p + 8]!),
-          und(d[p + 9]!),
-          und(d[p + 10]!),
-          und(d[p + 11]!),
-          und(d[p + 12]!),
-          und(d[p + 13]!),
-        ),
-      );
-      p += WIDTH_S;
-    } else {
-      out.push(new RRec(step, line, strs[d[p + 3]! | 0]!, PHASES[code - CODE_R]!, d[p + 4]!, d[p + 5]!, d[p + 6]!, d[p + 7]!, d[p + 8]!));
-      p += WIDTH_R;
-    }
-  }
+  for (let p = 0; p < d.length; p += recWidth(d[p]! | 0)) out.push(unpackRec(d, p, seg.strs, seg.lineBase));
 }

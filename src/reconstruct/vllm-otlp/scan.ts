@@ -12,7 +12,7 @@
  */
 import type { JourneyKind } from '../../scheduler/schedule-log.js';
 import { GIVE_UP } from './json-cursor.js';
-import { A, AttrCursor, type Bag, W } from './otlp-attrs.js';
+import { A, AttrCursor, type Bag, SPAN_SLOT, W } from './otlp-attrs.js';
 import { RecPacker, unpackSeg } from './packed.js';
 import type { ParsedLine } from './parse.js';
 import type { ApiRec, StepRec } from './records.js';
@@ -114,7 +114,7 @@ class Scanner extends AttrCursor {
       } else if (k === W.attributes) {
         if (seen & 6) throw GIVE_UP; // twice, or after events
         seen |= 2;
-        this.attrs(this.spanBag);
+        this.attrs(this.spanBag, SPAN_SLOT);
       } else if (k === W.events) {
         if (seen & 4 || !(seen & 1)) throw GIVE_UP; // twice, or before the name
         seen |= 4;
