@@ -67,8 +67,6 @@ const ATTR_KEYS = [
   'event.ts.monotonic',
 ] as const;
 export const A = Object.fromEntries(ATTR_KEYS.map((w, i) => [w, i])) as { readonly [K in (typeof ATTR_KEYS)[number]]: number };
-/** Keys whose string values are kept (the others are only checked). */
-const KEEP_STRING = new Set<number>([A['gen_ai.request.id'], A['schedule.kind'], A['finish.status'], A['request.id'], A['request.phase']]);
 const WORDS_BY_LEN = byLength(WORDS);
 const ATTRS_BY_LEN = byLength(ATTR_KEYS);
 
@@ -102,11 +100,17 @@ interface Expected {
 /** The template slot of span attribute lists (event lists use their name's word id + 1, 0 when the name comes after them). */
 export const SPAN_SLOT = 64;
 
-/** The values of one attribute array, one slot per known key (later keys win, as in a Map). */
+/**
+ * The values of one attribute array, one slot per known key (later keys win, as in a Map). A
+ * string value is kept as where it is in the line (`src`, `from`, `to`): a string is built only
+ * when one is asked for.
+ */
 export class Bag {
   readonly kind = new Uint8Array(ATTR_KEYS.length);
   readonly nums = new Float64Array(ATTR_KEYS.length);
-  readonly strs: (string | undefined)[] = ATTR_KEYS.map(() => undefined);
+  readonly from = new Int32Array(ATTR_KEYS.length);
+  readonly to = new Int32Array(ATTR_KEYS.length);
+  src: Buffer = Buffer.alloc(0);
   clear(): void {
     this.kind.fill(UNDEF);
   }
@@ -116,9 +120,27 @@ export class Bag {
     const v = this.nums[k]!;
     return Number.isFinite(v) ? v : undefined;
   }
-  /** A kept string value, else undefined. */
+  /** A string value (the line is ASCII), else undefined. */
   str(k: number): string | undefined {
-    return this.kind[k] === STR ? this.strs[k] : undefined;
+    return this.kind[k] === STR ? this.src.toString('latin1', this.from[k], this.to[k]) : undefined;
+  }
+  /** Length of the string in slot k; −1 when it holds no string. */
+  strLen(k: number): number {
+    return this.kind[k] === STR ? this.to[k]! - this.from[k]! : -1;
+  }
+  /** Is slot k the string `w` (bytes)? */
+  strIs(k: number, w: Uint8Array): boolean {
+    if (this.kind[k] !== STR) return false;
+    const from = this.from[k]!;
+    if (this.to[k]! - from !== w.length) return false;
+    for (let i = 0; i < w.length; i++) if (this.src[from + i] !== w[i]) return false;
+    return true;
+  }
+  /** A string value in slot k from bytes i to e (exclusive) of the line. */
+  setStr(k: number, i: number, e: number): void {
+    this.from[k] = i;
+    this.to[k] = e;
+    this.kind[k] = STR;
   }
 }
 
@@ -169,9 +191,10 @@ export class AttrCursor extends JsonCursor {
   }
 
   stringValue(bag: Bag, k: number): void {
-    if (KEEP_STRING.has(k)) bag.strs[k] = this.str();
-    else this.str();
-    bag.kind[k] = STR;
+    if (this.ws() !== Q) throw GIVE_UP;
+    const j = this.strEnd();
+    bag.setStr(k, this.p + 1, j);
+    this.p = j + 1;
   }
 
   /** Does the line have the bytes `w` at i? */
@@ -219,10 +242,7 @@ export class AttrCursor extends JsonCursor {
       i += STRING_VALUE.length;
       const e = this.plainEnd(i);
       if (e < 0 || !this.has(e + 1, CLOSE2)) return 0;
-      if (k >= 0) {
-        if (KEEP_STRING.has(k)) bag.strs[k] = this.b.toString('latin1', i, e);
-        bag.kind[k] = STR;
-      }
+      if (k >= 0) bag.setStr(k, i, e);
       this.valueAt = i;
       this.p = e + 1 + CLOSE2.length;
       return T_STR;
@@ -287,10 +307,7 @@ export class AttrCursor extends JsonCursor {
     if (e.type === T_STR) {
       const end = this.plainEnd(i);
       if (end < 0 || end + 2 >= n || b[end + 1] !== 125 || b[end + 2] !== 125) return false;
-      if (e.key >= 0) {
-        if (KEEP_STRING.has(e.key)) bag.strs[e.key] = b.toString('latin1', i, end);
-        bag.kind[e.key] = STR;
-      }
+      if (e.key >= 0) bag.setStr(e.key, i, end);
       this.p = end + 3;
       return true;
     }
@@ -306,6 +323,7 @@ export class AttrCursor extends JsonCursor {
    */
   attrs(bag: Bag, slot: number): void {
     bag.clear();
+    bag.src = this.b;
     this.expect(91);
     const tpl = (this.templates[slot] ??= []);
     let j = 0;

@@ -12,6 +12,7 @@
  * records that records.ts `decodeRec(encodeRec(r))` gives (−0 reads back as 0, an empty tag as none).
  */
 import type { JourneyKind, RequestPhase } from '../../scheduler/schedule-log.js';
+import { StringTable } from './intern.js';
 import type { StepRec } from './records.js';
 
 export const JOURNEY_KINDS: readonly JourneyKind[] = ['QUEUED', 'SCHEDULED', 'FIRST_TOKEN', 'PREEMPTED', 'FINISHED'];
@@ -65,8 +66,7 @@ class Run {
  */
 export class RecPacker {
   private readonly runs = new Map<number, Run>();
-  private readonly ids = new Map<string, number>();
-  private readonly strs: string[] = [];
+  private readonly table = new StringTable();
   private gen = 0;
   private readonly journal: [Run, number, number][] = [];
   private saved: [number, number, number] = [0, 0, 0];
@@ -78,14 +78,12 @@ export class RecPacker {
   constructor(private readonly perBucket: number) {}
 
   private str(s: unknown): number {
-    const k = String(s);
-    let i = this.ids.get(k);
-    if (i === undefined) {
-      i = this.strs.length;
-      this.strs.push(k);
-      this.ids.set(k, i);
-    }
-    return i;
+    return this.table.of(String(s));
+  }
+
+  /** The string-table index of the ASCII string in bytes s to e of `b` (intern.ts: no string is built for one already in the table). */
+  strAt(b: Uint8Array, s: number, e: number): number {
+    return this.table.ofBytes(b, s, e);
   }
 
   private run(step: number): Run {
@@ -172,13 +170,18 @@ export class RecPacker {
   }
 
   snapshot(step: number, line: number, req: string, phase: RequestPhase, prompt: number, computed: number, outputs: number, preemptions: number, scheduled: number): void {
+    this.snapshotAt(step, line, this.str(req), phase, prompt, computed, outputs, preemptions, scheduled);
+  }
+
+  /** `snapshot` with the request id given as its string-table index (`strAt`). */
+  snapshotAt(step: number, line: number, req: number, phase: RequestPhase, prompt: number, computed: number, outputs: number, preemptions: number, scheduled: number): void {
     const run = this.run(step);
     const p = run.n;
     const d = run.room(WIDTH_R);
     d[p] = CODE_R + PHASES.indexOf(phase);
     d[p + 1] = nz(step);
     d[p + 2] = nz(line);
-    d[p + 3] = this.str(req);
+    d[p + 3] = req;
     d[p + 4] = nz(prompt);
     d[p + 5] = nz(computed);
     d[p + 6] = nz(outputs);
@@ -207,7 +210,7 @@ export class RecPacker {
       segs.push(b, at, at + r.n, r.count);
       at += r.n;
     }
-    return { data, segs, strs: this.strs };
+    return { data, segs, strs: this.table.strs };
   }
 }
 
