@@ -18,7 +18,7 @@ import type { Step } from '../../steps/step.js';
 import type { RequestTarget } from '../../steps/targets.js';
 import { emptySummary, type ReconstructSummary } from '../summary.js';
 import { API_PARTS } from './chunks.js';
-import { apiRequestId } from './emit.js';
+import { apiRequestId } from './otlp-json.js';
 import { ingestTrace, type IngestCounts } from './ingest.js';
 import { resolveOtlpInput } from './input.js';
 import { decodeUs, prefillUs, requestLabel, type RequestLabel, type RequestTimes } from './labels.js';
