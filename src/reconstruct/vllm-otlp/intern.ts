@@ -29,8 +29,24 @@ export class StringTable {
     return i;
   }
 
-  /** The index of the ASCII string in bytes s to e of `b`. */
+  /** The index `ofBytes` gave after each index (request ids come in the same order step after step). */
+  private readonly after: number[] = [];
+  private lastIndex = -1;
+
+  /** The index of the ASCII string in bytes s to e of `b`: first the one that followed the last index last time, else by hash. */
   ofBytes(b: Uint8Array, s: number, e: number): number {
+    const guess = this.lastIndex < 0 ? undefined : this.after[this.lastIndex];
+    if (guess !== undefined && sameBytes(this.strs[guess]!, b, s, e)) {
+      this.lastIndex = guess;
+      return guess;
+    }
+    const i = this.hashed(b, s, e);
+    if (this.lastIndex >= 0) this.after[this.lastIndex] = i;
+    this.lastIndex = i;
+    return i;
+  }
+
+  private hashed(b: Uint8Array, s: number, e: number): number {
     let h = 0x811c9dc5;
     for (let i = s; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
     if (this.byBytes.length < 2 * this.strs.length + 2) this.rehash();

@@ -42,8 +42,16 @@ const opt = (x: number | undefined): number => (x === undefined ? Number.NaN : x
 const nz = (x: number): number => (x === 0 ? 0 : x);
 const und = (x: number): number | undefined => (Number.isNaN(x) ? undefined : x);
 
+/**
+ * Run buffers of finished packers, reused by the next (a chunk's runs are copied into its own
+ * buffer by `finish`): a thread parsing chunk after chunk allocates its run buffers once, not a
+ * growing series per chunk. At most SPARE_RUNS are kept.
+ */
+const spare: Float64Array[] = [];
+const SPARE_RUNS = 8;
+
 class Run {
-  data = new Float64Array(256);
+  data = spare.pop() ?? new Float64Array(256);
   n = 0;
   count = 0;
   /** The packer's mark generation when this run was last journaled. */
@@ -210,6 +218,8 @@ export class RecPacker {
       segs.push(b, at, at + r.n, r.count);
       at += r.n;
     }
+    for (const r of this.runs.values()) if (spare.length < SPARE_RUNS) spare.push(r.data);
+    this.runs.clear();
     return { data, segs, strs: this.table.strs };
   }
 }
