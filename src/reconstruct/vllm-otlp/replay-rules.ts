@@ -32,14 +32,15 @@ export function newRState(id: string): RState {
 
 /**
  * The chunked-prefill rule over the current running set: every request past its (re)compute decodes
- * one token, then prefilling requests get min(remaining, budget left) in running order.
+ * one token, then prefilling requests get min(remaining, budget left) in running order. Each
+ * request's share goes to `emit` (at most once per request); true when the decodes alone exceed
+ * the budget.
  */
-export function inferWork(running: readonly RState[], maxNumBatchedTokens: number): { work: Work[]; overBudget: boolean } {
+function walkRule(running: readonly RState[], maxNumBatchedTokens: number, emit: (st: RState, tokens: number, decode: boolean) => void): boolean {
   let budget = maxNumBatchedTokens;
-  const work: Work[] = [];
   for (const st of running) {
     if (!st.prefilling) {
-      work.push({ st, tokens: 1, decode: true });
+      emit(st, 1, true);
       budget--;
     }
   }
@@ -48,11 +49,33 @@ export function inferWork(running: readonly RState[], maxNumBatchedTokens: numbe
     if (!st.prefilling || budget <= 0) continue;
     const c = Math.min(st.target - st.computed, budget);
     if (c > 0) {
-      work.push({ st, tokens: c, decode: false });
+      emit(st, c, false);
       budget -= c;
     }
   }
+  return overBudget;
+}
+
+/** The rule's work for the step (walkRule). */
+export function inferWork(running: readonly RState[], maxNumBatchedTokens: number): { work: Work[]; overBudget: boolean } {
+  const work: Work[] = [];
+  const overBudget = walkRule(running, maxNumBatchedTokens, (st, tokens, decode) => work.push({ st, tokens, decode }));
   return { work, overBudget };
+}
+
+/**
+ * The rule's work for a step with snapshots, as marks on the requests (`mark`, the computed tokens
+ * before the step and the tokens): what the snapshots are compared with, without a Work object each.
+ */
+export function markInferred(running: readonly RState[], maxNumBatchedTokens: number, mark: number): { count: number; overBudget: boolean } {
+  let count = 0;
+  const overBudget = walkRule(running, maxNumBatchedTokens, (st, tokens) => {
+    st.mark = mark;
+    st.infComputed = st.computed;
+    st.infTokens = tokens;
+    count++;
+  });
+  return { count, overBudget };
 }
 
 /** Compare the inferred work with a BATCH_SUMMARY; redistribute the prefill total if it differs. */

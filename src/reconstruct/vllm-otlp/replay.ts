@@ -21,7 +21,7 @@ import type { Step, PrefillChunk } from '../../steps/step.js';
 import type { JourneyRec, SnapshotRec, StepRec, SummaryRec } from './records.js';
 import { canonicalEntry } from '../../scheduler/schedule-log.js';
 import { MAX_EXAMPLES, newStats, type Pending, type ReplayOptions, type ReplaySink, type ReplayStats, type RState, type Work } from './replay-types.js';
-import { checkSummary, checkSummaryTime, inferWork, newRState, requestResult, same, stepDuration } from './replay-rules.js';
+import { checkSummary, checkSummaryTime, inferWork, markInferred, newRState, requestResult, same, stepDuration } from './replay-rules.js';
 
 export { DEFAULT_DURATION, DURATION_SOURCES, type DurationSource, type ReplayOptions, type ReplaySink, type ReplayStats, type RequestResult } from './replay-types.js';
 
@@ -176,7 +176,9 @@ export class OtlpReplay {
     }
 
     let uncertain = this.running.some((st) => st.uncertain);
-    const inferred = inferWork(this.running, this.o.maxNumBatchedTokens);
+    // with snapshots the rule's work is only compared with them: marks on the requests, no Work objects
+    const mark = snaps.length > 0 ? ++this.marks : 0;
+    const inferred = mark > 0 ? { work: [], ...markInferred(this.running, this.o.maxNumBatchedTokens, mark) } : { count: 0, ...inferWork(this.running, this.o.maxNumBatchedTokens) };
     if (inferred.overBudget) {
       uncertain = true;
       this.mismatch(`step ${s}: ${this.running.filter((r) => !r.prefilling).length} running decodes exceed max_num_batched_tokens ${this.o.maxNumBatchedTokens}`);
@@ -185,7 +187,7 @@ export class OtlpReplay {
     let exact = false;
     if (snaps.length > 0) {
       exact = true;
-      work = this.fromSnapshots(s, snaps, work);
+      work = this.fromSnapshots(s, snaps, inferred.count, mark);
     } else if (summary) {
       const r = checkSummary(s, summary, work, this.stats, (m) => this.mismatch(m));
       if (r === 'conflict') uncertain = true;
@@ -314,19 +316,13 @@ export class OtlpReplay {
   }
 
   /**
-   * Exact composition from snapshots; compares with the inferred work and resyncs the state. The
-   * inference agrees when the snapshots are exactly the inferred (request, computed, tokens)
-   * triples — each running request is in the inferred work at most once, so a mark on the request
-   * stands for the set of triples.
+   * Exact composition from snapshots; compares with the inferred work (`inferred` requests marked
+   * `mark` by markInferred) and resyncs the state. The inference agrees when the snapshots are
+   * exactly the inferred (request, computed, tokens) triples — each running request is in the
+   * inferred work at most once, so a mark on the request stands for the set of triples.
    */
-  private fromSnapshots(s: number, snaps: SnapshotRec[], inferred: Work[]): Work[] {
-    const mark = ++this.marks;
-    for (const w of inferred) {
-      w.st.mark = mark;
-      w.st.infComputed = w.st.computed;
-      w.st.infTokens = w.tokens;
-    }
-    let agree = inferred.length === snaps.length;
+  private fromSnapshots(s: number, snaps: SnapshotRec[], inferred: number, mark: number): Work[] {
+    let agree = inferred === snaps.length;
     const work: Work[] = [];
     for (const r of snaps) {
       let st = this.reqs.get(r.req);
