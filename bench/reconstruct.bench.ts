@@ -69,6 +69,11 @@ interface ChildFigures {
   processWallS: number;
   processCpuS: number;
   maxRssKiB: number;
+  /**
+   * CPU time of the main thread alone during the reconstruction (Linux: /proc/self/task/<pid>/stat, 10 ms
+   * ticks; elsewhere its event-loop busy time): the serial part when workers parse.
+   */
+  mainBusyS: number;
 }
 
 /** The built CLI (dist/, what `stepfit` runs) when there is one, else the TypeScript sources through tsx (transpiling counts in the CPU figures). */
@@ -84,13 +89,23 @@ function reconstructIn(exp: string, outDir: string, workers: number): ChildFigur
   const entry = cliEntry();
   const child = `
     import { main } from ${JSON.stringify(entry.main)};
+    const { performance } = await import('node:perf_hooks');
+    const fs = await import('node:fs');
     const cpu = (c) => (c.user + c.system) / 1e6;
+    const mainCpu = () => {
+      try {
+        const s = fs.readFileSync('/proc/self/task/' + process.pid + '/stat', 'utf8');
+        const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100;
+      } catch { return Number.NaN; }
+    };
+    const m0 = mainCpu();
     const io = { out: () => {}, err: (s) => process.stderr.write(s + '\\n'), interactive: false };
-    const c0 = process.cpuUsage(); const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage(); const t0 = process.hrtime.bigint(); const e0 = performance.eventLoopUtilization();
     const code = await main(['reconstruct', '--format', 'vllm-otlp', '--in', ${JSON.stringify(exp)}, '--out', ${JSON.stringify(outs[0])},
       '--targets', ${JSON.stringify(outs[1])}, '--labels', ${JSON.stringify(outs[2])}, '--workers', '${workers}'], io);
-    const wallS = Number(process.hrtime.bigint() - t0) / 1e9; const c = process.cpuUsage();
-    process.stderr.write('BENCH ' + JSON.stringify({ code, wallS, cpuS: cpu(c) - cpu(c0), processCpuS: cpu(c), maxRssKiB: process.resourceUsage().maxRSS }) + '\\n');
+    const wallS = Number(process.hrtime.bigint() - t0) / 1e9; const c = process.cpuUsage(); const m1 = mainCpu(); const mainBusyS = Number.isFinite(m1 - m0) ? m1 - m0 : performance.eventLoopUtilization(e0).active / 1e3;
+    process.stderr.write('BENCH ' + JSON.stringify({ code, wallS, cpuS: cpu(c) - cpu(c0), processCpuS: cpu(c), maxRssKiB: process.resourceUsage().maxRSS, mainBusyS }) + '\\n');
   `;
   const t0 = process.hrtime.bigint();
   const r = spawnSync(process.execPath, [...entry.nodeArgs, '--input-type=module', '-e', child], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -121,7 +136,7 @@ export default async function (log: (s: string) => void, record?: RecordFigure):
     const mib = fs.statSync(file).size / 2 ** 20;
     log(`generated: ${mib.toFixed(0)} MiB snapshot trace in ${((Date.now() - t0) / 1000).toFixed(0)} s (${cores} cores here); running ${cliEntry().what}`);
     log('  per run: the reconstruction (after node and the CLI modules are loaded) | the whole process (node start to exit)');
-    let first: { wallS: number; processWallS: number; text: string } | undefined;
+    let first: { wallS: number; processWallS: number; cpuS: number; text: string } | undefined;
     for (const w of workers) {
       const out = path.join(dir, `out-${w}`);
       fs.mkdirSync(out);
@@ -131,12 +146,20 @@ export default async function (log: (s: string) => void, record?: RecordFigure):
         return;
       }
       const text = ['steps.jsonl', 'targets.jsonl', 'labels.jsonl'].map((f) => fs.readFileSync(path.join(out, f), 'utf8')).join('\u0000');
-      first ??= { wallS: b.wallS, processWallS: b.processWallS, text };
+      first ??= { wallS: b.wallS, processWallS: b.processWallS, cpuS: b.cpuS, text };
       const same = text === first.text ? (w === workers[0] ? 'reference outputs' : `byte-identical to ${workers[0]} worker(s)`) : `OUTPUTS DIFFER from ${workers[0]} worker(s)`;
       const speed = w === workers[0] ? '' : `, ×${(first.wallS / b.wallS).toFixed(2)} | ×${(first.processWallS / b.processWallS).toFixed(2)} faster (wall)`;
       log(
         `${w} worker${w > 1 ? 's' : ''} (exit ${b.code}): wall ${b.wallS.toFixed(2)} | ${b.processWallS.toFixed(2)} s, CPU ${b.cpuS.toFixed(2)} | ${b.processCpuS.toFixed(2)} s = ${(mib / b.cpuS).toFixed(0)} | ${(mib / b.processCpuS).toFixed(0)} MiB/CPU-s, peak RSS ${(b.maxRssKiB / 1024).toFixed(0)} MiB${speed}, ${same}`,
       );
+      if (w > 1 && workers[0] === 1) {
+        // Amdahl: the main thread's CPU time is the part the workers cannot share
+        const f = Math.min(1, b.mainBusyS / first.cpuS);
+        log(
+          `  main thread CPU ${b.mainBusyS.toFixed(2)} s = serial fraction ${(100 * f).toFixed(0)} % of the 1-worker CPU → at most ×${(1 / (f + (1 - f) / 4)).toFixed(2)} with 4 workers, ×${(1 / (f + (1 - f) / 8)).toFixed(2)} with 8 (Amdahl)`,
+        );
+        record?.(`reconstruct.otlp.serial_fraction_${w}_workers`, f, '', 'lower');
+      }
       if (w === 1) {
         record?.('reconstruct.otlp.mib_per_cpu_s', mib / b.cpuS, 'MiB/CPU-s', 'higher');
         record?.('reconstruct.otlp.peak_rss', b.maxRssKiB / 1024, 'MiB', 'lower');

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stepsJsonl, targetsJsonl } from '../src/reconstruct/jsonl.js';
 import { generateScheduleLog, type GenerateOptions } from '../src/reconstruct/vllm-otlp/generate.js';
 import { reconstructOtlp, type OtlpOptions } from '../src/reconstruct/vllm-otlp/read.js';
 import { writeTrace } from '../src/reconstruct/vllm-otlp/trace-file.js';
@@ -31,11 +32,16 @@ const sha = (s: string): string => createHash('sha256').update(s).digest('hex').
 async function hashes(o: OtlpOptions): Promise<string> {
   const h = { steps: createHash('sha256'), targets: createHash('sha256'), labels: createHash('sha256') };
   const sum = await reconstructOtlp(o, {
+    // the CLI writes these lines with reconstruct/jsonl.ts: the same bytes
     steps: async (b) => {
-      for (const s of b) h.steps.update(`${stepToJson(s)}\n`);
+      const text = b.map((s) => `${stepToJson(s)}\n`).join('');
+      expect(stepsJsonl(b)).toBe(text);
+      h.steps.update(text);
     },
     targets: async (b) => {
-      for (const t of b) h.targets.update(`${targetToJson(t)}\n`);
+      const text = b.map((t) => `${targetToJson(t)}\n`).join('');
+      expect(targetsJsonl(b)).toBe(text);
+      h.targets.update(text);
     },
     labels: async (b) => {
       for (const l of b) h.labels.update(`${JSON.stringify(l)}\n`);

@@ -12,12 +12,12 @@ import { UsageError } from '../io/errors.js';
 import { AtomicWriter, writeFilesAtomic } from '../io/atomic.js';
 import { stepToJson, type Step } from '../steps/step.js';
 import { targetToJson, type RequestTarget } from '../steps/targets.js';
-import { writeManifest } from '../steps/manifest.js';
 import { isParquetPath, StepParquetWriter } from '../steps/parquet.js';
 import { formatSummary, type ReconstructSummary } from '../reconstruct/summary.js';
+import { stepsJsonl, targetsJsonl } from '../reconstruct/jsonl.js';
 import { DEFAULT_DURATION, DURATION_SOURCES } from '../reconstruct/vllm-otlp/replay.js';
 import type { RequestLabel } from '../reconstruct/vllm-otlp/labels.js';
-import { parseColumnMapping, parseIdMap, SPLITWISE_HARDWARE, SPLITWISE_MODELS, type TimeUnit } from '../reconstruct/sweep/read.js';
+import { parseColumnMapping, parseIdMap, SPLITWISE_HARDWARE, SPLITWISE_MODELS, type TimeUnit } from '../reconstruct/sweep/mapping.js';
 import { RECONSTRUCT_FORMATS, reconstructFormat, type ExperimentsFormat, type FormatOption, type ReconstructFormat, type ReconstructInput, type StepStreamFormat } from '../reconstruct/registry.js';
 
 const FORMAT_NAMES = RECONSTRUCT_FORMATS.map((f) => f.name);
@@ -60,7 +60,12 @@ function labelText(b: RequestLabel[], csv: boolean): string {
   return lines(b, (l) => LABEL_COLUMNS.map((c) => cell((l as unknown as Record<string, unknown>)[c])).join(','));
 }
 
-const lines = <T>(xs: readonly T[], f: (x: T) => string): string => (xs.length ? xs.map(f).join('\n') + '\n' : '');
+/** JSON Lines of `xs`, one `f(x)` a line; steps and targets through reconstruct/jsonl.ts (the same bytes, built without an object per record). */
+function lines<T>(xs: readonly T[], f: (x: T) => string): string {
+  if (f === (stepToJson as unknown)) return stepsJsonl(xs as readonly Step[]);
+  if (f === (targetToJson as unknown)) return targetsJsonl(xs as readonly RequestTarget[]);
+  return xs.length ? xs.map(f).join('\n') + '\n' : '';
+}
 
 function baseCommand() {
   return new Command('reconstruct')
@@ -175,6 +180,7 @@ async function writeExperiments(fmt: ExperimentsFormat, input: ReconstructInput,
   const manifest = o.manifest ?? path.join(outDir, 'manifest.yaml');
   const file = (id: string) => path.resolve(outDir, `${id}.jsonl`);
   writeFilesAtomic(r.experiments.map((e) => ({ path: file(e.id), data: lines(e.steps, stepToJson) })));
+  const { writeManifest } = await import('../steps/manifest.js'); // (zod) only sweeps write one
   writeManifest(manifest, { experiments: r.manifest(file) });
   r.summary.notes.push(`wrote ${r.experiments.length} step files to ${outDir} and manifest ${manifest}`);
   return r.summary;

@@ -7,9 +7,7 @@ import path from 'node:path';
 import type { Step } from '../steps/step.js';
 import type { RequestTarget } from '../steps/targets.js';
 import { emptySummary, type ReconstructSummary } from './summary.js';
-import { replayUpstream, summarizeUpstream, type UpstreamLimits, type UpstreamRequest } from './upstream/replay.js';
-import { readRequestSpans } from './vllm-request-spans/read.js';
-import { readBenchResult } from './vllm-bench/read.js';
+import type { UpstreamLimits, UpstreamRequest } from './upstream/replay.js';
 
 export interface RequestFormatOptions extends UpstreamLimits {
   input: string;
@@ -34,7 +32,7 @@ export interface RequestFormat {
 // beyond --max-num-batched-tokens, which every replaying format takes
 const LIMIT_OPTIONS = ['maxNumSeqs', 'numGpuBlocks', 'blockSize', 'outputLagSteps'] as const;
 
-function finish(
+async function finish(
   format: RequestFormat['name'],
   o: RequestFormatOptions,
   reqs: UpstreamRequest[],
@@ -42,7 +40,9 @@ function finish(
   bad: { count: number; examples: string[] },
   notes: string[],
   detail: Record<string, number | string>,
-): RequestFormatOutput {
+): Promise<RequestFormatOutput> {
+  // loaded when used, like the readers (the scheduler replay is not needed by other formats)
+  const { replayUpstream, summarizeUpstream } = await import('./upstream/replay.js');
   const experiment =
     o.experiment ??
     path
@@ -65,6 +65,7 @@ export const REQUEST_FORMATS: readonly RequestFormat[] = [
     describe: 'upstream vLLM llm_request spans (OTLP JSON Lines from a collector file exporter or stepfit collect; a file or directory, .gz ok)',
     options: LIMIT_OPTIONS,
     async run(o) {
+      const { readRequestSpans } = await import('./vllm-request-spans/read.js');
       const r = await readRequestSpans(o.input, o.skipBad);
       return finish(
         'vllm-request-spans',
@@ -82,6 +83,7 @@ export const REQUEST_FORMATS: readonly RequestFormat[] = [
     describe: 'vllm bench serve --save-result --save-detailed result JSON (inter-token gaps become one target per step, their median)',
     options: LIMIT_OPTIONS,
     async run(o) {
+      const { readBenchResult } = await import('./vllm-bench/read.js');
       const r = readBenchResult(o.input, o.skipBad);
       return finish(
         'vllm-bench',

@@ -3,13 +3,13 @@
  * reconstruct/ with a reader, and one line in `RECONSTRUCT_FORMATS`; `cli/reconstruct.ts` has no
  * per-format code: it checks the options against the entry's `options`, builds the typed
  * `ReconstructInput` once, and writes what the entry's `run` produces (streamed step records,
- * targets and labels, or one step file per experiment plus a manifest).
+ * targets and labels, or one step file per experiment plus a manifest). Readers are imported when
+ * their `run` is called: a command line loads only the format it names.
  */
 import type { ManifestEntry } from '../steps/manifest.js';
 import type { Step } from '../steps/step.js';
 import type { RequestTarget } from '../steps/targets.js';
 import { REQUEST_FORMATS } from './formats.js';
-import { reconstructRequestLog } from './request-log/read.js';
 import type { ReconstructSummary } from './summary.js';
 import { SWEEP_FORMAT } from './sweep/format.js';
 import { OTLP_FORMAT } from './vllm-otlp/format.js';
@@ -90,7 +90,7 @@ const REQUEST_LOG_FORMAT: StepStreamFormat = {
   describe: 'request timing logs (requests.jsonl with queued / scheduled / first-token / last-token times, or its directory with meta.json)',
   kind: 'steps',
   options: ['maxNumSeqs', 'dataParallel', 'outputLagSteps'],
-  run: async (o, sinks) => sinkAll(sinks, await reconstructRequestLog(o)),
+  run: async (o, sinks) => sinkAll(sinks, await (await import('./request-log/read.js')).reconstructRequestLog(o)),
 };
 
 export const RECONSTRUCT_FORMATS: readonly ReconstructFormat[] = [

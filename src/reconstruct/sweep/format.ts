@@ -1,6 +1,5 @@
 /** The `sweep` entry of the reconstruct format registry (reconstruct/registry.ts). */
 import type { ExperimentsFormat } from '../registry.js';
-import { reconstructSweep, sweepManifest } from './read.js';
 
 export const SWEEP_FORMAT: ExperimentsFormat = {
   name: 'sweep',
@@ -8,6 +7,8 @@ export const SWEEP_FORMAT: ExperimentsFormat = {
   kind: 'experiments',
   options: ['outDir', 'manifest', 'columns', 'modelMap', 'gpuMap'],
   async run(o) {
+    // loaded when used: the reader brings a CSV parser the other formats do not need
+    const { reconstructSweep, sweepManifest } = await import('./read.js');
     const r = await reconstructSweep({ input: o.input, skipBad: o.skipBad, ...(o.sweep ?? {}) });
     return { summary: r.summary, experiments: r.experiments, manifest: (stepFile) => sweepManifest(r.experiments, stepFile) };
   },

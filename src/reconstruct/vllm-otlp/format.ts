@@ -1,14 +1,14 @@
 /** The `vllm-otlp` entry of the reconstruct format registry (reconstruct/registry.ts). */
 import type { StepStreamFormat } from '../registry.js';
-import { reconstructOtlp } from './read.js';
 
 export const OTLP_FORMAT: StepStreamFormat = {
   name: 'vllm-otlp',
   describe: 'vLLM scheduler traces: OTLP JSON Lines with journey events and step spans (a file or an experiment directory, .gz ok)',
   kind: 'steps',
   options: ['labels', 'duration', 'keepUncertain', 'workers'],
-  run: (o, sinks) =>
-    reconstructOtlp(
+  // the reader is loaded when used (`stepfit reconstruct` loads only the format it runs)
+  run: async (o, sinks) =>
+    (await import('./read.js')).reconstructOtlp(
       {
         input: o.input,
         skipBad: o.skipBad,

@@ -67,8 +67,6 @@ const ATTR_KEYS = [
   'event.ts.monotonic',
 ] as const;
 export const A = Object.fromEntries(ATTR_KEYS.map((w, i) => [w, i])) as { readonly [K in (typeof ATTR_KEYS)[number]]: number };
-/** Keys whose string values are kept (the others are only checked). */
-const KEEP_STRING = new Set<number>([A['gen_ai.request.id'], A['schedule.kind'], A['finish.status'], A['request.id'], A['request.phase']]);
 const WORDS_BY_LEN = byLength(WORDS);
 const ATTRS_BY_LEN = byLength(ATTR_KEYS);
 
@@ -87,11 +85,32 @@ const NUM = 1;
 const STR = 2;
 const OTHER = 3;
 
-/** The values of one attribute array, one slot per known key (later keys win, as in a Map). */
+/** Value types of the compact attribute shape. */
+const T_INT = 1;
+const T_STR = 2;
+const T_DBL = 3;
+
+/** A remembered attribute: its bytes up to the value, its key's slot (−1: a key the records do not use), its value type. */
+interface Expected {
+  readonly prefix: Uint8Array;
+  readonly key: number;
+  readonly type: number;
+}
+
+/** The template slot of span attribute lists (event lists use their name's word id + 1, 0 when the name comes after them). */
+export const SPAN_SLOT = 64;
+
+/**
+ * The values of one attribute array, one slot per known key (later keys win, as in a Map). A
+ * string value is kept as where it is in the line (`src`, `from`, `to`): a string is built only
+ * when one is asked for.
+ */
 export class Bag {
   readonly kind = new Uint8Array(ATTR_KEYS.length);
   readonly nums = new Float64Array(ATTR_KEYS.length);
-  readonly strs: (string | undefined)[] = ATTR_KEYS.map(() => undefined);
+  readonly from = new Int32Array(ATTR_KEYS.length);
+  readonly to = new Int32Array(ATTR_KEYS.length);
+  src: Buffer = Buffer.alloc(0);
   clear(): void {
     this.kind.fill(UNDEF);
   }
@@ -101,9 +120,27 @@ export class Bag {
     const v = this.nums[k]!;
     return Number.isFinite(v) ? v : undefined;
   }
-  /** A kept string value, else undefined. */
+  /** A string value (the line is ASCII), else undefined. */
   str(k: number): string | undefined {
-    return this.kind[k] === STR ? this.strs[k] : undefined;
+    return this.kind[k] === STR ? this.src.toString('latin1', this.from[k], this.to[k]) : undefined;
+  }
+  /** Length of the string in slot k; −1 when it holds no string. */
+  strLen(k: number): number {
+    return this.kind[k] === STR ? this.to[k]! - this.from[k]! : -1;
+  }
+  /** Is slot k the string `w` (bytes)? */
+  strIs(k: number, w: Uint8Array): boolean {
+    if (this.kind[k] !== STR) return false;
+    const from = this.from[k]!;
+    if (this.to[k]! - from !== w.length) return false;
+    for (let i = 0; i < w.length; i++) if (this.src[from + i] !== w[i]) return false;
+    return true;
+  }
+  /** A string value in slot k from bytes i to e (exclusive) of the line. */
+  setStr(k: number, i: number, e: number): void {
+    this.from[k] = i;
+    this.to[k] = e;
+    this.kind[k] = STR;
   }
 }
 
@@ -111,6 +148,11 @@ export class AttrCursor extends JsonCursor {
   /** The attributes of the current event, and of the current span. */
   readonly bag = new Bag();
   readonly spanBag = new Bag();
+  /** The last attribute list of each slot (`attrs`). */
+  private readonly templates: (Expected | undefined)[][] = [];
+  /** Set by attrCompact: where the value starts, and the key's slot. */
+  private valueAt = 0;
+  private lastKey = -1;
 
   constructor() {
     super(WORDS_BY_LEN);
@@ -149,9 +191,10 @@ export class AttrCursor extends JsonCursor {
   }
 
   stringValue(bag: Bag, k: number): void {
-    if (KEEP_STRING.has(k)) bag.strs[k] = this.str();
-    else this.str();
-    bag.kind[k] = STR;
+    if (this.ws() !== Q) throw GIVE_UP;
+    const j = this.strEnd();
+    bag.setStr(k, this.p + 1, j);
+    this.p = j + 1;
   }
 
   /** Does the line have the bytes `w` at i? */
@@ -170,67 +213,131 @@ export class AttrCursor extends JsonCursor {
 
   /**
    * The compact shape `{"key":"K","value":{"intValue":"N"}}` (or doubleValue / stringValue) of one
-   * attribute at the cursor, read in one go; false (nothing consumed) for any other shape.
+   * attribute at the cursor, read in one go: its value type (T_INT, T_STR, T_DBL; `valueAt` and
+   * `lastKey` tell where the value starts and the key's slot), or 0 (nothing consumed) for any
+   * other shape.
    */
-  attrCompact(bag: Bag): boolean {
+  attrCompact(bag: Bag): number {
     const p = this.p;
-    if (!this.has(p, PRE_KEY)) return false;
+    if (!this.has(p, PRE_KEY)) return 0;
     const ke = this.plainEnd(p + PRE_KEY.length);
-    if (ke < 0 || !this.has(ke, PRE_VALUE)) return false;
+    if (ke < 0 || !this.has(ke, PRE_VALUE)) return 0;
     const k = this.attrKey(p + PRE_KEY.length, ke);
+    this.lastKey = k;
     let i = ke + PRE_VALUE.length;
     if (this.has(i, INT_VALUE)) {
       i += INT_VALUE.length;
       const e = this.plainEnd(i);
-      if (e < 0 || !this.has(e + 1, CLOSE2)) return false;
+      if (e < 0 || !this.has(e + 1, CLOSE2)) return 0;
       if (k >= 0) {
         this.p = i - 1;
         bag.nums[k] = this.intString();
         bag.kind[k] = NUM;
       }
+      this.valueAt = i;
       this.p = e + 1 + CLOSE2.length;
-      return true;
+      return T_INT;
     }
     if (this.has(i, STRING_VALUE)) {
       i += STRING_VALUE.length;
       const e = this.plainEnd(i);
-      if (e < 0 || !this.has(e + 1, CLOSE2)) return false;
-      if (k >= 0) {
-        if (KEEP_STRING.has(k)) bag.strs[k] = this.b.toString('latin1', i, e);
-        bag.kind[k] = STR;
-      }
+      if (e < 0 || !this.has(e + 1, CLOSE2)) return 0;
+      if (k >= 0) bag.setStr(k, i, e);
+      this.valueAt = i;
       this.p = e + 1 + CLOSE2.length;
-      return true;
+      return T_STR;
     }
     if (this.has(i, DOUBLE_VALUE)) {
-      this.p = i + DOUBLE_VALUE.length;
-      const c = this.at(this.p);
-      if (!(c === 45 || (c >= 48 && c <= 57))) {
+      i += DOUBLE_VALUE.length;
+      if (!this.double(bag, k, i)) {
         this.p = p;
-        return false;
+        return 0;
       }
-      const v = this.number();
-      if (!this.has(this.p, CLOSE2)) {
-        this.p = p;
-        return false;
+      this.valueAt = i;
+      return T_DBL;
+    }
+    return 0;
+  }
+
+  /** A doubleValue number at i followed by `}}` into slot k (the cursor after it); false (cursor anywhere) for another shape. */
+  private double(bag: Bag, k: number, i: number): boolean {
+    const c = this.at(i);
+    if (!(c === 45 || (c >= 48 && c <= 57))) return false;
+    this.p = i;
+    const v = this.number();
+    if (!this.has(this.p, CLOSE2)) return false;
+    if (k >= 0) {
+      bag.nums[k] = v;
+      bag.kind[k] = NUM;
+    }
+    this.p += CLOSE2.length;
+    return true;
+  }
+
+  /**
+   * The attribute at the cursor when it is the remembered one `e` (the same bytes up to its value,
+   * a value of the same type in compact form): read as `attrCompact` would read it, in one pass
+   * over its bytes. False (nothing consumed) otherwise.
+   */
+  private expected(bag: Bag, e: Expected): boolean {
+    const b = this.b;
+    const n = this.n;
+    const p = this.p;
+    const pre = e.prefix;
+    const len = pre.length;
+    if (p + len + 3 > n) return false;
+    for (let k = 0; k < len; k++) if (b[p + k] !== pre[k]) return false;
+    let i = p + len;
+    if (e.type === T_INT) {
+      // plain digits (at most 15: exact in a double), as intString reads them; anything else the long way
+      let v = 0;
+      for (; i < n; i++) {
+        const c = b[i]!;
+        if (c < 48 || c > 57) break;
+        v = v * 10 + (c - 48);
       }
-      if (k >= 0) {
-        bag.nums[k] = v;
-        bag.kind[k] = NUM;
+      if (i === p + len || i - (p + len) > 15 || i + 2 >= n || b[i] !== Q || b[i + 1] !== 125 || b[i + 2] !== 125) return false;
+      if (e.key >= 0) {
+        bag.nums[e.key] = v;
+        bag.kind[e.key] = NUM;
       }
-      this.p += CLOSE2.length;
+      this.p = i + 3;
       return true;
     }
+    if (e.type === T_STR) {
+      const end = this.plainEnd(i);
+      if (end < 0 || end + 2 >= n || b[end + 1] !== 125 || b[end + 2] !== 125) return false;
+      if (e.key >= 0) bag.setStr(e.key, i, end);
+      this.p = end + 3;
+      return true;
+    }
+    if (this.double(bag, e.key, i)) return true;
+    this.p = p;
     return false;
   }
 
-  /** An attribute array into `bag` (cleared first). */
-  attrs(bag: Bag): void {
+  /**
+   * An attribute array into `bag` (cleared first). `slot` names the kind of list (an event name,
+   * or span attributes): each attribute is first matched against the one at the same place in the
+   * last list of that slot (`expected`), which is how the attributes of an event name repeat.
+   */
+  attrs(bag: Bag, slot: number): void {
     bag.clear();
+    bag.src = this.b;
     this.expect(91);
-    for (let f = true; this.more(f); f = false) {
+    const tpl = (this.templates[slot] ??= []);
+    let j = 0;
+    for (let f = true; this.more(f); f = false, j++) {
       this.ws();
-      if (this.attrCompact(bag)) continue;
+      const e = tpl[j];
+      if (e !== undefined && this.expected(bag, e)) continue;
+      const p = this.p;
+      const type = this.attrCompact(bag);
+      if (type !== 0) {
+        tpl[j] = { prefix: new Uint8Array(this.b.subarray(p, this.valueAt)), key: this.lastKey, type };
+        continue;
+      }
+      tpl[j] = undefined;
       this.expect(123);
       let key = -2;
       let seen = 0;
@@ -265,7 +372,7 @@ export class AttrCursor extends JsonCursor {
       } else if (k === W.attributes) {
         if (seen & 2) throw GIVE_UP;
         seen |= 2;
-        this.attrs(this.bag);
+        this.attrs(this.bag, seen & 1 ? name + 1 : 0);
       } else this.skip();
     }
     if (!(seen & 1)) throw GIVE_UP;

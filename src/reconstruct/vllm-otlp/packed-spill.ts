@@ -16,6 +16,23 @@ import type { PackedRecs, PackedSeg } from './packed.js';
 
 const HEADER = 4;
 
+/** A file's bytes in an ArrayBuffer of their own (Float64Array views need 8-byte alignment): read in place, not copied. */
+function readAligned(file: string): ArrayBuffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const ab = new ArrayBuffer(fs.fstatSync(fd).size);
+    const u = new Uint8Array(ab);
+    for (let at = 0; at < u.length; ) {
+      const n = fs.readSync(fd, u, at, u.length - at, at);
+      if (n === 0) throw new Error(`spill file ${file} ended early`);
+      at += n;
+    }
+    return ab;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export class PackedBuckets {
   private readonly mem = new Map<number, PackedSeg[]>();
   private readonly onDisk = new Set<number>();
@@ -86,12 +103,9 @@ export class PackedBuckets {
     const out: PackedSeg[] = [];
     if (this.onDisk.has(key)) {
       const file = this.fileOf(key);
-      const buf = fs.readFileSync(file);
+      const ab = readAligned(file);
       fs.rmSync(file, { force: true });
       this.onDisk.delete(key);
-      // an aligned copy: Float64Array views need 8-byte alignment
-      const ab = new ArrayBuffer(buf.length);
-      new Uint8Array(ab).set(buf);
       let at = 0;
       while (at < ab.byteLength) {
         const h = new Float64Array(ab, at, HEADER);

@@ -12,6 +12,7 @@
  * records that records.ts `decodeRec(encodeRec(r))` gives (−0 reads back as 0, an empty tag as none).
  */
 import type { JourneyKind, RequestPhase } from '../../scheduler/schedule-log.js';
+import { StringTable } from './intern.js';
 import type { StepRec } from './records.js';
 
 export const JOURNEY_KINDS: readonly JourneyKind[] = ['QUEUED', 'SCHEDULED', 'FIRST_TOKEN', 'PREEMPTED', 'FINISHED'];
@@ -41,8 +42,16 @@ const opt = (x: number | undefined): number => (x === undefined ? Number.NaN : x
 const nz = (x: number): number => (x === 0 ? 0 : x);
 const und = (x: number): number | undefined => (Number.isNaN(x) ? undefined : x);
 
+/**
+ * Run buffers of finished packers, reused by the next (a chunk's runs are copied into its own
+ * buffer by `finish`): a thread parsing chunk after chunk allocates its run buffers once, not a
+ * growing series per chunk. At most SPARE_RUNS are kept.
+ */
+const spare: Float64Array[] = [];
+const SPARE_RUNS = 8;
+
 class Run {
-  data = new Float64Array(256);
+  data = spare.pop() ?? new Float64Array(256);
   n = 0;
   count = 0;
   /** The packer's mark generation when this run was last journaled. */
@@ -65,8 +74,7 @@ class Run {
  */
 export class RecPacker {
   private readonly runs = new Map<number, Run>();
-  private readonly ids = new Map<string, number>();
-  private readonly strs: string[] = [];
+  private readonly table = new StringTable();
   private gen = 0;
   private readonly journal: [Run, number, number][] = [];
   private saved: [number, number, number] = [0, 0, 0];
@@ -78,14 +86,12 @@ export class RecPacker {
   constructor(private readonly perBucket: number) {}
 
   private str(s: unknown): number {
-    const k = String(s);
-    let i = this.ids.get(k);
-    if (i === undefined) {
-      i = this.strs.length;
-      this.strs.push(k);
-      this.ids.set(k, i);
-    }
-    return i;
+    return this.table.of(String(s));
+  }
+
+  /** The string-table index of the ASCII string in bytes s to e of `b` (intern.ts: no string is built for one already in the table). */
+  strAt(b: Uint8Array, s: number, e: number): number {
+    return this.table.ofBytes(b, s, e);
   }
 
   private run(step: number): Run {
@@ -172,13 +178,18 @@ export class RecPacker {
   }
 
   snapshot(step: number, line: number, req: string, phase: RequestPhase, prompt: number, computed: number, outputs: number, preemptions: number, scheduled: number): void {
+    this.snapshotAt(step, line, this.str(req), phase, prompt, computed, outputs, preemptions, scheduled);
+  }
+
+  /** `snapshot` with the request id given as its string-table index (`strAt`). */
+  snapshotAt(step: number, line: number, req: number, phase: RequestPhase, prompt: number, computed: number, outputs: number, preemptions: number, scheduled: number): void {
     const run = this.run(step);
     const p = run.n;
     const d = run.room(WIDTH_R);
     d[p] = CODE_R + PHASES.indexOf(phase);
     d[p + 1] = nz(step);
     d[p + 2] = nz(line);
-    d[p + 3] = this.str(req);
+    d[p + 3] = req;
     d[p + 4] = nz(prompt);
     d[p + 5] = nz(computed);
     d[p + 6] = nz(outputs);
@@ -207,7 +218,9 @@ export class RecPacker {
       segs.push(b, at, at + r.n, r.count);
       at += r.n;
     }
-    return { data, segs, strs: this.strs };
+    for (const r of this.runs.values()) if (spare.length < SPARE_RUNS) spare.push(r.data);
+    this.runs.clear();
+    return { data, segs, strs: this.table.strs };
   }
 }
 
@@ -335,49 +348,32 @@ class RRec {
   }
 }
 
+/** Doubles taken by the record whose code is `code`. */
+export const recWidth = (code: number): number => (code < CODE_S ? WIDTH_J : code === CODE_S ? WIDTH_S : WIDTH_R);
+
+/** The record at offset p of `d` (line numbers relative to `base`), as records.ts `decodeRec` would give it. */
+export function unpackRec(d: Float64Array, p: number, strs: readonly string[], base: number): StepRec {
+  const code = d[p]! | 0;
+  const step = d[p + 1]!;
+  const line = d[p + 2]! + base;
+  if (code < CODE_S) {
+    const tag = d[p + 5]! | 0;
+    const kind = JOURNEY_KINDS[code]!;
+    const ts = d[p + 3]!;
+    const id = strs[d[p + 4]! | 0]!;
+    return tag < 0
+      ? new JRec(step, line, ts, kind, id, und(d[p + 6]!), und(d[p + 7]!), und(d[p + 8]!))
+      : new JRecTag(step, line, ts, kind, id, strs[tag]!, und(d[p + 6]!), und(d[p + 7]!), und(d[p + 8]!));
+  }
+  if (code === CODE_S) {
+    const u = (k: number): number | undefined => und(d[p + k]!);
+    return new SRec(step, line, u(3), u(4), u(5), u(6), u(7), u(8), u(9), u(10), u(11), u(12), u(13));
+  }
+  return new RRec(step, line, strs[d[p + 3]! | 0]!, PHASES[code - CODE_R]!, d[p + 4]!, d[p + 5]!, d[p + 6]!, d[p + 7]!, d[p + 8]!);
+}
+
 /** Append the records of a segment to `out`, as records.ts `decodeRec` would give them. */
 export function unpackSeg(seg: PackedSeg, out: StepRec[]): void {
   const d = seg.data;
-  const strs = seg.strs;
-  const base = seg.lineBase;
-  let p = 0;
-  while (p < d.length) {
-    const code = d[p]! | 0;
-    const step = d[p + 1]!;
-    const line = d[p + 2]! + base;
-    if (code < CODE_S) {
-      const tag = d[p + 5]! | 0;
-      const kind = JOURNEY_KINDS[code]!;
-      const ts = d[p + 3]!;
-      const id = strs[d[p + 4]! | 0]!;
-      out.push(
-        tag < 0
-          ? new JRec(step, line, ts, kind, id, und(d[p + 6]!), und(d[p + 7]!), und(d[p + 8]!))
-          : new JRecTag(step, line, ts, kind, id, strs[tag]!, und(d[p + 6]!), und(d[p + 7]!), und(d[p + 8]!)),
-      );
-      p += WIDTH_J;
-    } else if (code === CODE_S) {
-      out.push(
-        new SRec(
-          step,
-          line,
-          und(d[p + 3]!),
-          und(d[p + 4]!),
-          und(d[p + 5]!),
-          und(d[p + 6]!),
-          und(d[p + 7]!),
-          und(d[p + 8]!),
-          und(d[p + 9]!),
-          und(d[p + 10]!),
-          und(d[p + 11]!),
-          und(d[p + 12]!),
-          und(d[p + 13]!),
-        ),
-      );
-      p += WIDTH_S;
-    } else {
-      out.push(new RRec(step, line, strs[d[p + 3]! | 0]!, PHASES[code - CODE_R]!, d[p + 4]!, d[p + 5]!, d[p + 6]!, d[p + 7]!, d[p + 8]!));
-      p += WIDTH_R;
-    }
-  }
+  for (let p = 0; p < d.length; p += recWidth(d[p]! | 0)) out.push(unpackRec(d, p, seg.strs, seg.lineBase));
 }

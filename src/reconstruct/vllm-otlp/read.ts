@@ -18,11 +18,12 @@ import type { Step } from '../../steps/step.js';
 import type { RequestTarget } from '../../steps/targets.js';
 import { emptySummary, type ReconstructSummary } from '../summary.js';
 import { API_PARTS } from './chunks.js';
-import { apiRequestId } from './emit.js';
+import { apiRequestId } from './otlp-json.js';
 import { ingestTrace, type IngestCounts } from './ingest.js';
 import { resolveOtlpInput } from './input.js';
 import { decodeUs, prefillUs, requestLabel, type RequestLabel, type RequestTimes } from './labels.js';
-import { unpackSeg } from './packed.js';
+import { groupBySteps, stepRecords } from './bucket-steps.js';
+import { type PackedSeg, unpackSeg } from './packed.js';
 import { PackedBuckets } from './packed-spill.js';
 import { compareRecs, type StepRec } from './records.js';
 import { DEFAULT_DURATION, OtlpReplay, type DurationSource, type ReplayStats, type RequestResult } from './replay.js';
@@ -74,6 +75,7 @@ export function requestTargets(experiment: string, r: RequestResult): RequestTar
 interface Run {
   readonly experiment: string;
   readonly budget: number;
+  readonly perBucket: number;
   readonly duration: DurationSource;
   readonly file: string;
   readonly sum: ReconstructSummary;
@@ -101,6 +103,7 @@ export async function reconstructOtlp(o: OtlpOptions, sinks: ReconstructSinks): 
   const run: Run = {
     experiment,
     budget,
+    perBucket: o.stepsPerBucket ?? 1024,
     duration: o.duration ?? DEFAULT_DURATION,
     file: inp.traceFile,
     sum,
@@ -110,8 +113,7 @@ export async function reconstructOtlp(o: OtlpOptions, sinks: ReconstructSinks): 
     labels: new SpillBuckets('otlp-labels', side, o.tmpDir),
   };
   try {
-    const perBucket = o.stepsPerBucket ?? 1024;
-    const ingest = { file: run.file, perBucket, skipBad: o.skipBad ?? false, ...(o.workers ? { workers: o.workers } : {}), ...(o.chunkBytes ? { chunkBytes: o.chunkBytes } : {}) };
+    const ingest = { file: run.file, perBucket: run.perBucket, skipBad: o.skipBad ?? false, ...(o.workers ? { workers: o.workers } : {}), ...(o.chunkBytes ? { chunkBytes: o.chunkBytes } : {}) };
     const counts = await ingestTrace(ingest, run.steps, run.api, bad);
     if (counts.truncated) sum.notes.push('input ended early (corrupt or truncated gzip): the trace was processed up to that point');
     const { stats, targets } = await replaySteps(run, o, sinks);
@@ -156,22 +158,43 @@ async function replaySteps(run: Run, o: OtlpOptions, sinks: ReconstructSinks): P
     }
   };
   for (const key of run.steps.keys()) {
-    const recs: StepRec[] = [];
-    for (const seg of run.steps.take(key)) unpackSeg(seg, recs);
-    recs.sort(compareRecs);
-    let i = 0;
-    while (i < recs.length) {
-      const s = recs[i]!.step;
-      let j = i;
-      while (j < recs.length && recs[j]!.step === s) j++;
-      replay.processStep(s, recs.slice(i, j));
-      i = j;
+    const segs = run.steps.take(key);
+    const groups = groupBySteps(segs, key * run.perBucket, run.perBucket);
+    if (!groups) {
+      replaySorted(replay, segs);
+      await flush();
+      continue;
+    }
+    for (let k = 0; k < run.perBucket; k++) {
+      const recs = stepRecords(groups, segs, k);
+      if (recs.length === 0) continue;
+      replay.processStep(recs[0]!.step, recs);
+      // written often: the steps and targets of a bucket do not outlive a young-generation collection
+      if (outSteps.length >= FLUSH_STEPS) await flush();
     }
     await flush();
   }
   replay.finish();
   await flush();
   return { stats: replay.stats, targets: nTargets };
+}
+
+/** Steps written at a time (batches of the sinks). */
+const FLUSH_STEPS = 128;
+
+/** A bucket whose steps are not integers in its range (never from the fast path): all its records unpacked and sorted. */
+function replaySorted(replay: OtlpReplay, segs: readonly PackedSeg[]): void {
+  const recs: StepRec[] = [];
+  for (const seg of segs) unpackSeg(seg, recs);
+  recs.sort(compareRecs);
+  let i = 0;
+  while (i < recs.length) {
+    const s = recs[i]!.step;
+    let j = i;
+    while (j < recs.length && recs[j]!.step === s) j++;
+    replay.processStep(s, recs.slice(i, j));
+    i = j;
+  }
 }
 
 /** Join API arrival/departure times to the finished requests' labels, one hash partition at a time. */

@@ -23,19 +23,24 @@ export function newRState(id: string): RState {
     pfSteps: [],
     dcSteps: [],
     uncertain: false,
+    mark: 0,
+    infComputed: 0,
+    infTokens: 0,
+    snapMark: 0,
   };
 }
 
 /**
  * The chunked-prefill rule over the current running set: every request past its (re)compute decodes
- * one token, then prefilling requests get min(remaining, budget left) in running order.
+ * one token, then prefilling requests get min(remaining, budget left) in running order. Each
+ * request's share goes to `emit` (at most once per request); true when the decodes alone exceed
+ * the budget.
  */
-export function inferWork(running: readonly RState[], maxNumBatchedTokens: number): { work: Work[]; overBudget: boolean } {
+function walkRule(running: readonly RState[], maxNumBatchedTokens: number, emit: (st: RState, tokens: number, decode: boolean) => void): boolean {
   let budget = maxNumBatchedTokens;
-  const work: Work[] = [];
   for (const st of running) {
     if (!st.prefilling) {
-      work.push({ st, tokens: 1, decode: true });
+      emit(st, 1, true);
       budget--;
     }
   }
@@ -44,11 +49,33 @@ export function inferWork(running: readonly RState[], maxNumBatchedTokens: numbe
     if (!st.prefilling || budget <= 0) continue;
     const c = Math.min(st.target - st.computed, budget);
     if (c > 0) {
-      work.push({ st, tokens: c, decode: false });
+      emit(st, c, false);
       budget -= c;
     }
   }
+  return overBudget;
+}
+
+/** The rule's work for the step (walkRule). */
+export function inferWork(running: readonly RState[], maxNumBatchedTokens: number): { work: Work[]; overBudget: boolean } {
+  const work: Work[] = [];
+  const overBudget = walkRule(running, maxNumBatchedTokens, (st, tokens, decode) => work.push({ st, tokens, decode }));
   return { work, overBudget };
+}
+
+/**
+ * The rule's work for a step with snapshots, as marks on the requests (`mark`, the computed tokens
+ * before the step and the tokens): what the snapshots are compared with, without a Work object each.
+ */
+export function markInferred(running: readonly RState[], maxNumBatchedTokens: number, mark: number): { count: number; overBudget: boolean } {
+  let count = 0;
+  const overBudget = walkRule(running, maxNumBatchedTokens, (st, tokens) => {
+    st.mark = mark;
+    st.infComputed = st.computed;
+    st.infTokens = tokens;
+    count++;
+  });
+  return { count, overBudget };
 }
 
 /** Compare the inferred work with a BATCH_SUMMARY; redistribute the prefill total if it differs. */
@@ -154,32 +181,4 @@ export function checkSummaryTime(
 }
 
 /** Numbers equal as their text is (NaN equals NaN). */
-const same = (a: number, b: number): boolean => a === b || (Number.isNaN(a) && Number.isNaN(b));
-
-/**
- * The set of (request id, computed, tokens) triples of the inferred work, taken before the
- * snapshots resync the state: what a Set of `${id}|${computed}|${tokens}` keys holds, without
- * building a string per entry.
- */
-export class InferredSet {
-  private readonly byId = new Map<string, number[]>();
-  size = 0;
-  constructor(work: readonly Work[]) {
-    for (const w of work) {
-      const l = this.byId.get(w.st.id);
-      if (!l) {
-        this.byId.set(w.st.id, [w.st.computed, w.tokens]);
-        this.size++;
-      } else if (!this.has(w.st.id, w.st.computed, w.tokens)) {
-        l.push(w.st.computed, w.tokens);
-        this.size++;
-      }
-    }
-  }
-  has(id: string, computed: number, tokens: number): boolean {
-    const l = this.byId.get(id);
-    if (!l) return false;
-    for (let i = 0; i < l.length; i += 2) if (same(l[i]!, computed) && same(l[i + 1]!, tokens)) return true;
-    return false;
-  }
-}
+export const same = (a: number, b: number): boolean => a === b || (Number.isNaN(a) && Number.isNaN(b));

@@ -84,6 +84,12 @@ export interface RState {
   dcSteps: number[];
   tainted?: string;
   uncertain: boolean;
+  /** Set by the replay's snapshot check: the check (its number) whose inferred work included this request, with its computed tokens then and its tokens. */
+  mark: number;
+  infComputed: number;
+  infTokens: number;
+  /** The snapshot check (its number) that last saw a REQUEST_SNAPSHOT of this request. */
+  snapMark: number;
 }
 
 export interface Work {

@@ -21,7 +21,7 @@ import type { Step, PrefillChunk } from '../../steps/step.js';
 import type { JourneyRec, SnapshotRec, StepRec, SummaryRec } from './records.js';
 import { canonicalEntry } from '../../scheduler/schedule-log.js';
 import { MAX_EXAMPLES, newStats, type Pending, type ReplayOptions, type ReplaySink, type ReplayStats, type RState, type Work } from './replay-types.js';
-import { checkSummary, checkSummaryTime, InferredSet, inferWork, newRState, requestResult, stepDuration } from './replay-rules.js';
+import { checkSummary, checkSummaryTime, inferWork, markInferred, newRState, requestResult, same, stepDuration } from './replay-rules.js';
 
 export { DEFAULT_DURATION, DURATION_SOURCES, type DurationSource, type ReplayOptions, type ReplaySink, type ReplayStats, type RequestResult } from './replay-types.js';
 
@@ -29,6 +29,8 @@ export class OtlpReplay {
   private readonly reqs = new Map<string, RState>();
   private running: RState[] = [];
   private seq = 0;
+  /** Snapshot checks so far (marks on the requests, fromSnapshots). */
+  private marks = 0;
   private lastStep = -1;
   private pending: Pending | undefined;
   private lastSummary: { step: number; start: number; line: number } | undefined;
@@ -174,7 +176,9 @@ export class OtlpReplay {
     }
 
     let uncertain = this.running.some((st) => st.uncertain);
-    const inferred = inferWork(this.running, this.o.maxNumBatchedTokens);
+    // with snapshots the rule's work is only compared with them: marks on the requests, no Work objects
+    const mark = snaps.length > 0 ? ++this.marks : 0;
+    const inferred = mark > 0 ? { work: [], ...markInferred(this.running, this.o.maxNumBatchedTokens, mark) } : { count: 0, ...inferWork(this.running, this.o.maxNumBatchedTokens) };
     if (inferred.overBudget) {
       uncertain = true;
       this.mismatch(`step ${s}: ${this.running.filter((r) => !r.prefilling).length} running decodes exceed max_num_batched_tokens ${this.o.maxNumBatchedTokens}`);
@@ -183,7 +187,7 @@ export class OtlpReplay {
     let exact = false;
     if (snaps.length > 0) {
       exact = true;
-      work = this.fromSnapshots(s, snaps, work);
+      work = this.fromSnapshots(s, snaps, inferred.count, mark);
     } else if (summary) {
       const r = checkSummary(s, summary, work, this.stats, (m) => this.mismatch(m));
       if (r === 'conflict') uncertain = true;
@@ -311,20 +315,22 @@ export class OtlpReplay {
     for (const w of work) w.st.tainted ??= why;
   }
 
-  /** Exact composition from snapshots; compares with the inferred work and resyncs the state. */
-  private fromSnapshots(s: number, snaps: SnapshotRec[], inferred: Work[]): Work[] {
-    const inf = new InferredSet(inferred);
-    let agree = inf.size === snaps.length;
+  /**
+   * Exact composition from snapshots; compares with the inferred work (`inferred` requests marked
+   * `mark` by markInferred) and resyncs the state. The inference agrees when the snapshots are
+   * exactly the inferred (request, computed, tokens) triples — each running request is in the
+   * inferred work at most once, so a mark on the request stands for the set of triples.
+   */
+  private fromSnapshots(s: number, snaps: SnapshotRec[], inferred: number, mark: number): Work[] {
+    let agree = inferred === snaps.length;
     const work: Work[] = [];
-    const seenIds = new Set<string>();
     for (const r of snaps) {
-      if (seenIds.has(r.req)) {
+      let st = this.reqs.get(r.req);
+      if (st !== undefined && st.snapMark === mark) {
         this.bad(r.line, `step ${s}: a second step.REQUEST_SNAPSHOT for request ${r.req}`);
         continue;
       }
-      seenIds.add(r.req);
-      if (agree && !inf.has(r.req, r.computed, r.scheduled)) agree = false;
-      let st = this.reqs.get(r.req);
+      if (agree && !(st !== undefined && st.mark === mark && same(st.infComputed, r.computed) && same(st.infTokens, r.scheduled))) agree = false;
       if (!st || !st.running) {
         this.mismatch(`step ${s}: snapshot of request ${r.req}, which the journey events do not show running`);
         // Use it anyway: snapshots are authoritative for the composition.
@@ -337,6 +343,7 @@ export class OtlpReplay {
           this.running.push(st);
         }
       }
+      st.snapMark = mark;
       st.prompt = r.prompt;
       st.computed = r.computed;
       st.outputs = r.outputs;
@@ -356,7 +363,9 @@ export class OtlpReplay {
     if (!p) return;
     this.pending = undefined;
     const dur = stepDuration(p, next, this.o.duration);
-    const step = dur !== undefined && dur > 0 ? { ...p.step, durationUs: dur } : p.step;
+    const q = p.step;
+    // not a spread: copying an object literal's properties that way costs more than the rest of the step
+    const step: Step = dur !== undefined && dur > 0 ? { experiment: q.experiment, step: q.step, prefill: q.prefill, decode: q.decode, durationUs: dur } : q;
     if (step.durationUs !== undefined) this.stats.withDuration++;
     this.stats.steps++;
     if (p.exact) this.stats.exact++;

@@ -12,7 +12,7 @@
  */
 import type { JourneyKind } from '../../scheduler/schedule-log.js';
 import { GIVE_UP } from './json-cursor.js';
-import { A, AttrCursor, type Bag, W } from './otlp-attrs.js';
+import { A, AttrCursor, type Bag, SPAN_SLOT, W } from './otlp-attrs.js';
 import { RecPacker, unpackSeg } from './packed.js';
 import type { ParsedLine } from './parse.js';
 import type { ApiRec, StepRec } from './records.js';
@@ -20,6 +20,8 @@ import type { ApiRec, StepRec } from './records.js';
 const JOURNEY_KINDS: readonly JourneyKind[] = ['QUEUED', 'SCHEDULED', 'FIRST_TOKEN', 'PREEMPTED', 'FINISHED'];
 
 const badId = (id: string): boolean => /[\t\n\r]/.test(id);
+const PREFILL = Buffer.from('PREFILL');
+const DECODE = Buffer.from('DECODE');
 
 type SpanKind = 'core' | 'step' | 'api' | 'other';
 
@@ -114,7 +116,7 @@ class Scanner extends AttrCursor {
       } else if (k === W.attributes) {
         if (seen & 6) throw GIVE_UP; // twice, or after events
         seen |= 2;
-        this.attrs(this.spanBag);
+        this.attrs(this.spanBag, SPAN_SLOT);
       } else if (k === W.events) {
         if (seen & 4 || !(seen & 1)) throw GIVE_UP; // twice, or before the name
         seen |= 4;
@@ -211,15 +213,18 @@ class Scanner extends AttrCursor {
       );
       return;
     }
-    const req = m.str(A['request.id']);
-    const phase = m.str(A['request.phase']);
-    if (req === undefined || req === '' || badId(req)) throw GIVE_UP;
-    if (phase !== 'PREFILL' && phase !== 'DECODE') throw GIVE_UP;
+    // the request id is interned from its bytes (no string per snapshot); it cannot hold a tab or
+    // newline (badId): the cursor's strings have no control bytes
+    const rid = A['request.id'];
+    if (m.strLen(rid) <= 0) throw GIVE_UP;
+    const ph = A['request.phase'];
+    const phase = m.strIs(ph, PREFILL) ? 'PREFILL' : m.strIs(ph, DECODE) ? 'DECODE' : undefined;
+    if (phase === undefined) throw GIVE_UP;
     const prompt = count(m, A['request.num_prompt_tokens']);
     const computed = count(m, A['request.num_computed_tokens']);
     const outputs = count(m, A['request.num_output_tokens']);
     const scheduled = count(m, A['request.scheduled_tokens_this_step']);
-    this.pk.snapshot(step, line, req, phase, prompt, computed, outputs, m.num(A['request.num_preemptions']) ?? 0, scheduled);
+    this.pk.snapshotAt(step, line, this.pk.strAt(m.src, m.from[rid]!, m.to[rid]!), phase, prompt, computed, outputs, m.num(A['request.num_preemptions']) ?? 0, scheduled);
   }
 
   apiEvent(name: number, id: string): void {
