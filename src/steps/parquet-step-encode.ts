@@ -78,7 +78,10 @@ export class LevelRuns {
     const v = this.pv;
     if (c === 0) return;
     this.pc = 0;
-    if (c < RLE_MIN) return this.bits(v, c);
+    if (c < RLE_MIN) {
+      this.bits(v, c);
+      return;
+    }
     const fill = (8 - (this.p & 7)) & 7;
     if (fill > 0) {
       this.bits(v, fill);
