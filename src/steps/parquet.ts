@@ -1,8 +1,8 @@
 /**
- * Columnar step records and feature tables as Apache Parquet (hyparquet reads, hyparquet-writer writes),
+ * Columnar step records and feature tables as Apache Parquet (hyparquet reads; written from typed arrays by parquet-step-writer.ts and parquet-features.ts),
  * so stepfit's outputs go straight into DuckDB / Polars / pandas / Spark and big inputs skip JSON.
  *
- * Step schema (one row per step; lists are standard 3-level Parquet LISTs):
+ * Step schema (STEP_SCHEMA in parquet-step-writer.ts; one row per step; lists are standard 3-level Parquet LISTs):
  *   experiment   STRING (UTF8)        required
  *   step         INT64                required
  *   duration_us  DOUBLE (µs)          optional (null: not measured)
