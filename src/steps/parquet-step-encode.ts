@@ -185,17 +185,32 @@ export class IntDictionary {
     if (max >= DENSE) return this.buildHashed(v, n, idx, limit);
     if (this.dense.length <= max) this.dense = new Int32Array(Math.min(DENSE, Math.max(max + 1, this.dense.length * 2))).fill(-1);
     const t = this.dense;
+    let entries: Int32Array = this.entries;
+    let size = 0;
     for (let i = 0; i < n; i++) {
       const x = v[i]!;
       let k = t[x]!;
       if (k < 0) {
-        if (this.size >= limit) return -1;
-        k = t[x] = this.size;
-        this.add(x);
+        if (size >= limit) {
+          this.size = size;
+          return -1;
+        }
+        if (size === entries.length) entries = this.moreEntries(size);
+        k = size;
+        t[x] = size;
+        entries[size++] = x;
       }
       idx[i] = k;
     }
-    return this.size;
+    this.size = size;
+    return size;
+  }
+
+  private moreEntries(size: number): Int32Array {
+    const e = new Int32Array(size * 2);
+    e.set(this.entries.subarray(0, size));
+    this.entries = e;
+    return e;
   }
 
   private buildHashed(v: Int32Array, n: number, idx: Int32Array, limit: number): number {
