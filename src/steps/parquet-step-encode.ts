@@ -111,9 +111,13 @@ export class LevelRuns {
     if (this.p === 0) return;
     const groups = (this.p + 7) >>> 3;
     this.out.varint(groups * 2 + 1);
-    this.out.reserve(groups);
-    this.out.buf.set(this.packed.buf.subarray(0, groups), this.out.n);
-    this.out.n += groups;
+    const out = this.out;
+    out.reserve(groups);
+    const src = this.packed.buf;
+    // Mostly one or two bytes (a row's short run before a long one): copied without a subarray view.
+    if (groups <= 16) for (let k = 0; k < groups; k++) out.buf[out.n + k] = src[k]!;
+    else out.buf.set(src.subarray(0, groups), out.n);
+    out.n += groups;
     this.p = 0;
     this.packed.n = 0;
   }
