@@ -28,7 +28,7 @@ import { StepParquetEncoder } from './parquet-step-writer.js';
 
 export { ROW_GROUP } from './parquet-rows.js';
 
-export const isParquetPath = (p: string): boolean => /\.parquet$/i.test(p);
+export { isParquetPath } from './parquet-path.js';
 
 /**
  * A streaming, atomic Parquet step writer: `add` batches of steps (buffered into row groups of ROW_GROUP),
