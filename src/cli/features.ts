@@ -6,7 +6,7 @@ import { getBasis, BASES } from '../basis/registry.js';
 import type { CompiledBasis } from '../basis/types.js';
 import { readStepBatches } from '../steps/io.js';
 import type { StepBatch } from '../steps/batch.js';
-import { skippedSummary } from './fit.js';
+import { skippedSummary } from './skip-bad.js';
 import { withAtomicWriter } from '../io/atomic.js';
 import { featureCsvHeader, featureCsvRows } from '../basis/features.js';
 import { isParquetPath, writeFeaturesParquet } from '../steps/parquet.js';
