@@ -82,3 +82,143 @@ export function decodeKvTokens(s: Step, window: number): number {
   for (const x of s.decode) t += (window > 0 ? Math.min(x, window) : x) + 1;
   return t;
 }
+
+/**
+ * Per-row sums of a whole column batch, each computed once per batch on first use and shared by every term
+ * (and every compiled basis) that evaluates the batch column-wise (`sumsOf`). Integer sums held as doubles,
+ * so each equals its per-step counterpart (the loops over `s.prefill` / `s.decode`) bit for bit.
+ */
+export class BatchSums {
+  readonly n: number;
+  private pCount: Int32Array | null = null;
+  private dCount: Int32Array | null = null;
+  private pTokens: Float64Array | null = null;
+  private all: Float64Array | null = null;
+  private ctxSum: Float64Array | null = null;
+  private fin: Int32Array | null = null;
+  private req: Float64Array | null = null;
+  private readonly kv = new Map<number, Float64Array>();
+
+  constructor(readonly b: StepBatch) {
+    this.n = b.n;
+  }
+
+  /** Prefill chunks per row (s.prefill.length). */
+  prefillCount(): Int32Array {
+    return (this.pCount ??= diffs(this.b.prefillOffsets, this.n));
+  }
+
+  /** Decode requests per row (s.decode.length). */
+  decodeCount(): Int32Array {
+    return (this.dCount ??= diffs(this.b.decodeOffsets, this.n));
+  }
+
+  /** Σ prefill chunk tokens per row. */
+  prefillTokens(): Float64Array {
+    if (this.pTokens === null) {
+      const { prefillOffsets: off, prefillTokens: t } = this.b;
+      const out = new Float64Array(this.n);
+      for (let r = 0; r < this.n; r++) {
+        let s = 0;
+        for (let i = off[r]!, e = off[r + 1]!; i < e; i++) s += t[i]!;
+        out[r] = s;
+      }
+      this.pTokens = out;
+    }
+    return this.pTokens;
+  }
+
+  /** Tokens of the step per row: Σ prefill chunk tokens + decode requests. */
+  tokens(): Float64Array {
+    if (this.all === null) {
+      const p = this.prefillTokens();
+      const d = this.decodeCount();
+      const out = new Float64Array(this.n);
+      for (let r = 0; r < this.n; r++) out[r] = p[r]! + d[r]!;
+      this.all = out;
+    }
+    return this.all;
+  }
+
+  /** Requests per row: prefill chunks + decode requests. */
+  requests(): Float64Array {
+    if (this.req === null) {
+      const p = this.prefillCount();
+      const d = this.decodeCount();
+      const out = new Float64Array(this.n);
+      for (let r = 0; r < this.n; r++) out[r] = p[r]! + d[r]!;
+      this.req = out;
+    }
+    return this.req;
+  }
+
+  /** Prefill chunks per row that complete their prompt (prior + tokens ≥ prompt). */
+  finishing(): Int32Array {
+    if (this.fin === null) {
+      const { prefillOffsets: off, prefillTokens: t, prefillPrior: pr, prefillPrompt: pm } = this.b;
+      const out = new Int32Array(this.n);
+      for (let r = 0; r < this.n; r++) {
+        let k = 0;
+        for (let i = off[r]!, e = off[r + 1]!; i < e; i++) if (pr[i]! + t[i]! >= pm[i]!) k++;
+        out[r] = k;
+      }
+      this.fin = out;
+    }
+    return this.fin;
+  }
+
+  /** Σ decode contexts per row (`decodeContextSum`). */
+  contextSum(): Float64Array {
+    if (this.ctxSum === null) {
+      const { decodeOffsets: off, decodeContext: c } = this.b;
+      const out = new Float64Array(this.n);
+      for (let r = 0; r < this.n; r++) {
+        let s = 0;
+        for (let i = off[r]!, e = off[r + 1]!; i < e; i++) s += c[i]!;
+        out[r] = s;
+      }
+      this.ctxSum = out;
+    }
+    return this.ctxSum;
+  }
+
+  /** Σ (min(c, window) + 1) over the decode contexts per row (`decodeKvTokens`; window 0: none). */
+  kvTokens(window: number): Float64Array {
+    let out = this.kv.get(window);
+    if (out === undefined) {
+      out = new Float64Array(this.n);
+      if (window > 0) {
+        const { decodeOffsets: off, decodeContext: c } = this.b;
+        for (let r = 0; r < this.n; r++) {
+          let s = 0;
+          for (let i = off[r]!, e = off[r + 1]!; i < e; i++) s += Math.min(c[i]!, window) + 1;
+          out[r] = s;
+        }
+      } else {
+        const cs = this.contextSum();
+        const d = this.decodeCount();
+        for (let r = 0; r < this.n; r++) out[r] = cs[r]! + d[r]!;
+      }
+      this.kv.set(window, out);
+    }
+    return out;
+  }
+}
+
+function diffs(off: Int32Array, n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let r = 0; r < n; r++) out[r] = off[r + 1]! - off[r]!;
+  return out;
+}
+
+let lastBatch: StepBatch | null = null;
+let lastSums: BatchSums | null = null;
+
+/** The `BatchSums` of a batch, shared by every evaluator that runs over the same batch object next (batches are immutable). */
+export function sumsOf(b: StepBatch): BatchSums {
+  if (b !== lastBatch || lastSums === null) {
+    lastBatch = b;
+    lastSums = new BatchSums(b);
+  }
+  return lastSums;
+}
