@@ -9,7 +9,7 @@
 import type { Basis, BasisContext } from './types.js';
 import { defineBasis, type BatchFn } from './define.js';
 import type { Step } from '../steps/step.js';
-import { decodeContextSum, type BatchSums } from '../steps/batch-row.js';
+import { decodeContextSum } from '../steps/batch-row.js';
 
 const idiv = (a: number, b: number): number => Math.floor(a / b);
 
