@@ -149,11 +149,17 @@ function counts(ch: DecodedChunk, positive: boolean): Int32Array | null {
   return out;
 }
 
-const sameOffsets = (a: Int32Array, b: Int32Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+function sameOffsets(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** One row group as full-length columns, or null when a row needs the general reader. */
 interface GroupColumns {
-  experiment: string[];
+  /** Each row's experiment as an index into `experimentNames`. */
+  experiment: Int32Array;
+  experimentNames: string[];
   step: Float64Array;
   durationUs: Float64Array;
   prefillOffsets: Int32Array;
@@ -164,7 +170,7 @@ interface GroupColumns {
   decodeContext: Int32Array;
 }
 
-function flatColumns(src: Source, g: number, n: number): Pick<GroupColumns, 'experiment' | 'step' | 'durationUs'> | null {
+function flatColumns(src: Source, g: number, n: number): Pick<GroupColumns, 'experiment' | 'experimentNames' | 'step' | 'durationUs'> | null {
   const ex = decodeColumn(src, g, 'experiment');
   const st = decodeColumn(src, g, 'step')!;
   const du = decodeColumn(src, g, 'duration_us');
@@ -172,9 +178,7 @@ function flatColumns(src: Source, g: number, n: number): Pick<GroupColumns, 'exp
   if (st.nValues !== n || (ex && !flatDefined(ex, n)) || (du && !flatDefined(du, n))) return null;
   const step = st.values instanceof Float64Array ? st.values : Float64Array.from(st.values as Int32Array);
   for (let r = 0; r < n; r++) if (!(step[r]! >= 0 && Number.isSafeInteger(step[r]!))) return null;
-  const experiment = new Array<string>(n);
-  if (!ex) experiment.fill('');
-  else for (let r = 0, v = 0; r < n; r++) experiment[r] = ex.def && ex.def[r] === 0 ? '' : (ex.values as string[])[v++]!;
+  const { experiment, experimentNames } = experimentIds(ex, n);
   const durationUs = new Float64Array(n);
   if (!du) durationUs.fill(Number.NaN);
   else {
@@ -189,10 +193,31 @@ function flatColumns(src: Source, g: number, n: number): Pick<GroupColumns, 'exp
       durationUs[r] = d;
     }
   }
-  return { experiment, step, durationUs };
+  return { experiment, experimentNames, step, durationUs };
 }
 
-function listColumns(src: Source, g: number, n: number): Omit<GroupColumns, 'experiment' | 'step' | 'durationUs'> | null {
+/** Each row's experiment name as an index into the distinct names (a null or absent experiment is ''). */
+function experimentIds(ex: DecodedChunk | null, n: number): { experiment: Int32Array; experimentNames: string[] } {
+  const experiment = new Int32Array(n);
+  if (!ex) return { experiment, experimentNames: [''] };
+  const names = ex.names!;
+  const ids = ex.values as Int32Array;
+  if (!ex.def) {
+    experiment.set(ids.subarray(0, n));
+    return { experiment, experimentNames: names };
+  }
+  let empty = names.indexOf('');
+  for (let r = 0, v = 0; r < n; r++) {
+    if (ex.def[r] !== 0) experiment[r] = ids[v++]!;
+    else {
+      if (empty < 0) empty = names.push('') - 1;
+      experiment[r] = empty;
+    }
+  }
+  return { experiment, experimentNames: names };
+}
+
+function listColumns(src: Source, g: number, n: number): Omit<GroupColumns, 'experiment' | 'experimentNames' | 'step' | 'durationUs'> | null {
   const { plan } = src;
   const tk = decodeColumn(src, g, 'prefill_tokens')!;
   const prefillOffsets = listOffsets(tk, plan.prefill_tokens!, n);
@@ -244,7 +269,7 @@ function slice(c: GroupColumns, r0: number, r1: number, firstRow: number): StepB
     decodeOffsets[i]! -= d0;
   }
   return {
-    experiment: c.experiment[r0]!,
+    experiment: c.experimentNames[c.experiment[r0]!]!,
     n: r1 - r0,
     step: c.step.subarray(r0, r1),
     durationUs: c.durationUs.subarray(r0, r1),
