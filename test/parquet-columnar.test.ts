@@ -16,7 +16,7 @@ import { loadArchitecture } from '../src/model/load.js';
 import { batchSteps, checkBatch, stepsToBatch, type StepBatch } from '../src/steps/batch.js';
 import { readAllSteps } from '../src/steps/io.js';
 import { readStepBatchesParquet, readStepsParquetRows, StepParquetWriter } from '../src/steps/parquet.js';
-import { rowGroupPaths } from '../src/steps/parquet-batch.js';
+import { readStepBatches, rowGroupPaths } from '../src/steps/parquet-batch.js';
 import { FileByteWriter, type SchemaElement } from '../src/steps/parquet-features.js';
 import { openParquet, stepColumnsOf, stepRowsOfRange } from '../src/steps/parquet-rows.js';
 import type { Step } from '../src/steps/step.js';
@@ -205,5 +205,24 @@ describe('columnar Parquet step reader', () => {
     const before = rowGroupPaths.fast;
     expect((await viaBatches(file)).steps).toEqual(src);
     expect(rowGroupPaths.fast - before).toBe(Math.ceil(src.length / 333));
+  });
+
+  it('reuse: batches in buffers reused from row group to row group give the same steps, each read before the next', async () => {
+    const src = await readAllSteps('data/sample/steps.jsonl');
+    const file = path.join(dir, 'sample-reuse.parquet');
+    const w = new StepParquetWriter(file, 97);
+    w.add(src);
+    w.commit();
+    const steps: Step[] = [];
+    let prev: StepBatch | null = null;
+    let shared = 0;
+    for await (const b of readStepBatches(file, { reuse: true })) {
+      expect(checkBatch(b)).toBeNull();
+      steps.push(...batchSteps(b));
+      if (prev && b.decodeContext.buffer === prev.decodeContext.buffer) shared++;
+      prev = b;
+    }
+    expect(steps).toEqual(src);
+    expect(shared).toBeGreaterThan(0);
   });
 });

@@ -37,7 +37,7 @@ export function featuresCommand(io: CliIO) {
       const basis = getBasis(o.basis);
       const compiled = basis.compile({ arch, gpu, tp: o.tp });
       const k = basis.featureColumns.length;
-      const rows = () => withFeatures(readStepBatches(o.steps, { skipBad: o.skipBad === true, onBad: (m) => skipped.push(m) }), compiled, k);
+      const rows = () => withFeatures(readStepBatches(o.steps, { skipBad: o.skipBad === true, onBad: (m) => skipped.push(m), reuse: true }), compiled, k);
       const n = isParquetPath(o.out)
         ? await writeFeaturesParquet(o.out, basis.featureColumns, { 'stepfit.basis': `${basis.name} v${basis.version}`, 'stepfit.units': 'features: microseconds' }, async (w) => {
             for await (const { b, f } of rows()) w.addBatch(b, f);

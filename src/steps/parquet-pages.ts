@@ -64,9 +64,19 @@ interface Sink {
 }
 
 /** INT32 values land in an Int32Array (the batch columns use it as is), other numbers in a Float64Array; strings as indices of distinct names (no string per row). */
-function newSink(type: LeafType, n: number): Sink {
-  if (type === 'BYTE_ARRAY') return { inRange: false, num: new Int32Array(n), names: [], ids: new Map(), n: 0 };
-  return { inRange: true, num: type === 'INT32' ? new Int32Array(n) : new Float64Array(n), names: null, ids: null, n: 0 };
+function newSink(type: LeafType, n: number, scratch?: Scratch): Sink {
+  const ints = type === 'INT32' || type === 'BYTE_ARRAY';
+  let num: Int32Array | Float64Array;
+  if (scratch?.reuse) {
+    let v = scratch.values;
+    if (!(ints ? v instanceof Int32Array : v instanceof Float64Array) || v!.length < n) {
+      const size = Math.max(n, 2 * (v?.length ?? 0));
+      v = scratch.values = ints ? new Int32Array(size) : new Float64Array(size);
+    }
+    num = v!.subarray(0, n);
+  } else num = ints ? new Int32Array(n) : new Float64Array(n);
+  if (type === 'BYTE_ARRAY') return { inRange: false, num, names: [], ids: new Map(), n: 0 };
+  return { inRange: true, num, names: null, ids: null, n: 0 };
 }
 
 /** The index of a string in the sink's distinct names (added when new). */
@@ -116,8 +126,32 @@ export interface Scratch {
   def: Uint8Array;
   idx: Int32Array;
   page: Uint8Array;
+  /**
+   * When true, the chunk's values and list offsets are written into `values` / `off` (grown as needed)
+   * instead of fresh arrays: they are then valid only until the next chunk decoded with this scratch.
+   */
+  reuse: boolean;
+  values: Int32Array | Float64Array | null;
+  off: Int32Array;
 }
-export const newScratch = (): Scratch => ({ chunk: new Uint8Array(0), def: new Uint8Array(0), idx: new Int32Array(0), page: new Uint8Array(0) });
+export const newScratch = (reuse = false): Scratch => ({
+  chunk: new Uint8Array(0),
+  def: new Uint8Array(0),
+  idx: new Int32Array(0),
+  page: new Uint8Array(0),
+  reuse,
+  values: null,
+  off: new Int32Array(0),
+});
+
+/** Row offsets of a LIST chunk of `rows` rows: fresh, or the scratch's (zeroed) when it reuses its arrays. */
+function listOffsetsArray(rows: number, scratch: Scratch): Int32Array {
+  if (!scratch.reuse) return new Int32Array(rows + 1);
+  if (scratch.off.length < rows + 1) scratch.off = new Int32Array(Math.max(rows + 1, 2 * scratch.off.length));
+  const off = scratch.off.subarray(0, rows + 1);
+  off.fill(0);
+  return off;
+}
 
 function lookupNum(out: Float64Array | Int32Array, at: number, dict: Float64Array | Int32Array, idx: Int32Array, count: number): void {
   const nd = dict.length;
@@ -179,10 +213,10 @@ const grow = (a: Uint8Array, n: number): Uint8Array => (a.length >= n ? a : new 
 export function decodeChunk(bytes: Uint8Array, spec: ChunkSpec, scratch: Scratch = newScratch()): DecodedChunk {
   const { type, maxRep, maxDef, codec, count } = spec;
   if (maxRep > 1) throw new Unsupported('nested lists');
-  const list: ListState | null = maxRep === 1 ? { off: new Int32Array(spec.rows + 1), rows: 0, values: 0, bad: false } : null;
+  const list: ListState | null = maxRep === 1 ? { off: listOffsetsArray(spec.rows, scratch), rows: 0, values: 0, bad: false } : null;
   if (maxDef > 0) scratch.def = grow(scratch.def, count);
   const def = maxDef > 0 && !list ? scratch.def : null;
-  const sink = newSink(type, count);
+  const sink = newSink(type, count, scratch);
   // a BYTE_ARRAY dictionary holds each entry's index in the sink's names
   let dict: Float64Array | Int32Array | null = null;
   const padded = new Map<number, Int32Array>();
