@@ -8,8 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ParquetWriter } from 'hyparquet-writer';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BASES } from '../src/basis/registry.js';
+import { defineBasis } from '../src/basis/define.js';
+import { BatchRow, decodeContextSum } from '../src/steps/batch-row.js';
 import type { BasisContext } from '../src/basis/types.js';
 import { loadGpu } from '../src/hardware/gpu.js';
 import { loadArchitecture } from '../src/model/load.js';
@@ -81,6 +83,43 @@ describe('columnar basis evaluation', () => {
       }
     }
     expect(compared).toBeGreaterThan(100_000);
+  });
+
+  it('the built-in bases evaluate batches column-wise (no row view), and a term without a batch form falls back row by row', () => {
+    const steps = variedSteps(300, 5);
+    const b = stepsToBatch(steps);
+    const ctx = contexts()[0]!;
+    const moveTo = vi.spyOn(BatchRow.prototype, 'moveTo');
+    try {
+      for (const basis of Object.values(BASES)) {
+        const c = basis.compile(ctx);
+        c.rowsBatch(b, new Float64Array(b.n * basis.terms.length));
+        c.featuresBatch(b, new Float64Array(b.n * basis.featureColumns.length));
+      }
+      expect(moveTo).not.toHaveBeenCalled();
+      const mixed = defineBasis<{ w: number }>({
+        name: 'mixed',
+        version: 1,
+        description: '',
+        consts: () => ({ w: 2 }),
+        terms: [
+          { name: 'decodes', unit: 'count', prior: 0, meaning: '', compute: (k, s) => k.w * decodeContextSum(s) },
+          { name: 'requests', unit: 'count', prior: 0, meaning: '', compute: (_k, s) => s.decode.length, batch: (_k, x, out, o, st) => x.decodeCount().forEach((d, r) => (out[o + r * st] = d)) },
+          { name: 'constant', unit: 'count', prior: 0, meaning: '', compute: () => 1, perStep: false },
+        ],
+      });
+      const m = mixed.compile(ctx);
+      const out = new Float64Array(b.n * 3).fill(Number.NaN);
+      m.rowsBatch(b, out);
+      expect(moveTo).toHaveBeenCalledTimes(b.n);
+      const one = new Float64Array(3);
+      steps.forEach((s, r) => {
+        m.row(s, one);
+        expect([...out.subarray(r * 3, r * 3 + 3)]).toEqual([...one]);
+      });
+    } finally {
+      moveTo.mockRestore();
+    }
   });
 });
 
