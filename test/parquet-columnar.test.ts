@@ -8,15 +8,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ParquetWriter } from 'hyparquet-writer';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BASES } from '../src/basis/registry.js';
+import { defineBasis } from '../src/basis/define.js';
+import { BatchRow, decodeContextSum } from '../src/steps/batch-row.js';
 import type { BasisContext } from '../src/basis/types.js';
 import { loadGpu } from '../src/hardware/gpu.js';
 import { loadArchitecture } from '../src/model/load.js';
 import { batchSteps, checkBatch, stepsToBatch, type StepBatch } from '../src/steps/batch.js';
 import { readAllSteps } from '../src/steps/io.js';
 import { readStepBatchesParquet, readStepsParquetRows, StepParquetWriter } from '../src/steps/parquet.js';
-import { rowGroupPaths } from '../src/steps/parquet-batch.js';
+import { readStepBatches, rowGroupPaths } from '../src/steps/parquet-batch.js';
 import { FileByteWriter, type SchemaElement } from '../src/steps/parquet-features.js';
 import { openParquet, stepColumnsOf, stepRowsOfRange } from '../src/steps/parquet-rows.js';
 import type { Step } from '../src/steps/step.js';
@@ -81,6 +83,43 @@ describe('columnar basis evaluation', () => {
       }
     }
     expect(compared).toBeGreaterThan(100_000);
+  });
+
+  it('the built-in bases evaluate batches column-wise (no row view), and a term without a batch form falls back row by row', () => {
+    const steps = variedSteps(300, 5);
+    const b = stepsToBatch(steps);
+    const ctx = contexts()[0]!;
+    const moveTo = vi.spyOn(BatchRow.prototype, 'moveTo');
+    try {
+      for (const basis of Object.values(BASES)) {
+        const c = basis.compile(ctx);
+        c.rowsBatch(b, new Float64Array(b.n * basis.terms.length));
+        c.featuresBatch(b, new Float64Array(b.n * basis.featureColumns.length));
+      }
+      expect(moveTo).not.toHaveBeenCalled();
+      const mixed = defineBasis<{ w: number }>({
+        name: 'mixed',
+        version: 1,
+        description: '',
+        consts: () => ({ w: 2 }),
+        terms: [
+          { name: 'decodes', unit: 'count', prior: 0, meaning: '', compute: (k, s) => k.w * decodeContextSum(s) },
+          { name: 'requests', unit: 'count', prior: 0, meaning: '', compute: (_k, s) => s.decode.length, batch: (_k, x, out, o, st) => x.decodeCount().forEach((d, r) => (out[o + r * st] = d)) },
+          { name: 'constant', unit: 'count', prior: 0, meaning: '', compute: () => 1, perStep: false },
+        ],
+      });
+      const m = mixed.compile(ctx);
+      const out = new Float64Array(b.n * 3).fill(Number.NaN);
+      m.rowsBatch(b, out);
+      expect(moveTo).toHaveBeenCalledTimes(b.n);
+      const one = new Float64Array(3);
+      steps.forEach((s, r) => {
+        m.row(s, one);
+        expect([...out.subarray(r * 3, r * 3 + 3)]).toEqual([...one]);
+      });
+    } finally {
+      moveTo.mockRestore();
+    }
   });
 });
 
@@ -205,5 +244,24 @@ describe('columnar Parquet step reader', () => {
     const before = rowGroupPaths.fast;
     expect((await viaBatches(file)).steps).toEqual(src);
     expect(rowGroupPaths.fast - before).toBe(Math.ceil(src.length / 333));
+  });
+
+  it('reuse: batches in buffers reused from row group to row group give the same steps, each read before the next', async () => {
+    const src = await readAllSteps('data/sample/steps.jsonl');
+    const file = path.join(dir, 'sample-reuse.parquet');
+    const w = new StepParquetWriter(file, 97);
+    w.add(src);
+    w.commit();
+    const steps: Step[] = [];
+    let prev: StepBatch | null = null;
+    let shared = 0;
+    for await (const b of readStepBatches(file, { reuse: true })) {
+      expect(checkBatch(b)).toBeNull();
+      steps.push(...batchSteps(b));
+      if (prev && b.decodeContext.buffer === prev.decodeContext.buffer) shared++;
+      prev = b;
+    }
+    expect(steps).toEqual(src);
+    expect(shared).toBeGreaterThan(0);
   });
 });

@@ -9,10 +9,16 @@
 import type { Basis, BasisContext, BasisParam, CompiledBasis, TermInfo } from './types.js';
 import type { Step } from '../steps/step.js';
 import type { StepBatch } from '../steps/batch.js';
-import { BatchRow } from '../steps/batch-row.js';
+import { BatchRow, sumsOf, type BatchSums } from '../steps/batch-row.js';
 
 /** A value computed from the basis constants `C` of one context and one step. */
 export type TermFn<C> = (c: C, s: Step) => number;
+
+/**
+ * The same value for every row of a column batch at once: out[o + r·stride] = compute(c, step r) for
+ * r < x.n, bit for bit (same operations in the same order; `x` holds the batch and its shared per-row sums).
+ */
+export type BatchFn<C> = (c: C, x: BatchSums, out: Float64Array, o: number, stride: number) => void;
 
 /** One raw feature column (what `stepfit features` writes), in µs or a count. */
 export interface FeatureColumn<C> {
@@ -20,6 +26,8 @@ export interface FeatureColumn<C> {
   /** An integer count (true) or a time in µs (false, the default). */
   readonly count?: boolean;
   readonly compute: TermFn<C>;
+  /** Optional column-batch form of `compute` (tested equal to it bit for bit); without it, batches go row by row. */
+  readonly batch?: BatchFn<C>;
   /** False when the value depends only on the context (computed once per compile). Default true. */
   readonly perStep?: boolean;
 }
@@ -28,6 +36,8 @@ export interface FeatureColumn<C> {
 export interface TermRecord<C> extends TermInfo {
   /** The regressor: this term's entry of the design row. */
   readonly compute: TermFn<C>;
+  /** Optional column-batch form of `compute` (tested equal to it bit for bit); without it, batches go row by row. */
+  readonly batch?: BatchFn<C>;
   /** False when the regressor depends only on the context (computed once per compile). Default true. */
   readonly perStep?: boolean;
   /** Raw feature columns of this term, in order (the feature table is their concatenation in term order); none for e.g. the constant. */
@@ -47,6 +57,7 @@ export interface BasisDefinition<C> {
 /** An item of the flat evaluator (a term or a feature column): its value function, and whether it varies per step. */
 export interface Slot<C> {
   readonly compute: TermFn<C>;
+  readonly batch?: BatchFn<C>;
   readonly perStep?: boolean;
 }
 
@@ -124,6 +135,33 @@ export function batchEvaluatorAt(at: EvalAt, width: number): (b: StepBatch, out:
   };
 }
 
+/**
+ * The batch evaluator of compiled slots: each slot with a `batch` form fills its column of the row-major
+ * output once per batch (over the batch's shared per-row sums, `sumsOf`), fixed slots are filled with
+ * their value, and only the per-step slots without a batch form (none in the built-in bases) run row by
+ * row on a `BatchRow` view. Bit-identical to the per-step evaluator (each `batch` form is tested so).
+ */
+export function columnEvaluator<C>(slots: readonly Slot<C>[], c: C, opts: { codegen?: boolean } = {}): (b: StepBatch, out: Float64Array) => void {
+  const width = slots.length;
+  const cols: { at: number; fn: BatchFn<C> }[] = [];
+  const fixed: { at: number; v: number }[] = [];
+  const rest: number[] = [];
+  slots.forEach((sl, i) => {
+    if (sl.perStep === false) fixed.push({ at: i, v: sl.compute(c, NO_STEP) });
+    else if (sl.batch) cols.push({ at: i, fn: sl.batch });
+    else rest.push(i);
+  });
+  const restFns = rest.map((i) => slots[i]!.compute);
+  const perRow = rest.length === 0 ? null : batchEvaluatorAt((opts.codegen === false ? undefined : straightLine(rest, restFns, [], [], c)) ?? loop(rest, restFns, [], [], c), width);
+  return (b, out) => {
+    if (out.length < b.n * width) throw new Error(`batch evaluator: output holds ${out.length} values, ${b.n} rows × ${width} needed`);
+    if (perRow) perRow(b, out);
+    const x = sumsOf(b);
+    for (const { at, fn } of cols) fn(c, x, out, at, width);
+    for (const { at, v } of fixed) for (let q = at, e = b.n * width; q < e; q += width) out[q] = v;
+  };
+}
+
 /** A plain per-step evaluator `(step, out)` lifted to batches the same way (through a scratch row). */
 export function batchEvaluator(one: (s: Step, out: Float64Array) => void, width: number): (b: StepBatch, out: Float64Array) => void {
   const tmp = new Float64Array(width);
@@ -161,10 +199,11 @@ export function defineBasis<C>(def: BasisDefinition<C>): Basis {
       const featuresAt = flatEvaluatorAt(columns, c);
       const rowAt = flatEvaluatorAt(def.terms, c);
       const subsets = new Map<string, (b: StepBatch, out: Float64Array) => void>();
-      const subset = (terms: readonly number[]) => {
-        const slots = terms.map((j) => def.terms[j]!);
-        return batchEvaluatorAt(flatEvaluatorAt(slots, c), terms.length);
-      };
+      const subset = (terms: readonly number[]) =>
+        columnEvaluator(
+          terms.map((j) => def.terms[j]!),
+          c,
+        );
       return {
         termsBatch: (b, terms, out) => {
           const key = terms.join();
@@ -173,8 +212,8 @@ export function defineBasis<C>(def: BasisDefinition<C>): Basis {
         },
         features: (s, out) => featuresAt(s, out, 0),
         row: (s, out) => rowAt(s, out, 0),
-        rowsBatch: batchEvaluatorAt(rowAt, def.terms.length),
-        featuresBatch: batchEvaluatorAt(featuresAt, columns.length),
+        rowsBatch: columnEvaluator(def.terms, c),
+        featuresBatch: columnEvaluator(columns, c),
       };
     },
   });

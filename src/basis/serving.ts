@@ -32,13 +32,13 @@
  * splits (reports/validation.md), kept only as a last resort. Count coefficients are µs at s = 1.
  */
 import { logGrid, resolveBasisParams, type Basis, type BasisContext, type BasisParam } from './types.js';
-import { defineBasis, type TermFn, type TermRecord } from './define.js';
+import { defineBasis, type BatchFn, type TermFn, type TermRecord } from './define.js';
 import { InputError } from '../io/errors.js';
 import type { Step } from '../steps/step.js';
-import { decodeKvTokens } from '../steps/batch-row.js';
+import { decodeKvTokens, type BatchSums } from '../steps/batch-row.js';
 import type { GpuSpec } from '../hardware/gpu.js';
 import { DTYPE_BYTES } from '../model/arch.js';
-import { rooflineConsts, rfPrefillAttn, rfWeight, type RooflineConsts } from './roofline.js';
+import { rooflineConsts, rfPrefillAttn, rfPrefillAttnBatch, rfWeight, rfWeightUs, type RooflineConsts } from './roofline.js';
 
 /**
  * All-reduce message size (bytes) at which all-reduce time leaves its latency floor: the default and
@@ -124,19 +124,24 @@ const finishingChunks = (s: Step): number => {
 
 /** Prefill GEMM (µs): [T_pf · flopsPerToken + (#finishing chunks) · 2dV/TP] / F. */
 export function svPrefillGemm(c: ServingConsts, s: Step): number {
-  return (prefillTokens(s) * c.rf.flopsPerToken + finishingChunks(s) * c.lmFlops) / c.rf.flopsPerUs;
+  return prefillGemmUs(c, prefillTokens(s), finishingChunks(s));
 }
+
+const prefillGemmUs = (c: ServingConsts, T: number, finishing: number): number => (T * c.rf.flopsPerToken + finishing * c.lmFlops) / c.rf.flopsPerUs;
 
 /** Decode GEMM (µs): T_dc · (flopsPerToken + 2dV/TP) / F. */
 export function svDecodeGemm(c: ServingConsts, s: Step): number {
-  return (s.decode.length * (c.rf.flopsPerToken + c.lmFlops)) / c.rf.flopsPerUs;
+  return decodeGemmUs(c, s.decode.length);
 }
+
+const decodeGemmUs = (c: ServingConsts, T: number): number => (T * (c.rf.flopsPerToken + c.lmFlops)) / c.rf.flopsPerUs;
 
 /** KV traffic (µs): L · [Σ_j (min(c_j, W) + 1) + T_pf] · kvBytesPerToken / BW (decode reads, prefill writes). */
 export function svKv(c: ServingConsts, s: Step): number {
-  const toks = prefillTokens(s) + decodeKvTokens(s, c.rf.window);
-  return (c.rf.L * toks * c.rf.kvBytesPerToken) / c.rf.bytesPerUs;
+  return kvUs(c, prefillTokens(s) + decodeKvTokens(s, c.rf.window));
 }
+
+const kvUs = (c: ServingConsts, toks: number): number => (c.rf.L * toks * c.rf.kvBytesPerToken) / c.rf.bytesPerUs;
 
 /** Weights (µs): roofline weight bytes (dense + expected distinct experts) + LM-head bytes, / BW. */
 export function svWeight(c: ServingConsts, s: Step): number {
@@ -161,10 +166,10 @@ export function commKneeTokens(c: ServingConsts): number {
 
 /** Message-size growth of all-reduce time (µs): commUs(√(T² + T₀²) − T₀), T₀ = commKneeTokens. */
 export function svTpCommLarge(c: ServingConsts, s: Step): number {
-  const T = prefillTokens(s) + s.decode.length;
-  const T0 = commKneeTokens(c);
-  return commUs(c, Math.sqrt(T * T + T0 * T0) - T0);
+  return commLargeUs(c, prefillTokens(s) + s.decode.length, commKneeTokens(c));
 }
+
+const commLargeUs = (c: ServingConsts, T: number, T0: number): number => commUs(c, Math.sqrt(T * T + T0 * T0) - T0);
 
 /** Ring hops per step: 2L all-reduces × 2(TP−1) hops (0 at TP 1); the design row multiplies it by the link-latency scale. */
 export function svTpHops(c: ServingConsts): number {
@@ -175,13 +180,64 @@ const prefillLayers = (c: ServingConsts, s: Step): number => (s.prefill.length >
 const decodeLayers = (c: ServingConsts, s: Step): number => (s.prefill.length > 0 || s.decode.length === 0 ? 0 : c.rf.L);
 const requests = (_c: ServingConsts, s: Step): number => s.prefill.length + s.decode.length;
 
+/** out[o + r·st] = f(c, v[r]) for every row: the column-batch form of a term that is a formula of one per-row sum. */
+function perRow(sum: (x: BatchSums, c: ServingConsts) => ArrayLike<number>, f: (c: ServingConsts, v: number) => number): BatchFn<ServingConsts> {
+  return (c, x, out, o, st) => {
+    const v = sum(x, c);
+    for (let r = 0, q = o; r < x.n; r++, q += st) out[q] = f(c, v[r]!);
+  };
+}
+
+/** Column-batch forms of the serving terms (the same scalar formulas over the batch's per-row sums). */
+const servingBatch = {
+  prefillGemm: ((c, x, out, o, st) => {
+    const T = x.prefillTokens();
+    const f = x.finishing();
+    for (let r = 0, q = o; r < x.n; r++, q += st) out[q] = prefillGemmUs(c, T[r]!, f[r]!);
+  }) as BatchFn<ServingConsts>,
+  decodeGemm: perRow((x) => x.decodeCount(), decodeGemmUs),
+  prefillAttn: ((c, x, out, o, st) => rfPrefillAttnBatch(c.rf, x, out, o, st)) as BatchFn<ServingConsts>,
+  kv: ((c, x, out, o, st) => {
+    const T = x.prefillTokens();
+    const kv = x.kvTokens(c.rf.window);
+    for (let r = 0, q = o; r < x.n; r++, q += st) out[q] = kvUs(c, T[r]! + kv[r]!);
+  }) as BatchFn<ServingConsts>,
+  weight: perRow(
+    (x) => x.tokens(),
+    (c, B) => rfWeightUs(c.rf, B) + c.lmBytes / c.rf.bytesPerUs,
+  ),
+  tpComm: perRow((x) => x.tokens(), commUs),
+  tpCommLarge: ((c, x, out, o, st) => {
+    const T = x.tokens();
+    const T0 = commKneeTokens(c);
+    for (let r = 0, q = o; r < x.n; r++, q += st) out[q] = commLargeUs(c, T[r]!, T0);
+  }) as BatchFn<ServingConsts>,
+  prefillLayers: ((c, x, out, o, st) => {
+    const p = x.prefillCount();
+    for (let r = 0, q = o; r < x.n; r++, q += st) out[q] = p[r]! > 0 ? c.rf.L : 0;
+  }) as BatchFn<ServingConsts>,
+  decodeLayers: ((c, x, out, o, st) => {
+    const p = x.prefillCount();
+    const d = x.decodeCount();
+    for (let r = 0, q = o; r < x.n; r++, q += st) out[q] = p[r]! > 0 || d[r]! === 0 ? 0 : c.rf.L;
+  }) as BatchFn<ServingConsts>,
+  requests: perRow(
+    (x) => x.requests(),
+    (_c, v) => v,
+  ),
+};
+
 /** A GPU-work term at datasheet peak (β ≥ 1, prior 1) whose one feature column has its name and value. */
-function work(name: string, meaning: string, compute: TermFn<ServingConsts>, prior = 1, lower = 1): TermRecord<ServingConsts> {
-  return { name, unit: 'us', prior, lower, meaning, compute, columns: [{ name, compute }] };
+function work(name: string, meaning: string, compute: TermFn<ServingConsts>, batch: BatchFn<ServingConsts>, prior = 1, lower = 1): TermRecord<ServingConsts> {
+  return { name, unit: 'us', prior, lower, meaning, compute, batch, columns: [{ name, compute, batch }] };
 }
 /** A fixed cost counted in device-latency units: the column is the raw count, the regressor count × s. */
-function scaled(name: string, meaning: string, count: TermFn<ServingConsts>): TermRecord<ServingConsts> {
-  return { name, unit: 'count', prior: 0, lower: 0, meaning, compute: (c, s) => count(c, s) * c.latencyScale, columns: [{ name, count: true, compute: count }] };
+function scaled(name: string, meaning: string, count: TermFn<ServingConsts>, countBatch: BatchFn<ServingConsts>): TermRecord<ServingConsts> {
+  const batch: BatchFn<ServingConsts> = (c, x, out, o, st) => {
+    countBatch(c, x, out, o, st);
+    for (let r = 0, q = o; r < x.n; r++, q += st) out[q] = out[q]! * c.latencyScale;
+  };
+  return { name, unit: 'count', prior: 0, lower: 0, meaning, compute: (c, s) => count(c, s) * c.latencyScale, batch, columns: [{ name, count: true, compute: count, batch: countBatch }] };
 }
 
 /** The parameters of the serving basis (see `servingBasis.params`). */
@@ -207,13 +263,13 @@ export const servingBasis: Basis = defineBasis<ServingConsts>({
     return servingConsts(ctx, pv['tp_comm_knee_mib']! * 2 ** 20);
   },
   terms: [
-    work('prefill_gemm', 'prefill linear layers run at 1/β of peak tensor FLOPS', svPrefillGemm),
-    work('decode_gemm', 'decode linear layers run at 1/β of peak tensor FLOPS', svDecodeGemm),
-    work('prefill_attn', 'prefill attention runs at 1/β of peak tensor FLOPS', (c, s) => rfPrefillAttn(c.rf, s)),
-    work('kv', 'KV cache is read and written at 1/β of peak memory bandwidth', svKv),
-    work('weight', 'weights stream at 1/β of peak memory bandwidth', svWeight),
-    work('tp_comm', 'all-reduce moves data at 1/β of peak link bandwidth', svTpComm),
-    work('tp_comm_large', 'extra all-reduce time per unit of link time beyond the message-size knee', svTpCommLarge, 0, 0),
+    work('prefill_gemm', 'prefill linear layers run at 1/β of peak tensor FLOPS', svPrefillGemm, servingBatch.prefillGemm),
+    work('decode_gemm', 'decode linear layers run at 1/β of peak tensor FLOPS', svDecodeGemm, servingBatch.decodeGemm),
+    work('prefill_attn', 'prefill attention runs at 1/β of peak tensor FLOPS', (c, s) => rfPrefillAttn(c.rf, s), servingBatch.prefillAttn),
+    work('kv', 'KV cache is read and written at 1/β of peak memory bandwidth', svKv, servingBatch.kv),
+    work('weight', 'weights stream at 1/β of peak memory bandwidth', svWeight, servingBatch.weight),
+    work('tp_comm', 'all-reduce moves data at 1/β of peak link bandwidth', svTpComm, servingBatch.tpComm),
+    work('tp_comm_large', 'extra all-reduce time per unit of link time beyond the message-size knee', svTpCommLarge, servingBatch.tpCommLarge, 0, 0),
     {
       name: 'tp_hops',
       unit: 'count',
@@ -224,9 +280,9 @@ export const servingBasis: Basis = defineBasis<ServingConsts>({
       perStep: false,
       columns: [{ name: 'tp_hops', count: true, compute: svTpHops, perStep: false }],
     },
-    scaled('prefill_layers', 'µs per layer of a step with prefill (launch overhead; at s = 1)', prefillLayers),
-    scaled('decode_layers', 'µs per layer of a decode-only step (at s = 1)', decodeLayers),
-    scaled('requests', 'µs per request in the step (at s = 1)', requests),
+    scaled('prefill_layers', 'µs per layer of a step with prefill (launch overhead; at s = 1)', prefillLayers, servingBatch.prefillLayers),
+    scaled('decode_layers', 'µs per layer of a decode-only step (at s = 1)', decodeLayers, servingBatch.decodeLayers),
+    scaled('requests', 'µs per request in the step (at s = 1)', requests, servingBatch.requests),
     {
       name: 'constant',
       unit: 'count',

@@ -6,7 +6,7 @@ import { getBasis, BASES } from '../basis/registry.js';
 import type { CompiledBasis } from '../basis/types.js';
 import { readStepBatches } from '../steps/io.js';
 import type { StepBatch } from '../steps/batch.js';
-import { skippedSummary } from './fit.js';
+import { skippedSummary } from './skip-bad.js';
 import { withAtomicWriter } from '../io/atomic.js';
 import { featureCsvHeader, featureCsvRows } from '../basis/features.js';
 import { isParquetPath, writeFeaturesParquet } from '../steps/parquet.js';
@@ -37,7 +37,7 @@ export function featuresCommand(io: CliIO) {
       const basis = getBasis(o.basis);
       const compiled = basis.compile({ arch, gpu, tp: o.tp });
       const k = basis.featureColumns.length;
-      const rows = () => withFeatures(readStepBatches(o.steps, { skipBad: o.skipBad === true, onBad: (m) => skipped.push(m) }), compiled, k);
+      const rows = () => withFeatures(readStepBatches(o.steps, { skipBad: o.skipBad === true, onBad: (m) => skipped.push(m), reuse: true }), compiled, k);
       const n = isParquetPath(o.out)
         ? await writeFeaturesParquet(o.out, basis.featureColumns, { 'stepfit.basis': `${basis.name} v${basis.version}`, 'stepfit.units': 'features: microseconds' }, async (w) => {
             for await (const { b, f } of rows()) w.addBatch(b, f);

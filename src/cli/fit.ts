@@ -15,6 +15,10 @@ import { formatFit } from '../fit/format.js';
 import { DEFAULT_FIT } from '../fit/defaults.js';
 import { getBasis } from '../basis/registry.js';
 import { physicalBounds } from '../basis/types.js';
+import { skippedSummary } from './skip-bad.js';
+
+/** Re-exported from skip-bad.ts (where it moved so that `features` does not load the fit). */
+export { skippedSummary };
 
 /** `a=1,b=2` → {a: '1', b: '2'} (for --bounds / --prior / --group). */
 export function parseAssignments(flag: string, spec: string): [string, string][] {
@@ -55,13 +59,6 @@ export function parseBounds(spec: string): Record<string, [number | null, number
     out[name] = [m[1]!.trim() === '' ? null : parseNum('--bounds', name, m[1]!.trim()), m[2]!.trim() === '' ? null : parseNum('--bounds', name, m[2]!.trim())];
   }
   return out;
-}
-
-/** One summary of the lines `--skip-bad` skipped: the count and the first few messages. */
-export function skippedSummary(messages: ReadonlySet<string> | readonly string[]): string {
-  const all = [...messages];
-  const show = all.slice(0, 5).map((m) => `  - ${m}`);
-  return [`--skip-bad: skipped ${all.length} bad line${all.length === 1 ? '' : 's'}${all.length > 5 ? ' (first 5 shown)' : ''}:`, ...show].join('\n');
 }
 
 /** Data-set flags shared by `fit` and `evaluate`. */

@@ -5,7 +5,13 @@
  */
 import type { FitDataset } from '../fit/api.js';
 import type { ReadStepsOptions } from '../steps/io.js';
-import { skippedSummary } from './fit.js';
+
+/** One summary of the lines `--skip-bad` skipped: the count and the first few messages. */
+export function skippedSummary(messages: ReadonlySet<string> | readonly string[]): string {
+  const all = [...messages];
+  const show = all.slice(0, 5).map((m) => `  - ${m}`);
+  return [`--skip-bad: skipped ${all.length} bad line${all.length === 1 ? '' : 's'}${all.length > 5 ? ' (first 5 shown)' : ''}:`, ...show].join('\n');
+}
 
 export const SKIP_BAD_HELP = 'skip malformed step lines (listed in a summary) instead of stopping at the first one';
 

@@ -5,7 +5,8 @@ import { InputError, jsonErrorDetail } from '../io/errors.js';
 import { readLines } from '../io/lines.js';
 import { withAtomicWriter } from '../io/atomic.js';
 import { validateStep, stepToJson, type Step } from './step.js';
-import { isParquetPath, readStepBatchesParquet, readStepsParquetRows, writeStepsParquet } from './parquet.js';
+import { isParquetPath, readStepsParquetRows, writeStepsParquet } from './parquet.js';
+import { readStepBatches as readParquetBatches } from './parquet-batch.js';
 import { stepsToBatch, type StepBatch } from './batch.js';
 
 export interface ReadStepsOptions {
@@ -14,6 +15,11 @@ export interface ReadStepsOptions {
   /** Skip bad lines instead of failing; each is reported through onBad. */
   skipBad?: boolean;
   onBad?: (message: string) => void;
+  /**
+   * readStepBatches only: Parquet batches may live in buffers reused from row group to row group, each
+   * valid until the next batch is asked for (for consumers that finish a batch before the next).
+   */
+  reuse?: boolean;
 }
 
 /** The files a `--steps` value names: a file, or every *.jsonl / *.jsonl.gz / *.parquet in a directory (sorted). */
@@ -85,7 +91,7 @@ export async function* readStepBatches(p: string, opts: ReadStepsOptions = {}): 
   for (const file of stepFiles(p)) {
     if (isParquetPath(file)) {
       const onBad = opts.skipBad ? (m: string) => opts.onBad?.(m) : undefined;
-      for await (const b of readStepBatchesParquet(file, onBad ? { onBad } : {})) yield rename(b);
+      for await (const b of readParquetBatches(file, { ...(onBad ? { onBad } : {}), reuse: opts.reuse === true })) yield rename(b);
       continue;
     }
     let buf: Step[] = [];

@@ -14,7 +14,8 @@ import { InputError } from '../io/errors.js';
 import { stepsToBatch, type StepBatch } from './batch.js';
 import { decodeChunk, newScratch, Unsupported, type DecodedChunk, type LeafType, type Scratch } from './parquet-pages.js';
 import { openParquet, ROW_GROUP, stepColumnsOf, stepRowsOfRange, type OpenParquet } from './parquet-rows.js';
-import { MAX_DURATION_US, MAX_TOKENS, MIN_DURATION_US, type Step } from './step.js';
+import { anyEmptyRow, counts, durations, experimentIds, flatDefined, listOffsets, promptsCover, promptsOf, sameOffsets, stepsValid } from './parquet-columns.js';
+import { MAX_TOKENS, type Step } from './step.js';
 
 /** Row groups read by each path since the process started (tests and benchmarks check the fast path ran). */
 export const rowGroupPaths = { fast: 0, general: 0 };
@@ -91,6 +92,8 @@ interface Source {
   readonly meta: FileMetaData;
   readonly plan: Plan;
   readonly scratch: Map<string, Scratch>;
+  /** Decode into the scratch buffers (batches valid until the next one is asked for). */
+  readonly reuse: boolean;
 }
 
 /** The values a column may hold (validateStep's rules for counts), checked while decoding where possible. */
@@ -100,7 +103,7 @@ function decodeColumn(src: Source, g: number, name: keyof Plan): DecodedChunk | 
   const leaf = src.plan[name];
   if (!leaf) return null;
   let scratch = src.scratch.get(name);
-  if (!scratch) src.scratch.set(name, (scratch = newScratch()));
+  if (!scratch) src.scratch.set(name, (scratch = newScratch(src.reuse)));
   const c = chunkBytes(src.fd, src.meta, g, name, scratch);
   if (!c) throw new Unsupported(`no chunk for column ${name}`);
   return decodeChunk(
@@ -110,50 +113,11 @@ function decodeColumn(src: Source, g: number, name: keyof Plan): DecodedChunk | 
   );
 }
 
-/** Whether the definition levels of a flat optional column agree with its number of values. */
-function flatDefined(ch: DecodedChunk, n: number): boolean {
-  if (!ch.def) return ch.nValues === n;
-  let m = 0;
-  for (let r = 0; r < n; r++) if (ch.def[r] === 1) m++;
-  return m === ch.nValues;
-}
-
-const isCount = (x: number): boolean => x >= 0 && x <= MAX_TOKENS && Number.isInteger(x);
-
-/** Offsets of a LIST column over n rows, or null when a list or element is null (left to the general reader). */
-function listOffsets(ch: DecodedChunk, _leaf: Leaf, n: number): Int32Array | null {
-  const l = ch.list;
-  if (!l || l.bad || l.rows !== n || l.values !== ch.nValues) return null;
-  return l.off;
-}
-
-/** A LIST column's values as Int32Array after checking each is a count (0 … 2^30); null if one is not. */
-function counts(ch: DecodedChunk, positive: boolean): Int32Array | null {
-  const v = ch.values as Float64Array | Int32Array;
-  const m = ch.nValues;
-  const lo = positive ? 1 : 0;
-  if (v instanceof Int32Array) {
-    if (ch.inRange) return v.length === m ? v : v.subarray(0, m);
-    for (let i = 0; i < m; i++) {
-      const x = v[i]!;
-      if (x < lo || x > MAX_TOKENS) return null;
-    }
-    return v.length === m ? v : v.subarray(0, m);
-  }
-  const out = new Int32Array(m);
-  for (let i = 0; i < m; i++) {
-    const x = v[i]!;
-    if (!isCount(x) || x < lo) return null;
-    out[i] = x;
-  }
-  return out;
-}
-
-const sameOffsets = (a: Int32Array, b: Int32Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
-
 /** One row group as full-length columns, or null when a row needs the general reader. */
 interface GroupColumns {
-  experiment: string[];
+  /** Each row's experiment as an index into `experimentNames`. */
+  experiment: Int32Array;
+  experimentNames: string[];
   step: Float64Array;
   durationUs: Float64Array;
   prefillOffsets: Int32Array;
@@ -164,45 +128,30 @@ interface GroupColumns {
   decodeContext: Int32Array;
 }
 
-function flatColumns(src: Source, g: number, n: number): Pick<GroupColumns, 'experiment' | 'step' | 'durationUs'> | null {
+function flatColumns(src: Source, g: number, n: number): Pick<GroupColumns, 'experiment' | 'experimentNames' | 'step' | 'durationUs'> | null {
   const ex = decodeColumn(src, g, 'experiment');
   const st = decodeColumn(src, g, 'step')!;
   const du = decodeColumn(src, g, 'duration_us');
   if (st.count !== n || (ex && ex.count !== n) || (du && du.count !== n)) throw new Error('column chunks of different lengths');
   if (st.nValues !== n || (ex && !flatDefined(ex, n)) || (du && !flatDefined(du, n))) return null;
   const step = st.values instanceof Float64Array ? st.values : Float64Array.from(st.values as Int32Array);
-  for (let r = 0; r < n; r++) if (!(step[r]! >= 0 && Number.isSafeInteger(step[r]!))) return null;
-  const experiment = new Array<string>(n);
-  if (!ex) experiment.fill('');
-  else for (let r = 0, v = 0; r < n; r++) experiment[r] = ex.def && ex.def[r] === 0 ? '' : (ex.values as string[])[v++]!;
-  const durationUs = new Float64Array(n);
-  if (!du) durationUs.fill(Number.NaN);
-  else {
-    const dv = du.values as Float64Array;
-    for (let r = 0, v = 0; r < n; r++) {
-      if (du.def && du.def[r] === 0) {
-        durationUs[r] = Number.NaN;
-        continue;
-      }
-      const d = dv[v++]!;
-      if (!(d >= MIN_DURATION_US && d <= MAX_DURATION_US)) return null;
-      durationUs[r] = d;
-    }
-  }
-  return { experiment, step, durationUs };
+  if (!stepsValid(step, n)) return null;
+  const { experiment, experimentNames } = experimentIds(ex, n);
+  const durationUs = durations(du, n);
+  if (!durationUs) return null;
+  return { experiment, experimentNames, step, durationUs };
 }
 
-function listColumns(src: Source, g: number, n: number): Omit<GroupColumns, 'experiment' | 'step' | 'durationUs'> | null {
-  const { plan } = src;
+function listColumns(src: Source, g: number, n: number): Omit<GroupColumns, 'experiment' | 'experimentNames' | 'step' | 'durationUs'> | null {
   const tk = decodeColumn(src, g, 'prefill_tokens')!;
-  const prefillOffsets = listOffsets(tk, plan.prefill_tokens!, n);
+  const prefillOffsets = listOffsets(tk, n);
   const prefillTokens = prefillOffsets && counts(tk, true);
   if (!prefillOffsets || !prefillTokens) return null;
   const np = prefillTokens.length;
   let prefillPrior: Int32Array = new Int32Array(np);
   const pr = decodeColumn(src, g, 'prefill_prior');
   if (pr) {
-    const o = listOffsets(pr, plan.prefill_prior!, n);
+    const o = listOffsets(pr, n);
     const v = o && sameOffsets(o, prefillOffsets) ? counts(pr, false) : null;
     if (!v) return null;
     prefillPrior = v;
@@ -210,24 +159,21 @@ function listColumns(src: Source, g: number, n: number): Omit<GroupColumns, 'exp
   let prefillPrompt: Int32Array;
   const pm = decodeColumn(src, g, 'prefill_prompt');
   if (pm) {
-    const o = listOffsets(pm, plan.prefill_prompt!, n);
+    const o = listOffsets(pm, n);
     const v = o && sameOffsets(o, prefillOffsets) ? counts(pm, false) : null;
     if (!v) return null;
-    for (let i = 0; i < np; i++) if (v[i]! < prefillPrior[i]! + prefillTokens[i]!) return null;
+    if (!promptsCover(v, prefillPrior, prefillTokens, np)) return null;
     prefillPrompt = v;
   } else {
-    prefillPrompt = new Int32Array(np);
-    for (let i = 0; i < np; i++) {
-      const s = prefillPrior[i]! + prefillTokens[i]!;
-      if (s > MAX_TOKENS) return null;
-      prefillPrompt[i] = s;
-    }
+    const p = promptsOf(prefillPrior, prefillTokens, np);
+    if (!p) return null;
+    prefillPrompt = p;
   }
   const dc = decodeColumn(src, g, 'decode')!;
-  const decodeOffsets = listOffsets(dc, plan.decode!, n);
+  const decodeOffsets = listOffsets(dc, n);
   const decodeContext = decodeOffsets && counts(dc, false);
   if (!decodeOffsets || !decodeContext) return null;
-  for (let r = 0; r < n; r++) if (prefillOffsets[r + 1] === prefillOffsets[r] && decodeOffsets[r + 1] === decodeOffsets[r]) return null;
+  if (anyEmptyRow(prefillOffsets, decodeOffsets, n)) return null;
   return { prefillOffsets, prefillTokens, prefillPrior, prefillPrompt, decodeOffsets, decodeContext };
 }
 
@@ -244,7 +190,7 @@ function slice(c: GroupColumns, r0: number, r1: number, firstRow: number): StepB
     decodeOffsets[i]! -= d0;
   }
   return {
-    experiment: c.experiment[r0]!,
+    experiment: c.experimentNames[c.experiment[r0]!]!,
     n: r1 - r0,
     step: c.step.subarray(r0, r1),
     durationUs: c.durationUs.subarray(r0, r1),
@@ -259,14 +205,22 @@ function slice(c: GroupColumns, r0: number, r1: number, firstRow: number): StepB
 }
 
 /** Batches of a decoded group: split where the experiment changes and every ROW_GROUP rows. */
-function* groupBatches(c: GroupColumns, n: number, firstRow: number): Generator<StepBatch> {
-  let r0 = 0;
-  for (let r = 1; r <= n; r++) {
-    if (r === n || r - r0 >= ROW_GROUP || c.experiment[r] !== c.experiment[r0]) {
-      yield slice(c, r0, r, firstRow + r0);
-      r0 = r;
-    }
+function groupBatches(c: GroupColumns, n: number, firstRow: number): StepBatch[] {
+  const out: StepBatch[] = [];
+  for (let r0 = 0; r0 < n; ) {
+    const r1 = runEnd(c.experiment, r0, Math.min(n, r0 + ROW_GROUP));
+    out.push(slice(c, r0, r1, firstRow + r0));
+    r0 = r1;
   }
+  return out;
+}
+
+/** The first row in (r0, end) whose experiment differs from row r0's, else end. */
+function runEnd(ids: Int32Array, r0: number, end: number): number {
+  const id = ids[r0]!;
+  let r = r0 + 1;
+  while (r < end && ids[r] === id) r++;
+  return r;
 }
 
 /** The fast path for row group g: its batches, or null when the general reader must take it. */
@@ -277,7 +231,19 @@ function fastGroup(src: Source, g: number, firstRow: number): StepBatch[] | null
     const flat = flatColumns(src, g, n);
     const lists = flat && listColumns(src, g, n);
     if (!flat || !lists) return null;
-    return [...groupBatches({ ...flat, ...lists }, n, firstRow)];
+    const cols: GroupColumns = {
+      experiment: flat.experiment,
+      experimentNames: flat.experimentNames,
+      step: flat.step,
+      durationUs: flat.durationUs,
+      prefillOffsets: lists.prefillOffsets,
+      prefillTokens: lists.prefillTokens,
+      prefillPrior: lists.prefillPrior,
+      prefillPrompt: lists.prefillPrompt,
+      decodeOffsets: lists.decodeOffsets,
+      decodeContext: lists.decodeContext,
+    };
+    return groupBatches(cols, n, firstRow);
   } catch (e) {
     if (e instanceof InputError) throw e;
     return null;
@@ -301,9 +267,11 @@ async function* slowGroup(file: string, pq: OpenParquet, columns: readonly strin
 
 /**
  * Validated steps of a Parquet step file as column batches of consecutive rows (at most ROW_GROUP rows,
- * split where the experiment changes); `rowGroups: [from, to)` reads only those row groups.
+ * split where the experiment changes); `rowGroups: [from, to)` reads only those row groups. With
+ * `reuse: true` the batches' arrays are buffers reused from row group to row group: a batch is then valid
+ * only until the next one is asked for (for consumers that finish each batch first, e.g. `features`).
  */
-export async function* readStepBatches(file: string, opts: { rowGroups?: readonly [number, number]; onBad?: (message: string) => void } = {}): AsyncGenerator<StepBatch> {
+export async function* readStepBatches(file: string, opts: { rowGroups?: readonly [number, number]; onBad?: (message: string) => void; reuse?: boolean } = {}): AsyncGenerator<StepBatch> {
   const pq = await openParquet(file);
   const { meta } = pq;
   const columns = stepColumnsOf(file, meta);
@@ -313,7 +281,7 @@ export async function* readStepBatches(file: string, opts: { rowGroups?: readonl
   let start = 0;
   for (let g = 0; g < Math.min(g0, groups); g++) start += Number(meta.row_groups[g]!.num_rows);
   const fd = fs.openSync(file, 'r');
-  const src: Source | null = plan && { fd, meta, plan, scratch: new Map() };
+  const src: Source | null = plan && { fd, meta, plan, scratch: new Map(), reuse: opts.reuse === true };
   try {
     for (let g = Math.max(0, g0); g < Math.min(g1, groups); g++) {
       const n = Number(meta.row_groups[g]!.num_rows);

@@ -162,7 +162,9 @@ export function uniformRun(src: Uint8Array, pos: number, end: number, width: num
 
 /**
  * One page's repetition levels (width 1, src[pos, end)) walked run by run into row offsets. `def` holds the
- * page's definition levels, or is null when they are all `full` (every entry carries a value).
+ * page's definition levels, or is null when they are all `full` (every entry carries a value). Eight
+ * entries that all carry a value (one bit-packed byte) are taken at once: their row starts are the byte's
+ * zero bits; a run of continuations (RLE 1s) only checks that its entries carry values.
  */
 export function listLevels(src: Uint8Array, pos: number, end: number, n: number, def: Uint8Array | null, full: number, empty: number, st: ListState): void {
   const off = st.off;
@@ -181,7 +183,12 @@ export function listLevels(src: Uint8Array, pos: number, end: number, n: number,
       if (pos + Math.ceil(take / 8) > end) throw new Error('bit-packed run past the end of the page');
       for (let k = 0; k < take; ) {
         const byte = src[pos + (k >>> 3)]!;
-        if (def === null && byte === 0xff && k + 8 <= take) {
+        if (k + 8 <= take && (def === null || allFull(def, i + k, full))) {
+          let z = ~byte & 0xff;
+          if (z !== 0) {
+            if (r + popcount8(z) > cap) return void (st.bad = true);
+            for (; z !== 0; z &= z - 1) off[r++] = v + 31 - Math.clz32(z & -z);
+          }
           v += 8;
           k += 8;
           continue;
@@ -204,21 +211,39 @@ export function listLevels(src: Uint8Array, pos: number, end: number, n: number,
       const c = Math.min(h / 2, n - i);
       const x = src[pos++]!;
       if (x > 1) return void (st.bad = true);
+      if (x === 1) {
+        // continuations: each entry must carry a value
+        if (def !== null && !allFullN(def, i, c, full)) return void (st.bad = true);
+        v += c;
+        i += c;
+        continue;
+      }
       for (let k = 0; k < c; k++) {
-        if (x === 0) {
-          if (r >= cap) return void (st.bad = true);
-          off[r++] = v;
-        } else if (def === null) {
-          v += c - k;
-          break;
-        }
+        if (r >= cap) return void (st.bad = true);
+        off[r++] = v;
         const d = def === null ? full : def[i + k]!;
         if (d === full) v++;
-        else if (d !== empty || x !== 0) return void (st.bad = true);
+        else if (d !== empty) return void (st.bad = true);
       }
       i += c;
     }
   }
   st.rows = r;
   st.values = v;
+}
+
+/** Whether def[at … at + 8) all equal `full`. */
+const allFull = (def: Uint8Array, at: number, full: number): boolean =>
+  def[at] === full && def[at + 1] === full && def[at + 2] === full && def[at + 3] === full && def[at + 4] === full && def[at + 5] === full && def[at + 6] === full && def[at + 7] === full;
+
+function allFullN(def: Uint8Array, at: number, count: number, full: number): boolean {
+  for (let k = at, e = at + count; k < e; k++) if (def[k] !== full) return false;
+  return true;
+}
+
+/** Set bits of a byte. */
+function popcount8(x: number): number {
+  x = x - ((x >>> 1) & 0x55);
+  x = (x & 0x33) + ((x >>> 2) & 0x33);
+  return (x + (x >>> 4)) & 0x0f;
 }

@@ -225,18 +225,46 @@ function experimentChunk(w: Writer, g: FeatureGroup): ColumnChunk {
 function stepChunk(w: Writer, g: FeatureGroup): ColumnChunk {
   const m = g.m;
   const step = new BigInt64Array(m);
-  const words = new Uint32Array(step.buffer);
+  const [sMin, sMax] = int64Words(g.step, m, new Uint32Array(step.buffer));
+  const page = { defs: new Uint8Array(0), data: bytesOf(step), values: m, nulls: 0, rows: m, encoding: 'PLAIN' as const };
+  return writeChunk(w, 'step', 'INT64', page, { statistics: { min_value: BigInt(sMin), max_value: BigInt(sMax), null_count: 0n } });
+}
+
+// Each row loop of the writer is a small function of its own (a loop inside a larger function is
+// optimised on the fly and thrown away again for every row group).
+
+/** Little-endian INT64 words of the first m (safe-integer) doubles of x into `words`; returns [min, max]. */
+function int64Words(x: Float64Array, m: number, words: Uint32Array): [number, number] {
   let sMin = Number.POSITIVE_INFINITY;
   let sMax = Number.NEGATIVE_INFINITY;
   for (let r = 0; r < m; r++) {
-    const x = g.step[r]!;
-    words[2 * r] = x % 2 ** 32;
-    words[2 * r + 1] = Math.floor(x / 2 ** 32);
-    if (x < sMin) sMin = x;
-    if (x > sMax) sMax = x;
+    const v = x[r]!;
+    const lo = v >>> 0; // v mod 2³² (v a safe integer); v − lo is an exact multiple of 2³²
+    words[2 * r] = lo;
+    words[2 * r + 1] = (v - lo) / 4294967296;
+    if (v < sMin) sMin = v;
+    if (v > sMax) sMax = v;
   }
-  const page = { defs: new Uint8Array(0), data: bytesOf(step), values: m, nulls: 0, rows: m, encoding: 'PLAIN' as const };
-  return writeChunk(w, 'step', 'INT64', page, { statistics: { min_value: BigInt(sMin), max_value: BigInt(sMax), null_count: 0n } });
+  return [sMin, sMax];
+}
+
+/** The non-NaN values of dur[0, m) into dv, flagged in `defined`; returns how many. */
+function definedValues(dur: Float64Array, m: number, defined: Uint8Array, dv: Float64Array): number {
+  let nd = 0;
+  for (let r = 0; r < m; r++) {
+    const d = dur[r]!;
+    if (Number.isNaN(d)) continue;
+    defined[r] = 1;
+    dv[nd++] = d;
+  }
+  return nd;
+}
+
+/** NaNs in v. */
+function countNaN(v: Float64Array): number {
+  let nans = 0;
+  for (let r = 0; r < v.length; r++) if (Number.isNaN(v[r]!)) nans++;
+  return nans;
 }
 
 /** The optional duration column chunk: definition levels (NaN = null) and the measured values. */
@@ -244,13 +272,7 @@ function durationChunk(w: Writer, g: FeatureGroup): ColumnChunk {
   const m = g.m;
   const defined = new Uint8Array(m);
   const dv = new Float64Array(m);
-  let nd = 0;
-  for (let r = 0; r < m; r++) {
-    const d = g.dur[r]!;
-    if (Number.isNaN(d)) continue;
-    defined[r] = 1;
-    dv[nd++] = d;
-  }
+  const nd = definedValues(g.dur, m, defined, dv);
   const vals = dv.subarray(0, nd);
   const page = { defs: rleRuns(defined, m, 1), data: bytesOf(vals), values: m, nulls: m - nd, rows: m, encoding: 'PLAIN' as const };
   return writeChunk(w, 'duration_us', 'DOUBLE', page, { statistics: doubleStats(vals, m - nd, 0) });
@@ -259,9 +281,7 @@ function durationChunk(w: Writer, g: FeatureGroup): ColumnChunk {
 /** A feature column chunk: PLAIN doubles, or one dictionary entry and one RLE run when all values have the same bits. */
 function featureChunk(w: Writer, name: string, v: Float64Array): ColumnChunk {
   const m = v.length;
-  let nans = 0;
-  for (let r = 0; r < m; r++) if (Number.isNaN(v[r]!)) nans++;
-  const statistics = doubleStats(v, 0, nans);
+  const statistics = doubleStats(v, 0, countNaN(v));
   if (!constant(v)) return writeChunk(w, name, 'DOUBLE', { defs: new Uint8Array(0), data: bytesOf(v), values: m, nulls: 0, rows: m, encoding: 'PLAIN' }, { statistics });
   const run = rleRuns(new Uint8Array(m), m, 1);
   const data = new Uint8Array(1 + run.length);

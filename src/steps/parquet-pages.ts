@@ -24,8 +24,10 @@ export interface DecodedChunk {
   readonly count: number;
   /** Definition levels of a flat optional column (count entries), else null. */
   readonly def: Uint8Array | null;
-  /** Numbers for numeric types (INT64 converted with Number()), strings for BYTE_ARRAY. */
-  readonly values: Float64Array | Int32Array | string[];
+  /** Numbers for numeric types (INT64 converted with Number()); for BYTE_ARRAY, each value's index in `names`. */
+  readonly values: Float64Array | Int32Array;
+  /** BYTE_ARRAY: the distinct strings of the chunk (UTF-8 decoded), indexed by `values`; else null. */
+  readonly names: string[] | null;
   readonly nValues: number;
   /** All values were checked against `spec.range` while decoding (dictionary pages only) and are in it. */
   readonly inRange: boolean;
@@ -53,15 +55,38 @@ const utf8 = new TextDecoder();
 interface Sink {
   /** Still true when every value so far came from a range-checked dictionary and none was out of range. */
   inRange: boolean;
-  num: Float64Array | Int32Array | null;
-  str: string[] | null;
+  /** Numbers, or (BYTE_ARRAY) indices into `names`. */
+  num: Float64Array | Int32Array;
+  /** BYTE_ARRAY: distinct strings in order of first appearance, and their indices. */
+  names: string[] | null;
+  ids: Map<string, number> | null;
   n: number;
 }
 
-/** INT32 values land in an Int32Array (the batch columns use it as is), other numbers in a Float64Array. */
-function newSink(type: LeafType, n: number): Sink {
-  if (type === 'BYTE_ARRAY') return { inRange: false, num: null, str: new Array<string>(n), n: 0 };
-  return { inRange: true, num: type === 'INT32' ? new Int32Array(n) : new Float64Array(n), str: null, n: 0 };
+/** INT32 values land in an Int32Array (the batch columns use it as is), other numbers in a Float64Array; strings as indices of distinct names (no string per row). */
+function newSink(type: LeafType, n: number, scratch?: Scratch): Sink {
+  const ints = type === 'INT32' || type === 'BYTE_ARRAY';
+  let num: Int32Array | Float64Array;
+  if (scratch?.reuse) {
+    let v = scratch.values;
+    if (!(ints ? v instanceof Int32Array : v instanceof Float64Array) || v!.length < n) {
+      const size = Math.max(n, 2 * (v?.length ?? 0));
+      v = scratch.values = ints ? new Int32Array(size) : new Float64Array(size);
+    }
+    num = v!.subarray(0, n);
+  } else num = ints ? new Int32Array(n) : new Float64Array(n);
+  if (type === 'BYTE_ARRAY') return { inRange: false, num, names: [], ids: new Map(), n: 0 };
+  return { inRange: true, num, names: null, ids: null, n: 0 };
+}
+
+/** The index of a string in the sink's distinct names (added when new). */
+function intern(sink: Sink, name: string): number {
+  let id = sink.ids!.get(name);
+  if (id === undefined) {
+    id = sink.names!.push(name) - 1;
+    sink.ids!.set(name, id);
+  }
+  return id;
 }
 
 function plainInto(sink: Sink, type: LeafType, page: Uint8Array, pos: number, count: number): void {
@@ -72,7 +97,7 @@ function plainInto(sink: Sink, type: LeafType, page: Uint8Array, pos: number, co
       const len = view.getUint32(pos, true);
       pos += 4;
       if (pos + len > page.length) throw new Error('BYTE_ARRAY value past the end of the page');
-      sink.str![sink.n++] = utf8.decode(page.subarray(pos, pos + len));
+      sink.num[sink.n++] = intern(sink, utf8.decode(page.subarray(pos, pos + len)));
       pos += len;
     }
     return;
@@ -81,14 +106,15 @@ function plainInto(sink: Sink, type: LeafType, page: Uint8Array, pos: number, co
   if (pos + count * w > page.length) throw new Error('values past the end of the page');
   const aligned = (page.byteOffset + pos) % w === 0;
   const bytes = aligned ? page.subarray(pos, pos + count * w) : page.slice(pos, pos + count * w);
-  const out = sink.num!;
+  const out = sink.num;
   const at = sink.n;
   if (type === 'INT32') out.set(new Int32Array(bytes.buffer, bytes.byteOffset, count), at);
   else if (type === 'FLOAT') out.set(new Float32Array(bytes.buffer, bytes.byteOffset, count), at);
   else if (type === 'DOUBLE') out.set(new Float64Array(bytes.buffer, bytes.byteOffset, count), at);
   else {
-    const v = new BigInt64Array(bytes.buffer, bytes.byteOffset, count);
-    for (let i = 0; i < count; i++) out[at + i] = Number(v[i]!);
+    // INT64 from its two 32-bit halves: hi·2³² is exact and the one rounding of the sum is Number(bigint)'s
+    const w = new Int32Array(bytes.buffer, bytes.byteOffset, count * 2);
+    for (let i = 0; i < count; i++) out[at + i] = w[2 * i + 1]! * 4294967296 + (w[2 * i]! >>> 0);
   }
   sink.n += count;
 }
@@ -100,8 +126,32 @@ export interface Scratch {
   def: Uint8Array;
   idx: Int32Array;
   page: Uint8Array;
+  /**
+   * When true, the chunk's values and list offsets are written into `values` / `off` (grown as needed)
+   * instead of fresh arrays: they are then valid only until the next chunk decoded with this scratch.
+   */
+  reuse: boolean;
+  values: Int32Array | Float64Array | null;
+  off: Int32Array;
 }
-export const newScratch = (): Scratch => ({ chunk: new Uint8Array(0), def: new Uint8Array(0), idx: new Int32Array(0), page: new Uint8Array(0) });
+export const newScratch = (reuse = false): Scratch => ({
+  chunk: new Uint8Array(0),
+  def: new Uint8Array(0),
+  idx: new Int32Array(0),
+  page: new Uint8Array(0),
+  reuse,
+  values: null,
+  off: new Int32Array(0),
+});
+
+/** Row offsets of a LIST chunk of `rows` rows: fresh, or the scratch's (zeroed) when it reuses its arrays. */
+function listOffsetsArray(rows: number, scratch: Scratch): Int32Array {
+  if (!scratch.reuse) return new Int32Array(rows + 1);
+  if (scratch.off.length < rows + 1) scratch.off = new Int32Array(Math.max(rows + 1, 2 * scratch.off.length));
+  const off = scratch.off.subarray(0, rows + 1);
+  off.fill(0);
+  return off;
+}
 
 function lookupNum(out: Float64Array | Int32Array, at: number, dict: Float64Array | Int32Array, idx: Int32Array, count: number): void {
   const nd = dict.length;
@@ -114,7 +164,7 @@ function lookupNum(out: Float64Array | Int32Array, at: number, dict: Float64Arra
 
 function dictionaryInto(
   sink: Sink,
-  dict: Float64Array | Int32Array | string[],
+  dict: Float64Array | Int32Array,
   page: Uint8Array,
   count: number,
   scratch: Scratch,
@@ -122,7 +172,7 @@ function dictionaryInto(
   range: readonly [number, number] | undefined,
 ): void {
   const width = page[0]!;
-  if (sink.num instanceof Int32Array && dict instanceof Int32Array && width <= 24) {
+  if (sink.names === null && sink.num instanceof Int32Array && dict instanceof Int32Array && width <= 24) {
     const src = page.buffer === scratch.page.buffer && page.byteOffset === scratch.page.byteOffset ? scratch.page : page;
     if (count > 0 && dictInts(src, 1, page.length, width, paddedDict(dict, width, padded, range), sink.num, sink.n, count) < 0) sink.inRange = false;
     sink.n += count;
@@ -132,18 +182,7 @@ function dictionaryInto(
   if (scratch.idx.length < count) scratch.idx = new Int32Array(count);
   const idx = scratch.idx;
   if (count > 0) readHybrid(page, 1, page.length, width, idx, 0, count);
-  const at = sink.n;
-  if (sink.num) lookupNum(sink.num, at, dict as Float64Array | Int32Array, idx, count);
-  else {
-    const out = sink.str!;
-    const d = dict as string[];
-    const nd = d.length;
-    for (let i = 0; i < count; i++) {
-      const j = idx[i]!;
-      if (j >= nd) throw new Error(`dictionary index ${j} out of range (${nd} entries)`);
-      out[at + i] = d[j]!;
-    }
-  }
+  lookupNum(sink.num, sink.n, dict, idx, count);
   sink.n += count;
 }
 
@@ -174,11 +213,12 @@ const grow = (a: Uint8Array, n: number): Uint8Array => (a.length >= n ? a : new 
 export function decodeChunk(bytes: Uint8Array, spec: ChunkSpec, scratch: Scratch = newScratch()): DecodedChunk {
   const { type, maxRep, maxDef, codec, count } = spec;
   if (maxRep > 1) throw new Unsupported('nested lists');
-  const list: ListState | null = maxRep === 1 ? { off: new Int32Array(spec.rows + 1), rows: 0, values: 0, bad: false } : null;
+  const list: ListState | null = maxRep === 1 ? { off: listOffsetsArray(spec.rows, scratch), rows: 0, values: 0, bad: false } : null;
   if (maxDef > 0) scratch.def = grow(scratch.def, count);
   const def = maxDef > 0 && !list ? scratch.def : null;
-  const sink = newSink(type, count);
-  let dict: Float64Array | Int32Array | string[] | null = null;
+  const sink = newSink(type, count, scratch);
+  // a BYTE_ARRAY dictionary holds each entry's index in the sink's names
+  let dict: Float64Array | Int32Array | null = null;
   const padded = new Map<number, Int32Array>();
   let levels = 0;
   const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
@@ -190,9 +230,9 @@ export function decodeChunk(bytes: Uint8Array, spec: ChunkSpec, scratch: Scratch
     reader.offset += h.compressed_page_size;
     if (h.type === 'DICTIONARY_PAGE') {
       const nd = h.dictionary_page_header?.num_values ?? 0;
-      const d = newSink(type, nd);
+      const d: Sink = type === 'BYTE_ARRAY' ? { ...sink, num: new Int32Array(nd), n: 0 } : newSink(type, nd);
       plainInto(d, type, decompress(codec, body, h.uncompressed_page_size, null), 0, nd);
-      dict = d.num ?? d.str!;
+      dict = d.num;
       padded.clear();
       continue;
     }
@@ -220,5 +260,5 @@ export function decodeChunk(bytes: Uint8Array, spec: ChunkSpec, scratch: Scratch
     levels += n;
   }
   if (list && !list.bad) list.off[list.rows] = list.values;
-  return { count, def, values: sink.num ?? sink.str!, nValues: sink.n, list, inRange: spec.range !== undefined && sink.inRange };
+  return { count, def, values: sink.num, names: sink.names, nValues: sink.n, list, inRange: spec.range !== undefined && sink.inRange };
 }
