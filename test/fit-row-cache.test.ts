@@ -42,7 +42,9 @@ describe('RowCache', () => {
     expect(c.ready).toBe(true);
     expect(c.spilledRows).toBe(n);
     const file = (c as unknown as { file: string }).file;
-    expect(fs.statSync(file).size).toBe(n * 8 * 8);
+    // encoded blocks (row-codec.ts): 5 x and y as Float64, experiment and index·4 + kind as Int32
+    const block = (k: number) => 16 + 6 * 8 * k + 2 * ((4 * k + 7) & ~7);
+    expect(fs.statSync(file).size).toBe(2 * block(BLOCK_ROWS) + block(123));
     expect(replayed(c, 5)).toEqual(rows);
     c.close();
     expect(fs.existsSync(file)).toBe(false);

@@ -4,13 +4,16 @@
  * (x, y, experiment, index·4 + kind), bit-exact copies, so a replayed pass equals a re-read one.
  * In memory (chunks that are never copied to grow) up to `memBytes`; beyond that (when `spill` is allowed: the fit allows it when the steps come from
  * files) the rows go to a temporary file in
- * blocks of BLOCK_ROWS, read back one block at a time: memory stays O(block) for any number of rows.
+ * blocks of at most BLOCK_ROWS, each in a lossless compact encoding (row-codec.ts: constant columns once, Int32 or
+ * Float32 columns where every value is exact in them), read back and decoded one block at a time: memory stays
+ * O(block) for any number of rows.
  * Without spill, a cache over budget is dropped and every pass reads the data again.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChunkShape, RowKind, RowVisitor } from './dataset-types.js';
+import { encodeRows, RowDecoder } from './row-codec.js';
 
 /** Rows per block written to (and read from) the spill file. */
 export const BLOCK_ROWS = 8192;
@@ -24,7 +27,9 @@ export interface SharedRows {
   readonly chunks: readonly Float64Array[];
   readonly lastRows: number;
   readonly file: string | null;
-  readonly spilled: number;
+  /** Bytes of each encoded block in the spill file, in order, and the shape of its rows (`chunkShape`). */
+  readonly blocks: readonly number[];
+  readonly blockShapes: readonly ChunkShape[];
 }
 
 /** The columns of a chunk's n rows (stride p + 3) that are not all 0, and the largest |x|. */
@@ -48,8 +53,15 @@ export function chunkShape(c: Float64Array, n: number, p: number): ChunkShape {
 /** Shapes of in-memory chunks, computed on their first replay (a chunk does not change once the first pass is over). */
 const shapes = new WeakMap<Float64Array, { n: number; shape: ChunkShape }>();
 
-/** Visit rows of a chunk (stride p + 3): in place (`v.chunk`), or copying each into x. `keep`: the chunk is an in-memory one (its shape may be kept). */
-function visitChunk(c: Float64Array, n: number, p: number, v: RowVisitor, x: Float64Array, keep = false): void {
+/**
+ * Visit rows of a chunk (stride p + 3): in place (`v.chunk`), or copying each into x. `keep`: the chunk is an
+ * in-memory one (its shape may be kept); `shape`: the chunk's shape, known.
+ */
+function visitChunk(c: Float64Array, n: number, p: number, v: RowVisitor, x: Float64Array, keep = false, shape?: ChunkShape): void {
+  if (v.chunk && shape) {
+    v.chunk(c, n, p, shape);
+    return;
+  }
   if (v.chunk) {
     let known = keep ? shapes.get(c) : undefined;
     if (!known || known.n !== n) {
@@ -76,14 +88,15 @@ export function replayRows(rows: SharedRows, v: RowVisitor, x: Float64Array, fd:
     const f = fd ?? fs.openSync(rows.file, 'r');
     try {
       const buf = new Float64Array(s * BLOCK_ROWS);
-      const bytes = new Uint8Array(buf.buffer);
-      for (let r0 = 0; r0 < rows.spilled; r0 += BLOCK_ROWS) {
-        const n = Math.min(BLOCK_ROWS, rows.spilled - r0);
-        const want = n * s * 8;
+      const dec = new RowDecoder(buf);
+      const bytes = new Uint8Array(rows.blocks.reduce((a, b) => Math.max(a, b), 0));
+      let pos = 0;
+      rows.blocks.forEach((want, k) => {
         let got = 0;
-        while (got < want) got += fs.readSync(f, bytes, got, want - got, r0 * s * 8 + got);
-        visitChunk(buf, n, rows.p, v, x);
-      }
+        while (got < want) got += fs.readSync(f, bytes, got, want - got, pos + got);
+        pos += want;
+        visitChunk(buf, dec.decode(bytes), rows.p, v, x, false, rows.blockShapes[k]);
+      });
     } finally {
       if (own) fs.closeSync(f);
     }
@@ -111,6 +124,11 @@ export class RowCache {
   private fd: number | null = null;
   private file: string | null = null;
   private spilled = 0;
+  private spillBytes = 0;
+  private blocks: number[] = [];
+  private blockShapes: ChunkShape[] = [];
+  /** Where a block is encoded before it is written (grown to the largest block seen). */
+  private scratch = new Uint8Array(0);
   private complete = false;
 
   constructor(
@@ -179,15 +197,26 @@ export class RowCache {
     if (this.cur.length !== s * BLOCK_ROWS) this.cur = new Float64Array(s * BLOCK_ROWS);
   }
 
+  /** Append c's n rows to the spill file, encoded a block of at most BLOCK_ROWS rows at a time. */
   private write(c: Float64Array, n: number): void {
-    if (n === 0) return;
-    const bytes = new Uint8Array(c.buffer, c.byteOffset, n * this.stride * 8);
-    try {
-      fs.writeSync(this.fd!, bytes, 0, bytes.length, this.spilled * this.stride * 8);
-    } catch (e) {
-      throw new Error(`cannot keep the fit's design rows in ${this.file} (${(e as Error).message}): free space in the temporary folder or point TMPDIR elsewhere`);
+    const s = this.stride;
+    for (let r0 = 0; r0 < n; r0 += BLOCK_ROWS) {
+      const k = Math.min(BLOCK_ROWS, n - r0);
+      const rows = c.subarray(r0 * s, (r0 + k) * s);
+      const bytes = encodeRows(rows, k, s, (b) => {
+        if (this.scratch.length < b) this.scratch = new Uint8Array(b);
+        return this.scratch.subarray(0, b);
+      });
+      try {
+        fs.writeSync(this.fd!, bytes, 0, bytes.length, this.spillBytes);
+      } catch (e) {
+        throw new Error(`cannot keep the fit's design rows in ${this.file} (${(e as Error).message}): free space in the temporary folder or point TMPDIR elsewhere`);
+      }
+      this.spillBytes += bytes.length;
+      this.blocks.push(bytes.length);
+      this.blockShapes.push(chunkShape(rows, k, this.p));
+      this.spilled += k;
     }
-    this.spilled += n;
   }
 
   private flushBlock(): void {
@@ -225,8 +254,8 @@ export class RowCache {
 
   /** The kept rows for another thread (complete cache only). */
   shared(): SharedRows {
-    if (this.fd !== null) return { p: this.p, chunks: [], lastRows: 0, file: this.file, spilled: this.spilled };
-    return { p: this.p, chunks: [...this.chunks, this.cur], lastRows: this.rows, file: null, spilled: 0 };
+    if (this.fd !== null) return { p: this.p, chunks: [], lastRows: 0, file: this.file, blocks: this.blocks, blockShapes: this.blockShapes };
+    return { p: this.p, chunks: [...this.chunks, this.cur], lastRows: this.rows, file: null, blocks: [], blockShapes: [] };
   }
 
   /** Release the rows: the memory and the spill file (idempotent; the cache is not ready afterwards). */
@@ -235,6 +264,9 @@ export class RowCache {
     this.cur = new Float64Array(0);
     this.rows = 0;
     this.dropped = true;
+    this.blocks = [];
+    this.blockShapes = [];
+    this.scratch = new Uint8Array(0);
     if (this.fd !== null) {
       fs.closeSync(this.fd);
       this.fd = null;
