@@ -91,8 +91,18 @@ const T_STR = 2;
 const T_DBL = 3;
 
 /** A remembered attribute: its bytes up to the value, its key's slot (−1: a key the records do not use), its value type. */
+/** The whole 4-byte groups of `bytes` as little-endian 32-bit words. */
+function wordsOf(bytes: Uint8Array): Uint32Array {
+  const w = new Uint32Array(bytes.length >> 2);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let k = 0; k < w.length; k++) w[k] = dv.getUint32(k * 4, true);
+  return w;
+}
+
 interface Expected {
   readonly prefix: Uint8Array;
+  /** The prefix's whole 4-byte groups as little-endian words (`expected` compares 4 bytes at once). */
+  readonly words: Uint32Array;
   readonly key: number;
   readonly type: number;
 }
@@ -286,7 +296,10 @@ export class AttrCursor extends JsonCursor {
     const pre = e.prefix;
     const len = pre.length;
     if (p + len + 3 > n) return false;
-    for (let k = 0; k < len; k++) if (b[p + k] !== pre[k]) return false;
+    const dv = this.dv;
+    const words = e.words;
+    for (let k = 0, q = p; k < words.length; k++, q += 4) if (dv.getUint32(q, true) !== words[k]) return false;
+    for (let k = words.length * 4; k < len; k++) if (b[p + k] !== pre[k]) return false;
     let i = p + len;
     if (e.type === T_INT) {
       // plain digits (at most 15: exact in a double), as intString reads them; anything else the long way
@@ -334,7 +347,8 @@ export class AttrCursor extends JsonCursor {
       const p = this.p;
       const type = this.attrCompact(bag);
       if (type !== 0) {
-        tpl[j] = { prefix: new Uint8Array(this.b.subarray(p, this.valueAt)), key: this.lastKey, type };
+        const prefix = new Uint8Array(this.b.subarray(p, this.valueAt));
+        tpl[j] = { prefix, words: wordsOf(prefix), key: this.lastKey, type };
         continue;
       }
       tpl[j] = undefined;

@@ -34,7 +34,7 @@ class Scanner extends AttrCursor {
 
   line1(b: Buffer, start: number, end: number, line: number, pk: RecPacker): ParsedLine {
     this.pk = pk;
-    this.b = b;
+    this.setBytes(b);
     this.p = start;
     this.n = end;
     this.line = line;
