@@ -11,11 +11,11 @@
 import fs from 'node:fs';
 import { ParquetWriter } from 'hyparquet-writer';
 import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
-import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { commitTemp, discardTemp, prepareTemp } from '../io/atomic.js';
 import { InputError } from '../io/errors.js';
 import type { StepBatch } from './batch.js';
 import type { Step } from './step.js';
+import { NO_LEVELS, writeColumnChunk } from './parquet-chunk.js';
 
 /** The writer's schema element type (hyparquet-writer pins its own hyparquet version). */
 export type SchemaElement = ConstructorParameters<typeof ParquetWriter>[0]['schema'][number];
@@ -105,7 +105,7 @@ function rleRuns(values: ArrayLike<number>, n: number, width: number): Uint8Arra
   return Uint8Array.from(out);
 }
 
-/** One uncompressed DATA_PAGE_V2 (and, for the experiment, its dictionary page) as a column chunk. */
+/** One uncompressed DATA_PAGE_V2 (and, for the experiment, its dictionary page) as a column chunk (no repetition levels). */
 function writeChunk(
   w: Writer,
   path: string,
@@ -113,48 +113,8 @@ function writeChunk(
   page: { defs: Uint8Array; data: Uint8Array; values: number; nulls: number; rows: number; encoding: 'PLAIN' | 'RLE_DICTIONARY' },
   extra: { dict?: { data: Uint8Array; count: number }; statistics?: Record<string, unknown> },
 ): ColumnChunk {
-  const start = w.offset;
-  let dictionary_page_offset: bigint | undefined;
-  if (extra.dict) {
-    dictionary_page_offset = BigInt(w.offset);
-    const size = extra.dict.data.length;
-    writePageHeader(w, { type: 'DICTIONARY_PAGE', uncompressed_page_size: size, compressed_page_size: size, dictionary_page_header: { num_values: extra.dict.count, encoding: 'PLAIN' } });
-    w.appendBytes(extra.dict.data);
-  }
-  const data_page_offset = BigInt(w.offset);
-  const size = page.defs.length + page.data.length;
-  writePageHeader(w, {
-    type: 'DATA_PAGE_V2',
-    uncompressed_page_size: size,
-    compressed_page_size: size,
-    data_page_header_v2: {
-      num_values: page.values,
-      num_nulls: page.nulls,
-      num_rows: page.rows,
-      encoding: page.encoding,
-      definition_levels_byte_length: page.defs.length,
-      repetition_levels_byte_length: 0,
-      is_compressed: false,
-    },
-  });
-  w.appendBytes(page.defs);
-  w.appendBytes(page.data);
-  const bytes = BigInt(w.offset - start);
-  return {
-    file_offset: BigInt(start),
-    meta_data: {
-      type,
-      encodings: extra.dict ? ['PLAIN', 'RLE_DICTIONARY'] : ['PLAIN'],
-      path_in_schema: [path],
-      codec: 'UNCOMPRESSED',
-      num_values: BigInt(page.values),
-      total_uncompressed_size: bytes,
-      total_compressed_size: bytes,
-      data_page_offset,
-      ...(dictionary_page_offset !== undefined ? { dictionary_page_offset } : {}),
-      ...(extra.statistics ? { statistics: extra.statistics } : {}),
-    },
-  } as ColumnChunk;
+  const { defs, ...rest } = page;
+  return writeColumnChunk(w, [path], type, { ...rest, rep: NO_LEVELS, def: defs }, extra.dict ?? null, extra.statistics);
 }
 
 /** Min/max of the non-NaN values (±0 normalised as the Parquet spec asks), with null and NaN counts. */

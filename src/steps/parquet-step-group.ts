@@ -9,11 +9,11 @@
  *    dictionary page plus bit-packed indices when that is smaller than PLAIN, else PLAIN.
  */
 import type { ParquetWriter } from 'hyparquet-writer';
-import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
+import { NO_LEVELS, writeColumnChunk, type ColumnChunk, type PageV2 } from './parquet-chunk.js';
 import { bitWidth, Bytes, IntDictionary, LevelRuns, packIndices } from './parquet-step-encode.js';
 
 type Writer = ParquetWriter['writer'];
-export type ColumnChunk = ParquetWriter['row_groups'][number]['columns'][number];
+export type { ColumnChunk } from './parquet-chunk.js';
 type Stats = Record<string, unknown>;
 
 const I32 = 2 ** 31 - 1;
@@ -77,66 +77,13 @@ export class StepGroup {
   }
 }
 
-interface Page {
-  rep: Uint8Array;
-  def: Uint8Array;
-  data: Uint8Array;
-  /** Level entries (= rows for a flat column). */
-  values: number;
-  nulls: number;
-  rows: number;
-  encoding: 'PLAIN' | 'RLE_DICTIONARY';
-}
+type Page = PageV2;
 
-const NONE = new Uint8Array(0);
+const NONE = NO_LEVELS;
 
-/** One column chunk: an optional dictionary page, then one uncompressed DATA_PAGE_V2. */
+/** One column chunk: an optional dictionary page, then one uncompressed DATA_PAGE_V2 (with the pages' encoding statistics). */
 function writeChunk(w: Writer, path: string[], type: string, page: Page, dict: { data: Uint8Array; count: number } | null, statistics: Stats): ColumnChunk {
-  const start = w.offset;
-  let dictionary_page_offset: bigint | undefined;
-  if (dict) {
-    dictionary_page_offset = BigInt(start);
-    const size = dict.data.length;
-    writePageHeader(w, { type: 'DICTIONARY_PAGE', uncompressed_page_size: size, compressed_page_size: size, dictionary_page_header: { num_values: dict.count, encoding: 'PLAIN' } });
-    w.appendBytes(dict.data);
-  }
-  const data_page_offset = BigInt(w.offset);
-  const size = page.rep.length + page.def.length + page.data.length;
-  writePageHeader(w, {
-    type: 'DATA_PAGE_V2',
-    uncompressed_page_size: size,
-    compressed_page_size: size,
-    data_page_header_v2: {
-      num_values: page.values,
-      num_nulls: page.nulls,
-      num_rows: page.rows,
-      encoding: page.encoding,
-      definition_levels_byte_length: page.def.length,
-      repetition_levels_byte_length: page.rep.length,
-      is_compressed: false,
-    },
-  });
-  w.appendBytes(page.rep);
-  w.appendBytes(page.def);
-  w.appendBytes(page.data);
-  const bytes = BigInt(w.offset - start);
-  const encoding_stats = [...(dict ? [{ page_type: 'DICTIONARY_PAGE', encoding: 'PLAIN', count: 1 }] : []), { page_type: 'DATA_PAGE_V2', encoding: page.encoding, count: 1 }];
-  return {
-    file_offset: BigInt(start),
-    meta_data: {
-      type,
-      encodings: dict ? ['PLAIN', page.encoding] : [page.encoding],
-      path_in_schema: path,
-      codec: 'UNCOMPRESSED',
-      num_values: BigInt(page.values),
-      total_uncompressed_size: bytes,
-      total_compressed_size: bytes,
-      data_page_offset,
-      ...(dictionary_page_offset !== undefined ? { dictionary_page_offset } : {}),
-      statistics,
-      encoding_stats,
-    },
-  } as ColumnChunk;
+  return writeColumnChunk(w, path, type, page, dict, statistics, true);
 }
 
 /** Scratch buffers reused by every column chunk. */
