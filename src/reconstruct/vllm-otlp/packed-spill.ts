@@ -11,8 +11,8 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { PackedRecs, PackedSeg } from './packed.js';
+import { BucketFiles } from './spill.js';
 
 const HEADER = 4;
 
@@ -35,17 +35,18 @@ function readAligned(file: string): ArrayBuffer {
 
 export class PackedBuckets {
   private readonly mem = new Map<number, PackedSeg[]>();
-  private readonly onDisk = new Set<number>();
+  private readonly files: BucketFiles;
   private buffered = 0;
-  private dir: string | undefined;
   spilledBytes = 0;
   records = 0;
 
   constructor(
-    private readonly tag: string,
+    tag: string,
     private readonly memCapBytes = 32 << 20,
-    private readonly tmpRoot = os.tmpdir(),
-  ) {}
+    tmpRoot = os.tmpdir(),
+  ) {
+    this.files = new BucketFiles(tag, 'bin', tmpRoot);
+  }
 
   /** Add the runs of one packed chunk whose first line is line `lineBase + 1` of the file. */
   addChunk(p: PackedRecs, lineBase: number): void {
@@ -64,11 +65,6 @@ export class PackedBuckets {
     if (this.buffered > this.memCapBytes) this.spill();
   }
 
-  private fileOf(key: number): string {
-    if (!this.dir) this.dir = fs.mkdtempSync(path.join(this.tmpRoot, `stepfit-${this.tag}-`));
-    return path.join(this.dir, `${key}.bin`);
-  }
-
   /** Append every in-memory segment to its bucket's file and drop them from memory. */
   spill(): void {
     for (const [key, segs] of this.mem) {
@@ -79,33 +75,28 @@ export class PackedBuckets {
         parts.push(new Uint8Array(new Float64Array([g.count, g.data.length, g.lineBase, text.length]).buffer), text, new Uint8Array(pad));
         parts.push(new Uint8Array(g.data.buffer, g.data.byteOffset, g.data.byteLength));
       }
-      const fd = fs.openSync(this.fileOf(key), 'a');
-      try {
-        for (const b of parts) {
-          fs.writeSync(fd, b);
-          this.spilledBytes += b.length;
-        }
-      } finally {
-        fs.closeSync(fd);
-      }
-      this.onDisk.add(key);
+      // one write per bucket, not four per segment
+      const bytes = Buffer.concat(parts);
+      fs.appendFileSync(this.files.file(key), bytes);
+      this.spilledBytes += bytes.length;
+      this.files.onDisk.add(key);
     }
     this.mem.clear();
     this.buffered = 0;
   }
 
   keys(): number[] {
-    return [...new Set<number>([...this.mem.keys(), ...this.onDisk])].sort((a, b) => a - b);
+    return this.files.keys(this.mem.keys());
   }
 
   /** The segments of one bucket (disk part first, then the in-memory rest); frees them. */
   take(key: number): PackedSeg[] {
     const out: PackedSeg[] = [];
-    if (this.onDisk.has(key)) {
-      const file = this.fileOf(key);
+    if (this.files.onDisk.has(key)) {
+      const file = this.files.file(key);
       const ab = readAligned(file);
       fs.rmSync(file, { force: true });
-      this.onDisk.delete(key);
+      this.files.onDisk.delete(key);
       let at = 0;
       while (at < ab.byteLength) {
         const h = new Float64Array(ab, at, HEADER);
@@ -127,9 +118,7 @@ export class PackedBuckets {
 
   /** Remove the temp directory. */
   dispose(): void {
-    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
-    this.dir = undefined;
+    this.files.dispose();
     this.mem.clear();
-    this.onDisk.clear();
   }
 }

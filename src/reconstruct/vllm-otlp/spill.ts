@@ -9,6 +9,39 @@ import os from 'node:os';
 import path from 'node:path';
 
 /**
+ * The temp directory of a bucket sort (this file's SpillBuckets, packed-spill.ts's PackedBuckets): one file per
+ * bucket key, the directory made on first use and removed by `dispose`; `onDisk` holds the keys with a file.
+ */
+export class BucketFiles {
+  private dir: string | undefined;
+  readonly onDisk = new Set<number>();
+
+  constructor(
+    private readonly tag: string,
+    private readonly ext: string,
+    private readonly tmpRoot: string,
+  ) {}
+
+  /** The file of bucket `key`. */
+  file(key: number): string {
+    if (!this.dir) this.dir = fs.mkdtempSync(path.join(this.tmpRoot, `stepfit-${this.tag}-`));
+    return path.join(this.dir, `${key}.${this.ext}`);
+  }
+
+  /** The keys with a file or among `inMemory`, in increasing order. */
+  keys(inMemory: Iterable<number>): number[] {
+    return [...new Set<number>([...inMemory, ...this.onDisk])].sort((a, b) => a - b);
+  }
+
+  /** Remove the directory and every file in it. */
+  dispose(): void {
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    this.onDisk.clear();
+  }
+}
+
+/**
  * Records are small strings built by concatenation (V8 keeps them as ropes, several times their
  * length in memory), so each bucket's pending records are joined into one flat chunk every
  * JOIN_EVERY records; memory then tracks the text size that the cap counts.
@@ -19,17 +52,18 @@ export class SpillBuckets {
   private readonly buf = new Map<number, string[]>();
   /** Number of trailing not-yet-joined records per bucket. */
   private readonly loose = new Map<number, number>();
-  private readonly onDisk = new Set<number>();
+  private readonly files: BucketFiles;
   private buffered = 0;
-  private dir: string | undefined;
   spilledBytes = 0;
   records = 0;
 
   constructor(
-    private readonly tag: string,
+    tag: string,
     private readonly memCapBytes = 32 << 20,
-    private readonly tmpRoot = os.tmpdir(),
-  ) {}
+    tmpRoot = os.tmpdir(),
+  ) {
+    this.files = new BucketFiles(tag, 'rec', tmpRoot);
+  }
 
   add(key: number, rec: string): void {
     let b = this.buf.get(key);
@@ -65,19 +99,14 @@ export class SpillBuckets {
     if (this.buffered > this.memCapBytes) this.spill();
   }
 
-  private fileOf(key: number): string {
-    if (!this.dir) this.dir = fs.mkdtempSync(path.join(this.tmpRoot, `stepfit-${this.tag}-`));
-    return path.join(this.dir, `${key}.rec`);
-  }
-
   /** Append every buffered bucket to its file and empty the buffers. */
   spill(): void {
     for (const [k, b] of this.buf) {
       if (b.length === 0) continue;
       const data = b.join('\n') + '\n';
-      fs.appendFileSync(this.fileOf(k), data);
+      fs.appendFileSync(this.files.file(k), data);
       this.spilledBytes += data.length;
-      this.onDisk.add(k);
+      this.files.onDisk.add(k);
     }
     this.buf.clear();
     this.loose.clear();
@@ -85,17 +114,17 @@ export class SpillBuckets {
   }
 
   keys(): number[] {
-    const ks = new Set<number>([...this.buf.keys(), ...this.onDisk]);
-    return [...ks].sort((a, b) => a - b);
+    return this.files.keys(this.buf.keys());
   }
 
   /** The records of one key (disk part first, then the in-memory rest); frees them from memory. */
   take(key: number): string[] {
     const out: string[] = [];
-    if (this.onDisk.has(key)) {
-      const text = fs.readFileSync(this.fileOf(key), 'utf8');
-      fs.rmSync(this.fileOf(key), { force: true });
-      this.onDisk.delete(key);
+    if (this.files.onDisk.has(key)) {
+      const file = this.files.file(key);
+      const text = fs.readFileSync(file, 'utf8');
+      fs.rmSync(file, { force: true });
+      this.files.onDisk.delete(key);
       let i = 0;
       while (i < text.length) {
         const j = text.indexOf('\n', i);
@@ -121,11 +150,9 @@ export class SpillBuckets {
 
   /** Remove the temp directory. */
   dispose(): void {
-    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
-    this.dir = undefined;
+    this.files.dispose();
     this.buf.clear();
     this.loose.clear();
-    this.onDisk.clear();
   }
 }
 
