@@ -83,6 +83,12 @@ export interface HuberSettings {
   tol: number;
 }
 
+/** How many times a job counts a row: 0 in its held-out CV fold or when its bootstrap replicate did not draw it, else 1 (or the draw count). */
+function multiplicity(j: Job, rows: IrlsRows, fold: number, e: number, i: number): number {
+  if (j.kind === 'fold') return fold === j.index ? 0 : 1;
+  return j.kind === 'boot' ? rows.mult(e, i, j.index) : 1;
+}
+
 /** Re-weight one row into every live job's accumulator. */
 export function irlsVisitor(live: readonly Job[], rows: IrlsRows, hk: number): RowVisitor {
   return {
@@ -93,13 +99,8 @@ export function irlsVisitor(live: readonly Job[], rows: IrlsRows, hk: number): R
       const f = rows.foldOf(e, i);
       for (let a = 0; a < live.length; a++) {
         const j = live[a]!;
-        let m = 1;
-        if (j.kind === 'fold') {
-          if (f === j.index) continue;
-        } else if (j.kind === 'boot') {
-          m = rows.mult(e, i, j.index);
-          if (m === 0) continue;
-        }
+        const m = multiplicity(j, rows, f, e, i);
+        if (m === 0) continue;
         const xv = rows.view(x, j.variant);
         const r = ((y - dot(xv, j.sol.beta)) * sw) / j.scale;
         const ar = Math.abs(r);
@@ -137,13 +138,8 @@ function irlsChunk(live: readonly Job[], rows: IrlsRows, hk: number, columns: (v
       const f = keyed ? rows.foldOf(e, i) : -1;
       for (let a = 0; a < live.length; a++) {
         const j = live[a]!;
-        let m = 1;
-        if (j.kind === 'fold') {
-          if (f === j.index) continue;
-        } else if (j.kind === 'boot') {
-          m = rows.mult(e, i, j.index);
-          if (m === 0) continue;
-        }
+        const m = multiplicity(j, rows, f, e, i);
+        if (m === 0) continue;
         const beta = j.sol.beta;
         const nz = nzs[a]!;
         let d = 0;
